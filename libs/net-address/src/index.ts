@@ -1,0 +1,2 @@
+export { AddressError, compareIp, ipToBytes, isValidIp, normalizeIp, type PeerIp } from "./ip.js";
+export { formatEndpoint, parseEndpoint, type PeerEndpoint } from "./endpoint.js";

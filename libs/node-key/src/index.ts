@@ -1,0 +1,1 @@
+export { NodeKey, NodeKeyError, verifySignature } from "./node-key.js";

@@ -1,0 +1,88 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+
+export class NodeKeyError extends Error {
+  readonly code = "ERR_NODE_KEY";
+  constructor(message: string) {
+    super(message);
+    this.name = "NodeKeyError";
+  }
+}
+
+// DER prefix of an ed25519 SubjectPublicKeyInfo; the raw 32-byte key follows it.
+const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+
+/** The node's ed25519 identity. Its public key is the node id peers see in Hello. */
+export class NodeKey {
+  readonly publicKey: Uint8Array;
+  readonly nodeId: string;
+
+  private constructor(private readonly privateKey: KeyObject) {
+    const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
+    this.publicKey = new Uint8Array(spki.subarray(SPKI_ED25519_PREFIX.length));
+    this.nodeId = Buffer.from(this.publicKey).toString("hex");
+  }
+
+  static generate(): NodeKey {
+    return new NodeKey(generateKeyPairSync("ed25519").privateKey);
+  }
+
+  static fromPem(pem: string): NodeKey {
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(pem);
+    } catch (err) {
+      throw new NodeKeyError(`not a PEM private key: ${(err as Error).message}`);
+    }
+    if (key.asymmetricKeyType !== "ed25519") throw new NodeKeyError(`expected an ed25519 key, got ${key.asymmetricKeyType}`);
+    return new NodeKey(key);
+  }
+
+  /**
+   * Loads the key file, or creates it (mode 0600, written atomically) when it
+   * does not exist, so the node id survives restarts.
+   */
+  static async loadOrCreate(path: string): Promise<{ key: NodeKey; created: boolean }> {
+    let pem: string | undefined;
+    try {
+      pem = await readFile(path, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+        throw new NodeKeyError(`cannot read node key ${path}: ${(err as Error).message}`);
+      }
+    }
+    if (pem !== undefined) {
+      try {
+        return { key: NodeKey.fromPem(pem), created: false };
+      } catch (err) {
+        throw new NodeKeyError(`node key ${path}: ${(err as Error).message}`);
+      }
+    }
+    const key = NodeKey.generate();
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, key.toPem(), { mode: 0o600 });
+    await rename(tmp, path);
+    return { key, created: true };
+  }
+
+  toPem(): string {
+    return this.privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+  }
+
+  sign(data: Uint8Array): Uint8Array {
+    return new Uint8Array(sign(null, data, this.privateKey));
+  }
+}
+
+/** Verifies an ed25519 signature; malformed keys or signatures are simply invalid. */
+export function verifySignature(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== 32 || signature.length !== 64) return false;
+  try {
+    const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]), format: "der", type: "spki" });
+    return verify(null, data, key, signature);
+  } catch {
+    return false;
+  }
+}

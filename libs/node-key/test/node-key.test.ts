@@ -1,0 +1,45 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { NodeKey, verifySignature } from "../src/index.js";
+
+test("the key file is created once and the node id survives a reload", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "node-key-"));
+  try {
+    const path = join(dir, "sub", "node.key");
+    const first = await NodeKey.loadOrCreate(path);
+    assert.equal(first.created, true);
+    assert.equal((await stat(path)).mode & 0o777, 0o600);
+    const second = await NodeKey.loadOrCreate(path);
+    assert.equal(second.created, false);
+    assert.equal(second.key.nodeId, first.key.nodeId);
+    assert.equal(first.key.publicKey.length, 32);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("signatures verify with the public key and fail when anything changes", () => {
+  const key = NodeKey.generate();
+  const other = NodeKey.generate();
+  const data = new TextEncoder().encode("hello");
+  const sig = key.sign(data);
+  assert.equal(verifySignature(key.publicKey, data, sig), true);
+  assert.equal(verifySignature(other.publicKey, data, sig), false);
+  assert.equal(verifySignature(key.publicKey, new TextEncoder().encode("hellO"), sig), false);
+  assert.equal(verifySignature(key.publicKey.subarray(1), data, sig), false);
+  assert.equal(verifySignature(key.publicKey, data, sig.subarray(1)), false);
+});
+
+test("a corrupt key file is a clear error, not a new identity", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "node-key-"));
+  try {
+    const path = join(dir, "node.key");
+    await writeFile(path, "garbage");
+    await assert.rejects(NodeKey.loadOrCreate(path), { code: "ERR_NODE_KEY", message: /node key .*node\.key/ });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
