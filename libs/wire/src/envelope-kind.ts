@@ -1,0 +1,28 @@
+import type { Envelope } from "@timenet/proto";
+
+export type EnvelopeKind = NonNullable<Envelope["payload"]["case"]>;
+
+/** Every kind, for metrics that pre-create their label values. */
+export const ENVELOPE_KINDS: readonly EnvelopeKind[] = [
+  "hello",
+  "helloAck",
+  "ping",
+  "pong",
+  "getPeers",
+  "peers",
+  "getBlocks",
+  "blocks",
+  "newBlock",
+  "tx",
+  "goodbye",
+];
+
+/** snake_case kind for labels and subjects; "unknown" for a payload this build does not know. */
+export function envelopeKindLabel(envelope: Envelope): string {
+  const k = envelope.payload.case;
+  return k === undefined ? "unknown" : snake(k);
+}
+
+export function snake(kind: string): string {
+  return kind.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}

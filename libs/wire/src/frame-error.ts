@@ -1,0 +1,12 @@
+export type FrameErrorCode = "FRAME_TOO_LARGE" | "BAD_FRAME";
+
+/** The byte stream cannot be read further; the connection must close with this code. */
+export class FrameError extends Error {
+  constructor(
+    readonly code: FrameErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "FrameError";
+  }
+}

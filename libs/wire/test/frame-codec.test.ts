@@ -1,0 +1,113 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { create, equals } from "@bufbuild/protobuf";
+import { EnvelopeSchema, type Envelope } from "@timenet/proto";
+import { encodeFrame, envelopeKindLabel, FrameDecoder, FrameError } from "../src/index.js";
+
+function sample(): Envelope[] {
+  return [
+    create(EnvelopeSchema, { payload: { case: "ping", value: { nonce: 42n } } }),
+    create(EnvelopeSchema, { requestId: 7, payload: { case: "getBlocks", value: { fromHeight: 100, count: 128 } } }),
+    create(EnvelopeSchema, { payload: { case: "tx", value: { data: new Uint8Array(5000).fill(9) } } }),
+    create(EnvelopeSchema, {
+      payload: {
+        case: "hello",
+        value: { protocolVersion: 1, network: "devnet", genesisHash: new Uint8Array(32).fill(1), bestHeight: 2480, listenPort: 24100 },
+      },
+    }),
+    create(EnvelopeSchema, { payload: { case: "goodbye", value: { reason: 3, message: "duplicate" } } }),
+    create(EnvelopeSchema, {}), // empty payload: still a frame (an unknown future kind looks like this)
+  ];
+}
+
+function stream(envs: Envelope[]): Buffer {
+  return Buffer.concat(envs.map(encodeFrame));
+}
+
+function assertSame(got: Envelope[], want: Envelope[]): void {
+  assert.equal(got.length, want.length);
+  got.forEach((g, i) => assert.ok(equals(EnvelopeSchema, g, want[i]!), `frame ${i} differs`));
+}
+
+test("round trip: many frames in one chunk", () => {
+  const want = sample();
+  const frames = new FrameDecoder().push(stream(want));
+  assertSame(
+    frames.map((f) => f.envelope),
+    want,
+  );
+  assert.equal(
+    frames.reduce((n, f) => n + f.size, 0),
+    stream(want).length,
+  );
+});
+
+test("any split of the stream yields the same messages: 1 byte at a time", () => {
+  const want = sample();
+  const bytes = stream(want);
+  const d = new FrameDecoder();
+  const got: Envelope[] = [];
+  for (let i = 0; i < bytes.length; i++) got.push(...d.push(bytes.subarray(i, i + 1)).map((f) => f.envelope));
+  assertSame(got, want);
+  assert.equal(d.bufferedBytes, 0);
+});
+
+test("any split of the stream yields the same messages: random chunk sizes", () => {
+  const want = sample();
+  const bytes = stream([...want, ...want, ...want]);
+  let seed = 12345;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let round = 0; round < 50; round++) {
+    const d = new FrameDecoder();
+    const got: Envelope[] = [];
+    for (let i = 0; i < bytes.length; ) {
+      const n = 1 + Math.floor(rand() * 700);
+      got.push(...d.push(bytes.subarray(i, i + n)).map((f) => f.envelope));
+      i += n;
+    }
+    assertSame(got, [...want, ...want, ...want]);
+  }
+});
+
+test("an oversized declared length fails before the body arrives", () => {
+  const d = new FrameDecoder(1024);
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(1025);
+  // Only the header: the decoder must not wait for (or allocate) 1025 bytes.
+  assert.throws(() => d.push(header), (err: unknown) => err instanceof FrameError && err.code === "FRAME_TOO_LARGE");
+  assert.equal(d.bufferedBytes, 0);
+  // Once failed, the stream stays failed.
+  assert.throws(() => d.push(Buffer.from([0])), { code: "FRAME_TOO_LARGE" });
+  // 4 GiB - 1 declared: same, at once.
+  assert.throws(() => new FrameDecoder().push(Buffer.from([0xff, 0xff, 0xff, 0xff])), { code: "FRAME_TOO_LARGE" });
+});
+
+test("a frame at exactly the maximum is accepted", () => {
+  const env = create(EnvelopeSchema, { payload: { case: "tx", value: { data: new Uint8Array(1000) } } });
+  const frame = encodeFrame(env);
+  const got = new FrameDecoder(frame.length - 4).push(frame);
+  assert.equal(got.length, 1);
+});
+
+test("garbage that does not decode closes with BAD_FRAME", () => {
+  const body = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+  const frame = Buffer.concat([Buffer.from([0, 0, 0, body.length]), body]);
+  const d = new FrameDecoder();
+  assert.throws(() => d.push(frame), { code: "BAD_FRAME" });
+  // A good frame before the garbage in the same chunk is not lost, but the
+  // error is what the caller sees; the stream is dead afterwards.
+  assert.throws(() => d.push(encodeFrame(sample()[0]!)), { code: "BAD_FRAME" });
+});
+
+test("a truncated frame yields nothing and stays buffered", () => {
+  const frame = encodeFrame(sample()[2]!);
+  const d = new FrameDecoder();
+  assert.deepEqual(d.push(frame.subarray(0, frame.length - 1)), []);
+  assert.equal(d.bufferedBytes, frame.length - 1);
+  assert.equal(d.push(frame.subarray(frame.length - 1)).length, 1);
+});
+
+test("kind labels are snake_case", () => {
+  assert.equal(envelopeKindLabel(sample()[1]!), "get_blocks");
+  assert.equal(envelopeKindLabel(sample()[5]!), "unknown");
+});
