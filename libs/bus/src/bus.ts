@@ -1,0 +1,200 @@
+import { create, fromBinary, isMessage, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { connect, NoRespondersError, RequestError, TimeoutError, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { BusError } from "./bus-error.js";
+
+export type BusStatus = "connected" | "disconnected" | "reconnecting" | "reconnected" | "closed";
+
+/** Hooks so a service can count bus failures in its own metrics. */
+export interface BusEvents {
+  onPublishError?(subject: string, err: Error): void;
+  /** A message that does not decode is dropped and reported here, never passed to the handler. */
+  onDecodeError?(subject: string, err: Error): void;
+  /** A handler that throws or rejects is reported here; the subscription keeps going. */
+  onHandlerError?(subject: string, err: Error): void;
+  onStatus?(status: BusStatus): void;
+}
+
+export interface BusOptions extends BusEvents {
+  servers: string | string[];
+  /** Connection name, shown by the NATS server's monitoring. */
+  name: string;
+  user?: string;
+  pass?: string;
+  /** Default -1: reconnect forever (the NATS server is on the same host). */
+  maxReconnectAttempts?: number;
+}
+
+export interface MessageContext {
+  subject: string;
+  reply?: string;
+  respond<D extends DescMessage>(schema: D, msg: MessageShape<D> | MessageInitShape<D>): void;
+}
+
+export interface BusSubscription {
+  readonly subject: string;
+  unsubscribe(): void;
+}
+
+type Payload<D extends DescMessage> = MessageShape<D> | MessageInitShape<D>;
+
+function encode<D extends DescMessage>(schema: D, msg: Payload<D>): Uint8Array {
+  return toBinary(schema, isMessage(msg, schema) ? msg : create(schema, msg as MessageInitShape<D>));
+}
+
+/**
+ * The node's internal bus: protobuf messages from proto/ over NATS, typed at
+ * both ends. Publishing never throws (a failure is reported and returns
+ * false), so a NATS hiccup cannot take a peer connection down with it.
+ */
+export class Bus {
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly connection: NatsConnection,
+    private readonly events: BusEvents,
+  ) {
+    void this.watchStatus();
+  }
+
+  static async connect(opts: BusOptions): Promise<Bus> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: opts.servers,
+        name: opts.name,
+        user: opts.user,
+        pass: opts.pass,
+        maxReconnectAttempts: opts.maxReconnectAttempts ?? -1,
+        reconnectTimeWait: 500,
+      });
+    } catch (err) {
+      const servers = Array.isArray(opts.servers) ? opts.servers.join(",") : opts.servers;
+      throw new BusError("ERR_BUS_CONNECT", `cannot connect to NATS at ${servers}: ${(err as Error).message}`, undefined, { cause: err });
+    }
+    return new Bus(nc, opts);
+  }
+
+  get connected(): boolean {
+    return !this.connection.isClosed() && !this.connection.isDraining() && this.isUp;
+  }
+  private isUp = true;
+
+  publish<D extends DescMessage>(subject: string, schema: D, msg: Payload<D>): boolean {
+    try {
+      this.connection.publish(subject, encode(schema, msg));
+      return true;
+    } catch (err) {
+      this.events.onPublishError?.(subject, err as Error);
+      return false;
+    }
+  }
+
+  subscribe<D extends DescMessage>(
+    subject: string,
+    schema: D,
+    handler: (msg: MessageShape<D>, ctx: MessageContext) => void | Promise<void>,
+    opts: { queue?: string } = {},
+  ): BusSubscription {
+    const sub: Subscription = this.connection.subscribe(subject, {
+      queue: opts.queue,
+      callback: (err, m) => {
+        if (err) {
+          this.events.onHandlerError?.(subject, err);
+          return;
+        }
+        let decoded: MessageShape<D>;
+        try {
+          decoded = fromBinary(schema, m.data);
+        } catch (e) {
+          this.events.onDecodeError?.(m.subject, e as Error);
+          return;
+        }
+        const ctx: MessageContext = {
+          subject: m.subject,
+          reply: m.reply,
+          respond: (rs, r) => {
+            try {
+              m.respond(encode(rs, r));
+            } catch (e) {
+              this.events.onPublishError?.(m.reply ?? m.subject, e as Error);
+            }
+          },
+        };
+        try {
+          const result = handler(decoded, ctx);
+          if (result && typeof (result as Promise<void>).catch === "function") {
+            (result as Promise<void>).catch((e: unknown) => this.events.onHandlerError?.(m.subject, e as Error));
+          }
+        } catch (e) {
+          this.events.onHandlerError?.(m.subject, e as Error);
+        }
+      },
+    });
+    return { subject, unsubscribe: () => sub.unsubscribe() };
+  }
+
+  async request<Q extends DescMessage, R extends DescMessage>(
+    subject: string,
+    reqSchema: Q,
+    req: Payload<Q>,
+    resSchema: R,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<MessageShape<R>> {
+    const timeoutMs = opts.timeoutMs ?? 5_000;
+    if (this.connection.isClosed()) throw new BusError("ERR_BUS_CLOSED", "bus is closed", subject);
+    let reply;
+    try {
+      reply = await this.connection.request(subject, encode(reqSchema, req), { timeout: timeoutMs });
+    } catch (err) {
+      if (isNoResponders(err)) throw new BusError("ERR_BUS_NO_RESPONDERS", `no responders on ${subject}`, subject, { cause: err });
+      if (isTimeout(err)) throw new BusError("ERR_BUS_TIMEOUT", `no reply on ${subject} within ${timeoutMs}ms`, subject, { cause: err });
+      if (this.connection.isClosed()) throw new BusError("ERR_BUS_CLOSED", "bus is closed", subject, { cause: err });
+      throw err;
+    }
+    try {
+      return fromBinary(resSchema, reply.data);
+    } catch (err) {
+      throw new BusError("ERR_BUS_DECODE", `reply on ${subject} does not decode as ${resSchema.typeName}`, subject, { cause: err });
+    }
+  }
+
+  flush(): Promise<void> {
+    return this.connection.flush();
+  }
+
+  /** Drains subscriptions, then closes. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.connection.isClosed()) return;
+      try {
+        await this.connection.drain();
+      } catch {
+        await this.connection.close();
+      }
+    })();
+    return this.closing;
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.connection.status()) {
+      const map: Record<string, BusStatus | undefined> = {
+        disconnect: "disconnected",
+        reconnecting: "reconnecting",
+        reconnect: "reconnected",
+        close: "closed",
+      };
+      const status = map[s.type];
+      if (!status) continue;
+      this.isUp = status === "reconnected";
+      this.events.onStatus?.(status);
+    }
+  }
+}
+
+function isNoResponders(err: unknown): boolean {
+  return err instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders());
+}
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof TimeoutError || (err instanceof RequestError && err.cause instanceof TimeoutError);
+}

@@ -1,0 +1,2 @@
+export { Bus, type BusEvents, type BusOptions, type BusStatus, type BusSubscription, type MessageContext } from "./bus.js";
+export { BusError, type BusErrorCode } from "./bus-error.js";

@@ -1,0 +1,28 @@
+import { credentials, makeGenericClientConstructor, Metadata, type Client, type ServiceError } from "@grpc/grpc-js";
+import type { DescService } from "@bufbuild/protobuf";
+import { create, type DescMessage } from "@bufbuild/protobuf";
+import { toServiceDefinition } from "./service-definition.js";
+import type { ServiceClient } from "./service-types.js";
+
+/** A typed client: unary methods return promises, server-streaming ones async iterables. Errors carry `.code` (gRPC status). */
+export function createGrpcClient<S extends DescService>(service: S, address: string): ServiceClient<S> {
+  const Ctor = makeGenericClientConstructor(toServiceDefinition(service), service.typeName);
+  const client = new Ctor(address, credentials.createInsecure()) as Client & Record<string, (...args: unknown[]) => unknown>;
+  const out: Record<string, unknown> = { close: () => client.close() };
+  for (const m of service.methods) {
+    const deadline = (opts?: { deadlineMs?: number }) => ({ deadline: Date.now() + (opts?.deadlineMs ?? 5_000) });
+    const msg = (schema: DescMessage, init: unknown) => create(schema, init as never);
+    if (m.methodKind === "unary") {
+      out[m.localName] = (req: unknown, opts?: { deadlineMs?: number }) =>
+        new Promise((resolve, reject) => {
+          client[m.localName]!(msg(m.input, req), new Metadata(), deadline(opts), (err: ServiceError | null, res: unknown) =>
+            err ? reject(err) : resolve(res),
+          );
+        });
+    } else if (m.methodKind === "server_streaming") {
+      out[m.localName] = (req: unknown, opts?: { deadlineMs?: number }) =>
+        client[m.localName]!(msg(m.input, req), new Metadata(), deadline(opts)) as AsyncIterable<unknown>;
+    }
+  }
+  return out as ServiceClient<S>;
+}

@@ -1,0 +1,6 @@
+export { startGrpcServer, type GrpcLogger, type GrpcServerHandle, type GrpcServerOptions } from "./grpc-server.js";
+export { createGrpcClient } from "./grpc-client.js";
+export { GrpcStatusError } from "./status-error.js";
+export { toServiceDefinition } from "./service-definition.js";
+export { reflectionPackage } from "./reflection.js";
+export type { CallContext, ServiceClient, ServiceImpl } from "./service-types.js";

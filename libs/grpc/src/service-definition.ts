@@ -1,0 +1,28 @@
+import type { ServiceDefinition } from "@grpc/grpc-js";
+import { fromBinary, toBinary, type DescMessage, type DescService } from "@bufbuild/protobuf";
+
+function serializer(schema: DescMessage) {
+  return (msg: unknown) => Buffer.from(toBinary(schema, msg as never));
+}
+
+function deserializer(schema: DescMessage) {
+  return (bytes: Buffer) => fromBinary(schema, bytes);
+}
+
+/** A grpc-js ServiceDefinition for a protobuf-es service: the same paths and bytes as any other gRPC stack. */
+export function toServiceDefinition(service: DescService): ServiceDefinition {
+  const def: Record<string, ServiceDefinition[string]> = {};
+  for (const m of service.methods) {
+    def[m.localName] = {
+      path: `/${service.typeName}/${m.name}`,
+      requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
+      responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
+      requestSerialize: serializer(m.input),
+      requestDeserialize: deserializer(m.input),
+      responseSerialize: serializer(m.output),
+      responseDeserialize: deserializer(m.output),
+      originalName: m.name,
+    };
+  }
+  return def;
+}

@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { freePort } from "./free-port.js";
+import { tempDir } from "./temp-dir.js";
+
+export interface NatsServerOptions {
+  jetstream?: boolean;
+  host?: string;
+  user?: string;
+  pass?: string;
+}
+
+export interface NatsServerHandle {
+  readonly url: string;
+  readonly port: number;
+  readonly storeDir?: string;
+  stop(): Promise<void>;
+}
+
+/** nats-server from PATH, or Debian's /usr/sbin (not on every user's PATH). */
+export function natsServerBinary(): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/usr/local/bin", "/usr/bin"])) {
+    if (dir && existsSync(`${dir}/nats-server`)) return `${dir}/nats-server`;
+  }
+  return undefined;
+}
+
+/** Starts a real nats-server on a free port and waits until it is ready. */
+export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerHandle> {
+  const bin = natsServerBinary();
+  if (!bin) throw new Error("nats-server not found on PATH: apt-get install -y nats-server");
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      return await startOnce(bin, opts);
+    } catch (err) {
+      lastError = err as Error;
+      if (!/address already in use/i.test(lastError.message)) throw lastError;
+    }
+  }
+  throw lastError!;
+}
+
+async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServerHandle> {
+  const host = opts.host ?? "127.0.0.1";
+  const port = await freePort(host);
+  const args = ["-a", host, "-p", String(port)];
+  const store = opts.jetstream ? await tempDir("nats-js-") : undefined;
+  if (store) args.push("-js", "-sd", store.path);
+  if (opts.user !== undefined) args.push("--user", opts.user, "--pass", opts.pass ?? "");
+  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
+  let output = "";
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`nats-server not ready within 10s:\n${output}`)), 10_000);
+      child.stderr!.on("data", (d: Buffer) => {
+        output += d.toString();
+        if (output.includes("Server is ready")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`nats-server exited with ${code}:\n${output}`));
+      });
+    });
+  } catch (err) {
+    child.kill("SIGKILL");
+    await store?.remove();
+    throw err;
+  }
+  child.stderr!.resume(); // keep draining so the child never blocks on a full pipe
+  let stopped: Promise<void> | undefined;
+  return {
+    url: `nats://${host}:${port}`,
+    port,
+    storeDir: store?.path,
+    stop() {
+      stopped ??= stop(child, exited).then(() => store?.remove());
+      return stopped;
+    },
+  };
+}
+
+async function stop(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}

@@ -1,0 +1,50 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { EventEmitter } from "node:events";
+import { freePort, onceEvent, startNatsServer, waitFor } from "../src/index.js";
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: "127.0.0.1", port });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+test("two nats-servers run at once on their own ports, and stop frees the port", async () => {
+  const [a, b] = await Promise.all([startNatsServer(), startNatsServer({ jetstream: true })]);
+  try {
+    assert.notEqual(a.port, b.port);
+    assert.equal(await canConnect(a.port), true);
+    assert.equal(await canConnect(b.port), true);
+    assert.ok(b.storeDir);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+  assert.equal(await canConnect(a.port), false);
+});
+
+test("freePort gives a bindable port", async () => {
+  const p = await freePort("127.0.0.2");
+  assert.ok(p > 0);
+});
+
+test("waitFor resolves with the value, or times out with the message", async () => {
+  let n = 0;
+  assert.equal(await waitFor(() => ++n >= 3 && n, { intervalMs: 1 }), 3);
+  await assert.rejects(waitFor(() => false, { timeoutMs: 50, message: "never" }), /timed out after 50ms: never/);
+});
+
+test("onceEvent filters and times out", async () => {
+  const e = new EventEmitter();
+  const p = onceEvent<number>(e, "x", { filter: (v) => v > 1 });
+  e.emit("x", 1);
+  e.emit("x", 2);
+  assert.equal(await p, 2);
+  await assert.rejects(onceEvent(e, "y", { timeoutMs: 20 }), /no "y" event within 20ms/);
+});
