@@ -1,0 +1,269 @@
+import { EventEmitter } from "node:events";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { Direction, DisconnectReason, type Envelope } from "@timenet/proto";
+import { normalizeIp, type PeerEndpoint, type PeerIp } from "@timenet/net-address";
+import type { Logger, PeerLabeler } from "@timenet/telemetry";
+import type { LocalIdentity } from "./hello.js";
+import type { GatewayMetrics } from "./metrics.js";
+import { directionLabel, PeerConnection, type CloseInfo, type ConnectionTuning } from "./peer-connection.js";
+import { resolveDuplicate } from "./duplicate-resolution.js";
+import { isHandshakeFailure, reasonLabel } from "./reasons.js";
+
+export interface ConnectionManagerOptions {
+  local: LocalIdentity;
+  tuning: ConnectionTuning;
+  /** Local address outbound sockets bind to (the devnet's 127.0.0.k); undefined = the OS picks. */
+  dialLocalAddress: string | undefined;
+  dialTimeoutMs: number;
+  /** Hard cap on open peer sockets of any state; more inbound ones are refused at accept. */
+  maxConnections: number;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  labeler: PeerLabeler;
+  /** Admission: a reason to refuse this IP at accept, before any handshake byte. */
+  admit?: (ip: PeerIp) => DisconnectReason | undefined;
+}
+
+export class DialError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "DialError";
+  }
+}
+
+const DIAL_ERROR_CODES = new Set(["ECONNREFUSED", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET", "EADDRNOTAVAIL", "EADDRINUSE"]);
+
+/**
+ * Holds every peer socket and guarantees at most one established connection
+ * per IP: a second one is resolved by resolveDuplicate the same way on both
+ * ends, and the loser is closed with Goodbye{DUPLICATE} after its handshake.
+ *
+ * Events: "connected" (conn), "disconnected" (conn, CloseInfo) for
+ * established connections; "closing" (conn, CloseInfo) for every socket;
+ * "message" (conn, envelope, kind); "dialFailed" (endpoint, DialError).
+ */
+export class ConnectionManager extends EventEmitter {
+  private readonly established = new Map<PeerIp, PeerConnection>();
+  private readonly sockets = new Set<PeerConnection>();
+  private readonly dialing = new Set<PeerIp>();
+  /** Addresses that turned out to be ourselves: never dialled again. */
+  readonly selfIps = new Set<PeerIp>();
+  private server: Server | undefined;
+  private nextConnId = 1;
+  private stopping = false;
+
+  constructor(private readonly o: ConnectionManagerOptions) {
+    super();
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    const server = createServer({ noDelay: true, keepAlive: true }, (socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host, port }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    server.on("error", (err) => this.o.logger.error({ err }, "p2p listener error"));
+    const addr = server.address();
+    return typeof addr === "object" && addr ? addr.port : port;
+  }
+
+  get(ip: PeerIp): PeerConnection | undefined {
+    return this.established.get(ip);
+  }
+
+  getByConnId(connId: number): PeerConnection | undefined {
+    for (const c of this.established.values()) if (c.connId === connId) return c;
+    return undefined;
+  }
+
+  isConnected(ip: PeerIp): boolean {
+    return this.established.has(ip);
+  }
+
+  isDialing(ip: PeerIp): boolean {
+    return this.dialing.has(ip);
+  }
+
+  connections(): PeerConnection[] {
+    return [...this.established.values()];
+  }
+
+  /** Open OS-level sockets to an IP, in any state (handshaking, established, closing). */
+  socketCount(ip?: string): number {
+    if (ip === undefined) return this.sockets.size;
+    const n = normalizeIp(ip);
+    let count = 0;
+    for (const c of this.sockets) if (c.remoteIp === n) count++;
+    return count;
+  }
+
+  private accept(socket: Socket): void {
+    let ip: PeerIp;
+    try {
+      ip = normalizeIp(socket.remoteAddress ?? "");
+    } catch {
+      socket.destroy();
+      return;
+    }
+    const refusal = this.stopping
+      ? DisconnectReason.SHUTDOWN
+      : this.sockets.size >= this.o.maxConnections
+        ? DisconnectReason.TOO_MANY_CONNECTIONS
+        : this.o.admit?.(ip);
+    if (refusal !== undefined) {
+      // Refused before any handshake byte: the peer learns nothing from us.
+      this.o.metrics.acceptRefused.inc({ reason: reasonLabel(refusal) });
+      this.o.logger.info({ peer_ip: ip, reason: reasonLabel(refusal) }, "inbound connection refused at accept");
+      socket.destroy();
+      return;
+    }
+    this.adopt(socket, ip, Direction.INBOUND);
+  }
+
+  /** Dials an endpoint. Resolves with the connection once TCP is up (the handshake follows). */
+  dial(endpoint: PeerEndpoint): Promise<PeerConnection> {
+    const ip = endpoint.ip;
+    if (this.stopping) return Promise.reject(new DialError("SHUTDOWN", "gateway is stopping"));
+    if (this.dialing.has(ip)) return Promise.reject(new DialError("ALREADY_DIALING", `already dialling ${ip}`));
+    if (this.sockets.size >= this.o.maxConnections) return Promise.reject(new DialError("TOO_MANY_CONNECTIONS", "connection cap reached"));
+    this.dialing.add(ip);
+    const peer = this.o.labeler.label(ip);
+    this.o.metrics.dialAttempts.inc({ peer });
+    return new Promise<PeerConnection>((resolve, reject) => {
+      const socket = connect({ host: ip, port: endpoint.port, localAddress: this.o.dialLocalAddress, noDelay: true, keepAlive: true });
+      const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect timed out after ${this.o.dialTimeoutMs}ms`), { code: "ETIMEDOUT" })), this.o.dialTimeoutMs);
+      const fail = (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        this.dialing.delete(ip);
+        const code = err.code && DIAL_ERROR_CODES.has(err.code) ? err.code : "OTHER";
+        this.o.metrics.dialFailures.inc({ reason: code.toLowerCase(), peer });
+        const e = new DialError(code, `dial ${ip}:${endpoint.port} failed: ${err.message}`);
+        this.o.logger.info({ peer_ip: ip, port: endpoint.port, reason: code.toLowerCase() }, "dial failed");
+        this.emit("dialFailed", endpoint, e);
+        reject(e);
+      };
+      socket.once("error", fail);
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        socket.off("error", fail);
+        this.dialing.delete(ip);
+        resolve(this.adopt(socket, ip, Direction.OUTBOUND));
+      });
+    });
+  }
+
+  private adopt(socket: Socket, ip: PeerIp, direction: Direction): PeerConnection {
+    const conn = new PeerConnection({
+      ...this.o.tuning,
+      socket,
+      direction,
+      connId: this.nextConnId++,
+      remoteIp: ip,
+      local: this.o.local,
+      logger: this.o.logger,
+      metrics: this.o.metrics,
+      peerLabel: this.o.labeler.label(ip),
+    });
+    this.sockets.add(conn);
+    this.o.metrics.sockets.set(this.sockets.size);
+    conn.on("established", () => this.onEstablished(conn));
+    conn.on("message", (env: Envelope, kind: string) => this.emit("message", conn, env, kind));
+    conn.on("closing", (info: CloseInfo) => this.onClosing(conn, info));
+    conn.on("closed", (info: CloseInfo) => {
+      this.sockets.delete(conn);
+      this.o.metrics.sockets.set(this.sockets.size);
+      this.emit("socketClosed", conn, info);
+    });
+    conn.start();
+    return conn;
+  }
+
+  private onEstablished(conn: PeerConnection): void {
+    const existing = this.established.get(conn.remoteIp);
+    if (existing) {
+      const { keep, drop, rule } = resolveDuplicate(existing, conn);
+      const kept = keep === conn ? "new" : "existing";
+      this.o.metrics.duplicatesResolved.inc({ rule, kept });
+      this.o.logger.info(
+        {
+          peer_ip: conn.remoteIp,
+          kept_conn_id: keep.connId,
+          kept_direction: directionLabel(keep.direction),
+          dropped_conn_id: drop.connId,
+          dropped_direction: directionLabel(drop.direction),
+          rule,
+          kept,
+        },
+        "duplicate connection resolved",
+      );
+      // Closing the loser first: if it is the registered one, its
+      // "disconnected" goes out before the winner's "connected", and there is
+      // never an instant with two established connections for one IP.
+      drop.close(DisconnectReason.DUPLICATE, `kept conn ${keep.connId} (${rule})`);
+      if (keep === existing) return;
+    }
+    this.established.set(conn.remoteIp, conn);
+    this.updatePeerGauge();
+    this.o.metrics.connects.inc({ direction: directionLabel(conn.direction), peer: this.o.labeler.label(conn.remoteIp) });
+    this.emit("connected", conn);
+  }
+
+  private onClosing(conn: PeerConnection, info: CloseInfo): void {
+    const reason = reasonLabel(info.reason);
+    const direction = directionLabel(conn.direction);
+    this.o.metrics.disconnects.inc({ reason, initiator: info.initiator, direction, peer: this.o.labeler.label(conn.remoteIp) });
+    if (!info.wasEstablished && (isHandshakeFailure(info.reason) || info.reason === DisconnectReason.PROTOCOL_ERROR)) {
+      this.o.metrics.handshakeFailures.inc({ reason });
+    }
+    if (info.reason === DisconnectReason.SELF_CONNECTION && info.initiator === "local") this.selfIps.add(conn.remoteIp);
+    if (this.established.get(conn.remoteIp) === conn) {
+      this.established.delete(conn.remoteIp);
+      this.updatePeerGauge();
+      this.o.metrics.connectionLifetime.observe({ direction }, info.livedMs / 1000);
+      this.emit("disconnected", conn, info);
+    }
+    this.emit("closing", conn, info);
+  }
+
+  private updatePeerGauge(): void {
+    let inbound = 0;
+    let outbound = 0;
+    for (const c of this.established.values()) {
+      if (c.direction === Direction.OUTBOUND) outbound++;
+      else inbound++;
+    }
+    this.o.metrics.peers.set({ direction: "inbound" }, inbound);
+    this.o.metrics.peers.set({ direction: "outbound" }, outbound);
+  }
+
+  /** Closes one IP's connection; false if there was none. */
+  disconnect(ip: PeerIp, reason: DisconnectReason, detail: string): boolean {
+    const c = this.established.get(ip);
+    if (!c) return false;
+    c.close(reason, detail);
+    return true;
+  }
+
+  /**
+   * Stops accepting, says Goodbye{SHUTDOWN} on every socket and waits for them
+   * to close (destroying stragglers after graceMs).
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    const closed = new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    const all = [...this.sockets];
+    const gone = Promise.all(all.map((c) => (c.state === "closed" ? undefined : new Promise<void>((r) => c.once("closed", () => r())))));
+    for (const c of all) c.close(DisconnectReason.SHUTDOWN, "node shutting down");
+    const timer = setTimeout(() => all.forEach((c) => c.destroy()), graceMs);
+    await gone;
+    clearTimeout(timer);
+    await closed;
+  }
+}

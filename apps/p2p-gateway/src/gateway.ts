@@ -1,0 +1,193 @@
+import { randomBytes } from "node:crypto";
+import type { EventEmitter } from "node:events";
+import type { Registry } from "prom-client";
+import { DisconnectReason, GatewayService } from "@timenet/proto";
+import { normalizeIp, type PeerIp } from "@timenet/net-address";
+import { Bus } from "@timenet/bus";
+import { startGrpcServer, type GrpcServerHandle } from "@timenet/grpc";
+import { createLogger, createRegistry, PeerLabeler, startTelemetryServer, type Logger, type TelemetryServer } from "@timenet/telemetry";
+import { ConnectionManager } from "./connection-manager.js";
+import { DialPlanner } from "./dial-planner.js";
+import { gatewayServiceImpl } from "./grpc-service.js";
+import { PROTOCOL_VERSION, type LocalIdentity } from "./hello.js";
+import { GatewayMetrics } from "./metrics.js";
+import { NatsBridge } from "./nats-bridge.js";
+import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from "./options.js";
+import type { CloseInfo, PeerConnection } from "./peer-connection.js";
+
+export interface Gateway {
+  readonly nodeId: string;
+  readonly p2pPort: number;
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+  readonly options: ResolvedGatewayOptions;
+  /** "connected", "disconnected", "closing", "socketClosed", "message", "dialFailed": see ConnectionManager. */
+  readonly events: EventEmitter;
+  readonly manager: ConnectionManager;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  /** The best height and hash announced in Hellos. */
+  setTip(height: number, hash: Uint8Array): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a p2p-gateway: P2P listener, dialler, NATS bridge, gRPC and
+ * metrics. Several can run in one process (tests, devnet).
+ */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const o = resolveGatewayOptions(options);
+  const logger = o.logger ?? createLogger({ service: "p2p-gateway", node: o.node, level: o.logLevel });
+  const registry = createRegistry({ service: "p2p-gateway", node: o.node });
+  const metrics = new GatewayMetrics(registry);
+  const labeler = new PeerLabeler([...o.bootstrapPeers.map((p) => p.ip), ...o.namedPeers]);
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await c();
+  };
+
+  try {
+    const bus = await Bus.connect({
+      servers: o.natsUrl,
+      name: `p2p-gateway-${o.node}`,
+      user: o.natsUser,
+      pass: o.natsPass,
+      onPublishError: (subject, err) => logger.warn({ subject, err: err.message }, "NATS publish failed"),
+      onDecodeError: (subject, err) => logger.warn({ subject, err: err.message }, "undecodable NATS message dropped"),
+      onHandlerError: (subject, err) => logger.error({ subject, err: err.message }, "NATS handler failed"),
+      onStatus: (s) => logger.info({ status: s }, "NATS connection status"),
+    });
+    cleanups.push(() => bus.close());
+
+    let tip: { height: number; hash: Uint8Array } = { height: 0, hash: new Uint8Array(o.genesisHash) };
+    const local: LocalIdentity = {
+      key: o.nodeKey,
+      network: o.network,
+      genesisHash: o.genesisHash,
+      protocolVersion: PROTOCOL_VERSION,
+      minProtocolVersion: o.minProtocolVersion,
+      softwareVersion: o.softwareVersion,
+      listenPort: 0, // set once the listener is bound
+      sessionId: randomBytes(16),
+      sessionStartedMs: BigInt(Date.now()),
+      tip: () => tip,
+    };
+
+    const manager = new ConnectionManager({
+      local,
+      dialLocalAddress: o.dialLocalAddress,
+      dialTimeoutMs: o.dialTimeoutMs,
+      maxConnections: o.maxConnections,
+      tuning: {
+        pingIntervalMs: o.pingIntervalMs,
+        missedPongs: o.missedPongs,
+        handshakeTimeoutMs: o.handshakeTimeoutMs,
+        maxFrameBytes: o.maxFrameBytes,
+        maxSendQueueBytes: o.maxSendQueueBytes,
+        closeGraceMs: o.closeGraceMs,
+        maxPendingRequests: o.maxPendingRequests,
+      },
+      logger,
+      metrics,
+      labeler,
+    });
+    const p2pPort = await manager.listen(o.listenHost, o.listenPort);
+    local.listenPort = o.announcePort ?? p2pPort;
+    cleanups.push(() => manager.stop(o.closeGraceMs));
+
+    const bridge = new NatsBridge({
+      bus,
+      manager,
+      metrics,
+      logger,
+      seenCacheSize: o.seenCacheSize,
+      defaultRequestTimeoutMs: o.peerRequestTimeoutMs,
+      maxRequestTimeoutMs: o.maxPeerRequestTimeoutMs,
+    });
+    bridge.start();
+    cleanups.push(() => bridge.stop());
+
+    const planner = new DialPlanner({
+      localIp: o.publicIp === undefined ? undefined : normalizeIp(o.publicIp),
+      passiveWaitMs: o.passiveWaitMs,
+      backoffMinMs: o.backoffMinMs,
+      backoffMaxMs: o.backoffMaxMs,
+      stableAfterMs: o.stableAfterMs,
+      isConnected: (ip) => manager.isConnected(ip),
+      isDialing: (ip) => manager.isDialing(ip),
+      isSelf: (ip) => manager.selfIps.has(ip),
+      dial: (e) => void manager.dial(e).catch(() => undefined), // failures arrive as "dialFailed"
+      logger,
+    });
+    manager.on("connected", (c: PeerConnection) => planner.onConnected(c.remoteIp));
+    manager.on("closing", (c: PeerConnection, info: CloseInfo) => {
+      // A lost duplicate is not a lost peer: the other socket lives on.
+      if (info.reason === DisconnectReason.DUPLICATE || manager.isConnected(c.remoteIp)) return;
+      planner.onDisconnected(c.remoteIp, info.livedMs, reasonText(info));
+    });
+    manager.on("dialFailed", (e: { ip: PeerIp }) => planner.onDisconnected(e.ip, 0, "dial failed"));
+    planner.start(o.bootstrapPeers);
+    cleanups.push(() => planner.stop());
+
+    const grpc: GrpcServerHandle = await startGrpcServer({
+      host: o.grpcHost,
+      port: o.grpcPort,
+      services: [{ service: GatewayService, impl: gatewayServiceImpl(manager) }],
+      logger,
+    });
+    cleanups.push(() => grpc.stop());
+
+    const telemetry: TelemetryServer = await startTelemetryServer({
+      host: o.metricsHost,
+      port: o.metricsPort,
+      registry,
+      logger,
+      readiness: [{ name: "nats", check: () => bus.connected }],
+    });
+    cleanups.push(() => telemetry.stop());
+
+    logger.info(
+      {
+        p2p: `${o.listenHost}:${p2pPort}`,
+        grpc: grpc.port,
+        metrics: telemetry.port,
+        node_id: o.nodeKey.nodeId,
+        network: o.network,
+        public_ip: o.publicIp ?? null,
+        bootstrap: o.bootstrapPeers.length,
+      },
+      "p2p-gateway started",
+    );
+
+    let stopped: Promise<void> | undefined;
+    return {
+      nodeId: o.nodeKey.nodeId,
+      p2pPort,
+      grpcPort: grpc.port,
+      metricsPort: telemetry.port,
+      options: o,
+      events: manager,
+      manager,
+      registry,
+      logger,
+      setTip(height, hash) {
+        tip = { height, hash };
+      },
+      stop() {
+        stopped ??= (async () => {
+          logger.info("p2p-gateway stopping");
+          await cleanup();
+          logger.info("p2p-gateway stopped");
+        })();
+        return stopped;
+      },
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+function reasonText(info: CloseInfo): string {
+  return `closed: ${info.detail}`;
+}

@@ -1,0 +1,36 @@
+import type { GatewayService } from "@timenet/proto";
+import { DisconnectReason } from "@timenet/proto";
+import { isValidIp, normalizeIp } from "@timenet/net-address";
+import { GrpcStatusError, type ServiceImpl } from "@timenet/grpc";
+import { status } from "@grpc/grpc-js";
+import type { ConnectionManager } from "./connection-manager.js";
+
+/** The operator's view of the gateway: its connections, and a way to drop one. */
+export function gatewayServiceImpl(manager: ConnectionManager): ServiceImpl<typeof GatewayService> {
+  return {
+    listConnections() {
+      return {
+        connections: manager.connections().map((c) => ({
+          ip: c.remoteIp,
+          port: c.peerHello?.listenPort ?? 0,
+          direction: c.direction,
+          connectedSinceMs: BigInt(c.establishedAt),
+          lastRttMs: c.lastRttMs,
+          bytesIn: BigInt(c.bytesIn),
+          bytesOut: BigInt(c.bytesOut),
+          framesIn: BigInt(c.framesIn),
+          framesOut: BigInt(c.framesOut),
+          connId: c.connId,
+          nodeId: Buffer.from(c.peerHello?.nodeId ?? []).toString("hex"),
+          softwareVersion: c.peerHello?.softwareVersion ?? "",
+          bestHeight: c.peerHello?.bestHeight ?? 0,
+          remotePort: c.remotePort,
+        })),
+      };
+    },
+    disconnect(req) {
+      if (!isValidIp(req.ip)) throw new GrpcStatusError(status.INVALID_ARGUMENT, `not an IP address: "${req.ip}"`);
+      return { disconnected: manager.disconnect(normalizeIp(req.ip), DisconnectReason.OPERATOR, "operator request") };
+    },
+  };
+}

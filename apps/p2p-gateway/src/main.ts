@@ -1,0 +1,69 @@
+// p2p-gateway entry point: configuration from the environment, then startGateway.
+import { loadConfigOrExit } from "@timenet/config";
+import { NodeKey } from "@timenet/node-key";
+import { createLogger } from "@timenet/telemetry";
+import { gatewayEnvSchema } from "./config.js";
+import { startGateway } from "./gateway.js";
+import { softwareVersion } from "./software-version.js";
+
+const env = loadConfigOrExit(gatewayEnvSchema);
+const logger = createLogger({ service: "p2p-gateway", node: env.NODE_NAME, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
+
+process.on("uncaughtException", (err) => {
+  logger.fatal({ err }, "uncaught exception");
+  process.exit(1);
+});
+
+try {
+  const { key, created } = await NodeKey.loadOrCreate(env.NODE_KEY_FILE);
+  logger.info({ node_id: key.nodeId, key_file: env.NODE_KEY_FILE, created }, created ? "created node key" : "loaded node key");
+  const gateway = await startGateway({
+    node: env.NODE_NAME,
+    listenHost: env.P2P_HOST,
+    listenPort: env.P2P_PORT,
+    publicIp: env.PUBLIC_IP,
+    dialLocalAddress: env.DIAL_LOCAL_ADDRESS,
+    bootstrapPeers: env.BOOTSTRAP_PEERS,
+    namedPeers: env.ALLOW_LIST,
+    network: env.NETWORK,
+    genesisHash: env.GENESIS_HASH,
+    softwareVersion: env.SOFTWARE_VERSION ?? softwareVersion(),
+    nodeKey: key,
+    natsUrl: env.NATS_URL,
+    natsUser: env.NATS_USER,
+    natsPass: env.NATS_PASS,
+    grpcHost: env.GRPC_HOST,
+    grpcPort: env.GRPC_PORT,
+    metricsHost: env.METRICS_HOST,
+    metricsPort: env.METRICS_PORT,
+    pingIntervalMs: env.PING_INTERVAL,
+    missedPongs: env.MISSED_PONGS,
+    handshakeTimeoutMs: env.HANDSHAKE_TIMEOUT,
+    passiveWaitMs: env.PASSIVE_WAIT,
+    maxFrameBytes: env.MAX_FRAME_BYTES,
+    maxSendQueueBytes: env.MAX_SEND_QUEUE,
+    dialTimeoutMs: env.DIAL_TIMEOUT,
+    backoffMinMs: env.BACKOFF_MIN,
+    backoffMaxMs: env.BACKOFF_MAX,
+    stableAfterMs: env.STABLE_AFTER,
+    maxConnections: env.MAX_CONNECTIONS,
+    seenCacheSize: env.GOSSIP_SEEN_CACHE,
+    peerRequestTimeoutMs: env.PEER_REQUEST_TIMEOUT,
+    logger,
+  });
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, "signal received");
+      gateway.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, "stop failed");
+          process.exit(1);
+        },
+      );
+    });
+  }
+} catch (err) {
+  logger.fatal({ err }, "p2p-gateway failed to start");
+  process.exit(1);
+}

@@ -1,0 +1,78 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+/**
+ * Every metric of the gateway, created in one place and passed to the parts
+ * that update them. Labels are bounded: reasons and kinds are enums, and the
+ * `peer` label is an IP only for peers named in configuration, else "other".
+ */
+export class GatewayMetrics {
+  readonly peers: Gauge<"direction">;
+  readonly sockets: Gauge;
+  readonly connectionLifetime: Histogram<"direction">;
+  readonly connects: Counter<"direction" | "peer">;
+  readonly disconnects: Counter<"reason" | "initiator" | "direction" | "peer">;
+  readonly pingsSent: Counter<"peer">;
+  readonly pongsReceived: Counter<"peer">;
+  readonly pongsMissed: Counter<"peer">;
+  readonly rtt: Histogram<"peer">;
+  readonly frames: Counter<"kind" | "direction">;
+  readonly bytes: Counter<"kind" | "direction">;
+  readonly handshakeFailures: Counter<"reason">;
+  readonly duplicatesResolved: Counter<"rule" | "kept">;
+  readonly natsPublishErrors: Counter<"subject">;
+  readonly dialAttempts: Counter<"peer">;
+  readonly dialFailures: Counter<"reason" | "peer">;
+  readonly acceptRefused: Counter<"reason">;
+  readonly gossip: Counter<"kind" | "result">;
+  readonly dropped: Counter<"reason">;
+  readonly offences: Counter<"kind">;
+  readonly peerRequests: Counter<"result">;
+
+  constructor(registry: Registry) {
+    const r = [registry];
+    this.peers = new Gauge({ name: "timenet_gateway_peers", help: "Established peer connections (one per IP) by direction", labelNames: ["direction"], registers: r });
+    this.sockets = new Gauge({ name: "timenet_gateway_sockets", help: "Open peer TCP sockets, including handshaking and closing ones", registers: r });
+    this.connectionLifetime = new Histogram({
+      name: "timenet_gateway_connection_lifetime_seconds",
+      help: "How long established connections lived, observed when they close",
+      labelNames: ["direction"],
+      buckets: [1, 10, 30, 90, 300, 900, 3600, 4 * 3600, 24 * 3600, 7 * 24 * 3600],
+      registers: r,
+    });
+    this.connects = new Counter({ name: "timenet_gateway_connects_total", help: "Connections that completed the handshake and were kept", labelNames: ["direction", "peer"], registers: r });
+    this.disconnects = new Counter({
+      name: "timenet_gateway_disconnects_total",
+      help: "Closed connections by reason; initiator is local (we closed) or peer (it closed or said Goodbye)",
+      labelNames: ["reason", "initiator", "direction", "peer"],
+      registers: r,
+    });
+    this.pingsSent = new Counter({ name: "timenet_gateway_pings_sent_total", help: "Pings sent", labelNames: ["peer"], registers: r });
+    this.pongsReceived = new Counter({ name: "timenet_gateway_pongs_received_total", help: "Pongs that matched an outstanding ping", labelNames: ["peer"], registers: r });
+    this.pongsMissed = new Counter({ name: "timenet_gateway_pongs_missed_total", help: "Pings whose pong never came", labelNames: ["peer"], registers: r });
+    this.rtt = new Histogram({
+      name: "timenet_gateway_rtt_seconds",
+      help: "Ping round-trip time",
+      labelNames: ["peer"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: r,
+    });
+    this.frames = new Counter({ name: "timenet_gateway_frames_total", help: "Frames by envelope kind and direction (in, out)", labelNames: ["kind", "direction"], registers: r });
+    this.bytes = new Counter({ name: "timenet_gateway_bytes_total", help: "Bytes on the wire by envelope kind and direction (in, out)", labelNames: ["kind", "direction"], registers: r });
+    this.handshakeFailures = new Counter({ name: "timenet_gateway_handshake_failures_total", help: "Handshakes that failed, by reason", labelNames: ["reason"], registers: r });
+    this.duplicatesResolved = new Counter({
+      name: "timenet_gateway_duplicates_resolved_total",
+      help: "Second sockets to one IP resolved: which rule decided and whether the existing or the new socket was kept",
+      labelNames: ["rule", "kept"],
+      registers: r,
+    });
+    this.natsPublishErrors = new Counter({ name: "timenet_gateway_nats_publish_errors_total", help: "Failed publishes to NATS by subject", labelNames: ["subject"], registers: r });
+    this.dialAttempts = new Counter({ name: "timenet_gateway_dial_attempts_total", help: "Outbound dials started", labelNames: ["peer"], registers: r });
+    this.dialFailures = new Counter({ name: "timenet_gateway_dial_failures_total", help: "Outbound dials that failed before a socket opened", labelNames: ["reason", "peer"], registers: r });
+    this.acceptRefused = new Counter({ name: "timenet_gateway_accept_refused_total", help: "Inbound sockets refused at accept, before any handshake byte", labelNames: ["reason"], registers: r });
+    this.gossip = new Counter({ name: "timenet_gateway_gossip_total", help: "NewBlock/Tx gossip: relayed (first sight) or duplicate (seen before)", labelNames: ["kind", "result"], registers: r });
+    this.dropped = new Counter({ name: "timenet_gateway_dropped_messages_total", help: "Messages dropped: no such peer, connection gone, unknown kind", labelNames: ["reason"], registers: r });
+    this.offences = new Counter({ name: "timenet_gateway_offences_total", help: "Offences reported to the registry, by kind", labelNames: ["kind"], registers: r });
+    this.peerRequests = new Counter({ name: "timenet_gateway_peer_requests_total", help: "p2p.request questions to peers by result", labelNames: ["result"], registers: r });
+    for (const d of ["inbound", "outbound"]) this.peers.set({ direction: d }, 0);
+  }
+}

@@ -1,0 +1,166 @@
+import { createHash } from "node:crypto";
+import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
+import {
+  BroadcastSchema,
+  PeerConnectedSchema,
+  PeerDisconnectedSchema,
+  PeerMessageSchema,
+  PeerRequestErrorCode,
+  PeerRequestSchema,
+  PeerResponseSchema,
+  OffenceSchema,
+  PEER_MESSAGE_KINDS,
+  SendToPeerSchema,
+  Subjects,
+  type Envelope,
+  type PeerMessageKind,
+} from "@timenet/proto";
+import { isValidIp, normalizeIp } from "@timenet/net-address";
+import type { Bus, BusSubscription } from "@timenet/bus";
+import type { Logger } from "@timenet/telemetry";
+import type { ConnectionManager } from "./connection-manager.js";
+import type { GatewayMetrics } from "./metrics.js";
+import { PeerRequestError, type CloseInfo, type PeerConnection } from "./peer-connection.js";
+import { offenceFor, reasonLabel } from "./reasons.js";
+import { SeenCache } from "./seen-cache.js";
+
+export interface NatsBridgeOptions {
+  bus: Bus;
+  manager: ConnectionManager;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  seenCacheSize: number;
+  defaultRequestTimeoutMs: number;
+  maxRequestTimeoutMs: number;
+}
+
+const KINDS = new Set<string>(PEER_MESSAGE_KINDS);
+
+/**
+ * Connects peers to the node's NATS bus: every post-handshake message goes
+ * out on p2p.in.<kind>, services send and ask through p2p.out.* and
+ * p2p.request, and lifecycle facts are published as events. NewBlock and Tx
+ * gossip is relayed to every other peer once per hash.
+ */
+export class NatsBridge {
+  private readonly subs: BusSubscription[] = [];
+  private readonly seen: SeenCache;
+
+  constructor(private readonly o: NatsBridgeOptions) {
+    this.seen = new SeenCache(o.seenCacheSize);
+  }
+
+  start(): void {
+    const { bus, manager } = this.o;
+    manager.on("message", (conn: PeerConnection, env: Envelope, kind: string) => this.onPeerMessage(conn, env, kind));
+    manager.on("connected", (conn: PeerConnection) =>
+      this.publish(Subjects.peerConnected, PeerConnectedSchema, {
+          ip: conn.remoteIp,
+          port: conn.peerHello!.listenPort,
+          direction: conn.direction,
+          hello: conn.peerHello!,
+          connId: conn.connId,
+          connectedAtMs: BigInt(conn.establishedAt),
+      }),
+    );
+    manager.on("disconnected", (conn: PeerConnection, info: CloseInfo) =>
+      this.publish(Subjects.peerDisconnected, PeerDisconnectedSchema, {
+          ip: conn.remoteIp,
+          reason: info.reason,
+          connId: conn.connId,
+          direction: conn.direction,
+          livedMs: BigInt(info.livedMs),
+      }),
+    );
+    manager.on("closing", (conn: PeerConnection, info: CloseInfo) => {
+      const offence = info.initiator === "local" ? offenceFor(info.reason) : undefined;
+      if (!offence) return;
+      this.o.metrics.offences.inc({ kind: reasonLabel(info.reason) });
+      this.publish(Subjects.offence, OffenceSchema, {
+        ip: conn.remoteIp,
+        kind: offence.kind,
+        severity: offence.severity,
+        detail: info.detail,
+        atMs: BigInt(Date.now()),
+      });
+    });
+
+    this.subs.push(
+      bus.subscribe(Subjects.peerOutSend, SendToPeerSchema, (m) => {
+        if (!m.envelope || !isValidIp(m.peerIp)) return this.drop("bad_send_request");
+        const ip = normalizeIp(m.peerIp);
+        // A reply names its connection: it goes out on that socket or nowhere.
+        const conn = m.connId !== 0 ? manager.getByConnId(m.connId) : manager.get(ip);
+        if (!conn || conn.remoteIp !== ip) return this.drop(m.connId !== 0 ? "connection_gone" : "not_connected");
+        if (!conn.send(m.envelope)) this.drop("connection_gone");
+      }),
+      bus.subscribe(Subjects.peerOutBroadcast, BroadcastSchema, (m) => {
+        if (!m.envelope) return this.drop("bad_broadcast");
+        const key = this.gossipKey(m.envelope);
+        if (key) this.seen.add(key); // our own announcement is not relayed back to us
+        const exclude = new Set(m.excludeIps.filter(isValidIp).map((ip) => normalizeIp(ip)));
+        for (const c of manager.connections()) if (!exclude.has(c.remoteIp)) c.send(m.envelope);
+      }),
+      bus.subscribe(Subjects.peerRequest, PeerRequestSchema, async (m, ctx) => {
+        const reply = (r: MessageInitShape<typeof PeerResponseSchema>) => ctx.respond(PeerResponseSchema, r);
+        const fail = (code: PeerRequestErrorCode, message: string, result: string) => {
+          this.o.metrics.peerRequests.inc({ result });
+          reply({ result: { case: "error", value: { code, message } } });
+        };
+        if (!m.envelope || !isValidIp(m.peerIp)) return fail(PeerRequestErrorCode.BAD_REQUEST, "peer_ip and envelope are required", "bad_request");
+        const conn = manager.get(normalizeIp(m.peerIp));
+        if (!conn) return fail(PeerRequestErrorCode.NOT_CONNECTED, `not connected to ${m.peerIp}`, "not_connected");
+        const timeout = Math.min(m.timeoutMs || this.o.defaultRequestTimeoutMs, this.o.maxRequestTimeoutMs);
+        try {
+          const response = await conn.request(m.envelope, timeout);
+          this.o.metrics.peerRequests.inc({ result: "ok" });
+          reply({ result: { case: "envelope", value: response } });
+        } catch (err) {
+          if (!(err instanceof PeerRequestError)) throw err;
+          if (err.code === "TIMEOUT") fail(PeerRequestErrorCode.TIMEOUT, err.message, "timeout");
+          else if (err.code === "PEER_CLOSED") fail(PeerRequestErrorCode.PEER_CLOSED, err.message, "peer_closed");
+          else fail(PeerRequestErrorCode.BAD_REQUEST, err.message, "too_many_requests");
+        }
+      }),
+    );
+  }
+
+  stop(): void {
+    for (const s of this.subs) s.unsubscribe();
+    this.subs.length = 0;
+  }
+
+  private onPeerMessage(conn: PeerConnection, env: Envelope, kind: string): void {
+    if (!KINDS.has(kind)) return this.drop("unknown_kind");
+    const key = this.gossipKey(env);
+    if (key !== undefined) {
+      if (!this.seen.add(key)) {
+        this.o.metrics.gossip.inc({ kind, result: "duplicate" });
+        return;
+      }
+      this.o.metrics.gossip.inc({ kind, result: "relayed" });
+      // First sight: relay to every other peer, never back to the sender.
+      for (const c of this.o.manager.connections()) if (c.remoteIp !== conn.remoteIp) c.send(env);
+    }
+    this.publish(Subjects.peerIn(kind as PeerMessageKind), PeerMessageSchema, { peerIp: conn.remoteIp, connId: conn.connId, envelope: env });
+  }
+
+  /** The relay-once key of a gossip message, or undefined for other kinds. */
+  private gossipKey(env: Envelope): string | undefined {
+    const p = env.payload;
+    if (p.case === "newBlock") return `b:${Buffer.from(p.value.hash).toString("hex")}`;
+    if (p.case === "tx") {
+      const once = createHash("sha256").update(p.value.data).digest();
+      return `t:${createHash("sha256").update(once).digest("hex")}`;
+    }
+    return undefined;
+  }
+
+  private publish<D extends DescMessage>(subject: string, schema: D, msg: MessageInitShape<D>): void {
+    if (!this.o.bus.publish(subject, schema, msg)) this.o.metrics.natsPublishErrors.inc({ subject });
+  }
+
+  private drop(reason: string): void {
+    this.o.metrics.dropped.inc({ reason });
+  }
+}

@@ -1,0 +1,125 @@
+import { createHash } from "node:crypto";
+import type { PeerEndpoint } from "@timenet/net-address";
+import type { NodeKey } from "@timenet/node-key";
+import type { Logger } from "@timenet/telemetry";
+
+/**
+ * Placeholder devnet genesis hash until the chain parameters land (block-store
+ * issue): SHA-256d of a fixed string, identical on every node.
+ */
+export const DEVNET_GENESIS_HASH = createHash("sha256")
+  .update(createHash("sha256").update("timenet devnet genesis v1").digest())
+  .digest();
+
+/** Everything startGateway needs. Only the identity and NATS are required; the rest have the defaults shown. */
+export interface GatewayOptions {
+  /** Name in every log line (`node`). Default: "gateway". */
+  node?: string;
+  /** P2P listen address. Default "0.0.0.0". */
+  listenHost?: string;
+  /** P2P listen port; 0 = ephemeral (tests). Default 24100. */
+  listenPort?: number;
+  /** Port announced in Hello; default: the bound listen port. */
+  announcePort?: number;
+  /** This node's public address (decides dial direction); undefined = unknown, dial anyway. */
+  publicIp?: string;
+  /** Local address outbound sockets bind to. Default: listenHost when it is a specific address. */
+  dialLocalAddress?: string;
+  bootstrapPeers?: PeerEndpoint[];
+  /** IPs that get their own `peer` metrics label (besides bootstrap peers). */
+  namedPeers?: string[];
+  network?: string;
+  genesisHash?: Uint8Array;
+  /** Oldest protocol version accepted from peers. Default 1. */
+  minProtocolVersion?: number;
+  softwareVersion?: string;
+  nodeKey: NodeKey;
+  natsUrl: string;
+  natsUser?: string;
+  natsPass?: string;
+  grpcHost?: string;
+  /** Default 50051; 0 = ephemeral. */
+  grpcPort?: number;
+  metricsHost?: string;
+  /** Default 9101; 0 = ephemeral. */
+  metricsPort?: number;
+  /** Default 10 s. */
+  pingIntervalMs?: number;
+  /** Consecutive unanswered pings that close a connection. Default 3. */
+  missedPongs?: number;
+  /** Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** How long the lower IP waits for the higher to dial before dialling itself. Default 30 s. */
+  passiveWaitMs?: number;
+  /** Default 8 MiB. */
+  maxFrameBytes?: number;
+  /** Per-connection send buffer cap. Default 32 MiB. */
+  maxSendQueueBytes?: number;
+  /** Default 5 s. */
+  dialTimeoutMs?: number;
+  /** Reconnect backoff bounds. Default 1 s to 60 s. */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** A connection that lived this long resets its peer's backoff. Default 60 s. */
+  stableAfterMs?: number;
+  /** Open peer sockets of any state. Default 128. */
+  maxConnections?: number;
+  /** NewBlock/Tx hashes remembered for relay-once. Default 100 000. */
+  seenCacheSize?: number;
+  /** Default and cap for p2p.request timeouts. Default 10 s / 60 s. */
+  peerRequestTimeoutMs?: number;
+  maxPeerRequestTimeoutMs?: number;
+  /** Requests waiting for a response on one connection. Default 256. */
+  maxPendingRequests?: number;
+  /** How long a closing socket may take to flush its Goodbye. Default 2 s. */
+  closeGraceMs?: number;
+  logger?: Logger;
+  logLevel?: string;
+}
+
+export type ResolvedGatewayOptions = Required<Omit<GatewayOptions, "publicIp" | "dialLocalAddress" | "natsUser" | "natsPass" | "logger" | "announcePort">> &
+  Pick<GatewayOptions, "publicIp" | "dialLocalAddress" | "natsUser" | "natsPass" | "logger" | "announcePort">;
+
+export function resolveGatewayOptions(o: GatewayOptions): ResolvedGatewayOptions {
+  const listenHost = o.listenHost ?? "0.0.0.0";
+  return {
+    node: o.node ?? "gateway",
+    listenHost,
+    listenPort: o.listenPort ?? 24100,
+    announcePort: o.announcePort,
+    publicIp: o.publicIp,
+    dialLocalAddress: o.dialLocalAddress ?? (listenHost === "0.0.0.0" || listenHost === "::" ? undefined : listenHost),
+    bootstrapPeers: o.bootstrapPeers ?? [],
+    namedPeers: o.namedPeers ?? [],
+    network: o.network ?? "devnet",
+    genesisHash: o.genesisHash ?? DEVNET_GENESIS_HASH,
+    minProtocolVersion: o.minProtocolVersion ?? 1,
+    softwareVersion: o.softwareVersion ?? "dev",
+    nodeKey: o.nodeKey,
+    natsUrl: o.natsUrl,
+    natsUser: o.natsUser,
+    natsPass: o.natsPass,
+    grpcHost: o.grpcHost ?? "127.0.0.1",
+    grpcPort: o.grpcPort ?? 50051,
+    metricsHost: o.metricsHost ?? "127.0.0.1",
+    metricsPort: o.metricsPort ?? 9101,
+    pingIntervalMs: o.pingIntervalMs ?? 10_000,
+    missedPongs: o.missedPongs ?? 3,
+    handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
+    passiveWaitMs: o.passiveWaitMs ?? 30_000,
+    maxFrameBytes: o.maxFrameBytes ?? 8 * 1024 * 1024,
+    maxSendQueueBytes: o.maxSendQueueBytes ?? 32 * 1024 * 1024,
+    dialTimeoutMs: o.dialTimeoutMs ?? 5_000,
+    backoffMinMs: o.backoffMinMs ?? 1_000,
+    backoffMaxMs: o.backoffMaxMs ?? 60_000,
+    stableAfterMs: o.stableAfterMs ?? 60_000,
+    maxConnections: o.maxConnections ?? 128,
+    seenCacheSize: o.seenCacheSize ?? 100_000,
+    peerRequestTimeoutMs: o.peerRequestTimeoutMs ?? 10_000,
+    maxPeerRequestTimeoutMs: o.maxPeerRequestTimeoutMs ?? 60_000,
+    maxPendingRequests: o.maxPendingRequests ?? 256,
+    closeGraceMs: o.closeGraceMs ?? 2_000,
+    logger: o.logger,
+    logLevel: o.logLevel ?? "info",
+  };
+}

@@ -1,0 +1,422 @@
+import { EventEmitter } from "node:events";
+import type { Socket } from "node:net";
+import { randomBytes } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { Direction, DisconnectReason, EnvelopeSchema, type Envelope, type Hello } from "@timenet/proto";
+import type { PeerIp } from "@timenet/net-address";
+import { encodeFrame, envelopeKindLabel, FrameDecoder, FrameError } from "@timenet/wire";
+import type { Logger } from "@timenet/telemetry";
+import { buildHello, checkHello, signAck, verifyAck, type LocalIdentity } from "./hello.js";
+import type { GatewayMetrics } from "./metrics.js";
+import { reasonLabel } from "./reasons.js";
+
+export type ConnectionState = "handshaking" | "established" | "closing" | "closed";
+
+/** Per-connection timing and limits, shared by every connection of a gateway. */
+export interface ConnectionTuning {
+  pingIntervalMs: number;
+  missedPongs: number;
+  handshakeTimeoutMs: number;
+  maxFrameBytes: number;
+  /** Bytes allowed to wait in the socket's write buffer before the peer is cut off. */
+  maxSendQueueBytes: number;
+  /** How long a closing socket may linger (flushing a Goodbye) before it is destroyed. */
+  closeGraceMs: number;
+  maxPendingRequests: number;
+}
+
+export interface PeerConnectionOptions extends ConnectionTuning {
+  socket: Socket;
+  direction: Direction;
+  connId: number;
+  /** The peer's identity: the normalised remote address of the socket. */
+  remoteIp: PeerIp;
+  local: LocalIdentity;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  /** The peer's metrics label: its IP if named in configuration, else "other". */
+  peerLabel: string;
+}
+
+export interface CloseInfo {
+  reason: DisconnectReason;
+  /** "local": we decided; "peer": the peer closed the socket or said Goodbye. */
+  initiator: "local" | "peer";
+  detail: string;
+  /** Milliseconds the connection was established (0 if it never was). */
+  livedMs: number;
+  wasEstablished: boolean;
+}
+
+export class PeerRequestError extends Error {
+  constructor(
+    readonly code: "TIMEOUT" | "PEER_CLOSED" | "TOO_MANY_REQUESTS",
+    message: string,
+  ) {
+    super(message);
+    this.name = "PeerRequestError";
+  }
+}
+
+interface PendingRequest {
+  resolve(env: Envelope): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/** Responses are matched to pending requests by id; other kinds never are. */
+const RESPONSE_KINDS = new Set(["blocks", "peers"]);
+
+/**
+ * One peer socket, inbound or outbound alike: the read loop, the handshake,
+ * ping/pong, request/response pairing and dispatch. Direction is only a field;
+ * replies and pongs always go out on this socket.
+ *
+ * Events: "established" (), "message" (envelope, kind), "closing" (CloseInfo,
+ * at the moment it stops being usable), "closed" (CloseInfo, when the OS
+ * socket is gone).
+ */
+export class PeerConnection extends EventEmitter {
+  readonly connId: number;
+  readonly direction: Direction;
+  readonly remoteIp: PeerIp;
+  readonly remotePort: number;
+  readonly openedAt = Date.now();
+  state: ConnectionState = "handshaking";
+  establishedAt = 0;
+  /** The Hello we sent on this socket, and the peer's, once accepted. */
+  readonly ourHello: Hello;
+  peerHello: Hello | undefined;
+  lastRttMs = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  framesIn = 0;
+  framesOut = 0;
+  closeInfo: CloseInfo | undefined;
+
+  private readonly socket: Socket;
+  private readonly o: PeerConnectionOptions;
+  private readonly log: Logger;
+  private readonly decoder: FrameDecoder;
+  private ackReceived = false;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private lastPingTickAt = 0;
+  /** nonce -> sent at (ms, high resolution), in send order. */
+  private readonly outstandingPings = new Map<bigint, number>();
+  private readonly pending = new Map<number, PendingRequest>();
+  private nextRequestId = 1;
+  private graceTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: PeerConnectionOptions) {
+    super();
+    this.o = opts;
+    this.socket = opts.socket;
+    this.connId = opts.connId;
+    this.direction = opts.direction;
+    this.remoteIp = opts.remoteIp;
+    this.remotePort = opts.socket.remotePort ?? 0;
+    this.decoder = new FrameDecoder(opts.maxFrameBytes);
+    this.log = opts.logger.child({ peer_ip: opts.remoteIp, conn_id: opts.connId, direction: directionLabel(opts.direction) });
+    // For the dialler the address it dialled; for the acceptor the remote
+    // address: see Hello.observed_ip, used for duplicate resolution.
+    this.ourHello = buildHello(opts.local, opts.remoteIp);
+  }
+
+  get established(): boolean {
+    return this.state === "established";
+  }
+
+  /** Starts the read loop and sends our Hello. */
+  start(): void {
+    const s = this.socket;
+    s.setNoDelay(true);
+    s.setKeepAlive(true, 15_000);
+    s.on("data", (chunk: Buffer) => this.onData(chunk));
+    s.on("end", () => this.close(DisconnectReason.PEER_CLOSED, "peer closed the socket", { initiator: "peer", goodbye: false }));
+    s.on("error", (err: NodeJS.ErrnoException) =>
+      this.close(DisconnectReason.SOCKET_ERROR, `${err.code ?? ""} ${err.message}`.trim(), { initiator: "peer", goodbye: false }),
+    );
+    s.on("close", () => this.onSocketClosed());
+    this.handshakeTimer = setTimeout(
+      () => this.close(DisconnectReason.HANDSHAKE_TIMEOUT, `no complete handshake within ${this.o.handshakeTimeoutMs}ms`),
+      this.o.handshakeTimeoutMs,
+    );
+    this.log.debug("connection opened, sending hello");
+    this.sendFrame(create(EnvelopeSchema, { payload: { case: "hello", value: this.ourHello } }));
+  }
+
+  /** Sends a message; false if the connection is not usable. Overflowing the send queue closes it. */
+  send(envelope: Envelope): boolean {
+    if (this.state !== "established") return false;
+    return this.sendFrame(envelope);
+  }
+
+  /** Asks the peer a question on this socket and waits for the response with the same request id. */
+  request(envelope: Envelope, timeoutMs: number): Promise<Envelope> {
+    if (this.state !== "established") return Promise.reject(new PeerRequestError("PEER_CLOSED", "connection is not established"));
+    if (this.pending.size >= this.o.maxPendingRequests) {
+      return Promise.reject(new PeerRequestError("TOO_MANY_REQUESTS", `${this.pending.size} requests already pending on this connection`));
+    }
+    const id = this.nextRequestId;
+    this.nextRequestId = this.nextRequestId >= 0xffffffff ? 1 : this.nextRequestId + 1;
+    return new Promise<Envelope>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new PeerRequestError("TIMEOUT", `no response within ${timeoutMs}ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.sendFrame({ ...envelope, requestId: id });
+    });
+  }
+
+  /**
+   * Closes with a reason. Sends Goodbye first when the socket can still carry
+   * it, then half-closes and destroys after the grace period. Idempotent: the
+   * first reason wins.
+   */
+  close(reason: DisconnectReason, detail: string, opts: { initiator?: "local" | "peer"; goodbye?: boolean } = {}): void {
+    if (this.state === "closing" || this.state === "closed") return;
+    const wasEstablished = this.state === "established";
+    const initiator = opts.initiator ?? "local";
+    this.state = "closing";
+    this.closeInfo = {
+      reason,
+      initiator,
+      detail,
+      livedMs: wasEstablished ? Date.now() - this.establishedAt : 0,
+      wasEstablished,
+    };
+    this.stopTimers();
+    if (opts.goodbye !== false && !this.socket.destroyed && this.socket.writable) {
+      this.sendFrame(create(EnvelopeSchema, { payload: { case: "goodbye", value: { reason, message: detail } } }), true);
+    }
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new PeerRequestError("PEER_CLOSED", `connection closed: ${reasonLabel(reason)}`));
+    }
+    this.pending.clear();
+    const level = reason === DisconnectReason.SHUTDOWN || reason === DisconnectReason.DUPLICATE ? "info" : "warn";
+    this.log[level](
+      { reason: reasonLabel(reason), initiator, detail, lived_ms: this.closeInfo.livedMs, established: wasEstablished },
+      "connection closing",
+    );
+    this.emit("closing", this.closeInfo);
+    this.socket.end();
+    this.graceTimer = setTimeout(() => this.socket.destroy(), this.o.closeGraceMs);
+    this.graceTimer.unref();
+  }
+
+  /** Destroys the socket now (shutdown after Goodbyes were flushed, tests). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private sendFrame(envelope: Envelope, force = false): boolean {
+    const frame = encodeFrame(envelope);
+    // The bounded send queue is the socket's own write buffer: a peer that does
+    // not read cannot make us hold more than maxSendQueueBytes for it.
+    if (!force && this.socket.writableLength + frame.length > this.o.maxSendQueueBytes) {
+      this.close(DisconnectReason.SEND_QUEUE_FULL, `send queue above ${this.o.maxSendQueueBytes} bytes`, { goodbye: false });
+      this.socket.destroy();
+      return false;
+    }
+    if (this.socket.destroyed || !this.socket.writable) return false;
+    const kind = envelopeKindLabel(envelope);
+    this.socket.write(frame);
+    this.bytesOut += frame.length;
+    this.framesOut++;
+    this.o.metrics.frames.inc({ kind, direction: "out" });
+    this.o.metrics.bytes.inc({ kind, direction: "out" }, frame.length);
+    return true;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === "closing" || this.state === "closed") return;
+    let frames;
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      if (err instanceof FrameError) {
+        this.close(err.code === "FRAME_TOO_LARGE" ? DisconnectReason.FRAME_TOO_LARGE : DisconnectReason.BAD_FRAME, err.message);
+        return;
+      }
+      throw err;
+    }
+    for (const { envelope, size } of frames) {
+      // A frame earlier in this chunk may have closed us (the compiler cannot see that).
+      if (this.isClosingOrClosed()) return;
+      const kind = envelopeKindLabel(envelope);
+      this.bytesIn += size;
+      this.framesIn++;
+      this.o.metrics.frames.inc({ kind, direction: "in" });
+      this.o.metrics.bytes.inc({ kind, direction: "in" }, size);
+      if (this.state === "handshaking") this.onHandshakeFrame(envelope);
+      else this.onEstablishedFrame(envelope, kind);
+    }
+  }
+
+  private isClosingOrClosed(): boolean {
+    return this.state === "closing" || this.state === "closed";
+  }
+
+  private onHandshakeFrame(envelope: Envelope): void {
+    const p = envelope.payload;
+    switch (p.case) {
+      case "hello": {
+        if (this.peerHello) return this.close(DisconnectReason.PROTOCOL_ERROR, "second hello");
+        const refusal = checkHello(this.o.local, p.value);
+        if (refusal) return this.close(refusal.reason, refusal.detail);
+        this.peerHello = p.value;
+        this.sendFrame(create(EnvelopeSchema, { payload: { case: "helloAck", value: { signature: signAck(this.o.local, p.value) } } }));
+        break;
+      }
+      case "helloAck": {
+        if (!this.peerHello) return this.close(DisconnectReason.PROTOCOL_ERROR, "hello ack before hello");
+        if (this.ackReceived) return this.close(DisconnectReason.PROTOCOL_ERROR, "second hello ack");
+        if (!verifyAck(this.ourHello, this.peerHello.nodeId, p.value.signature)) {
+          return this.close(DisconnectReason.BAD_SIGNATURE, "hello ack signature does not verify");
+        }
+        this.ackReceived = true;
+        break;
+      }
+      case "goodbye":
+        return this.onGoodbye(p.value.reason, p.value.message);
+      default:
+        return this.close(DisconnectReason.PROTOCOL_ERROR, `${envelopeKindLabel(envelope)} before the handshake completed`);
+    }
+    if (this.peerHello && this.ackReceived) this.onHandshakeComplete();
+  }
+
+  private onHandshakeComplete(): void {
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    this.state = "established";
+    this.establishedAt = Date.now();
+    this.log.info(
+      {
+        peer_port: this.peerHello!.listenPort,
+        peer_version: this.peerHello!.softwareVersion,
+        peer_height: this.peerHello!.bestHeight,
+        node_id: Buffer.from(this.peerHello!.nodeId).toString("hex").slice(0, 16),
+      },
+      "handshake complete",
+    );
+    this.emit("established");
+    // Duplicate resolution may have closed us in the "established" handler.
+    if (this.state !== "established") return;
+    this.lastPingTickAt = performance.now();
+    this.sendPing();
+    this.schedulePingTick();
+  }
+
+  private onEstablishedFrame(envelope: Envelope, kind: string): void {
+    const p = envelope.payload;
+    switch (p.case) {
+      case "ping":
+        // Answer at once, on this socket, with the same nonce.
+        this.sendFrame(create(EnvelopeSchema, { payload: { case: "pong", value: { nonce: p.value.nonce } } }));
+        return;
+      case "pong":
+        return this.onPong(p.value.nonce);
+      case "goodbye":
+        return this.onGoodbye(p.value.reason, p.value.message);
+      case "hello":
+      case "helloAck":
+        return this.close(DisconnectReason.PROTOCOL_ERROR, `${kind} after the handshake`);
+      default: {
+        if (envelope.requestId !== 0 && RESPONSE_KINDS.has(kind)) {
+          const req = this.pending.get(envelope.requestId);
+          if (req) {
+            this.pending.delete(envelope.requestId);
+            clearTimeout(req.timer);
+            req.resolve(envelope);
+            return;
+          }
+        }
+        this.emit("message", envelope, kind);
+      }
+    }
+  }
+
+  private onGoodbye(reason: DisconnectReason, message: string): void {
+    // The peer's own reason explains the close on both ends (duplicate,
+    // shutdown, wrong genesis...); an unspecified one is a plain close.
+    const r = reason === DisconnectReason.UNSPECIFIED ? DisconnectReason.PEER_CLOSED : reason;
+    this.close(r, `peer said goodbye: ${reasonLabel(reason)}${message ? ` (${message})` : ""}`, { initiator: "peer", goodbye: false });
+  }
+
+  private schedulePingTick(): void {
+    this.pingTimer = setTimeout(() => this.onPingTick(), this.o.pingIntervalMs);
+  }
+
+  private onPingTick(): void {
+    if (this.state !== "established") return;
+    const now = performance.now();
+    const elapsed = now - this.lastPingTickAt;
+    this.lastPingTickAt = now;
+    // Run the check after the poll phase, so pongs that arrived while the
+    // event loop was busy are read before we count them as missing.
+    setImmediate(() => {
+      if (this.state !== "established") return;
+      if (elapsed > 2 * this.o.pingIntervalMs) {
+        // The event loop stalled: the missed ticks are skipped (no burst of
+        // pings) and the stall is not blamed on the peer.
+        this.log.warn({ stalled_ms: Math.round(elapsed - this.o.pingIntervalMs) }, "event loop stalled; skipping missed ping ticks");
+      } else if (this.outstandingPings.size >= this.o.missedPongs) {
+        this.o.metrics.pongsMissed.inc({ peer: this.o.peerLabel }, this.outstandingPings.size);
+        this.close(DisconnectReason.PING_TIMEOUT, `${this.outstandingPings.size} consecutive pings unanswered`);
+        return;
+      }
+      this.sendPing();
+      this.schedulePingTick();
+    });
+  }
+
+  private sendPing(): void {
+    const nonce = randomBytes(8).readBigUInt64BE();
+    this.outstandingPings.set(nonce, performance.now());
+    this.o.metrics.pingsSent.inc({ peer: this.o.peerLabel });
+    this.sendFrame(create(EnvelopeSchema, { payload: { case: "ping", value: { nonce } } }));
+  }
+
+  private onPong(nonce: bigint): void {
+    const sentAt = this.outstandingPings.get(nonce);
+    if (sentAt === undefined) {
+      this.log.debug({ nonce: nonce.toString() }, "pong for no outstanding ping ignored");
+      return;
+    }
+    // This pong clears its own ping; older unanswered pings are lost for good.
+    let missed = 0;
+    for (const n of this.outstandingPings.keys()) {
+      this.outstandingPings.delete(n);
+      if (n === nonce) break;
+      missed++;
+    }
+    if (missed > 0) this.o.metrics.pongsMissed.inc({ peer: this.o.peerLabel }, missed);
+    this.lastRttMs = performance.now() - sentAt;
+    this.o.metrics.pongsReceived.inc({ peer: this.o.peerLabel });
+    this.o.metrics.rtt.observe({ peer: this.o.peerLabel }, this.lastRttMs / 1000);
+    this.emit("pong", this.lastRttMs);
+  }
+
+  private stopTimers(): void {
+    clearTimeout(this.handshakeTimer);
+    clearTimeout(this.pingTimer);
+    this.handshakeTimer = undefined;
+    this.pingTimer = undefined;
+  }
+
+  private onSocketClosed(): void {
+    if (this.state !== "closing" && this.state !== "closed") {
+      this.close(DisconnectReason.PEER_CLOSED, "socket closed", { initiator: "peer", goodbye: false });
+    }
+    clearTimeout(this.graceTimer);
+    this.state = "closed";
+    this.emit("closed", this.closeInfo!);
+  }
+}
+
+export function directionLabel(d: Direction): "inbound" | "outbound" {
+  return d === Direction.OUTBOUND ? "outbound" : "inbound";
+}

@@ -1,0 +1,155 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { status } from "@grpc/grpc-js";
+import {
+  BroadcastSchema,
+  Direction,
+  GatewayService,
+  PeerMessageSchema,
+  PeerRequestErrorCode,
+  PeerRequestSchema,
+  PeerResponseSchema,
+  SendToPeerSchema,
+  Subjects,
+} from "@timenet/proto";
+import { createGrpcClient } from "@timenet/grpc";
+import { waitFor } from "@timenet/testkit";
+import { metricValue, record, startNode, waitConnected, type TestNode } from "./harness.js";
+
+let a: TestNode, b: TestNode, c: TestNode;
+before(async () => {
+  a = await startNode(50, { publicIp: "127.0.0.50" });
+  b = await startNode(51, { publicIp: "127.0.0.51", bootstrapPeers: [a.endpoint] });
+  c = await startNode(52, { publicIp: "127.0.0.52", bootstrapPeers: [a.endpoint, b.endpoint] });
+  await waitConnected(a, b);
+  await waitConnected(a, c);
+  await waitConnected(b, c);
+});
+after(async () => {
+  await Promise.all([a, b, c].filter(Boolean).map((n) => n.stop()));
+});
+
+describe("NATS bridge", () => {
+  test("Tx gossip reaches every peer exactly once and never returns to its sender", async () => {
+    const inA = record(a.bus, Subjects.peerIn("tx"), PeerMessageSchema);
+    const inB = record(b.bus, Subjects.peerIn("tx"), PeerMessageSchema);
+    const inC = record(c.bus, Subjects.peerIn("tx"), PeerMessageSchema);
+    await Promise.all([a.bus.flush(), b.bus.flush(), c.bus.flush()]);
+    const data = new TextEncoder().encode("tx-1");
+    a.bus.publish(Subjects.peerOutBroadcast, BroadcastSchema, { envelope: { payload: { case: "tx", value: { data } } } });
+    // b and c each get it from a, relay it to each other, and drop the second copy.
+    await waitFor(
+      async () =>
+        (await metricValue(b.gateway, "timenet_gateway_gossip_total", { result: "duplicate" })) === 1 &&
+        (await metricValue(c.gateway, "timenet_gateway_gossip_total", { result: "duplicate" })) === 1,
+      { message: "relays seen as duplicates" },
+    );
+    await Promise.all([b.bus.flush(), c.bus.flush()]);
+    assert.equal(inB.length, 1);
+    assert.equal(inC.length, 1);
+    assert.equal(inB[0]!.peerIp, "127.0.0.50");
+    assert.equal(inB[0]!.envelope!.payload.case, "tx");
+    assert.equal(Buffer.compare((inB[0]!.envelope!.payload.value as { data: Uint8Array }).data, data), 0);
+    assert.equal(inA.length, 0, "never back to the sender");
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_gossip_total"), 0);
+  });
+
+  test("NewBlock announcements are relayed once per hash", async () => {
+    const inA = record(a.bus, Subjects.peerIn("new_block"), PeerMessageSchema);
+    await a.bus.flush();
+    const hash = new Uint8Array(32).fill(0xab);
+    for (let i = 0; i < 3; i++) {
+      c.bus.publish(Subjects.peerOutBroadcast, BroadcastSchema, { envelope: { payload: { case: "newBlock", value: { height: 1, hash } } } });
+    }
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_gossip_total", { kind: "new_block" })) >= 3, {
+      message: "a saw the announcements",
+    });
+    await a.bus.flush();
+    assert.equal(inA.length, 1);
+  });
+
+  test("p2p.request: the answer comes back on the socket the question went out on, paired by request id", async () => {
+    const asked = record(a.bus, Subjects.peerIn("get_peers"), PeerMessageSchema);
+    // a's peer-exchange stand-in answers through p2p.out.send, naming the connection.
+    a.bus.subscribe(Subjects.peerIn("get_peers"), PeerMessageSchema, (m) => {
+      a.bus.publish(Subjects.peerOutSend, SendToPeerSchema, {
+        peerIp: m.peerIp,
+        connId: m.connId,
+        envelope: { requestId: m.envelope!.requestId, payload: { case: "peers", value: { peers: [{ ip: "127.0.0.99", port: 24100 }] } } },
+      });
+    });
+    await a.bus.flush();
+    const res = await b.bus.request(
+      Subjects.peerRequest,
+      PeerRequestSchema,
+      { peerIp: "127.0.0.50", envelope: { payload: { case: "getPeers", value: { max: 10 } } }, timeoutMs: 2_000 },
+      PeerResponseSchema,
+      { timeoutMs: 5_000 },
+    );
+    assert.equal(res.result.case, "envelope");
+    const env = res.result.value as { payload: { case: string; value: { peers: Array<{ ip: string }> } } };
+    assert.equal(env.payload.case, "peers");
+    assert.equal(env.payload.value.peers[0]!.ip, "127.0.0.99");
+    assert.equal(asked[0]!.connId, a.gateway.manager.get(b.ip)!.connId);
+    assert.notEqual(asked[0]!.envelope!.requestId, 0);
+  });
+
+  test("p2p.request errors are typed: not connected, timeout", async () => {
+    const notConnected = await b.bus.request(
+      Subjects.peerRequest,
+      PeerRequestSchema,
+      { peerIp: "127.0.0.199", envelope: { payload: { case: "getBlocks", value: { fromHeight: 1, count: 1 } } } },
+      PeerResponseSchema,
+    );
+    assert.equal(notConnected.result.case, "error");
+    assert.equal((notConnected.result.value as { code: number }).code, PeerRequestErrorCode.NOT_CONNECTED);
+    // Nobody on c answers get_blocks.
+    const timeout = await b.bus.request(
+      Subjects.peerRequest,
+      PeerRequestSchema,
+      { peerIp: "127.0.0.52", envelope: { payload: { case: "getBlocks", value: { fromHeight: 1, count: 1 } } }, timeoutMs: 200 },
+      PeerResponseSchema,
+    );
+    assert.equal((timeout.result.value as { code: number }).code, PeerRequestErrorCode.TIMEOUT);
+  });
+
+  test("a reply naming a connection that is gone is dropped, never sent down another socket", async () => {
+    a.bus.publish(Subjects.peerOutSend, SendToPeerSchema, {
+      peerIp: "127.0.0.51",
+      connId: 999_999,
+      envelope: { payload: { case: "tx", value: { data: new Uint8Array([1]) } } },
+    });
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_dropped_messages_total", { reason: "connection_gone" })) === 1, {
+      message: "dropped",
+    });
+  });
+
+  test("gRPC ListConnections and Disconnect; /metrics and /readyz", async () => {
+    const client = createGrpcClient(GatewayService, `127.0.0.1:${a.gateway.grpcPort}`);
+    try {
+      const list = await client.listConnections({});
+      assert.deepEqual(list.connections.map((x) => x.ip).sort(), ["127.0.0.51", "127.0.0.52"]);
+      const toB = list.connections.find((x) => x.ip === "127.0.0.51")!;
+      assert.equal(toB.direction, Direction.INBOUND);
+      assert.equal(toB.port, b.gateway.p2pPort);
+      assert.equal(toB.nodeId, b.gateway.nodeId);
+      assert.ok(toB.bytesIn > 0n && toB.framesOut > 0n);
+      await assert.rejects(client.disconnect({ ip: "not-an-ip" }), (err: { code: number }) => err.code === status.INVALID_ARGUMENT);
+      assert.equal((await client.disconnect({ ip: "127.0.0.199" })).disconnected, false);
+    } finally {
+      client.close();
+    }
+
+    const metrics = await (await fetch(`http://127.0.0.1:${a.gateway.metricsPort}/metrics`)).text();
+    assert.match(metrics, /timenet_gateway_peers\{direction="inbound"\} 2/);
+    assert.match(metrics, /timenet_gateway_frames_total\{kind="ping",direction="out"\}/);
+    assert.match(metrics, /process_cpu_seconds_total/);
+    // Peers not named in configuration are aggregated, never one series per IP.
+    assert.match(metrics, /timenet_gateway_pings_sent_total\{peer="other"\}/);
+    assert.doesNotMatch(metrics, /peer="127\.0\.0\.5[12]"/);
+    // b names a in its bootstrap list, so a gets its own series there.
+    const bMetrics = await (await fetch(`http://127.0.0.1:${b.gateway.metricsPort}/metrics`)).text();
+    assert.match(bMetrics, /timenet_gateway_pings_sent_total\{peer="127\.0\.0\.50"\}/);
+    assert.equal((await fetch(`http://127.0.0.1:${a.gateway.metricsPort}/readyz`)).status, 200);
+  });
+});

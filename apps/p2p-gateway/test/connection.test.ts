@@ -1,0 +1,142 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Direction, DisconnectReason, PeerConnectedSchema, PeerDisconnectedSchema, Subjects } from "@timenet/proto";
+import { freePort, onceEvent, waitFor } from "@timenet/testkit";
+import type { PeerIp } from "@timenet/net-address";
+import type { PeerConnection } from "../src/peer-connection.js";
+import { metricValue, record, nodePool, waitConnected } from "./harness.js";
+
+const { node, stopAll } = nodePool();
+after(stopAll);
+
+describe("two gateways", () => {
+  test("handshake, ping/pong in both directions with RTT, and a stable connection id", async () => {
+    const a = await node(2, { publicIp: "127.0.0.2" });
+    const aConnected = record(a.bus, Subjects.peerConnected, PeerConnectedSchema);
+    const aDisconnected = record(a.bus, Subjects.peerDisconnected, PeerDisconnectedSchema);
+    const b = await node(3, { publicIp: "127.0.0.3", bootstrapPeers: [a.endpoint] });
+    await waitConnected(a, b);
+
+    const onA = a.gateway.manager.get(b.ip)!;
+    const onB = b.gateway.manager.get(a.ip)!;
+    // The higher IP (127.0.0.3) dialled; the lower accepted.
+    assert.equal(onB.direction, Direction.OUTBOUND);
+    assert.equal(onA.direction, Direction.INBOUND);
+    // Both ends describe the same socket.
+    assert.equal(onA.remotePort, (onB as unknown as { socket: { localPort: number } }).socket.localPort);
+
+    // Pongs arrive on both sides: the outbound side too (the old node's bug).
+    const pongs = { a: 0, b: 0 };
+    onA.on("pong", () => pongs.a++);
+    onB.on("pong", () => pongs.b++);
+    await waitFor(() => pongs.a >= 20 && pongs.b >= 20, { timeoutMs: 15_000, message: "20 pongs each way" });
+    assert.ok(onA.lastRttMs > 0 && onA.lastRttMs < 1000, `rtt ${onA.lastRttMs}`);
+    assert.ok(onB.lastRttMs > 0 && onB.lastRttMs < 1000, `rtt ${onB.lastRttMs}`);
+    assert.ok((await metricValue(b.gateway, "timenet_gateway_pongs_received_total")) >= 20);
+    assert.ok((await metricValue(a.gateway, "timenet_gateway_rtt_seconds")) >= 0);
+
+    // 20 ping intervals later: still the very same connection, never cycled.
+    assert.equal(a.gateway.manager.get(b.ip), onA);
+    assert.equal(b.gateway.manager.get(a.ip), onB);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_disconnects_total"), 0);
+    assert.equal(await metricValue(b.gateway, "timenet_gateway_disconnects_total"), 0);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_pongs_missed_total"), 0);
+    assert.equal(a.gateway.manager.socketCount(), 1);
+
+    // The bus saw exactly one connected event with the peer's hello, and no disconnect.
+    await a.bus.flush();
+    assert.equal(aConnected.length, 1);
+    assert.equal(aConnected[0]!.ip, "127.0.0.3");
+    assert.equal(aConnected[0]!.connId, onA.connId);
+    assert.equal(aConnected[0]!.direction, Direction.INBOUND);
+    assert.equal(aConnected[0]!.port, b.gateway.p2pPort);
+    assert.equal(Buffer.from(aConnected[0]!.hello!.nodeId).toString("hex"), b.gateway.nodeId);
+    assert.equal(aDisconnected.length, 0);
+
+    // An operator disconnect is reported with its reason on both ends.
+    a.gateway.manager.disconnect(b.ip, DisconnectReason.OPERATOR, "test");
+    await waitFor(() => aDisconnected.length === 1, { message: "disconnected event" });
+    assert.equal(aDisconnected[0]!.reason, DisconnectReason.OPERATOR);
+    // The peer learns why from the Goodbye: same reason, initiated by the other side.
+    await waitFor(async () => (await metricValue(b.gateway, "timenet_gateway_disconnects_total", { reason: "operator", initiator: "peer" })) === 1, {
+      message: "b counts the operator close",
+    });
+  });
+
+  test("simultaneous dial resolves to the same single socket on both ends", async () => {
+    const a = await node(4);
+    const b = await node(5);
+    for (let round = 0; round < 3; round++) {
+      // Both dial each other at the same moment.
+      await Promise.allSettled([a.gateway.manager.dial(b.endpoint), b.gateway.manager.dial(a.endpoint)]);
+      await waitConnected(a, b);
+      // Exactly one socket remains per side at the OS level, and it is the same link.
+      await waitFor(() => a.gateway.manager.socketCount(b.ip) === 1 && b.gateway.manager.socketCount(a.ip) === 1, {
+        message: `round ${round}: one socket per side`,
+      });
+      const onA = a.gateway.manager.get(b.ip)!;
+      const onB = b.gateway.manager.get(a.ip)!;
+      // 127.0.0.5 is higher: its dial is the one kept, on both ends.
+      assert.equal(onB.direction, Direction.OUTBOUND, `round ${round}`);
+      assert.equal(onA.direction, Direction.INBOUND, `round ${round}`);
+      assert.equal(onA.remotePort, (onB as unknown as { socket: { localPort: number } }).socket.localPort);
+      // Both stay up across ping intervals.
+      let pongs = 0;
+      onA.on("pong", () => pongs++);
+      await waitFor(() => pongs >= 3, { message: "pongs after resolution" });
+      assert.equal(a.gateway.manager.get(b.ip), onA);
+      assert.equal(b.gateway.manager.get(a.ip), onB);
+      // Reset for the next round.
+      const gone = onceEvent(b.gateway.events, "disconnected");
+      a.gateway.manager.disconnect(b.ip, DisconnectReason.OPERATOR, "next round");
+      await gone;
+      await waitFor(() => a.gateway.manager.socketCount() === 0 && b.gateway.manager.socketCount() === 0, { message: "sockets closed" });
+    }
+    const resolved = (await metricValue(a.gateway, "timenet_gateway_duplicates_resolved_total")) + (await metricValue(b.gateway, "timenet_gateway_duplicates_resolved_total"));
+    assert.ok(resolved >= 3, `duplicates resolved: ${resolved}`);
+    // Nobody closed a duplicate because of an unexplained close: every duplicate close is labelled.
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_disconnects_total", { reason: "peer_closed" }), 0);
+    assert.equal(await metricValue(b.gateway, "timenet_gateway_disconnects_total", { reason: "peer_closed" }), 0);
+  });
+
+  test("the higher IP dials at once; the lower never dials while it is served", async () => {
+    const highPort = await freePort("127.0.0.7");
+    // The lower one knows the higher, but must wait passively.
+    const low = await node(6, { publicIp: "127.0.0.6", passiveWaitMs: 60_000, bootstrapPeers: [{ ip: "127.0.0.7" as PeerIp, port: highPort }] });
+    const high = await node(7, { publicIp: "127.0.0.7", listenPort: highPort, bootstrapPeers: [low.endpoint] });
+    await waitConnected(low, high, 5_000);
+    assert.equal(high.gateway.manager.get(low.ip)!.direction, Direction.OUTBOUND);
+    assert.equal(await metricValue(low.gateway, "timenet_gateway_dial_attempts_total"), 0);
+  });
+
+  test("lower-IP passive wait falls back to dialling a higher peer that never dials", async () => {
+    const passiveWaitMs = 400;
+    const high = await node(9, { publicIp: "127.0.0.9" }); // does not know the lower one
+    const started = Date.now();
+    const low = await node(8, { publicIp: "127.0.0.8", passiveWaitMs, bootstrapPeers: [high.endpoint] });
+    const [conn] = await onceEvent<PeerConnection>(low.gateway.events, "connected", { timeoutMs: 5_000 }).then((c) => [c]);
+    assert.equal(conn!.direction, Direction.OUTBOUND);
+    assert.ok(Date.now() - started >= passiveWaitMs, `dialled after ${Date.now() - started}ms`);
+    assert.equal(await metricValue(low.gateway, "timenet_gateway_dial_attempts_total"), 1);
+    await waitConnected(low, high);
+  });
+
+  test("without PUBLIC_IP a node still dials", async () => {
+    const a = await node(10);
+    const b = await node(11, { bootstrapPeers: [a.endpoint] }); // no publicIp: never permanently passive
+    await waitConnected(a, b, 3_000);
+  });
+
+  test("a connection to itself is dropped without penalty and never redialled", async () => {
+    // Our own address in the bootstrap list: the Hello carries our own node id.
+    const port = await freePort("127.0.0.12");
+    const a = await node(12, { listenPort: port, bootstrapPeers: [{ ip: "127.0.0.12" as PeerIp, port }] });
+    await waitFor(() => a.gateway.manager.selfIps.has(a.ip), { message: "self address remembered" });
+    // Absence check: several backoff periods (50 ms) pass without a second dial.
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_dial_attempts_total"), 1);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_offences_total"), 0);
+    assert.ok((await metricValue(a.gateway, "timenet_gateway_disconnects_total", { reason: "self_connection" })) >= 1);
+    assert.equal(a.gateway.manager.connections().length, 0);
+  });
+});

@@ -1,0 +1,244 @@
+// Test harness: real gateways on 127.0.0.k, each with its own real nats-server.
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { EnvelopeSchema, type Envelope, type Hello } from "@timenet/proto";
+import { NodeKey } from "@timenet/node-key";
+import { Bus } from "@timenet/bus";
+import { encodeFrame, FrameDecoder } from "@timenet/wire";
+import { createLogger } from "@timenet/telemetry";
+import { startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
+import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
+import { buildHello, checkHello, PROTOCOL_VERSION, signAck, type LocalIdentity } from "../src/hello.js";
+import { startGateway, type Gateway } from "../src/gateway.js";
+import { DEVNET_GENESIS_HASH, type GatewayOptions } from "../src/options.js";
+import { randomBytes } from "node:crypto";
+
+/** Short intervals make timing tests fast; every test can override them. */
+export const FAST: Partial<GatewayOptions> = {
+  pingIntervalMs: 100,
+  missedPongs: 3,
+  handshakeTimeoutMs: 2_000,
+  passiveWaitMs: 10_000,
+  backoffMinMs: 50,
+  backoffMaxMs: 500,
+  stableAfterMs: 1_000,
+  dialTimeoutMs: 2_000,
+  closeGraceMs: 500,
+};
+
+export interface TestNode {
+  ip: PeerIp;
+  gateway: Gateway;
+  nats: NatsServerHandle;
+  /** A separate client on the node's NATS, as another service would be. */
+  bus: Bus;
+  key: NodeKey;
+  endpoint: PeerEndpoint;
+  stop(): Promise<void>;
+  /** Stops the gateway only (NATS and the test bus stay), for restarts. */
+  stopGateway(): Promise<void>;
+  restartGateway(extra?: Partial<GatewayOptions>): Promise<Gateway>;
+}
+
+const logLevel = process.env.TEST_LOG_LEVEL ?? "silent";
+
+export async function startNode(k: number, extra: Partial<GatewayOptions> = {}): Promise<TestNode> {
+  const ip = `127.0.0.${k}` as PeerIp;
+  const nats = await startNatsServer();
+  const bus = await Bus.connect({ servers: nats.url, name: `test-${k}` });
+  const key = extra.nodeKey ?? NodeKey.generate();
+  const base = (more: Partial<GatewayOptions>): GatewayOptions => ({
+    node: `n${k}`,
+    listenHost: ip,
+    listenPort: 0,
+    grpcPort: 0,
+    metricsPort: 0,
+    nodeKey: key,
+    natsUrl: nats.url,
+    logger: createLogger({ service: "p2p-gateway", node: `n${k}`, level: logLevel, pretty: false }),
+    ...FAST,
+    ...extra,
+    ...more,
+  });
+  let gateway = await startGateway(base({}));
+  const node: TestNode = {
+    ip,
+    gateway,
+    nats,
+    bus,
+    key,
+    endpoint: { ip, port: gateway.p2pPort },
+    async stopGateway() {
+      await node.gateway.stop();
+    },
+    async restartGateway(more = {}) {
+      gateway = await startGateway(base(more));
+      node.gateway = gateway;
+      node.endpoint = { ip, port: gateway.p2pPort };
+      return gateway;
+    },
+    async stop() {
+      await node.gateway.stop();
+      await bus.close();
+      await nats.stop();
+    },
+  };
+  return node;
+}
+
+/** Starts nodes for one test file and stops them all in its `after` hook. */
+export function nodePool(): { node: typeof startNode; stopAll(): Promise<void> } {
+  const nodes: TestNode[] = [];
+  return {
+    async node(k, extra = {}) {
+      const n = await startNode(k, extra);
+      nodes.push(n);
+      return n;
+    },
+    async stopAll() {
+      await Promise.all(nodes.splice(0).map((n) => n.stop()));
+    },
+  };
+}
+
+/** Collects every message on a subject, decoded, in arrival order. */
+export function record<D extends DescMessage>(bus: Bus, subject: string, schema: D): MessageShape<D>[] {
+  const got: MessageShape<D>[] = [];
+  bus.subscribe(subject, schema, (m) => {
+    got.push(m);
+  });
+  return got;
+}
+
+export async function metricValue(gw: Gateway, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const m = await gw.registry.getSingleMetric(name)?.get();
+  if (!m) throw new Error(`no metric ${name}`);
+  let sum = 0;
+  for (const v of m.values) {
+    const l = v.labels as Record<string, string | number>;
+    if (Object.entries(labels).every(([k, val]) => String(l[k]) === val) && !("le" in l)) sum += v.value;
+  }
+  return sum;
+}
+
+export async function waitConnected(a: TestNode, b: TestNode, timeoutMs = 10_000): Promise<void> {
+  await waitFor(() => a.gateway.manager.isConnected(b.ip) && b.gateway.manager.isConnected(a.ip), {
+    timeoutMs,
+    message: `${a.ip} <-> ${b.ip} connected`,
+  });
+}
+
+/**
+ * A scripted peer on a real socket, speaking the real wire protocol with its
+ * own key: it can complete the handshake and then misbehave on purpose
+ * (stay silent, stop reading, send garbage).
+ */
+export class ScriptedPeer {
+  readonly frames: Envelope[] = [];
+  readonly decoder = new FrameDecoder();
+  private waiters: Array<() => void> = [];
+  closed = false;
+  constructor(
+    readonly socket: Socket,
+    readonly local: LocalIdentity,
+  ) {
+    socket.on("data", (chunk: Buffer) => {
+      try {
+        for (const f of this.decoder.push(chunk)) this.frames.push(f.envelope);
+      } catch {
+        /* the test decides what matters */
+      }
+      this.waiters.forEach((w) => w());
+    });
+    socket.on("close", () => {
+      this.closed = true;
+      this.waiters.forEach((w) => w());
+    });
+    socket.on("error", () => undefined);
+  }
+
+  static identity(opts: { genesisHash?: Uint8Array; network?: string; key?: NodeKey } = {}): LocalIdentity {
+    return {
+      key: opts.key ?? NodeKey.generate(),
+      network: opts.network ?? "devnet",
+      genesisHash: opts.genesisHash ?? DEVNET_GENESIS_HASH,
+      protocolVersion: PROTOCOL_VERSION,
+      minProtocolVersion: 1,
+      softwareVersion: "scripted",
+      listenPort: 1,
+      sessionId: randomBytes(16),
+      sessionStartedMs: BigInt(Date.now()),
+      tip: () => ({ height: 0, hash: new Uint8Array(32) }),
+    };
+  }
+
+  static async dial(target: PeerEndpoint, localAddress: string, local = ScriptedPeer.identity()): Promise<ScriptedPeer> {
+    const socket = connect({ host: target.ip, port: target.port, localAddress });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    return new ScriptedPeer(socket, local);
+  }
+
+  send(env: Envelope | Uint8Array): void {
+    this.socket.write(env instanceof Uint8Array ? env : encodeFrame(env));
+  }
+
+  /** Waits until a frame matching the predicate has arrived (or the socket closed). */
+  async next(pred: (e: Envelope) => boolean, timeoutMs = 5_000): Promise<Envelope | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.frames.find(pred);
+      if (hit) return hit;
+      if (this.closed) return undefined;
+      if (Date.now() > deadline) throw new Error("ScriptedPeer.next timed out");
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.max(1, deadline - Date.now()));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+      this.waiters = [];
+    }
+  }
+
+  async waitClosed(timeoutMs = 10_000): Promise<void> {
+    if (this.closed) return;
+    await waitFor(() => this.closed, { timeoutMs, message: "scripted peer socket closed" });
+  }
+
+  /** Completes the handshake as the real protocol requires. Returns the gateway's Hello. */
+  async handshake(observedIp: string): Promise<Hello> {
+    const ours = buildHello(this.local, observedIp);
+    this.send(create(EnvelopeSchema, { payload: { case: "hello", value: ours } }));
+    const theirs = await this.next((e) => e.payload.case === "hello");
+    if (!theirs || theirs.payload.case !== "hello") throw new Error("no hello from gateway");
+    if (checkHello(this.local, theirs.payload.value)) throw new Error("gateway hello rejected by scripted peer");
+    this.send(create(EnvelopeSchema, { payload: { case: "helloAck", value: { signature: signAck(this.local, theirs.payload.value) } } }));
+    const ack = await this.next((e) => e.payload.case === "helloAck");
+    if (!ack) throw new Error("no hello ack from gateway");
+    return theirs.payload.value;
+  }
+
+  goodbyes(): Envelope[] {
+    return this.frames.filter((e) => e.payload.case === "goodbye");
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A TCP listener that accepts and never says a word. */
+export async function silentListener(host: string): Promise<{ server: Server; port: number; sockets: Socket[] }> {
+  const sockets: Socket[] = [];
+  const server = createServer((s) => {
+    sockets.push(s);
+    s.on("error", () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, host, r));
+  const addr = server.address();
+  return { server, port: typeof addr === "object" && addr ? addr.port : 0, sockets };
+}

@@ -1,0 +1,163 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { create } from "@bufbuild/protobuf";
+import { DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerConnectedSchema, SendToPeerSchema, Severity, Subjects } from "@timenet/proto";
+import { waitFor } from "@timenet/testkit";
+import type { PeerIp } from "@timenet/net-address";
+import type { CloseInfo, PeerConnection } from "../src/peer-connection.js";
+import { metricValue, record, ScriptedPeer, silentListener, nodePool, type TestNode } from "./harness.js";
+
+const { node, stopAll } = nodePool();
+after(stopAll);
+
+function closes(n: TestNode): CloseInfo[] {
+  const got: CloseInfo[] = [];
+  n.gateway.events.on("closing", (_c: PeerConnection, info: CloseInfo) => got.push(info));
+  return got;
+}
+
+describe("refusals and liveness", () => {
+  test("a wrong-genesis node is refused with its reason and reported as an offence", async () => {
+    const a = await node(20);
+    const offences = record(a.bus, Subjects.offence, OffenceSchema);
+    const connected = record(a.bus, Subjects.peerConnected, PeerConnectedSchema);
+    const aCloses = closes(a);
+    const other = await node(21, { genesisHash: new Uint8Array(32).fill(7), bootstrapPeers: [a.endpoint] });
+    const otherCloses = closes(other);
+    await waitFor(() => offences.length >= 1, { message: "offence published" });
+    assert.equal(offences[0]!.ip, "127.0.0.21");
+    assert.equal(offences[0]!.kind, OffenceKind.WRONG_GENESIS);
+    assert.equal(offences[0]!.severity, Severity.FATAL);
+    assert.equal(aCloses[0]!.reason, DisconnectReason.WRONG_GENESIS);
+    // The other side was told why (Goodbye), or found it out itself: never an unexplained close.
+    await waitFor(() => otherCloses.length >= 1, { message: "other side closed" });
+    assert.equal(otherCloses[0]!.reason, DisconnectReason.WRONG_GENESIS);
+    assert.ok((await metricValue(a.gateway, "timenet_gateway_handshake_failures_total", { reason: "wrong_genesis" })) >= 1);
+    assert.equal(connected.length, 0);
+    assert.equal(a.gateway.manager.connections().length, 0);
+  });
+
+  test("a wrong network and a forged signature are refused", async () => {
+    const a = await node(22);
+    const aCloses = closes(a);
+    const wrongNet = await ScriptedPeer.dial(a.endpoint, "127.0.0.23", ScriptedPeer.identity({ network: "mainnet" }));
+    await assert.rejects(wrongNet.handshake(a.ip));
+    await wrongNet.waitClosed();
+    assert.equal(wrongNet.goodbyes()[0]?.payload.value && (wrongNet.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.WRONG_NETWORK);
+
+    // A Hello whose signature does not match its node id.
+    const forger = await ScriptedPeer.dial(a.endpoint, "127.0.0.24");
+    const { buildHello } = await import("../src/hello.js");
+    const hello = buildHello(forger.local, a.ip);
+    hello.bestHeight = 999_999; // changed after signing
+    forger.send(create(EnvelopeSchema, { payload: { case: "hello", value: hello } }));
+    await forger.waitClosed();
+    await waitFor(() => aCloses.some((c) => c.reason === DisconnectReason.BAD_SIGNATURE), { message: "bad signature close" });
+    assert.equal((forger.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.BAD_SIGNATURE);
+  });
+
+  test("nothing but the handshake is accepted before it completes", async () => {
+    const a = await node(25);
+    const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.26");
+    p.send(create(EnvelopeSchema, { payload: { case: "tx", value: { data: new Uint8Array([1]) } } }));
+    await p.waitClosed();
+    assert.equal((p.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.PROTOCOL_ERROR);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_handshake_failures_total", { reason: "protocol_error" }), 1);
+  });
+
+  test("an oversized frame length closes at once with FRAME_TOO_LARGE; garbage with BAD_FRAME", async () => {
+    const a = await node(27, { maxFrameBytes: 64 * 1024 });
+    const big = await ScriptedPeer.dial(a.endpoint, "127.0.0.28");
+    await big.handshake(a.ip);
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(64 * 1024 + 1);
+    big.send(header); // only the header: the gateway must not wait for the body
+    await big.waitClosed();
+    assert.equal((big.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.FRAME_TOO_LARGE);
+
+    const junk = await ScriptedPeer.dial(a.endpoint, "127.0.0.29");
+    junk.send(Buffer.from([0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff]));
+    await junk.waitClosed();
+    assert.equal((junk.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.BAD_FRAME);
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_offences_total")) === 2, { message: "two offences" });
+  });
+
+  test("a silent listener (accepts TCP, never answers) is dropped at the handshake timeout", async () => {
+    const silent = await silentListener("127.0.0.31");
+    try {
+      const a = await node(30, { handshakeTimeoutMs: 300 });
+      const aCloses = closes(a);
+      const started = Date.now();
+      await a.gateway.manager.dial({ ip: "127.0.0.31" as PeerIp, port: silent.port });
+      await waitFor(() => aCloses.length === 1, { message: "handshake timeout" });
+      assert.equal(aCloses[0]!.reason, DisconnectReason.HANDSHAKE_TIMEOUT);
+      assert.ok(Date.now() - started >= 300);
+    } finally {
+      silent.sockets.forEach((s) => s.destroy());
+      silent.server.close();
+    }
+  });
+
+  test("a peer that goes silent after the handshake is dropped after MISSED_PONGS ping intervals", async () => {
+    const pingIntervalMs = 150;
+    const missedPongs = 3;
+    const a = await node(32, { pingIntervalMs, missedPongs });
+    const aCloses = closes(a);
+    const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.33");
+    await p.handshake(a.ip);
+    await waitFor(() => a.gateway.manager.isConnected("127.0.0.33" as PeerIp), { message: "established" });
+    const established = Date.now();
+    // The scripted peer never answers a ping.
+    await waitFor(() => aCloses.length === 1, { timeoutMs: 5_000, message: "ping timeout" });
+    const elapsed = Date.now() - established;
+    assert.equal(aCloses[0]!.reason, DisconnectReason.PING_TIMEOUT);
+    assert.ok(elapsed >= missedPongs * pingIntervalMs, `closed after ${elapsed}ms`);
+    assert.ok(elapsed < (missedPongs + 3) * pingIntervalMs, `closed after ${elapsed}ms`);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_pongs_missed_total"), missedPongs);
+    const pings = p.frames.filter((e) => e.payload.case === "ping").length;
+    assert.equal(pings, missedPongs, "one ping per interval, no burst");
+    await p.waitClosed();
+    assert.equal((p.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.PING_TIMEOUT);
+  });
+
+  test("a peer that answers pings stays, however long", async () => {
+    const a = await node(34, { pingIntervalMs: 50 });
+    const aCloses = closes(a);
+    const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.35");
+    await p.handshake(a.ip);
+    let answered = 0;
+    p.socket.on("data", () => {
+      for (const e of p.frames.splice(0)) {
+        if (e.payload.case === "ping") {
+          p.send(create(EnvelopeSchema, { payload: { case: "pong", value: { nonce: e.payload.value.nonce } } }));
+          answered++;
+        }
+      }
+    });
+    await waitFor(() => answered >= 20, { message: "20 pings answered" });
+    assert.equal(aCloses.length, 0);
+    assert.ok(a.gateway.manager.get("127.0.0.35" as PeerIp)!.lastRttMs > 0);
+  });
+
+  test("a peer that stops reading is cut off when its send queue overflows, without blocking others", async () => {
+    const a = await node(36, { maxSendQueueBytes: 256 * 1024, pingIntervalMs: 60_000 });
+    const aCloses = closes(a);
+    const slow = await ScriptedPeer.dial(a.endpoint, "127.0.0.37");
+    await slow.handshake(a.ip);
+    await waitFor(() => a.gateway.manager.isConnected("127.0.0.37" as PeerIp), { message: "established" });
+    slow.socket.pause(); // stops reading: the kernel buffers fill, then ours
+    const tx = new Uint8Array(60 * 1024);
+    for (let i = 0; i < 400 && aCloses.length === 0; i++) {
+      tx[0] = i & 0xff;
+      tx[1] = i >> 8;
+      a.bus.publish(Subjects.peerOutSend, SendToPeerSchema, {
+        peerIp: "127.0.0.37",
+        envelope: { payload: { case: "tx", value: { data: tx } } },
+      });
+      if (i % 20 === 0) await a.bus.flush();
+    }
+    await waitFor(() => aCloses.length === 1, { timeoutMs: 10_000, message: "send queue overflow" });
+    assert.equal(aCloses[0]!.reason, DisconnectReason.SEND_QUEUE_FULL);
+    slow.close();
+  });
+});

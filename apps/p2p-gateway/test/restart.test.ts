@@ -1,0 +1,104 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DisconnectReason, PeerDisconnectedSchema, Subjects } from "@timenet/proto";
+import { NodeKey } from "@timenet/node-key";
+import { freePort, startNatsServer, tempDir, waitFor } from "@timenet/testkit";
+import type { PeerIp } from "@timenet/net-address";
+import { metricValue, record, startNode, waitConnected, type TestNode } from "./harness.js";
+
+const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
+const nodes: TestNode[] = [];
+const cleanups: Array<() => Promise<void> | void> = [];
+after(async () => {
+  await Promise.all(nodes.map((n) => n.stop()));
+  for (const c of cleanups) await c();
+});
+
+describe("restarts", () => {
+  test("a peer that restarts from a new ephemeral port is still exactly one peer", async () => {
+    const a = await startNode(40, { publicIp: "127.0.0.40" });
+    const b = await startNode(41, { publicIp: "127.0.0.41", bootstrapPeers: [a.endpoint] });
+    nodes.push(a, b);
+    const disconnected = record(a.bus, Subjects.peerDisconnected, PeerDisconnectedSchema);
+    await waitConnected(a, b);
+    const before = a.gateway.manager.get(b.ip)!;
+
+    await b.stopGateway(); // Goodbye{SHUTDOWN}: not a failure
+    await waitFor(() => !a.gateway.manager.isConnected(b.ip), { message: "a saw b leave" });
+    await b.restartGateway({ publicIp: "127.0.0.41", bootstrapPeers: [a.endpoint] });
+    await waitConnected(a, b);
+
+    const now = a.gateway.manager.get(b.ip)!;
+    assert.notEqual(now.connId, before.connId);
+    assert.notEqual(now.remotePort, before.remotePort, "a new ephemeral port");
+    assert.equal(a.gateway.manager.connections().length, 1, "one peer, not two");
+    assert.equal(a.gateway.manager.socketCount(b.ip), 1);
+    await a.bus.flush();
+    await waitFor(() => disconnected.length === 1, { message: "one disconnected event" });
+    assert.equal(disconnected[0]!.reason, DisconnectReason.SHUTDOWN);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_disconnects_total", { reason: "shutdown", initiator: "peer" }), 1);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_offences_total"), 0);
+  });
+
+  test("a restarted peer replaces its half-open old connection (old process frozen, not closed)", async () => {
+    // a has a long ping timeout, so it still believes in the old socket when the new one arrives.
+    const a = await startNode(42, { publicIp: "127.0.0.42", pingIntervalMs: 3_000, missedPongs: 3, closeGraceMs: 300 });
+    nodes.push(a);
+    const dir = await tempDir("gw-restart-");
+    cleanups.push(() => dir.remove());
+    const keyFile = join(dir.path, "node.key");
+    const nats = await startNatsServer();
+    cleanups.push(() => nats.stop());
+    const oldPort = await freePort("127.0.0.43");
+    const child: ChildProcess = spawn(process.execPath, [MAIN], {
+      env: {
+        PATH: process.env.PATH,
+        NODE_NAME: "old-b",
+        P2P_HOST: "127.0.0.43",
+        P2P_PORT: String(oldPort),
+        PUBLIC_IP: "127.0.0.43",
+        BOOTSTRAP_PEERS: `127.0.0.42:${a.gateway.p2pPort}`,
+        NODE_KEY_FILE: keyFile,
+        NATS_URL: nats.url,
+        GRPC_PORT: "0",
+        METRICS_PORT: "0",
+        PING_INTERVAL: "3s",
+        LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    cleanups.push(() => {
+      child.kill("SIGKILL");
+    });
+    const bIp = "127.0.0.43" as PeerIp;
+    await waitFor(() => a.gateway.manager.isConnected(bIp), { timeoutMs: 15_000, message: "old b connected" });
+    const old = a.gateway.manager.get(bIp)!;
+
+    // Freeze the old process: its socket stays open but nobody answers on it.
+    child.kill("SIGSTOP");
+    const { key } = await NodeKey.loadOrCreate(keyFile);
+    const b = await startNode(43, { nodeKey: key, publicIp: "127.0.0.43", bootstrapPeers: [a.endpoint] });
+    nodes.push(b);
+    await waitFor(() => a.gateway.manager.get(bIp) !== old && a.gateway.manager.isConnected(bIp), {
+      message: "new b replaced the old connection",
+    });
+    assert.equal(a.gateway.manager.connections().length, 1);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_duplicates_resolved_total", { rule: "peer_restarted", kept: "new" }), 1);
+    assert.equal(old.closeInfo?.reason, DisconnectReason.DUPLICATE);
+    // The old socket is gone at the OS level too, even though its peer is frozen.
+    await waitFor(() => a.gateway.manager.socketCount(bIp) === 1, { message: "one OS socket left" });
+    child.kill("SIGKILL");
+  });
+
+  test("a bad environment variable stops the service with one line naming it", () => {
+    const r = spawnSync(process.execPath, [MAIN], { env: { PATH: process.env.PATH, PING_INTERVAL: "often" }, encoding: "utf8" });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr.trim(), 'invalid configuration: PING_INTERVAL="often": expected a duration such as 500ms, 10s, 2m (at least 10ms)');
+    const r2 = spawnSync(process.execPath, [MAIN], { env: { PATH: process.env.PATH, BOOTSTRAP_PEERS: "127.0.0.2:24100,nonsense" }, encoding: "utf8" });
+    assert.equal(r2.status, 2);
+    assert.match(r2.stderr.trim(), /^invalid configuration: BOOTSTRAP_PEERS="127.0.0.2:24100,nonsense": expected a comma-separated list of ip:port$/);
+  });
+});
