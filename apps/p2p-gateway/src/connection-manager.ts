@@ -43,7 +43,7 @@ const DIAL_ERROR_CODES = new Set(["ECONNREFUSED", "ETIMEDOUT", "EHOSTUNREACH", "
  *
  * Events: "connected" (conn), "disconnected" (conn, CloseInfo) for
  * established connections; "closing" (conn, CloseInfo) for every socket;
- * "message" (conn, envelope, kind); "dialFailed" (endpoint, DialError).
+ * "message" (conn, envelope, kind, raw envelope bytes); "dialFailed" (endpoint, DialError).
  */
 export class ConnectionManager extends EventEmitter {
   private readonly established = new Map<PeerIp, PeerConnection>();
@@ -174,7 +174,7 @@ export class ConnectionManager extends EventEmitter {
     this.sockets.add(conn);
     this.o.metrics.sockets.set(this.sockets.size);
     conn.on("established", () => this.onEstablished(conn));
-    conn.on("message", (env: Envelope, kind: string) => this.emit("message", conn, env, kind));
+    conn.on("message", (env: Envelope, kind: string, body: Uint8Array) => this.emit("message", conn, env, kind, body));
     conn.on("closing", (info: CloseInfo) => this.onClosing(conn, info));
     conn.on("closed", (info: CloseInfo) => {
       this.sockets.delete(conn);

@@ -28,6 +28,20 @@ export class GatewayMetrics {
   readonly offences: Counter<"kind">;
   readonly peerRequests: Counter<"result">;
 
+  private readonly trafficChildren = new Map<string, { frames: { inc(n?: number): void }; bytes: { inc(n?: number): void } }>();
+
+  /** Counts one frame; the labelled children are cached (this runs for every frame). */
+  traffic(kind: string, direction: "in" | "out", bytes: number): void {
+    const key = `${kind}/${direction}`;
+    let c = this.trafficChildren.get(key);
+    if (!c) {
+      c = { frames: this.frames.labels({ kind, direction }), bytes: this.bytes.labels({ kind, direction }) };
+      this.trafficChildren.set(key, c);
+    }
+    c.frames.inc();
+    c.bytes.inc(bytes);
+  }
+
   constructor(registry: Registry) {
     const r = [registry];
     this.peers = new Gauge({ name: "timenet_gateway_peers", help: "Established peer connections (one per IP) by direction", labelNames: ["direction"], registers: r });

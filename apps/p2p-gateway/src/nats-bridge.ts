@@ -4,7 +4,6 @@ import {
   BroadcastSchema,
   PeerConnectedSchema,
   PeerDisconnectedSchema,
-  PeerMessageSchema,
   PeerRequestErrorCode,
   PeerRequestSchema,
   PeerResponseSchema,
@@ -23,6 +22,7 @@ import type { GatewayMetrics } from "./metrics.js";
 import { PeerRequestError, type CloseInfo, type PeerConnection } from "./peer-connection.js";
 import { offenceFor, reasonLabel } from "./reasons.js";
 import { SeenCache } from "./seen-cache.js";
+import { encodePeerMessage } from "./peer-message.js";
 
 export interface NatsBridgeOptions {
   bus: Bus;
@@ -52,7 +52,7 @@ export class NatsBridge {
 
   start(): void {
     const { bus, manager } = this.o;
-    manager.on("message", (conn: PeerConnection, env: Envelope, kind: string) => this.onPeerMessage(conn, env, kind));
+    manager.on("message", (conn: PeerConnection, env: Envelope, kind: string, body: Uint8Array) => this.onPeerMessage(conn, env, kind, body));
     manager.on("connected", (conn: PeerConnection) =>
       this.publish(Subjects.peerConnected, PeerConnectedSchema, {
           ip: conn.remoteIp,
@@ -130,7 +130,7 @@ export class NatsBridge {
     this.subs.length = 0;
   }
 
-  private onPeerMessage(conn: PeerConnection, env: Envelope, kind: string): void {
+  private onPeerMessage(conn: PeerConnection, env: Envelope, kind: string, body: Uint8Array): void {
     if (!KINDS.has(kind)) return this.drop("unknown_kind");
     const key = this.gossipKey(env);
     if (key !== undefined) {
@@ -142,7 +142,10 @@ export class NatsBridge {
       // First sight: relay to every other peer, never back to the sender.
       for (const c of this.o.manager.connections()) if (c.remoteIp !== conn.remoteIp) c.send(env);
     }
-    this.publish(Subjects.peerIn(kind as PeerMessageKind), PeerMessageSchema, { peerIp: conn.remoteIp, connId: conn.connId, envelope: env });
+    const subject = Subjects.peerIn(kind as PeerMessageKind);
+    if (!this.o.bus.publishEncoded(subject, encodePeerMessage(conn.remoteIp, conn.connId, body))) {
+      this.o.metrics.natsPublishErrors.inc({ subject });
+    }
   }
 
   /** The relay-once key of a gossip message, or undefined for other kinds. */

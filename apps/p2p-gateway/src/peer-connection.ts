@@ -72,7 +72,7 @@ const RESPONSE_KINDS = new Set(["blocks", "peers"]);
  * ping/pong, request/response pairing and dispatch. Direction is only a field;
  * replies and pongs always go out on this socket.
  *
- * Events: "established" (), "message" (envelope, kind), "closing" (CloseInfo,
+ * Events: "established" (), "message" (envelope, kind, raw envelope bytes), "closing" (CloseInfo,
  * at the moment it stops being usable), "closed" (CloseInfo, when the OS
  * socket is gone).
  */
@@ -226,8 +226,7 @@ export class PeerConnection extends EventEmitter {
     this.socket.write(frame);
     this.bytesOut += frame.length;
     this.framesOut++;
-    this.o.metrics.frames.inc({ kind, direction: "out" });
-    this.o.metrics.bytes.inc({ kind, direction: "out" }, frame.length);
+    this.o.metrics.traffic(kind, "out", frame.length);
     return true;
   }
 
@@ -243,16 +242,15 @@ export class PeerConnection extends EventEmitter {
       }
       throw err;
     }
-    for (const { envelope, size } of frames) {
+    for (const { envelope, size, body } of frames) {
       // A frame earlier in this chunk may have closed us (the compiler cannot see that).
       if (this.isClosingOrClosed()) return;
       const kind = envelopeKindLabel(envelope);
       this.bytesIn += size;
       this.framesIn++;
-      this.o.metrics.frames.inc({ kind, direction: "in" });
-      this.o.metrics.bytes.inc({ kind, direction: "in" }, size);
+      this.o.metrics.traffic(kind, "in", size);
       if (this.state === "handshaking") this.onHandshakeFrame(envelope);
-      else this.onEstablishedFrame(envelope, kind);
+      else this.onEstablishedFrame(envelope, kind, body);
     }
   }
 
@@ -310,7 +308,7 @@ export class PeerConnection extends EventEmitter {
     this.schedulePingTick();
   }
 
-  private onEstablishedFrame(envelope: Envelope, kind: string): void {
+  private onEstablishedFrame(envelope: Envelope, kind: string, body: Uint8Array): void {
     const p = envelope.payload;
     switch (p.case) {
       case "ping":
@@ -334,7 +332,7 @@ export class PeerConnection extends EventEmitter {
             return;
           }
         }
-        this.emit("message", envelope, kind);
+        this.emit("message", envelope, kind, body);
       }
     }
   }

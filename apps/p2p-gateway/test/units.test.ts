@@ -5,8 +5,22 @@ import { DisconnectReason } from "@timenet/proto";
 import { ExponentialBackoff } from "../src/backoff.js";
 import { SeenCache } from "../src/seen-cache.js";
 import { buildHello, checkHello, signAck, verifyAck } from "../src/hello.js";
-import { parseGatewayEnv } from "../src/config.js";
+import { gatewayEnvSchema, parseGatewayEnv } from "../src/config.js";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { ScriptedPeer } from "./harness.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { EnvelopeSchema, PeerMessageSchema } from "@timenet/proto";
+import { encodePeerMessage } from "../src/peer-message.js";
+
+test("a PeerMessage spliced around raw envelope bytes equals the normal encoding", () => {
+  for (const size of [0, 1, 127, 128, 300, 70_000]) {
+    const envelope = create(EnvelopeSchema, { requestId: 9, payload: { case: "tx", value: { data: new Uint8Array(size).fill(3) } } });
+    const raw = toBinary(EnvelopeSchema, envelope);
+    const want = toBinary(PeerMessageSchema, create(PeerMessageSchema, { peerIp: "2001:db8::1", connId: 300, envelope }));
+    assert.deepEqual(Buffer.from(encodePeerMessage("2001:db8::1", 300, raw)), Buffer.from(want), `size ${size}`);
+  }
+});
 
 test("backoff grows from min to max with jitter, and resets", () => {
   let r = 0;
@@ -67,4 +81,9 @@ test("configuration defaults follow the design's port plan", () => {
     { ip: "127.0.0.2", port: 24100 },
     { ip: "127.0.0.3", port: 5 },
   ]);
+});
+
+test("the README's configuration table lists every variable the gateway reads", () => {
+  const readme = readFileSync(fileURLToPath(new URL("../../../../README.md", import.meta.url)), "utf8");
+  for (const name of Object.keys(gatewayEnvSchema)) assert.match(readme, new RegExp("\\| `" + name + "` \\|"), name);
 });

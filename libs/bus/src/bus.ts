@@ -80,8 +80,16 @@ export class Bus {
   private isUp = true;
 
   publish<D extends DescMessage>(subject: string, schema: D, msg: Payload<D>): boolean {
+    return this.publishEncoded(subject, encode(schema, msg));
+  }
+
+  /**
+   * Publishes bytes that are already an encoded message of the subject's
+   * schema (e.g. a message spliced around a forwarded embedded message).
+   */
+  publishEncoded(subject: string, bytes: Uint8Array): boolean {
     try {
-      this.connection.publish(subject, encode(schema, msg));
+      this.connection.publish(subject, bytes);
       return true;
     } catch (err) {
       this.events.onPublishError?.(subject, err as Error);

@@ -19,6 +19,8 @@ export interface DecodedFrame {
   envelope: Envelope;
   /** Bytes on the wire, header included (for byte counters). */
   size: number;
+  /** The encoded Envelope as received, to forward without re-encoding. */
+  body: Uint8Array;
 }
 
 /**
@@ -67,7 +69,7 @@ export class FrameDecoder {
         this.buffered = 0;
         throw this.failed;
       }
-      out.push({ envelope, size: FRAME_HEADER_BYTES + length });
+      out.push({ envelope, size: FRAME_HEADER_BYTES + length, body });
     }
     return out;
   }

@@ -40,6 +40,8 @@ test("round trip: many frames in one chunk", () => {
     frames.reduce((n, f) => n + f.size, 0),
     stream(want).length,
   );
+  // The raw body is the encoded envelope, ready to forward as is.
+  frames.forEach((f, i) => assert.deepEqual(Buffer.from(f.body), encodeFrame(want[i]!).subarray(4)));
 });
 
 test("any split of the stream yields the same messages: 1 byte at a time", () => {
