@@ -127,6 +127,31 @@ describe("two gateways", () => {
     await waitConnected(a, b, 3_000);
   });
 
+  test("an event-loop stall is not blamed on the peer, and missed ping ticks are not sent as a burst", async () => {
+    const pingIntervalMs = 100;
+    const a = await node(13, { publicIp: "127.0.0.13", pingIntervalMs });
+    const b = await node(14, { publicIp: "127.0.0.14", pingIntervalMs, bootstrapPeers: [a.endpoint] });
+    await waitConnected(a, b);
+    const onA = a.gateway.manager.get(b.ip)!;
+    let pongs = 0;
+    onA.on("pong", () => pongs++);
+    await waitFor(() => pongs >= 2, { message: "pongs before the stall" });
+    const pingsBefore = await metricValue(a.gateway, "timenet_gateway_pings_sent_total");
+    // Block this process's event loop for ten ping intervals (both gateways stall).
+    const until = Date.now() + 10 * pingIntervalMs;
+    while (Date.now() < until) {
+      /* busy */
+    }
+    // The first tick after the stall sends one ping, not ten.
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_pings_sent_total")) > pingsBefore, { message: "a ping after the stall" });
+    assert.ok((await metricValue(a.gateway, "timenet_gateway_pings_sent_total")) - pingsBefore <= 2);
+    const pongsAfterStall = pongs;
+    await waitFor(() => pongs >= pongsAfterStall + 3, { message: "pongs after the stall" });
+    assert.equal(a.gateway.manager.get(b.ip), onA, "same connection");
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_disconnects_total"), 0);
+    assert.equal(await metricValue(b.gateway, "timenet_gateway_disconnects_total"), 0);
+  });
+
   test("a connection to itself is dropped without penalty and never redialled", async () => {
     // Our own address in the bootstrap list: the Hello carries our own node id.
     const port = await freePort("127.0.0.12");
