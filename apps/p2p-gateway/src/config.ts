@@ -50,6 +50,7 @@ export const gatewayEnvSchema = {
   BACKOFF_MAX: durationMs({ description: "Longest redial delay", default: 60_000, min: 1 }),
   STABLE_AFTER: durationMs({ description: "Connection age that resets a peer's backoff", default: 60_000, min: 0 }),
   MAX_CONNECTIONS: int({ description: "Open peer sockets of any state", default: 128, min: 1 }),
+  MAX_SOCKETS_PER_IP: int({ description: "Open sockets from one IP (handshaking included); more are refused at accept", default: 4, min: 2 }),
   GOSSIP_SEEN_CACHE: int({ description: "NewBlock/Tx hashes remembered to relay once", default: 100_000, min: 100 }),
   PEER_REQUEST_TIMEOUT: durationMs({ description: "Default timeout of p2p.request", default: 10_000, min: 10 }),
   LOG_LEVEL: oneOf(["trace", "debug", "info", "warn", "error", "fatal"] as const, { description: "pino level", default: "info" }),

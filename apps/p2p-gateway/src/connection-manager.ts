@@ -17,6 +17,11 @@ export interface ConnectionManagerOptions {
   dialTimeoutMs: number;
   /** Hard cap on open peer sockets of any state; more inbound ones are refused at accept. */
   maxConnections: number;
+  /**
+   * Sockets one IP may hold at once in any state. Two cover a simultaneous
+   * dial, a third a restart racing the old socket; more is a flood.
+   */
+  maxSocketsPerIp: number;
   logger: Logger;
   metrics: GatewayMetrics;
   labeler: PeerLabeler;
@@ -114,7 +119,7 @@ export class ConnectionManager extends EventEmitter {
     }
     const refusal = this.stopping
       ? DisconnectReason.SHUTDOWN
-      : this.sockets.size >= this.o.maxConnections
+      : this.sockets.size >= this.o.maxConnections || this.socketCount(ip) >= this.o.maxSocketsPerIp
         ? DisconnectReason.TOO_MANY_CONNECTIONS
         : this.o.admit?.(ip);
     if (refusal !== undefined) {

@@ -78,6 +78,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       dialLocalAddress: o.dialLocalAddress,
       dialTimeoutMs: o.dialTimeoutMs,
       maxConnections: o.maxConnections,
+      maxSocketsPerIp: o.maxSocketsPerIp,
       tuning: {
         pingIntervalMs: o.pingIntervalMs,
         missedPongs: o.missedPongs,

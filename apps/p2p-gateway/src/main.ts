@@ -47,6 +47,7 @@ try {
     backoffMaxMs: env.BACKOFF_MAX,
     stableAfterMs: env.STABLE_AFTER,
     maxConnections: env.MAX_CONNECTIONS,
+    maxSocketsPerIp: env.MAX_SOCKETS_PER_IP,
     seenCacheSize: env.GOSSIP_SEEN_CACHE,
     peerRequestTimeoutMs: env.PEER_REQUEST_TIMEOUT,
     logger,

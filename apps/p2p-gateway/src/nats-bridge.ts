@@ -8,6 +8,7 @@ import {
   PeerRequestSchema,
   PeerResponseSchema,
   OffenceSchema,
+  DisconnectReason,
   PEER_MESSAGE_KINDS,
   SendToPeerSchema,
   Subjects,
@@ -108,6 +109,10 @@ export class NatsBridge {
           reply({ result: { case: "error", value: { code, message } } });
         };
         if (!m.envelope || !isValidIp(m.peerIp)) return fail(PeerRequestErrorCode.BAD_REQUEST, "peer_ip and envelope are required", "bad_request");
+        const question = m.envelope.payload.case;
+        if (question !== "getBlocks" && question !== "getPeers") {
+          return fail(PeerRequestErrorCode.BAD_REQUEST, `${question ?? "empty"} is not a question a peer answers (get_blocks, get_peers)`, "bad_request");
+        }
         const conn = manager.get(normalizeIp(m.peerIp));
         if (!conn) return fail(PeerRequestErrorCode.NOT_CONNECTED, `not connected to ${m.peerIp}`, "not_connected");
         const timeout = Math.min(m.timeoutMs || this.o.defaultRequestTimeoutMs, this.o.maxRequestTimeoutMs);
@@ -132,6 +137,11 @@ export class NatsBridge {
 
   private onPeerMessage(conn: PeerConnection, env: Envelope, kind: string, body: Uint8Array): void {
     if (!KINDS.has(kind)) return this.drop("unknown_kind");
+    if (env.payload.case === "newBlock" && env.payload.value.hash.length !== 32) {
+      // Relay-once is keyed by this hash: a malformed one must not poison the cache.
+      conn.close(DisconnectReason.PROTOCOL_ERROR, "new_block without a 32-byte hash");
+      return;
+    }
     const key = this.gossipKey(env);
     if (key !== undefined) {
       if (!this.seen.add(key)) {

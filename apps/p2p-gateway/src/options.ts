@@ -64,6 +64,8 @@ export interface GatewayOptions {
   stableAfterMs?: number;
   /** Open peer sockets of any state. Default 128. */
   maxConnections?: number;
+  /** Open sockets from one IP in any state; more are refused at accept. Default 4. */
+  maxSocketsPerIp?: number;
   /** NewBlock/Tx hashes remembered for relay-once. Default 100 000. */
   seenCacheSize?: number;
   /** Default and cap for p2p.request timeouts. Default 10 s / 60 s. */
@@ -114,6 +116,7 @@ export function resolveGatewayOptions(o: GatewayOptions): ResolvedGatewayOptions
     backoffMaxMs: o.backoffMaxMs ?? 60_000,
     stableAfterMs: o.stableAfterMs ?? 60_000,
     maxConnections: o.maxConnections ?? 128,
+    maxSocketsPerIp: o.maxSocketsPerIp ?? 4,
     seenCacheSize: o.seenCacheSize ?? 100_000,
     peerRequestTimeoutMs: o.peerRequestTimeoutMs ?? 10_000,
     maxPeerRequestTimeoutMs: o.maxPeerRequestTimeoutMs ?? 60_000,

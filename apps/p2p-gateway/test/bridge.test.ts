@@ -111,6 +111,14 @@ describe("NATS bridge", () => {
       PeerResponseSchema,
     );
     assert.equal((timeout.result.value as { code: number }).code, PeerRequestErrorCode.TIMEOUT);
+    // Only questions can be asked: a Tx has no answer to wait for.
+    const notAQuestion = await b.bus.request(
+      Subjects.peerRequest,
+      PeerRequestSchema,
+      { peerIp: "127.0.0.50", envelope: { payload: { case: "tx", value: { data: new Uint8Array([1]) } } } },
+      PeerResponseSchema,
+    );
+    assert.equal((notAQuestion.result.value as { code: number }).code, PeerRequestErrorCode.BAD_REQUEST);
   });
 
   test("a reply naming a connection that is gone is dropped, never sent down another socket", async () => {

@@ -82,6 +82,28 @@ describe("refusals and liveness", () => {
     await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_offences_total")) === 2, { message: "two offences" });
   });
 
+  test("one IP cannot hold more than a few sockets: the rest are refused at accept", async () => {
+    const a = await node(38, { maxSocketsPerIp: 2 });
+    const socks = await Promise.all([0, 1, 2, 3].map(() => ScriptedPeer.dial(a.endpoint, "127.0.0.39")));
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "too_many_connections" })) === 2, {
+      message: "two refused",
+    });
+    await Promise.all(socks.slice(2).map((s) => s.waitClosed()));
+    // Refused before any handshake byte: no Hello was sent to them.
+    for (const s of socks.slice(2)) assert.equal(s.frames.length, 0);
+    assert.equal(a.gateway.manager.socketCount("127.0.0.39"), 2);
+    socks.forEach((s) => s.close());
+  });
+
+  test("a malformed NewBlock announcement is a protocol error, not a cache entry", async () => {
+    const a = await node(44);
+    const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.45");
+    await p.handshake(a.ip);
+    p.send(create(EnvelopeSchema, { payload: { case: "newBlock", value: { height: 1, hash: new Uint8Array(3) } } }));
+    await p.waitClosed();
+    assert.equal((p.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.PROTOCOL_ERROR);
+  });
+
   test("a silent listener (accepts TCP, never answers) is dropped at the handshake timeout", async () => {
     const silent = await silentListener("127.0.0.31");
     try {
