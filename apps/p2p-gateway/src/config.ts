@@ -1,7 +1,11 @@
 import { hostname } from "node:os";
 import { bool, bytes, custom, durationMs, int, list, oneOf, optional, parseConfig, str, type ConfigOf, type Env } from "@timenet/config";
-import { normalizeIp, parseEndpoint } from "@timenet/net-address";
-import { DEVNET_GENESIS_HASH } from "./options.js";
+import { normalizeIp } from "@timenet/net-address";
+import { formatRate, parseRate, type Rate } from "@timenet/rate-limit";
+import { DEFAULT_RATE_LIMITS, DEVNET_GENESIS_HASH } from "./options.js";
+
+const rate = (description: string, def: Rate) =>
+  custom({ description: `${description}: count/period:burst`, default: def, expected: "a rate such as 20/s:200 (count/period:burst)", parse: parseRate, show: formatRate });
 
 const ip = (description: string) =>
   optional(custom({ description, expected: "an IPv4 or IPv6 address", parse: (raw) => normalizeIp(raw) }));
@@ -11,15 +15,8 @@ export const gatewayEnvSchema = {
   NODE_NAME: str({ description: "Name of this node in logs", default: hostname() }),
   P2P_HOST: str({ description: "Address the P2P listener binds", default: "0.0.0.0" }),
   P2P_PORT: int({ description: "P2P listen port (the only public port)", default: 24100, min: 1, max: 65535 }),
-  PUBLIC_IP: ip("This host's public IP; decides who dials whom (higher IP dials). Unset: the node still dials"),
   DIAL_LOCAL_ADDRESS: ip("Local address outbound sockets bind to (default: P2P_HOST when specific)"),
-  BOOTSTRAP_PEERS: list({
-    description: "Peers to keep connected, `ip:port,...`",
-    default: [],
-    itemExpected: "ip:port",
-    item: (s) => parseEndpoint(s, 24100),
-  }),
-  ALLOW_LIST: list({ description: "Peer IPs named in metrics labels (and, with the registry, exempt from limits)", default: [], itemExpected: "IP addresses", item: (s) => normalizeIp(s) }),
+  NAMED_PEERS: list({ description: "Peer IPs that get their own `peer` metrics label (the registry's ALLOW_LIST adds to them)", default: [], itemExpected: "IP addresses", item: (s) => normalizeIp(s) }),
   NETWORK: str({ description: "Network name checked in every Hello", default: "devnet" }),
   GENESIS_HASH: custom({
     description: "Genesis block hash (64 hex) checked in every Hello",
@@ -42,17 +39,19 @@ export const gatewayEnvSchema = {
   PING_INTERVAL: durationMs({ description: "Ping period on every connection", default: 10_000, min: 10 }),
   MISSED_PONGS: int({ description: "Consecutive unanswered pings that close a connection", default: 3, min: 1, max: 100 }),
   HANDSHAKE_TIMEOUT: durationMs({ description: "Time allowed for Hello/HelloAck", default: 10_000, min: 10 }),
-  PASSIVE_WAIT: durationMs({ description: "How long the lower IP waits to be dialled before dialling", default: 30_000, min: 0 }),
   MAX_FRAME_BYTES: bytes({ description: "Largest accepted frame", default: 8 * 1024 * 1024, min: 1024, max: 256 * 1024 * 1024 }),
   MAX_SEND_QUEUE: bytes({ description: "Per-connection send buffer; overflow closes the connection", default: 32 * 1024 * 1024, min: 64 * 1024 }),
   DIAL_TIMEOUT: durationMs({ description: "TCP connect timeout", default: 5_000, min: 10 }),
-  BACKOFF_MIN: durationMs({ description: "First redial delay", default: 1_000, min: 1 }),
-  BACKOFF_MAX: durationMs({ description: "Longest redial delay", default: 60_000, min: 1 }),
-  STABLE_AFTER: durationMs({ description: "Connection age that resets a peer's backoff", default: 60_000, min: 0 }),
   MAX_CONNECTIONS: int({ description: "Open peer sockets of any state", default: 128, min: 1 }),
   MAX_SOCKETS_PER_IP: int({ description: "Open sockets from one IP (handshaking included); more are refused at accept", default: 4, min: 2 }),
   GOSSIP_SEEN_CACHE: int({ description: "NewBlock/Tx hashes remembered to relay once", default: 100_000, min: 100 }),
   PEER_REQUEST_TIMEOUT: durationMs({ description: "Default timeout of p2p.request", default: 10_000, min: 10 }),
+  RATE_LIMIT_GET_BLOCKS: rate("GetBlocks requests per peer", DEFAULT_RATE_LIMITS.getBlocks),
+  RATE_LIMIT_GET_PEERS: rate("GetPeers requests per peer", DEFAULT_RATE_LIMITS.getPeers),
+  RATE_LIMIT_PING: rate("Pings per peer (each is answered with a Pong)", DEFAULT_RATE_LIMITS.ping),
+  RATE_LIMIT_GOSSIP: rate("NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossip),
+  RATE_LIMIT_ABUSE: rate("Dropped messages tolerated per peer before a RATE_LIMIT offence is reported", DEFAULT_RATE_LIMITS.abuse),
+  ADMISSION_WAIT: durationMs({ description: "How long start-up waits for the registry's admission policy (bans) before accepting", default: 2_000, min: 0 }),
   LOG_LEVEL: oneOf(["trace", "debug", "info", "warn", "error", "fatal"] as const, { description: "pino level", default: "info" }),
   LOG_PRETTY: optional(bool({ description: "Human-readable logs (default: when stdout is a terminal)" })),
   SOFTWARE_VERSION: optional(str({ description: "Version sent in Hello (default: git describe)" })),

@@ -48,7 +48,8 @@ const DIAL_ERROR_CODES = new Set(["ECONNREFUSED", "ETIMEDOUT", "EHOSTUNREACH", "
  *
  * Events: "connected" (conn), "disconnected" (conn, CloseInfo) for
  * established connections; "closing" (conn, CloseInfo) for every socket;
- * "message" (conn, envelope, kind, raw envelope bytes); "dialFailed" (endpoint, DialError).
+ * "message" (conn, envelope, kind, raw envelope bytes); "dialFailed" (endpoint, DialError);
+ * "abuse" (conn, detail) when a peer keeps exceeding its rate limits.
  */
 export class ConnectionManager extends EventEmitter {
   private readonly established = new Map<PeerIp, PeerConnection>();
@@ -98,6 +99,22 @@ export class ConnectionManager extends EventEmitter {
 
   connections(): PeerConnection[] {
     return [...this.established.values()];
+  }
+
+  /** Remote IPs of the open inbound sockets (handshaking or established), for admission limits. */
+  *inboundIps(): Iterable<PeerIp> {
+    for (const c of this.sockets) if (c.direction === Direction.INBOUND && c.state !== "closing" && c.state !== "closed") yield c.remoteIp;
+  }
+
+  /** Closes every socket of an IP, in any state (a ban). Returns how many. */
+  closeAll(ip: PeerIp, reason: DisconnectReason, detail: string): number {
+    let n = 0;
+    for (const c of [...this.sockets]) {
+      if (c.remoteIp !== ip || c.state === "closing" || c.state === "closed") continue;
+      c.close(reason, detail);
+      n++;
+    }
+    return n;
   }
 
   /** Open OS-level sockets to an IP, in any state (handshaking, established, closing). */
@@ -181,6 +198,7 @@ export class ConnectionManager extends EventEmitter {
     conn.on("established", () => this.onEstablished(conn));
     conn.on("message", (env: Envelope, kind: string, body: Uint8Array) => this.emit("message", conn, env, kind, body));
     conn.on("closing", (info: CloseInfo) => this.onClosing(conn, info));
+    conn.on("abuse", (detail: string) => this.emit("abuse", conn, detail));
     conn.on("closed", (info: CloseInfo) => {
       this.sockets.delete(conn);
       this.o.metrics.sockets.set(this.sockets.size);

@@ -1,19 +1,18 @@
 import { randomBytes } from "node:crypto";
 import type { EventEmitter } from "node:events";
 import type { Registry } from "prom-client";
-import { DisconnectReason, GatewayService } from "@timenet/proto";
-import { normalizeIp, type PeerIp } from "@timenet/net-address";
+import { GatewayService } from "@timenet/proto";
 import { Bus } from "@timenet/bus";
 import { startGrpcServer, type GrpcServerHandle } from "@timenet/grpc";
 import { createLogger, createRegistry, PeerLabeler, startTelemetryServer, type Logger, type TelemetryServer } from "@timenet/telemetry";
+import { AdmissionControl } from "./admission.js";
 import { ConnectionManager } from "./connection-manager.js";
-import { DialPlanner } from "./dial-planner.js";
 import { gatewayServiceImpl } from "./grpc-service.js";
 import { PROTOCOL_VERSION, type LocalIdentity } from "./hello.js";
 import { GatewayMetrics } from "./metrics.js";
 import { NatsBridge } from "./nats-bridge.js";
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from "./options.js";
-import type { CloseInfo, PeerConnection } from "./peer-connection.js";
+import { RegistryLink } from "./registry-link.js";
 
 export interface Gateway {
   readonly nodeId: string;
@@ -25,6 +24,7 @@ export interface Gateway {
   readonly events: EventEmitter;
   readonly manager: ConnectionManager;
   readonly registry: Registry;
+  readonly admission: AdmissionControl;
   readonly logger: Logger;
   /** The best height and hash announced in Hellos. */
   setTip(height: number, hash: Uint8Array): void;
@@ -40,7 +40,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = o.logger ?? createLogger({ service: "p2p-gateway", node: o.node, level: o.logLevel });
   const registry = createRegistry({ service: "p2p-gateway", node: o.node });
   const metrics = new GatewayMetrics(registry);
-  const labeler = new PeerLabeler([...o.bootstrapPeers.map((p) => p.ip), ...o.namedPeers]);
+  const labeler = new PeerLabeler(o.namedPeers);
+  const admission = new AdmissionControl();
   const cleanups: Array<() => Promise<void> | void> = [];
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await c();
@@ -73,7 +74,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       tip: () => tip,
     };
 
-    const manager = new ConnectionManager({
+    const manager: ConnectionManager = new ConnectionManager({
       local,
       dialLocalAddress: o.dialLocalAddress,
       dialTimeoutMs: o.dialTimeoutMs,
@@ -87,11 +88,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         maxSendQueueBytes: o.maxSendQueueBytes,
         closeGraceMs: o.closeGraceMs,
         maxPendingRequests: o.maxPendingRequests,
+        rateLimits: o.rateLimits,
       },
       logger,
       metrics,
       labeler,
+      admit: (ip) => admission.admit(ip, manager.inboundIps()),
     });
+    // The policy (bans) is in place before the listener accepts anyone.
+    const link = new RegistryLink({ bus, manager, admission, metrics, logger, labeler, maxNamedPeers: 64 });
+    await link.start(o.admissionWaitMs);
+    cleanups.push(() => link.stop());
     const p2pPort = await manager.listen(o.listenHost, o.listenPort);
     local.listenPort = o.announcePort ?? p2pPort;
     cleanups.push(() => manager.stop(o.closeGraceMs));
@@ -108,27 +115,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     bridge.start();
     cleanups.push(() => bridge.stop());
 
-    const planner = new DialPlanner({
-      localIp: o.publicIp === undefined ? undefined : normalizeIp(o.publicIp),
-      passiveWaitMs: o.passiveWaitMs,
-      backoffMinMs: o.backoffMinMs,
-      backoffMaxMs: o.backoffMaxMs,
-      stableAfterMs: o.stableAfterMs,
-      isConnected: (ip) => manager.isConnected(ip),
-      isDialing: (ip) => manager.isDialing(ip),
-      isSelf: (ip) => manager.selfIps.has(ip),
-      dial: (e) => void manager.dial(e).catch(() => undefined), // failures arrive as "dialFailed"
-      logger,
-    });
-    manager.on("connected", (c: PeerConnection) => planner.onConnected(c.remoteIp));
-    manager.on("closing", (c: PeerConnection, info: CloseInfo) => {
-      // A lost duplicate is not a lost peer: the other socket lives on.
-      if (info.reason === DisconnectReason.DUPLICATE || manager.isConnected(c.remoteIp)) return;
-      planner.onDisconnected(c.remoteIp, info.livedMs, reasonText(info));
-    });
-    manager.on("dialFailed", (e: { ip: PeerIp }) => planner.onDisconnected(e.ip, 0, "dial failed"));
-    planner.start(o.bootstrapPeers);
-    cleanups.push(() => planner.stop());
 
     const grpc: GrpcServerHandle = await startGrpcServer({
       host: o.grpcHost,
@@ -154,8 +140,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         metrics: telemetry.port,
         node_id: o.nodeKey.nodeId,
         network: o.network,
-        public_ip: o.publicIp ?? null,
-        bootstrap: o.bootstrapPeers.length,
+        admission_policy: admission.hasPolicy,
       },
       "p2p-gateway started",
     );
@@ -170,6 +155,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       events: manager,
       manager,
       registry,
+      admission,
       logger,
       setTip(height, hash) {
         tip = { height, hash };
@@ -187,8 +173,4 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await cleanup();
     throw err;
   }
-}
-
-function reasonText(info: CloseInfo): string {
-  return `closed: ${info.detail}`;
 }

@@ -27,6 +27,10 @@ export class GatewayMetrics {
   readonly dropped: Counter<"reason">;
   readonly offences: Counter<"kind">;
   readonly peerRequests: Counter<"result">;
+  readonly rateLimited: Counter<"kind">;
+  readonly dialRequests: Counter<"result">;
+  readonly admissionPolicyVersion: Gauge;
+  readonly bannedIps: Gauge;
 
   private readonly trafficChildren = new Map<string, { frames: { inc(n?: number): void }; bytes: { inc(n?: number): void } }>();
 
@@ -87,6 +91,16 @@ export class GatewayMetrics {
     this.dropped = new Counter({ name: "timenet_gateway_dropped_messages_total", help: "Messages dropped: no such peer, connection gone, unknown kind", labelNames: ["reason"], registers: r });
     this.offences = new Counter({ name: "timenet_gateway_offences_total", help: "Offences reported to the registry, by kind", labelNames: ["kind"], registers: r });
     this.peerRequests = new Counter({ name: "timenet_gateway_peer_requests_total", help: "p2p.request questions to peers by result", labelNames: ["result"], registers: r });
+    this.rateLimited = new Counter({ name: "timenet_gateway_rate_limited_total", help: "Peer messages dropped for exceeding the per-peer rate limit, by kind", labelNames: ["kind"], registers: r });
+    this.dialRequests = new Counter({
+      name: "timenet_gateway_dial_requests_total",
+      help: "registry.dial requests: dialled, or skipped (already_connected, already_dialing, self, banned, bad_request)",
+      labelNames: ["result"],
+      registers: r,
+    });
+    this.admissionPolicyVersion = new Gauge({ name: "timenet_gateway_admission_policy_version", help: "Version of the registry's admission policy in force (-1: none yet)", registers: r });
+    this.bannedIps = new Gauge({ name: "timenet_gateway_banned_ips", help: "IPs banned by the admission policy in force", registers: r });
+    this.admissionPolicyVersion.set(-1);
     for (const d of ["inbound", "outbound"]) this.peers.set({ direction: d }, 0);
   }
 }

@@ -7,7 +7,9 @@ import {
   PeerRequestErrorCode,
   PeerRequestSchema,
   PeerResponseSchema,
+  OffenceKind,
   OffenceSchema,
+  Severity,
   DisconnectReason,
   PEER_MESSAGE_KINDS,
   SendToPeerSchema,
@@ -21,7 +23,7 @@ import type { Logger } from "@timenet/telemetry";
 import type { ConnectionManager } from "./connection-manager.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { PeerRequestError, type CloseInfo, type PeerConnection } from "./peer-connection.js";
-import { offenceFor, reasonLabel } from "./reasons.js";
+import { offenceFor, offenceLabel } from "./reasons.js";
 import { SeenCache } from "./seen-cache.js";
 import { encodePeerMessage } from "./peer-message.js";
 
@@ -75,16 +77,9 @@ export class NatsBridge {
     );
     manager.on("closing", (conn: PeerConnection, info: CloseInfo) => {
       const offence = info.initiator === "local" ? offenceFor(info.reason) : undefined;
-      if (!offence) return;
-      this.o.metrics.offences.inc({ kind: reasonLabel(info.reason) });
-      this.publish(Subjects.offence, OffenceSchema, {
-        ip: conn.remoteIp,
-        kind: offence.kind,
-        severity: offence.severity,
-        detail: info.detail,
-        atMs: BigInt(Date.now()),
-      });
+      if (offence) this.reportOffence(conn.remoteIp, offence.kind, offence.severity, info.detail);
     });
+    manager.on("abuse", (conn: PeerConnection, detail: string) => this.reportOffence(conn.remoteIp, OffenceKind.RATE_LIMIT, Severity.LOW, detail));
 
     this.subs.push(
       bus.subscribe(Subjects.peerOutSend, SendToPeerSchema, (m) => {
@@ -167,6 +162,11 @@ export class NatsBridge {
       return `t:${createHash("sha256").update(once).digest("hex")}`;
     }
     return undefined;
+  }
+
+  private reportOffence(ip: string, kind: OffenceKind, severity: Severity, detail: string): void {
+    this.o.metrics.offences.inc({ kind: offenceLabel(kind) });
+    this.publish(Subjects.offence, OffenceSchema, { ip, kind, severity, detail, atMs: BigInt(Date.now()) });
   }
 
   private publish<D extends DescMessage>(subject: string, schema: D, msg: MessageInitShape<D>): void {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { PeerEndpoint } from "@timenet/net-address";
+import type { Rate } from "@timenet/rate-limit";
 import type { NodeKey } from "@timenet/node-key";
 import type { Logger } from "@timenet/telemetry";
 
@@ -21,12 +21,9 @@ export interface GatewayOptions {
   listenPort?: number;
   /** Port announced in Hello; default: the bound listen port. */
   announcePort?: number;
-  /** This node's public address (decides dial direction); undefined = unknown, dial anyway. */
-  publicIp?: string;
   /** Local address outbound sockets bind to. Default: listenHost when it is a specific address. */
   dialLocalAddress?: string;
-  bootstrapPeers?: PeerEndpoint[];
-  /** IPs that get their own `peer` metrics label (besides bootstrap peers). */
+  /** IPs that get their own `peer` metrics label (the registry's allow-list adds to them). */
   namedPeers?: string[];
   network?: string;
   genesisHash?: Uint8Array;
@@ -49,19 +46,16 @@ export interface GatewayOptions {
   missedPongs?: number;
   /** Default 10 s. */
   handshakeTimeoutMs?: number;
-  /** How long the lower IP waits for the higher to dial before dialling itself. Default 30 s. */
-  passiveWaitMs?: number;
   /** Default 8 MiB. */
   maxFrameBytes?: number;
   /** Per-connection send buffer cap. Default 32 MiB. */
   maxSendQueueBytes?: number;
   /** Default 5 s. */
   dialTimeoutMs?: number;
-  /** Reconnect backoff bounds. Default 1 s to 60 s. */
-  backoffMinMs?: number;
-  backoffMaxMs?: number;
-  /** A connection that lived this long resets its peer's backoff. Default 60 s. */
-  stableAfterMs?: number;
+  /** Per-peer limits by message kind; excess messages are dropped and counted. Defaults in DEFAULT_RATE_LIMITS. */
+  rateLimits?: Partial<RateLimits>;
+  /** How long the gateway waits at start for the registry's admission policy. Default 2 s. */
+  admissionWaitMs?: number;
   /** Open peer sockets of any state. Default 128. */
   maxConnections?: number;
   /** Open sockets from one IP in any state; more are refused at accept. Default 4. */
@@ -79,8 +73,32 @@ export interface GatewayOptions {
   logLevel?: string;
 }
 
-export type ResolvedGatewayOptions = Required<Omit<GatewayOptions, "publicIp" | "dialLocalAddress" | "natsUser" | "natsPass" | "logger" | "announcePort">> &
-  Pick<GatewayOptions, "publicIp" | "dialLocalAddress" | "natsUser" | "natsPass" | "logger" | "announcePort">;
+/** Token-bucket limits per peer and kind, and how many drops make an offence. */
+export interface RateLimits {
+  getBlocks: Rate;
+  getPeers: Rate;
+  ping: Rate;
+  /** new_block, tx, and unsolicited blocks/peers. */
+  gossip: Rate;
+  /** Drops tolerated before they count as sustained abuse (one RATE_LIMIT offence per emptied bucket). */
+  abuse: Rate;
+}
+
+/**
+ * A syncing peer asks for 128-block batches a few at a time: 20/s with a
+ * burst of 200 is far above that and far below a flood. Pings come every
+ * 10 s by default. A peer exchange is asked every few minutes.
+ */
+export const DEFAULT_RATE_LIMITS: RateLimits = {
+  getBlocks: { count: 20, periodMs: 1_000, burst: 200 },
+  getPeers: { count: 1, periodMs: 10_000, burst: 5 },
+  ping: { count: 1, periodMs: 1_000, burst: 10 },
+  gossip: { count: 200, periodMs: 1_000, burst: 1_000 },
+  abuse: { count: 100, periodMs: 60_000, burst: 200 },
+};
+
+export type ResolvedGatewayOptions = Required<Omit<GatewayOptions, "dialLocalAddress" | "natsUser" | "natsPass" | "logger" | "announcePort" | "rateLimits">> &
+  Pick<GatewayOptions, "dialLocalAddress" | "natsUser" | "natsPass" | "logger" | "announcePort"> & { rateLimits: RateLimits };
 
 export function resolveGatewayOptions(o: GatewayOptions): ResolvedGatewayOptions {
   const listenHost = o.listenHost ?? "0.0.0.0";
@@ -89,9 +107,7 @@ export function resolveGatewayOptions(o: GatewayOptions): ResolvedGatewayOptions
     listenHost,
     listenPort: o.listenPort ?? 24100,
     announcePort: o.announcePort,
-    publicIp: o.publicIp,
     dialLocalAddress: o.dialLocalAddress ?? (listenHost === "0.0.0.0" || listenHost === "::" ? undefined : listenHost),
-    bootstrapPeers: o.bootstrapPeers ?? [],
     namedPeers: o.namedPeers ?? [],
     network: o.network ?? "devnet",
     genesisHash: o.genesisHash ?? DEVNET_GENESIS_HASH,
@@ -108,13 +124,11 @@ export function resolveGatewayOptions(o: GatewayOptions): ResolvedGatewayOptions
     pingIntervalMs: o.pingIntervalMs ?? 10_000,
     missedPongs: o.missedPongs ?? 3,
     handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
-    passiveWaitMs: o.passiveWaitMs ?? 30_000,
     maxFrameBytes: o.maxFrameBytes ?? 8 * 1024 * 1024,
     maxSendQueueBytes: o.maxSendQueueBytes ?? 32 * 1024 * 1024,
     dialTimeoutMs: o.dialTimeoutMs ?? 5_000,
-    backoffMinMs: o.backoffMinMs ?? 1_000,
-    backoffMaxMs: o.backoffMaxMs ?? 60_000,
-    stableAfterMs: o.stableAfterMs ?? 60_000,
+    rateLimits: { ...DEFAULT_RATE_LIMITS, ...o.rateLimits },
+    admissionWaitMs: o.admissionWaitMs ?? 2_000,
     maxConnections: o.maxConnections ?? 128,
     maxSocketsPerIp: o.maxSocketsPerIp ?? 4,
     seenCacheSize: o.seenCacheSize ?? 100_000,

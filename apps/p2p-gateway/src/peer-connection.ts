@@ -9,6 +9,8 @@ import type { Logger } from "@timenet/telemetry";
 import { buildHello, checkHello, signAck, verifyAck, type LocalIdentity } from "./hello.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { reasonLabel } from "./reasons.js";
+import type { RateLimits } from "./options.js";
+import { PeerRateLimits } from "./peer-rate-limits.js";
 
 export type ConnectionState = "handshaking" | "established" | "closing" | "closed";
 
@@ -23,6 +25,7 @@ export interface ConnectionTuning {
   /** How long a closing socket may linger (flushing a Goodbye) before it is destroyed. */
   closeGraceMs: number;
   maxPendingRequests: number;
+  rateLimits: RateLimits;
 }
 
 export interface PeerConnectionOptions extends ConnectionTuning {
@@ -74,7 +77,8 @@ const RESPONSE_KINDS = new Set(["blocks", "peers"]);
  *
  * Events: "established" (), "message" (envelope, kind, raw envelope bytes), "closing" (CloseInfo,
  * at the moment it stops being usable), "closed" (CloseInfo, when the OS
- * socket is gone).
+ * socket is gone), "pong" (rtt ms), "abuse" (detail: the peer kept exceeding
+ * its rate limits).
  */
 export class PeerConnection extends EventEmitter {
   readonly connId: number;
@@ -107,6 +111,7 @@ export class PeerConnection extends EventEmitter {
   private readonly pending = new Map<number, PendingRequest>();
   private nextRequestId = 1;
   private graceTimer: NodeJS.Timeout | undefined;
+  private readonly limits: PeerRateLimits;
 
   constructor(opts: PeerConnectionOptions) {
     super();
@@ -117,6 +122,7 @@ export class PeerConnection extends EventEmitter {
     this.remoteIp = opts.remoteIp;
     this.remotePort = opts.socket.remotePort ?? 0;
     this.decoder = new FrameDecoder(opts.maxFrameBytes);
+    this.limits = new PeerRateLimits(opts.rateLimits);
     this.log = opts.logger.child({ peer_ip: opts.remoteIp, conn_id: opts.connId, direction: directionLabel(opts.direction) });
     // For the dialler the address it dialled; for the acceptor the remote
     // address: see Hello.observed_ip, used for duplicate resolution.
@@ -308,10 +314,23 @@ export class PeerConnection extends EventEmitter {
     this.schedulePingTick();
   }
 
+  /** False (and counted) when the peer is over its limit for this kind. */
+  private withinLimits(kind: string): boolean {
+    const verdict = this.limits.check(kind);
+    if (verdict === "ok") return true;
+    this.o.metrics.rateLimited.inc({ kind });
+    if (verdict === "abuse") {
+      this.log.warn({ kind }, "peer keeps exceeding its rate limits");
+      this.emit("abuse", `sustained ${kind} above its rate limit`);
+    }
+    return false;
+  }
+
   private onEstablishedFrame(envelope: Envelope, kind: string, body: Uint8Array): void {
     const p = envelope.payload;
     switch (p.case) {
       case "ping":
+        if (!this.withinLimits(kind)) return;
         // Answer at once, on this socket, with the same nonce.
         this.sendFrame(create(EnvelopeSchema, { payload: { case: "pong", value: { nonce: p.value.nonce } } }));
         return;
@@ -332,6 +351,7 @@ export class PeerConnection extends EventEmitter {
             return;
           }
         }
+        if (!this.withinLimits(kind)) return;
         this.emit("message", envelope, kind, body);
       }
     }

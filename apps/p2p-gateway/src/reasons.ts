@@ -29,6 +29,11 @@ export function offenceFor(reason: DisconnectReason): { kind: OffenceKind; sever
   return OFFENCES.get(reason);
 }
 
+/** `OFFENCE_KIND_BAD_FRAME` -> `bad_frame`. */
+export function offenceLabel(kind: OffenceKind): string {
+  return (OffenceKind[kind] ?? "UNSPECIFIED").toLowerCase();
+}
+
 /** Handshake-stage failures, for timenet_gateway_handshake_failures_total. */
 export function isHandshakeFailure(reason: DisconnectReason): boolean {
   return [

@@ -14,13 +14,16 @@ import {
 } from "@timenet/proto";
 import { createGrpcClient } from "@timenet/grpc";
 import { waitFor } from "@timenet/testkit";
-import { metricValue, record, startNode, waitConnected, type TestNode } from "./harness.js";
+import { dialVia, metricValue, record, startNode, waitConnected, type TestNode } from "./harness.js";
 
 let a: TestNode, b: TestNode, c: TestNode;
 before(async () => {
-  a = await startNode(50, { publicIp: "127.0.0.50" });
-  b = await startNode(51, { publicIp: "127.0.0.51", bootstrapPeers: [a.endpoint] });
-  c = await startNode(52, { publicIp: "127.0.0.52", bootstrapPeers: [a.endpoint, b.endpoint] });
+  a = await startNode(50);
+  b = await startNode(51, { namedPeers: ["127.0.0.50"] });
+  c = await startNode(52);
+  await dialVia(b, a);
+  await dialVia(c, a);
+  await dialVia(c, b);
   await waitConnected(a, b);
   await waitConnected(a, c);
   await waitConnected(b, c);

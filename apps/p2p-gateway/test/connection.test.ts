@@ -1,25 +1,25 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Direction, DisconnectReason, PeerConnectedSchema, PeerDisconnectedSchema, Subjects } from "@timenet/proto";
+import { DialFailedSchema, DialRequestSchema, Direction, DisconnectReason, PeerConnectedSchema, PeerDisconnectedSchema, Subjects } from "@timenet/proto";
 import { freePort, onceEvent, waitFor } from "@timenet/testkit";
-import type { PeerIp } from "@timenet/net-address";
-import type { PeerConnection } from "../src/peer-connection.js";
-import { metricValue, record, nodePool, waitConnected } from "./harness.js";
+import { dialVia, metricValue, record, nodePool, waitConnected } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
 
 describe("two gateways", () => {
   test("handshake, ping/pong in both directions with RTT, and a stable connection id", async () => {
-    const a = await node(2, { publicIp: "127.0.0.2" });
+    const a = await node(2);
     const aConnected = record(a.bus, Subjects.peerConnected, PeerConnectedSchema);
     const aDisconnected = record(a.bus, Subjects.peerDisconnected, PeerDisconnectedSchema);
-    const b = await node(3, { publicIp: "127.0.0.3", bootstrapPeers: [a.endpoint] });
+    const b = await node(3);
+    // The registry's instruction, on b's real NATS: b dials a.
+    await dialVia(b, a);
     await waitConnected(a, b);
 
     const onA = a.gateway.manager.get(b.ip)!;
     const onB = b.gateway.manager.get(a.ip)!;
-    // The higher IP (127.0.0.3) dialled; the lower accepted.
+    // b dialled; a accepted.
     assert.equal(onB.direction, Direction.OUTBOUND);
     assert.equal(onA.direction, Direction.INBOUND);
     // Both ends describe the same socket.
@@ -99,38 +99,11 @@ describe("two gateways", () => {
     assert.equal(await metricValue(b.gateway, "timenet_gateway_disconnects_total", { reason: "peer_closed" }), 0);
   });
 
-  test("the higher IP dials at once; the lower never dials while it is served", async () => {
-    const highPort = await freePort("127.0.0.7");
-    // The lower one knows the higher, but must wait passively.
-    const low = await node(6, { publicIp: "127.0.0.6", passiveWaitMs: 60_000, bootstrapPeers: [{ ip: "127.0.0.7" as PeerIp, port: highPort }] });
-    const high = await node(7, { publicIp: "127.0.0.7", listenPort: highPort, bootstrapPeers: [low.endpoint] });
-    await waitConnected(low, high, 5_000);
-    assert.equal(high.gateway.manager.get(low.ip)!.direction, Direction.OUTBOUND);
-    assert.equal(await metricValue(low.gateway, "timenet_gateway_dial_attempts_total"), 0);
-  });
-
-  test("lower-IP passive wait falls back to dialling a higher peer that never dials", async () => {
-    const passiveWaitMs = 400;
-    const high = await node(9, { publicIp: "127.0.0.9" }); // does not know the lower one
-    const started = Date.now();
-    const low = await node(8, { publicIp: "127.0.0.8", passiveWaitMs, bootstrapPeers: [high.endpoint] });
-    const [conn] = await onceEvent<PeerConnection>(low.gateway.events, "connected", { timeoutMs: 5_000 }).then((c) => [c]);
-    assert.equal(conn!.direction, Direction.OUTBOUND);
-    assert.ok(Date.now() - started >= passiveWaitMs, `dialled after ${Date.now() - started}ms`);
-    assert.equal(await metricValue(low.gateway, "timenet_gateway_dial_attempts_total"), 1);
-    await waitConnected(low, high);
-  });
-
-  test("without PUBLIC_IP a node still dials", async () => {
-    const a = await node(10);
-    const b = await node(11, { bootstrapPeers: [a.endpoint] }); // no publicIp: never permanently passive
-    await waitConnected(a, b, 3_000);
-  });
-
   test("an event-loop stall is not blamed on the peer, and missed ping ticks are not sent as a burst", async () => {
     const pingIntervalMs = 100;
-    const a = await node(13, { publicIp: "127.0.0.13", pingIntervalMs });
-    const b = await node(14, { publicIp: "127.0.0.14", pingIntervalMs, bootstrapPeers: [a.endpoint] });
+    const a = await node(13, { pingIntervalMs });
+    const b = await node(14, { pingIntervalMs });
+    await dialVia(b, a);
     await waitConnected(a, b);
     const onA = a.gateway.manager.get(b.ip)!;
     let pongs = 0;
@@ -152,16 +125,40 @@ describe("two gateways", () => {
     assert.equal(await metricValue(b.gateway, "timenet_gateway_disconnects_total"), 0);
   });
 
-  test("a connection to itself is dropped without penalty and never redialled", async () => {
-    // Our own address in the bootstrap list: the Hello carries our own node id.
-    const port = await freePort("127.0.0.12");
-    const a = await node(12, { listenPort: port, bootstrapPeers: [{ ip: "127.0.0.12" as PeerIp, port }] });
+  test("a connection to itself is dropped without penalty, reported, and never dialled again", async () => {
+    // The registry asks us to dial our own address: the Hello carries our own node id.
+    const a = await node(12);
+    const failed = record(a.bus, Subjects.dialFailed, DialFailedSchema);
+    await dialVia(a, a);
     await waitFor(() => a.gateway.manager.selfIps.has(a.ip), { message: "self address remembered" });
-    // Absence check: several backoff periods (50 ms) pass without a second dial.
-    await new Promise((r) => setTimeout(r, 400));
+    await waitFor(() => failed.length === 1, { message: "dial_failed reported" });
+    assert.equal(failed[0]!.reason, DisconnectReason.SELF_CONNECTION);
+    // Asked again, the gateway refuses without a socket and says why.
+    await dialVia(a, a);
+    await waitFor(() => failed.length === 2, { message: "second dial_failed" });
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_dial_requests_total", { result: "self" }), 1);
     assert.equal(await metricValue(a.gateway, "timenet_gateway_dial_attempts_total"), 1);
     assert.equal(await metricValue(a.gateway, "timenet_gateway_offences_total"), 0);
     assert.ok((await metricValue(a.gateway, "timenet_gateway_disconnects_total", { reason: "self_connection" })) >= 1);
     assert.equal(a.gateway.manager.connections().length, 0);
+  });
+
+  test("a dial request for a connected or unreachable peer: skipped, or reported as a failed dial", async () => {
+    const a = await node(15);
+    const b = await node(16);
+    const failed = record(b.bus, Subjects.dialFailed, DialFailedSchema);
+    await dialVia(b, a);
+    await waitConnected(a, b);
+    await dialVia(b, a);
+    await waitFor(async () => (await metricValue(b.gateway, "timenet_gateway_dial_requests_total", { result: "already_connected" })) === 1, {
+      message: "second request skipped",
+    });
+    // Nobody listens on this port: connection refused, reported with the socket error.
+    const closed = await freePort("127.0.0.17");
+    b.bus.publish(Subjects.registryDial, DialRequestSchema, { ip: "127.0.0.17", port: closed, reason: "test" });
+    await waitFor(() => failed.length === 1, { message: "dial_failed for the closed port" });
+    assert.equal(failed[0]!.ip, "127.0.0.17");
+    assert.equal(failed[0]!.socketError, "econnrefused");
+    assert.equal(b.gateway.manager.socketCount(), 1);
   });
 });

@@ -1,7 +1,7 @@
 // Test harness: real gateways on 127.0.0.k, each with its own real nats-server.
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
-import { EnvelopeSchema, type Envelope, type Hello } from "@timenet/proto";
+import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { AdmissionPolicySchema, DialRequestSchema, EnvelopeSchema, Subjects, type Envelope, type Hello } from "@timenet/proto";
 import { NodeKey } from "@timenet/node-key";
 import { Bus } from "@timenet/bus";
 import { encodeFrame, FrameDecoder } from "@timenet/wire";
@@ -18,12 +18,10 @@ export const FAST: Partial<GatewayOptions> = {
   pingIntervalMs: 100,
   missedPongs: 3,
   handshakeTimeoutMs: 2_000,
-  passiveWaitMs: 10_000,
-  backoffMinMs: 50,
-  backoffMaxMs: 500,
-  stableAfterMs: 1_000,
   dialTimeoutMs: 2_000,
   closeGraceMs: 500,
+  // Pings every 100 ms are 10/s: above the production default limit.
+  rateLimits: { ping: { count: 50, periodMs: 1_000, burst: 50 } },
 };
 
 export interface TestNode {
@@ -120,6 +118,20 @@ export async function metricValue(gw: Gateway, name: string, labels: Record<stri
   }
   return sum;
 }
+
+/** Plays the registry's part over the node's real NATS: tells `from`'s gateway to dial `to`. */
+export async function dialVia(from: TestNode, to: TestNode): Promise<void> {
+  from.bus.publish(Subjects.registryDial, DialRequestSchema, { ip: to.ip, port: to.gateway.p2pPort, reason: "test" });
+  await from.bus.flush();
+}
+
+/** Pushes an admission policy to a node's gateway, as the registry does, and waits until it is in force. */
+export async function pushPolicy(n: TestNode, policy: MessageInitShape<typeof AdmissionPolicySchema>): Promise<void> {
+  const version = BigInt(Date.now()) * 1000n + BigInt(policySeq++);
+  n.bus.publish(Subjects.admissionPolicy, AdmissionPolicySchema, { ...policy, version });
+  await waitFor(async () => (await metricValue(n.gateway, "timenet_gateway_admission_policy_version")) === Number(version), { message: "policy applied" });
+}
+let policySeq = 0;
 
 export async function waitConnected(a: TestNode, b: TestNode, timeoutMs = 10_000): Promise<void> {
   await waitFor(() => a.gateway.manager.isConnected(b.ip) && b.gateway.manager.isConnected(a.ip), {

@@ -5,7 +5,7 @@ import { DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerConne
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
 import type { CloseInfo, PeerConnection } from "../src/peer-connection.js";
-import { metricValue, record, ScriptedPeer, silentListener, nodePool, type TestNode } from "./harness.js";
+import { dialVia, metricValue, record, ScriptedPeer, silentListener, nodePool, type TestNode } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -22,7 +22,8 @@ describe("refusals and liveness", () => {
     const offences = record(a.bus, Subjects.offence, OffenceSchema);
     const connected = record(a.bus, Subjects.peerConnected, PeerConnectedSchema);
     const aCloses = closes(a);
-    const other = await node(21, { genesisHash: new Uint8Array(32).fill(7), bootstrapPeers: [a.endpoint] });
+    const other = await node(21, { genesisHash: new Uint8Array(32).fill(7) });
+    await dialVia(other, a);
     const otherCloses = closes(other);
     await waitFor(() => offences.length >= 1, { message: "offence published" });
     assert.equal(offences[0]!.ip, "127.0.0.21");

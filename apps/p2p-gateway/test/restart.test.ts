@@ -3,11 +3,12 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DisconnectReason, PeerDisconnectedSchema, Subjects } from "@timenet/proto";
+import { DialRequestSchema, DisconnectReason, PeerDisconnectedSchema, Subjects } from "@timenet/proto";
+import { Bus } from "@timenet/bus";
 import { NodeKey } from "@timenet/node-key";
 import { freePort, startNatsServer, tempDir, waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
-import { metricValue, record, startNode, waitConnected, type TestNode } from "./harness.js";
+import { dialVia, metricValue, record, startNode, waitConnected, type TestNode } from "./harness.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
 const nodes: TestNode[] = [];
@@ -19,16 +20,18 @@ after(async () => {
 
 describe("restarts", () => {
   test("a peer that restarts from a new ephemeral port is still exactly one peer", async () => {
-    const a = await startNode(40, { publicIp: "127.0.0.40" });
-    const b = await startNode(41, { publicIp: "127.0.0.41", bootstrapPeers: [a.endpoint] });
+    const a = await startNode(40);
+    const b = await startNode(41);
     nodes.push(a, b);
     const disconnected = record(a.bus, Subjects.peerDisconnected, PeerDisconnectedSchema);
+    await dialVia(b, a);
     await waitConnected(a, b);
     const before = a.gateway.manager.get(b.ip)!;
 
     await b.stopGateway(); // Goodbye{SHUTDOWN}: not a failure
     await waitFor(() => !a.gateway.manager.isConnected(b.ip), { message: "a saw b leave" });
-    await b.restartGateway({ publicIp: "127.0.0.41", bootstrapPeers: [a.endpoint] });
+    await b.restartGateway();
+    await dialVia(b, a);
     await waitConnected(a, b);
 
     const now = a.gateway.manager.get(b.ip)!;
@@ -45,7 +48,7 @@ describe("restarts", () => {
 
   test("a restarted peer replaces its half-open old connection (old process frozen, not closed)", async () => {
     // a has a long ping timeout, so it still believes in the old socket when the new one arrives.
-    const a = await startNode(42, { publicIp: "127.0.0.42", pingIntervalMs: 3_000, missedPongs: 3, closeGraceMs: 300 });
+    const a = await startNode(42, { pingIntervalMs: 3_000, missedPongs: 3, closeGraceMs: 300 });
     nodes.push(a);
     const dir = await tempDir("gw-restart-");
     cleanups.push(() => dir.remove());
@@ -59,8 +62,6 @@ describe("restarts", () => {
         NODE_NAME: "old-b",
         P2P_HOST: "127.0.0.43",
         P2P_PORT: String(oldPort),
-        PUBLIC_IP: "127.0.0.43",
-        BOOTSTRAP_PEERS: `127.0.0.42:${a.gateway.p2pPort}`,
         NODE_KEY_FILE: keyFile,
         NATS_URL: nats.url,
         GRPC_PORT: "0",
@@ -74,14 +75,23 @@ describe("restarts", () => {
       child.kill("SIGKILL");
     });
     const bIp = "127.0.0.43" as PeerIp;
+    // Tell the child's gateway to dial a, as its registry would.
+    const childBus = await Bus.connect({ servers: nats.url, name: "test-registry" });
+    cleanups.push(() => childBus.close());
+    await waitFor(async () => {
+      childBus.publish(Subjects.registryDial, DialRequestSchema, { ip: a.ip, port: a.gateway.p2pPort, reason: "test" });
+      await childBus.flush();
+      return a.gateway.manager.isConnected(bIp);
+    }, { timeoutMs: 15_000, intervalMs: 200, message: "old b connected" });
     await waitFor(() => a.gateway.manager.isConnected(bIp), { timeoutMs: 15_000, message: "old b connected" });
     const old = a.gateway.manager.get(bIp)!;
 
     // Freeze the old process: its socket stays open but nobody answers on it.
     child.kill("SIGSTOP");
     const { key } = await NodeKey.loadOrCreate(keyFile);
-    const b = await startNode(43, { nodeKey: key, publicIp: "127.0.0.43", bootstrapPeers: [a.endpoint] });
+    const b = await startNode(43, { nodeKey: key });
     nodes.push(b);
+    await dialVia(b, a);
     await waitFor(() => a.gateway.manager.get(bIp) !== old && a.gateway.manager.isConnected(bIp), {
       message: "new b replaced the old connection",
     });
@@ -97,8 +107,8 @@ describe("restarts", () => {
     const r = spawnSync(process.execPath, [MAIN], { env: { PATH: process.env.PATH, PING_INTERVAL: "often" }, encoding: "utf8" });
     assert.equal(r.status, 2);
     assert.equal(r.stderr.trim(), 'invalid configuration: PING_INTERVAL="often": expected a duration such as 500ms, 10s, 2m (at least 10ms)');
-    const r2 = spawnSync(process.execPath, [MAIN], { env: { PATH: process.env.PATH, BOOTSTRAP_PEERS: "127.0.0.2:24100,nonsense" }, encoding: "utf8" });
+    const r2 = spawnSync(process.execPath, [MAIN], { env: { PATH: process.env.PATH, NAMED_PEERS: "127.0.0.2,nonsense" }, encoding: "utf8" });
     assert.equal(r2.status, 2);
-    assert.match(r2.stderr.trim(), /^invalid configuration: BOOTSTRAP_PEERS="127.0.0.2:24100,nonsense": expected a comma-separated list of ip:port$/);
+    assert.match(r2.stderr.trim(), /^invalid configuration: NAMED_PEERS="127.0.0.2,nonsense": expected a comma-separated list of IP addresses$/);
   });
 });

@@ -2,8 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { NodeKey } from "@timenet/node-key";
 import { DisconnectReason } from "@timenet/proto";
-import { ExponentialBackoff } from "../src/backoff.js";
 import { SeenCache } from "../src/seen-cache.js";
+import { PeerRateLimits } from "../src/peer-rate-limits.js";
+import { DEFAULT_RATE_LIMITS } from "../src/options.js";
 import { buildHello, checkHello, signAck, verifyAck } from "../src/hello.js";
 import { gatewayEnvSchema, parseGatewayEnv } from "../src/config.js";
 import { readFileSync } from "node:fs";
@@ -20,22 +21,6 @@ test("a PeerMessage spliced around raw envelope bytes equals the normal encoding
     const want = toBinary(PeerMessageSchema, create(PeerMessageSchema, { peerIp: "2001:db8::1", connId: 300, envelope }));
     assert.deepEqual(Buffer.from(encodePeerMessage("2001:db8::1", 300, raw)), Buffer.from(want), `size ${size}`);
   }
-});
-
-test("backoff grows from min to max with jitter, and resets", () => {
-  let r = 0;
-  const b = new ExponentialBackoff(1000, 60_000, () => r);
-  const lows: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    b.fail();
-    lows.push(b.nextDelayMs());
-  }
-  assert.deepEqual(lows, [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000]);
-  r = 0.999999;
-  assert.equal(b.nextDelayMs(), 60_000);
-  b.reset();
-  b.fail();
-  assert.ok(b.nextDelayMs() <= 1000);
 });
 
 test("seen cache is bounded and forgets the oldest first", () => {
@@ -75,12 +60,30 @@ test("configuration defaults follow the design's port plan", () => {
   assert.equal(c.METRICS_PORT, 9101);
   assert.equal(c.PING_INTERVAL, 10_000);
   assert.equal(c.MISSED_PONGS, 3);
-  assert.equal(c.PASSIVE_WAIT, 30_000);
   assert.equal(c.MAX_FRAME_BYTES, 8 * 1024 * 1024);
-  assert.deepEqual(parseGatewayEnv({ BOOTSTRAP_PEERS: "127.0.0.2, [::ffff:127.0.0.3]:5" }).BOOTSTRAP_PEERS, [
-    { ip: "127.0.0.2", port: 24100 },
-    { ip: "127.0.0.3", port: 5 },
-  ]);
+  assert.deepEqual(c.RATE_LIMIT_GET_BLOCKS, { count: 20, periodMs: 1_000, burst: 200 });
+  assert.deepEqual(parseGatewayEnv({ RATE_LIMIT_PING: "5/s:20" }).RATE_LIMIT_PING, { count: 5, periodMs: 1_000, burst: 20 });
+  assert.deepEqual(parseGatewayEnv({ NAMED_PEERS: "127.0.0.2, ::ffff:127.0.0.3" }).NAMED_PEERS, ["127.0.0.2", "127.0.0.3"]);
+});
+
+test("rate limits: a burst passes, excess is dropped, and only sustained excess is abuse", () => {
+  const limits = new PeerRateLimits({
+    ...DEFAULT_RATE_LIMITS,
+    getBlocks: { count: 10, periodMs: 1_000, burst: 100 },
+    abuse: { count: 1, periodMs: 1_000, burst: 20 },
+  });
+  // A sync burst of 100 GetBlocks at once is within the burst.
+  for (let i = 0; i < 100; i++) assert.equal(limits.check("get_blocks", 0), "ok");
+  // Then excess is dropped; the 21st drop without the abuse bucket refilling is abuse, once.
+  const verdicts = Array.from({ length: 25 }, () => limits.check("get_blocks", 0));
+  assert.deepEqual(verdicts.slice(0, 20), Array(20).fill("drop"));
+  assert.equal(verdicts[20], "abuse");
+  assert.deepEqual(verdicts.slice(21), Array(4).fill("drop"));
+  // Unlimited kinds and other kinds have their own budget.
+  assert.equal(limits.check("get_peers", 0), "ok");
+  assert.equal(limits.check("blocks_response_not_limited", 0), "ok");
+  // A second later the rate has refilled ten.
+  assert.equal(limits.check("get_blocks", 1_000), "ok");
 });
 
 test("the README's configuration table lists every variable the gateway reads", () => {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { compareIp, formatEndpoint, normalizeIp, parseEndpoint } from "../src/index.js";
+import { compareIp, formatEndpoint, isPublicIp, normalizeIp, parseEndpoint, subnetKey } from "../src/index.js";
 
 test("IPv4-mapped IPv6 is the same peer as its IPv4 address", () => {
   assert.equal(normalizeIp("::ffff:127.0.0.2"), "127.0.0.2");
@@ -39,4 +39,21 @@ test("endpoints parse with the port as an attribute", () => {
   assert.throws(() => parseEndpoint("10.0.0.1"), /missing port/);
   assert.throws(() => parseEndpoint("10.0.0.1:x"), /bad port/);
   assert.equal(formatEndpoint({ ip: "2001:db8::1", port: 5 }), "[2001:db8::1]:5");
+});
+
+test("subnetKey groups addresses by /24 and /64, mapped IPv4 as IPv4", () => {
+  assert.equal(subnetKey("127.0.0.2"), subnetKey("127.0.0.200"));
+  assert.notEqual(subnetKey("127.0.0.2"), subnetKey("127.0.1.2"));
+  assert.equal(subnetKey("::ffff:10.1.2.3"), "v4:10.1.2.0/24");
+  assert.equal(subnetKey("10.1.2.3", 16), "v4:10.1.0.0/16");
+  assert.equal(subnetKey("10.1.2.3", 20), "v4:10.1.0.0/20");
+  assert.equal(subnetKey("2001:db8:1:2::5"), subnetKey("2001:db8:1:2:ffff::1"));
+  assert.notEqual(subnetKey("2001:db8:1:2::5"), subnetKey("2001:db8:1:3::5"));
+});
+
+test("isPublicIp rejects loopback, private, link-local and unique-local addresses", () => {
+  for (const ip of ["127.0.0.1", "10.0.0.1", "172.16.5.5", "192.168.1.1", "169.254.1.1", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1"]) {
+    assert.equal(isPublicIp(ip), false, ip);
+  }
+  for (const ip of ["50.28.104.50", "8.8.8.8", "172.32.0.1", "2001:4860::8888"]) assert.equal(isPublicIp(ip), true, ip);
 });

@@ -3,4 +3,5 @@ export * from "./gen/timenet/chain/v1/block_pb.js";
 export * from "./gen/timenet/p2p/v1/wire_pb.js";
 export * from "./gen/timenet/p2p/v1/bus_pb.js";
 export * from "./gen/timenet/gateway/v1/gateway_service_pb.js";
+export * from "./gen/timenet/registry/v1/registry_pb.js";
 export * from "./subjects.js";

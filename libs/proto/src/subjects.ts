@@ -13,4 +13,9 @@ export const Subjects = {
   peerConnected: "p2p.peer.connected",
   peerDisconnected: "p2p.peer.disconnected",
   offence: "p2p.offence",
+  dialFailed: "p2p.peer.dial_failed",
+  /** See proto/timenet/registry/v1/registry.proto. */
+  registryDial: "registry.dial",
+  admissionPolicy: "registry.admission",
+  admissionPolicyGet: "registry.admission.get",
 } as const;

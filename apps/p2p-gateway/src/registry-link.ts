@@ -1,0 +1,119 @@
+import {
+  AdmissionPolicyRequestSchema,
+  AdmissionPolicySchema,
+  DialFailedSchema,
+  DialRequestSchema,
+  Direction,
+  DisconnectReason,
+  Subjects,
+  type AdmissionPolicy,
+} from "@timenet/proto";
+import { isValidIp, normalizeIp, type PeerIp } from "@timenet/net-address";
+import type { Bus, BusSubscription } from "@timenet/bus";
+import type { Logger, PeerLabeler } from "@timenet/telemetry";
+import type { AdmissionControl } from "./admission.js";
+import type { ConnectionManager, DialError } from "./connection-manager.js";
+import type { GatewayMetrics } from "./metrics.js";
+import type { CloseInfo, PeerConnection } from "./peer-connection.js";
+import { reasonLabel } from "./reasons.js";
+
+export interface RegistryLinkOptions {
+  bus: Bus;
+  manager: ConnectionManager;
+  admission: AdmissionControl;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  labeler: PeerLabeler;
+  /** Allow-listed IPs beyond this many do not get their own metrics label. */
+  maxNamedPeers: number;
+}
+
+/**
+ * The gateway's side of the registry contract (proto/timenet/registry/v1):
+ * it dials whom the registry says (never an IP it is connected to or already
+ * dialling), reports failed attempts, and enforces the admission policy the
+ * registry pushes, closing sockets of IPs that become banned.
+ */
+export class RegistryLink {
+  private readonly subs: BusSubscription[] = [];
+
+  constructor(private readonly o: RegistryLinkOptions) {}
+
+  /** Subscribes, then asks for the current policy (waiting at most waitMs: the registry may not be up). */
+  async start(waitMs: number): Promise<void> {
+    const { bus, manager } = this.o;
+    this.subs.push(
+      bus.subscribe(Subjects.registryDial, DialRequestSchema, (m) => this.onDialRequest(m.ip, m.port, m.reason)),
+      bus.subscribe(Subjects.admissionPolicy, AdmissionPolicySchema, (p) => this.applyPolicy(p)),
+    );
+    manager.on("dialFailed", (e: { ip: PeerIp; port: number }, err: DialError) =>
+      this.publishDialFailed(e.ip, e.port, DisconnectReason.UNSPECIFIED, err.code.toLowerCase(), err.message),
+    );
+    manager.on("closing", (conn: PeerConnection, info: CloseInfo) => {
+      // An outbound attempt whose handshake failed is a failed dial; a lost
+      // duplicate or our own shutdown is not.
+      if (conn.direction !== Direction.OUTBOUND || info.wasEstablished) return;
+      if (info.reason === DisconnectReason.DUPLICATE || info.reason === DisconnectReason.SHUTDOWN) return;
+      this.publishDialFailed(conn.remoteIp, conn.remotePort, info.reason, "", info.detail);
+    });
+    if (waitMs <= 0) return;
+    try {
+      const p = await bus.request(Subjects.admissionPolicyGet, AdmissionPolicyRequestSchema, {}, AdmissionPolicySchema, { timeoutMs: waitMs });
+      this.applyPolicy(p);
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message }, "no admission policy from the peer-registry yet; accepting without bans until it sends one");
+    }
+  }
+
+  stop(): void {
+    for (const s of this.subs) s.unsubscribe();
+    this.subs.length = 0;
+  }
+
+  private onDialRequest(rawIp: string, port: number, reason: string): void {
+    const { manager, metrics, logger } = this.o;
+    if (!isValidIp(rawIp) || port === 0 || port > 65535) {
+      metrics.dialRequests.inc({ result: "bad_request" });
+      return;
+    }
+    const ip = normalizeIp(rawIp);
+    const skip = manager.isConnected(ip)
+      ? "already_connected"
+      : manager.isDialing(ip)
+        ? "already_dialing"
+        : manager.selfIps.has(ip)
+          ? "self"
+          : this.o.admission.isBanned(ip)
+            ? "banned"
+            : undefined;
+    if (skip) {
+      metrics.dialRequests.inc({ result: skip });
+      logger.debug({ peer_ip: ip, skip }, "dial request skipped");
+      if (skip === "self") this.publishDialFailed(ip, port, DisconnectReason.SELF_CONNECTION, "", "this address is this node");
+      return;
+    }
+    metrics.dialRequests.inc({ result: "dialled" });
+    logger.info({ peer_ip: ip, port, why: reason }, "dialling peer");
+    manager.dial({ ip, port }).catch(() => undefined); // failures arrive as "dialFailed"
+  }
+
+  private applyPolicy(p: AdmissionPolicy): void {
+    const { admission, manager, metrics, logger, labeler } = this.o;
+    if (!admission.apply(p)) return;
+    metrics.admissionPolicyVersion.set(Number(p.version));
+    const banned = admission.bannedIps();
+    metrics.bannedIps.set(banned.length);
+    let named = 0;
+    for (const ip of admission.allowList) if (named++ < this.o.maxNamedPeers) labeler.add(ip);
+    for (const ip of banned) {
+      const n = manager.closeAll(ip, DisconnectReason.BANNED, "banned by the peer-registry");
+      if (n > 0) logger.warn({ peer_ip: ip, sockets: n, reason: reasonLabel(DisconnectReason.BANNED) }, "closed a banned peer");
+    }
+  }
+
+  private publishDialFailed(ip: string, port: number, reason: DisconnectReason, socketError: string, detail: string): void {
+    if (!this.o.bus.publish(Subjects.dialFailed, DialFailedSchema, { ip, port, reason, socketError, detail })) {
+      this.o.metrics.natsPublishErrors.inc({ subject: Subjects.dialFailed });
+    }
+  }
+}

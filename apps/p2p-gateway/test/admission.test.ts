@@ -1,0 +1,103 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { create } from "@bufbuild/protobuf";
+import { AdmissionPolicySchema, EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, Severity, Subjects } from "@timenet/proto";
+import { waitFor } from "@timenet/testkit";
+import type { PeerIp } from "@timenet/net-address";
+import { dialVia, metricValue, nodePool, pushPolicy, record, ScriptedPeer, waitConnected } from "./harness.js";
+
+const { node, stopAll } = nodePool();
+after(stopAll);
+
+/** True when the gateway closed the socket without sending a single frame (refused at accept). */
+async function refusedAtAccept(p: ScriptedPeer): Promise<boolean> {
+  await p.waitClosed();
+  return p.frames.length === 0;
+}
+
+describe("admission policy from the registry", () => {
+  test("a ban closes the peer's connection, refuses it at accept without a handshake byte, and lapses by itself", async () => {
+    const a = await node(60);
+    const b = await node(61);
+    await dialVia(b, a);
+    await waitConnected(a, b);
+    const banMs = 1_500;
+    await pushPolicy(a, { bans: [{ ip: "127.0.0.61", untilMs: BigInt(Date.now() + banMs), reason: "test" }] });
+    await waitFor(() => !a.gateway.manager.isConnected(b.ip), { message: "banned peer disconnected" });
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_disconnects_total", { reason: "banned", initiator: "local" }), 1);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_banned_ips"), 1);
+
+    const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.61");
+    assert.equal(await refusedAtAccept(p), true);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "banned" }), 1);
+    // a will not dial a banned IP either.
+    await dialVia(a, b);
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_dial_requests_total", { result: "banned" })) === 1, { message: "dial skipped" });
+
+    // The ban lapses with no new policy: the same IP completes a handshake.
+    await waitFor(() => !a.gateway.admission.isBanned(b.ip), { timeoutMs: banMs + 1_000, message: "ban expired" });
+    const again = await ScriptedPeer.dial(a.endpoint, "127.0.0.61");
+    await again.handshake(a.ip);
+    await waitFor(() => a.gateway.manager.isConnected(b.ip), { message: "accepted after the ban" });
+    again.close();
+  });
+
+  test("inbound sockets per subnet and in all are capped; allow-listed peers bypass both", async () => {
+    const a = await node(62);
+    await pushPolicy(a, { maxPerSubnet: 2, maxInbound: 3, subnetPrefixV4: 24, allowList: ["127.0.0.69"] });
+    const first = await ScriptedPeer.dial(a.endpoint, "127.0.0.63");
+    const second = await ScriptedPeer.dial(a.endpoint, "127.0.0.64");
+    await first.handshake(a.ip);
+    await second.handshake(a.ip);
+    // A third stranger from 127.0.0.0/24 is over the per-subnet cap.
+    const third = await ScriptedPeer.dial(a.endpoint, "127.0.0.65");
+    assert.equal(await refusedAtAccept(third), true);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "too_many_connections" }), 1);
+    // The allow-listed IP is admitted, and does not use up a slot.
+    const friend = await ScriptedPeer.dial(a.endpoint, "127.0.0.69");
+    await friend.handshake(a.ip);
+    await waitFor(() => a.gateway.manager.connections().length === 3, { message: "three established" });
+
+    // Raising the subnet cap leaves the total cap (3 strangers) in force.
+    await pushPolicy(a, { maxPerSubnet: 10, maxInbound: 3, allowList: ["127.0.0.69"] });
+    const fourth = await ScriptedPeer.dial(a.endpoint, "127.0.0.66");
+    await fourth.handshake(a.ip);
+    const fifth = await ScriptedPeer.dial(a.endpoint, "127.0.0.67");
+    assert.equal(await refusedAtAccept(fifth), true);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "too_many_connections" }), 2);
+    for (const p of [first, second, friend, fourth]) p.close();
+  });
+
+  test("an older policy never replaces a newer one", async () => {
+    const a = await node(68);
+    await pushPolicy(a, { maxInbound: 1 });
+    a.bus.publish(Subjects.admissionPolicy, AdmissionPolicySchema, { version: 1n, bans: [{ ip: "127.0.0.70", untilMs: BigInt(Date.now() + 60_000) }] });
+    await a.bus.flush();
+    await pushPolicy(a, { maxInbound: 1 });
+    assert.equal(a.gateway.admission.isBanned("127.0.0.70" as PeerIp), false);
+  });
+});
+
+describe("rate limits", () => {
+  test("a flood of GetPeers is dropped and counted; sustained, it becomes one RATE_LIMIT offence; the connection stays", async () => {
+    const a = await node(71, {
+      rateLimits: { getPeers: { count: 1, periodMs: 10_000, burst: 3 }, abuse: { count: 1, periodMs: 60_000, burst: 50 } },
+    });
+    const offences = record(a.bus, Subjects.offence, OffenceSchema);
+    const asked = record(a.bus, Subjects.peerIn("get_peers"), PeerMessageSchema);
+    const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.72");
+    await p.handshake(a.ip);
+    await waitFor(() => a.gateway.manager.isConnected("127.0.0.72" as PeerIp), { message: "established" });
+    for (let i = 0; i < 60; i++) p.send(create(EnvelopeSchema, { requestId: i + 1, payload: { case: "getPeers", value: { max: 10 } } }));
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_rate_limited_total", { kind: "get_peers" })) === 57, { message: "57 dropped" });
+    await waitFor(() => offences.length === 1, { message: "one offence" });
+    assert.equal(offences[0]!.kind, OffenceKind.RATE_LIMIT);
+    assert.equal(offences[0]!.severity, Severity.LOW);
+    assert.equal(offences[0]!.ip, "127.0.0.72");
+    await a.bus.flush();
+    assert.equal(asked.length, 3, "only the burst reached the bus");
+    assert.equal(a.gateway.manager.isConnected("127.0.0.72" as PeerIp), true);
+    assert.equal(p.closed, false);
+    p.close();
+  });
+});

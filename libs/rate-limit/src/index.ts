@@ -1,0 +1,1 @@
+export { formatRate, parseRate, TokenBucket, type Rate } from "./token-bucket.js";
