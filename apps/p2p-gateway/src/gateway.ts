@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import type { EventEmitter } from "node:events";
 import type { Registry } from "prom-client";
 import { GatewayService } from "@timenet/proto";
-import { Bus } from "@timenet/bus";
+import { Bus, busLogHooks } from "@timenet/bus";
+import { CleanupStack } from "@timenet/service-runtime";
 import { startGrpcServer, type GrpcServerHandle } from "@timenet/grpc";
 import { createLogger, createRegistry, PeerLabeler, startTelemetryServer, type Logger, type TelemetryServer } from "@timenet/telemetry";
 import { AdmissionControl } from "./admission.js";
@@ -42,10 +43,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const metrics = new GatewayMetrics(registry);
   const labeler = new PeerLabeler(o.namedPeers);
   const admission = new AdmissionControl();
-  const cleanups: Array<() => Promise<void> | void> = [];
-  const cleanup = async () => {
-    for (const c of cleanups.reverse()) await c();
-  };
+  const cleanups = new CleanupStack();
 
   try {
     const bus = await Bus.connect({
@@ -53,10 +51,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       name: `p2p-gateway-${o.node}`,
       user: o.natsUser,
       pass: o.natsPass,
-      onPublishError: (subject, err) => logger.warn({ subject, err: err.message }, "NATS publish failed"),
-      onDecodeError: (subject, err) => logger.warn({ subject, err: err.message }, "undecodable NATS message dropped"),
-      onHandlerError: (subject, err) => logger.error({ subject, err: err.message }, "NATS handler failed"),
-      onStatus: (s) => logger.info({ status: s }, "NATS connection status"),
+      ...busLogHooks(logger),
     });
     cleanups.push(() => bus.close());
 
@@ -145,7 +140,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       "p2p-gateway started",
     );
 
-    let stopped: Promise<void> | undefined;
     return {
       nodeId: o.nodeKey.nodeId,
       p2pPort,
@@ -160,17 +154,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       setTip(height, hash) {
         tip = { height, hash };
       },
-      stop() {
-        stopped ??= (async () => {
-          logger.info("p2p-gateway stopping");
-          await cleanup();
-          logger.info("p2p-gateway stopped");
-        })();
-        return stopped;
+      async stop() {
+        logger.info("p2p-gateway stopping");
+        await cleanups.run();
+        logger.info("p2p-gateway stopped");
       },
     };
   } catch (err) {
-    await cleanup();
+    await cleanups.run();
     throw err;
   }
 }

@@ -2,6 +2,7 @@
 import { loadConfigOrExit } from "@timenet/config";
 import { NodeKey } from "@timenet/node-key";
 import { createLogger } from "@timenet/telemetry";
+import { runMain } from "@timenet/service-runtime";
 import { gatewayEnvSchema } from "./config.js";
 import { startGateway } from "./gateway.js";
 import { softwareVersion } from "./software-version.js";
@@ -9,15 +10,10 @@ import { softwareVersion } from "./software-version.js";
 const env = loadConfigOrExit(gatewayEnvSchema);
 const logger = createLogger({ service: "p2p-gateway", node: env.NODE_NAME, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
 
-process.on("uncaughtException", (err) => {
-  logger.fatal({ err }, "uncaught exception");
-  process.exit(1);
-});
-
-try {
+await runMain("p2p-gateway", logger, async () => {
   const { key, created } = await NodeKey.loadOrCreate(env.NODE_KEY_FILE);
   logger.info({ node_id: key.nodeId, key_file: env.NODE_KEY_FILE, created }, created ? "created node key" : "loaded node key");
-  const gateway = await startGateway({
+  return startGateway({
     node: env.NODE_NAME,
     listenHost: env.P2P_HOST,
     listenPort: env.P2P_PORT,
@@ -53,19 +49,4 @@ try {
     peerRequestTimeoutMs: env.PEER_REQUEST_TIMEOUT,
     logger,
   });
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => {
-      logger.info({ signal }, "signal received");
-      gateway.stop().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          logger.error({ err }, "stop failed");
-          process.exit(1);
-        },
-      );
-    });
-  }
-} catch (err) {
-  logger.fatal({ err }, "p2p-gateway failed to start");
-  process.exit(1);
-}
+});

@@ -1,2 +1,3 @@
 export { Bus, type BusEvents, type BusOptions, type BusStatus, type BusSubscription, type MessageContext } from "./bus.js";
 export { BusError, type BusErrorCode } from "./bus-error.js";
+export { busLogHooks } from "./log-hooks.js";

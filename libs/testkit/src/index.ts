@@ -2,3 +2,4 @@ export { freePort } from "./free-port.js";
 export { tempDir } from "./temp-dir.js";
 export { onceEvent, waitFor } from "./wait.js";
 export { natsServerBinary, startNatsServer, type NatsServerHandle, type NatsServerOptions } from "./nats-server.js";
+export { startServiceProcess, type ServiceProcess, type ServiceProcessOptions } from "./service-process.js";

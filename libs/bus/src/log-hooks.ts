@@ -1,0 +1,18 @@
+import type { BusEvents } from "./bus.js";
+
+/** The part of a pino logger the hooks use. */
+interface HookLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** Bus events as log lines: the same wording in every service. */
+export function busLogHooks(logger: HookLogger): BusEvents {
+  return {
+    onPublishError: (subject, err) => logger.warn({ subject, err: err.message }, "NATS publish failed"),
+    onDecodeError: (subject, err) => logger.warn({ subject, err: err.message }, "undecodable NATS message dropped"),
+    onHandlerError: (subject, err) => logger.error({ subject, err: err.message }, "NATS handler failed"),
+    onStatus: (status) => logger.info({ status }, "NATS connection status"),
+  };
+}

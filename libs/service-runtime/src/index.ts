@@ -1,0 +1,2 @@
+export { CleanupStack } from "./cleanup-stack.js";
+export { runMain, type Stoppable } from "./run-main.js";

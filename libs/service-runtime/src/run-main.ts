@@ -1,0 +1,36 @@
+import type { Logger } from "@timenet/telemetry";
+
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/**
+ * The body of every service's main.ts: starts it, logs a fatal start error
+ * and exits 1, stops cleanly on SIGTERM/SIGINT (exit 0; Compose's grace
+ * period), and treats an uncaught exception as fatal.
+ */
+export async function runMain(name: string, logger: Logger, start: () => Promise<Stoppable>): Promise<void> {
+  process.on("uncaughtException", (err) => {
+    logger.fatal({ err }, "uncaught exception");
+    process.exit(1);
+  });
+  let service: Stoppable;
+  try {
+    service = await start();
+  } catch (err) {
+    logger.fatal({ err }, `${name} failed to start`);
+    process.exit(1);
+  }
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, "signal received");
+      service.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, "stop failed");
+          process.exit(1);
+        },
+      );
+    });
+  }
+}

@@ -1,0 +1,77 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { waitFor } from "./wait.js";
+
+export interface ServiceProcessOptions {
+  /** Path of the service's built main.js. */
+  main: string;
+  env: Record<string, string>;
+  /** Polled until it answers 200 (the service's /readyz). */
+  readyUrl: string;
+  timeoutMs?: number;
+  /** "inherit" also copies the child's output (its logs) to our stderr; the tail is always kept for start-up errors. */
+  stderr?: "inherit" | "ignore";
+}
+
+export interface ServiceProcess {
+  readonly child: ChildProcess;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  readonly exited: Promise<number | string>;
+  /** SIGTERM and wait for the exit (SIGKILL after graceMs). */
+  stop(graceMs?: number): Promise<number | string>;
+  /** SIGKILL: a crash, nothing flushed. */
+  kill(): Promise<number | string>;
+}
+
+/**
+ * Runs a service's real main.js as a child process (apps never import each
+ * other, so one app's tests run another as a process) and waits until it is ready.
+ */
+export async function startServiceProcess(o: ServiceProcessOptions): Promise<ServiceProcess> {
+  if (!existsSync(o.main)) throw new Error(`${o.main} does not exist: build that app first (npx nx run-many -t build)`);
+  const child = spawn(process.execPath, [o.main], { env: { PATH: process.env.PATH ?? "", ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
+  // The last few KiB of stderr explain a process that dies before it is ready.
+  let tail = "";
+  for (const stream of [child.stdout!, child.stderr!]) {
+    stream.on("data", (chunk: Buffer) => {
+      if (o.stderr === "inherit") process.stderr.write(chunk);
+      tail = (tail + chunk.toString("utf8")).slice(-4096);
+    });
+  }
+  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)));
+  let done = false;
+  void exited.then(() => (done = true));
+  const proc: ServiceProcess = {
+    child,
+    exited,
+    async stop(graceMs = 5_000) {
+      if (done) return exited;
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      const r = await exited;
+      clearTimeout(t);
+      return r;
+    },
+    async kill() {
+      if (!done) child.kill("SIGKILL");
+      return exited;
+    },
+  };
+  try {
+    await waitFor(
+      async () => {
+        if (done) throw new Error(`${o.main} exited with ${String(await exited)} before it was ready: ${tail.trim() || "(no output)"}`);
+        try {
+          return (await fetch(o.readyUrl)).status === 200;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: o.timeoutMs ?? 15_000, intervalMs: 50, message: `${o.readyUrl} ready` },
+    );
+  } catch (err) {
+    await proc.kill();
+    throw err;
+  }
+  return proc;
+}
