@@ -1,28 +1,10 @@
 /**
  * Exponential backoff with "equal jitter": half the delay is fixed, half is
  * random, so many nodes that lost the same peer do not redial in lockstep
- * while the delay still grows predictably.
+ * while the delay still grows predictably. `failures` is the peer's
+ * consecutive failure count (kept in the book, so it survives restarts).
  */
-export class ExponentialBackoff {
-  failures = 0;
-
-  constructor(
-    private readonly minMs: number,
-    private readonly maxMs: number,
-    private readonly random: () => number = Math.random,
-  ) {}
-
-  /** The delay before the next attempt, after `failures` failures. */
-  nextDelayMs(): number {
-    const base = Math.min(this.maxMs, this.minMs * 2 ** Math.max(0, this.failures - 1));
-    return Math.round(base / 2 + (this.random() * base) / 2);
-  }
-
-  fail(): void {
-    this.failures = Math.min(this.failures + 1, 64);
-  }
-
-  reset(): void {
-    this.failures = 0;
-  }
+export function backoffDelayMs(failures: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
+  const base = Math.min(maxMs, minMs * 2 ** Math.min(40, Math.max(0, failures - 1)));
+  return Math.round(base / 2 + (random() * base) / 2);
 }

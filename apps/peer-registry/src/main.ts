@@ -1,0 +1,52 @@
+// peer-registry entry point: configuration from the environment, then startRegistry.
+import { loadConfigOrExit } from "@timenet/config";
+import { createLogger } from "@timenet/telemetry";
+import { runMain } from "@timenet/service-runtime";
+import { registryEnvSchema } from "./config.js";
+import { startRegistry } from "./registry.js";
+
+const env = loadConfigOrExit(registryEnvSchema);
+const logger = createLogger({ service: "peer-registry", node: env.NODE_NAME, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
+
+await runMain("peer-registry", logger, async () => {
+  return startRegistry({
+    node: env.NODE_NAME,
+    dbPath: env.REGISTRY_DB_PATH,
+    publicIp: env.PUBLIC_IP,
+    bootstrapPeers: env.BOOTSTRAP_PEERS,
+    allowList: env.ALLOW_LIST,
+    targetOutbound: env.TARGET_OUTBOUND,
+    maxInbound: env.MAX_INBOUND,
+    maxPerSubnet: env.MAX_PER_SUBNET,
+    subnetPrefixV4: env.SUBNET_PREFIX_V4,
+    subnetPrefixV6: env.SUBNET_PREFIX_V6,
+    passiveWaitMs: env.PASSIVE_WAIT,
+    backoffMinMs: env.BACKOFF_MIN,
+    backoffMaxMs: env.BACKOFF_MAX,
+    stableAfterMs: env.STABLE_AFTER,
+    dialGiveUpMs: env.DIAL_GIVE_UP,
+    forgetAfterFailures: env.FORGET_AFTER_FAILURES,
+    maxBookSize: env.MAX_BOOK_SIZE,
+    score: {
+      lowPenalty: env.SCORE_LOW_PENALTY,
+      midPenalty: env.SCORE_MID_PENALTY,
+      banThreshold: env.BAN_THRESHOLD,
+      halfLifeMs: env.SCORE_HALF_LIFE,
+      banBaseMs: env.BAN_DURATION,
+      banMaxMs: env.BAN_MAX,
+    },
+    peerExchangeIntervalMs: env.PEER_EXCHANGE_INTERVAL,
+    peerExchangeMax: env.PEER_EXCHANGE_MAX,
+    candidateRate: env.PEER_EXCHANGE_CANDIDATES,
+    reconcileIntervalMs: env.RECONCILE_INTERVAL,
+    gatewayGrpc: env.GATEWAY_GRPC,
+    natsUrl: env.NATS_URL,
+    natsUser: env.NATS_USER,
+    natsPass: env.NATS_PASS,
+    grpcHost: env.GRPC_HOST,
+    grpcPort: env.GRPC_PORT,
+    metricsHost: env.METRICS_HOST,
+    metricsPort: env.METRICS_PORT,
+    logger,
+  });
+});

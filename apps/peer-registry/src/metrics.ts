@@ -1,0 +1,67 @@
+import { Counter, Gauge, type Registry } from "prom-client";
+
+/** Per-state counts, read from the book when Prometheus scrapes. */
+export interface BookCounts {
+  connected: number;
+  disconnected: number;
+  banned: number;
+  size: number;
+}
+
+/**
+ * Every metric of the registry, created in one place. Labels are enums
+ * (state, reason, kind, result): never an IP.
+ */
+export class RegistryMetrics {
+  readonly peers: Gauge<"state">;
+  readonly bookSize: Gauge;
+  readonly bans: Counter<"reason">;
+  readonly unbans: Counter<"reason">;
+  readonly offences: Counter<"kind" | "severity">;
+  readonly dialAttempts: Counter<"why">;
+  readonly dialFailures: Counter<"reason">;
+  readonly forgotten: Counter<"reason">;
+  readonly candidates: Counter<"result">;
+  readonly peerExchangeRequests: Counter<"result">;
+  readonly reconciliations: Counter<"result">;
+  readonly policyPublishes: Counter;
+
+  constructor(registry: Registry, counts: () => BookCounts) {
+    const r = [registry];
+    this.peers = new Gauge({
+      name: "timenet_registry_peers",
+      help: "Peers in the book by state (connected equals the gateway's established connections)",
+      labelNames: ["state"],
+      registers: r,
+      collect() {
+        const c = counts();
+        this.set({ state: "connected" }, c.connected);
+        this.set({ state: "disconnected" }, c.disconnected);
+        this.set({ state: "banned" }, c.banned);
+      },
+    });
+    this.bookSize = new Gauge({
+      name: "timenet_registry_book_size",
+      help: "Entries in the peer book (one per IP)",
+      registers: r,
+      collect() {
+        this.set(counts().size);
+      },
+    });
+    this.bans = new Counter({ name: "timenet_registry_bans_total", help: "Bans imposed, by reason (offence kind, score, operator)", labelNames: ["reason"], registers: r });
+    this.unbans = new Counter({ name: "timenet_registry_unbans_total", help: "Bans lifted: expired or operator", labelNames: ["reason"], registers: r });
+    this.offences = new Counter({ name: "timenet_registry_offences_total", help: "Offences received, by kind and severity", labelNames: ["kind", "severity"], registers: r });
+    this.dialAttempts = new Counter({ name: "timenet_registry_dial_attempts_total", help: "Dials asked of the gateway: persistent (configured) or fill (towards the outbound target)", labelNames: ["why"], registers: r });
+    this.dialFailures = new Counter({ name: "timenet_registry_dial_failures_total", help: "Dials that failed, by reason (socket error, handshake reason, no_answer)", labelNames: ["reason"], registers: r });
+    this.forgotten = new Counter({ name: "timenet_registry_forgotten_total", help: "Book entries removed: given_up (dial failures) or evicted (book full)", labelNames: ["reason"], registers: r });
+    this.candidates = new Counter({
+      name: "timenet_registry_peer_exchange_candidates_total",
+      help: "Addresses learned from peer exchange: accepted, or rejected (known, invalid, private, self, rate_limited, book_full)",
+      labelNames: ["result"],
+      registers: r,
+    });
+    this.peerExchangeRequests = new Counter({ name: "timenet_registry_peer_exchange_requests_total", help: "GetPeers: answered (to peers) and asked (of peers) by result", labelNames: ["result"], registers: r });
+    this.reconciliations = new Counter({ name: "timenet_registry_reconciliations_total", help: "Comparisons of the book with the gateway's connections: in_sync, corrected, error", labelNames: ["result"], registers: r });
+    this.policyPublishes = new Counter({ name: "timenet_registry_admission_policy_publishes_total", help: "Admission policies sent to the gateway", registers: r });
+  }
+}

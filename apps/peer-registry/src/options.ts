@@ -1,0 +1,136 @@
+import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
+import type { Logger } from "@timenet/telemetry";
+import type { Rate } from "@timenet/rate-limit";
+
+/** Score penalties, the ban threshold and how bans grow. */
+export interface ScorePolicy {
+  /** Points an offence of each grade takes off (fatal offences ban at once). */
+  lowPenalty: number;
+  midPenalty: number;
+  /** At or below this score the IP is banned. */
+  banThreshold: number;
+  /** Scores halve towards 0 in this time. */
+  halfLifeMs: number;
+  /** First ban; each later ban of the same IP doubles it, up to banMaxMs. */
+  banBaseMs: number;
+  banMaxMs: number;
+}
+
+/** Everything startRegistry needs. Only NATS and the store path are required; the rest have the defaults shown. */
+export interface RegistryOptions {
+  /** Name in every log line (`node`). Default "registry". */
+  node?: string;
+  natsUrl: string;
+  natsUser?: string;
+  natsPass?: string;
+  /** LMDB directory of the peer book. */
+  dbPath: string;
+  /** The gateway's gRPC address, for reconciliation. Default 127.0.0.1:50051. */
+  gatewayGrpc?: string;
+  /** This node's public IP: decides dial direction (the higher IP dials). Unset: always dial. */
+  publicIp?: PeerIp;
+  /** Peers kept connected whatever the target. */
+  bootstrapPeers?: PeerEndpoint[];
+  /** IPs exempt from inbound limits and automatic bans. */
+  allowList?: PeerIp[];
+  /** Outbound connections to keep. Default 8. */
+  targetOutbound?: number;
+  /** Inbound sockets admitted from strangers. Default 64. */
+  maxInbound?: number;
+  /** Inbound sockets admitted from one subnet. Default 4. */
+  maxPerSubnet?: number;
+  /** Subnet sizes for maxPerSubnet. Default /24 and /64. */
+  subnetPrefixV4?: number;
+  subnetPrefixV6?: number;
+  /** How long the lower IP waits for the higher to dial before dialling itself. Default 30 s. */
+  passiveWaitMs?: number;
+  /** Redial backoff bounds. Default 1 s to 5 min. */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** A connection that lived this long resets its peer's failure count. Default 60 s. */
+  stableAfterMs?: number;
+  /** A dial the gateway neither completes nor reports within this is a failure. Default 20 s. */
+  dialGiveUpMs?: number;
+  /** Learned (not configured) peers are forgotten after this many consecutive failures. Default 8. */
+  forgetAfterFailures?: number;
+  /** How often dials, ban expiry and stable connections are evaluated. Default 1 s. */
+  tickMs?: number;
+  /** Most dials sent in one tick. Default 8. */
+  maxDialsPerTick?: number;
+  /** Book entries kept; the worst are evicted beyond this. Default 5000. */
+  maxBookSize?: number;
+  score?: Partial<ScorePolicy>;
+  /** How often each connected peer is asked for its peers. Default 5 min. */
+  peerExchangeIntervalMs?: number;
+  /** Addresses in one Peers answer we send, and read from one we get. Default 32. */
+  peerExchangeMax?: number;
+  /** Only peers seen within this are shared. Default 3 h. */
+  peerExchangeMaxAgeMs?: number;
+  /** New candidates accepted from one peer. Default 64 per 10 min. */
+  candidateRate?: Rate;
+  /** How often the book is compared with the gateway's connections. Default 30 s. */
+  reconcileIntervalMs?: number;
+  /** How often the admission policy is re-published (it is also sent on every change). Default 5 s. */
+  policyRefreshMs?: number;
+  grpcHost?: string;
+  /** Default 50052; 0 = ephemeral. */
+  grpcPort?: number;
+  metricsHost?: string;
+  /** Default 9102; 0 = ephemeral. */
+  metricsPort?: number;
+  logger?: Logger;
+  logLevel?: string;
+}
+
+export const DEFAULT_SCORE_POLICY: ScorePolicy = {
+  lowPenalty: 10,
+  midPenalty: 60,
+  banThreshold: -100,
+  halfLifeMs: 10 * 60_000,
+  banBaseMs: 60 * 60_000,
+  banMaxMs: 7 * 24 * 60 * 60_000,
+};
+
+type Optional = "natsUser" | "natsPass" | "publicIp" | "logger";
+export type ResolvedRegistryOptions = Required<Omit<RegistryOptions, Optional | "score">> & Pick<RegistryOptions, Optional> & { score: ScorePolicy };
+
+export function resolveRegistryOptions(o: RegistryOptions): ResolvedRegistryOptions {
+  return {
+    node: o.node ?? "registry",
+    natsUrl: o.natsUrl,
+    natsUser: o.natsUser,
+    natsPass: o.natsPass,
+    dbPath: o.dbPath,
+    gatewayGrpc: o.gatewayGrpc ?? "127.0.0.1:50051",
+    publicIp: o.publicIp,
+    bootstrapPeers: o.bootstrapPeers ?? [],
+    allowList: o.allowList ?? [],
+    targetOutbound: o.targetOutbound ?? 8,
+    maxInbound: o.maxInbound ?? 64,
+    maxPerSubnet: o.maxPerSubnet ?? 4,
+    subnetPrefixV4: o.subnetPrefixV4 ?? 24,
+    subnetPrefixV6: o.subnetPrefixV6 ?? 64,
+    passiveWaitMs: o.passiveWaitMs ?? 30_000,
+    backoffMinMs: o.backoffMinMs ?? 1_000,
+    backoffMaxMs: o.backoffMaxMs ?? 5 * 60_000,
+    stableAfterMs: o.stableAfterMs ?? 60_000,
+    dialGiveUpMs: o.dialGiveUpMs ?? 20_000,
+    forgetAfterFailures: o.forgetAfterFailures ?? 8,
+    tickMs: o.tickMs ?? 1_000,
+    maxDialsPerTick: o.maxDialsPerTick ?? 8,
+    maxBookSize: o.maxBookSize ?? 5_000,
+    score: { ...DEFAULT_SCORE_POLICY, ...o.score },
+    peerExchangeIntervalMs: o.peerExchangeIntervalMs ?? 5 * 60_000,
+    peerExchangeMax: o.peerExchangeMax ?? 32,
+    peerExchangeMaxAgeMs: o.peerExchangeMaxAgeMs ?? 3 * 60 * 60_000,
+    candidateRate: o.candidateRate ?? { count: 64, periodMs: 10 * 60_000, burst: 64 },
+    reconcileIntervalMs: o.reconcileIntervalMs ?? 30_000,
+    policyRefreshMs: o.policyRefreshMs ?? 5_000,
+    grpcHost: o.grpcHost ?? "127.0.0.1",
+    grpcPort: o.grpcPort ?? 50052,
+    metricsHost: o.metricsHost ?? "127.0.0.1",
+    metricsPort: o.metricsPort ?? 9102,
+    logger: o.logger,
+    logLevel: o.logLevel ?? "info",
+  };
+}

@@ -1,0 +1,200 @@
+import type { Registry } from "prom-client";
+import {
+  AdmissionPolicyRequestSchema,
+  AdmissionPolicySchema,
+  DialFailedSchema,
+  DialRequestSchema,
+  GatewayService,
+  OffenceSchema,
+  PeerConnectedSchema,
+  PeerDisconnectedSchema,
+  PeerMessageSchema,
+  PeerRegistryService,
+  PeerState,
+  Subjects,
+} from "@timenet/proto";
+import { isValidIp, normalizeIp, type PeerIp } from "@timenet/net-address";
+import { Bus, busLogHooks, type BusSubscription } from "@timenet/bus";
+import { CleanupStack } from "@timenet/service-runtime";
+import { createGrpcClient, startGrpcServer, type ServiceClient } from "@timenet/grpc";
+import { createLogger, createRegistry, startTelemetryServer, type Logger } from "@timenet/telemetry";
+import { RegistryMetrics } from "./metrics.js";
+import { resolveRegistryOptions, type RegistryOptions, type ResolvedRegistryOptions } from "./options.js";
+import { PeerBook } from "./peer-book.js";
+import { PeerExchange } from "./peer-exchange.js";
+import { PeerStore } from "./peer-store.js";
+import { registryServiceImpl } from "./registry-service.js";
+
+export interface PeerRegistry {
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+  readonly options: ResolvedRegistryOptions;
+  readonly book: PeerBook;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  /** Compares the book with the gateway's connections now; resolves with the number of corrections. */
+  reconcile(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a peer-registry: the peer book (LMDB), its feeds from the gateway
+ * over NATS, the dial planner, the admission policy, peer exchange, gRPC and
+ * metrics. Several can run in one process (tests, devnet).
+ */
+export async function startRegistry(options: RegistryOptions): Promise<PeerRegistry> {
+  const o = resolveRegistryOptions(options);
+  const logger = o.logger ?? createLogger({ service: "peer-registry", node: o.node, level: o.logLevel });
+  const registry = createRegistry({ service: "peer-registry", node: o.node });
+  const cleanups = new CleanupStack();
+
+  try {
+    const store = PeerStore.open(o.dbPath);
+    cleanups.push(() => store.close());
+    let publishSoon: () => void = () => undefined;
+    // The metrics read their counts from the book, which reports through the metrics.
+    const ref: { book?: PeerBook } = {};
+    const metrics = new RegistryMetrics(registry, () => ref.book?.counts() ?? { connected: 0, disconnected: 0, banned: 0, size: 0 });
+    const theBook = new PeerBook({ options: o, store, metrics, logger, onPolicyChange: () => publishSoon() });
+    ref.book = theBook;
+    theBook.load();
+
+    const bus = await Bus.connect({
+      servers: o.natsUrl,
+      name: `peer-registry-${o.node}`,
+      user: o.natsUser,
+      pass: o.natsPass,
+      ...busLogHooks(logger),
+    });
+    cleanups.push(() => bus.close());
+
+    // The admission policy goes out after every change (coalesced within one
+    // turn of the event loop) and periodically, for a gateway that restarted.
+    let policyQueued = false;
+    const publishPolicy = () => {
+      policyQueued = false;
+      if (bus.publish(Subjects.admissionPolicy, AdmissionPolicySchema, theBook.policy())) metrics.policyPublishes.inc();
+    };
+    publishSoon = () => {
+      if (policyQueued) return;
+      policyQueued = true;
+      setImmediate(publishPolicy);
+    };
+
+    const pex = new PeerExchange({ bus, book: theBook, metrics, logger, options: o });
+    const subs: BusSubscription[] = [
+      bus.subscribe(Subjects.peerConnected, PeerConnectedSchema, (ev) => {
+        if (!isValidIp(ev.ip)) return;
+        theBook.onConnected({ ...ev, ip: normalizeIp(ev.ip) });
+        pex.onConnected(normalizeIp(ev.ip));
+      }),
+      bus.subscribe(Subjects.peerDisconnected, PeerDisconnectedSchema, (ev) => {
+        if (!isValidIp(ev.ip)) return;
+        theBook.onDisconnected({ ...ev, ip: normalizeIp(ev.ip) });
+        pex.onDisconnected(normalizeIp(ev.ip));
+      }),
+      bus.subscribe(Subjects.dialFailed, DialFailedSchema, (ev) => {
+        if (isValidIp(ev.ip)) theBook.onDialFailed({ ...ev, ip: normalizeIp(ev.ip) });
+      }),
+      bus.subscribe(Subjects.offence, OffenceSchema, (off) => {
+        if (isValidIp(off.ip)) theBook.onOffence({ ...off, ip: normalizeIp(off.ip) });
+      }),
+      bus.subscribe(Subjects.peerIn("new_block"), PeerMessageSchema, (m) => {
+        const p = m.envelope?.payload;
+        if (p?.case === "newBlock" && isValidIp(m.peerIp)) theBook.onAnnouncement(normalizeIp(m.peerIp), p.value.height, p.value.hash);
+      }),
+      bus.subscribe(Subjects.admissionPolicyGet, AdmissionPolicyRequestSchema, (_req, ctx) => ctx.respond(AdmissionPolicySchema, theBook.policy())),
+    ];
+    cleanups.push(() => subs.forEach((s) => s.unsubscribe()));
+    pex.start();
+    cleanups.push(() => pex.stop());
+
+    const gateway: ServiceClient<typeof GatewayService> = createGrpcClient(GatewayService, o.gatewayGrpc);
+    cleanups.push(() => gateway.close());
+    const reconcile = async (): Promise<number> => {
+      const requestedAt = Date.now();
+      try {
+        const res = await gateway.listConnections({}, { deadlineMs: 3_000 });
+        const corrected = theBook.reconcile(
+          res.connections.filter((c) => isValidIp(c.ip)).map((c) => ({ ...c, ip: normalizeIp(c.ip) })),
+          requestedAt,
+        );
+        metrics.reconciliations.inc({ result: corrected > 0 ? "corrected" : "in_sync" });
+        return corrected;
+      } catch (err) {
+        metrics.reconciliations.inc({ result: "error" });
+        logger.warn({ gateway: o.gatewayGrpc, err: (err as Error).message }, "cannot reach the gateway to reconcile the peer book");
+        return 0;
+      }
+    };
+    await reconcile();
+    publishPolicy();
+
+    const tick = () => {
+      const now = Date.now();
+      theBook.tick(now);
+      for (const d of theBook.dueDials(now)) {
+        if (!bus.publish(Subjects.registryDial, DialRequestSchema, { ip: d.ip, port: d.port, reason: d.why })) break;
+        theBook.markDialSent(d.ip, now);
+        metrics.dialAttempts.inc({ why: d.why });
+        logger.info({ peer_ip: d.ip, port: d.port, why: d.why }, "asking the gateway to dial");
+      }
+      pex.tick(theBook.list(PeerState.CONNECTED).map((p) => p.ip as PeerIp), now);
+    };
+    const timers = [
+      setInterval(tick, o.tickMs),
+      setInterval(publishPolicy, o.policyRefreshMs),
+      setInterval(() => void reconcile(), o.reconcileIntervalMs),
+    ];
+    cleanups.push(() => timers.forEach((t) => clearInterval(t)));
+    tick();
+
+    const grpc = await startGrpcServer({
+      host: o.grpcHost,
+      port: o.grpcPort,
+      services: [{ service: PeerRegistryService, impl: registryServiceImpl({ book: theBook, targetOutbound: o.targetOutbound, publishPolicy: publishSoon }) }],
+      logger,
+    });
+    cleanups.push(() => grpc.stop());
+
+    const telemetry = await startTelemetryServer({
+      host: o.metricsHost,
+      port: o.metricsPort,
+      registry,
+      logger,
+      readiness: [{ name: "nats", check: () => bus.connected }],
+    });
+    cleanups.push(() => telemetry.stop());
+
+    logger.info(
+      {
+        grpc: grpc.port,
+        metrics: telemetry.port,
+        db: o.dbPath,
+        public_ip: o.publicIp ?? null,
+        bootstrap: o.bootstrapPeers.length,
+        allow_listed: o.allowList.length,
+        target_outbound: o.targetOutbound,
+      },
+      "peer-registry started",
+    );
+
+    return {
+      grpcPort: grpc.port,
+      metricsPort: telemetry.port,
+      options: o,
+      book: theBook,
+      registry,
+      logger,
+      reconcile,
+      async stop() {
+        logger.info("peer-registry stopping");
+        await cleanups.run();
+        logger.info("peer-registry stopped");
+      },
+    };
+  } catch (err) {
+    await cleanups.run();
+    throw err;
+  }
+}

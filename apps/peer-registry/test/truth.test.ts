@@ -1,0 +1,103 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { PeerSource, PeerState } from "@timenet/proto";
+import { waitFor } from "@timenet/testkit";
+import type { PeerIp } from "@timenet/net-address";
+import { gatewayMetric, gatewayPeers, nodePool, registryMetric, waitLinked, type TestNode } from "./harness.js";
+
+const { node, stopAll } = nodePool();
+after(stopAll);
+
+/**
+ * The registry's connected count, its metric, and its Stats equal the
+ * gateway's established connections, and no IP is listed twice.
+ */
+async function assertTruthful(a: TestNode, expected: number, step: string): Promise<void> {
+  await waitFor(
+    async () => {
+      const gw = await gatewayPeers(a);
+      const stats = await a.registryClient().stats({});
+      return gw.size === expected && stats.connected === expected;
+    },
+    { timeoutMs: 10_000, intervalMs: 25, message: `${step}: ${expected} connections on both sides` },
+  );
+  const gw = await gatewayPeers(a);
+  const stats = await a.registryClient().stats({});
+  const peers = (await a.registryClient().listPeers({ state: PeerState.CONNECTED })).peers;
+  assert.deepEqual(peers.map((p) => p.ip).sort(), [...gw.keys()].sort(), `${step}: the same IPs`);
+  assert.equal(stats.inbound + stats.outbound, gw.size, step);
+  assert.equal(await registryMetric(a, "timenet_registry_peers", { state: "connected" }), gw.size, `${step}: metric`);
+  assert.equal(await gatewayMetric(a, "timenet_gateway_peers"), gw.size, `${step}: gateway metric`);
+  const all = (await a.registryClient().listPeers({})).peers.map((p) => p.ip);
+  assert.equal(new Set(all).size, all.length, `${step}: no IP twice`);
+  for (const p of peers) assert.equal(p.connId, gw.get(p.ip)!.connId, `${step}: ${p.ip} is the very connection the gateway holds`);
+}
+
+describe("truthful counts", () => {
+  test("the registry's counts equal the gateway's connections through kills, restarts and operator disconnects", async () => {
+    const b = await node(141);
+    const c = await node(142);
+    const d = await node(143);
+    const a = await node(149, { registry: { bootstrapPeers: [b.endpoint, c.endpoint, d.endpoint] } });
+    await assertTruthful(a, 3, "start");
+
+    for (let round = 0; round < 2; round++) {
+      await b.gateway.kill(); // a crash: no Goodbye
+      await assertTruthful(a, 2, `round ${round}: b crashed`);
+      await b.startGateway();
+      await assertTruthful(a, 3, `round ${round}: b back`);
+
+      await c.gateway.stop(); // SIGTERM: Goodbye{SHUTDOWN}
+      await assertTruthful(a, 2, `round ${round}: c stopped`);
+      await c.startGateway();
+      await assertTruthful(a, 3, `round ${round}: c back`);
+
+      // The operator drops d at a's gateway; a's registry redials it.
+      const before = (await gatewayPeers(a)).get(d.ip)!.connId;
+      await a.gatewayGrpc.disconnect({ ip: d.ip });
+      await waitFor(async () => ((await gatewayPeers(a)).get(d.ip)?.connId ?? before) !== before, { message: `round ${round}: d redialled` });
+      await assertTruthful(a, 3, `round ${round}: d redialled`);
+    }
+
+    // The registry itself restarts while the world changes under it.
+    await a.stopRegistry();
+    await b.gateway.kill();
+    await waitFor(async () => (await gatewayPeers(a)).size === 2, { message: "b gone while the registry was down" });
+    await a.startRegistry();
+    await assertTruthful(a, 2, "registry restarted (missed b's disconnect)");
+    await b.startGateway();
+    await assertTruthful(a, 3, "b back after the registry restart");
+  });
+
+  test("a registry restart keeps the book and the bans", async () => {
+    const b = await node(151);
+    const c = await node(152);
+    const a = await node(159, { registry: { bootstrapPeers: [b.endpoint] } });
+    const client = a.registryClient();
+    await client.addPeer({ endpoint: `${c.ip}:${c.p2pPort}` });
+    await waitLinked(a, b);
+    await waitLinked(a, c);
+    await client.banPeer({ ip: "127.0.0.158", durationMs: 3_600_000n, reason: "kept across restarts" });
+    const before = (await client.listPeers({})).peers;
+    const banned = before.find((p) => p.ip === "127.0.0.158")!;
+
+    await a.stopRegistry();
+    await a.startRegistry();
+    const after = (await a.registryClient().listPeers({})).peers;
+    assert.deepEqual(
+      after.map((p) => [p.ip, p.port, p.nodeId, p.source, p.persistent, p.totalConnections]),
+      before.map((p) => [p.ip, p.port, p.nodeId, p.source, p.persistent, p.totalConnections]),
+      "the same book",
+    );
+    const stillBanned = after.find((p) => p.ip === "127.0.0.158")!;
+    assert.equal(stillBanned.state, PeerState.BANNED);
+    assert.equal(stillBanned.banUntilMs, banned.banUntilMs);
+    assert.equal(stillBanned.banReason, "operator: kept across restarts");
+    assert.equal(after.find((p) => p.ip === c.ip)!.source, PeerSource.OPERATOR);
+    // Connections were reconciled with the gateway, not assumed.
+    await assertTruthful(a, 2, "after restart");
+    // The gateway still enforces the ban from the restarted registry's policy.
+    await waitFor(async () => (await gatewayMetric(a, "timenet_gateway_banned_ips")) === 1, { message: "ban in force" });
+    assert.ok(a.registry!.book.get("127.0.0.158" as PeerIp));
+  });
+});
