@@ -1,0 +1,113 @@
+import { Command, Option } from "commander";
+import { PeerState } from "@timenet/proto";
+import type { CommandContext } from "./command-context.js";
+import { addnodeCommand } from "./commands/addnode.js";
+import { banCommand } from "./commands/ban.js";
+import { peerCommand } from "./commands/peer.js";
+import { peersCommand } from "./commands/peers.js";
+import { statsCommand } from "./commands/stats.js";
+import { unbanCommand } from "./commands/unban.js";
+import { durationOption, portOption, STATE_CHOICES, stateOption, timeoutOption } from "./option-parsers.js";
+import { processOutput, type Output } from "./output.js";
+import { DEFAULT_P2P_PORT, peerEndpointArgument, peerIpArgument } from "./peer-arguments.js";
+import { registryTarget } from "./registry-target.js";
+import { withRegistry } from "./registry-client.js";
+
+export interface ProgramDeps {
+  output?: Output;
+  now?: () => number;
+}
+
+interface GlobalOptions {
+  node: string;
+  registryPort: number;
+  timeout: number;
+  json?: boolean;
+}
+
+/** Commander's usage errors as one line: "timenetctl: unknown option '--jsn' (Did you mean --json?)". */
+function usageLine(message: string): string {
+  return `timenetctl: ${message.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")}\n`;
+}
+
+/**
+ * The timenetctl program. Parse with `parseAsync(args, { from: "user" })`;
+ * usage errors throw CommanderError (exitOverride), failures CliError.
+ */
+export function buildProgram({ output = processOutput, now = Date.now }: ProgramDeps = {}): Command {
+  const program = new Command("timenetctl")
+    .description("Operator CLI of a timenet node: asks the node's peer-registry (gRPC) about its peers.")
+    .option("--node <host>", "the node: host name, IP or [IPv6], optionally with :port", "127.0.0.1")
+    .option("--registry-port <n>", "peer-registry gRPC port, when --node names none", portOption, 50052)
+    .option("--timeout <ms>", "deadline of each gRPC call, in ms", timeoutOption, 5000)
+    .option("--json", "print the registry's answer as protobuf JSON (for scripts)")
+    .configureOutput({
+      writeOut: (text) => output.out(text),
+      writeErr: (text) => output.err(text),
+      outputError: (text, write) => write(usageLine(text)),
+    })
+    .exitOverride();
+
+  const run = async (command: Command, body: (ctx: CommandContext) => Promise<string>) => {
+    const opts = command.optsWithGlobals<GlobalOptions>();
+    const target = registryTarget(opts.node, opts.registryPort);
+    const call = { deadlineMs: opts.timeout };
+    const text = await withRegistry(target, opts.timeout, (registry) => body({ registry, call, json: opts.json === true, now }));
+    output.out(`${text}\n`);
+  };
+
+  program
+    .command("peers")
+    .description("list the peer book, then a summary line")
+    .addOption(new Option("--state <state>", `only peers in this state (${STATE_CHOICES.join(", ")})`).argParser(stateOption))
+    .action((opts: { state?: PeerState }, command: Command) =>
+      run(command, (ctx) => peersCommand(ctx, opts.state ?? PeerState.UNSPECIFIED)),
+    );
+
+  /** An action whose first argument is a peer IP, checked before any call. */
+  const withIp =
+    <O>(body: (ctx: CommandContext, ip: string, opts: O) => Promise<string>) =>
+    (raw: string, opts: O, command: Command) => {
+      const ip = peerIpArgument(raw);
+      return run(command, (ctx) => body(ctx, ip, opts));
+    };
+  const IP_ARGUMENT = "the peer's IP";
+
+  program
+    .command("peer")
+    .description("show every field of one peer")
+    .argument("<ip>", IP_ARGUMENT)
+    .action(withIp((ctx, ip) => peerCommand(ctx, ip)));
+
+  program
+    .command("ban")
+    .description("ban a peer: it is disconnected and refused until the ban lapses")
+    .argument("<ip>", IP_ARGUMENT)
+    .option("--duration <d>", "how long: 30s, 10m, 2h, 1d (0 or absent: the registry's default)", durationOption)
+    .option("--reason <text>", "why, shown in `peers` and the logs")
+    .action(
+      withIp((ctx, ip, opts: { duration?: number; reason?: string }) => banCommand(ctx, ip, opts.duration ?? 0, opts.reason ?? "")),
+    );
+
+  program
+    .command("unban")
+    .description("lift a peer's ban")
+    .argument("<ip>", IP_ARGUMENT)
+    .action(withIp((ctx, ip) => unbanCommand(ctx, ip)));
+
+  program
+    .command("addnode")
+    .description("add a persistent peer that the node dials and keeps connected")
+    .argument("<endpoint>", `ip, ip:port or [ipv6]:port (port ${DEFAULT_P2P_PORT} when absent)`)
+    .action((raw: string, _opts: unknown, command: Command) => {
+      const endpoint = peerEndpointArgument(raw);
+      return run(command, (ctx) => addnodeCommand(ctx, endpoint));
+    });
+
+  program
+    .command("stats")
+    .description("the registry's counters")
+    .action((_opts: unknown, command: Command) => run(command, (ctx) => statsCommand(ctx)));
+
+  return program;
+}
