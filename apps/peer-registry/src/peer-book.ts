@@ -24,7 +24,7 @@ import { backoffDelayMs } from "./backoff.js";
 import type { BookCounts, RegistryMetrics } from "./metrics.js";
 import type { ResolvedRegistryOptions } from "./options.js";
 import type { PeerStore } from "./peer-store.js";
-import { banDurationMs, decayedScore, offenceLabel, penaltyFor, severityLabel } from "./scoring.js";
+import { banDurationMs, decayedScore, gradeOf, offenceLabel, penaltyFor, severityLabel } from "./scoring.js";
 
 export interface PeerBookOptions {
   options: ResolvedRegistryOptions;
@@ -201,15 +201,16 @@ export class PeerBook {
   onOffence(off: Offence, now = Date.now()): boolean {
     const ip = off.ip as PeerIp;
     const kind = offenceLabel(off.kind);
-    this.b.metrics.offences.inc({ kind, severity: severityLabel(off.severity) });
+    const grade = gradeOf(off.kind, off.severity);
+    this.b.metrics.offences.inc({ kind, severity: severityLabel(grade) });
     const p = this.getOrCreate(ip, PeerSource.INBOUND, now, true);
-    const penalty = penaltyFor(off.severity, this.o.score);
+    const penalty = penaltyFor(grade, this.o.score);
     let score = decayedScore(p.score, Number(p.scoreAtMs), now, this.o.score.halfLifeMs);
     score = penalty === "ban" ? Math.min(score, this.o.score.banThreshold) : score - penalty;
     p.score = score;
     p.scoreAtMs = BigInt(now);
     const shouldBan = score <= this.o.score.banThreshold;
-    this.b.logger.warn({ peer_ip: ip, kind, severity: severityLabel(off.severity), score: Math.round(score), detail: off.detail }, "offence");
+    this.b.logger.warn({ peer_ip: ip, kind, severity: severityLabel(grade), score: Math.round(score), detail: off.detail }, "offence");
     let banned = false;
     if (shouldBan && p.allowListed) {
       this.b.logger.warn({ peer_ip: ip, kind, score: Math.round(score) }, "allow-listed peer is never banned automatically");

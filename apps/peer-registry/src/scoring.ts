@@ -11,6 +11,30 @@ export function decayedScore(score: number, atMs: number, nowMs: number, halfLif
   return Math.abs(s) < 0.01 ? 0 : s;
 }
 
+/**
+ * The registry is the judge: it grades each kind itself, whoever reported it.
+ * Fatal: proof of another chain or a forged identity. Mid (low tolerance):
+ * malformed or invalid data. Low (high tolerance): what a bad link or a busy
+ * peer can cause. An unknown kind keeps the reporter's grade.
+ */
+const GRADES = new Map<OffenceKind, Severity>([
+  [OffenceKind.WRONG_GENESIS, Severity.FATAL],
+  [OffenceKind.WRONG_NETWORK, Severity.FATAL],
+  [OffenceKind.BAD_SIGNATURE, Severity.FATAL],
+  [OffenceKind.FRAME_TOO_LARGE, Severity.MID],
+  [OffenceKind.BAD_FRAME, Severity.MID],
+  [OffenceKind.PROTOCOL_VIOLATION, Severity.MID],
+  [OffenceKind.INVALID_BLOCK, Severity.MID],
+  [OffenceKind.PING_TIMEOUT, Severity.LOW],
+  [OffenceKind.HANDSHAKE_TIMEOUT, Severity.LOW],
+  [OffenceKind.BAD_VERSION, Severity.LOW],
+  [OffenceKind.RATE_LIMIT, Severity.LOW],
+]);
+
+export function gradeOf(kind: OffenceKind, reported: Severity): Severity {
+  return GRADES.get(kind) ?? (reported === Severity.UNSPECIFIED ? Severity.LOW : reported);
+}
+
 /** What an offence costs: fatal ones ban at once, the others lower the score by their grade. */
 export function penaltyFor(severity: Severity, p: ScorePolicy): number | "ban" {
   switch (severity) {

@@ -43,7 +43,13 @@ async function makeBook(extra: Partial<RegistryOptions> = {}) {
 const ip = (s: string) => s as PeerIp;
 const connected = (addr: string, connId: number, direction = Direction.OUTBOUND) =>
   create(PeerConnectedSchema, { ip: addr, port: 24100, direction, connId, connectedAtMs: 1_000n });
-const offence = (addr: string, severity: Severity, kind = OffenceKind.BAD_FRAME) => create(OffenceSchema, { ip: addr, kind, severity });
+/** An offence of a kind the registry grades as asked (the reporter's severity is only a fallback). */
+const offence = (addr: string, severity: Severity, kind?: OffenceKind) =>
+  create(OffenceSchema, {
+    ip: addr,
+    kind: kind ?? (severity === Severity.FATAL ? OffenceKind.BAD_SIGNATURE : severity === Severity.MID ? OffenceKind.BAD_FRAME : OffenceKind.PING_TIMEOUT),
+    severity,
+  });
 
 test("backoff doubles with jitter and is capped; bans double and are capped; scores decay towards zero", () => {
   assert.deepEqual([1, 2, 3, 4, 10].map((f) => backoffDelayMs(f, 1_000, 60_000, () => 0)), [500, 1_000, 2_000, 4_000, 30_000]);
@@ -61,6 +67,8 @@ test("offences: fatal bans at once, mid ones add up to a ban, scores decay, allo
   assert.equal(book.get(ip("10.0.0.1"))!.banReason, "wrong_genesis");
   assert.equal(policyChanges(), 1);
   // One mid offence is tolerated; a second soon after is not.
+  // The registry grades by kind: a "fatal" ping timeout from a confused reporter is still low.
+  assert.equal(book.onOffence(offence("10.0.0.5", Severity.FATAL, OffenceKind.PING_TIMEOUT), 2_000), false);
   assert.equal(book.onOffence(offence("10.0.0.2", Severity.MID), 2_000), false);
   assert.equal(book.onOffence(offence("10.0.0.2", Severity.MID), 3_000), true);
   // Spread over hours, the same offences fade and never ban.
