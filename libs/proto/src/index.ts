@@ -1,5 +1,7 @@
 // The contracts, generated from proto/ by `buf generate` at build time.
 export * from "./gen/timenet/chain/v1/block_pb.js";
+export * from "./gen/timenet/chain/v1/block_store_pb.js";
+export * from "./gen/timenet/sync/v1/sync_pb.js";
 export * from "./gen/timenet/p2p/v1/wire_pb.js";
 export * from "./gen/timenet/p2p/v1/bus_pb.js";
 export * from "./gen/timenet/gateway/v1/gateway_service_pb.js";

@@ -18,4 +18,9 @@ export const Subjects = {
   registryDial: "registry.dial",
   admissionPolicy: "registry.admission",
   admissionPolicyGet: "registry.admission.get",
+  /** See proto/timenet/chain/v1/block_store.proto. */
+  chainTip: "chain.tip",
+  /** See proto/timenet/sync/v1/sync.proto. */
+  syncBatch: "sync.batch",
+  syncWorkerHeartbeat: "sync.worker.heartbeat",
 } as const;
