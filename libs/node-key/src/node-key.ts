@@ -12,6 +12,8 @@ export class NodeKeyError extends Error {
 
 // DER prefix of an ed25519 SubjectPublicKeyInfo; the raw 32-byte key follows it.
 const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+// DER prefix of an ed25519 PKCS#8 PrivateKeyInfo; the raw 32-byte seed follows it.
+const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 
 /** The node's ed25519 identity. Its public key is the node id peers see in Hello. */
 export class NodeKey {
@@ -26,6 +28,17 @@ export class NodeKey {
 
   static generate(): NodeKey {
     return new NodeKey(generateKeyPairSync("ed25519").privateKey);
+  }
+
+  /**
+   * The key whose RFC 8032 private key (seed) is these 32 bytes: the same seed
+   * always gives the same key. For fixed, published keys (the devnet's
+   * producers); a node's own key comes from `loadOrCreate`.
+   */
+  static fromSeed(seed: Uint8Array): NodeKey {
+    if (seed.length !== 32) throw new NodeKeyError(`an ed25519 seed is 32 bytes, got ${seed.length}`);
+    const der = Buffer.concat([PKCS8_ED25519_PREFIX, seed]);
+    return new NodeKey(createPrivateKey({ key: der, format: "der", type: "pkcs8" }));
   }
 
   static fromPem(pem: string): NodeKey {

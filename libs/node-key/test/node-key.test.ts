@@ -43,3 +43,16 @@ test("a corrupt key file is a clear error, not a new identity", async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("a key from a seed is deterministic and matches RFC 8032 test vector 1", () => {
+  const seed = Buffer.from("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", "hex");
+  const key = NodeKey.fromSeed(seed);
+  assert.equal(key.nodeId, "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+  assert.equal(
+    Buffer.from(key.sign(new Uint8Array(0))).toString("hex"),
+    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+  );
+  assert.equal(NodeKey.fromSeed(seed).nodeId, key.nodeId);
+  assert.equal(NodeKey.fromPem(key.toPem()).nodeId, key.nodeId);
+  assert.throws(() => NodeKey.fromSeed(seed.subarray(1)), { code: "ERR_NODE_KEY", message: /32 bytes, got 31/ });
+});

@@ -1,0 +1,15 @@
+export { ChainError, type ChainErrorCode } from "./chain-error.js";
+export { HASH_LENGTH, HEADER_SIGNING_BYTES_LENGTH, SIGNATURE_LENGTH, headerSigningBytes } from "./header-encoding.js";
+export { blockHash, hashHex, sha256d } from "./block-hash.js";
+export { merkleRoot, txHash } from "./merkle.js";
+export {
+  DEVNET,
+  DEVNET_GENESIS_HASH,
+  devnetProducerKey,
+  expectedProducer,
+  genesisBlock,
+  loadNetwork,
+  type NetworkParams,
+} from "./network-params.js";
+export { validateBlock, validateChain, type BlockValidation, type ChainValidation } from "./validate-block.js";
+export { signBlock, type BlockInput } from "./sign-block.js";

@@ -1,0 +1,187 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { NodeKey } from "@timenet/node-key";
+import { BlockHeaderSchema, BlockSchema, type Block } from "@timenet/proto";
+import { blockHash } from "./block-hash.js";
+import { ChainError } from "./chain-error.js";
+
+/** Everything that makes one network differ from another. */
+export interface NetworkParams {
+  name: string;
+  genesis: Block;
+  genesisHash: Uint8Array;
+  /** ed25519 public keys (32 bytes) of the producers, in round-robin order. */
+  producers: Uint8Array[];
+  blockIntervalMs: number;
+  maxBlockBytes: number;
+  maxTxs: number;
+  maxFutureDriftMs: number;
+}
+
+/** 2026-01-01T00:00:00Z */
+const DEVNET_GENESIS_TIMESTAMP_MS = 1767225600000n;
+
+const LIMIT_DEFAULTS = {
+  blockIntervalMs: 5000,
+  maxBlockBytes: 1024 * 1024,
+  maxTxs: 10_000,
+  maxFutureDriftMs: 15_000,
+};
+
+/**
+ * The genesis block of a network: height 0, all-zero prev_hash, no txs (so an
+ * all-zero merkle root), all-zero producer_id and an empty signature. It is
+ * not signed; a network fixes it by its hash. Only the timestamp varies, so
+ * two networks with the same genesis timestamp share a genesis hash.
+ */
+export function genesisBlock(timestampMs: bigint): Block {
+  const header = create(BlockHeaderSchema, {
+    height: 0,
+    prevHash: new Uint8Array(32),
+    merkleRoot: new Uint8Array(32),
+    timestampMs,
+    producerId: new Uint8Array(32),
+    signature: new Uint8Array(0),
+  });
+  return create(BlockSchema, { header, txs: [] });
+}
+
+/**
+ * The devnet's i-th producer key, from the seed SHA-256("timenet devnet producer " + i).
+ * These keys are PUBLIC BY DESIGN: anyone can derive them and produce devnet
+ * (and placeholder testnet) blocks. Never use them for a network that matters.
+ */
+export function devnetProducerKey(i: number): NodeKey {
+  if (!Number.isSafeInteger(i) || i < 0) throw new ChainError("ERR_NETWORK_PARAMS", `devnet producer index must be a non-negative integer, got ${i}`);
+  return NodeKey.fromSeed(new Uint8Array(createHash("sha256").update(`timenet devnet producer ${i}`).digest()));
+}
+
+function buildParams(name: string, genesisTimestampMs: bigint, producers: Uint8Array[], limits: typeof LIMIT_DEFAULTS): NetworkParams {
+  const genesis = genesisBlock(genesisTimestampMs);
+  return Object.freeze({
+    name,
+    genesis,
+    genesisHash: blockHash(genesis.header!),
+    producers: Object.freeze(producers) as Uint8Array[],
+    ...limits,
+  });
+}
+
+/** The local development network: three producers with public, derivable keys. */
+export const DEVNET: NetworkParams = buildParams(
+  "devnet",
+  DEVNET_GENESIS_TIMESTAMP_MS,
+  [0, 1, 2].map((i) => devnetProducerKey(i).publicKey),
+  LIMIT_DEFAULTS,
+);
+
+export const DEVNET_GENESIS_HASH: Uint8Array = DEVNET.genesisHash;
+
+/** Whose turn it is to produce the block at `height`: round-robin over the producers. */
+export function expectedProducer(height: number, params: NetworkParams): Uint8Array {
+  const producer = params.producers[height % params.producers.length];
+  if (producer === undefined) throw new ChainError("ERR_NETWORK_PARAMS", `network ${params.name} has no producers`);
+  return producer;
+}
+
+const FILE_FIELDS: Record<string, "required" | keyof typeof LIMIT_DEFAULTS> = {
+  name: "required",
+  genesis_timestamp_ms: "required",
+  producers: "required",
+  block_interval_ms: "blockIntervalMs",
+  max_block_bytes: "maxBlockBytes",
+  max_txs: "maxTxs",
+  max_future_drift_ms: "maxFutureDriftMs",
+};
+
+/**
+ * The parameters of a network: "devnet" is built in; any other name is read
+ * from `deploy/networks/<name>.json` relative to the current directory, and
+ * anything that looks like a path (contains "/" or ends in ".json") is read
+ * as is. The file:
+ *
+ *   { "name": "testnet", "genesis_timestamp_ms": 1767225600000,
+ *     "producers": ["<64 hex: ed25519 public key>", ...], "block_interval_ms": 5000 }
+ *
+ * with optional max_block_bytes, max_txs and max_future_drift_ms (devnet's
+ * values when absent); unknown fields are refused. The genesis block is built
+ * like devnet's from genesis_timestamp_ms. The shipped deploy/networks/testnet.json
+ * lists the devnet producer keys as placeholders: operators replace them with
+ * their producers' public keys (and pick their own genesis timestamp) before
+ * running a real testnet.
+ *
+ * Throws ChainError "ERR_NETWORK_PARAMS" with a one-line message naming the
+ * file and the field.
+ */
+export function loadNetwork(nameOrPath: string): NetworkParams {
+  if (nameOrPath === "devnet") return DEVNET;
+  const byName = !nameOrPath.includes("/") && !nameOrPath.endsWith(".json");
+  const path = byName ? resolve("deploy", "networks", `${nameOrPath}.json`) : resolve(nameOrPath);
+  const fail = (what: string): never => {
+    throw new ChainError("ERR_NETWORK_PARAMS", `network file ${path}: ${what}`);
+  };
+
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return fail(code === "ENOENT" ? `not found (network "${nameOrPath}" is not built in)` : `cannot read: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    return fail(`not JSON: ${(err as Error).message}`);
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return fail("expected a JSON object");
+  const obj = doc as Record<string, unknown>;
+
+  for (const key of Object.keys(obj)) {
+    if (!(key in FILE_FIELDS)) fail(`unknown field "${key}" (known: ${Object.keys(FILE_FIELDS).join(", ")})`);
+  }
+  for (const [key, kind] of Object.entries(FILE_FIELDS)) {
+    if (kind === "required" && obj[key] === undefined) fail(`field "${key}" is missing`);
+  }
+
+  const name = obj.name;
+  if (typeof name !== "string" || !/^[a-z0-9][a-z0-9-]*$/.test(name)) {
+    return fail(`field "name" must be a lower-case name like "testnet", got ${JSON.stringify(name)}`);
+  }
+  if (byName && name !== nameOrPath) fail(`field "name" is "${name}" but the file was loaded as network "${nameOrPath}"`);
+
+  const ts = obj.genesis_timestamp_ms;
+  if (typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < 0) {
+    return fail(`field "genesis_timestamp_ms" must be a non-negative integer (ms since the epoch), got ${JSON.stringify(ts)}`);
+  }
+
+  const rawProducers = obj.producers;
+  if (!Array.isArray(rawProducers) || rawProducers.length === 0) {
+    return fail(`field "producers" must be a non-empty array of ed25519 public keys in hex`);
+  }
+  const seen = new Set<string>();
+  const producers = rawProducers.map((p: unknown, i) => {
+    if (typeof p !== "string" || !/^[0-9a-fA-F]{64}$/.test(p)) {
+      return fail(`field "producers[${i}]" must be 64 hex digits (an ed25519 public key), got ${JSON.stringify(p)}`);
+    }
+    const hex = p.toLowerCase();
+    if (seen.has(hex)) fail(`field "producers[${i}]" repeats ${hex}`);
+    seen.add(hex);
+    return new Uint8Array(Buffer.from(hex, "hex"));
+  });
+
+  const limits = { ...LIMIT_DEFAULTS };
+  for (const [key, kind] of Object.entries(FILE_FIELDS)) {
+    const value = obj[key];
+    if (kind === "required" || value === undefined) continue;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+      fail(`field "${key}" must be a positive integer, got ${JSON.stringify(value)}`);
+    }
+    limits[kind] = value as number;
+  }
+
+  return buildParams(name, BigInt(ts), producers, limits);
+}
+
