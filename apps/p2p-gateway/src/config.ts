@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { bool, bytes, custom, durationMs, int, list, oneOf, optional, parseConfig, str, type ConfigOf, type Env } from "@timenet/config";
 import { normalizeIp } from "@timenet/net-address";
 import { formatRate, parseRate, type Rate } from "@timenet/rate-limit";
-import { DEFAULT_RATE_LIMITS, DEVNET_GENESIS_HASH } from "./options.js";
+import { DEFAULT_RATE_LIMITS } from "./options.js";
 
 const rate = (description: string, def: Rate) =>
   custom({ description: `${description}: count/period:burst`, default: def, expected: "a rate such as 20/s:200 (count/period:burst)", parse: parseRate, show: formatRate });
@@ -17,17 +17,16 @@ export const gatewayEnvSchema = {
   P2P_PORT: int({ description: "P2P listen port (the only public port)", default: 24100, min: 1, max: 65535 }),
   DIAL_LOCAL_ADDRESS: ip("Local address outbound sockets bind to (default: P2P_HOST when specific)"),
   NAMED_PEERS: list({ description: "Peer IPs that get their own `peer` metrics label (the registry's ALLOW_LIST adds to them)", default: [], itemExpected: "IP addresses", item: (s) => normalizeIp(s) }),
-  NETWORK: str({ description: "Network name checked in every Hello", default: "devnet" }),
-  GENESIS_HASH: custom({
-    description: "Genesis block hash (64 hex) checked in every Hello",
-    default: DEVNET_GENESIS_HASH,
+  NETWORK: str({ description: "Network parameters checked in every Hello: `devnet` or a JSON file (deploy/networks/<name>.json)", default: "devnet" }),
+  GENESIS_HASH: optional(custom({
+    description: "Override of the network's genesis hash (64 hex; tests and recovery only)",
     expected: "64 hexadecimal characters",
     parse: (raw) => {
       if (!/^[0-9a-fA-F]{64}$/.test(raw)) throw new Error("bad");
       return Buffer.from(raw, "hex");
     },
     show: (b) => Buffer.from(b).toString("hex").slice(0, 16) + "…",
-  }),
+  })),
   NODE_KEY_FILE: str({ description: "ed25519 node key (created on first start; keep it on a volume)", default: "data/node.key" }),
   NATS_URL: str({ description: "The node's NATS server", default: "nats://127.0.0.1:4222" }),
   NATS_USER: optional(str({ description: "NATS user" })),
@@ -51,6 +50,7 @@ export const gatewayEnvSchema = {
   RATE_LIMIT_PING: rate("Pings per peer (each is answered with a Pong)", DEFAULT_RATE_LIMITS.ping),
   RATE_LIMIT_GOSSIP: rate("NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossip),
   RATE_LIMIT_ABUSE: rate("Dropped messages tolerated per peer before a RATE_LIMIT offence is reported", DEFAULT_RATE_LIMITS.abuse),
+  ANNOUNCE_MAX_AGE: durationMs({ description: "Our new tip is announced to peers only while this fresh (not during catch-up)", default: 60_000, min: 0 }),
   ADMISSION_WAIT: durationMs({ description: "How long start-up waits for the registry's admission policy (bans) before accepting", default: 2_000, min: 0 }),
   LOG_LEVEL: oneOf(["trace", "debug", "info", "warn", "error", "fatal"] as const, { description: "pino level", default: "info" }),
   LOG_PRETTY: optional(bool({ description: "Human-readable logs (default: when stdout is a terminal)" })),

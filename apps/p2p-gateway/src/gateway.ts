@@ -7,6 +7,7 @@ import { CleanupStack } from "@timenet/service-runtime";
 import { startGrpcServer, type GrpcServerHandle } from "@timenet/grpc";
 import { createLogger, createRegistry, PeerLabeler, startTelemetryServer, type Logger, type TelemetryServer } from "@timenet/telemetry";
 import { AdmissionControl } from "./admission.js";
+import { ChainTipLink } from "./chain-tip-link.js";
 import { ConnectionManager } from "./connection-manager.js";
 import { gatewayServiceImpl } from "./grpc-service.js";
 import { PROTOCOL_VERSION, type LocalIdentity } from "./hello.js";
@@ -110,6 +111,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     bridge.start();
     cleanups.push(() => bridge.stop());
 
+
+    const tipLink = new ChainTipLink({
+      bus,
+      logger,
+      genesisHash: o.genesisHash,
+      announceMaxAgeMs: o.announceMaxAgeMs,
+      setTip: (height, hash) => {
+        tip = { height, hash };
+      },
+    });
+    tipLink.start();
+    cleanups.push(() => tipLink.stop());
 
     const grpc: GrpcServerHandle = await startGrpcServer({
       host: o.grpcHost,

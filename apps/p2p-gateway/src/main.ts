@@ -3,11 +3,13 @@ import { loadConfigOrExit } from "@timenet/config";
 import { NodeKey } from "@timenet/node-key";
 import { createLogger } from "@timenet/telemetry";
 import { runMain } from "@timenet/service-runtime";
+import { loadNetworkOrExit } from "@timenet/chain";
 import { gatewayEnvSchema } from "./config.js";
 import { startGateway } from "./gateway.js";
 import { softwareVersion } from "./software-version.js";
 
 const env = loadConfigOrExit(gatewayEnvSchema);
+const network = loadNetworkOrExit(env.NETWORK);
 const logger = createLogger({ service: "p2p-gateway", node: env.NODE_NAME, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
 
 await runMain("p2p-gateway", logger, async () => {
@@ -19,8 +21,9 @@ await runMain("p2p-gateway", logger, async () => {
     listenPort: env.P2P_PORT,
     dialLocalAddress: env.DIAL_LOCAL_ADDRESS,
     namedPeers: env.NAMED_PEERS,
-    network: env.NETWORK,
-    genesisHash: env.GENESIS_HASH,
+    network: network.name,
+    genesisHash: env.GENESIS_HASH ?? network.genesisHash,
+    announceMaxAgeMs: env.ANNOUNCE_MAX_AGE,
     softwareVersion: env.SOFTWARE_VERSION ?? softwareVersion(),
     nodeKey: key,
     natsUrl: env.NATS_URL,

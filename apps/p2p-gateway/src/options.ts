@@ -1,15 +1,10 @@
-import { createHash } from "node:crypto";
 import type { Rate } from "@timenet/rate-limit";
+import { DEVNET } from "@timenet/chain";
 import type { NodeKey } from "@timenet/node-key";
 import type { Logger } from "@timenet/telemetry";
 
-/**
- * Placeholder devnet genesis hash until the chain parameters land (block-store
- * issue): SHA-256d of a fixed string, identical on every node.
- */
-export const DEVNET_GENESIS_HASH = createHash("sha256")
-  .update(createHash("sha256").update("timenet devnet genesis v1").digest())
-  .digest();
+/** The devnet's genesis hash, from the chain rules (the default network). */
+export const DEVNET_GENESIS_HASH = DEVNET.genesisHash;
 
 /** Everything startGateway needs. Only the identity and NATS are required; the rest have the defaults shown. */
 export interface GatewayOptions {
@@ -56,6 +51,8 @@ export interface GatewayOptions {
   rateLimits?: Partial<RateLimits>;
   /** How long the gateway waits at start for the registry's admission policy. Default 2 s. */
   admissionWaitMs?: number;
+  /** Our tip is announced to peers (NewBlock) only while its timestamp is this fresh: not during catch-up. Default 60 s. */
+  announceMaxAgeMs?: number;
   /** Open peer sockets of any state. Default 128. */
   maxConnections?: number;
   /** Open sockets from one IP in any state; more are refused at accept. Default 4. */
@@ -129,6 +126,7 @@ export function resolveGatewayOptions(o: GatewayOptions): ResolvedGatewayOptions
     dialTimeoutMs: o.dialTimeoutMs ?? 5_000,
     rateLimits: { ...DEFAULT_RATE_LIMITS, ...o.rateLimits },
     admissionWaitMs: o.admissionWaitMs ?? 2_000,
+    announceMaxAgeMs: o.announceMaxAgeMs ?? 60_000,
     maxConnections: o.maxConnections ?? 128,
     maxSocketsPerIp: o.maxSocketsPerIp ?? 4,
     seenCacheSize: o.seenCacheSize ?? 100_000,

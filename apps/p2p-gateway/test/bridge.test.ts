@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
 import {
   BroadcastSchema,
+  ChainTipSchema,
   Direction,
   GatewayService,
   PeerMessageSchema,
@@ -13,6 +14,7 @@ import {
   Subjects,
 } from "@timenet/proto";
 import { createGrpcClient } from "@timenet/grpc";
+import { DEVNET } from "@timenet/chain";
 import { waitFor } from "@timenet/testkit";
 import { dialVia, metricValue, record, startNode, waitConnected, type TestNode } from "./harness.js";
 
@@ -162,5 +164,32 @@ describe("NATS bridge", () => {
     const bMetrics = await (await fetch(`http://127.0.0.1:${b.gateway.metricsPort}/metrics`)).text();
     assert.match(bMetrics, /timenet_gateway_pings_sent_total\{peer="127\.0\.0\.50"\}/);
     assert.equal((await fetch(`http://127.0.0.1:${a.gateway.metricsPort}/readyz`)).status, 200);
+  });
+});
+
+describe("chain.tip", () => {
+  test("a fresh tip is announced to peers as NewBlock once and goes into our Hello; a stale one only into the Hello", async () => {
+    const inB = record(b.bus, Subjects.peerIn("new_block"), PeerMessageSchema);
+    await b.bus.flush();
+    const header = { height: 7, prevHash: new Uint8Array(32), merkleRoot: new Uint8Array(32), timestampMs: BigInt(Date.now()), producerId: new Uint8Array(32) };
+    const hash = new Uint8Array(32).fill(7);
+    a.bus.publish(Subjects.chainTip, ChainTipSchema, { height: 7, hash, timestampMs: BigInt(Date.now()), genesisHash: DEVNET.genesisHash, header });
+    await waitFor(() => inB.length === 1, { message: "b got the announcement" });
+    assert.equal(inB[0]!.envelope!.payload.case, "newBlock");
+    assert.equal(inB[0]!.peerIp, a.ip);
+    // A catching-up node's old tip is not announced, but its Hello says where it is.
+    a.bus.publish(Subjects.chainTip, ChainTipSchema, { height: 8, hash: new Uint8Array(32).fill(8), timestampMs: 1n, genesisHash: DEVNET.genesisHash, header: { ...header, height: 8, timestampMs: 1n } });
+    // Another network's tip is ignored altogether.
+    a.bus.publish(Subjects.chainTip, ChainTipSchema, { height: 99, hash, timestampMs: BigInt(Date.now()), genesisHash: new Uint8Array(32).fill(1), header });
+    await a.bus.flush();
+    const d = await startNode(53);
+    try {
+      await dialVia(d, a);
+      await waitConnected(a, d);
+      assert.equal(d.gateway.manager.get(a.ip)!.peerHello!.bestHeight, 8);
+    } finally {
+      await d.stop();
+    }
+    assert.equal(inB.length, 1);
   });
 });

@@ -13,3 +13,4 @@ export {
 } from "./network-params.js";
 export { validateBlock, validateChain, type BlockValidation, type ChainValidation } from "./validate-block.js";
 export { signBlock, type BlockInput } from "./sign-block.js";
+export { loadNetworkOrExit } from "./load-network-or-exit.js";
