@@ -3,6 +3,7 @@ import { create, isMessage, type DescMessage, type DescMethod, type DescService 
 import { HealthImplementation } from "grpc-health-check";
 import { ReflectionService } from "@grpc/reflection";
 import { toServiceDefinition } from "./service-definition.js";
+import { MESSAGE_SIZE_OPTIONS } from "./message-size.js";
 import { reflectionPackage } from "./reflection.js";
 import { GrpcStatusError } from "./status-error.js";
 import type { CallContext, ServiceImpl } from "./service-types.js";
@@ -33,7 +34,7 @@ export interface GrpcServerHandle {
 /** Serves protobuf-es services with grpc-js, plus grpc.health.v1 and server reflection (v1 and v1alpha). */
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServerHandle> {
   const host = opts.host ?? "127.0.0.1";
-  const server = new Server();
+  const server = new Server(MESSAGE_SIZE_OPTIONS);
   const names = ["", ...opts.services.map((s) => s.service.typeName)];
   const health = new HealthImplementation(Object.fromEntries(names.map((n) => [n, "SERVING" as const])));
   health.addToServer(server);

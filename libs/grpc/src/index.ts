@@ -4,3 +4,4 @@ export { GrpcStatusError } from "./status-error.js";
 export { toServiceDefinition } from "./service-definition.js";
 export { reflectionPackage } from "./reflection.js";
 export type { CallContext, ServiceClient, ServiceImpl } from "./service-types.js";
+export { MAX_GRPC_MESSAGE_BYTES } from "./message-size.js";

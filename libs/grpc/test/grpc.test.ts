@@ -105,3 +105,20 @@ for (const version of ["v1", "v1alpha"]) {
 test("a port in use is a clear error naming the address", async () => {
   await assert.rejects(startGrpcServer({ port: server.port, services: [] }), new RegExp(`127\\.0\\.0\\.1:${server.port}`));
 });
+
+test("messages over grpc-js's 4 MiB default pass both ways (a PutBlocks of large blocks)", async () => {
+  const big = "x".repeat(6 * 1024 * 1024);
+  const bigImpl: ServiceImpl<typeof GatewayService> = {
+    disconnect: (req) => ({ disconnected: req.ip.length === big.length }),
+    listConnections: () => ({ connections: [{ ip: big }] }),
+  };
+  const bigServer = await startGrpcServer({ port: 0, services: [{ service: GatewayService, impl: bigImpl }] });
+  const client = createGrpcClient(GatewayService, bigServer.address);
+  try {
+    assert.equal((await client.disconnect({ ip: big })).disconnected, true);
+    assert.equal((await client.listConnections({})).connections[0]!.ip.length, big.length);
+  } finally {
+    client.close();
+    await bigServer.stop();
+  }
+});
