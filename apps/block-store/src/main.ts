@@ -1,0 +1,31 @@
+// block-store entry point: configuration from the environment, then startBlockStore.
+import { loadNetwork } from "@timenet/chain";
+import { loadConfigOrExit } from "@timenet/config";
+import { createLogger } from "@timenet/telemetry";
+import { runMain } from "@timenet/service-runtime";
+import { blockStoreEnvSchema } from "./config.js";
+import { startBlockStore } from "./service.js";
+
+const env = loadConfigOrExit(blockStoreEnvSchema);
+const logger = createLogger({ service: "block-store", node: env.NODE_NAME, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
+
+await runMain("block-store", logger, async () => {
+  return startBlockStore({
+    node: env.NODE_NAME,
+    // A bad network file or a store of another network stops start-up with one fatal line.
+    network: loadNetwork(env.NETWORK),
+    dbPath: env.STORE_DB_PATH,
+    maxReorgDepth: env.MAX_REORG_DEPTH,
+    serveMaxBlocks: env.SERVE_MAX_BLOCKS,
+    serveMaxBytes: env.SERVE_MAX_BYTES,
+    tipRepublishMs: env.TIP_REPUBLISH,
+    natsUrl: env.NATS_URL,
+    natsUser: env.NATS_USER,
+    natsPass: env.NATS_PASS,
+    grpcHost: env.GRPC_HOST,
+    grpcPort: env.GRPC_PORT,
+    metricsHost: env.METRICS_HOST,
+    metricsPort: env.METRICS_PORT,
+    logger,
+  });
+});
