@@ -29,6 +29,8 @@ const GRADES = new Map<OffenceKind, Severity>([
   [OffenceKind.HANDSHAKE_TIMEOUT, Severity.LOW],
   [OffenceKind.BAD_VERSION, Severity.LOW],
   [OffenceKind.RATE_LIMIT, Severity.LOW],
+  [OffenceKind.REQUEST_TIMEOUT, Severity.LOW],
+  [OffenceKind.EMPTY_RESPONSE, Severity.LOW],
 ]);
 
 export function gradeOf(kind: OffenceKind, reported: Severity): Severity {

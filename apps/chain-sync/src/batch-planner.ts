@@ -1,0 +1,86 @@
+import { toBinary, create } from "@bufbuild/protobuf";
+import { SyncBatchSchema, Subjects } from "@timenet/proto";
+import type { Logger } from "@timenet/telemetry";
+import type { SyncMetrics } from "./metrics.js";
+import type { PeerHeights } from "./peer-heights.js";
+import type { TipTracker } from "./tip-tracker.js";
+import { queueDepth, type WorkQueue } from "./work-queue.js";
+
+export interface BatchPlannerOptions {
+  queue: WorkQueue;
+  heights: PeerHeights;
+  tip: TipTracker;
+  metrics: SyncMetrics;
+  logger: Logger;
+  batchSize: number;
+  maxPendingBatches: number;
+  replanAfterMs: number;
+}
+
+/**
+ * Turns the gap between our tip and the best peer's height into batches on
+ * the work queue. Runs only on the replica holding the planner lease. Never
+ * queues more than maxPendingBatches untaken batches; if the tip stops
+ * moving while we are behind, the range is planned again (a lost batch
+ * cannot stall the sync; a duplicate is just "already have").
+ */
+export class BatchPlanner {
+  private plannedUpTo = 0;
+  private planId = BigInt(Date.now());
+  private planning = false;
+  private lastReplanAt = Date.now();
+
+  constructor(private readonly o: BatchPlannerOptions) {}
+
+  /** A new leader starts from our tip. */
+  reset(): void {
+    this.plannedUpTo = this.o.tip.height;
+    this.planId++;
+    this.lastReplanAt = Date.now();
+  }
+
+  async plan(): Promise<void> {
+    if (this.planning) return;
+    this.planning = true;
+    try {
+      await this.planOnce();
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message }, "planning failed; retrying at the next tick");
+    } finally {
+      this.planning = false;
+    }
+  }
+
+  private async planOnce(): Promise<void> {
+    const { tip, heights, queue, metrics, logger } = this.o;
+    const best = heights.best();
+    const ours = tip.height;
+    if (!best || best.height <= ours) {
+      this.plannedUpTo = ours;
+      return;
+    }
+    const now = Date.now();
+    if (this.plannedUpTo < ours) this.plannedUpTo = ours;
+    if (now - tip.changedAt > this.o.replanAfterMs && now - this.lastReplanAt > this.o.replanAfterMs && this.plannedUpTo > ours) {
+      logger.warn({ our_height: ours, planned_up_to: this.plannedUpTo, best_peer_ip: best.ip, best_height: best.height }, "no progress; planning the range again");
+      this.plannedUpTo = ours;
+      this.planId++;
+      this.lastReplanAt = now;
+    }
+    if (this.plannedUpTo >= best.height) return;
+    let { pending } = await queueDepth(queue);
+    const first = this.plannedUpTo + 1;
+    while (this.plannedUpTo < best.height && pending < this.o.maxPendingBatches) {
+      const from = this.plannedUpTo + 1;
+      const count = Math.min(this.o.batchSize, best.height - this.plannedUpTo);
+      const batch = create(SyncBatchSchema, { fromHeight: from, count, plannedAtMs: BigInt(now), planId: this.planId });
+      await queue.js.publish(Subjects.syncBatch, toBinary(SyncBatchSchema, batch), { msgID: `${this.planId}:${from}:${count}` });
+      metrics.batchesPlanned.inc();
+      this.plannedUpTo += count;
+      pending++;
+    }
+    if (this.plannedUpTo >= first) {
+      logger.debug({ from: first, to: this.plannedUpTo, best_peer_ip: best.ip, best_height: best.height }, "batches planned");
+    }
+  }
+}

@@ -1,0 +1,209 @@
+import type { Registry } from "prom-client";
+import {
+  BlockStoreService,
+  ChainSyncService,
+  ChainTipSchema,
+  GatewayService,
+  PeerConnectedSchema,
+  PeerDisconnectedSchema,
+  PeerMessageSchema,
+  Subjects,
+  WorkerHeartbeatSchema,
+} from "@timenet/proto";
+import { isValidIp, normalizeIp } from "@timenet/net-address";
+import { Bus, busLogHooks } from "@timenet/bus";
+import { createGrpcClient, startGrpcServer } from "@timenet/grpc";
+import { createLogger, createRegistry, startTelemetryServer, type Logger } from "@timenet/telemetry";
+import { CleanupStack } from "@timenet/service-runtime";
+import { BatchPlanner } from "./batch-planner.js";
+import { BatchWorker } from "./batch-worker.js";
+import { BlockBuffer } from "./block-buffer.js";
+import { SyncMetrics } from "./metrics.js";
+import { resolveChainSyncOptions, type ChainSyncOptions, type ResolvedChainSyncOptions } from "./options.js";
+import { PeerHeights } from "./peer-heights.js";
+import { PlannerLease } from "./planner-lease.js";
+import { SyncProgress } from "./sync-progress.js";
+import { syncServiceImpl } from "./sync-service.js";
+import { TipTracker } from "./tip-tracker.js";
+import { openWorkQueue } from "./work-queue.js";
+
+export interface ChainSync {
+  readonly workerId: string;
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+  readonly options: ResolvedChainSyncOptions;
+  readonly tip: TipTracker;
+  readonly heights: PeerHeights;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  isPlanner(): boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one chain-sync replica: a worker on the batches' work queue, a
+ * candidate for the planner lease, and the follower of new blocks. Any
+ * number of replicas share one node's NATS and block-store.
+ */
+export async function startChainSync(options: ChainSyncOptions): Promise<ChainSync> {
+  const o = resolveChainSyncOptions(options);
+  const logger = o.logger ?? createLogger({ service: "chain-sync", node: o.node, level: o.logLevel });
+  const registry = createRegistry({ service: "chain-sync", node: o.node });
+  const metrics = new SyncMetrics(registry);
+  const cleanups = new CleanupStack();
+  const tip = new TipTracker();
+  const heights = new PeerHeights();
+  const progress = new SyncProgress();
+  const genesisHex = Buffer.from(o.network.genesisHash).toString("hex");
+
+  try {
+    const bus = await Bus.connect({ servers: o.natsUrl, name: `chain-sync-${o.workerId}`, user: o.natsUser, pass: o.natsPass, ...busLogHooks(logger) });
+    cleanups.push(() => bus.close());
+    const store = createGrpcClient(BlockStoreService, o.blockStoreGrpc);
+    cleanups.push(() => store.close());
+    const gateway = createGrpcClient(GatewayService, o.gatewayGrpc);
+    cleanups.push(() => gateway.close());
+
+    // Our tip: from the store now, then from chain.tip and every PutBlocks answer.
+    tip.on("advanced", (h: number) => {
+      metrics.ourHeight.set(h);
+      progress.record(h);
+    });
+    const first = await store.getTip({}, { deadlineMs: 5_000 });
+    if (first.tip) {
+      if (Buffer.from(first.tip.genesisHash).toString("hex") !== genesisHex) {
+        throw new Error(`the block-store's genesis ${Buffer.from(first.tip.genesisHash).toString("hex")} is not network ${o.network.name}'s ${genesisHex}`);
+      }
+      tip.update(first.tip.height, first.tip.hash);
+    }
+
+    const queue = await openWorkQueue(bus.connection, { ackWaitMs: o.ackWaitMs, maxPendingBatches: o.maxPendingBatches });
+    const lease = new PlannerLease(bus.connection, o.workerId, o.leaseTtlMs, logger);
+    const planner = new BatchPlanner({
+      queue,
+      heights,
+      tip,
+      metrics,
+      logger,
+      batchSize: o.batchSize,
+      maxPendingBatches: o.maxPendingBatches,
+      replanAfterMs: o.replanAfterMs,
+    });
+    const planNow = () => {
+      const best = heights.best();
+      metrics.bestPeerHeight.set(best?.height ?? 0);
+      if (lease.leader) void planner.plan();
+    };
+    lease.on("changed", (leader: boolean) => {
+      metrics.plannerLeader.set(leader ? 1 : 0);
+      if (leader) {
+        planner.reset();
+        planNow();
+      }
+    });
+
+    const subs = [
+      bus.subscribe(Subjects.chainTip, ChainTipSchema, (t) => {
+        if (Buffer.from(t.genesisHash).toString("hex") === genesisHex) tip.update(t.height, t.hash);
+      }),
+      bus.subscribe(Subjects.peerConnected, PeerConnectedSchema, (ev) => {
+        if (!isValidIp(ev.ip) || !ev.hello) return;
+        // A peer on another chain has no height that means anything to us.
+        if (Buffer.from(ev.hello.genesisHash).toString("hex") !== genesisHex) return;
+        heights.set(normalizeIp(ev.ip), ev.hello.bestHeight);
+        planNow();
+      }),
+      bus.subscribe(Subjects.peerDisconnected, PeerDisconnectedSchema, (ev) => {
+        if (isValidIp(ev.ip)) heights.remove(normalizeIp(ev.ip));
+      }),
+      // Following: an announcement raises the peer's height; tip+1 is planned (and fetched) at once.
+      bus.subscribe(Subjects.peerIn("new_block"), PeerMessageSchema, (m) => {
+        const p = m.envelope?.payload;
+        if (p?.case !== "newBlock" || !isValidIp(m.peerIp)) return;
+        heights.set(normalizeIp(m.peerIp), p.value.height);
+        planNow();
+      }),
+    ];
+    cleanups.push(() => subs.forEach((s) => s.unsubscribe()));
+
+    // Peers already connected when we start.
+    try {
+      const conns = await gateway.listConnections({}, { deadlineMs: 3_000 });
+      for (const c of conns.connections) if (isValidIp(c.ip)) heights.set(normalizeIp(c.ip), c.bestHeight);
+    } catch (err) {
+      logger.warn({ gateway: o.gatewayGrpc, err: (err as Error).message }, "cannot ask the gateway for its peers; waiting for connect events");
+    }
+
+    const worker = new BatchWorker({
+      bus,
+      queue,
+      store,
+      heights,
+      tip,
+      buffer: new BlockBuffer(o.maxBufferedBlocks),
+      metrics,
+      logger,
+      concurrency: o.concurrency,
+      requestTimeoutMs: o.requestTimeoutMs,
+      maxWaitMs: o.maxWaitMs,
+      ackWaitMs: o.ackWaitMs,
+      maxReorgDepth: o.maxReorgDepth,
+    });
+    await worker.start();
+    cleanups.push(() => worker.stop());
+
+    await lease.start();
+    cleanups.push(() => lease.stop());
+
+    // Heartbeats: how many workers share the queue (Status, metrics).
+    const seen = new Map<string, number>();
+    const workersSeen = () => {
+      const cutoff = Date.now() - 3 * o.heartbeatMs;
+      for (const [id, at] of seen) if (at < cutoff) seen.delete(id);
+      return seen.size;
+    };
+    subs.push(
+      bus.subscribe(Subjects.syncWorkerHeartbeat, WorkerHeartbeatSchema, (hb) => {
+        if (seen.size < 1_000 || seen.has(hb.workerId)) seen.set(hb.workerId, Date.now());
+      }),
+    );
+    const beat = () => {
+      bus.publish(Subjects.syncWorkerHeartbeat, WorkerHeartbeatSchema, { workerId: o.workerId, planner: lease.leader, batchesInFlight: worker.inFlight, atMs: BigInt(Date.now()) });
+      metrics.workersSeen.set(workersSeen());
+    };
+    const timers = [setInterval(planNow, o.planIntervalMs), setInterval(beat, o.heartbeatMs)];
+    cleanups.push(() => timers.forEach((t) => clearInterval(t)));
+    beat();
+
+    const grpc = await startGrpcServer({
+      host: o.grpcHost,
+      port: o.grpcPort,
+      services: [{ service: ChainSyncService, impl: syncServiceImpl({ workerId: o.workerId, tip, heights, lease, worker, queue, progress, workersSeen }) }],
+      logger,
+    });
+    cleanups.push(() => grpc.stop());
+    const telemetry = await startTelemetryServer({ host: o.metricsHost, port: o.metricsPort, registry, logger, readiness: [{ name: "nats", check: () => bus.connected }] });
+    cleanups.push(() => telemetry.stop());
+
+    logger.info({ worker: o.workerId, grpc: grpc.port, metrics: telemetry.port, height: tip.height, network: o.network.name }, "chain-sync started");
+    return {
+      workerId: o.workerId,
+      grpcPort: grpc.port,
+      metricsPort: telemetry.port,
+      options: o,
+      tip,
+      heights,
+      registry,
+      logger,
+      isPlanner: () => lease.leader,
+      async stop() {
+        logger.info("chain-sync stopping");
+        await cleanups.run();
+        logger.info("chain-sync stopped");
+      },
+    };
+  } catch (err) {
+    await cleanups.run();
+    throw err;
+  }
+}

@@ -1,0 +1,41 @@
+// chain-sync entry point: configuration from the environment, then startChainSync.
+import { hostname } from "node:os";
+import { loadConfigOrExit } from "@timenet/config";
+import { createLogger } from "@timenet/telemetry";
+import { runMain } from "@timenet/service-runtime";
+import { loadNetworkOrExit } from "@timenet/chain";
+import { chainSyncEnvSchema } from "./config.js";
+import { startChainSync } from "./chain-sync.js";
+
+const env = loadConfigOrExit(chainSyncEnvSchema);
+const network = loadNetworkOrExit(env.NETWORK);
+const logger = createLogger({ service: "chain-sync", node: env.NODE_NAME, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
+
+await runMain("chain-sync", logger, async () =>
+  startChainSync({
+    node: env.NODE_NAME,
+    // Compose replicas share NODE_NAME; the container hostname tells them apart.
+    workerId: env.WORKER_ID ?? `${env.NODE_NAME}-${hostname()}-${process.pid}`,
+    network,
+    blockStoreGrpc: env.BLOCK_STORE_GRPC,
+    gatewayGrpc: env.GATEWAY_GRPC,
+    batchSize: env.SYNC_BATCH_SIZE,
+    maxPendingBatches: env.SYNC_MAX_PENDING_BATCHES,
+    concurrency: env.SYNC_CONCURRENCY,
+    maxBufferedBlocks: env.SYNC_MAX_BUFFERED_BLOCKS,
+    ackWaitMs: env.SYNC_ACK_WAIT,
+    requestTimeoutMs: env.SYNC_REQUEST_TIMEOUT,
+    maxWaitMs: env.SYNC_MAX_WAIT,
+    leaseTtlMs: env.SYNC_LEASE_TTL,
+    replanAfterMs: env.SYNC_REPLAN_AFTER,
+    maxReorgDepth: env.MAX_REORG_DEPTH,
+    natsUrl: env.NATS_URL,
+    natsUser: env.NATS_USER,
+    natsPass: env.NATS_PASS,
+    grpcHost: env.GRPC_HOST,
+    grpcPort: env.GRPC_PORT,
+    metricsHost: env.METRICS_HOST,
+    metricsPort: env.METRICS_PORT,
+    logger,
+  }),
+);

@@ -1,0 +1,44 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+/** Every metric of chain-sync, created in one place; labels are enums. */
+export class SyncMetrics {
+  readonly ourHeight: Gauge;
+  readonly bestPeerHeight: Gauge;
+  readonly batches: Counter<"result">;
+  readonly batchesPlanned: Counter;
+  readonly batchLatency: Histogram;
+  readonly blocksApplied: Counter;
+  readonly validationFailures: Counter<"reason">;
+  readonly offences: Counter<"kind">;
+  readonly plannerLeader: Gauge;
+  readonly workersSeen: Gauge;
+  readonly bufferedBlocks: Gauge;
+  readonly forkFetches: Counter<"result">;
+
+  constructor(registry: Registry) {
+    const r = [registry];
+    this.ourHeight = new Gauge({ name: "timenet_sync_our_height", help: "Height of our chain (the block-store's tip)", registers: r });
+    this.bestPeerHeight = new Gauge({ name: "timenet_sync_best_peer_height", help: "Highest height a connected peer claims", registers: r });
+    this.batches = new Counter({
+      name: "timenet_sync_batches_total",
+      help: "Batches finished by this worker: applied, already_have, reassigned, invalid, fork_too_deep, fork_not_longer, handed_back",
+      labelNames: ["result"],
+      registers: r,
+    });
+    this.batchesPlanned = new Counter({ name: "timenet_sync_batches_planned_total", help: "Batches published by the planner", registers: r });
+    this.batchLatency = new Histogram({
+      name: "timenet_sync_batch_latency_seconds",
+      help: "From taking a batch to the store's answer (fetch, validation, write)",
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: r,
+    });
+    this.blocksApplied = new Counter({ name: "timenet_sync_blocks_applied_total", help: "Blocks this worker got written to the store", registers: r });
+    this.validationFailures = new Counter({ name: "timenet_sync_validation_failures_total", help: "Batches the store found invalid, by reason", labelNames: ["reason"], registers: r });
+    this.offences = new Counter({ name: "timenet_sync_offences_total", help: "Offences reported against peers, by kind", labelNames: ["kind"], registers: r });
+    this.plannerLeader = new Gauge({ name: "timenet_sync_planner_leader", help: "1 while this replica holds the planner lease", registers: r });
+    this.workersSeen = new Gauge({ name: "timenet_sync_workers_seen", help: "chain-sync replicas heard from recently", registers: r });
+    this.bufferedBlocks = new Gauge({ name: "timenet_sync_buffered_blocks", help: "Fetched blocks waiting for the chain to reach them", registers: r });
+    this.forkFetches = new Counter({ name: "timenet_sync_fork_fetches_total", help: "Runs fetched back to a possible fork point, by store result", labelNames: ["result"], registers: r });
+    this.plannerLeader.set(0);
+  }
+}

@@ -1,0 +1,89 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { ChainSyncService, ChainTipSchema, OffenceKind, OffenceSchema, PeerMessageSchema, SendToPeerSchema, Subjects, type Block } from "@timenet/proto";
+import { blockHash, DEVNET } from "@timenet/chain";
+import { createGrpcClient } from "@timenet/grpc";
+import { waitFor } from "@timenet/testkit";
+import { buildChain, nodePool, putChain, waitHeight } from "./harness.js";
+
+const { node, stopAll } = nodePool();
+after(stopAll);
+
+const CHAIN = buildChain(DEVNET.genesis.header!, 2_000);
+const TIP = CHAIN.at(-1)!;
+const tipHex = (b: Block) => Buffer.from(blockHash(b.header!)).toString("hex");
+
+describe("catch-up", () => {
+  test("a node at height 0 catches up 2,000 blocks from two peers, with two workers, to the same chain", async () => {
+    const a = await node(160);
+    const b = await node(161);
+    await putChain(a, CHAIN);
+    await putChain(b, CHAIN);
+    const c = await node(162);
+    await c.startSync();
+    await c.startSync();
+    await c.dial(a);
+    await c.dial(b);
+    const started = Date.now();
+    await waitHeight(c, 2_000, 90_000);
+    assert.equal(await c.tipHash(), tipHex(TIP));
+    // Both replicas did work, and exactly one planned.
+    assert.equal(c.syncs.filter((s) => s.isPlanner()).length, 1);
+    const client = createGrpcClient(ChainSyncService, `127.0.0.1:${c.syncs[0]!.grpcPort}`);
+    const status = await client.status({});
+    client.close();
+    assert.equal(status.ourHeight, 2_000);
+    assert.equal(status.bestPeerHeight, 2_000);
+    assert.equal(status.workersSeen, 2);
+    assert.ok(Date.now() - started < 90_000);
+  });
+
+  test("with one peer serving invalid blocks, the node still catches up and that peer is reported", async () => {
+    const good = await node(163);
+    await putChain(good, CHAIN.slice(0, 600));
+    // The bad node's gateway is real; what answers its peers' GetBlocks is a
+    // tampering responder in place of its block-store, and its Hello claims 600.
+    const bad = await node(164);
+    bad.bus.publish(Subjects.chainTip, ChainTipSchema, { height: 600, hash: blockHash(CHAIN[599]!.header!), timestampMs: 1n, genesisHash: DEVNET.genesisHash, header: CHAIN[599]!.header });
+    await bad.storeProcess.stop(); // its real store would answer honestly
+    bad.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => {
+      const q = m.envelope!.payload.value as { fromHeight: number; count: number };
+      const blocks = CHAIN.slice(q.fromHeight - 1, q.fromHeight - 1 + Math.min(q.count, 256)).map((blk) => ({ ...blk, txs: [new Uint8Array([9, 9, 9])] }));
+      bad.bus.publish(Subjects.peerOutSend, SendToPeerSchema, { peerIp: m.peerIp, connId: m.connId, envelope: { requestId: m.envelope!.requestId, payload: { case: "blocks", value: { blocks } } } });
+    });
+    await bad.bus.flush();
+    const c = await node(165);
+    const offences: Array<{ ip: string; kind: OffenceKind }> = [];
+    c.bus.subscribe(Subjects.offence, OffenceSchema, (off) => {
+      offences.push({ ip: off.ip, kind: off.kind });
+    });
+    await c.dial(bad);
+    await c.dial(good);
+    await c.startSync();
+    await waitHeight(c, 600, 60_000);
+    assert.equal(await c.tipHash(), tipHex(CHAIN[599]!));
+    await waitFor(() => offences.some((o) => o.ip === bad.ip && o.kind === OffenceKind.INVALID_BLOCK), { message: "bad peer reported" });
+    assert.ok(!offences.some((o) => o.ip === good.ip), "the honest peer is never reported");
+  });
+
+  test("a node with a different genesis never imports anything", async () => {
+    const a = await node(166);
+    await putChain(a, CHAIN.slice(0, 200));
+    const file = join(tmpdir(), `othernet-${process.pid}.json`);
+    // Same network name, another genesis: only the genesis check can tell them apart.
+    writeFileSync(file, JSON.stringify({ name: "devnet", genesis_timestamp_ms: 1767225600001, producers: DEVNET.producers.map((p) => Buffer.from(p).toString("hex")), block_interval_ms: 5000 }));
+    const other = await node(167, { network: file });
+    await other.startSync();
+    await other.dial(a);
+    // The handshake fails on both sides (wrong genesis).
+    await waitFor(async () => /timenet_gateway_handshake_failures_total\{reason="wrong_genesis"\} [1-9]/.test(await (await fetch(other.gatewayMetricsUrl)).text()), {
+      message: "handshake refused for the wrong genesis",
+    });
+    assert.equal(await other.height(), 0);
+    assert.equal((await other.gatewayGrpc.listConnections({})).connections.length, 0);
+  });
+});
+

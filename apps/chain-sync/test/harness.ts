@@ -1,0 +1,219 @@
+// Test harness: a node = a real nats-server (JetStream) + the real p2p-gateway
+// and block-store processes + chain-sync replicas in-process, on 127.0.0.k.
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { BlockStoreService, DialRequestSchema, GatewayService, Subjects, type Block, type BlockHeader } from "@timenet/proto";
+import { Bus } from "@timenet/bus";
+import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
+import { createLogger } from "@timenet/telemetry";
+import { blockHash, devnetProducerKey, loadNetwork, signBlock } from "@timenet/chain";
+import { freePort, startNatsServer, startServiceProcess, tempDir, waitFor, type NatsServerHandle, type ServiceProcess } from "@timenet/testkit";
+import type { PeerIp } from "@timenet/net-address";
+import { startChainSync, type ChainSync } from "../src/chain-sync.js";
+import type { ChainSyncOptions } from "../src/options.js";
+
+const APPS = fileURLToPath(new URL("../../../", import.meta.url));
+const GATEWAY_MAIN = join(APPS, "p2p-gateway/dist/src/main.js");
+const STORE_MAIN = join(APPS, "block-store/dist/src/main.js");
+const logLevel = process.env.TEST_LOG_LEVEL ?? "silent";
+const childLogLevel = process.env.TEST_LOG_LEVEL ?? "fatal";
+
+/** Short intervals make the tests fast. */
+export const FAST: Partial<ChainSyncOptions> = {
+  batchSize: 128,
+  concurrency: 4,
+  ackWaitMs: 3_000,
+  requestTimeoutMs: 2_000,
+  maxWaitMs: 3_000,
+  leaseTtlMs: 1_000,
+  planIntervalMs: 100,
+  replanAfterMs: 3_000,
+  heartbeatMs: 300,
+};
+
+export interface NodeOptions {
+  /** NETWORK of the gateway and the store (a name or a JSON path). Default devnet. */
+  network?: string;
+  storeEnv?: Record<string, string>;
+  gatewayEnv?: Record<string, string>;
+}
+
+export interface SyncNode {
+  readonly ip: PeerIp;
+  readonly p2pPort: number;
+  readonly nats: NatsServerHandle;
+  readonly bus: Bus;
+  readonly store: ServiceClient<typeof BlockStoreService>;
+  readonly gatewayGrpc: ServiceClient<typeof GatewayService>;
+  readonly storeGrpcAddress: string;
+  readonly gatewayGrpcAddress: string;
+  readonly storeMetricsUrl: string;
+  readonly gatewayMetricsUrl: string;
+  gateway: ServiceProcess;
+  storeProcess: ServiceProcess;
+  readonly syncs: ChainSync[];
+  startSync(extra?: Partial<ChainSyncOptions>): Promise<ChainSync>;
+  /** Tells this node's gateway to dial another node (as its registry would). */
+  dial(to: SyncNode): Promise<void>;
+  height(): Promise<number>;
+  tipHash(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startNode(k: number, o: NodeOptions = {}): Promise<SyncNode> {
+  const ip = `127.0.0.${k}` as PeerIp;
+  const nats = await startNatsServer({ jetstream: true });
+  const bus = await Bus.connect({ servers: nats.url, name: `test-${k}` });
+  const dir = await tempDir(`sync-${k}-`);
+  const [p2pPort, gwGrpc, gwMetrics, stGrpc, stMetrics] = [await freePort(ip), await freePort(), await freePort(), await freePort(), await freePort()];
+  const network = o.network ?? "devnet";
+  const stderr = process.env.TEST_LOG_LEVEL ? "inherit" : "ignore";
+  const clients: Array<{ close(): void }> = [];
+  const syncs: ChainSync[] = [];
+  const cleanup: Array<() => Promise<unknown>> = [];
+  const storeGrpcAddress = `127.0.0.1:${stGrpc}`;
+  const gatewayGrpcAddress = `127.0.0.1:${gwGrpc}`;
+  const store = createGrpcClient(BlockStoreService, storeGrpcAddress);
+  const gatewayGrpc = createGrpcClient(GatewayService, gatewayGrpcAddress);
+  clients.push(store, gatewayGrpc);
+
+  const node = {
+    ip,
+    p2pPort,
+    nats,
+    bus,
+    store,
+    gatewayGrpc,
+    storeGrpcAddress,
+    gatewayGrpcAddress,
+    storeMetricsUrl: `http://127.0.0.1:${stMetrics}/metrics`,
+    gatewayMetricsUrl: `http://127.0.0.1:${gwMetrics}/metrics`,
+    syncs,
+    async startSync(extra: Partial<ChainSyncOptions> = {}) {
+      const s = await startChainSync({
+        node: `s${k}`,
+        workerId: `s${k}-${syncs.length}`,
+        natsUrl: nats.url,
+        network: loadNetwork(network),
+        blockStoreGrpc: storeGrpcAddress,
+        gatewayGrpc: gatewayGrpcAddress,
+        grpcPort: 0,
+        metricsPort: 0,
+        logger: createLogger({ service: "chain-sync", node: `s${k}`, level: logLevel, pretty: false }),
+        ...FAST,
+        ...extra,
+      });
+      syncs.push(s);
+      return s;
+    },
+    async dial(to: SyncNode) {
+      bus.publish(Subjects.registryDial, DialRequestSchema, { ip: to.ip, port: to.p2pPort, reason: "test" });
+      await bus.flush();
+    },
+    async height() {
+      return (await store.getTip({})).tip!.height;
+    },
+    async tipHash() {
+      return Buffer.from((await store.getTip({})).tip!.hash).toString("hex");
+    },
+    async stop() {
+      await Promise.allSettled(syncs.splice(0).map((s) => s.stop()));
+      for (const c of clients) c.close();
+      for (const c of cleanup.reverse()) await c().catch(() => undefined);
+      await bus.close();
+      await nats.stop();
+      await dir.remove();
+    },
+  } as SyncNode;
+  try {
+    node.storeProcess = await startServiceProcess({
+      main: STORE_MAIN,
+      env: {
+        NODE_NAME: `st${k}`,
+        NETWORK: network,
+        STORE_DB_PATH: join(dir.path, "blocks"),
+        NATS_URL: nats.url,
+        GRPC_PORT: String(stGrpc),
+        METRICS_PORT: String(stMetrics),
+        LOG_LEVEL: childLogLevel,
+        ...o.storeEnv,
+      },
+      readyUrl: `http://127.0.0.1:${stMetrics}/readyz`,
+      stderr,
+    });
+    cleanup.push(() => node.storeProcess.stop());
+    node.gateway = await startServiceProcess({
+      main: GATEWAY_MAIN,
+      env: {
+        NODE_NAME: `gw${k}`,
+        NETWORK: network,
+        P2P_HOST: ip,
+        P2P_PORT: String(p2pPort),
+        NODE_KEY_FILE: join(dir.path, "node.key"),
+        NATS_URL: nats.url,
+        GRPC_PORT: String(gwGrpc),
+        METRICS_PORT: String(gwMetrics),
+        PING_INTERVAL: "1s",
+        RATE_LIMIT_GET_BLOCKS: "1000/s:1000",
+        ADMISSION_WAIT: "0",
+        LOG_LEVEL: childLogLevel,
+        ...o.gatewayEnv,
+      },
+      readyUrl: `http://127.0.0.1:${gwMetrics}/readyz`,
+      stderr,
+    });
+    cleanup.push(() => node.gateway.stop());
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
+  return node;
+}
+
+/** Starts nodes for one test file and stops them all in its `after` hook. */
+export function nodePool(): { node: typeof startNode; stopAll(): Promise<void> } {
+  const nodes: SyncNode[] = [];
+  return {
+    async node(k, o = {}) {
+      const n = await startNode(k, o);
+      nodes.push(n);
+      return n;
+    },
+    async stopAll() {
+      await Promise.all(nodes.splice(0).map((n) => n.stop()));
+    },
+  };
+}
+
+/**
+ * A valid chain of `count` blocks on top of `parent`, signed in turn by the
+ * devnet producers, ~1 KiB of transactions each unless told otherwise.
+ * `salt` makes a different (forked) chain from the same parent.
+ */
+export function buildChain(parent: BlockHeader, count: number, o: { salt?: string; txBytes?: number } = {}): Block[] {
+  const blocks: Block[] = [];
+  let prev = parent;
+  const txBytes = o.txBytes ?? 1_000;
+  for (let i = 1; i <= count; i++) {
+    const height = prev.height + 1;
+    const tx = Buffer.alloc(txBytes, 0);
+    tx.write(`${o.salt ?? "main"}:${height}`);
+    const block = signBlock({ height, prevHash: blockHash(prev), timestampMs: prev.timestampMs + 1_000n, txs: [tx] }, devnetProducerKey(height % 3));
+    blocks.push(block);
+    prev = block.header!;
+  }
+  return blocks;
+}
+
+/** Writes blocks through the store's real PutBlocks, in batches. */
+export async function putChain(n: SyncNode, blocks: Block[], batch = 500): Promise<void> {
+  for (let i = 0; i < blocks.length; i += batch) {
+    const res = await n.store.putBlocks({ blocks: blocks.slice(i, i + batch) }, { deadlineMs: 30_000 });
+    if (res.applied === 0 && res.result !== 2 /* ALREADY_HAVE */) throw new Error(`putChain: ${res.result} ${res.detail}`);
+  }
+}
+
+export async function waitHeight(n: SyncNode, height: number, timeoutMs = 60_000): Promise<void> {
+  await waitFor(async () => (await n.height()) >= height, { timeoutMs, intervalMs: 100, message: `${n.ip} reaches height ${height}` });
+}
+

@@ -1,0 +1,89 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { blockHash, DEVNET } from "@timenet/chain";
+import { freePort, startServiceProcess, waitFor } from "@timenet/testkit";
+import type { Block } from "@timenet/proto";
+import { buildChain, nodePool, putChain, waitHeight } from "./harness.js";
+
+const { node, stopAll } = nodePool();
+after(stopAll);
+
+const CHAIN = buildChain(DEVNET.genesis.header!, 2_000);
+const hex = (b: Block) => Buffer.from(blockHash(b.header!)).toString("hex");
+const SYNC_MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
+
+async function storeMetric(url: string, pattern: RegExp): Promise<number> {
+  const m = pattern.exec(await (await fetch(url)).text());
+  return m ? Number(m[1]) : 0;
+}
+
+describe("resilience", () => {
+  test("killing a chain-sync worker mid-run loses no batch", async () => {
+    const a = await node(170);
+    await putChain(a, CHAIN);
+    const c = await node(171);
+    await c.dial(a);
+    // One replica is a real process we can kill -9; the other runs in-process.
+    const metricsPort = await freePort();
+    const victim = await startServiceProcess({
+      main: SYNC_MAIN,
+      env: {
+        NODE_NAME: "victim",
+        WORKER_ID: "victim",
+        NATS_URL: c.nats.url,
+        BLOCK_STORE_GRPC: c.storeGrpcAddress,
+        GATEWAY_GRPC: c.gatewayGrpcAddress,
+        GRPC_PORT: "0",
+        METRICS_PORT: String(metricsPort),
+        SYNC_ACK_WAIT: "3s",
+        SYNC_LEASE_TTL: "1s",
+        SYNC_MAX_WAIT: "3s",
+        SYNC_REPLAN_AFTER: "3s",
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "fatal",
+      },
+      readyUrl: `http://127.0.0.1:${metricsPort}/readyz`,
+    });
+    const survivor = await c.startSync();
+    await waitFor(async () => (await c.height()) >= 300, { timeoutMs: 60_000, message: "sync under way" });
+    await victim.kill(); // mid-run: its taken batches are never acknowledged
+    await waitHeight(c, 2_000, 90_000);
+    assert.equal(await c.tipHash(), hex(CHAIN.at(-1)!));
+    // The survivor holds the planner lease now (it took over within the TTL if the victim had it).
+    await waitFor(() => survivor.isPlanner(), { message: "survivor plans" });
+  });
+
+  test("a reorg of depth 3 to a longer chain switches; a fork deeper than the limit is refused", async () => {
+    const main50 = CHAIN.slice(0, 50);
+    const a = await node(172);
+    await putChain(a, main50);
+    // A fork off block 47: heights 48'..53', longer than 50.
+    const fork = [...CHAIN.slice(0, 47), ...buildChain(CHAIN[46]!.header!, 6, { salt: "fork" })];
+    const f = await node(173);
+    await putChain(f, fork);
+    const c = await node(174);
+    await c.startSync();
+    await c.dial(a);
+    await waitHeight(c, 50);
+    assert.equal(await c.tipHash(), hex(main50.at(-1)!));
+    await c.dial(f);
+    await waitFor(async () => (await c.tipHash()) === hex(fork.at(-1)!), { timeoutMs: 30_000, message: "switched to the longer fork" });
+    assert.equal(await c.height(), 53);
+    assert.equal(await storeMetric(c.storeMetricsUrl, /timenet_store_reorgs_total\{result="switched"\} (\d+)/), 1);
+
+    // MAX_REORG_DEPTH 5: a longer fork off block 40 (depth 10) is refused.
+    const deep = [...CHAIN.slice(0, 40), ...buildChain(CHAIN[39]!.header!, 15, { salt: "deep" })];
+    const g = await node(175);
+    await putChain(g, deep);
+    const d = await node(176, { storeEnv: { MAX_REORG_DEPTH: "5" } });
+    await d.startSync({ maxReorgDepth: 5 });
+    await d.dial(a);
+    await waitHeight(d, 50);
+    await d.dial(g);
+    await waitFor(async () => (await storeMetric(d.storeMetricsUrl, /timenet_store_reorgs_total\{result="too_deep"\} (\d+)/)) >= 1, {
+      timeoutMs: 30_000,
+      message: "deep fork refused",
+    });
+    assert.equal(await d.tipHash(), hex(main50.at(-1)!), "still on its own chain");
+  });
+});

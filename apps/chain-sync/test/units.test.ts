@@ -1,0 +1,78 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { PeerIp } from "@timenet/net-address";
+import { BlockBuffer } from "../src/block-buffer.js";
+import { PeerHeights } from "../src/peer-heights.js";
+import { SyncProgress } from "../src/sync-progress.js";
+import { TipTracker } from "../src/tip-tracker.js";
+import { chainSyncEnvSchema, parseChainSyncEnv } from "../src/config.js";
+
+const ip = (s: string) => s as PeerIp;
+
+test("peer heights: the best peer, and a pick that skips tried peers and prefers the ones that did not fail", () => {
+  const h = new PeerHeights();
+  h.set(ip("10.0.0.1"), 100);
+  h.set(ip("10.0.0.2"), 500);
+  h.set(ip("10.0.0.3"), 500);
+  h.set(ip("10.0.0.2"), 50); // heights never go down on an announcement
+  assert.deepEqual(h.best(), { ip: "10.0.0.2", height: 500 });
+  assert.equal(h.pick(400, new Set(["10.0.0.2"])), "10.0.0.3");
+  assert.equal(h.pick(600, new Set()), undefined);
+  h.failed(ip("10.0.0.3"));
+  for (let i = 0; i < 20; i++) assert.equal(h.pick(400, new Set()), "10.0.0.2");
+  h.remove(ip("10.0.0.2"));
+  assert.equal(h.pick(400, new Set()), "10.0.0.3");
+});
+
+test("tip tracker: waits resolve when the tip reaches them, or false after the timeout", async () => {
+  const t = new TipTracker();
+  const reached = t.waitFor(5, 1_000);
+  const missed = t.waitFor(50, 30);
+  t.update(3, new Uint8Array(32).fill(3));
+  t.update(5, new Uint8Array(32).fill(5));
+  assert.equal(await reached, true);
+  assert.equal(await missed, false);
+  assert.equal(await t.waitFor(4, 0), true);
+});
+
+test("the block buffer is bounded", () => {
+  const b = new BlockBuffer(300);
+  assert.equal(b.tryReserve(128), true);
+  assert.equal(b.tryReserve(128), true);
+  assert.equal(b.tryReserve(128), false);
+  b.release(128);
+  assert.equal(b.tryReserve(128), true);
+  assert.equal(b.size, 256);
+});
+
+test("progress: blocks per second over the window", () => {
+  const p = new SyncProgress(10_000);
+  p.record(0, 0);
+  p.record(500, 1_000);
+  p.record(1_000, 2_000);
+  assert.equal(p.blocksPerSecond(2_000), 500);
+  assert.equal(p.blocksPerSecond(60_000), 0, "stale samples mean no progress");
+});
+
+test("configuration: defaults follow the port plan; a bad value stops the service with one line", () => {
+  const c = parseChainSyncEnv({});
+  assert.equal(c.GRPC_PORT, 50053);
+  assert.equal(c.METRICS_PORT, 9103);
+  assert.equal(c.SYNC_BATCH_SIZE, 128);
+  const main = fileURLToPath(new URL("../src/main.js", import.meta.url));
+  const r = spawnSync(process.execPath, [main], { env: { PATH: process.env.PATH, SYNC_BATCH_SIZE: "many" }, encoding: "utf8" });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr.trim(), /^invalid configuration: SYNC_BATCH_SIZE="many": expected an integer/);
+  const r2 = spawnSync(process.execPath, [main], { env: { PATH: process.env.PATH, NETWORK: "nosuchnet" }, encoding: "utf8" });
+  assert.equal(r2.status, 2);
+  assert.match(r2.stderr.trim(), /^invalid configuration: NETWORK="nosuchnet": network file .*nosuchnet.json/);
+  assert.equal(r2.stderr.trim().split("\n").length, 1);
+});
+
+test("the README's configuration table lists every variable chain-sync reads", () => {
+  const readme = readFileSync(fileURLToPath(new URL("../../../../README.md", import.meta.url)), "utf8");
+  for (const name of Object.keys(chainSyncEnvSchema)) assert.match(readme, new RegExp("\\| `" + name + "` \\|"), name);
+});
