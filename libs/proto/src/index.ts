@@ -6,4 +6,5 @@ export * from "./gen/timenet/p2p/v1/wire_pb.js";
 export * from "./gen/timenet/p2p/v1/bus_pb.js";
 export * from "./gen/timenet/gateway/v1/gateway_service_pb.js";
 export * from "./gen/timenet/registry/v1/registry_pb.js";
+export * from "./gen/timenet/producer/v1/producer_pb.js";
 export * from "./subjects.js";

@@ -1,0 +1,40 @@
+import { Counter, Gauge, type Registry } from "prom-client";
+
+/** The mempool's size, read when Prometheus scrapes. */
+export interface MempoolSize {
+  txs: number;
+  bytes: number;
+}
+
+/** Every metric of the producer, created in one place. Labels are enums (result, reason). */
+export class ProducerMetrics {
+  readonly blocksProduced: Counter;
+  /** result: a PutResult name (parent_unknown, invalid, fork_not_longer, ...) or unreachable (the call failed). */
+  readonly putFailures: Counter<"result">;
+  readonly mempoolTxs: Gauge;
+  readonly mempoolBytes: Gauge;
+  /** reason: duplicate (waiting, or already in a block), full, too_large (could never fit a block). */
+  readonly txsDropped: Counter<"reason">;
+  /** reason: store_unreachable, wrong_genesis, tip_moved (another producer made the height first), build_failed. */
+  readonly turnsSkipped: Counter<"reason">;
+
+  constructor(registry: Registry, mempool: () => MempoolSize) {
+    const registers = [registry];
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]) => new Counter<L>({ name, help, labelNames, registers });
+    const sizeGauge = (name: string, help: string, read: (m: MempoolSize) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read(mempool()));
+        },
+      });
+    this.blocksProduced = counter("timenet_producer_blocks_produced_total", "Blocks this producer made that the block-store applied", []);
+    this.putFailures = counter("timenet_producer_put_failures_total", "Blocks of ours the block-store did not apply, by PutBlocks result", ["result"]);
+    this.mempoolTxs = sizeGauge("timenet_producer_mempool_txs", "Transactions waiting in the mempool", (m) => m.txs);
+    this.mempoolBytes = sizeGauge("timenet_producer_mempool_bytes", "Bytes of the transactions waiting in the mempool", (m) => m.bytes);
+    this.txsDropped = counter("timenet_producer_txs_dropped_total", "Transactions not taken into the mempool, by reason", ["reason"]);
+    this.turnsSkipped = counter("timenet_producer_turns_skipped_total", "Turns (own or fallback) that passed without our block, by reason", ["reason"]);
+  }
+}
