@@ -1,10 +1,9 @@
-import { hostname } from "node:os";
-import { bool, bytes, durationMs, int, oneOf, optional, parseConfig, str, type ConfigOf, type Env } from "@timenet/config";
+import { bytes, durationMs, int, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type Env } from "@timenet/config";
 import { DEFAULT_MEMPOOL_MAX_BYTES, DEFAULT_MEMPOOL_MAX_TXS } from "./options.js";
 
 /** The producer's environment variables (a README configuration table can be generated from this with describeSchema). */
 export const blockProducerEnvSchema = {
-  NODE_NAME: str({ description: "Name of this node in logs", default: hostname() }),
+  ...serviceEnvSchema({ grpcPort: 50055, metricsPort: 9105, grpcServices: "BlockProducerService" }),
   NETWORK: str({ description: "Network: `devnet` (built in), a name in deploy/networks/, or the path of a network JSON file", default: "devnet" }),
   PRODUCER_KEY_FILE: str({ description: "ed25519 producer key (created on first start; its public key must be one of the network's producers)", default: "data/producer.key" }),
   PRODUCER_DEVNET_INDEX: optional(int({ description: "Devnet only: use the public devnet producer key k instead of PRODUCER_KEY_FILE", min: 0, max: 1000 })),
@@ -12,15 +11,6 @@ export const blockProducerEnvSchema = {
   BLOCK_STORE_GRPC: str({ description: "The block-store's gRPC address (GetTip, GetBlock, PutBlocks)", default: "127.0.0.1:50054" }),
   MEMPOOL_MAX_TXS: int({ description: "Transactions the mempool holds; new ones are dropped beyond it", default: DEFAULT_MEMPOOL_MAX_TXS, min: 1 }),
   MEMPOOL_MAX_BYTES: bytes({ description: "Bytes of transactions the mempool holds; new ones are dropped beyond it", default: DEFAULT_MEMPOOL_MAX_BYTES, min: 1024 }),
-  NATS_URL: str({ description: "The node's NATS server", default: "nats://127.0.0.1:4222" }),
-  NATS_USER: optional(str({ description: "NATS user" })),
-  NATS_PASS: optional(str({ description: "NATS password" })),
-  GRPC_HOST: str({ description: "gRPC bind address", default: "127.0.0.1" }),
-  GRPC_PORT: int({ description: "gRPC port (BlockProducerService, health, reflection)", default: 50055, min: 0, max: 65535 }),
-  METRICS_HOST: str({ description: "/metrics /healthz /readyz bind address", default: "127.0.0.1" }),
-  METRICS_PORT: int({ description: "Metrics and health port", default: 9105, min: 0, max: 65535 }),
-  LOG_LEVEL: oneOf(["trace", "debug", "info", "warn", "error", "fatal"] as const, { description: "pino level", default: "info" }),
-  LOG_PRETTY: optional(bool({ description: "Human-readable logs (default: when stdout is a terminal)" })),
 };
 
 export type BlockProducerEnv = ConfigOf<typeof blockProducerEnvSchema>;

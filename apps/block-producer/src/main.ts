@@ -2,7 +2,7 @@
 import { loadConfigOrExit } from "@timenet/config";
 import { loadNetwork } from "@timenet/chain";
 import { createLogger } from "@timenet/telemetry";
-import { runMain } from "@timenet/service-runtime";
+import { endpointsFromEnv, runMain } from "@timenet/service-runtime";
 import { blockProducerEnvSchema } from "./config.js";
 import { startBlockProducer } from "./producer.js";
 
@@ -11,20 +11,12 @@ const logger = createLogger({ service: "block-producer", node: env.NODE_NAME, le
 
 await runMain("block-producer", logger, async () => {
   return startBlockProducer({
-    node: env.NODE_NAME,
+    ...endpointsFromEnv(env, logger),
     network: loadNetwork(env.NETWORK),
     key: env.PRODUCER_DEVNET_INDEX !== undefined ? { devnetIndex: env.PRODUCER_DEVNET_INDEX } : { file: env.PRODUCER_KEY_FILE },
     blockIntervalMs: env.BLOCK_INTERVAL,
     blockStoreGrpc: env.BLOCK_STORE_GRPC,
     mempoolMaxTxs: env.MEMPOOL_MAX_TXS,
     mempoolMaxBytes: env.MEMPOOL_MAX_BYTES,
-    natsUrl: env.NATS_URL,
-    natsUser: env.NATS_USER,
-    natsPass: env.NATS_PASS,
-    grpcHost: env.GRPC_HOST,
-    grpcPort: env.GRPC_PORT,
-    metricsHost: env.METRICS_HOST,
-    metricsPort: env.METRICS_PORT,
-    logger,
   });
 });

@@ -1,17 +1,12 @@
 import type { NetworkParams } from "@timenet/chain";
 import type { NodeKey } from "@timenet/node-key";
-import type { Logger } from "@timenet/telemetry";
+import { resolveServiceEndpoints, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
 
 /** Where the producer's key comes from: a key itself, a key file (created when missing), or a public devnet key. */
 export type ProducerKeySource = NodeKey | { file: string } | { devnetIndex: number };
 
 /** Everything startBlockProducer needs. Only NATS, the network and the key are required; the rest have the defaults shown. */
-export interface BlockProducerOptions {
-  /** Name in every log line (`node`). Default "block-producer". */
-  node?: string;
-  natsUrl: string;
-  natsUser?: string;
-  natsPass?: string;
+export interface BlockProducerOptions extends ServiceEndpointOptions {
   network: NetworkParams;
   key: ProducerKeySource;
   /** Time between blocks. Default: the network's blockIntervalMs. */
@@ -27,14 +22,6 @@ export interface BlockProducerOptions {
   retryMs?: number;
   /** Most blocks read back from the store to take their txs out of the mempool when the tip jumps. Default 64. */
   evictionDepth?: number;
-  grpcHost?: string;
-  /** Default 50055; 0 = ephemeral. */
-  grpcPort?: number;
-  metricsHost?: string;
-  /** Default 9105; 0 = ephemeral. */
-  metricsPort?: number;
-  logger?: Logger;
-  logLevel?: string;
   /** The clock turns and block timestamps come from. Default Date.now. */
   now?: () => number;
 }
@@ -42,16 +29,12 @@ export interface BlockProducerOptions {
 export const DEFAULT_MEMPOOL_MAX_TXS = 10_000;
 export const DEFAULT_MEMPOOL_MAX_BYTES = 64 * 1024 * 1024;
 
-type Optional = "natsUser" | "natsPass" | "logger";
-export type ResolvedBlockProducerOptions = Required<Omit<BlockProducerOptions, Optional>> & Pick<BlockProducerOptions, Optional>;
+export type ResolvedBlockProducerOptions = Required<Omit<BlockProducerOptions, keyof ServiceEndpointOptions>> & ResolvedServiceEndpoints;
 
 export function resolveBlockProducerOptions(o: BlockProducerOptions): ResolvedBlockProducerOptions {
   const blockIntervalMs = o.blockIntervalMs ?? o.network.blockIntervalMs;
   return {
-    node: o.node ?? "block-producer",
-    natsUrl: o.natsUrl,
-    natsUser: o.natsUser,
-    natsPass: o.natsPass,
+    ...resolveServiceEndpoints(o, { node: "block-producer", grpcPort: 50055, metricsPort: 9105 }),
     network: o.network,
     key: o.key,
     blockIntervalMs,
@@ -61,12 +44,6 @@ export function resolveBlockProducerOptions(o: BlockProducerOptions): ResolvedBl
     storeDeadlineMs: o.storeDeadlineMs ?? 5_000,
     retryMs: o.retryMs ?? Math.min(blockIntervalMs, 1_000),
     evictionDepth: o.evictionDepth ?? 64,
-    grpcHost: o.grpcHost ?? "127.0.0.1",
-    grpcPort: o.grpcPort ?? 50055,
-    metricsHost: o.metricsHost ?? "127.0.0.1",
-    metricsPort: o.metricsPort ?? 9105,
-    logger: o.logger,
-    logLevel: o.logLevel ?? "info",
     now: o.now ?? Date.now,
   };
 }

@@ -1,10 +1,9 @@
 import type { Registry } from "prom-client";
 import { hashHex } from "@timenet/chain";
 import { BlockProducerService, BlockStoreService, ChainTipSchema, PeerMessageSchema, Subjects } from "@timenet/proto";
-import { Bus, busLogHooks } from "@timenet/bus";
-import { CleanupStack } from "@timenet/service-runtime";
-import { createGrpcClient, startGrpcServer } from "@timenet/grpc";
-import { createLogger, createRegistry, startTelemetryServer, type Logger } from "@timenet/telemetry";
+import { ServiceFrame } from "@timenet/service-runtime";
+import { createGrpcClient } from "@timenet/grpc";
+import type { Logger } from "@timenet/telemetry";
 import { maxTxBytes } from "./block-builder.js";
 import { Mempool } from "./mempool.js";
 import { ProducerMetrics } from "./metrics.js";
@@ -35,9 +34,8 @@ export async function startBlockProducer(options: BlockProducerOptions): Promise
   const o = resolveBlockProducerOptions(options);
   // Before anything opens: a key that is not a producer stops the start here.
   const identity = await resolveProducerIdentity(o.key, o.network);
-  const logger = o.logger ?? createLogger({ service: "block-producer", node: o.node, level: o.logLevel });
-  const registry = createRegistry({ service: "block-producer", node: o.node });
-  const cleanups = new CleanupStack();
+  const frame = new ServiceFrame("block-producer", o);
+  const { logger, registry, cleanups } = frame;
 
   try {
     const mempool = new Mempool({ maxTxs: o.mempoolMaxTxs, maxBytes: o.mempoolMaxBytes, maxTxBytes: maxTxBytes(o.network) });
@@ -59,14 +57,7 @@ export async function startBlockProducer(options: BlockProducerOptions): Promise
       now: o.now,
     });
 
-    const bus = await Bus.connect({
-      servers: o.natsUrl,
-      name: `block-producer-${o.node}`,
-      user: o.natsUser,
-      pass: o.natsPass,
-      ...busLogHooks(logger),
-    });
-    cleanups.push(() => bus.close());
+    const bus = await frame.connectBus();
 
     const subs = [
       bus.subscribe(Subjects.peerIn("tx"), PeerMessageSchema, (m) => {
@@ -81,30 +72,18 @@ export async function startBlockProducer(options: BlockProducerOptions): Promise
     production.start();
     cleanups.push(() => production.stop());
 
-    const grpc = await startGrpcServer({
-      host: o.grpcHost,
-      port: o.grpcPort,
-      services: [{ service: BlockProducerService, impl: producerServiceImpl({ identity, producers: o.network.producers.length, mempool, production }) }],
-      logger,
-    });
-    cleanups.push(() => grpc.stop());
-
-    const telemetry = await startTelemetryServer({
-      host: o.metricsHost,
-      port: o.metricsPort,
-      registry,
-      logger,
-      readiness: [
+    await frame.serve(
+      [{ service: BlockProducerService, impl: producerServiceImpl({ identity, producers: o.network.producers.length, mempool, production }) }],
+      [
         { name: "nats", check: () => bus.connected },
         { name: "block_store", check: () => production.storeReachable },
       ],
-    });
-    cleanups.push(() => telemetry.stop());
+    );
 
     logger.info(
       {
-        grpc: grpc.port,
-        metrics: telemetry.port,
+        grpc: frame.grpcPort,
+        metrics: frame.metricsPort,
         network: o.network.name,
         producer_id: hashHex(identity.key.publicKey),
         producer_index: identity.index,
@@ -117,19 +96,15 @@ export async function startBlockProducer(options: BlockProducerOptions): Promise
     );
 
     return {
-      grpcPort: grpc.port,
-      metricsPort: telemetry.port,
+      grpcPort: frame.grpcPort,
+      metricsPort: frame.metricsPort,
       options: o,
       identity,
       mempool,
       registry,
       logger,
       status: () => production.status(),
-      async stop() {
-        logger.info("block-producer stopping");
-        await cleanups.run();
-        logger.info("block-producer stopped");
-      },
+      stop: () => frame.stop(),
     };
   } catch (err) {
     await cleanups.run();

@@ -2,7 +2,7 @@
 import { loadNetwork } from "@timenet/chain";
 import { loadConfigOrExit } from "@timenet/config";
 import { createLogger } from "@timenet/telemetry";
-import { runMain } from "@timenet/service-runtime";
+import { endpointsFromEnv, runMain } from "@timenet/service-runtime";
 import { blockStoreEnvSchema } from "./config.js";
 import { startBlockStore } from "./service.js";
 
@@ -11,7 +11,7 @@ const logger = createLogger({ service: "block-store", node: env.NODE_NAME, level
 
 await runMain("block-store", logger, async () => {
   return startBlockStore({
-    node: env.NODE_NAME,
+    ...endpointsFromEnv(env, logger),
     // A bad network file or a store of another network stops start-up with one fatal line.
     network: loadNetwork(env.NETWORK),
     dbPath: env.STORE_DB_PATH,
@@ -19,13 +19,5 @@ await runMain("block-store", logger, async () => {
     serveMaxBlocks: env.SERVE_MAX_BLOCKS,
     serveMaxBytes: env.SERVE_MAX_BYTES,
     tipRepublishMs: env.TIP_REPUBLISH,
-    natsUrl: env.NATS_URL,
-    natsUser: env.NATS_USER,
-    natsPass: env.NATS_PASS,
-    grpcHost: env.GRPC_HOST,
-    grpcPort: env.GRPC_PORT,
-    metricsHost: env.METRICS_HOST,
-    metricsPort: env.METRICS_PORT,
-    logger,
   });
 });

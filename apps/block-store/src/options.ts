@@ -1,13 +1,8 @@
 import type { NetworkParams } from "@timenet/chain";
-import type { Logger } from "@timenet/telemetry";
+import { resolveServiceEndpoints, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
 
 /** Everything startBlockStore needs. Only NATS, the store path and the network are required; the rest have the defaults shown. */
-export interface BlockStoreOptions {
-  /** Name in every log line (`node`). Default "block-store". */
-  node?: string;
-  natsUrl: string;
-  natsUser?: string;
-  natsPass?: string;
+export interface BlockStoreOptions extends ServiceEndpointOptions {
   /** LMDB directory of the chain. */
   dbPath: string;
   /** The network whose chain this is: its genesis is written to an empty store and checked against a full one. */
@@ -20,20 +15,11 @@ export interface BlockStoreOptions {
   serveMaxBytes?: number;
   /** How often the tip is re-published on chain.tip (it is also sent on every change). Default 5 s. */
   tipRepublishMs?: number;
-  grpcHost?: string;
-  /** Default 50054; 0 = ephemeral. */
-  grpcPort?: number;
-  metricsHost?: string;
-  /** Default 9104; 0 = ephemeral. */
-  metricsPort?: number;
-  logger?: Logger;
-  logLevel?: string;
   /** The clock validation compares block timestamps with. Default Date.now. */
   now?: () => number;
 }
 
-type Optional = "natsUser" | "natsPass" | "logger";
-export type ResolvedBlockStoreOptions = Required<Omit<BlockStoreOptions, Optional>> & Pick<BlockStoreOptions, Optional>;
+export type ResolvedBlockStoreOptions = Required<Omit<BlockStoreOptions, keyof ServiceEndpointOptions>> & ResolvedServiceEndpoints;
 
 export const DEFAULT_MAX_REORG_DEPTH = 100;
 export const DEFAULT_SERVE_MAX_BLOCKS = 256;
@@ -41,22 +27,13 @@ export const DEFAULT_SERVE_MAX_BYTES = 4 * 1024 * 1024;
 
 export function resolveBlockStoreOptions(o: BlockStoreOptions): ResolvedBlockStoreOptions {
   return {
-    node: o.node ?? "block-store",
-    natsUrl: o.natsUrl,
-    natsUser: o.natsUser,
-    natsPass: o.natsPass,
+    ...resolveServiceEndpoints(o, { node: "block-store", grpcPort: 50054, metricsPort: 9104 }),
     dbPath: o.dbPath,
     network: o.network,
     maxReorgDepth: o.maxReorgDepth ?? DEFAULT_MAX_REORG_DEPTH,
     serveMaxBlocks: o.serveMaxBlocks ?? DEFAULT_SERVE_MAX_BLOCKS,
     serveMaxBytes: o.serveMaxBytes ?? DEFAULT_SERVE_MAX_BYTES,
     tipRepublishMs: o.tipRepublishMs ?? 5_000,
-    grpcHost: o.grpcHost ?? "127.0.0.1",
-    grpcPort: o.grpcPort ?? 50054,
-    metricsHost: o.metricsHost ?? "127.0.0.1",
-    metricsPort: o.metricsPort ?? 9104,
-    logger: o.logger,
-    logLevel: o.logLevel ?? "info",
     now: o.now ?? Date.now,
   };
 }

@@ -1,10 +1,8 @@
 import type { Registry } from "prom-client";
 import { hashHex } from "@timenet/chain";
 import { BlockStoreService, ChainTipSchema, Subjects } from "@timenet/proto";
-import { Bus, busLogHooks } from "@timenet/bus";
-import { CleanupStack } from "@timenet/service-runtime";
-import { startGrpcServer } from "@timenet/grpc";
-import { createLogger, createRegistry, startTelemetryServer, type Logger } from "@timenet/telemetry";
+import { ServiceFrame } from "@timenet/service-runtime";
+import type { Logger } from "@timenet/telemetry";
 import { BlockStore } from "./block-store.js";
 import { blockStoreServiceImpl } from "./block-store-service.js";
 import { StoreMetrics } from "./metrics.js";
@@ -34,23 +32,15 @@ export interface BlockStoreHandle {
  */
 export async function startBlockStore(options: BlockStoreOptions): Promise<BlockStoreHandle> {
   const o = resolveBlockStoreOptions(options);
-  const logger = o.logger ?? createLogger({ service: "block-store", node: o.node, level: o.logLevel });
-  const registry = createRegistry({ service: "block-store", node: o.node });
+  const frame = new ServiceFrame("block-store", o);
+  const { logger, registry, cleanups } = frame;
   const metrics = new StoreMetrics(registry);
-  const cleanups = new CleanupStack();
 
   try {
     const store = await BlockStore.open(o.dbPath, { network: o.network, maxReorgDepth: o.maxReorgDepth, metrics, logger, now: o.now });
     cleanups.push(() => store.close());
 
-    const bus = await Bus.connect({
-      servers: o.natsUrl,
-      name: `block-store-${o.node}`,
-      user: o.natsUser,
-      pass: o.natsPass,
-      ...busLogHooks(logger),
-    });
-    cleanups.push(() => bus.close());
+    const bus = await frame.connectBus();
 
     const publishTip = () => {
       bus.publish(Subjects.chainTip, ChainTipSchema, store.chainTip());
@@ -69,39 +59,20 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
     cleanups.push(() => clearInterval(republish));
     publishTip();
 
-    const grpc = await startGrpcServer({
-      host: o.grpcHost,
-      port: o.grpcPort,
-      services: [
-        {
-          service: BlockStoreService,
-          impl: blockStoreServiceImpl({
-            store,
-            onPut: (outcome) => {
-              if (!outcome.tipChanged) return;
-              publishTip();
-              logger.debug({ height: outcome.tip.height, hash: hashHex(outcome.tip.hash), applied: outcome.applied }, "new tip");
-            },
-          }),
-        },
-      ],
-      logger,
+    const impl = blockStoreServiceImpl({
+      store,
+      onPut: (outcome) => {
+        if (!outcome.tipChanged) return;
+        publishTip();
+        logger.debug({ height: outcome.tip.height, hash: hashHex(outcome.tip.hash), applied: outcome.applied }, "new tip");
+      },
     });
-    cleanups.push(() => grpc.stop());
-
-    const telemetry = await startTelemetryServer({
-      host: o.metricsHost,
-      port: o.metricsPort,
-      registry,
-      logger,
-      readiness: [{ name: "nats", check: () => bus.connected }],
-    });
-    cleanups.push(() => telemetry.stop());
+    await frame.serve([{ service: BlockStoreService, impl }], [{ name: "nats", check: () => bus.connected }]);
 
     logger.info(
       {
-        grpc: grpc.port,
-        metrics: telemetry.port,
+        grpc: frame.grpcPort,
+        metrics: frame.metricsPort,
         db: o.dbPath,
         network: o.network.name,
         genesis: hashHex(o.network.genesisHash),
@@ -113,18 +84,14 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
     );
 
     return {
-      grpcPort: grpc.port,
-      metricsPort: telemetry.port,
+      grpcPort: frame.grpcPort,
+      metricsPort: frame.metricsPort,
       options: o,
       store,
       registry,
       logger,
       publishTip,
-      async stop() {
-        logger.info("block-store stopping");
-        await cleanups.run();
-        logger.info("block-store stopped");
-      },
+      stop: () => frame.stop(),
     };
   } catch (err) {
     await cleanups.run();

@@ -11,10 +11,9 @@ import {
   WorkerHeartbeatSchema,
 } from "@timenet/proto";
 import { isValidIp, normalizeIp } from "@timenet/net-address";
-import { Bus, busLogHooks } from "@timenet/bus";
-import { createGrpcClient, startGrpcServer } from "@timenet/grpc";
-import { createLogger, createRegistry, startTelemetryServer, type Logger } from "@timenet/telemetry";
-import { CleanupStack } from "@timenet/service-runtime";
+import { createGrpcClient } from "@timenet/grpc";
+import type { Logger } from "@timenet/telemetry";
+import { ServiceFrame } from "@timenet/service-runtime";
 import { BatchPlanner } from "./batch-planner.js";
 import { BatchWorker } from "./batch-worker.js";
 import { BlockBuffer } from "./block-buffer.js";
@@ -47,18 +46,16 @@ export interface ChainSync {
  */
 export async function startChainSync(options: ChainSyncOptions): Promise<ChainSync> {
   const o = resolveChainSyncOptions(options);
-  const logger = o.logger ?? createLogger({ service: "chain-sync", node: o.node, level: o.logLevel });
-  const registry = createRegistry({ service: "chain-sync", node: o.node });
+  const frame = new ServiceFrame("chain-sync", o);
+  const { logger, registry, cleanups } = frame;
   const metrics = new SyncMetrics(registry);
-  const cleanups = new CleanupStack();
   const tip = new TipTracker();
   const heights = new PeerHeights();
   const progress = new SyncProgress();
   const genesisHex = Buffer.from(o.network.genesisHash).toString("hex");
 
   try {
-    const bus = await Bus.connect({ servers: o.natsUrl, name: `chain-sync-${o.workerId}`, user: o.natsUser, pass: o.natsPass, ...busLogHooks(logger) });
-    cleanups.push(() => bus.close());
+    const bus = await frame.connectBus(`chain-sync-${o.workerId}`);
     const store = createGrpcClient(BlockStoreService, o.blockStoreGrpc);
     cleanups.push(() => store.close());
     const gateway = createGrpcClient(GatewayService, o.gatewayGrpc);
@@ -175,32 +172,23 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
     cleanups.push(() => timers.forEach((t) => clearInterval(t)));
     beat();
 
-    const grpc = await startGrpcServer({
-      host: o.grpcHost,
-      port: o.grpcPort,
-      services: [{ service: ChainSyncService, impl: syncServiceImpl({ workerId: o.workerId, tip, heights, lease, worker, queue, progress, workersSeen }) }],
-      logger,
-    });
-    cleanups.push(() => grpc.stop());
-    const telemetry = await startTelemetryServer({ host: o.metricsHost, port: o.metricsPort, registry, logger, readiness: [{ name: "nats", check: () => bus.connected }] });
-    cleanups.push(() => telemetry.stop());
+    await frame.serve(
+      [{ service: ChainSyncService, impl: syncServiceImpl({ workerId: o.workerId, tip, heights, lease, worker, queue, progress, workersSeen }) }],
+      [{ name: "nats", check: () => bus.connected }],
+    );
 
-    logger.info({ worker: o.workerId, grpc: grpc.port, metrics: telemetry.port, height: tip.height, network: o.network.name }, "chain-sync started");
+    logger.info({ worker: o.workerId, grpc: frame.grpcPort, metrics: frame.metricsPort, height: tip.height, network: o.network.name }, "chain-sync started");
     return {
       workerId: o.workerId,
-      grpcPort: grpc.port,
-      metricsPort: telemetry.port,
+      grpcPort: frame.grpcPort,
+      metricsPort: frame.metricsPort,
       options: o,
       tip,
       heights,
       registry,
       logger,
       isPlanner: () => lease.leader,
-      async stop() {
-        logger.info("chain-sync stopping");
-        await cleanups.run();
-        logger.info("chain-sync stopped");
-      },
+      stop: () => frame.stop(),
     };
   } catch (err) {
     await cleanups.run();

@@ -1,9 +1,8 @@
-import { hostname } from "node:os";
-import { bool, durationMs, int, oneOf, optional, parseConfig, str, type ConfigOf, type Env } from "@timenet/config";
+import { durationMs, int, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type Env } from "@timenet/config";
 
 /** chain-sync's environment variables (the README's configuration table is generated from this). */
 export const chainSyncEnvSchema = {
-  NODE_NAME: str({ description: "Name of this node in logs", default: hostname() }),
+  ...serviceEnvSchema({ grpcPort: 50053, metricsPort: 9103, grpcServices: "ChainSyncService" }),
   WORKER_ID: optional(str({ description: "This replica's id (default: NODE_NAME + the container hostname)" })),
   NETWORK: str({ description: "Network parameters: `devnet` or a JSON file (deploy/networks/<name>.json)", default: "devnet" }),
   BLOCK_STORE_GRPC: str({ description: "The block-store's gRPC address", default: "127.0.0.1:50054" }),
@@ -18,15 +17,6 @@ export const chainSyncEnvSchema = {
   SYNC_LEASE_TTL: durationMs({ description: "Planner lease; another replica takes over within it", default: 10_000, min: 300 }),
   SYNC_REPLAN_AFTER: durationMs({ description: "No progress for this long while behind: plan the range again", default: 60_000, min: 100 }),
   MAX_REORG_DEPTH: int({ description: "Forks up to this deep are fetched and offered to the store", default: 100, min: 1 }),
-  NATS_URL: str({ description: "The node's NATS server (JetStream on)", default: "nats://127.0.0.1:4222" }),
-  NATS_USER: optional(str({ description: "NATS user" })),
-  NATS_PASS: optional(str({ description: "NATS password" })),
-  GRPC_HOST: str({ description: "gRPC bind address", default: "127.0.0.1" }),
-  GRPC_PORT: int({ description: "gRPC port (ChainSyncService, health, reflection)", default: 50053, min: 0, max: 65535 }),
-  METRICS_HOST: str({ description: "/metrics /healthz /readyz bind address", default: "127.0.0.1" }),
-  METRICS_PORT: int({ description: "Metrics and health port", default: 9103, min: 0, max: 65535 }),
-  LOG_LEVEL: oneOf(["trace", "debug", "info", "warn", "error", "fatal"] as const, { description: "pino level", default: "info" }),
-  LOG_PRETTY: optional(bool({ description: "Human-readable logs (default: when stdout is a terminal)" })),
 };
 
 export type ChainSyncEnv = ConfigOf<typeof chainSyncEnvSchema>;

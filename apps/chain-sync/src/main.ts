@@ -2,7 +2,7 @@
 import { hostname } from "node:os";
 import { loadConfigOrExit } from "@timenet/config";
 import { createLogger } from "@timenet/telemetry";
-import { runMain } from "@timenet/service-runtime";
+import { endpointsFromEnv, runMain } from "@timenet/service-runtime";
 import { loadNetworkOrExit } from "@timenet/chain";
 import { chainSyncEnvSchema } from "./config.js";
 import { startChainSync } from "./chain-sync.js";
@@ -13,7 +13,7 @@ const logger = createLogger({ service: "chain-sync", node: env.NODE_NAME, level:
 
 await runMain("chain-sync", logger, async () =>
   startChainSync({
-    node: env.NODE_NAME,
+    ...endpointsFromEnv(env, logger),
     // Compose replicas share NODE_NAME; the container hostname tells them apart.
     workerId: env.WORKER_ID ?? `${env.NODE_NAME}-${hostname()}-${process.pid}`,
     network,
@@ -29,13 +29,5 @@ await runMain("chain-sync", logger, async () =>
     leaseTtlMs: env.SYNC_LEASE_TTL,
     replanAfterMs: env.SYNC_REPLAN_AFTER,
     maxReorgDepth: env.MAX_REORG_DEPTH,
-    natsUrl: env.NATS_URL,
-    natsUser: env.NATS_USER,
-    natsPass: env.NATS_PASS,
-    grpcHost: env.GRPC_HOST,
-    grpcPort: env.GRPC_PORT,
-    metricsHost: env.METRICS_HOST,
-    metricsPort: env.METRICS_PORT,
-    logger,
   }),
 );

@@ -1,15 +1,10 @@
 import type { NetworkParams } from "@timenet/chain";
-import type { Logger } from "@timenet/telemetry";
+import { resolveServiceEndpoints, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
 
 /** Everything startChainSync needs. Only NATS is required; the rest have the defaults shown. */
-export interface ChainSyncOptions {
-  /** Name in every log line (`node`). Default "chain-sync". */
-  node?: string;
+export interface ChainSyncOptions extends ServiceEndpointOptions {
   /** This replica's id in the work queue and the planner lease. Default: node + random suffix. */
   workerId?: string;
-  natsUrl: string;
-  natsUser?: string;
-  natsPass?: string;
   network: NetworkParams;
   /** The block-store's gRPC address. Default 127.0.0.1:50054. */
   blockStoreGrpc?: string;
@@ -38,27 +33,16 @@ export interface ChainSyncOptions {
   /** Forks up to this deep are fetched and offered to the store. Default 100. */
   maxReorgDepth?: number;
   heartbeatMs?: number;
-  grpcHost?: string;
-  /** Default 50053; 0 = ephemeral. */
-  grpcPort?: number;
-  metricsHost?: string;
-  /** Default 9103; 0 = ephemeral. */
-  metricsPort?: number;
-  logger?: Logger;
-  logLevel?: string;
 }
 
-type Optional = "natsUser" | "natsPass" | "logger";
-export type ResolvedChainSyncOptions = Required<Omit<ChainSyncOptions, Optional>> & Pick<ChainSyncOptions, Optional>;
+export type ResolvedChainSyncOptions = Required<Omit<ChainSyncOptions, keyof ServiceEndpointOptions>> & ResolvedServiceEndpoints;
 
 export function resolveChainSyncOptions(o: ChainSyncOptions): ResolvedChainSyncOptions {
-  const node = o.node ?? "chain-sync";
+  const endpoints = resolveServiceEndpoints(o, { node: "chain-sync", grpcPort: 50053, metricsPort: 9103 });
+  const node = endpoints.node;
   return {
-    node,
+    ...endpoints,
     workerId: o.workerId ?? `${node}-${Math.random().toString(36).slice(2, 8)}`,
-    natsUrl: o.natsUrl,
-    natsUser: o.natsUser,
-    natsPass: o.natsPass,
     network: o.network,
     blockStoreGrpc: o.blockStoreGrpc ?? "127.0.0.1:50054",
     gatewayGrpc: o.gatewayGrpc ?? "127.0.0.1:50051",
@@ -74,11 +58,5 @@ export function resolveChainSyncOptions(o: ChainSyncOptions): ResolvedChainSyncO
     replanAfterMs: o.replanAfterMs ?? 60_000,
     maxReorgDepth: o.maxReorgDepth ?? 100,
     heartbeatMs: o.heartbeatMs ?? 2_000,
-    grpcHost: o.grpcHost ?? "127.0.0.1",
-    grpcPort: o.grpcPort ?? 50053,
-    metricsHost: o.metricsHost ?? "127.0.0.1",
-    metricsPort: o.metricsPort ?? 9103,
-    logger: o.logger,
-    logLevel: o.logLevel ?? "info",
   };
 }

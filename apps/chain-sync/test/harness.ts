@@ -7,7 +7,7 @@ import { Bus } from "@timenet/bus";
 import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
 import { createLogger } from "@timenet/telemetry";
 import { blockHash, devnetProducerKey, loadNetwork, signBlock } from "@timenet/chain";
-import { freePort, startNatsServer, startServiceProcess, tempDir, waitFor, type NatsServerHandle, type ServiceProcess } from "@timenet/testkit";
+import { freePort, nodePoolOf, startNatsServer, startServiceProcess, tempDir, waitFor, type NatsServerHandle, type ServiceProcess } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
 import { startChainSync, type ChainSync } from "../src/chain-sync.js";
 import type { ChainSyncOptions } from "../src/options.js";
@@ -171,18 +171,8 @@ export async function startNode(k: number, o: NodeOptions = {}): Promise<SyncNod
 }
 
 /** Starts nodes for one test file and stops them all in its `after` hook. */
-export function nodePool(): { node: typeof startNode; stopAll(): Promise<void> } {
-  const nodes: SyncNode[] = [];
-  return {
-    async node(k, o = {}) {
-      const n = await startNode(k, o);
-      nodes.push(n);
-      return n;
-    },
-    async stopAll() {
-      await Promise.all(nodes.splice(0).map((n) => n.stop()));
-    },
-  };
+export function nodePool() {
+  return nodePoolOf(startNode);
 }
 
 /**

@@ -1,5 +1,4 @@
-import { hostname } from "node:os";
-import { bool, bytes, custom, durationMs, int, list, oneOf, optional, parseConfig, str, type ConfigOf, type Env } from "@timenet/config";
+import { bytes, custom, durationMs, int, list, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type Env } from "@timenet/config";
 import { normalizeIp } from "@timenet/net-address";
 import { formatRate, parseRate, type Rate } from "@timenet/rate-limit";
 import { DEFAULT_RATE_LIMITS } from "./options.js";
@@ -12,7 +11,7 @@ const ip = (description: string) =>
 
 /** The gateway's environment variables (the README's configuration table is generated from this). */
 export const gatewayEnvSchema = {
-  NODE_NAME: str({ description: "Name of this node in logs", default: hostname() }),
+  ...serviceEnvSchema({ grpcPort: 50051, metricsPort: 9101, grpcServices: "GatewayService" }),
   P2P_HOST: str({ description: "Address the P2P listener binds", default: "0.0.0.0" }),
   P2P_PORT: int({ description: "P2P listen port (the only public port)", default: 24100, min: 1, max: 65535 }),
   DIAL_LOCAL_ADDRESS: ip("Local address outbound sockets bind to (default: P2P_HOST when specific)"),
@@ -28,13 +27,6 @@ export const gatewayEnvSchema = {
     show: (b) => Buffer.from(b).toString("hex").slice(0, 16) + "…",
   })),
   NODE_KEY_FILE: str({ description: "ed25519 node key (created on first start; keep it on a volume)", default: "data/node.key" }),
-  NATS_URL: str({ description: "The node's NATS server", default: "nats://127.0.0.1:4222" }),
-  NATS_USER: optional(str({ description: "NATS user" })),
-  NATS_PASS: optional(str({ description: "NATS password" })),
-  GRPC_HOST: str({ description: "gRPC bind address", default: "127.0.0.1" }),
-  GRPC_PORT: int({ description: "gRPC port (GatewayService, health, reflection)", default: 50051, min: 0, max: 65535 }),
-  METRICS_HOST: str({ description: "/metrics /healthz /readyz bind address", default: "127.0.0.1" }),
-  METRICS_PORT: int({ description: "Metrics and health port", default: 9101, min: 0, max: 65535 }),
   PING_INTERVAL: durationMs({ description: "Ping period on every connection", default: 10_000, min: 10 }),
   MISSED_PONGS: int({ description: "Consecutive unanswered pings that close a connection", default: 3, min: 1, max: 100 }),
   HANDSHAKE_TIMEOUT: durationMs({ description: "Time allowed for Hello/HelloAck", default: 10_000, min: 10 }),
@@ -52,8 +44,6 @@ export const gatewayEnvSchema = {
   RATE_LIMIT_ABUSE: rate("Dropped messages tolerated per peer before a RATE_LIMIT offence is reported", DEFAULT_RATE_LIMITS.abuse),
   ANNOUNCE_MAX_AGE: durationMs({ description: "Our new tip is announced to peers only while this fresh (not during catch-up)", default: 60_000, min: 0 }),
   ADMISSION_WAIT: durationMs({ description: "How long start-up waits for the registry's admission policy (bans) before accepting", default: 2_000, min: 0 }),
-  LOG_LEVEL: oneOf(["trace", "debug", "info", "warn", "error", "fatal"] as const, { description: "pino level", default: "info" }),
-  LOG_PRETTY: optional(bool({ description: "Human-readable logs (default: when stdout is a terminal)" })),
   SOFTWARE_VERSION: optional(str({ description: "Version sent in Hello (default: git describe)" })),
 };
 

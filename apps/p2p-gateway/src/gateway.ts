@@ -2,10 +2,8 @@ import { randomBytes } from "node:crypto";
 import type { EventEmitter } from "node:events";
 import type { Registry } from "prom-client";
 import { GatewayService } from "@timenet/proto";
-import { Bus, busLogHooks } from "@timenet/bus";
-import { CleanupStack } from "@timenet/service-runtime";
-import { startGrpcServer, type GrpcServerHandle } from "@timenet/grpc";
-import { createLogger, createRegistry, PeerLabeler, startTelemetryServer, type Logger, type TelemetryServer } from "@timenet/telemetry";
+import { ServiceFrame } from "@timenet/service-runtime";
+import { PeerLabeler, type Logger } from "@timenet/telemetry";
 import { AdmissionControl } from "./admission.js";
 import { ChainTipLink } from "./chain-tip-link.js";
 import { ConnectionManager } from "./connection-manager.js";
@@ -39,22 +37,14 @@ export interface Gateway {
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const o = resolveGatewayOptions(options);
-  const logger = o.logger ?? createLogger({ service: "p2p-gateway", node: o.node, level: o.logLevel });
-  const registry = createRegistry({ service: "p2p-gateway", node: o.node });
+  const frame = new ServiceFrame("p2p-gateway", o);
+  const { logger, registry, cleanups } = frame;
   const metrics = new GatewayMetrics(registry);
   const labeler = new PeerLabeler(o.namedPeers);
   const admission = new AdmissionControl();
-  const cleanups = new CleanupStack();
 
   try {
-    const bus = await Bus.connect({
-      servers: o.natsUrl,
-      name: `p2p-gateway-${o.node}`,
-      user: o.natsUser,
-      pass: o.natsPass,
-      ...busLogHooks(logger),
-    });
-    cleanups.push(() => bus.close());
+    const bus = await frame.connectBus();
 
     let tip: { height: number; hash: Uint8Array } = { height: 0, hash: new Uint8Array(o.genesisHash) };
     const local: LocalIdentity = {
@@ -124,28 +114,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     tipLink.start();
     cleanups.push(() => tipLink.stop());
 
-    const grpc: GrpcServerHandle = await startGrpcServer({
-      host: o.grpcHost,
-      port: o.grpcPort,
-      services: [{ service: GatewayService, impl: gatewayServiceImpl(manager) }],
-      logger,
-    });
-    cleanups.push(() => grpc.stop());
-
-    const telemetry: TelemetryServer = await startTelemetryServer({
-      host: o.metricsHost,
-      port: o.metricsPort,
-      registry,
-      logger,
-      readiness: [{ name: "nats", check: () => bus.connected }],
-    });
-    cleanups.push(() => telemetry.stop());
+    await frame.serve([{ service: GatewayService, impl: gatewayServiceImpl(manager) }], [{ name: "nats", check: () => bus.connected }]);
 
     logger.info(
       {
         p2p: `${o.listenHost}:${p2pPort}`,
-        grpc: grpc.port,
-        metrics: telemetry.port,
+        grpc: frame.grpcPort,
+        metrics: frame.metricsPort,
         node_id: o.nodeKey.nodeId,
         network: o.network,
         admission_policy: admission.hasPolicy,
@@ -156,8 +131,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return {
       nodeId: o.nodeKey.nodeId,
       p2pPort,
-      grpcPort: grpc.port,
-      metricsPort: telemetry.port,
+      grpcPort: frame.grpcPort,
+      metricsPort: frame.metricsPort,
       options: o,
       events: manager,
       manager,
@@ -167,11 +142,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       setTip(height, hash) {
         tip = { height, hash };
       },
-      async stop() {
-        logger.info("p2p-gateway stopping");
-        await cleanups.run();
-        logger.info("p2p-gateway stopped");
-      },
+      stop: () => frame.stop(),
     };
   } catch (err) {
     await cleanups.run();

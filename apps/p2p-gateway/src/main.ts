@@ -2,7 +2,7 @@
 import { loadConfigOrExit } from "@timenet/config";
 import { NodeKey } from "@timenet/node-key";
 import { createLogger } from "@timenet/telemetry";
-import { runMain } from "@timenet/service-runtime";
+import { endpointsFromEnv, runMain } from "@timenet/service-runtime";
 import { loadNetworkOrExit } from "@timenet/chain";
 import { gatewayEnvSchema } from "./config.js";
 import { startGateway } from "./gateway.js";
@@ -16,7 +16,7 @@ await runMain("p2p-gateway", logger, async () => {
   const { key, created } = await NodeKey.loadOrCreate(env.NODE_KEY_FILE);
   logger.info({ node_id: key.nodeId, key_file: env.NODE_KEY_FILE, created }, created ? "created node key" : "loaded node key");
   return startGateway({
-    node: env.NODE_NAME,
+    ...endpointsFromEnv(env, logger),
     listenHost: env.P2P_HOST,
     listenPort: env.P2P_PORT,
     dialLocalAddress: env.DIAL_LOCAL_ADDRESS,
@@ -26,13 +26,6 @@ await runMain("p2p-gateway", logger, async () => {
     announceMaxAgeMs: env.ANNOUNCE_MAX_AGE,
     softwareVersion: env.SOFTWARE_VERSION ?? softwareVersion(),
     nodeKey: key,
-    natsUrl: env.NATS_URL,
-    natsUser: env.NATS_USER,
-    natsPass: env.NATS_PASS,
-    grpcHost: env.GRPC_HOST,
-    grpcPort: env.GRPC_PORT,
-    metricsHost: env.METRICS_HOST,
-    metricsPort: env.METRICS_PORT,
     pingIntervalMs: env.PING_INTERVAL,
     missedPongs: env.MISSED_PONGS,
     handshakeTimeoutMs: env.HANDSHAKE_TIMEOUT,
@@ -50,6 +43,5 @@ await runMain("p2p-gateway", logger, async () => {
     maxSocketsPerIp: env.MAX_SOCKETS_PER_IP,
     seenCacheSize: env.GOSSIP_SEEN_CACHE,
     peerRequestTimeoutMs: env.PEER_REQUEST_TIMEOUT,
-    logger,
   });
 });

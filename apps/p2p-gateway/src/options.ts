@@ -1,15 +1,16 @@
 import type { Rate } from "@timenet/rate-limit";
 import { DEVNET } from "@timenet/chain";
 import type { NodeKey } from "@timenet/node-key";
-import type { Logger } from "@timenet/telemetry";
+import { resolveServiceEndpoints, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
 
 /** The devnet's genesis hash, from the chain rules (the default network). */
 export const DEVNET_GENESIS_HASH = DEVNET.genesisHash;
 
-/** Everything startGateway needs. Only the identity and NATS are required; the rest have the defaults shown. */
-export interface GatewayOptions {
-  /** Name in every log line (`node`). Default: "gateway". */
-  node?: string;
+/**
+ * Everything startGateway needs. Only the identity and NATS are required; the
+ * rest have the defaults shown (node "gateway", gRPC 50051, metrics 9101).
+ */
+export interface GatewayOptions extends ServiceEndpointOptions {
   /** P2P listen address. Default "0.0.0.0". */
   listenHost?: string;
   /** P2P listen port; 0 = ephemeral (tests). Default 24100. */
@@ -26,15 +27,6 @@ export interface GatewayOptions {
   minProtocolVersion?: number;
   softwareVersion?: string;
   nodeKey: NodeKey;
-  natsUrl: string;
-  natsUser?: string;
-  natsPass?: string;
-  grpcHost?: string;
-  /** Default 50051; 0 = ephemeral. */
-  grpcPort?: number;
-  metricsHost?: string;
-  /** Default 9101; 0 = ephemeral. */
-  metricsPort?: number;
   /** Default 10 s. */
   pingIntervalMs?: number;
   /** Consecutive unanswered pings that close a connection. Default 3. */
@@ -66,8 +58,6 @@ export interface GatewayOptions {
   maxPendingRequests?: number;
   /** How long a closing socket may take to flush its Goodbye. Default 2 s. */
   closeGraceMs?: number;
-  logger?: Logger;
-  logLevel?: string;
 }
 
 /** Token-bucket limits per peer and kind, and how many drops make an offence. */
@@ -94,13 +84,14 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   abuse: { count: 100, periodMs: 60_000, burst: 200 },
 };
 
-export type ResolvedGatewayOptions = Required<Omit<GatewayOptions, "dialLocalAddress" | "natsUser" | "natsPass" | "logger" | "announcePort" | "rateLimits">> &
-  Pick<GatewayOptions, "dialLocalAddress" | "natsUser" | "natsPass" | "logger" | "announcePort"> & { rateLimits: RateLimits };
+export type ResolvedGatewayOptions = Required<Omit<GatewayOptions, keyof ServiceEndpointOptions | "dialLocalAddress" | "announcePort" | "rateLimits">> &
+  ResolvedServiceEndpoints &
+  Pick<GatewayOptions, "dialLocalAddress" | "announcePort"> & { rateLimits: RateLimits };
 
 export function resolveGatewayOptions(o: GatewayOptions): ResolvedGatewayOptions {
   const listenHost = o.listenHost ?? "0.0.0.0";
   return {
-    node: o.node ?? "gateway",
+    ...resolveServiceEndpoints(o, { node: "gateway", grpcPort: 50051, metricsPort: 9101 }),
     listenHost,
     listenPort: o.listenPort ?? 24100,
     announcePort: o.announcePort,
@@ -111,13 +102,6 @@ export function resolveGatewayOptions(o: GatewayOptions): ResolvedGatewayOptions
     minProtocolVersion: o.minProtocolVersion ?? 1,
     softwareVersion: o.softwareVersion ?? "dev",
     nodeKey: o.nodeKey,
-    natsUrl: o.natsUrl,
-    natsUser: o.natsUser,
-    natsPass: o.natsPass,
-    grpcHost: o.grpcHost ?? "127.0.0.1",
-    grpcPort: o.grpcPort ?? 50051,
-    metricsHost: o.metricsHost ?? "127.0.0.1",
-    metricsPort: o.metricsPort ?? 9101,
     pingIntervalMs: o.pingIntervalMs ?? 10_000,
     missedPongs: o.missedPongs ?? 3,
     handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
@@ -134,7 +118,5 @@ export function resolveGatewayOptions(o: GatewayOptions): ResolvedGatewayOptions
     maxPeerRequestTimeoutMs: o.maxPeerRequestTimeoutMs ?? 60_000,
     maxPendingRequests: o.maxPendingRequests ?? 256,
     closeGraceMs: o.closeGraceMs ?? 2_000,
-    logger: o.logger,
-    logLevel: o.logLevel ?? "info",
   };
 }

@@ -6,7 +6,7 @@ import { NodeKey } from "@timenet/node-key";
 import { Bus } from "@timenet/bus";
 import { encodeFrame, FrameDecoder } from "@timenet/wire";
 import { createLogger } from "@timenet/telemetry";
-import { startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
+import { nodePoolOf, startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
 import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
 import { buildHello, checkHello, PROTOCOL_VERSION, signAck, type LocalIdentity } from "../src/hello.js";
 import { startGateway, type Gateway } from "../src/gateway.js";
@@ -85,18 +85,8 @@ export async function startNode(k: number, extra: Partial<GatewayOptions> = {}):
 }
 
 /** Starts nodes for one test file and stops them all in its `after` hook. */
-export function nodePool(): { node: typeof startNode; stopAll(): Promise<void> } {
-  const nodes: TestNode[] = [];
-  return {
-    async node(k, extra = {}) {
-      const n = await startNode(k, extra);
-      nodes.push(n);
-      return n;
-    },
-    async stopAll() {
-      await Promise.all(nodes.splice(0).map((n) => n.stop()));
-    },
-  };
+export function nodePool() {
+  return nodePoolOf(startNode);
 }
 
 /** Collects every message on a subject, decoded, in arrival order. */

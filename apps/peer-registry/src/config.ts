@@ -1,12 +1,11 @@
-import { hostname } from "node:os";
-import { custom, durationMs, int, list, oneOf, optional, parseConfig, str, bool, type ConfigOf, type Env } from "@timenet/config";
+import { custom, durationMs, int, list, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type Env } from "@timenet/config";
 import { normalizeIp, parseEndpoint } from "@timenet/net-address";
 import { formatRate, parseRate } from "@timenet/rate-limit";
 import { DEFAULT_SCORE_POLICY } from "./options.js";
 
 /** The registry's environment variables (the README's configuration table is generated from this). */
 export const registryEnvSchema = {
-  NODE_NAME: str({ description: "Name of this node in logs", default: hostname() }),
+  ...serviceEnvSchema({ grpcPort: 50052, metricsPort: 9102, grpcServices: "PeerRegistryService" }),
   REGISTRY_DB_PATH: str({ description: "LMDB directory of the peer book (keep it on a volume)", default: "data/peers" }),
   PUBLIC_IP: optional(custom({ description: "This host's public IP; the higher IP of a pair dials. Unset: always dial", expected: "an IPv4 or IPv6 address", parse: (raw) => normalizeIp(raw) })),
   BOOTSTRAP_PEERS: list({ description: "Peers always kept connected, `ip:port,...`", default: [], itemExpected: "ip:port", item: (s) => parseEndpoint(s, 24100) }),
@@ -40,15 +39,6 @@ export const registryEnvSchema = {
   }),
   RECONCILE_INTERVAL: durationMs({ description: "How often the book is compared with the gateway's connections", default: 30_000, min: 100 }),
   GATEWAY_GRPC: str({ description: "The gateway's gRPC address (for reconciliation)", default: "127.0.0.1:50051" }),
-  NATS_URL: str({ description: "The node's NATS server", default: "nats://127.0.0.1:4222" }),
-  NATS_USER: optional(str({ description: "NATS user" })),
-  NATS_PASS: optional(str({ description: "NATS password" })),
-  GRPC_HOST: str({ description: "gRPC bind address", default: "127.0.0.1" }),
-  GRPC_PORT: int({ description: "gRPC port (PeerRegistryService, health, reflection)", default: 50052, min: 0, max: 65535 }),
-  METRICS_HOST: str({ description: "/metrics /healthz /readyz bind address", default: "127.0.0.1" }),
-  METRICS_PORT: int({ description: "Metrics and health port", default: 9102, min: 0, max: 65535 }),
-  LOG_LEVEL: oneOf(["trace", "debug", "info", "warn", "error", "fatal"] as const, { description: "pino level", default: "info" }),
-  LOG_PRETTY: optional(bool({ description: "Human-readable logs (default: when stdout is a terminal)" })),
 };
 
 export type RegistryEnv = ConfigOf<typeof registryEnvSchema>;

@@ -1,7 +1,7 @@
 // peer-registry entry point: configuration from the environment, then startRegistry.
 import { loadConfigOrExit } from "@timenet/config";
 import { createLogger } from "@timenet/telemetry";
-import { runMain } from "@timenet/service-runtime";
+import { endpointsFromEnv, runMain } from "@timenet/service-runtime";
 import { registryEnvSchema } from "./config.js";
 import { startRegistry } from "./registry.js";
 
@@ -10,7 +10,7 @@ const logger = createLogger({ service: "peer-registry", node: env.NODE_NAME, lev
 
 await runMain("peer-registry", logger, async () => {
   return startRegistry({
-    node: env.NODE_NAME,
+    ...endpointsFromEnv(env, logger),
     dbPath: env.REGISTRY_DB_PATH,
     publicIp: env.PUBLIC_IP,
     bootstrapPeers: env.BOOTSTRAP_PEERS,
@@ -40,13 +40,5 @@ await runMain("peer-registry", logger, async () => {
     candidateRate: env.PEER_EXCHANGE_CANDIDATES,
     reconcileIntervalMs: env.RECONCILE_INTERVAL,
     gatewayGrpc: env.GATEWAY_GRPC,
-    natsUrl: env.NATS_URL,
-    natsUser: env.NATS_USER,
-    natsPass: env.NATS_PASS,
-    grpcHost: env.GRPC_HOST,
-    grpcPort: env.GRPC_PORT,
-    metricsHost: env.METRICS_HOST,
-    metricsPort: env.METRICS_PORT,
-    logger,
   });
 });

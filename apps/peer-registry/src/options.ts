@@ -1,5 +1,5 @@
 import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
-import type { Logger } from "@timenet/telemetry";
+import { resolveServiceEndpoints, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
 import type { Rate } from "@timenet/rate-limit";
 
 /** Score penalties, the ban threshold and how bans grow. */
@@ -16,13 +16,11 @@ export interface ScorePolicy {
   banMaxMs: number;
 }
 
-/** Everything startRegistry needs. Only NATS and the store path are required; the rest have the defaults shown. */
-export interface RegistryOptions {
-  /** Name in every log line (`node`). Default "registry". */
-  node?: string;
-  natsUrl: string;
-  natsUser?: string;
-  natsPass?: string;
+/**
+ * Everything startRegistry needs. Only NATS and the store path are required;
+ * the rest have the defaults shown (node "registry", gRPC 50052, metrics 9102).
+ */
+export interface RegistryOptions extends ServiceEndpointOptions {
   /** LMDB directory of the peer book. */
   dbPath: string;
   /** The gateway's gRPC address, for reconciliation. Default 127.0.0.1:50051. */
@@ -72,14 +70,6 @@ export interface RegistryOptions {
   reconcileIntervalMs?: number;
   /** How often the admission policy is re-published (it is also sent on every change). Default 5 s. */
   policyRefreshMs?: number;
-  grpcHost?: string;
-  /** Default 50052; 0 = ephemeral. */
-  grpcPort?: number;
-  metricsHost?: string;
-  /** Default 9102; 0 = ephemeral. */
-  metricsPort?: number;
-  logger?: Logger;
-  logLevel?: string;
 }
 
 export const DEFAULT_SCORE_POLICY: ScorePolicy = {
@@ -91,15 +81,12 @@ export const DEFAULT_SCORE_POLICY: ScorePolicy = {
   banMaxMs: 7 * 24 * 60 * 60_000,
 };
 
-type Optional = "natsUser" | "natsPass" | "publicIp" | "logger";
-export type ResolvedRegistryOptions = Required<Omit<RegistryOptions, Optional | "score">> & Pick<RegistryOptions, Optional> & { score: ScorePolicy };
+export type ResolvedRegistryOptions = Required<Omit<RegistryOptions, keyof ServiceEndpointOptions | "publicIp" | "score">> &
+  ResolvedServiceEndpoints & { publicIp: PeerIp | undefined; score: ScorePolicy };
 
 export function resolveRegistryOptions(o: RegistryOptions): ResolvedRegistryOptions {
   return {
-    node: o.node ?? "registry",
-    natsUrl: o.natsUrl,
-    natsUser: o.natsUser,
-    natsPass: o.natsPass,
+    ...resolveServiceEndpoints(o, { node: "registry", grpcPort: 50052, metricsPort: 9102 }),
     dbPath: o.dbPath,
     gatewayGrpc: o.gatewayGrpc ?? "127.0.0.1:50051",
     publicIp: o.publicIp,
@@ -126,11 +113,5 @@ export function resolveRegistryOptions(o: RegistryOptions): ResolvedRegistryOpti
     candidateRate: o.candidateRate ?? { count: 64, periodMs: 10 * 60_000, burst: 64 },
     reconcileIntervalMs: o.reconcileIntervalMs ?? 30_000,
     policyRefreshMs: o.policyRefreshMs ?? 5_000,
-    grpcHost: o.grpcHost ?? "127.0.0.1",
-    grpcPort: o.grpcPort ?? 50052,
-    metricsHost: o.metricsHost ?? "127.0.0.1",
-    metricsPort: o.metricsPort ?? 9102,
-    logger: o.logger,
-    logLevel: o.logLevel ?? "info",
   };
 }

@@ -14,10 +14,10 @@ import {
   Subjects,
 } from "@timenet/proto";
 import { isValidIp, normalizeIp, type PeerIp } from "@timenet/net-address";
-import { Bus, busLogHooks, type BusSubscription } from "@timenet/bus";
-import { CleanupStack } from "@timenet/service-runtime";
-import { createGrpcClient, startGrpcServer, type ServiceClient } from "@timenet/grpc";
-import { createLogger, createRegistry, startTelemetryServer, type Logger } from "@timenet/telemetry";
+import type { BusSubscription } from "@timenet/bus";
+import { ServiceFrame } from "@timenet/service-runtime";
+import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
+import type { Logger } from "@timenet/telemetry";
 import { RegistryMetrics } from "./metrics.js";
 import { resolveRegistryOptions, type RegistryOptions, type ResolvedRegistryOptions } from "./options.js";
 import { PeerBook } from "./peer-book.js";
@@ -44,9 +44,8 @@ export interface PeerRegistry {
  */
 export async function startRegistry(options: RegistryOptions): Promise<PeerRegistry> {
   const o = resolveRegistryOptions(options);
-  const logger = o.logger ?? createLogger({ service: "peer-registry", node: o.node, level: o.logLevel });
-  const registry = createRegistry({ service: "peer-registry", node: o.node });
-  const cleanups = new CleanupStack();
+  const frame = new ServiceFrame("peer-registry", o);
+  const { logger, registry, cleanups } = frame;
 
   try {
     const store = PeerStore.open(o.dbPath);
@@ -59,14 +58,7 @@ export async function startRegistry(options: RegistryOptions): Promise<PeerRegis
     ref.book = theBook;
     theBook.load();
 
-    const bus = await Bus.connect({
-      servers: o.natsUrl,
-      name: `peer-registry-${o.node}`,
-      user: o.natsUser,
-      pass: o.natsPass,
-      ...busLogHooks(logger),
-    });
-    cleanups.push(() => bus.close());
+    const bus = await frame.connectBus();
 
     // The admission policy goes out after every change (coalesced within one
     // turn of the event loop) and periodically, for a gateway that restarted.
@@ -149,27 +141,15 @@ export async function startRegistry(options: RegistryOptions): Promise<PeerRegis
     cleanups.push(() => timers.forEach((t) => clearInterval(t)));
     tick();
 
-    const grpc = await startGrpcServer({
-      host: o.grpcHost,
-      port: o.grpcPort,
-      services: [{ service: PeerRegistryService, impl: registryServiceImpl({ book: theBook, targetOutbound: o.targetOutbound, publishPolicy: publishSoon }) }],
-      logger,
-    });
-    cleanups.push(() => grpc.stop());
-
-    const telemetry = await startTelemetryServer({
-      host: o.metricsHost,
-      port: o.metricsPort,
-      registry,
-      logger,
-      readiness: [{ name: "nats", check: () => bus.connected }],
-    });
-    cleanups.push(() => telemetry.stop());
+    await frame.serve(
+      [{ service: PeerRegistryService, impl: registryServiceImpl({ book: theBook, targetOutbound: o.targetOutbound, publishPolicy: publishSoon }) }],
+      [{ name: "nats", check: () => bus.connected }],
+    );
 
     logger.info(
       {
-        grpc: grpc.port,
-        metrics: telemetry.port,
+        grpc: frame.grpcPort,
+        metrics: frame.metricsPort,
         db: o.dbPath,
         public_ip: o.publicIp ?? null,
         bootstrap: o.bootstrapPeers.length,
@@ -180,18 +160,14 @@ export async function startRegistry(options: RegistryOptions): Promise<PeerRegis
     );
 
     return {
-      grpcPort: grpc.port,
-      metricsPort: telemetry.port,
+      grpcPort: frame.grpcPort,
+      metricsPort: frame.metricsPort,
       options: o,
       book: theBook,
       registry,
       logger,
       reconcile,
-      async stop() {
-        logger.info("peer-registry stopping");
-        await cleanups.run();
-        logger.info("peer-registry stopped");
-      },
+      stop: () => frame.stop(),
     };
   } catch (err) {
     await cleanups.run();

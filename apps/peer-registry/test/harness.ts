@@ -6,7 +6,7 @@ import { GatewayService, PeerRegistryService } from "@timenet/proto";
 import { Bus } from "@timenet/bus";
 import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
 import { createLogger } from "@timenet/telemetry";
-import { freePort, startNatsServer, startServiceProcess, tempDir, waitFor, type NatsServerHandle, type ServiceProcess } from "@timenet/testkit";
+import { freePort, nodePoolOf, startNatsServer, startServiceProcess, tempDir, waitFor, type NatsServerHandle, type ServiceProcess } from "@timenet/testkit";
 import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
 import { startRegistry, type PeerRegistry } from "../src/registry.js";
 import type { RegistryOptions } from "../src/options.js";
@@ -150,18 +150,8 @@ export async function startNode(k: number, o: NodeOptions = {}): Promise<TestNod
 }
 
 /** Starts nodes for one test file and stops them all in its `after` hook. */
-export function nodePool(): { node: typeof startNode; stopAll(): Promise<void> } {
-  const nodes: TestNode[] = [];
-  return {
-    async node(k, o = {}) {
-      const n = await startNode(k, o);
-      nodes.push(n);
-      return n;
-    },
-    async stopAll() {
-      await Promise.all(nodes.splice(0).map((n) => n.stop()));
-    },
-  };
+export function nodePool() {
+  return nodePoolOf(startNode);
 }
 
 /** The gateway's established connections, by IP, over its real gRPC API. */
