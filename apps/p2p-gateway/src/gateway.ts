@@ -13,6 +13,8 @@ import { GatewayMetrics } from "./metrics.js";
 import { NatsBridge } from "./nats-bridge.js";
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from "./options.js";
 import { RegistryLink } from "./registry-link.js";
+import { RecentDisconnects } from "./recent-disconnects.js";
+import type { CloseInfo, PeerConnection } from "./peer-connection.js";
 
 export interface Gateway {
   readonly nodeId: string;
@@ -114,7 +116,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     tipLink.start();
     cleanups.push(() => tipLink.stop());
 
-    await frame.serve([{ service: GatewayService, impl: gatewayServiceImpl(manager) }], [{ name: "nats", check: () => bus.connected }]);
+    const recent = new RecentDisconnects();
+    manager.on("disconnected", (c: PeerConnection, info: CloseInfo) =>
+      recent.add({ ip: c.remoteIp, reason: info.reason, initiator: info.initiator, atMs: BigInt(Date.now()), livedMs: BigInt(info.livedMs) }),
+    );
+    const info = () => ({
+      nodeId: o.nodeKey.nodeId,
+      softwareVersion: o.softwareVersion,
+      protocolVersion: PROTOCOL_VERSION,
+      network: o.network,
+      genesisHash: o.genesisHash,
+      bestHeight: tip.height,
+      bestHash: tip.hash,
+      listenPort: local.listenPort,
+      startedAtMs: local.sessionStartedMs,
+      recentDisconnects: recent.list(),
+    });
+    await frame.serve([{ service: GatewayService, impl: gatewayServiceImpl(manager, info) }], [{ name: "nats", check: () => bus.connected }]);
 
     logger.info(
       {

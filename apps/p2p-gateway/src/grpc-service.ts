@@ -1,13 +1,15 @@
-import type { GatewayService } from "@timenet/proto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { GatewayService, GetInfoResponseSchema } from "@timenet/proto";
 import { DisconnectReason } from "@timenet/proto";
 import { isValidIp, normalizeIp } from "@timenet/net-address";
 import { GrpcStatusError, type ServiceImpl } from "@timenet/grpc";
 import { status } from "@grpc/grpc-js";
 import type { ConnectionManager } from "./connection-manager.js";
 
-/** The operator's view of the gateway: its connections, and a way to drop one. */
-export function gatewayServiceImpl(manager: ConnectionManager): ServiceImpl<typeof GatewayService> {
+/** The operator's view of the gateway: who it is, its connections, and a way to drop one. */
+export function gatewayServiceImpl(manager: ConnectionManager, info: () => MessageInitShape<typeof GetInfoResponseSchema>): ServiceImpl<typeof GatewayService> {
   return {
+    getInfo: () => info(),
     listConnections() {
       return {
         connections: manager.connections().map((c) => ({

@@ -149,6 +149,12 @@ describe("NATS bridge", () => {
       assert.ok(toB.bytesIn > 0n && toB.framesOut > 0n);
       await assert.rejects(client.disconnect({ ip: "not-an-ip" }), (err: { code: number }) => err.code === status.INVALID_ARGUMENT);
       assert.equal((await client.disconnect({ ip: "127.0.0.199" })).disconnected, false);
+      const info = await client.getInfo({});
+      assert.equal(info.nodeId, a.gateway.nodeId);
+      assert.equal(info.network, "devnet");
+      assert.deepEqual(Buffer.from(info.genesisHash), Buffer.from(DEVNET.genesisHash));
+      assert.equal(info.listenPort, a.gateway.p2pPort);
+      assert.ok(info.protocolVersion >= 1 && info.softwareVersion !== "");
     } finally {
       client.close();
     }
@@ -160,7 +166,7 @@ describe("NATS bridge", () => {
     // Peers not named in configuration are aggregated, never one series per IP.
     assert.match(metrics, /timenet_gateway_pings_sent_total\{peer="other"\}/);
     assert.doesNotMatch(metrics, /peer="127\.0\.0\.5[12]"/);
-    // b names a in its bootstrap list, so a gets its own series there.
+    // b names a in NAMED_PEERS, so a gets its own series there.
     const bMetrics = await (await fetch(`http://127.0.0.1:${b.gateway.metricsPort}/metrics`)).text();
     assert.match(bMetrics, /timenet_gateway_pings_sent_total\{peer="127\.0\.0\.50"\}/);
     assert.equal((await fetch(`http://127.0.0.1:${a.gateway.metricsPort}/readyz`)).status, 200);

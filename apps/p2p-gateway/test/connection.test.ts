@@ -1,7 +1,8 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { DialFailedSchema, DialRequestSchema, Direction, DisconnectReason, PeerConnectedSchema, PeerDisconnectedSchema, Subjects } from "@timenet/proto";
+import { DialFailedSchema, DialRequestSchema, Direction, DisconnectReason, GatewayService, PeerConnectedSchema, PeerDisconnectedSchema, Subjects } from "@timenet/proto";
 import { freePort, onceEvent, waitFor } from "@timenet/testkit";
+import { createGrpcClient } from "@timenet/grpc";
 import { dialVia, metricValue, record, nodePool, waitConnected } from "./harness.js";
 
 const { node, stopAll } = nodePool();
@@ -61,6 +62,17 @@ describe("two gateways", () => {
     await waitFor(async () => (await metricValue(b.gateway, "timenet_gateway_disconnects_total", { reason: "operator", initiator: "peer" })) === 1, {
       message: "b counts the operator close",
     });
+    // Both ends list it among their recent disconnects (GetInfo, timenetctl status).
+    const client = createGrpcClient(GatewayService, `127.0.0.1:${b.gateway.grpcPort}`);
+    try {
+      const recent = (await client.getInfo({})).recentDisconnects;
+      assert.equal(recent.length, 1);
+      assert.equal(recent[0]!.ip, a.ip);
+      assert.equal(recent[0]!.reason, DisconnectReason.OPERATOR);
+      assert.equal(recent[0]!.initiator, "peer");
+    } finally {
+      client.close();
+    }
   });
 
   test("simultaneous dial resolves to the same single socket on both ends", async () => {

@@ -9,6 +9,7 @@ import { Direction, GatewayService } from "@timenet/proto";
 import { createGrpcClient, GrpcStatusError, startGrpcServer, type GrpcServerHandle, type ServiceImpl } from "../src/index.js";
 
 const impl: ServiceImpl<typeof GatewayService> = {
+  getInfo: () => ({ network: "devnet" }),
   listConnections: () => ({ connections: [{ ip: "127.0.0.2", port: 24100, direction: Direction.OUTBOUND, bytesIn: 5n }] }),
   disconnect: (req) => {
     if (req.ip === "missing") throw new GrpcStatusError(status.NOT_FOUND, "no such peer");
@@ -109,6 +110,7 @@ test("a port in use is a clear error naming the address", async () => {
 test("messages over grpc-js's 4 MiB default pass both ways (a PutBlocks of large blocks)", async () => {
   const big = "x".repeat(6 * 1024 * 1024);
   const bigImpl: ServiceImpl<typeof GatewayService> = {
+    getInfo: () => ({}),
     disconnect: (req) => ({ disconnected: req.ip.length === big.length }),
     listConnections: () => ({ connections: [{ ip: big }] }),
   };
