@@ -1,0 +1,226 @@
+// The local devnet as a library: startDevnet() starts N nodes (node k on
+// 127.0.0.k, its own nats-server, every service a real process, logs in
+// devnet/logs/) and returns handles to sample and stop them. Used by
+// `npm run devnet` (devnet.mjs) and `npm run soak` (soak.mjs).
+import { spawn, spawnSync } from "node:child_process";
+import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+export const ipOf = (k) => `127.0.0.${k}`;
+
+/** nats-server from PATH or Debian's /usr/sbin; installs Debian's package when root, else one line and exit 1. */
+export function ensureNatsServer() {
+  const find = () => {
+    for (const dir of [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/usr/bin", "/usr/local/bin"]) {
+      if (dir && existsSync(join(dir, "nats-server"))) return join(dir, "nats-server");
+    }
+    return undefined;
+  };
+  let nats = find();
+  if (nats) return nats;
+  if (!(process.getuid?.() === 0 && existsSync("/usr/bin/apt-get"))) {
+    console.error("devnet: nats-server is missing: sudo apt-get install -y nats-server");
+    process.exit(1);
+  }
+  console.log("devnet: installing nats-server (Debian package)...");
+  spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit" });
+  const r = spawnSync("apt-get", ["install", "-y", "-qq", "nats-server"], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  nats = find();
+  if (r.status !== 0 || !nats) {
+    console.error("devnet: could not install nats-server: sudo apt-get install -y nats-server");
+    process.exit(1);
+  }
+  return nats;
+}
+
+/** Builds every package (Nx, cached); exits with one line on failure. */
+export function build() {
+  console.log("devnet: building (Nx, cached)...");
+  const r = spawnSync("npx", ["nx", "run-many", "-t", "build", "--outputStyle=static"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, NX_DAEMON: "false" } });
+  if (r.status !== 0) {
+    console.error("devnet: the build failed (run `npx nx run-many -t build` to see why)");
+    process.exit(1);
+  }
+}
+
+const main = (app) => join(ROOT, "apps", app, "dist/src/main.js");
+
+async function waitReady(url, name, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${name} not ready at ${url} within ${timeoutMs} ms (see devnet/logs/${name}.log)`);
+}
+
+async function waitPort(host, port, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise((r) => {
+      const s = connect({ host, port });
+      s.once("connect", () => {
+        s.destroy();
+        r(true);
+      });
+      s.once("error", () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${host}:${port} (see devnet/logs)`);
+}
+
+/**
+ * Starts the network. Options: nodes, workers (chain-sync replicas per node),
+ * producers (nodes 1..P run a block-producer), reset (wipe devnet/), env
+ * (extra variables for every service), onExit(name, code) for unexpected exits.
+ */
+export async function startDevnet(o) {
+  const { nodes, workers, producers } = o;
+  const DEVNET = join(ROOT, "devnet");
+  const LOGS = join(DEVNET, "logs");
+  const DATA = join(DEVNET, "data");
+  if (o.reset) rmSync(DEVNET, { recursive: true, force: true });
+  mkdirSync(LOGS, { recursive: true });
+  mkdirSync(DATA, { recursive: true });
+  const nats = ensureNatsServer();
+  const children = [];
+  let stopping = false;
+
+  const run = (name, command, args, env) => {
+    const log = createWriteStream(join(LOGS, `${name}.log`), { flags: "a" });
+    const child = spawn(command, args, { cwd: ROOT, env: { PATH: process.env.PATH, ...o.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+    const entry = { name, child, exited: false };
+    child.on("exit", (code, signal) => {
+      entry.exited = true;
+      if (!stopping) o.onExit?.(name, code ?? signal);
+    });
+    children.push(entry);
+  };
+
+  const startNode = async (k) => {
+    const ip = ipOf(k);
+    const dir = join(DATA, `n${k}`);
+    mkdirSync(join(dir, "nats"), { recursive: true });
+    const natsConf = join(dir, "nats.conf");
+    writeFileSync(natsConf, `listen: ${ip}:4222\nmax_payload: 8MB\njetstream {\n  store_dir: "${join(dir, "nats")}"\n}\n`);
+    run(`n${k}-nats`, nats, ["-c", natsConf]);
+    await waitPort(ip, 4222);
+    const common = { NODE_NAME: `n${k}`, NATS_URL: `nats://${ip}:4222`, NETWORK: "devnet", LOG_LEVEL: "info", LOG_PRETTY: "false", GRPC_HOST: ip, METRICS_HOST: ip };
+
+    run(`n${k}-block-store`, process.execPath, [main("block-store")], { ...common, STORE_DB_PATH: join(dir, "blocks"), GRPC_PORT: "50054", METRICS_PORT: "9104" });
+    await waitReady(`http://${ip}:9104/readyz`, `n${k}-block-store`);
+
+    const others = Array.from({ length: nodes }, (_, i) => i + 1).filter((j) => j !== k);
+    run(`n${k}-p2p-gateway`, process.execPath, [main("p2p-gateway")], {
+      ...common,
+      P2P_HOST: ip,
+      P2P_PORT: "24100",
+      NODE_KEY_FILE: join(dir, "node.key"),
+      GRPC_PORT: "50051",
+      METRICS_PORT: "9101",
+      NAMED_PEERS: others.map(ipOf).join(","),
+    });
+    await waitReady(`http://${ip}:9101/readyz`, `n${k}-p2p-gateway`);
+
+    run(`n${k}-peer-registry`, process.execPath, [main("peer-registry")], {
+      ...common,
+      PUBLIC_IP: ip,
+      BOOTSTRAP_PEERS: others.map((j) => `${ipOf(j)}:24100`).join(","),
+      // The devnet's nodes share 127.0.0.0/24: they allow-list each other (the limits are for strangers).
+      ALLOW_LIST: others.map(ipOf).join(","),
+      REGISTRY_DB_PATH: join(dir, "peers"),
+      GATEWAY_GRPC: `${ip}:50051`,
+      GRPC_PORT: "50052",
+      METRICS_PORT: "9102",
+    });
+    for (let w = 0; w < workers; w++) {
+      // The first replica has the port plan's ports; the others take ephemeral ones.
+      run(`n${k}-chain-sync-${w}`, process.execPath, [main("chain-sync")], {
+        ...common,
+        WORKER_ID: `n${k}-w${w}`,
+        BLOCK_STORE_GRPC: `${ip}:50054`,
+        GATEWAY_GRPC: `${ip}:50051`,
+        GRPC_PORT: w === 0 ? "50053" : "0",
+        METRICS_PORT: w === 0 ? "9103" : "0",
+      });
+    }
+    if (k <= producers) {
+      run(`n${k}-block-producer`, process.execPath, [main("block-producer")], {
+        ...common,
+        PRODUCER_DEVNET_INDEX: String(k - 1),
+        BLOCK_STORE_GRPC: `${ip}:50054`,
+        GRPC_PORT: "50055",
+        METRICS_PORT: "9105",
+      });
+    }
+  };
+
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    // Producers first, stores and NATS last, so nothing writes to a store that is gone.
+    for (const kind of ["block-producer", "chain-sync", "peer-registry", "p2p-gateway", "block-store", "nats"]) {
+      const group = children.filter((c) => c.name.includes(kind) && !c.exited);
+      await Promise.all(
+        group.map(
+          (c) =>
+            new Promise((r) => {
+              const t = setTimeout(() => c.child.kill("SIGKILL"), 10_000);
+              c.child.once("exit", () => {
+                clearTimeout(t);
+                r();
+              });
+              c.child.kill("SIGTERM");
+            }),
+        ),
+      );
+    }
+  };
+
+  try {
+    for (let k = 1; k <= nodes; k++) {
+      o.onNodeStarting?.(k);
+      await startNode(k);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { nodes, stop, logs: LOGS };
+}
+
+/** Sum of a metric's samples (matching labels) in a /metrics text; undefined when absent. */
+export function sample(text, name, labels = {}) {
+  let sum = 0;
+  let seen = false;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const got = Object.fromEntries([...(m[3] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([key, v]) => got[key] === v)) {
+      sum += Number(m[4]);
+      seen = true;
+    }
+  }
+  return seen ? sum : undefined;
+}
+
+export async function metricsText(url) {
+  try {
+    return await (await fetch(url, { signal: AbortSignal.timeout(800) })).text();
+  } catch {
+    return "";
+  }
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+// npm run soak [-- --minutes 10 --nodes 6 --workers 2 --p99-bound-ms 3000]
+//
+// The seed's acceptance test: runs the devnet with producers, samples every
+// node each second, and fails unless every node had exactly nodes-1 peers
+// after the first 30 s, no connection was ever replaced (the same connection
+// ids from then to the end), no connection closed with PING_TIMEOUT, all
+// nodes end within one block of each other, and block propagation (first to
+// last node seeing a new tip) has a p99 under the bound.
+import { parseArgs } from "node:util";
+import { build, ipOf, metricsText, sample, startDevnet } from "./network.mjs";
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: "string", default: "10" },
+    nodes: { type: "string", default: "6" },
+    workers: { type: "string", default: "2" },
+    "p99-bound-ms": { type: "string", default: "3000" },
+    "no-build": { type: "boolean", default: false },
+  },
+});
+const MINUTES = Number(values.minutes);
+const NODES = Number(values.nodes);
+const BOUND = Number(values["p99-bound-ms"]);
+const SETTLE_MS = 30_000;
+if (!values["no-build"]) build();
+
+// Built libs (after the build): typed NATS and gRPC clients on the real contracts.
+const { Bus } = await import("../../libs/bus/dist/src/index.js");
+const { createGrpcClient } = await import("../../libs/grpc/dist/src/index.js");
+const { ChainTipSchema, GatewayService, Subjects } = await import("../../libs/proto/dist/src/index.js");
+
+const unexpectedExits = [];
+const net = await startDevnet({
+  nodes: NODES,
+  workers: Number(values.workers),
+  producers: Math.min(2, NODES),
+  reset: true,
+  onNodeStarting: (k) => console.log(`soak: starting node ${k} on ${ipOf(k)}`),
+  onExit: (name, code) => unexpectedExits.push(`${name} exited (${code})`),
+});
+const started = Date.now();
+const failures = [];
+const buses = [];
+const clients = [];
+try {
+  // Tip arrivals per node: height -> time each node's store reported it.
+  const arrivals = new Map();
+  for (let k = 1; k <= NODES; k++) {
+    const bus = await Bus.connect({ servers: `nats://${ipOf(k)}:4222`, name: `soak-${k}` });
+    buses.push(bus);
+    bus.subscribe(Subjects.chainTip, ChainTipSchema, (t) => {
+      const key = `${t.height}:${Buffer.from(t.hash).toString("hex")}`;
+      let m = arrivals.get(key);
+      if (!m) arrivals.set(key, (m = new Map()));
+      if (!m.has(k)) m.set(k, performance.now());
+    });
+    clients.push(createGrpcClient(GatewayService, `${ipOf(k)}:50051`));
+  }
+
+  const firstConnIds = new Map(); // "k->ip" -> conn id seen first after the settle time
+  const replaced = new Set();
+  const wrongPeerCount = new Map(); // node -> samples with a count other than nodes-1
+  let samples = 0;
+  const endAt = started + MINUTES * 60_000;
+  while (Date.now() < endAt) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    if (Date.now() - started < SETTLE_MS) continue;
+    samples++;
+    await Promise.all(
+      clients.map(async (c, i) => {
+        const k = i + 1;
+        let conns;
+        try {
+          conns = (await c.listConnections({}, { deadlineMs: 2_000 })).connections;
+        } catch (err) {
+          wrongPeerCount.set(k, (wrongPeerCount.get(k) ?? 0) + 1);
+          return;
+        }
+        if (conns.length !== NODES - 1) wrongPeerCount.set(k, (wrongPeerCount.get(k) ?? 0) + 1);
+        for (const conn of conns) {
+          const key = `n${k}->${conn.ip}`;
+          const first = firstConnIds.get(key);
+          if (first === undefined) firstConnIds.set(key, conn.connId);
+          else if (first !== conn.connId) replaced.add(key);
+        }
+      }),
+    );
+    if (samples % 30 === 0) console.log(`soak: ${Math.round((Date.now() - started) / 1000)} s, ${samples} samples, replaced ${replaced.size}, wrong peer counts ${[...wrongPeerCount.values()].reduce((a, b) => a + b, 0)}`);
+  }
+
+  // Verdicts.
+  for (const [k, n] of wrongPeerCount) failures.push(`node ${k}: ${n} of ${samples} samples did not have exactly ${NODES - 1} peers`);
+  if (replaced.size > 0) failures.push(`connections replaced: ${[...replaced].join(", ")}`);
+  let pingTimeouts = 0;
+  const heights = [];
+  for (let k = 1; k <= NODES; k++) {
+    const gw = await metricsText(`http://${ipOf(k)}:9101/metrics`);
+    pingTimeouts += sample(gw, "timenet_gateway_disconnects_total", { reason: "ping_timeout" }) ?? 0;
+    heights.push(sample(await metricsText(`http://${ipOf(k)}:9104/metrics`), "timenet_store_height") ?? -1);
+  }
+  if (pingTimeouts > 0) failures.push(`${pingTimeouts} connections closed with PING_TIMEOUT`);
+  const spread = Math.max(...heights) - Math.min(...heights);
+  if (spread > 1) failures.push(`heights differ by ${spread}: ${heights.join(", ")}`);
+  // Blocks made after the settle time: before it, nodes are still starting and catching up.
+  const settledAt = performance.now() - (Date.now() - started) + SETTLE_MS;
+  const spreads = [...arrivals.values()]
+    .filter((m) => m.size === NODES && Math.min(...m.values()) >= settledAt)
+    .map((m) => Math.max(...m.values()) - Math.min(...m.values()));
+  spreads.sort((a, b) => a - b);
+  const p99 = spreads.length ? spreads[Math.min(spreads.length - 1, Math.floor(spreads.length * 0.99))] : NaN;
+  const p50 = spreads.length ? spreads[Math.floor(spreads.length * 0.5)] : NaN;
+  if (!(p99 < BOUND)) failures.push(`block propagation p99 ${Math.round(p99)} ms is not under ${BOUND} ms (${spreads.length} blocks)`);
+  failures.push(...unexpectedExits);
+
+  console.log(`\nsoak: ${MINUTES} min, ${NODES} nodes, ${samples} samples after the first ${SETTLE_MS / 1000} s`);
+  console.log(`  connections: ${firstConnIds.size} directed links, replaced ${replaced.size}, PING_TIMEOUT ${pingTimeouts}`);
+  console.log(`  heights at the end: ${heights.join(", ")} (spread ${spread})`);
+  console.log(`  block propagation over the ${spreads.length} blocks made after the settle time (first to last node): p50 ${Math.round(p50)} ms, p99 ${Math.round(p99)} ms (bound ${BOUND} ms)`);
+} finally {
+  for (const c of clients) c.close();
+  await Promise.all(buses.map((b) => b.close()));
+  await net.stop();
+}
+if (failures.length > 0) {
+  console.error(`soak: FAILED\n  ${failures.join("\n  ")}`);
+  process.exit(1);
+}
+console.log("soak: passed");
