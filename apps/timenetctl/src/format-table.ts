@@ -6,21 +6,26 @@ export interface Column {
 
 const GAP = "  ";
 
+/** Decorates a body cell after its width is measured (e.g. ANSI colour); row and column count from 0. */
+export type CellPaint = (cell: string, row: number, column: number) => string;
+
 /**
  * An aligned plain-text table: a header line, then one line per row, columns
  * two spaces apart, no trailing spaces. With no rows it is the header alone.
  */
-export function formatTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
+export function formatTable(columns: readonly Column[], rows: readonly (readonly string[])[], paint?: CellPaint): string {
   const widths = columns.map((c, i) => Math.max(c.header.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]) =>
+  const line = (cells: readonly string[], row: number) =>
     columns
       .map((c, i) => {
         const cell = cells[i] ?? "";
-        return c.align === "right" ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!);
+        const pad = " ".repeat(widths[i]! - cell.length);
+        const shown = paint && row >= 0 ? paint(cell, row, i) : cell;
+        return c.align === "right" ? pad + shown : shown + pad;
       })
       .join(GAP)
       .trimEnd();
-  return [line(columns.map((c) => c.header)), ...rows.map(line)].join("\n");
+  return [line(columns.map((c) => c.header), -1), ...rows.map(line)].join("\n");
 }
 
 /** "name:  value" lines with the values aligned, for one record. */

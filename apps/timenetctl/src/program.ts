@@ -6,16 +6,23 @@ import { banCommand } from "./commands/ban.js";
 import { peerCommand } from "./commands/peer.js";
 import { peersCommand } from "./commands/peers.js";
 import { statsCommand } from "./commands/stats.js";
+import { statusCommand } from "./commands/status.js";
+import { statusAllCommand } from "./commands/status-all.js";
+import type { CommandReport } from "./command-report.js";
+import { DEFAULT_FLEET_FILE } from "./fleet-file.js";
+import { DEFAULT_PORTS } from "./node-probes.js";
 import { unbanCommand } from "./commands/unban.js";
 import { durationOption, portOption, STATE_CHOICES, stateOption, timeoutOption } from "./option-parsers.js";
 import { processOutput, type Output } from "./output.js";
 import { DEFAULT_P2P_PORT, peerEndpointArgument, peerIpArgument } from "./peer-arguments.js";
-import { registryTarget } from "./registry-target.js";
+import { nodeTarget, parseNode, registryTarget } from "./registry-target.js";
 import { withRegistry } from "./registry-client.js";
 
 export interface ProgramDeps {
   output?: Output;
   now?: () => number;
+  /** Whether stdout is a terminal (colour); default: process.stdout.isTTY. */
+  color?: boolean;
 }
 
 interface GlobalOptions {
@@ -23,6 +30,14 @@ interface GlobalOptions {
   registryPort: number;
   timeout: number;
   json?: boolean;
+}
+
+interface StatusOptions {
+  gatewayPort: number;
+  syncPort: number;
+  storePort: number;
+  all?: boolean;
+  hosts: string;
 }
 
 /** Commander's usage errors as one line: "timenetctl: unknown option '--jsn' (Did you mean --json?)". */
@@ -34,13 +49,13 @@ function usageLine(message: string): string {
  * The timenetctl program. Parse with `parseAsync(args, { from: "user" })`;
  * usage errors throw CommanderError (exitOverride), failures CliError.
  */
-export function buildProgram({ output = processOutput, now = Date.now }: ProgramDeps = {}): Command {
+export function buildProgram({ output = processOutput, now = Date.now, color = process.stdout.isTTY === true }: ProgramDeps = {}): Command {
   const program = new Command("timenetctl")
-    .description("Operator CLI of a timenet node: asks the node's peer-registry (gRPC) about its peers.")
+    .description("Operator CLI of a timenet node: asks its services (gRPC) about its peers, chain and fleet.")
     .option("--node <host>", "the node: host name, IP or [IPv6], optionally with :port", "127.0.0.1")
-    .option("--registry-port <n>", "peer-registry gRPC port, when --node names none", portOption, 50052)
+    .option("--registry-port <n>", "peer-registry gRPC port, when --node names none", portOption, DEFAULT_PORTS.registry)
     .option("--timeout <ms>", "deadline of each gRPC call, in ms", timeoutOption, 5000)
-    .option("--json", "print the registry's answer as protobuf JSON (for scripts)")
+    .option("--json", "print the answer as JSON (protobuf JSON mapping; for scripts)")
     .configureOutput({
       writeOut: (text) => output.out(text),
       writeErr: (text) => output.err(text),
@@ -108,6 +123,39 @@ export function buildProgram({ output = processOutput, now = Date.now }: Program
     .command("stats")
     .description("the registry's counters")
     .action((_opts: unknown, command: Command) => run(command, (ctx) => statsCommand(ctx)));
+
+  /** A report command: its text goes to stdout even when it ends in a failure (then the exit code). */
+  const report = async (body: () => Promise<CommandReport>) => {
+    const { text, failure } = await body();
+    output.out(`${text}\n`);
+    if (failure) throw failure;
+  };
+
+  program
+    .command("status")
+    .description("one node at a glance: identity, height and sync, peers, recent disconnects; --all: every host of a fleet")
+    .option("--gateway-port <n>", "p2p-gateway gRPC port (a port in --node wins)", portOption, DEFAULT_PORTS.gateway)
+    .option("--sync-port <n>", "chain-sync gRPC port", portOption, DEFAULT_PORTS.sync)
+    .option("--store-port <n>", "block-store gRPC port", portOption, DEFAULT_PORTS.store)
+    .option("--all", "every host of the fleet file: host table, connection matrix, drift and forks")
+    .option("--hosts <file>", "the fleet file of --all: JSON [{name, address, gateway_port?, store_port?}]", DEFAULT_FLEET_FILE)
+    .action((opts: StatusOptions, command: Command) => {
+      const g = command.optsWithGlobals<GlobalOptions>();
+      const common = { timeoutMs: g.timeout, json: g.json === true, now };
+      if (opts.all) {
+        return report(() =>
+          statusAllCommand({ ...common, hostsFile: opts.hosts, ports: { gateway: opts.gatewayPort, store: opts.storePort }, color }),
+        );
+      }
+      const node = parseNode(g.node);
+      const targets = {
+        gateway: nodeTarget(node, opts.gatewayPort),
+        sync: `${node.host}:${opts.syncPort}`,
+        store: `${node.host}:${opts.storePort}`,
+        registry: `${node.host}:${g.registryPort}`,
+      };
+      return report(() => statusCommand({ ...common, node: g.node, targets }));
+    });
 
   return program;
 }
