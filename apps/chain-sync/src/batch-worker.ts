@@ -43,6 +43,9 @@ export interface BatchWorkerOptions {
   maxReorgDepth: number;
 }
 
+/** Pause before a batch that every peer failed starts over with all of them. */
+const RETRY_ALL_PEERS_AFTER_MS = 1_000;
+
 /** What a peer's block-store serves for one GetBlocks (SERVE_MAX_BLOCKS default). */
 const MAX_SERVED_BLOCKS = 256;
 
@@ -121,8 +124,12 @@ export class BatchWorker {
     const tried = new Set(batch.triedPeers);
     const peer = heights.pick(to, tried) ?? heights.pick(from, tried);
     if (!peer) {
-      // Nobody (left) claims this range: try again later, from every peer.
-      if (tried.size > 0) return this.reassign(msg, batch, undefined, "every peer tried");
+      // Nobody (left) claims this range: try again later, from every peer
+      // (after a pause, so peers that all fail cannot make a tight loop).
+      if (tried.size > 0) {
+        await new Promise((r) => setTimeout(r, RETRY_ALL_PEERS_AFTER_MS));
+        return this.reassign(msg, batch, undefined, "every peer tried");
+      }
       msg.nak(1_000);
       return "handed_back";
     }
