@@ -58,7 +58,7 @@ export class RegistryLink {
     });
     if (waitMs <= 0) return;
     try {
-      const p = await bus.request(Subjects.admissionPolicyGet, AdmissionPolicyRequestSchema, {}, AdmissionPolicySchema, { timeoutMs: waitMs });
+      const p = await bus.request(Subjects.admissionPolicyGet, AdmissionPolicyRequestSchema, { starting: true }, AdmissionPolicySchema, { timeoutMs: waitMs });
       this.applyPolicy(p);
     } catch (err) {
       this.o.logger.warn({ err: (err as Error).message }, "no admission policy from the peer-registry yet; accepting without bans until it sends one");

@@ -95,7 +95,17 @@ export async function startRegistry(options: RegistryOptions): Promise<PeerRegis
         const p = m.envelope?.payload;
         if (p?.case === "newBlock" && isValidIp(m.peerIp)) theBook.onAnnouncement(normalizeIp(m.peerIp), p.value.height, p.value.hash);
       }),
-      bus.subscribe(Subjects.admissionPolicyGet, AdmissionPolicyRequestSchema, (_req, ctx) => ctx.respond(AdmissionPolicySchema, theBook.policy())),
+      bus.subscribe(Subjects.admissionPolicyGet, AdmissionPolicyRequestSchema, (req, ctx) => {
+        // A starting gateway holds no connections; a crashed one sent no
+        // disconnected events. Close what the book still holds, so that the
+        // dial plan redials now rather than at the next reconciliation.
+        if (req.starting) {
+          const closed = theBook.reconcile([], Date.now());
+          metrics.reconciliations.inc({ result: closed > 0 ? "corrected" : "in_sync" });
+          if (closed > 0) logger.warn({ closed }, "the gateway (re)started: the connections of its previous run are gone");
+        }
+        ctx.respond(AdmissionPolicySchema, theBook.policy());
+      }),
     ];
     cleanups.push(() => subs.forEach((s) => s.unsubscribe()));
     pex.start();

@@ -1,6 +1,6 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { PeerSource, PeerState } from "@timenet/proto";
+import { Direction, PeerSource, PeerState } from "@timenet/proto";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
 import { gatewayMetric, gatewayPeers, nodePool, registryMetric, waitLinked, type TestNode } from "./harness.js";
@@ -67,6 +67,26 @@ describe("truthful counts", () => {
     await assertTruthful(a, 2, "registry restarted (missed b's disconnect)");
     await b.startGateway();
     await assertTruthful(a, 3, "b back after the registry restart");
+  });
+
+  test("a crash of our own gateway: its successor's start tells the registry, which redials at once, not at the next reconciliation", async () => {
+    const b = await node(161, { registry: { passiveWaitMs: 60_000 } }); // b (the lower IP) leaves the dialling to a
+    const a = await node(169, { registry: { bootstrapPeers: [b.endpoint], reconcileIntervalMs: 60_000 } });
+    await waitLinked(a, b);
+    const first = (await gatewayPeers(a)).get(b.ip)!;
+    assert.equal(first.direction, Direction.OUTBOUND, "the higher IP dialled");
+
+    await a.gateway.kill(); // no event reaches the registry: the book still says connected
+    assert.equal(a.registry!.book.get(b.ip)!.state, PeerState.CONNECTED);
+    const restartedAt = Date.now();
+    await a.startGateway();
+    await waitFor(async () => (await gatewayPeers(a)).get(b.ip)?.direction === Direction.OUTBOUND, {
+      timeoutMs: 10_000,
+      message: "a redials b after its gateway restarted",
+    });
+    assert.ok(Date.now() - restartedAt < 10_000, "well before RECONCILE_INTERVAL (60 s)");
+    await assertTruthful(a, 1, "after the gateway restart");
+    assert.equal((await a.registryClient().getPeer({ ip: b.ip })).peer!.totalConnections, 2, "one new connection, not several");
   });
 
   test("a registry restart keeps the book and the bans", async () => {
