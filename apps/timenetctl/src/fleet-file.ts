@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { CliError, ExitCode } from "./cli-error.js";
+import { isValidIp, normalizeIp } from "@timenet/net-address";
 import { parseNode, type NodeAddress } from "./registry-target.js";
 
 /** The fleet file `status --all` reads when --hosts names none (relative to the working directory). */
@@ -12,6 +13,11 @@ export interface FleetHost {
   node: NodeAddress;
   gatewayPort?: number;
   storePort?: number;
+  /**
+   * The IP its peers see it at, when that is not the address timenetctl
+   * reaches it by (operator ports on a VPN or private address).
+   */
+  p2pIp?: string;
 }
 
 type Raw = Record<string, unknown>;
@@ -21,6 +27,13 @@ function optionalPort(raw: Raw, key: string, where: string): number | undefined 
   if (v === undefined) return undefined;
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 65535) throw new Error(`${where}: "${key}" must be a port, 1-65535`);
   return v;
+}
+
+function optionalIp(raw: Raw, key: string, where: string): string | undefined {
+  const v = raw[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || !isValidIp(v.trim())) throw new Error(`${where}: "${key}" must be an IPv4 or IPv6 address`);
+  return normalizeIp(v.trim());
 }
 
 function fleetHost(raw: unknown, index: number, file: string): FleetHost {
@@ -35,12 +48,13 @@ function fleetHost(raw: unknown, index: number, file: string): FleetHost {
     node: parseNode(r.address, `address of ${r.name} in ${file}`),
     gatewayPort: optionalPort(r, "gateway_port", where),
     storePort: optionalPort(r, "store_port", where),
+    p2pIp: optionalIp(r, "p2p_ip", where),
   };
 }
 
 /**
  * The hosts of a fleet file: a JSON array of
- * `{"name": "host-1", "address": "203.0.113.11", "gateway_port"?: 50051, "store_port"?: 50054}`,
+ * `{"name": "host-1", "address": "203.0.113.11", "gateway_port"?: 50051, "store_port"?: 50054, "p2p_ip"?: "203.0.113.11"}`,
  * names unique. Any problem is a usage error naming the file.
  */
 export function parseFleet(text: string, file: string): FleetHost[] {

@@ -10,7 +10,7 @@ import { nodeTarget } from "./registry-target.js";
 export interface HostReport {
   name: string;
   address: string;
-  /** The IP its peers see it at (the address, resolved when it is a name), to find it in their connections. */
+  /** The IP its peers see it at (p2p_ip, else the address resolved when it is a name), to find it in their connections. */
   ip: string | undefined;
   gatewayTarget: string;
   storeTarget: string;
@@ -35,7 +35,7 @@ export function probeFleet(hosts: readonly FleetHost[], ports: { gateway: number
     hosts.map(async (h) => {
       const gatewayTarget = nodeTarget(h.node, h.gatewayPort ?? ports.gateway);
       const storeTarget = `${h.node.host}:${h.storePort ?? ports.store}`;
-      const [ip, gateway, tip] = await Promise.all([peerIpOf(h.node.host), probeGateway(gatewayTarget, timeoutMs), probeTip(storeTarget, timeoutMs)]);
+      const [ip, gateway, tip] = await Promise.all([h.p2pIp ?? peerIpOf(h.node.host), probeGateway(gatewayTarget, timeoutMs), probeTip(storeTarget, timeoutMs)]);
       return { name: h.name, address: h.address, ip, gatewayTarget, storeTarget, gateway, tip };
     }),
   );

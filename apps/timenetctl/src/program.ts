@@ -38,7 +38,15 @@ interface StatusOptions {
   storePort: number;
   all?: boolean;
   hosts: string;
+  compose?: boolean;
 }
+
+/**
+ * Inside a node's Compose network every service has a name of its own (and
+ * chain-sync replicas publish no host port), so `--compose` asks each by its
+ * Compose service name: `docker-compose exec p2p-gateway timenetctl status --compose`.
+ */
+export const COMPOSE_SERVICES = { gateway: "p2p-gateway", registry: "peer-registry", sync: "chain-sync", store: "block-store" } as const;
 
 /** Commander's usage errors as one line: "timenetctl: unknown option '--jsn' (Did you mean --json?)". */
 function usageLine(message: string): string {
@@ -138,7 +146,8 @@ export function buildProgram({ output = processOutput, now = Date.now, color = p
     .option("--sync-port <n>", "chain-sync gRPC port", portOption, DEFAULT_PORTS.sync)
     .option("--store-port <n>", "block-store gRPC port", portOption, DEFAULT_PORTS.store)
     .option("--all", "every host of the fleet file: host table, connection matrix, drift and forks")
-    .option("--hosts <file>", "the fleet file of --all: JSON [{name, address, gateway_port?, store_port?}]", DEFAULT_FLEET_FILE)
+    .option("--hosts <file>", "the fleet file of --all: JSON [{name, address, gateway_port?, store_port?, p2p_ip?}]", DEFAULT_FLEET_FILE)
+    .option("--compose", "inside the node's Compose network: each service by its service name (p2p-gateway, chain-sync, ...)")
     .action((opts: StatusOptions, command: Command) => {
       const g = command.optsWithGlobals<GlobalOptions>();
       const common = { timeoutMs: g.timeout, json: g.json === true, now };
@@ -146,6 +155,15 @@ export function buildProgram({ output = processOutput, now = Date.now, color = p
         return report(() =>
           statusAllCommand({ ...common, hostsFile: opts.hosts, ports: { gateway: opts.gatewayPort, store: opts.storePort }, color }),
         );
+      }
+      if (opts.compose) {
+        const targets = {
+          gateway: `${COMPOSE_SERVICES.gateway}:${opts.gatewayPort}`,
+          sync: `${COMPOSE_SERVICES.sync}:${opts.syncPort}`,
+          store: `${COMPOSE_SERVICES.store}:${opts.storePort}`,
+          registry: `${COMPOSE_SERVICES.registry}:${g.registryPort}`,
+        };
+        return report(() => statusCommand({ ...common, node: "compose", targets }));
       }
       const node = parseNode(g.node);
       const targets = {

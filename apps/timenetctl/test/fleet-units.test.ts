@@ -18,13 +18,16 @@ test("sampleHeights: the common height and evenly spaced ones below it, at most 
   assert.deepEqual(sampleHeights(0), [0]);
 });
 
-test("parseFleet reads names, addresses and optional ports; problems are one-line usage errors", () => {
-  const hosts = parseFleet('[{"name":"host-1","address":"203.0.113.11"},{"name":"h2","address":"2001:db8::2","gateway_port":6000,"store_port":6001}]', "f.json");
+test("parseFleet reads names, addresses, optional ports and p2p_ip; problems are one-line usage errors", () => {
+  const hosts = parseFleet(
+    '[{"name":"host-1","address":"203.0.113.11"},{"name":"h2","address":"10.8.0.2","gateway_port":6000,"store_port":6001,"p2p_ip":"::ffff:198.51.100.2"}]',
+    "f.json",
+  );
   assert.deepEqual(
-    hosts.map((h) => [h.name, h.node.host, h.gatewayPort, h.storePort]),
+    hosts.map((h) => [h.name, h.node.host, h.gatewayPort, h.storePort, h.p2pIp]),
     [
-      ["host-1", "203.0.113.11", undefined, undefined],
-      ["h2", "[2001:db8::2]", 6000, 6001],
+      ["host-1", "203.0.113.11", undefined, undefined, undefined],
+      ["h2", "10.8.0.2", 6000, 6001, "198.51.100.2"],
     ],
   );
   const bad: Array<[string, RegExp]> = [
@@ -34,6 +37,7 @@ test("parseFleet reads names, addresses and optional ports; problems are one-lin
     ['[{"name":"a"}]', /host 1 \(a\) has no "address"/],
     ['[{"name":"a","address":"1.2.3"}]', /bad address of a in f\.json "1\.2\.3"/],
     ['[{"name":"a","address":"1.2.3.4","store_port":0}]', /"store_port" must be a port/],
+    ['[{"name":"a","address":"10.8.0.1","p2p_ip":"host-a"}]', /"p2p_ip" must be an IPv4 or IPv6 address/],
     ['[{"name":"a","address":"1.2.3.4"},{"name":"a","address":"1.2.3.5"}]', /"a" appears twice/],
   ];
   for (const [text, pattern] of bad) {
