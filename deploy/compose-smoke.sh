@@ -33,25 +33,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-log() { printf '[smoke %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
-fail() { printf '[smoke] FAIL: %s\n' "$*" >&2; exit 1; }
-ok() { printf '[smoke] ok: %s\n' "$*"; }
-now() { date +%s; }
-
-command -v docker >/dev/null || fail "docker is not installed (shared/offline-containers/setup.sh installs it)"
-command -v docker-compose >/dev/null || fail "docker-compose (v1) is not installed"
-docker info >/dev/null 2>&1 || fail "no Docker daemon answers"
-
-have_image() { docker image inspect "$1" >/dev/null 2>&1; }
-if [[ -z ${NODE_IMAGE:-} ]]; then
-  if have_image offline/node:24; then NODE_IMAGE=offline/node:24; else NODE_IMAGE=node:24-bookworm-slim; fi
-fi
-if [[ -z ${NATS_IMAGE:-} ]]; then
-  if have_image offline/nats:2; then NATS_IMAGE=offline/nats:2; else NATS_IMAGE=nats:2.10-alpine; fi
-fi
+LOG_TAG=smoke
+# shellcheck source=deploy/compose-lib.sh
+source deploy/compose-lib.sh
+require_docker
+default_images
 BIND=${SMOKE_BIND:-127.0.0.250}
 TAG=smoke
-TARGETS=(p2p-gateway peer-registry chain-sync block-store block-producer timenetctl)
 PROJECT=timenet-smoke
 HOST_ENV=deploy/hosts/host-1.env
 VERSION=$(git describe --tags --always --dirty 2>/dev/null || echo smoke)
@@ -92,13 +80,7 @@ trap 'exit 130' INT TERM
 # --- 1. build -------------------------------------------------------------
 t0=$(now)
 if [[ -z ${SMOKE_NO_BUILD:-} ]]; then
-  for t in "${TARGETS[@]}"; do
-    ts=$(now)
-    DOCKER_BUILDKIT=0 docker build -q --build-arg NODE_IMAGE="$NODE_IMAGE" --build-arg TIMENET_VERSION="$VERSION" \
-      --target "$t" -t "timenet/$t:$TAG" . >"/tmp/timenet-smoke-build-$t.log" 2>&1 \
-      || { tail -30 "/tmp/timenet-smoke-build-$t.log" >&2; fail "docker build --target $t"; }
-    log "built timenet/$t:$TAG in $(($(now) - ts))s"
-  done
+  build_images "$TAG" "$VERSION"
 fi
 build_s=$(($(now) - t0))
 ok "images built (${build_s}s; NODE_IMAGE=$NODE_IMAGE, version $VERSION)"
@@ -129,17 +111,6 @@ compose down -v --remove-orphans >/dev/null 2>&1 || true
 t1=$(now)
 compose up -d --no-build >/tmp/timenet-smoke-up.log 2>&1 || { cat /tmp/timenet-smoke-up.log >&2; fail "docker-compose up -d"; }
 
-# wait_healthy N: every container of the project healthy and at least N of them.
-wait_healthy() {
-  local want=$1 deadline=$(($(now) + ${2:-180})) ids states
-  while :; do
-    ids=$(compose ps -q)
-    states=$(docker inspect -f '{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' $ids 2>/dev/null || true)
-    if [[ $(grep -c ' healthy$' <<<"$states") -ge $want ]] && ! grep -qv ' healthy$' <<<"$states"; then return 0; fi
-    if (($(now) > deadline)); then printf '%s\n' "$states" >&2; return 1; fi
-    sleep 1
-  done
-}
 expected=6 # nats, registry, store, gateway, 2 chain-sync
 [[ -n ${SMOKE_PRODUCER:-} ]] && expected=7
 wait_healthy "$expected" 180 || fail "not every container became healthy within 180 s"
@@ -224,10 +195,7 @@ if compose logs --no-color p2p-gateway | grep -q '"msg":"dialling peer"'; then f
 # A "next release": the same code with another version (its own image ids), as
 # timenet/<service>:$TAG-next. Up with it, then back to $TAG; the volumes stay.
 gateway_version() { compose exec -T p2p-gateway timenetctl --node p2p-gateway status | sed -n 's/^version: *//p' | tr -d '\r'; }
-for t in "${TARGETS[@]}"; do
-  DOCKER_BUILDKIT=0 docker build -q --build-arg NODE_IMAGE="$NODE_IMAGE" --build-arg TIMENET_VERSION="$VERSION-next" \
-    --target "$t" -t "timenet/$t:$TAG-next" . >/dev/null 2>&1 || fail "docker build --target $t ($TAG-next)"
-done
+build_images "$TAG-next" "$VERSION-next"
 id_before=$(node_id)
 TIMENET_TAG=$TAG-next compose up -d --no-build >/dev/null 2>&1 || fail "up -d with TIMENET_TAG=$TAG-next"
 wait_healthy "$expected" 120 || fail "not healthy after the upgrade to $TAG-next"
@@ -237,7 +205,7 @@ wait_healthy "$expected" 120 || fail "not healthy after the roll back to $TAG"
 [[ $(gateway_version) == "$VERSION" ]] || fail "after the roll back the gateway runs '$(gateway_version)'"
 [[ $(node_id) == "$id_before" ]] || fail "the node id changed across upgrade and roll back"
 ok "upgrade to $TAG-next ($VERSION-next) and roll back to $TAG ($VERSION) with up -d; node key kept"
-for t in "${TARGETS[@]}"; do docker rmi "timenet/$t:$TAG-next" >/dev/null 2>&1 || true; done
+for t in "${TIMENET_TARGETS[@]}"; do docker rmi "timenet/$t:$TAG-next" >/dev/null 2>&1 || true; done
 
 # --- 6. scale ----------------------------------------------------------------
 t2=$(now)
