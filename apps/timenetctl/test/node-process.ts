@@ -69,7 +69,11 @@ export async function startNode(k: number, o: NodeOptions = {}): Promise<TestNod
         NODE_KEY_FILE: join(dir.path, "node.key"),
         GRPC_PORT: String(gateway),
         METRICS_PORT: String(gwMetrics),
+        // Pings often (an RTT to show soon after connecting) but tolerant
+        // of a busy CI machine: a node process descheduled for a second must
+        // not lose its peer with PING_TIMEOUT in the middle of a test.
         PING_INTERVAL: "300ms",
+        MISSED_PONGS: "20",
         ADMISSION_WAIT: "0",
         ...o.gatewayEnv,
       },
