@@ -35,7 +35,7 @@ export const gatewayEnvSchema = {
   DIAL_TIMEOUT: durationMs({ description: "TCP connect timeout", default: 5_000, min: 10 }),
   MAX_CONNECTIONS: int({ description: "Open peer sockets of any state", default: 128, min: 1 }),
   MAX_SOCKETS_PER_IP: int({ description: "Open sockets from one IP (handshaking included); more are refused at accept", default: 4, min: 2 }),
-  GOSSIP_SEEN_CACHE: int({ description: "NewBlock/Tx hashes remembered to relay once", default: 100_000, min: 100 }),
+  GOSSIP_SEEN_CACHE: int({ description: "Tx hashes (relayed once) and peer+block announcements (published once) remembered", default: 100_000, min: 100 }),
   PEER_REQUEST_TIMEOUT: durationMs({ description: "Default timeout of p2p.request", default: 10_000, min: 10 }),
   RATE_LIMIT_GET_BLOCKS: rate("GetBlocks requests per peer", DEFAULT_RATE_LIMITS.getBlocks),
   RATE_LIMIT_GET_PEERS: rate("GetPeers requests per peer", DEFAULT_RATE_LIMITS.getPeers),

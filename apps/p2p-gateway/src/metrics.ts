@@ -87,7 +87,7 @@ export class GatewayMetrics {
     this.dialAttempts = new Counter({ name: "timenet_gateway_dial_attempts_total", help: "Outbound dials started", labelNames: ["peer"], registers: r });
     this.dialFailures = new Counter({ name: "timenet_gateway_dial_failures_total", help: "Outbound dials that failed before a socket opened", labelNames: ["reason", "peer"], registers: r });
     this.acceptRefused = new Counter({ name: "timenet_gateway_accept_refused_total", help: "Inbound sockets refused at accept, before any handshake byte", labelNames: ["reason"], registers: r });
-    this.gossip = new Counter({ name: "timenet_gateway_gossip_total", help: "NewBlock/Tx gossip: relayed (first sight) or duplicate (seen before)", labelNames: ["kind", "result"], registers: r });
+    this.gossip = new Counter({ name: "timenet_gateway_gossip_total", help: "Gossip received: Tx relayed (first sight), NewBlock announced (first from that peer; never relayed), or duplicate", labelNames: ["kind", "result"], registers: r });
     this.dropped = new Counter({ name: "timenet_gateway_dropped_messages_total", help: "Messages dropped: no such peer, connection gone, unknown kind", labelNames: ["reason"], registers: r });
     this.offences = new Counter({ name: "timenet_gateway_offences_total", help: "Offences reported to the registry, by kind", labelNames: ["kind"], registers: r });
     this.peerRequests = new Counter({ name: "timenet_gateway_peer_requests_total", help: "p2p.request questions to peers by result", labelNames: ["result"], registers: r });

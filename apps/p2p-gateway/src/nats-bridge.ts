@@ -42,8 +42,12 @@ const KINDS = new Set<string>(PEER_MESSAGE_KINDS);
 /**
  * Connects peers to the node's NATS bus: every post-handshake message goes
  * out on p2p.in.<kind>, services send and ask through p2p.out.* and
- * p2p.request, and lifecycle facts are published as events. NewBlock and Tx
- * gossip is relayed to every other peer once per hash.
+ * p2p.request, and lifecycle facts are published as events. Tx gossip is
+ * relayed to every other peer once per hash. NewBlock is never relayed: a
+ * node announces a block only once its own store holds it (ChainTipLink), so
+ * an announcement always means "this peer can serve it". Relaying someone
+ * else's block made peers ask us for a block we did not have yet, count us
+ * as an empty-answer offender and wait a second for another peer.
  */
 export class NatsBridge {
   private readonly subs: BusSubscription[] = [];
@@ -93,7 +97,7 @@ export class NatsBridge {
       bus.subscribe(Subjects.peerOutBroadcast, BroadcastSchema, (m) => {
         if (!m.envelope) return this.drop("bad_broadcast");
         const key = this.gossipKey(m.envelope);
-        if (key) this.seen.add(key); // our own announcement is not relayed back to us
+        if (key) this.seen.add(key); // our own Tx is not relayed back to us
         const exclude = new Set(m.excludeIps.filter(isValidIp).map((ip) => normalizeIp(ip)));
         for (const c of manager.connections()) if (!exclude.has(c.remoteIp)) c.send(m.envelope);
       }),
@@ -133,19 +137,24 @@ export class NatsBridge {
   private onPeerMessage(conn: PeerConnection, env: Envelope, kind: string, body: Uint8Array): void {
     if (!KINDS.has(kind)) return this.drop("unknown_kind");
     if (env.payload.case === "newBlock" && env.payload.value.hash.length !== 32) {
-      // Relay-once is keyed by this hash: a malformed one must not poison the cache.
+      // Deduplication is keyed by this hash: a malformed one must not poison the cache.
       conn.close(DisconnectReason.PROTOCOL_ERROR, "new_block without a 32-byte hash");
       return;
     }
-    const key = this.gossipKey(env);
+    const key = this.gossipKey(env, conn.remoteIp);
     if (key !== undefined) {
       if (!this.seen.add(key)) {
         this.o.metrics.gossip.inc({ kind, result: "duplicate" });
         return;
       }
-      this.o.metrics.gossip.inc({ kind, result: "relayed" });
-      // First sight: relay to every other peer, never back to the sender.
-      for (const c of this.o.manager.connections()) if (c.remoteIp !== conn.remoteIp) c.send(env);
+      if (env.payload.case === "tx") {
+        this.o.metrics.gossip.inc({ kind, result: "relayed" });
+        // First sight: relay to every other peer, never back to the sender.
+        for (const c of this.o.manager.connections()) if (c.remoteIp !== conn.remoteIp) c.send(env);
+      } else {
+        // Each peer's first announcement of a block: its height, for chain-sync and the registry.
+        this.o.metrics.gossip.inc({ kind, result: "announced" });
+      }
     }
     const subject = Subjects.peerIn(kind as PeerMessageKind);
     if (!this.o.bus.publishEncoded(subject, encodePeerMessage(conn.remoteIp, conn.connId, body))) {
@@ -153,10 +162,13 @@ export class NatsBridge {
     }
   }
 
-  /** The relay-once key of a gossip message, or undefined for other kinds. */
-  private gossipKey(env: Envelope): string | undefined {
+  /**
+   * The deduplication key of a gossip message (undefined for other kinds): a
+   * Tx once per hash; a NewBlock once per announcing peer and hash.
+   */
+  private gossipKey(env: Envelope, from?: string): string | undefined {
     const p = env.payload;
-    if (p.case === "newBlock") return `b:${Buffer.from(p.value.hash).toString("hex")}`;
+    if (p.case === "newBlock") return from === undefined ? undefined : `b:${from}:${Buffer.from(p.value.hash).toString("hex")}`;
     if (p.case === "tx") {
       const once = createHash("sha256").update(p.value.data).digest();
       return `t:${createHash("sha256").update(once).digest("hex")}`;

@@ -49,7 +49,7 @@ export interface GatewayOptions extends ServiceEndpointOptions {
   maxConnections?: number;
   /** Open sockets from one IP in any state; more are refused at accept. Default 4. */
   maxSocketsPerIp?: number;
-  /** NewBlock/Tx hashes remembered for relay-once. Default 100 000. */
+  /** Tx hashes (relay-once) and peer+block announcements (publish-once) remembered. Default 100 000. */
   seenCacheSize?: number;
   /** Default and cap for p2p.request timeouts. Default 10 s / 60 s. */
   peerRequestTimeoutMs?: number;

@@ -59,18 +59,31 @@ describe("NATS bridge", () => {
     assert.equal(await metricValue(a.gateway, "timenet_gateway_gossip_total"), 0);
   });
 
-  test("NewBlock announcements are relayed once per hash", async () => {
+  test("NewBlock is never relayed; each peer's announcement of a block reaches the bus once", async () => {
     const inA = record(a.bus, Subjects.peerIn("new_block"), PeerMessageSchema);
-    await a.bus.flush();
+    const inB = record(b.bus, Subjects.peerIn("new_block"), PeerMessageSchema);
+    await Promise.all([a.bus.flush(), b.bus.flush()]);
     const hash = new Uint8Array(32).fill(0xab);
     for (let i = 0; i < 3; i++) {
       c.bus.publish(Subjects.peerOutBroadcast, BroadcastSchema, { envelope: { payload: { case: "newBlock", value: { height: 1, hash } } } });
     }
-    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_gossip_total", { kind: "new_block" })) >= 3, {
-      message: "a saw the announcements",
-    });
-    await a.bus.flush();
-    assert.equal(inA.length, 1);
+    await waitFor(
+      async () =>
+        (await metricValue(a.gateway, "timenet_gateway_gossip_total", { kind: "new_block" })) >= 3 &&
+        (await metricValue(b.gateway, "timenet_gateway_gossip_total", { kind: "new_block" })) >= 3,
+      { message: "a and b saw c's three announcements" },
+    );
+    await Promise.all([a.bus.flush(), b.bus.flush()]);
+    // Only c announced: a and b do not have the block, so they must not claim it to each other.
+    assert.deepEqual(inA.map((m) => m.peerIp), ["127.0.0.52"]);
+    assert.deepEqual(inB.map((m) => m.peerIp), ["127.0.0.52"]);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_gossip_total", { kind: "new_block", result: "duplicate" }), 2);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_gossip_total", { kind: "new_block", result: "relayed" }), 0);
+
+    // When b has stored it and announces it too, that reaches a as b's claim.
+    b.bus.publish(Subjects.peerOutBroadcast, BroadcastSchema, { envelope: { payload: { case: "newBlock", value: { height: 1, hash } } } });
+    await waitFor(async () => inA.length === 2, { message: "b's own announcement reaches a" });
+    assert.deepEqual(inA.map((m) => m.peerIp), ["127.0.0.52", "127.0.0.51"]);
   });
 
   test("p2p.request: the answer comes back on the socket the question went out on, paired by request id", async () => {
