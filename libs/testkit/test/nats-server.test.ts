@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { EventEmitter } from "node:events";
 import { freePort, onceEvent, startNatsServer, waitFor } from "../src/index.js";
 
@@ -29,9 +29,18 @@ test("two nats-servers run at once on their own ports, and stop frees the port",
   assert.equal(await canConnect(a.port), false);
 });
 
-test("freePort gives a bindable port", async () => {
-  const p = await freePort("127.0.0.2");
-  assert.ok(p > 0);
+test("freePort: bindable ports below the ephemeral range, never the same one twice while reserved", async () => {
+  const ports = await Promise.all(Array.from({ length: 50 }, () => freePort("127.0.0.2")));
+  assert.equal(new Set(ports).size, ports.length, "no port handed out twice");
+  for (const p of ports) assert.ok(p >= 20_000 && p < 32_768, `${p} is below Linux's ephemeral range`);
+  // A port some process listens on is never handed out.
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(ports[0], "127.0.0.2", r));
+  try {
+    for (let i = 0; i < 20; i++) assert.notEqual(await freePort("127.0.0.2"), ports[0]);
+  } finally {
+    await new Promise((r) => taken.close(r));
+  }
 });
 
 test("waitFor resolves with the value, or times out with the message", async () => {
