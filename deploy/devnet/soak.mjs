@@ -4,9 +4,10 @@
 // The seed's acceptance test: runs the devnet with producers, samples every
 // node each second, and fails unless every node had exactly nodes-1 peers
 // after the first 30 s, no connection was ever replaced (the same connection
-// ids from then to the end), no connection closed with PING_TIMEOUT, all
-// nodes end within one block of each other, and block propagation (first to
-// last node seeing a new tip) has a p99 under the bound.
+// ids from then to the end), no connection closed with PING_TIMEOUT, no node
+// reported an offence against another (every node is honest), all nodes end
+// within one block of each other, and block propagation (first to last node
+// seeing a new tip) has a p99 under the bound.
 import { parseArgs } from "node:util";
 import { build, ipOf, metricsText, sample, startDevnet } from "./network.mjs";
 
@@ -93,13 +94,18 @@ try {
   for (const [k, n] of wrongPeerCount) failures.push(`node ${k}: ${n} of ${samples} samples did not have exactly ${NODES - 1} peers`);
   if (replaced.size > 0) failures.push(`connections replaced: ${[...replaced].join(", ")}`);
   let pingTimeouts = 0;
+  let offences = 0;
   const heights = [];
   for (let k = 1; k <= NODES; k++) {
     const gw = await metricsText(`http://${ipOf(k)}:9101/metrics`);
     pingTimeouts += sample(gw, "timenet_gateway_disconnects_total", { reason: "ping_timeout" }) ?? 0;
+    // Every devnet node is honest: an offence is a false accusation (the
+    // registry log of that node names the peer and the kind).
+    offences += sample(await metricsText(`http://${ipOf(k)}:9102/metrics`), "timenet_registry_offences_total") ?? 0;
     heights.push(sample(await metricsText(`http://${ipOf(k)}:9104/metrics`), "timenet_store_height") ?? -1);
   }
   if (pingTimeouts > 0) failures.push(`${pingTimeouts} connections closed with PING_TIMEOUT`);
+  if (offences > 0) failures.push(`${offences} offences reported between honest nodes (see devnet/logs/n*-peer-registry.log)`);
   const spread = Math.max(...heights) - Math.min(...heights);
   if (spread > 1) failures.push(`heights differ by ${spread}: ${heights.join(", ")}`);
   // Blocks made after the settle time: before it, nodes are still starting and catching up.
@@ -114,7 +120,7 @@ try {
   failures.push(...unexpectedExits);
 
   console.log(`\nsoak: ${MINUTES} min, ${NODES} nodes, ${samples} samples after the first ${SETTLE_MS / 1000} s`);
-  console.log(`  connections: ${firstConnIds.size} directed links, replaced ${replaced.size}, PING_TIMEOUT ${pingTimeouts}`);
+  console.log(`  connections: ${firstConnIds.size} directed links, replaced ${replaced.size}, PING_TIMEOUT ${pingTimeouts}, offences ${offences}`);
   console.log(`  heights at the end: ${heights.join(", ")} (spread ${spread})`);
   console.log(`  block propagation over the ${spreads.length} blocks made after the settle time (first to last node): p50 ${Math.round(p50)} ms, p99 ${Math.round(p99)} ms (bound ${BOUND} ms)`);
 } finally {
