@@ -39,6 +39,17 @@ export interface NatsBridgeOptions {
 
 const KINDS = new Set<string>(PEER_MESSAGE_KINDS);
 
+/** A NewBlock's deduplication key: once per announcing peer and block. */
+function announcementKey(peerIp: string, hash: Uint8Array): string {
+  return `b:${peerIp}:${Buffer.from(hash).toString("hex")}`;
+}
+
+/** A Tx's relay-once key: its SHA-256d. */
+function txKey(data: Uint8Array): string {
+  const once = createHash("sha256").update(data).digest();
+  return `t:${createHash("sha256").update(once).digest("hex")}`;
+}
+
 /**
  * Connects peers to the node's NATS bus: every post-handshake message goes
  * out on p2p.in.<kind>, services send and ask through p2p.out.* and
@@ -96,8 +107,8 @@ export class NatsBridge {
       }),
       bus.subscribe(Subjects.peerOutBroadcast, BroadcastSchema, (m) => {
         if (!m.envelope) return this.drop("bad_broadcast");
-        const key = this.gossipKey(m.envelope);
-        if (key) this.seen.add(key); // our own Tx is not relayed back to us
+        const p = m.envelope.payload;
+        if (p.case === "tx") this.seen.add(txKey(p.value.data)); // our own Tx is not relayed back to us
         const exclude = new Set(m.excludeIps.filter(isValidIp).map((ip) => normalizeIp(ip)));
         for (const c of manager.connections()) if (!exclude.has(c.remoteIp)) c.send(m.envelope);
       }),
@@ -141,13 +152,14 @@ export class NatsBridge {
       conn.close(DisconnectReason.PROTOCOL_ERROR, "new_block without a 32-byte hash");
       return;
     }
-    const key = this.gossipKey(env, conn.remoteIp);
+    const p = env.payload;
+    const key = p.case === "tx" ? txKey(p.value.data) : p.case === "newBlock" ? announcementKey(conn.remoteIp, p.value.hash) : undefined;
     if (key !== undefined) {
       if (!this.seen.add(key)) {
         this.o.metrics.gossip.inc({ kind, result: "duplicate" });
         return;
       }
-      if (env.payload.case === "tx") {
+      if (p.case === "tx") {
         this.o.metrics.gossip.inc({ kind, result: "relayed" });
         // First sight: relay to every other peer, never back to the sender.
         for (const c of this.o.manager.connections()) if (c.remoteIp !== conn.remoteIp) c.send(env);
@@ -160,20 +172,6 @@ export class NatsBridge {
     if (!this.o.bus.publishEncoded(subject, encodePeerMessage(conn.remoteIp, conn.connId, body))) {
       this.o.metrics.natsPublishErrors.inc({ subject });
     }
-  }
-
-  /**
-   * The deduplication key of a gossip message (undefined for other kinds): a
-   * Tx once per hash; a NewBlock once per announcing peer and hash.
-   */
-  private gossipKey(env: Envelope, from?: string): string | undefined {
-    const p = env.payload;
-    if (p.case === "newBlock") return from === undefined ? undefined : `b:${from}:${Buffer.from(p.value.hash).toString("hex")}`;
-    if (p.case === "tx") {
-      const once = createHash("sha256").update(p.value.data).digest();
-      return `t:${createHash("sha256").update(once).digest("hex")}`;
-    }
-    return undefined;
   }
 
   private reportOffence(ip: string, kind: OffenceKind, severity: Severity, detail: string): void {
