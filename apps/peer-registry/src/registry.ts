@@ -2,6 +2,7 @@ import type { Registry } from "prom-client";
 import {
   AdmissionPolicyRequestSchema,
   AdmissionPolicySchema,
+  type Connection,
   DialFailedSchema,
   DialRequestSchema,
   GatewayService,
@@ -73,6 +74,14 @@ export async function startRegistry(options: RegistryOptions): Promise<PeerRegis
       setImmediate(publishPolicy);
     };
 
+    // The book corrected from the gateway's connections: periodically from
+    // ListConnections, and at the gateway's start (when it holds none).
+    const correctBook = (connections: Connection[], requestedAt: number): number => {
+      const corrected = theBook.reconcile(connections, requestedAt);
+      metrics.reconciliations.inc({ result: corrected > 0 ? "corrected" : "in_sync" });
+      return corrected;
+    };
+
     const pex = new PeerExchange({ bus, book: theBook, metrics, logger, options: o });
     const subs: BusSubscription[] = [
       bus.subscribe(Subjects.peerConnected, PeerConnectedSchema, (ev) => {
@@ -100,8 +109,7 @@ export async function startRegistry(options: RegistryOptions): Promise<PeerRegis
         // disconnected events. Close what the book still holds, so that the
         // dial plan redials now rather than at the next reconciliation.
         if (req.starting) {
-          const closed = theBook.reconcile([], Date.now());
-          metrics.reconciliations.inc({ result: closed > 0 ? "corrected" : "in_sync" });
+          const closed = correctBook([], Date.now());
           if (closed > 0) logger.warn({ closed }, "the gateway (re)started: the connections of its previous run are gone");
         }
         ctx.respond(AdmissionPolicySchema, theBook.policy());
@@ -117,12 +125,10 @@ export async function startRegistry(options: RegistryOptions): Promise<PeerRegis
       const requestedAt = Date.now();
       try {
         const res = await gateway.listConnections({}, { deadlineMs: 3_000 });
-        const corrected = theBook.reconcile(
+        return correctBook(
           res.connections.filter((c) => isValidIp(c.ip)).map((c) => ({ ...c, ip: normalizeIp(c.ip) })),
           requestedAt,
         );
-        metrics.reconciliations.inc({ result: corrected > 0 ? "corrected" : "in_sync" });
-        return corrected;
       } catch (err) {
         metrics.reconciliations.inc({ result: "error" });
         logger.warn({ gateway: o.gatewayGrpc, err: (err as Error).message }, "cannot reach the gateway to reconcile the peer book");
