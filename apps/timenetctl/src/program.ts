@@ -46,7 +46,7 @@ interface StatusOptions {
  * chain-sync replicas publish no host port), so `--compose` asks each by its
  * Compose service name: `docker-compose exec p2p-gateway timenetctl status --compose`.
  */
-export const COMPOSE_SERVICES = { gateway: "p2p-gateway", registry: "peer-registry", sync: "chain-sync", store: "block-store" } as const;
+const COMPOSE_SERVICES = { gateway: "p2p-gateway", registry: "peer-registry", sync: "chain-sync", store: "block-store" } as const;
 
 /** Commander's usage errors as one line: "timenetctl: unknown option '--jsn' (Did you mean --json?)". */
 function usageLine(message: string): string {
@@ -156,23 +156,16 @@ export function buildProgram({ output = processOutput, now = Date.now, color = p
           statusAllCommand({ ...common, hostsFile: opts.hosts, ports: { gateway: opts.gatewayPort, store: opts.storePort }, color }),
         );
       }
-      if (opts.compose) {
-        const targets = {
-          gateway: `${COMPOSE_SERVICES.gateway}:${opts.gatewayPort}`,
-          sync: `${COMPOSE_SERVICES.sync}:${opts.syncPort}`,
-          store: `${COMPOSE_SERVICES.store}:${opts.storePort}`,
-          registry: `${COMPOSE_SERVICES.registry}:${g.registryPort}`,
-        };
-        return report(() => statusCommand({ ...common, node: "compose", targets }));
-      }
-      const node = parseNode(g.node);
+      // Each service's host: the --node's, or with --compose its service name.
+      const node = opts.compose ? undefined : parseNode(g.node);
+      const host = (service: keyof typeof COMPOSE_SERVICES) => node?.host ?? COMPOSE_SERVICES[service];
       const targets = {
-        gateway: nodeTarget(node, opts.gatewayPort),
-        sync: `${node.host}:${opts.syncPort}`,
-        store: `${node.host}:${opts.storePort}`,
-        registry: `${node.host}:${g.registryPort}`,
+        gateway: node ? nodeTarget(node, opts.gatewayPort) : `${host("gateway")}:${opts.gatewayPort}`,
+        sync: `${host("sync")}:${opts.syncPort}`,
+        store: `${host("store")}:${opts.storePort}`,
+        registry: `${host("registry")}:${g.registryPort}`,
       };
-      return report(() => statusCommand({ ...common, node: g.node, targets }));
+      return report(() => statusCommand({ ...common, node: opts.compose ? "compose" : g.node, targets }));
     });
 
   return program;
