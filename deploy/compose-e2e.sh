@@ -224,8 +224,7 @@ restart_s=$(($(now) - t6))
 reconnected() { local c; c=$(host a conn "$IP_B"); [[ $c != none && ${c%% *} != "$a_id" ]]; }
 until_true 60 "A and B did not reconnect after the restart" reconnected
 reconnect_s=$(($(now) - t6))
-healthy() { [[ $(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$gw_b") == healthy ]]; }
-until_true 60 "B's restarted gateway is not healthy" healthy
+host b wait_healthy 8 60 || fail "host B is not healthy again after its gateway's restart"
 read -r a_id2 _ <<<"$(host a conn "$IP_B")"
 sleep 5 # a window in which a second reconnect (cycling) would show
 read -r id _ <<<"$(host a conn "$IP_B")"
