@@ -1,0 +1,1 @@
+export { TypedEvents, type EventMap, type ListenerErrorHandler } from "./typed-events.js";
