@@ -1,5 +1,5 @@
 import { blockHash, expectedProducer, hashHex, type NetworkParams } from "@timenet/chain";
-import { PutResult, type BlockStoreService, type ChainTip } from "@timenet/proto";
+import { enumLabel, PutResult, PutResultSchema, type BlockStoreService, type ChainTip } from "@timenet/proto";
 import type { ServiceClient } from "@timenet/grpc";
 import type { Logger } from "@timenet/telemetry";
 import { buildBlock, txBudget, txCost } from "./block-builder.js";
@@ -39,7 +39,6 @@ export interface ProductionStatus {
 /** The longest the producer sleeps without asking the store for its tip (chain.tip events may be lost). */
 const MAX_SLEEP_MS = 5_000;
 
-const putResultName = (r: PutResult): string => (PutResult[r] ?? String(r)).toLowerCase();
 
 /**
  * The producer's loop: follows the store's tip (chain.tip events, GetTip,
@@ -263,7 +262,7 @@ export class Production {
     }
     if (res.tip !== undefined) this.adopt(res.tip, true);
     if (res.result !== PutResult.APPLIED) {
-      const result = putResultName(res.result);
+      const result = enumLabel(PutResultSchema, res.result);
       metrics.putFailures.inc({ result });
       this.backOff();
       logger.warn(

@@ -1,7 +1,7 @@
 import { open, type Database, type RootDatabase } from "lmdb";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { blockHash, hashHex, validateChain, type NetworkParams } from "@timenet/chain";
-import { BlockInvalidReason, BlockSchema, ChainTipSchema, PutResult, type Block, type BlockHeader, type ChainTip } from "@timenet/proto";
+import { BlockInvalidReason, BlockInvalidReasonSchema, BlockSchema, enumLabel, PutResultSchema, ChainTipSchema, PutResult, type Block, type BlockHeader, type ChainTip } from "@timenet/proto";
 import type { Logger } from "@timenet/telemetry";
 import type { StoreMetrics } from "./metrics.js";
 
@@ -60,10 +60,6 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 /** An LMDB value as an array of its own (protobuf-es decodes bytes fields as views of their input). */
 function copy(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes);
-}
-
-function label(e: Record<number, string>, value: number): string {
-  return (e[value] ?? "unspecified").toLowerCase();
 }
 
 /**
@@ -187,8 +183,8 @@ export class BlockStore {
    */
   put(blocks: readonly Block[]): PutOutcome {
     const outcome = this.decide(blocks);
-    this.deps.metrics.putRequests.inc({ result: label(PutResult, outcome.result) });
-    if (outcome.invalid) this.deps.metrics.validationFailures.inc({ reason: label(BlockInvalidReason, outcome.invalid.reason) });
+    this.deps.metrics.putRequests.inc({ result: enumLabel(PutResultSchema, outcome.result) });
+    if (outcome.invalid) this.deps.metrics.validationFailures.inc({ reason: enumLabel(BlockInvalidReasonSchema, outcome.invalid.reason) });
     return outcome;
   }
 

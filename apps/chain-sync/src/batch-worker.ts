@@ -1,15 +1,17 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import {
-  BlockInvalidReason,
+  BlockInvalidReasonSchema,
+  enumLabel,
   EnvelopeSchema,
   OffenceKind,
+  OffenceKindSchema,
   OffenceSchema,
   PeerRequestErrorCode,
   PeerRequestSchema,
   PeerResponseSchema,
   PutResult,
-  Severity,
+  PutResultSchema,
   Subjects,
   SyncBatchSchema,
   type Block,
@@ -156,7 +158,7 @@ export class BatchWorker {
           msg.ack();
           return "fork_too_deep";
         case PutResult.INVALID: {
-          const reason = (BlockInvalidReason[res.invalidReason] ?? "UNSPECIFIED").toLowerCase();
+          const reason = enumLabel(BlockInvalidReasonSchema, res.invalidReason);
           this.o.metrics.validationFailures.inc({ reason });
           this.report(peer, OffenceKind.INVALID_BLOCK, `block ${from + res.invalidIndex} invalid: ${reason} ${res.detail}`);
           return this.reassign(msg, batch, peer, `invalid block: ${reason}`);
@@ -171,9 +173,9 @@ export class BatchWorker {
             const run = await this.fetch(peer, start, Math.min(to - start + 1, MAX_SERVED_BLOCKS));
             if (!Array.isArray(run)) return this.reassign(msg, batch, peer, run);
             const forkRes = await this.put(run);
-            this.o.metrics.forkFetches.inc({ result: (PutResult[forkRes.result] ?? "UNSPECIFIED").toLowerCase() });
+            this.o.metrics.forkFetches.inc({ result: enumLabel(PutResultSchema, forkRes.result) });
             if (forkRes.result === PutResult.INVALID) {
-              this.report(peer, OffenceKind.INVALID_BLOCK, `fork run from ${start}: ${(BlockInvalidReason[forkRes.invalidReason] ?? "").toLowerCase()} ${forkRes.detail}`);
+              this.report(peer, OffenceKind.INVALID_BLOCK, `fork run from ${start}: ${enumLabel(BlockInvalidReasonSchema, forkRes.invalidReason)} ${forkRes.detail}`);
               return this.reassign(msg, batch, peer, "invalid fork run");
             }
             if (forkRes.result === PutResult.PARENT_UNKNOWN) {
@@ -285,9 +287,9 @@ export class BatchWorker {
   }
 
   private report(peer: PeerIp, kind: OffenceKind, detail: string): void {
-    const label = (OffenceKind[kind] ?? "UNSPECIFIED").toLowerCase();
+    const label = enumLabel(OffenceKindSchema, kind);
     this.o.metrics.offences.inc({ kind: label });
     this.o.logger.warn({ peer_ip: peer, kind: label, detail }, "peer offence reported");
-    this.o.bus.publish(Subjects.offence, OffenceSchema, { ip: peer, kind, severity: Severity.LOW, detail, atMs: BigInt(Date.now()) });
+    this.o.bus.publish(Subjects.offence, OffenceSchema, { ip: peer, kind, detail, atMs: BigInt(Date.now()) });
   }
 }

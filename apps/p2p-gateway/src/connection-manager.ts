@@ -1,13 +1,13 @@
 import { EventEmitter } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { Direction, DisconnectReason, type Envelope } from "@timenet/proto";
+import { Direction, DisconnectReason, DisconnectReasonSchema, enumLabel, type Envelope } from "@timenet/proto";
 import { normalizeIp, type PeerEndpoint, type PeerIp } from "@timenet/net-address";
 import type { Logger, PeerLabeler } from "@timenet/telemetry";
 import type { LocalIdentity } from "./hello.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { directionLabel, PeerConnection, type CloseInfo, type ConnectionTuning } from "./peer-connection.js";
 import { resolveDuplicate } from "./duplicate-resolution.js";
-import { isHandshakeFailure, reasonLabel } from "./reasons.js";
+import { isHandshakeFailure } from "./reasons.js";
 
 export interface ConnectionManagerOptions {
   local: LocalIdentity;
@@ -141,8 +141,8 @@ export class ConnectionManager extends EventEmitter {
         : this.o.admit?.(ip);
     if (refusal !== undefined) {
       // Refused before any handshake byte: the peer learns nothing from us.
-      this.o.metrics.acceptRefused.inc({ reason: reasonLabel(refusal) });
-      this.o.logger.info({ peer_ip: ip, reason: reasonLabel(refusal) }, "inbound connection refused at accept");
+      this.o.metrics.acceptRefused.inc({ reason: enumLabel(DisconnectReasonSchema, refusal) });
+      this.o.logger.info({ peer_ip: ip, reason: enumLabel(DisconnectReasonSchema, refusal) }, "inbound connection refused at accept");
       socket.destroy();
       return;
     }
@@ -239,7 +239,7 @@ export class ConnectionManager extends EventEmitter {
   }
 
   private onClosing(conn: PeerConnection, info: CloseInfo): void {
-    const reason = reasonLabel(info.reason);
+    const reason = enumLabel(DisconnectReasonSchema, info.reason);
     const direction = directionLabel(conn.direction);
     this.o.metrics.disconnects.inc({ reason, initiator: info.initiator, direction, peer: this.o.labeler.label(conn.remoteIp) });
     if (!info.wasEstablished && (isHandshakeFailure(info.reason) || info.reason === DisconnectReason.PROTOCOL_ERROR)) {

@@ -7,4 +7,3 @@ export { resolveDuplicate, dialedByHigherIp, linkAddresses, type DuplicateRule }
 export { AdmissionControl } from "./admission.js";
 export { PeerRateLimits } from "./peer-rate-limits.js";
 export { buildHello, canonicalHelloBytes, checkHello, PROTOCOL_VERSION, type LocalIdentity } from "./hello.js";
-export { reasonLabel } from "./reasons.js";

@@ -8,8 +8,9 @@ import {
   PeerRequestSchema,
   PeerResponseSchema,
   OffenceKind,
+  OffenceKindSchema,
+  enumLabel,
   OffenceSchema,
-  Severity,
   DisconnectReason,
   PEER_MESSAGE_KINDS,
   SendToPeerSchema,
@@ -23,7 +24,7 @@ import type { Logger } from "@timenet/telemetry";
 import type { ConnectionManager } from "./connection-manager.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { PeerRequestError, type CloseInfo, type PeerConnection } from "./peer-connection.js";
-import { offenceFor, offenceLabel } from "./reasons.js";
+import { offenceFor } from "./reasons.js";
 import { SeenCache } from "./seen-cache.js";
 import { encodePeerMessage } from "./peer-message.js";
 
@@ -92,9 +93,9 @@ export class NatsBridge {
     );
     manager.on("closing", (conn: PeerConnection, info: CloseInfo) => {
       const offence = info.initiator === "local" ? offenceFor(info.reason) : undefined;
-      if (offence) this.reportOffence(conn.remoteIp, offence.kind, offence.severity, info.detail);
+      if (offence !== undefined) this.reportOffence(conn.remoteIp, offence, info.detail);
     });
-    manager.on("abuse", (conn: PeerConnection, detail: string) => this.reportOffence(conn.remoteIp, OffenceKind.RATE_LIMIT, Severity.LOW, detail));
+    manager.on("abuse", (conn: PeerConnection, detail: string) => this.reportOffence(conn.remoteIp, OffenceKind.RATE_LIMIT, detail));
 
     this.subs.push(
       bus.subscribe(Subjects.peerOutSend, SendToPeerSchema, (m) => {
@@ -174,9 +175,9 @@ export class NatsBridge {
     }
   }
 
-  private reportOffence(ip: string, kind: OffenceKind, severity: Severity, detail: string): void {
-    this.o.metrics.offences.inc({ kind: offenceLabel(kind) });
-    this.publish(Subjects.offence, OffenceSchema, { ip, kind, severity, detail, atMs: BigInt(Date.now()) });
+  private reportOffence(ip: string, kind: OffenceKind, detail: string): void {
+    this.o.metrics.offences.inc({ kind: enumLabel(OffenceKindSchema, kind) });
+    this.publish(Subjects.offence, OffenceSchema, { ip, kind, detail, atMs: BigInt(Date.now()) });
   }
 
   private publish<D extends DescMessage>(subject: string, schema: D, msg: MessageInitShape<D>): void {

@@ -2,13 +2,12 @@ import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import { Direction, DisconnectReason, EnvelopeSchema, type Envelope, type Hello } from "@timenet/proto";
+import { Direction, DisconnectReason, DisconnectReasonSchema, enumLabel, EnvelopeSchema, type Envelope, type Hello } from "@timenet/proto";
 import type { PeerIp } from "@timenet/net-address";
 import { encodeFrame, envelopeKindLabel, FrameDecoder, FrameError } from "@timenet/wire";
 import type { Logger } from "@timenet/telemetry";
 import { buildHello, checkHello, signAck, verifyAck, type LocalIdentity } from "./hello.js";
 import type { GatewayMetrics } from "./metrics.js";
-import { reasonLabel } from "./reasons.js";
 import type { RateLimits } from "./options.js";
 import { PeerRateLimits } from "./peer-rate-limits.js";
 
@@ -199,12 +198,12 @@ export class PeerConnection extends EventEmitter {
     }
     for (const [, p] of this.pending) {
       clearTimeout(p.timer);
-      p.reject(new PeerRequestError("PEER_CLOSED", `connection closed: ${reasonLabel(reason)}`));
+      p.reject(new PeerRequestError("PEER_CLOSED", `connection closed: ${enumLabel(DisconnectReasonSchema, reason)}`));
     }
     this.pending.clear();
     const level = reason === DisconnectReason.SHUTDOWN || reason === DisconnectReason.DUPLICATE ? "info" : "warn";
     this.log[level](
-      { reason: reasonLabel(reason), initiator, detail, lived_ms: this.closeInfo.livedMs, established: wasEstablished },
+      { reason: enumLabel(DisconnectReasonSchema, reason), initiator, detail, lived_ms: this.closeInfo.livedMs, established: wasEstablished },
       "connection closing",
     );
     this.emit("closing", this.closeInfo);
@@ -361,7 +360,7 @@ export class PeerConnection extends EventEmitter {
     // The peer's own reason explains the close on both ends (duplicate,
     // shutdown, wrong genesis...); an unspecified one is a plain close.
     const r = reason === DisconnectReason.UNSPECIFIED ? DisconnectReason.PEER_CLOSED : reason;
-    this.close(r, `peer said goodbye: ${reasonLabel(reason)}${message ? ` (${message})` : ""}`, { initiator: "peer", goodbye: false });
+    this.close(r, `peer said goodbye: ${enumLabel(DisconnectReasonSchema, reason)}${message ? ` (${message})` : ""}`, { initiator: "peer", goodbye: false });
   }
 
   private schedulePingTick(): void {

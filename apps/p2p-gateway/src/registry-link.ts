@@ -5,6 +5,8 @@ import {
   DialRequestSchema,
   Direction,
   DisconnectReason,
+  DisconnectReasonSchema,
+  enumLabel,
   Subjects,
   type AdmissionPolicy,
 } from "@timenet/proto";
@@ -15,7 +17,6 @@ import type { AdmissionControl } from "./admission.js";
 import type { ConnectionManager, DialError } from "./connection-manager.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { CloseInfo, PeerConnection } from "./peer-connection.js";
-import { reasonLabel } from "./reasons.js";
 
 export interface RegistryLinkOptions {
   bus: Bus;
@@ -107,7 +108,7 @@ export class RegistryLink {
     for (const ip of admission.allowList) if (named++ < this.o.maxNamedPeers) labeler.add(ip);
     for (const ip of banned) {
       const n = manager.closeAll(ip, DisconnectReason.BANNED, "banned by the peer-registry");
-      if (n > 0) logger.warn({ peer_ip: ip, sockets: n, reason: reasonLabel(DisconnectReason.BANNED) }, "closed a banned peer");
+      if (n > 0) logger.warn({ peer_ip: ip, sockets: n, reason: enumLabel(DisconnectReasonSchema, DisconnectReason.BANNED) }, "closed a banned peer");
     }
   }
 

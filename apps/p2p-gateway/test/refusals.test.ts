@@ -1,7 +1,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import { DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerConnectedSchema, SendToPeerSchema, Severity, Subjects } from "@timenet/proto";
+import { DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerConnectedSchema, SendToPeerSchema, Subjects } from "@timenet/proto";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
 import type { CloseInfo, PeerConnection } from "../src/peer-connection.js";
@@ -28,7 +28,6 @@ describe("refusals and liveness", () => {
     await waitFor(() => offences.length >= 1, { message: "offence published" });
     assert.equal(offences[0]!.ip, "127.0.0.21");
     assert.equal(offences[0]!.kind, OffenceKind.WRONG_GENESIS);
-    assert.equal(offences[0]!.severity, Severity.FATAL);
     assert.equal(aCloses[0]!.reason, DisconnectReason.WRONG_GENESIS);
     // The other side was told why (Goodbye), or found it out itself: never an unexplained close.
     await waitFor(() => otherCloses.length >= 1, { message: "other side closed" });

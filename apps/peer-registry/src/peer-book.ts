@@ -3,6 +3,10 @@ import {
   AdmissionPolicySchema,
   Direction,
   DisconnectReason,
+  DisconnectReasonSchema,
+  enumLabel,
+  OffenceKindSchema,
+  SeveritySchema,
   PeerAddressSchema,
   PeerConnectedSchema,
   PeerDirection,
@@ -24,7 +28,7 @@ import { backoffDelayMs } from "./backoff.js";
 import type { BookCounts, RegistryMetrics } from "./metrics.js";
 import type { ResolvedRegistryOptions } from "./options.js";
 import type { PeerStore } from "./peer-store.js";
-import { banDurationMs, decayedScore, gradeOf, offenceLabel, penaltyFor, severityLabel } from "./scoring.js";
+import { banDurationMs, decayedScore, gradeOf, penaltyFor } from "./scoring.js";
 
 export interface PeerBookOptions {
   options: ResolvedRegistryOptions;
@@ -186,7 +190,7 @@ export class PeerBook {
       return;
     }
     if (p.connId !== 0) return; // connected the other way meanwhile
-    const reason = ev.socketError !== "" ? (SOCKET_ERROR.test(ev.socketError) ? ev.socketError : "other") : reasonName(ev.reason);
+    const reason = ev.socketError !== "" ? (SOCKET_ERROR.test(ev.socketError) ? ev.socketError : "other") : enumLabel(DisconnectReasonSchema, ev.reason);
     this.recordFailure(p, reason, now);
   }
 
@@ -200,9 +204,10 @@ export class PeerBook {
   /** Grades an offence; returns true if it led to a ban. */
   onOffence(off: Offence, now = Date.now()): boolean {
     const ip = off.ip as PeerIp;
-    const kind = offenceLabel(off.kind);
-    const grade = gradeOf(off.kind, off.severity);
-    this.b.metrics.offences.inc({ kind, severity: severityLabel(grade) });
+    const kind = enumLabel(OffenceKindSchema, off.kind);
+    const grade = gradeOf(off.kind);
+    const severity = enumLabel(SeveritySchema, grade);
+    this.b.metrics.offences.inc({ kind, severity });
     const p = this.getOrCreate(ip, PeerSource.INBOUND, now, true);
     const penalty = penaltyFor(grade, this.o.score);
     let score = decayedScore(p.score, Number(p.scoreAtMs), now, this.o.score.halfLifeMs);
@@ -210,7 +215,7 @@ export class PeerBook {
     p.score = score;
     p.scoreAtMs = BigInt(now);
     const shouldBan = score <= this.o.score.banThreshold;
-    this.b.logger.warn({ peer_ip: ip, kind, severity: severityLabel(grade), score: Math.round(score), detail: off.detail }, "offence");
+    this.b.logger.warn({ peer_ip: ip, kind, severity, score: Math.round(score), detail: off.detail }, "offence");
     let banned = false;
     if (shouldBan && p.allowListed) {
       this.b.logger.warn({ peer_ip: ip, kind, score: Math.round(score) }, "allow-listed peer is never banned automatically");
@@ -513,8 +518,4 @@ export class PeerBook {
     this.refreshState(p, now);
     this.b.store.put(p);
   }
-}
-
-function reasonName(r: DisconnectReason): string {
-  return (DisconnectReason[r] ?? "UNSPECIFIED").toLowerCase();
 }

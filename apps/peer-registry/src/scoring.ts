@@ -12,10 +12,11 @@ export function decayedScore(score: number, atMs: number, nowMs: number, halfLif
 }
 
 /**
- * The registry is the judge: it grades each kind itself, whoever reported it.
- * Fatal: proof of another chain or a forged identity. Mid (low tolerance):
- * malformed or invalid data. Low (high tolerance): what a bad link or a busy
- * peer can cause. An unknown kind keeps the reporter's grade.
+ * The one table of offence grades: reporters send only the kind, the
+ * registry (the only judge) grades it. Fatal: proof of another chain or a
+ * forged identity. Mid (low tolerance): malformed or invalid data. Low (high
+ * tolerance): what a bad link or a busy peer can cause, and any kind this
+ * build does not know (a newer reporter).
  */
 const GRADES = new Map<OffenceKind, Severity>([
   [OffenceKind.WRONG_GENESIS, Severity.FATAL],
@@ -33,8 +34,8 @@ const GRADES = new Map<OffenceKind, Severity>([
   [OffenceKind.EMPTY_RESPONSE, Severity.LOW],
 ]);
 
-export function gradeOf(kind: OffenceKind, reported: Severity): Severity {
-  return GRADES.get(kind) ?? (reported === Severity.UNSPECIFIED ? Severity.LOW : reported);
+export function gradeOf(kind: OffenceKind): Severity {
+  return GRADES.get(kind) ?? Severity.LOW;
 }
 
 /** What an offence costs: fatal ones ban at once, the others lower the score by their grade. */
@@ -52,13 +53,4 @@ export function penaltyFor(severity: Severity, p: ScorePolicy): number | "ban" {
 /** The nth ban (0-based) lasts base * 2^n, capped. */
 export function banDurationMs(priorBans: number, p: ScorePolicy): number {
   return Math.min(p.banMaxMs, p.banBaseMs * 2 ** Math.min(30, priorBans));
-}
-
-/** `OFFENCE_KIND_WRONG_GENESIS` -> `wrong_genesis`: the reason label of bans and offences. */
-export function offenceLabel(kind: OffenceKind): string {
-  return (OffenceKind[kind] ?? "UNSPECIFIED").toLowerCase();
-}
-
-export function severityLabel(s: Severity): string {
-  return (Severity[s] ?? "UNSPECIFIED").toLowerCase();
 }

@@ -43,12 +43,11 @@ async function makeBook(extra: Partial<RegistryOptions> = {}) {
 const ip = (s: string) => s as PeerIp;
 const connected = (addr: string, connId: number, direction = Direction.OUTBOUND) =>
   create(PeerConnectedSchema, { ip: addr, port: 24100, direction, connId, connectedAtMs: 1_000n });
-/** An offence of a kind the registry grades as asked (the reporter's severity is only a fallback). */
+/** An offence of a kind the registry grades as `severity` (or of the kind given). */
 const offence = (addr: string, severity: Severity, kind?: OffenceKind) =>
   create(OffenceSchema, {
     ip: addr,
     kind: kind ?? (severity === Severity.FATAL ? OffenceKind.BAD_SIGNATURE : severity === Severity.MID ? OffenceKind.BAD_FRAME : OffenceKind.PING_TIMEOUT),
-    severity,
   });
 
 test("backoff doubles with jitter and is capped; bans double and are capped; scores decay towards zero", () => {

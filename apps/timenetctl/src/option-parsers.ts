@@ -1,7 +1,6 @@
 import { InvalidArgumentError } from "commander";
-import { PeerStateSchema, type PeerState } from "@timenet/proto";
+import { PeerStateSchema, type PeerState, enumFromLabel } from "@timenet/proto";
 import { parseDuration } from "./duration.js";
-import { enumFromLabel } from "./enum-label.js";
 
 // Commander argument parsers: a bad value becomes commander's one-line usage error (exit 2).
 

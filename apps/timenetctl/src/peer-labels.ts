@@ -1,13 +1,12 @@
-import { DisconnectReasonSchema, PeerDirection, PeerDirectionSchema, PeerSourceSchema, PeerStateSchema, type Peer } from "@timenet/proto";
+import { DisconnectReasonSchema, PeerDirection, PeerDirectionSchema, PeerSourceSchema, PeerStateSchema, type Peer, enumLabel } from "@timenet/proto";
 import { formatDuration } from "./duration.js";
-import { enumLabel } from "./enum-label.js";
 
 // Short readable values of one peer's fields, shared by the table and the detail view.
 
-export const stateLabel = (p: Peer): string => enumLabel(PeerStateSchema, p.state);
-export const sourceLabel = (p: Peer): string => enumLabel(PeerSourceSchema, p.source);
-export const reasonLabel = (p: Peer): string => enumLabel(DisconnectReasonSchema, p.lastDisconnectReason);
-export const directionLabel = (p: Peer): string => enumLabel(PeerDirectionSchema, p.direction);
+export const stateLabel = (p: Peer): string => enumLabel(PeerStateSchema, p.state, "-");
+export const sourceLabel = (p: Peer): string => enumLabel(PeerSourceSchema, p.source, "-");
+export const reasonLabel = (p: Peer): string => enumLabel(DisconnectReasonSchema, p.lastDisconnectReason, "-");
+export const directionLabel = (p: Peer): string => enumLabel(PeerDirectionSchema, p.direction, "-");
 
 /** "in" / "out", for a narrow column. */
 export function directionShort(p: Peer): string {

@@ -1,6 +1,5 @@
-import { DirectionSchema, DisconnectReasonSchema, type Direction, type DisconnectReason } from "@timenet/proto";
+import { DirectionSchema, DisconnectReasonSchema, type Direction, type DisconnectReason, enumLabel } from "@timenet/proto";
 import { formatDuration } from "./duration.js";
-import { enumLabel } from "./enum-label.js";
 
 // Short readable values of a node's identity and connections, shared by `status` and `status --all`.
 
@@ -13,10 +12,10 @@ export function shortHex(value: Uint8Array | string, digits = 16): string {
 export const fullHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 
 /** "inbound" / "outbound". */
-export const directionLabel = (d: Direction): string => enumLabel(DirectionSchema, d);
+export const directionLabel = (d: Direction): string => enumLabel(DirectionSchema, d, "-");
 
 /** "ping_timeout", "duplicate", ... */
-export const reasonLabel = (r: DisconnectReason): string => enumLabel(DisconnectReasonSchema, r);
+export const reasonLabel = (r: DisconnectReason): string => enumLabel(DisconnectReasonSchema, r, "-");
 
 /** A round-trip time in ms with one decimal; "-" before the first pong. */
 export const rttLabel = (ms: number): string => (ms > 0 ? ms.toFixed(1) : "-");

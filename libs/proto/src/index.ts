@@ -8,3 +8,4 @@ export * from "./gen/timenet/gateway/v1/gateway_service_pb.js";
 export * from "./gen/timenet/registry/v1/registry_pb.js";
 export * from "./gen/timenet/producer/v1/producer_pb.js";
 export * from "./subjects.js";
+export { enumLabel, enumFromLabel } from "./enum-label.js";

@@ -1,6 +1,5 @@
-import { ListPeersResponseSchema, PeerState, PeerStateSchema } from "@timenet/proto";
+import { ListPeersResponseSchema, PeerState, PeerStateSchema, enumLabel } from "@timenet/proto";
 import type { CommandContext } from "../command-context.js";
-import { enumLabel } from "../enum-label.js";
 import { formatPeersTable } from "../format-peers.js";
 import { formatStatsLine } from "../format-stats.js";
 import { jsonText } from "../json-text.js";
@@ -15,6 +14,6 @@ export async function peersCommand(ctx: CommandContext, state: PeerState): Promi
       ? formatPeersTable(list.peers, ctx.now())
       : state === PeerState.UNSPECIFIED
         ? "no peers in the book"
-        : `no ${enumLabel(PeerStateSchema, state)} peers`;
+        : `no ${enumLabel(PeerStateSchema, state, "-")} peers`;
   return `${table}\n\n${formatStatsLine(stats)}`;
 }
