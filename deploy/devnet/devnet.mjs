@@ -58,7 +58,8 @@ async function statusTable() {
   const rows = await Promise.all(
     Array.from({ length: NODES }, async (_, i) => {
       const ip = ipOf(i + 1);
-      const [gw, reg, sync, store] = await Promise.all([9101, 9102, 9103, 9104].map((p) => metricsText(`http://${ip}:${p}/metrics`)));
+      const services = ["p2p-gateway", "peer-registry", "chain-sync", "block-store"];
+      const [gw, reg, sync, store] = await Promise.all(services.map((s) => metricsText(`http://${ip}:${net.ports.services[s].metrics}/metrics`)));
       const fmt = (v) => (v === undefined ? "-" : String(Math.round(v)));
       return [
         `n${i + 1}`,

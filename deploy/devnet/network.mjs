@@ -92,6 +92,10 @@ export async function startDevnet(o) {
   mkdirSync(LOGS, { recursive: true });
   mkdirSync(DATA, { recursive: true });
   const nats = ensureNatsServer();
+  // The port plan, from the built config lib (startDevnet runs after the build).
+  const { PORT_PLAN } = await import("../../libs/config/dist/src/index.js");
+  const grpcPort = (service) => String(PORT_PLAN.services[service].grpc);
+  const metricsPort = (service) => String(PORT_PLAN.services[service].metrics);
   const children = [];
   let stopping = false;
 
@@ -113,55 +117,55 @@ export async function startDevnet(o) {
     const dir = join(DATA, `n${k}`);
     mkdirSync(join(dir, "nats"), { recursive: true });
     const natsConf = join(dir, "nats.conf");
-    writeFileSync(natsConf, `listen: ${ip}:4222\nmax_payload: 8MB\njetstream {\n  store_dir: "${join(dir, "nats")}"\n}\n`);
+    writeFileSync(natsConf, `listen: ${ip}:${PORT_PLAN.nats}\nmax_payload: 8MB\njetstream {\n  store_dir: "${join(dir, "nats")}"\n}\n`);
     run(`n${k}-nats`, nats, ["-c", natsConf]);
-    await waitPort(ip, 4222);
-    const common = { NODE_NAME: `n${k}`, NATS_URL: `nats://${ip}:4222`, NETWORK: "devnet", LOG_LEVEL: "info", LOG_PRETTY: "false", GRPC_HOST: ip, METRICS_HOST: ip };
+    await waitPort(ip, PORT_PLAN.nats);
+    const common = { NODE_NAME: `n${k}`, NATS_URL: `nats://${ip}:${PORT_PLAN.nats}`, NETWORK: "devnet", LOG_LEVEL: "info", LOG_PRETTY: "false", GRPC_HOST: ip, METRICS_HOST: ip };
 
-    run(`n${k}-block-store`, process.execPath, [main("block-store")], { ...common, STORE_DB_PATH: join(dir, "blocks"), GRPC_PORT: "50054", METRICS_PORT: "9104" });
-    await waitReady(`http://${ip}:9104/readyz`, `n${k}-block-store`);
+    run(`n${k}-block-store`, process.execPath, [main("block-store")], { ...common, STORE_DB_PATH: join(dir, "blocks"), GRPC_PORT: grpcPort("block-store"), METRICS_PORT: metricsPort("block-store") });
+    await waitReady(`http://${ip}:${metricsPort("block-store")}/readyz`, `n${k}-block-store`);
 
     const others = Array.from({ length: nodes }, (_, i) => i + 1).filter((j) => j !== k);
     run(`n${k}-p2p-gateway`, process.execPath, [main("p2p-gateway")], {
       ...common,
       P2P_HOST: ip,
-      P2P_PORT: "24100",
+      P2P_PORT: String(PORT_PLAN.p2p),
       NODE_KEY_FILE: join(dir, "node.key"),
-      GRPC_PORT: "50051",
-      METRICS_PORT: "9101",
+      GRPC_PORT: grpcPort("p2p-gateway"),
+      METRICS_PORT: metricsPort("p2p-gateway"),
       NAMED_PEERS: others.map(ipOf).join(","),
     });
-    await waitReady(`http://${ip}:9101/readyz`, `n${k}-p2p-gateway`);
+    await waitReady(`http://${ip}:${metricsPort("p2p-gateway")}/readyz`, `n${k}-p2p-gateway`);
 
     run(`n${k}-peer-registry`, process.execPath, [main("peer-registry")], {
       ...common,
       PUBLIC_IP: ip,
-      BOOTSTRAP_PEERS: others.map((j) => `${ipOf(j)}:24100`).join(","),
+      BOOTSTRAP_PEERS: others.map((j) => `${ipOf(j)}:${PORT_PLAN.p2p}`).join(","),
       // The devnet's nodes share 127.0.0.0/24: they allow-list each other (the limits are for strangers).
       ALLOW_LIST: others.map(ipOf).join(","),
       REGISTRY_DB_PATH: join(dir, "peers"),
-      GATEWAY_GRPC: `${ip}:50051`,
-      GRPC_PORT: "50052",
-      METRICS_PORT: "9102",
+      GATEWAY_GRPC: `${ip}:${grpcPort("p2p-gateway")}`,
+      GRPC_PORT: grpcPort("peer-registry"),
+      METRICS_PORT: metricsPort("peer-registry"),
     });
     for (let w = 0; w < workers; w++) {
       // The first replica has the port plan's ports; the others take ephemeral ones.
       run(`n${k}-chain-sync-${w}`, process.execPath, [main("chain-sync")], {
         ...common,
         WORKER_ID: `n${k}-w${w}`,
-        BLOCK_STORE_GRPC: `${ip}:50054`,
-        GATEWAY_GRPC: `${ip}:50051`,
-        GRPC_PORT: w === 0 ? "50053" : "0",
-        METRICS_PORT: w === 0 ? "9103" : "0",
+        BLOCK_STORE_GRPC: `${ip}:${grpcPort("block-store")}`,
+        GATEWAY_GRPC: `${ip}:${grpcPort("p2p-gateway")}`,
+        GRPC_PORT: w === 0 ? grpcPort("chain-sync") : "0",
+        METRICS_PORT: w === 0 ? metricsPort("chain-sync") : "0",
       });
     }
     if (k <= producers) {
       run(`n${k}-block-producer`, process.execPath, [main("block-producer")], {
         ...common,
         PRODUCER_DEVNET_INDEX: String(k - 1),
-        BLOCK_STORE_GRPC: `${ip}:50054`,
-        GRPC_PORT: "50055",
-        METRICS_PORT: "9105",
+        BLOCK_STORE_GRPC: `${ip}:${grpcPort("block-store")}`,
+        GRPC_PORT: grpcPort("block-producer"),
+        METRICS_PORT: metricsPort("block-producer"),
       });
     }
   };
@@ -197,7 +201,7 @@ export async function startDevnet(o) {
     await stop();
     throw err;
   }
-  return { nodes, stop, logs: LOGS };
+  return { nodes, stop, logs: LOGS, ports: PORT_PLAN };
 }
 
 /** Sum of a metric's samples (matching labels) in a /metrics text; undefined when absent. */

@@ -48,7 +48,7 @@ try {
   // Tip arrivals per node: height -> time each node's store reported it.
   const arrivals = new Map();
   for (let k = 1; k <= NODES; k++) {
-    const bus = await Bus.connect({ servers: `nats://${ipOf(k)}:4222`, name: `soak-${k}` });
+    const bus = await Bus.connect({ servers: `nats://${ipOf(k)}:${net.ports.nats}`, name: `soak-${k}` });
     buses.push(bus);
     bus.subscribe(Subjects.chainTip, ChainTipSchema, (t) => {
       const key = `${t.height}:${Buffer.from(t.hash).toString("hex")}`;
@@ -56,7 +56,7 @@ try {
       if (!m) arrivals.set(key, (m = new Map()));
       if (!m.has(k)) m.set(k, performance.now());
     });
-    clients.push(createGrpcClient(GatewayService, `${ipOf(k)}:50051`));
+    clients.push(createGrpcClient(GatewayService, `${ipOf(k)}:${net.ports.services["p2p-gateway"].grpc}`));
   }
 
   const firstConnIds = new Map(); // "k->ip" -> conn id seen first after the settle time
@@ -97,12 +97,12 @@ try {
   let offences = 0;
   const heights = [];
   for (let k = 1; k <= NODES; k++) {
-    const gw = await metricsText(`http://${ipOf(k)}:9101/metrics`);
+    const gw = await metricsText(`http://${ipOf(k)}:${net.ports.services["p2p-gateway"].metrics}/metrics`);
     pingTimeouts += sample(gw, "timenet_gateway_disconnects_total", { reason: "ping_timeout" }) ?? 0;
     // Every devnet node is honest: an offence is a false accusation (the
     // registry log of that node names the peer and the kind).
-    offences += sample(await metricsText(`http://${ipOf(k)}:9102/metrics`), "timenet_registry_offences_total") ?? 0;
-    heights.push(sample(await metricsText(`http://${ipOf(k)}:9104/metrics`), "timenet_store_height") ?? -1);
+    offences += sample(await metricsText(`http://${ipOf(k)}:${net.ports.services["peer-registry"].metrics}/metrics`), "timenet_registry_offences_total") ?? 0;
+    heights.push(sample(await metricsText(`http://${ipOf(k)}:${net.ports.services["block-store"].metrics}/metrics`), "timenet_store_height") ?? -1);
   }
   if (pingTimeouts > 0) failures.push(`${pingTimeouts} connections closed with PING_TIMEOUT`);
   if (offences > 0) failures.push(`${offences} offences reported between honest nodes (see devnet/logs/n*-peer-registry.log)`);

@@ -1,5 +1,5 @@
 export { startBlockProducer, type BlockProducer } from "./producer.js";
-export { resolveBlockProducerOptions, DEFAULT_MEMPOOL_MAX_BYTES, DEFAULT_MEMPOOL_MAX_TXS, type BlockProducerOptions, type ProducerKeySource, type ResolvedBlockProducerOptions } from "./options.js";
+export { resolveBlockProducerOptions, BLOCK_PRODUCER_DEFAULTS, type BlockProducerOptions, type ProducerKeySource, type ResolvedBlockProducerOptions } from "./options.js";
 export { blockProducerEnvSchema, parseBlockProducerEnv, type BlockProducerEnv } from "./config.js";
 export { ProducerError, type ProducerErrorCode } from "./producer-error.js";
 export { resolveProducerIdentity, type ProducerIdentity } from "./producer-key.js";

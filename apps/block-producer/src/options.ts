@@ -1,11 +1,12 @@
 import type { NetworkParams } from "@timenet/chain";
 import type { NodeKey } from "@timenet/node-key";
-import { resolveServiceEndpoints, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
+import { grpcAddress } from "@timenet/config";
+import { resolveServiceEndpoints, withDefaults, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
 
 /** Where the producer's key comes from: a key itself, a key file (created when missing), or a public devnet key. */
 export type ProducerKeySource = NodeKey | { file: string } | { devnetIndex: number };
 
-/** Everything startBlockProducer needs. Only NATS, the network and the key are required; the rest have the defaults shown. */
+/** Everything startBlockProducer needs. Only NATS, the network and the key are required; the rest default to BLOCK_PRODUCER_DEFAULTS. */
 export interface BlockProducerOptions extends ServiceEndpointOptions {
   network: NetworkParams;
   key: ProducerKeySource;
@@ -26,24 +27,27 @@ export interface BlockProducerOptions extends ServiceEndpointOptions {
   now?: () => number;
 }
 
-export const DEFAULT_MEMPOOL_MAX_TXS = 10_000;
-export const DEFAULT_MEMPOOL_MAX_BYTES = 64 * 1024 * 1024;
+/** Every default of startBlockProducer, in one place (the env schema reads them from here). */
+export const BLOCK_PRODUCER_DEFAULTS = {
+  blockStoreGrpc: grpcAddress("block-store"),
+  mempoolMaxTxs: 10_000,
+  mempoolMaxBytes: 64 * 1024 * 1024,
+  storeDeadlineMs: 5_000,
+  evictionDepth: 64,
+  now: Date.now as () => number,
+};
 
-export type ResolvedBlockProducerOptions = Required<Omit<BlockProducerOptions, keyof ServiceEndpointOptions>> & ResolvedServiceEndpoints;
+export type ResolvedBlockProducerOptions = typeof BLOCK_PRODUCER_DEFAULTS &
+  ResolvedServiceEndpoints & { network: NetworkParams; key: ProducerKeySource; blockIntervalMs: number; retryMs: number };
 
 export function resolveBlockProducerOptions(o: BlockProducerOptions): ResolvedBlockProducerOptions {
   const blockIntervalMs = o.blockIntervalMs ?? o.network.blockIntervalMs;
   return {
-    ...resolveServiceEndpoints(o, { node: "block-producer", grpcPort: 50055, metricsPort: 9105 }),
+    ...resolveServiceEndpoints(o, { node: "block-producer", service: "block-producer" }),
+    ...withDefaults(BLOCK_PRODUCER_DEFAULTS, o),
     network: o.network,
     key: o.key,
     blockIntervalMs,
-    blockStoreGrpc: o.blockStoreGrpc ?? "127.0.0.1:50054",
-    mempoolMaxTxs: o.mempoolMaxTxs ?? DEFAULT_MEMPOOL_MAX_TXS,
-    mempoolMaxBytes: o.mempoolMaxBytes ?? DEFAULT_MEMPOOL_MAX_BYTES,
-    storeDeadlineMs: o.storeDeadlineMs ?? 5_000,
     retryMs: o.retryMs ?? Math.min(blockIntervalMs, 1_000),
-    evictionDepth: o.evictionDepth ?? 64,
-    now: o.now ?? Date.now,
   };
 }

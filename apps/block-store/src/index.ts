@@ -1,9 +1,7 @@
 export { startBlockStore, type BlockStoreHandle } from "./service.js";
 export {
   resolveBlockStoreOptions,
-  DEFAULT_MAX_REORG_DEPTH,
-  DEFAULT_SERVE_MAX_BLOCKS,
-  DEFAULT_SERVE_MAX_BYTES,
+  BLOCK_STORE_DEFAULTS,
   type BlockStoreOptions,
   type ResolvedBlockStoreOptions,
 } from "./options.js";

@@ -1,7 +1,7 @@
 import type { NetworkParams } from "@timenet/chain";
-import { resolveServiceEndpoints, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
+import { resolveServiceEndpoints, withDefaults, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
 
-/** Everything startBlockStore needs. Only NATS, the store path and the network are required; the rest have the defaults shown. */
+/** Everything startBlockStore needs. Only NATS, the store path and the network are required; the rest default to BLOCK_STORE_DEFAULTS. */
 export interface BlockStoreOptions extends ServiceEndpointOptions {
   /** LMDB directory of the chain. */
   dbPath: string;
@@ -19,21 +19,22 @@ export interface BlockStoreOptions extends ServiceEndpointOptions {
   now?: () => number;
 }
 
-export type ResolvedBlockStoreOptions = Required<Omit<BlockStoreOptions, keyof ServiceEndpointOptions>> & ResolvedServiceEndpoints;
+/** Every default of startBlockStore, in one place (the env schema reads them from here). */
+export const BLOCK_STORE_DEFAULTS = {
+  maxReorgDepth: 100,
+  serveMaxBlocks: 256,
+  serveMaxBytes: 4 * 1024 * 1024,
+  tipRepublishMs: 5_000,
+  now: Date.now as () => number,
+};
 
-export const DEFAULT_MAX_REORG_DEPTH = 100;
-export const DEFAULT_SERVE_MAX_BLOCKS = 256;
-export const DEFAULT_SERVE_MAX_BYTES = 4 * 1024 * 1024;
+export type ResolvedBlockStoreOptions = typeof BLOCK_STORE_DEFAULTS & ResolvedServiceEndpoints & { dbPath: string; network: NetworkParams };
 
 export function resolveBlockStoreOptions(o: BlockStoreOptions): ResolvedBlockStoreOptions {
   return {
-    ...resolveServiceEndpoints(o, { node: "block-store", grpcPort: 50054, metricsPort: 9104 }),
+    ...resolveServiceEndpoints(o, { node: "block-store", service: "block-store" }),
+    ...withDefaults(BLOCK_STORE_DEFAULTS, o),
     dbPath: o.dbPath,
     network: o.network,
-    maxReorgDepth: o.maxReorgDepth ?? DEFAULT_MAX_REORG_DEPTH,
-    serveMaxBlocks: o.serveMaxBlocks ?? DEFAULT_SERVE_MAX_BLOCKS,
-    serveMaxBytes: o.serveMaxBytes ?? DEFAULT_SERVE_MAX_BYTES,
-    tipRepublishMs: o.tipRepublishMs ?? 5_000,
-    now: o.now ?? Date.now,
   };
 }

@@ -4,10 +4,10 @@ import { loadConfigOrExit } from "@timenet/config";
 import { createLogger } from "@timenet/telemetry";
 import { endpointsFromEnv, runMain } from "@timenet/service-runtime";
 import { loadNetworkOrExit } from "@timenet/chain";
-import { chainSyncEnvSchema } from "./config.js";
+import { chainSyncEnvChecks, chainSyncEnvSchema } from "./config.js";
 import { startChainSync } from "./chain-sync.js";
 
-const env = loadConfigOrExit(chainSyncEnvSchema);
+const env = loadConfigOrExit(chainSyncEnvSchema, process.env, chainSyncEnvChecks);
 const network = loadNetworkOrExit(env.NETWORK);
 const logger = createLogger({ service: "chain-sync", node: env.NODE_NAME, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
 

@@ -1,7 +1,8 @@
 import type { NetworkParams } from "@timenet/chain";
-import { resolveServiceEndpoints, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
+import { grpcAddress } from "@timenet/config";
+import { resolveServiceEndpoints, withDefaults, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
 
-/** Everything startChainSync needs. Only NATS is required; the rest have the defaults shown. */
+/** Everything startChainSync needs. Only NATS and the network are required; the rest default to CHAIN_SYNC_DEFAULTS. */
 export interface ChainSyncOptions extends ServiceEndpointOptions {
   /** This replica's id in the work queue and the planner lease. Default: node + random suffix. */
   workerId?: string;
@@ -35,28 +36,32 @@ export interface ChainSyncOptions extends ServiceEndpointOptions {
   heartbeatMs?: number;
 }
 
-export type ResolvedChainSyncOptions = Required<Omit<ChainSyncOptions, keyof ServiceEndpointOptions>> & ResolvedServiceEndpoints;
+/** Every default of startChainSync, in one place (the env schema reads them from here). */
+export const CHAIN_SYNC_DEFAULTS = {
+  blockStoreGrpc: grpcAddress("block-store"),
+  gatewayGrpc: grpcAddress("p2p-gateway"),
+  batchSize: 128,
+  maxPendingBatches: 64,
+  concurrency: 4,
+  maxBufferedBlocks: 4096,
+  ackWaitMs: 30_000,
+  requestTimeoutMs: 10_000,
+  maxWaitMs: 20_000,
+  leaseTtlMs: 10_000,
+  planIntervalMs: 500,
+  replanAfterMs: 60_000,
+  maxReorgDepth: 100,
+  heartbeatMs: 2_000,
+};
+
+export type ResolvedChainSyncOptions = typeof CHAIN_SYNC_DEFAULTS & ResolvedServiceEndpoints & { workerId: string; network: NetworkParams };
 
 export function resolveChainSyncOptions(o: ChainSyncOptions): ResolvedChainSyncOptions {
-  const endpoints = resolveServiceEndpoints(o, { node: "chain-sync", grpcPort: 50053, metricsPort: 9103 });
-  const node = endpoints.node;
+  const endpoints = resolveServiceEndpoints(o, { node: "chain-sync", service: "chain-sync" });
   return {
     ...endpoints,
-    workerId: o.workerId ?? `${node}-${Math.random().toString(36).slice(2, 8)}`,
+    ...withDefaults(CHAIN_SYNC_DEFAULTS, o),
+    workerId: o.workerId ?? `${endpoints.node}-${Math.random().toString(36).slice(2, 8)}`,
     network: o.network,
-    blockStoreGrpc: o.blockStoreGrpc ?? "127.0.0.1:50054",
-    gatewayGrpc: o.gatewayGrpc ?? "127.0.0.1:50051",
-    batchSize: o.batchSize ?? 128,
-    maxPendingBatches: o.maxPendingBatches ?? 64,
-    concurrency: o.concurrency ?? 4,
-    maxBufferedBlocks: o.maxBufferedBlocks ?? 4096,
-    ackWaitMs: o.ackWaitMs ?? 30_000,
-    requestTimeoutMs: o.requestTimeoutMs ?? 10_000,
-    maxWaitMs: o.maxWaitMs ?? 20_000,
-    leaseTtlMs: o.leaseTtlMs ?? 10_000,
-    planIntervalMs: o.planIntervalMs ?? 500,
-    replanAfterMs: o.replanAfterMs ?? 60_000,
-    maxReorgDepth: o.maxReorgDepth ?? 100,
-    heartbeatMs: o.heartbeatMs ?? 2_000,
   };
 }

@@ -1,7 +1,7 @@
-import { bytes, custom, durationMs, int, list, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type Env } from "@timenet/config";
+import { atMost, bytes, custom, durationMs, int, list, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type CrossCheck, type Env } from "@timenet/config";
 import { normalizeIp } from "@timenet/net-address";
 import { formatRate, parseRate, type Rate } from "@timenet/rate-limit";
-import { DEFAULT_RATE_LIMITS } from "./options.js";
+import { DEFAULT_RATE_LIMITS, GATEWAY_DEFAULTS as D } from "./options.js";
 
 const rate = (description: string, def: Rate) =>
   custom({ description: `${description}: count/period:burst`, default: def, expected: "a rate such as 20/s:200 (count/period:burst)", parse: parseRate, show: formatRate });
@@ -11,12 +11,12 @@ const ip = (description: string) =>
 
 /** The gateway's environment variables (the README's configuration table is generated from this). */
 export const gatewayEnvSchema = {
-  ...serviceEnvSchema({ grpcPort: 50051, metricsPort: 9101, grpcServices: "GatewayService" }),
-  P2P_HOST: str({ description: "Address the P2P listener binds", default: "0.0.0.0" }),
-  P2P_PORT: int({ description: "P2P listen port (the only public port)", default: 24100, min: 1, max: 65535 }),
+  ...serviceEnvSchema({ service: "p2p-gateway", grpcServices: "GatewayService" }),
+  P2P_HOST: str({ description: "Address the P2P listener binds", default: D.listenHost }),
+  P2P_PORT: int({ description: "P2P listen port (the only public port)", default: D.listenPort, min: 1, max: 65535 }),
   DIAL_LOCAL_ADDRESS: ip("Local address outbound sockets bind to (default: P2P_HOST when specific)"),
-  NAMED_PEERS: list({ description: "Peer IPs that get their own `peer` metrics label (the registry's ALLOW_LIST adds to them)", default: [], itemExpected: "IP addresses", item: (s) => normalizeIp(s) }),
-  NETWORK: str({ description: "Network parameters checked in every Hello: `devnet` or a JSON file (deploy/networks/<name>.json)", default: "devnet" }),
+  NAMED_PEERS: list({ description: "Peer IPs that get their own `peer` metrics label (the registry's ALLOW_LIST adds to them)", default: D.namedPeers, itemExpected: "IP addresses", item: (s) => normalizeIp(s) }),
+  NETWORK: str({ description: "Network parameters checked in every Hello: `devnet` or a JSON file (deploy/networks/<name>.json)", default: D.network }),
   GENESIS_HASH: optional(custom({
     description: "Override of the network's genesis hash (64 hex; tests and recovery only)",
     expected: "64 hexadecimal characters",
@@ -27,28 +27,35 @@ export const gatewayEnvSchema = {
     show: (b) => Buffer.from(b).toString("hex").slice(0, 16) + "…",
   })),
   NODE_KEY_FILE: str({ description: "ed25519 node key (created on first start; keep it on a volume)", default: "data/node.key" }),
-  PING_INTERVAL: durationMs({ description: "Ping period on every connection", default: 10_000, min: 10 }),
-  MISSED_PONGS: int({ description: "Consecutive unanswered pings that close a connection", default: 3, min: 1, max: 100 }),
-  HANDSHAKE_TIMEOUT: durationMs({ description: "Time allowed for Hello/HelloAck", default: 10_000, min: 10 }),
-  MAX_FRAME_BYTES: bytes({ description: "Largest accepted frame", default: 8 * 1024 * 1024, min: 1024, max: 256 * 1024 * 1024 }),
-  MAX_SEND_QUEUE: bytes({ description: "Per-connection send buffer; overflow closes the connection", default: 32 * 1024 * 1024, min: 64 * 1024 }),
-  DIAL_TIMEOUT: durationMs({ description: "TCP connect timeout", default: 5_000, min: 10 }),
-  MAX_CONNECTIONS: int({ description: "Open peer sockets of any state", default: 128, min: 1 }),
-  MAX_SOCKETS_PER_IP: int({ description: "Open sockets from one IP (handshaking included); more are refused at accept", default: 4, min: 2 }),
-  GOSSIP_SEEN_CACHE: int({ description: "Tx hashes (relayed once) and peer+block announcements (published once) remembered", default: 100_000, min: 100 }),
-  PEER_REQUEST_TIMEOUT: durationMs({ description: "Default timeout of p2p.request", default: 10_000, min: 10 }),
+  PING_INTERVAL: durationMs({ description: "Ping period on every connection", default: D.pingIntervalMs, min: 10 }),
+  MISSED_PONGS: int({ description: "Consecutive unanswered pings that close a connection", default: D.missedPongs, min: 1, max: 100 }),
+  HANDSHAKE_TIMEOUT: durationMs({ description: "Time allowed for Hello/HelloAck", default: D.handshakeTimeoutMs, min: 10 }),
+  MAX_FRAME_BYTES: bytes({ description: "Largest accepted frame", default: D.maxFrameBytes, min: 1024, max: 256 * 1024 * 1024 }),
+  MAX_SEND_QUEUE: bytes({ description: "Per-connection send buffer; overflow closes the connection", default: D.maxSendQueueBytes, min: 64 * 1024 }),
+  DIAL_TIMEOUT: durationMs({ description: "TCP connect timeout", default: D.dialTimeoutMs, min: 10 }),
+  MAX_CONNECTIONS: int({ description: "Open peer sockets of any state", default: D.maxConnections, min: 1 }),
+  MAX_SOCKETS_PER_IP: int({ description: "Open sockets from one IP (handshaking included); more are refused at accept", default: D.maxSocketsPerIp, min: 2 }),
+  GOSSIP_SEEN_CACHE: int({ description: "Tx hashes (relayed once) and peer+block announcements (published once) remembered", default: D.seenCacheSize, min: 100 }),
+  PEER_REQUEST_TIMEOUT: durationMs({ description: "Default timeout of p2p.request", default: D.peerRequestTimeoutMs, min: 10 }),
   RATE_LIMIT_GET_BLOCKS: rate("GetBlocks requests per peer", DEFAULT_RATE_LIMITS.getBlocks),
   RATE_LIMIT_GET_PEERS: rate("GetPeers requests per peer", DEFAULT_RATE_LIMITS.getPeers),
   RATE_LIMIT_PING: rate("Pings per peer (each is answered with a Pong)", DEFAULT_RATE_LIMITS.ping),
   RATE_LIMIT_GOSSIP: rate("NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossip),
   RATE_LIMIT_ABUSE: rate("Dropped messages tolerated per peer before a RATE_LIMIT offence is reported", DEFAULT_RATE_LIMITS.abuse),
-  ANNOUNCE_MAX_AGE: durationMs({ description: "Our new tip is announced to peers only while this fresh (not during catch-up)", default: 60_000, min: 0 }),
-  ADMISSION_WAIT: durationMs({ description: "How long start-up waits for the registry's admission policy (bans) before accepting", default: 2_000, min: 0 }),
+  ANNOUNCE_MAX_AGE: durationMs({ description: "Our new tip is announced to peers only while this fresh (not during catch-up)", default: D.announceMaxAgeMs, min: 0 }),
+  ADMISSION_WAIT: durationMs({ description: "How long start-up waits for the registry's admission policy (bans) before accepting", default: D.admissionWaitMs, min: 0 }),
   SOFTWARE_VERSION: optional(str({ description: "Version sent in Hello (default: git describe)" })),
 };
+
+/** Values each valid alone that do not work together. */
+export const gatewayEnvChecks: Array<CrossCheck<typeof gatewayEnvSchema>> = [
+  // A frame that cannot fit the send queue would close every connection it is sent on.
+  atMost("MAX_FRAME_BYTES", "MAX_SEND_QUEUE"),
+  atMost("MAX_SOCKETS_PER_IP", "MAX_CONNECTIONS"),
+];
 
 export type GatewayEnv = ConfigOf<typeof gatewayEnvSchema>;
 
 export function parseGatewayEnv(env: Env = process.env): GatewayEnv {
-  return parseConfig(gatewayEnvSchema, env);
+  return parseConfig(gatewayEnvSchema, env, gatewayEnvChecks);
 }

@@ -1,5 +1,5 @@
 export { startGateway, type Gateway } from "./gateway.js";
-export { resolveGatewayOptions, DEFAULT_RATE_LIMITS, DEVNET_GENESIS_HASH, type RateLimits, type GatewayOptions, type ResolvedGatewayOptions } from "./options.js";
+export { resolveGatewayOptions, DEFAULT_RATE_LIMITS, GATEWAY_DEFAULTS, type RateLimits, type GatewayOptions, type ResolvedGatewayOptions } from "./options.js";
 export { gatewayEnvSchema, parseGatewayEnv, type GatewayEnv } from "./config.js";
 export { PeerConnection, PeerRequestError, directionLabel, type CloseInfo, type ConnectionState } from "./peer-connection.js";
 export { ConnectionManager, DialError } from "./connection-manager.js";

@@ -4,11 +4,11 @@ import { NodeKey } from "@timenet/node-key";
 import { createLogger } from "@timenet/telemetry";
 import { endpointsFromEnv, runMain } from "@timenet/service-runtime";
 import { loadNetworkOrExit } from "@timenet/chain";
-import { gatewayEnvSchema } from "./config.js";
+import { gatewayEnvChecks, gatewayEnvSchema } from "./config.js";
 import { startGateway } from "./gateway.js";
 import { softwareVersion } from "./software-version.js";
 
-const env = loadConfigOrExit(gatewayEnvSchema);
+const env = loadConfigOrExit(gatewayEnvSchema, process.env, gatewayEnvChecks);
 const network = loadNetworkOrExit(env.NETWORK);
 const logger = createLogger({ service: "p2p-gateway", node: env.NODE_NAME, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
 
@@ -39,7 +39,8 @@ await runMain("p2p-gateway", logger, async () => {
       gossip: env.RATE_LIMIT_GOSSIP,
       abuse: env.RATE_LIMIT_ABUSE,
     },
-    admissionWaitMs: env.ADMISSION_WAIT,    maxConnections: env.MAX_CONNECTIONS,
+    admissionWaitMs: env.ADMISSION_WAIT,
+    maxConnections: env.MAX_CONNECTIONS,
     maxSocketsPerIp: env.MAX_SOCKETS_PER_IP,
     seenCacheSize: env.GOSSIP_SEEN_CACHE,
     peerRequestTimeoutMs: env.PEER_REQUEST_TIMEOUT,

@@ -1,19 +1,17 @@
 import type { Rate } from "@timenet/rate-limit";
 import { DEVNET } from "@timenet/chain";
+import { PORT_PLAN } from "@timenet/config";
 import type { NodeKey } from "@timenet/node-key";
-import { resolveServiceEndpoints, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
-
-/** The devnet's genesis hash, from the chain rules (the default network). */
-export const DEVNET_GENESIS_HASH = DEVNET.genesisHash;
+import { resolveServiceEndpoints, withDefaults, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
 
 /**
  * Everything startGateway needs. Only the identity and NATS are required; the
- * rest have the defaults shown (node "gateway", gRPC 50051, metrics 9101).
+ * rest default to GATEWAY_DEFAULTS (node "gateway", the port plan's ports).
  */
 export interface GatewayOptions extends ServiceEndpointOptions {
   /** P2P listen address. Default "0.0.0.0". */
   listenHost?: string;
-  /** P2P listen port; 0 = ephemeral (tests). Default 24100. */
+  /** P2P listen port; 0 = ephemeral (tests). Default: the port plan's. */
   listenPort?: number;
   /** Port announced in Hello; default: the bound listen port. */
   announcePort?: number;
@@ -84,39 +82,44 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   abuse: { count: 100, periodMs: 60_000, burst: 200 },
 };
 
-export type ResolvedGatewayOptions = Required<Omit<GatewayOptions, keyof ServiceEndpointOptions | "dialLocalAddress" | "announcePort" | "rateLimits">> &
+/** Every default of startGateway, in one place (the env schema reads them from here). */
+export const GATEWAY_DEFAULTS = {
+  listenHost: "0.0.0.0",
+  listenPort: PORT_PLAN.p2p as number,
+  namedPeers: [] as string[],
+  network: "devnet",
+  genesisHash: DEVNET.genesisHash,
+  minProtocolVersion: 1,
+  softwareVersion: "dev",
+  pingIntervalMs: 10_000,
+  missedPongs: 3,
+  handshakeTimeoutMs: 10_000,
+  maxFrameBytes: 8 * 1024 * 1024,
+  maxSendQueueBytes: 32 * 1024 * 1024,
+  dialTimeoutMs: 5_000,
+  admissionWaitMs: 2_000,
+  announceMaxAgeMs: 60_000,
+  maxConnections: 128,
+  maxSocketsPerIp: 4,
+  seenCacheSize: 100_000,
+  peerRequestTimeoutMs: 10_000,
+  maxPeerRequestTimeoutMs: 60_000,
+  maxPendingRequests: 256,
+  closeGraceMs: 2_000,
+};
+
+export type ResolvedGatewayOptions = typeof GATEWAY_DEFAULTS &
   ResolvedServiceEndpoints &
-  Pick<GatewayOptions, "dialLocalAddress" | "announcePort"> & { rateLimits: RateLimits };
+  Pick<GatewayOptions, "dialLocalAddress" | "announcePort"> & { nodeKey: NodeKey; rateLimits: RateLimits };
 
 export function resolveGatewayOptions(o: GatewayOptions): ResolvedGatewayOptions {
-  const listenHost = o.listenHost ?? "0.0.0.0";
+  const d = withDefaults(GATEWAY_DEFAULTS, o);
   return {
-    ...resolveServiceEndpoints(o, { node: "gateway", grpcPort: 50051, metricsPort: 9101 }),
-    listenHost,
-    listenPort: o.listenPort ?? 24100,
+    ...resolveServiceEndpoints(o, { node: "gateway", service: "p2p-gateway" }),
+    ...d,
     announcePort: o.announcePort,
-    dialLocalAddress: o.dialLocalAddress ?? (listenHost === "0.0.0.0" || listenHost === "::" ? undefined : listenHost),
-    namedPeers: o.namedPeers ?? [],
-    network: o.network ?? "devnet",
-    genesisHash: o.genesisHash ?? DEVNET_GENESIS_HASH,
-    minProtocolVersion: o.minProtocolVersion ?? 1,
-    softwareVersion: o.softwareVersion ?? "dev",
+    dialLocalAddress: o.dialLocalAddress ?? (d.listenHost === "0.0.0.0" || d.listenHost === "::" ? undefined : d.listenHost),
     nodeKey: o.nodeKey,
-    pingIntervalMs: o.pingIntervalMs ?? 10_000,
-    missedPongs: o.missedPongs ?? 3,
-    handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
-    maxFrameBytes: o.maxFrameBytes ?? 8 * 1024 * 1024,
-    maxSendQueueBytes: o.maxSendQueueBytes ?? 32 * 1024 * 1024,
-    dialTimeoutMs: o.dialTimeoutMs ?? 5_000,
     rateLimits: { ...DEFAULT_RATE_LIMITS, ...o.rateLimits },
-    admissionWaitMs: o.admissionWaitMs ?? 2_000,
-    announceMaxAgeMs: o.announceMaxAgeMs ?? 60_000,
-    maxConnections: o.maxConnections ?? 128,
-    maxSocketsPerIp: o.maxSocketsPerIp ?? 4,
-    seenCacheSize: o.seenCacheSize ?? 100_000,
-    peerRequestTimeoutMs: o.peerRequestTimeoutMs ?? 10_000,
-    maxPeerRequestTimeoutMs: o.maxPeerRequestTimeoutMs ?? 60_000,
-    maxPendingRequests: o.maxPendingRequests ?? 256,
-    closeGraceMs: o.closeGraceMs ?? 2_000,
   };
 }

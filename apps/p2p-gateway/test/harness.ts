@@ -10,7 +10,8 @@ import { nodePoolOf, startNatsServer, waitFor, type NatsServerHandle } from "@ti
 import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
 import { buildHello, checkHello, PROTOCOL_VERSION, signAck, type LocalIdentity } from "../src/hello.js";
 import { startGateway, type Gateway } from "../src/gateway.js";
-import { DEVNET_GENESIS_HASH, type GatewayOptions } from "../src/options.js";
+import { DEVNET_GENESIS_HASH } from "@timenet/chain";
+import type { GatewayOptions } from "../src/options.js";
 import { randomBytes } from "node:crypto";
 
 /** Short intervals make timing tests fast; every test can override them. */

@@ -1,48 +1,56 @@
-import { custom, durationMs, int, list, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type Env } from "@timenet/config";
+import { PORT_PLAN, atMost, custom, durationMs, int, list, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type CrossCheck, type Env } from "@timenet/config";
 import { normalizeIp, parseEndpoint } from "@timenet/net-address";
 import { formatRate, parseRate } from "@timenet/rate-limit";
-import { DEFAULT_SCORE_POLICY } from "./options.js";
+import { DEFAULT_SCORE_POLICY as S, REGISTRY_DEFAULTS as D } from "./options.js";
 
 /** The registry's environment variables (the README's configuration table is generated from this). */
 export const registryEnvSchema = {
-  ...serviceEnvSchema({ grpcPort: 50052, metricsPort: 9102, grpcServices: "PeerRegistryService" }),
+  ...serviceEnvSchema({ service: "peer-registry", grpcServices: "PeerRegistryService" }),
   REGISTRY_DB_PATH: str({ description: "LMDB directory of the peer book (keep it on a volume)", default: "data/peers" }),
   PUBLIC_IP: optional(custom({ description: "This host's public IP; the higher IP of a pair dials. Unset: always dial", expected: "an IPv4 or IPv6 address", parse: (raw) => normalizeIp(raw) })),
-  BOOTSTRAP_PEERS: list({ description: "Peers always kept connected, `ip:port,...`", default: [], itemExpected: "ip:port", item: (s) => parseEndpoint(s, 24100) }),
-  ALLOW_LIST: list({ description: "IPs exempt from inbound limits and never banned automatically", default: [], itemExpected: "IP addresses", item: (s) => normalizeIp(s) }),
-  TARGET_OUTBOUND: int({ description: "Outbound connections to keep", default: 8, min: 0, max: 1000 }),
-  MAX_INBOUND: int({ description: "Inbound sockets admitted from peers not allow-listed", default: 64, min: 0 }),
-  MAX_PER_SUBNET: int({ description: "Inbound sockets admitted from one subnet (/24, /64)", default: 4, min: 1 }),
-  SUBNET_PREFIX_V4: int({ description: "IPv4 subnet size for MAX_PER_SUBNET", default: 24, min: 8, max: 32 }),
-  SUBNET_PREFIX_V6: int({ description: "IPv6 subnet size for MAX_PER_SUBNET", default: 64, min: 16, max: 128 }),
-  PASSIVE_WAIT: durationMs({ description: "How long the lower IP waits to be dialled before dialling", default: 30_000, min: 0 }),
-  BACKOFF_MIN: durationMs({ description: "First redial delay (grows x2 per failure, with jitter)", default: 1_000, min: 1 }),
-  BACKOFF_MAX: durationMs({ description: "Longest redial delay", default: 300_000, min: 1 }),
-  STABLE_AFTER: durationMs({ description: "Connection age that resets a peer's failure count", default: 60_000, min: 0 }),
-  DIAL_GIVE_UP: durationMs({ description: "A dial neither completed nor reported within this counts as failed", default: 20_000, min: 100 }),
-  FORGET_AFTER_FAILURES: int({ description: "Learned peers are forgotten after this many consecutive failures", default: 8, min: 1 }),
-  MAX_BOOK_SIZE: int({ description: "Peer book entries; the worst learned ones are evicted beyond this", default: 5_000, min: 10 }),
-  SCORE_LOW_PENALTY: int({ description: "Score lost per low-grade offence (ping/handshake timeout, rate limit)", default: DEFAULT_SCORE_POLICY.lowPenalty, min: 0 }),
-  SCORE_MID_PENALTY: int({ description: "Score lost per mid-grade offence (bad frame, protocol violation, invalid block)", default: DEFAULT_SCORE_POLICY.midPenalty, min: 0 }),
-  BAN_THRESHOLD: int({ description: "Score at or below which an IP is banned", default: DEFAULT_SCORE_POLICY.banThreshold, max: -1 }),
-  SCORE_HALF_LIFE: durationMs({ description: "Scores halve back towards 0 in this time", default: DEFAULT_SCORE_POLICY.halfLifeMs, min: 1_000 }),
-  BAN_DURATION: durationMs({ description: "First ban; each later ban of the same IP doubles it", default: DEFAULT_SCORE_POLICY.banBaseMs, min: 1_000 }),
-  BAN_MAX: durationMs({ description: "Longest automatic ban", default: DEFAULT_SCORE_POLICY.banMaxMs, min: 1_000 }),
-  PEER_EXCHANGE_INTERVAL: durationMs({ description: "How often each connected peer is asked for its peers", default: 300_000, min: 100 }),
-  PEER_EXCHANGE_MAX: int({ description: "Addresses per Peers answer, sent or read", default: 32, min: 1, max: 1000 }),
+  BOOTSTRAP_PEERS: list({ description: "Peers always kept connected, `ip:port,...`", default: D.bootstrapPeers, itemExpected: "ip:port", item: (s) => parseEndpoint(s, PORT_PLAN.p2p) }),
+  ALLOW_LIST: list({ description: "IPs exempt from inbound limits and never banned automatically", default: D.allowList, itemExpected: "IP addresses", item: (s) => normalizeIp(s) }),
+  TARGET_OUTBOUND: int({ description: "Outbound connections to keep", default: D.targetOutbound, min: 0, max: 1000 }),
+  MAX_INBOUND: int({ description: "Inbound sockets admitted from peers not allow-listed", default: D.maxInbound, min: 0 }),
+  MAX_PER_SUBNET: int({ description: "Inbound sockets admitted from one subnet (/24, /64)", default: D.maxPerSubnet, min: 1 }),
+  SUBNET_PREFIX_V4: int({ description: "IPv4 subnet size for MAX_PER_SUBNET", default: D.subnetPrefixV4, min: 8, max: 32 }),
+  SUBNET_PREFIX_V6: int({ description: "IPv6 subnet size for MAX_PER_SUBNET", default: D.subnetPrefixV6, min: 16, max: 128 }),
+  PASSIVE_WAIT: durationMs({ description: "How long the lower IP waits to be dialled before dialling", default: D.passiveWaitMs, min: 0 }),
+  BACKOFF_MIN: durationMs({ description: "First redial delay (grows x2 per failure, with jitter)", default: D.backoffMinMs, min: 1 }),
+  BACKOFF_MAX: durationMs({ description: "Longest redial delay", default: D.backoffMaxMs, min: 1 }),
+  STABLE_AFTER: durationMs({ description: "Connection age that resets a peer's failure count", default: D.stableAfterMs, min: 0 }),
+  DIAL_GIVE_UP: durationMs({ description: "A dial neither completed nor reported within this counts as failed", default: D.dialGiveUpMs, min: 100 }),
+  FORGET_AFTER_FAILURES: int({ description: "Learned peers are forgotten after this many consecutive failures", default: D.forgetAfterFailures, min: 1 }),
+  MAX_BOOK_SIZE: int({ description: "Peer book entries; the worst learned ones are evicted beyond this", default: D.maxBookSize, min: 10 }),
+  SCORE_LOW_PENALTY: int({ description: "Score lost per low-grade offence (ping/handshake timeout, rate limit)", default: S.lowPenalty, min: 0 }),
+  SCORE_MID_PENALTY: int({ description: "Score lost per mid-grade offence (bad frame, protocol violation, invalid block)", default: S.midPenalty, min: 0 }),
+  BAN_THRESHOLD: int({ description: "Score at or below which an IP is banned", default: S.banThreshold, max: -1 }),
+  SCORE_HALF_LIFE: durationMs({ description: "Scores halve back towards 0 in this time", default: S.halfLifeMs, min: 1_000 }),
+  BAN_DURATION: durationMs({ description: "First ban; each later ban of the same IP doubles it", default: S.banBaseMs, min: 1_000 }),
+  BAN_MAX: durationMs({ description: "Longest automatic ban", default: S.banMaxMs, min: 1_000 }),
+  PEER_EXCHANGE_INTERVAL: durationMs({ description: "How often each connected peer is asked for its peers", default: D.peerExchangeIntervalMs, min: 100 }),
+  PEER_EXCHANGE_MAX: int({ description: "Addresses per Peers answer, sent or read", default: D.peerExchangeMax, min: 1, max: 1000 }),
   PEER_EXCHANGE_CANDIDATES: custom({
     description: "New candidates accepted from one peer: count/period:burst",
-    default: { count: 64, periodMs: 600_000, burst: 64 },
+    default: D.candidateRate,
     expected: "a rate such as 64/10m:64 (count/period:burst)",
     parse: parseRate,
     show: formatRate,
   }),
-  RECONCILE_INTERVAL: durationMs({ description: "How often the book is compared with the gateway's connections", default: 30_000, min: 100 }),
-  GATEWAY_GRPC: str({ description: "The gateway's gRPC address (for reconciliation)", default: "127.0.0.1:50051" }),
+  RECONCILE_INTERVAL: durationMs({ description: "How often the book is compared with the gateway's connections", default: D.reconcileIntervalMs, min: 100 }),
+  GATEWAY_GRPC: str({ description: "The gateway's gRPC address (for reconciliation)", default: D.gatewayGrpc }),
 };
+
+/** Values each valid alone that do not work together. */
+export const registryEnvChecks: Array<CrossCheck<typeof registryEnvSchema>> = [
+  atMost("BACKOFF_MIN", "BACKOFF_MAX"),
+  atMost("BAN_DURATION", "BAN_MAX"),
+  // A mid-grade offence must weigh at least a low-grade one.
+  atMost("SCORE_LOW_PENALTY", "SCORE_MID_PENALTY"),
+];
 
 export type RegistryEnv = ConfigOf<typeof registryEnvSchema>;
 
 export function parseRegistryEnv(env: Env = process.env): RegistryEnv {
-  return parseConfig(registryEnvSchema, env);
+  return parseConfig(registryEnvSchema, env, registryEnvChecks);
 }

@@ -2,10 +2,10 @@
 import { loadConfigOrExit } from "@timenet/config";
 import { createLogger } from "@timenet/telemetry";
 import { endpointsFromEnv, runMain } from "@timenet/service-runtime";
-import { registryEnvSchema } from "./config.js";
+import { registryEnvChecks, registryEnvSchema } from "./config.js";
 import { startRegistry } from "./registry.js";
 
-const env = loadConfigOrExit(registryEnvSchema);
+const env = loadConfigOrExit(registryEnvSchema, process.env, registryEnvChecks);
 const logger = createLogger({ service: "peer-registry", node: env.NODE_NAME, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
 
 await runMain("peer-registry", logger, async () => {

@@ -1,5 +1,6 @@
 import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
-import { resolveServiceEndpoints, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
+import { grpcAddress } from "@timenet/config";
+import { resolveServiceEndpoints, withDefaults, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
 import type { Rate } from "@timenet/rate-limit";
 
 /** Score penalties, the ban threshold and how bans grow. */
@@ -18,7 +19,7 @@ export interface ScorePolicy {
 
 /**
  * Everything startRegistry needs. Only NATS and the store path are required;
- * the rest have the defaults shown (node "registry", gRPC 50052, metrics 9102).
+ * the rest default to REGISTRY_DEFAULTS (node "registry", the port plan's ports).
  */
 export interface RegistryOptions extends ServiceEndpointOptions {
   /** LMDB directory of the peer book. */
@@ -81,37 +82,42 @@ export const DEFAULT_SCORE_POLICY: ScorePolicy = {
   banMaxMs: 7 * 24 * 60 * 60_000,
 };
 
-export type ResolvedRegistryOptions = Required<Omit<RegistryOptions, keyof ServiceEndpointOptions | "publicIp" | "score">> &
-  ResolvedServiceEndpoints & { publicIp: PeerIp | undefined; score: ScorePolicy };
+/** Every default of startRegistry, in one place (the env schema reads them from here). */
+export const REGISTRY_DEFAULTS = {
+  gatewayGrpc: grpcAddress("p2p-gateway"),
+  bootstrapPeers: [] as PeerEndpoint[],
+  allowList: [] as PeerIp[],
+  targetOutbound: 8,
+  maxInbound: 64,
+  maxPerSubnet: 4,
+  subnetPrefixV4: 24,
+  subnetPrefixV6: 64,
+  passiveWaitMs: 30_000,
+  backoffMinMs: 1_000,
+  backoffMaxMs: 5 * 60_000,
+  stableAfterMs: 60_000,
+  dialGiveUpMs: 20_000,
+  forgetAfterFailures: 8,
+  tickMs: 1_000,
+  maxDialsPerTick: 8,
+  maxBookSize: 5_000,
+  peerExchangeIntervalMs: 5 * 60_000,
+  peerExchangeMax: 32,
+  peerExchangeMaxAgeMs: 3 * 60 * 60_000,
+  candidateRate: { count: 64, periodMs: 10 * 60_000, burst: 64 } as Rate,
+  reconcileIntervalMs: 30_000,
+  policyRefreshMs: 5_000,
+};
+
+export type ResolvedRegistryOptions = typeof REGISTRY_DEFAULTS &
+  ResolvedServiceEndpoints & { dbPath: string; publicIp: PeerIp | undefined; score: ScorePolicy };
 
 export function resolveRegistryOptions(o: RegistryOptions): ResolvedRegistryOptions {
   return {
-    ...resolveServiceEndpoints(o, { node: "registry", grpcPort: 50052, metricsPort: 9102 }),
+    ...resolveServiceEndpoints(o, { node: "registry", service: "peer-registry" }),
+    ...withDefaults(REGISTRY_DEFAULTS, o),
     dbPath: o.dbPath,
-    gatewayGrpc: o.gatewayGrpc ?? "127.0.0.1:50051",
     publicIp: o.publicIp,
-    bootstrapPeers: o.bootstrapPeers ?? [],
-    allowList: o.allowList ?? [],
-    targetOutbound: o.targetOutbound ?? 8,
-    maxInbound: o.maxInbound ?? 64,
-    maxPerSubnet: o.maxPerSubnet ?? 4,
-    subnetPrefixV4: o.subnetPrefixV4 ?? 24,
-    subnetPrefixV6: o.subnetPrefixV6 ?? 64,
-    passiveWaitMs: o.passiveWaitMs ?? 30_000,
-    backoffMinMs: o.backoffMinMs ?? 1_000,
-    backoffMaxMs: o.backoffMaxMs ?? 5 * 60_000,
-    stableAfterMs: o.stableAfterMs ?? 60_000,
-    dialGiveUpMs: o.dialGiveUpMs ?? 20_000,
-    forgetAfterFailures: o.forgetAfterFailures ?? 8,
-    tickMs: o.tickMs ?? 1_000,
-    maxDialsPerTick: o.maxDialsPerTick ?? 8,
-    maxBookSize: o.maxBookSize ?? 5_000,
     score: { ...DEFAULT_SCORE_POLICY, ...o.score },
-    peerExchangeIntervalMs: o.peerExchangeIntervalMs ?? 5 * 60_000,
-    peerExchangeMax: o.peerExchangeMax ?? 32,
-    peerExchangeMaxAgeMs: o.peerExchangeMaxAgeMs ?? 3 * 60 * 60_000,
-    candidateRate: o.candidateRate ?? { count: 64, periodMs: 10 * 60_000, burst: 64 },
-    reconcileIntervalMs: o.reconcileIntervalMs ?? 30_000,
-    policyRefreshMs: o.policyRefreshMs ?? 5_000,
   };
 }

@@ -1,4 +1,5 @@
 import { status } from "@grpc/grpc-js";
+import { PORT_PLAN } from "@timenet/config";
 import type { PeerRegistryService } from "@timenet/proto";
 import { AddressError, normalizeIp, parseEndpoint, type PeerIp } from "@timenet/net-address";
 import { GrpcStatusError, type ServiceImpl } from "@timenet/grpc";
@@ -36,7 +37,7 @@ export function registryServiceImpl(d: RegistryServiceDeps): ServiceImpl<typeof 
     addPeer(req) {
       let endpoint;
       try {
-        endpoint = parseEndpoint(req.endpoint, 24100);
+        endpoint = parseEndpoint(req.endpoint, PORT_PLAN.p2p);
       } catch (err) {
         throw new GrpcStatusError(status.INVALID_ARGUMENT, (err as Error).message);
       }

@@ -1,3 +1,4 @@
+import { PORT_PLAN } from "@timenet/config";
 import {
   BlockStoreService,
   ChainSyncService,
@@ -20,7 +21,12 @@ export const CHAIN_SYNC: ServiceName = { name: "chain-sync", portOption: "--sync
 export const BLOCK_STORE: ServiceName = { name: "block-store", portOption: "--store-port" };
 
 /** The node's default gRPC ports (the port plan: the same on every host). */
-export const DEFAULT_PORTS = { gateway: 50051, registry: 50052, sync: 50053, store: 50054 } as const;
+export const DEFAULT_PORTS = {
+  gateway: PORT_PLAN.services["p2p-gateway"].grpc,
+  registry: PORT_PLAN.services["peer-registry"].grpc,
+  sync: PORT_PLAN.services["chain-sync"].grpc,
+  store: PORT_PLAN.services["block-store"].grpc,
+} as const;
 
 export interface GatewayView {
   info: GetInfoResponse;

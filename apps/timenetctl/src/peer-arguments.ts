@@ -1,8 +1,9 @@
+import { PORT_PLAN } from "@timenet/config";
 import { AddressError, formatEndpoint, normalizeIp, parseEndpoint } from "@timenet/net-address";
 import { CliError, ExitCode } from "./cli-error.js";
 
 /** The P2P port `addnode` assumes when the endpoint names none. */
-export const DEFAULT_P2P_PORT = 24100;
+export const DEFAULT_P2P_PORT = PORT_PLAN.p2p;
 
 // Command-line arguments naming a peer, checked here before any call.
 

@@ -13,4 +13,11 @@ export class ConfigError extends Error {
     );
     this.name = "ConfigError";
   }
+
+  /** Values that are each fine alone but not together: `A="10m", B="5m": expected A <= B`. */
+  static combination(values: Array<[variable: string, shown: string]>, expected: string): ConfigError {
+    const err = new ConfigError(values.map(([v]) => v).join(","), undefined, expected);
+    err.message = `invalid configuration: ${values.map(([v, s]) => `${v}=${JSON.stringify(s)}`).join(", ")}: expected ${expected}`;
+    return err;
+  }
 }

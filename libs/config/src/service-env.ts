@@ -1,21 +1,23 @@
 import { hostname } from "node:os";
+import { PORT_PLAN, type ServiceName } from "./port-plan.js";
 import { bool, int, oneOf, optional, str } from "./spec.js";
 
 /**
  * The variables every timenet service reads the same way: its name, the
- * node's NATS, where its gRPC API and its metrics/health listen, and logging.
- * Each service spreads this into its own schema with its ports.
+ * node's NATS, where its gRPC API and its metrics/health listen (the port
+ * plan's ports), and logging. Each service spreads this into its own schema.
  */
-export function serviceEnvSchema(o: { grpcPort: number; metricsPort: number; grpcServices: string }) {
+export function serviceEnvSchema(o: { service: ServiceName; grpcServices: string }) {
+  const ports = PORT_PLAN.services[o.service];
   return {
     NODE_NAME: str({ description: "Name of this node in logs", default: hostname() }),
-    NATS_URL: str({ description: "The node's NATS server", default: "nats://127.0.0.1:4222" }),
+    NATS_URL: str({ description: "The node's NATS server", default: `nats://127.0.0.1:${PORT_PLAN.nats}` }),
     NATS_USER: optional(str({ description: "NATS user" })),
     NATS_PASS: optional(str({ description: "NATS password" })),
     GRPC_HOST: str({ description: "gRPC bind address", default: "127.0.0.1" }),
-    GRPC_PORT: int({ description: `gRPC port (${o.grpcServices}, health, reflection)`, default: o.grpcPort, min: 0, max: 65535 }),
+    GRPC_PORT: int({ description: `gRPC port (${o.grpcServices}, health, reflection)`, default: ports.grpc, min: 0, max: 65535 }),
     METRICS_HOST: str({ description: "/metrics /healthz /readyz bind address", default: "127.0.0.1" }),
-    METRICS_PORT: int({ description: "Metrics and health port", default: o.metricsPort, min: 0, max: 65535 }),
+    METRICS_PORT: int({ description: "Metrics and health port", default: ports.metrics, min: 0, max: 65535 }),
     LOG_LEVEL: oneOf(["trace", "debug", "info", "warn", "error", "fatal"] as const, { description: "pino level", default: "info" }),
     LOG_PRETTY: optional(bool({ description: "Human-readable logs (default: when stdout is a terminal)" })),
   };

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { bool, bytes, ConfigError, describeSchema, durationMs, int, list, oneOf, optional, parseConfig, str } from "../src/index.js";
+import { atMost, bool, bytes, ConfigError, describeSchema, durationMs, int, list, oneOf, optional, parseConfig, str } from "../src/index.js";
 
 const schema = {
   PING_INTERVAL: durationMs({ description: "ping period", default: 10_000, min: 10 }),
@@ -77,4 +77,17 @@ test("loadConfigOrExit stops the process with one line and exit code 2", () => {
   assert.equal(r.status, 2);
   assert.equal(r.stdout, "");
   assert.equal(r.stderr.trim(), 'invalid configuration: PORT="11": expected an integer <= 10');
+});
+
+test("cross-checks: values fine alone but not together stop with one line naming both", () => {
+  const s = {
+    BACKOFF_MIN: durationMs({ description: "first delay", default: 1_000, min: 1 }),
+    BACKOFF_MAX: durationMs({ description: "longest delay", default: 300_000, min: 1 }),
+  };
+  const checks = [atMost<typeof s>("BACKOFF_MIN", "BACKOFF_MAX")];
+  assert.equal(parseConfig(s, { BACKOFF_MIN: "5m", BACKOFF_MAX: "5m" }, checks).BACKOFF_MIN, 300_000);
+  assert.throws(
+    () => parseConfig(s, { BACKOFF_MIN: "10m" }, checks),
+    (err: unknown) => err instanceof ConfigError && err.message === 'invalid configuration: BACKOFF_MIN="10m", BACKOFF_MAX="5m": expected BACKOFF_MIN <= BACKOFF_MAX',
+  );
 });

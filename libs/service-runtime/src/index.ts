@@ -2,3 +2,4 @@ export { CleanupStack } from "./cleanup-stack.js";
 export { runMain, type Stoppable } from "./run-main.js";
 export { endpointsFromEnv, resolveServiceEndpoints, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "./service-endpoints.js";
 export { ServiceFrame } from "./service-frame.js";
+export { withDefaults } from "./with-defaults.js";

@@ -1,3 +1,4 @@
+import { PORT_PLAN, type ServiceName } from "@timenet/config";
 import type { Logger } from "@timenet/telemetry";
 
 /** What every service's options have in common: its name, NATS, and where it listens. */
@@ -32,16 +33,18 @@ export interface ResolvedServiceEndpoints {
   logLevel: string;
 }
 
-export function resolveServiceEndpoints(o: ServiceEndpointOptions, defaults: { node: string; grpcPort: number; metricsPort: number }): ResolvedServiceEndpoints {
+/** The endpoints with the port plan's ports for `service`, named `node` unless the caller names it. */
+export function resolveServiceEndpoints(o: ServiceEndpointOptions, defaults: { node: string; service: ServiceName }): ResolvedServiceEndpoints {
+  const ports = PORT_PLAN.services[defaults.service];
   return {
     node: o.node ?? defaults.node,
     natsUrl: o.natsUrl,
     natsUser: o.natsUser,
     natsPass: o.natsPass,
     grpcHost: o.grpcHost ?? "127.0.0.1",
-    grpcPort: o.grpcPort ?? defaults.grpcPort,
+    grpcPort: o.grpcPort ?? ports.grpc,
     metricsHost: o.metricsHost ?? "127.0.0.1",
-    metricsPort: o.metricsPort ?? defaults.metricsPort,
+    metricsPort: o.metricsPort ?? ports.metrics,
     logger: o.logger,
     logLevel: o.logLevel ?? "info",
   };
