@@ -51,7 +51,8 @@ export class Bus {
 
   private constructor(
     readonly connection: NatsConnection,
-    private readonly events: BusEvents,
+    /** The owner's hooks (also used by StateBucket for undecodable entries). */
+    readonly events: BusEvents,
   ) {
     void this.watchStatus();
   }

@@ -4,6 +4,7 @@ import { freePort } from "./free-port.js";
 import { tempDir } from "./temp-dir.js";
 
 export interface NatsServerOptions {
+  /** Default true, as on every node: the services keep their state in JetStream KV buckets. */
   jetstream?: boolean;
   host?: string;
   user?: string;
@@ -45,7 +46,7 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
   const host = opts.host ?? "127.0.0.1";
   const port = await freePort(host);
   const args = ["-a", host, "-p", String(port)];
-  const store = opts.jetstream ? await tempDir("nats-js-") : undefined;
+  const store = opts.jetstream !== false ? await tempDir("nats-js-") : undefined;
   if (store) args.push("-js", "-sd", store.path);
   if (opts.user !== undefined) args.push("--user", opts.user, "--pass", opts.pass ?? "");
   const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });

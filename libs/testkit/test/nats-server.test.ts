@@ -16,12 +16,13 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 test("two nats-servers run at once on their own ports, and stop frees the port", async () => {
-  const [a, b] = await Promise.all([startNatsServer(), startNatsServer({ jetstream: true })]);
+  const [a, b] = await Promise.all([startNatsServer({ jetstream: false }), startNatsServer()]);
   try {
     assert.notEqual(a.port, b.port);
     assert.equal(await canConnect(a.port), true);
     assert.equal(await canConnect(b.port), true);
-    assert.ok(b.storeDir);
+    assert.equal(a.storeDir, undefined);
+    assert.ok(b.storeDir, "JetStream by default");
   } finally {
     await a.stop();
     await b.stop();

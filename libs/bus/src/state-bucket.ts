@@ -1,0 +1,136 @@
+import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
+import { StorageType } from "@nats-io/jetstream";
+import { create, isMessage, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import type { Bus } from "./bus.js";
+import { BusError } from "./bus-error.js";
+
+/** One change of a bucket, in the order the bucket's single writer made them. */
+export type StateChange<M> =
+  | { readonly op: "put"; readonly key: string; readonly revision: number; readonly value: M }
+  | { readonly op: "delete"; readonly key: string; readonly revision: number };
+
+export interface StateWatch {
+  /** Resolves once every entry present when the watch began has been handed to the handler. */
+  readonly initialized: Promise<void>;
+  stop(): void;
+}
+
+export interface StateBucketLimits {
+  /** Bytes the bucket may hold on the server; writes beyond fail. Default 64 MiB. */
+  maxBytes?: number;
+  /** Largest value. Default 1 MiB. */
+  maxValueSize?: number;
+}
+
+/**
+ * A NATS JetStream KV bucket holding one service's published state as
+ * protobuf values (the contracts in proto/): the service that owns it writes,
+ * others watch. Only the latest value of each key is kept (history 1), on
+ * file storage so the state outlives a NATS restart. Every service opens the
+ * bucket with the same settings, so whichever starts first creates it.
+ */
+export class StateBucket {
+  private constructor(
+    private readonly bus: Bus,
+    private readonly kv: KV,
+    readonly name: string,
+  ) {}
+
+  static async open(bus: Bus, name: string, limits: StateBucketLimits = {}): Promise<StateBucket> {
+    try {
+      const kv = await new Kvm(bus.connection).create(name, {
+        history: 1,
+        storage: StorageType.File,
+        max_bytes: limits.maxBytes ?? 64 * 1024 * 1024,
+        maxValueSize: limits.maxValueSize ?? 1024 * 1024,
+      });
+      return new StateBucket(bus, kv, name);
+    } catch (err) {
+      throw new BusError("ERR_BUS_STATE", `cannot open the KV bucket ${name} (NATS must run with JetStream): ${(err as Error).message}`, name, { cause: err });
+    }
+  }
+
+  /** Writes the value of `key`; resolves with its revision once the server stored it. */
+  async put<D extends DescMessage>(key: string, schema: D, msg: MessageShape<D> | MessageInitShape<D>): Promise<number> {
+    const bytes = toBinary(schema, isMessage(msg, schema) ? msg : create(schema, msg as MessageInitShape<D>));
+    try {
+      return await this.kv.put(key, bytes);
+    } catch (err) {
+      throw new BusError("ERR_BUS_STATE", `cannot write ${this.name}/${key}: ${(err as Error).message}`, key, { cause: err });
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.kv.delete(key);
+    } catch (err) {
+      throw new BusError("ERR_BUS_STATE", `cannot delete ${this.name}/${key}: ${(err as Error).message}`, key, { cause: err });
+    }
+  }
+
+  /** The value of `key` now, or undefined when it has none (or was deleted). */
+  async get<M>(key: string, decode: (value: Uint8Array) => M): Promise<M | undefined> {
+    let e;
+    try {
+      e = await this.kv.get(key);
+    } catch (err) {
+      throw new BusError("ERR_BUS_STATE", `cannot read ${this.name}/${key}: ${(err as Error).message}`, key, { cause: err });
+    }
+    return e && e.operation === "PUT" ? decode(e.value) : undefined;
+  }
+
+  /** The keys that hold a value now (deleted ones excluded), matching a filter such as `c.>`. */
+  async keys(filter = ">"): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of await this.kv.keys(filter)) out.push(k);
+    return out;
+  }
+
+  /**
+   * Hands every change of the keys matching `key` to `handler`, in order:
+   * first the latest value of each key (deleted keys as deletes), then every
+   * later change. `decode` turns a value into its message by key (one bucket
+   * may hold several message types); a value that does not decode is reported
+   * on the bus's decode-error hook and skipped.
+   */
+  async watch<M>(opts: { key?: string; decode: (key: string, value: Uint8Array) => M }, handler: (change: StateChange<M>) => void): Promise<StateWatch> {
+    const filter = opts.key ?? ">";
+    let markInitialized!: () => void;
+    const initialized = new Promise<void>((r) => (markInitialized = r));
+    // The watch flags the last of the entries present at its start as an update;
+    // with no entry present it delivers none, so an empty start is settled here.
+    if ((await this.keys(filter)).length === 0) markInitialized();
+    let iter;
+    try {
+      iter = await this.kv.watch({ key: filter });
+    } catch (err) {
+      throw new BusError("ERR_BUS_STATE", `cannot watch ${this.name}/${filter}: ${(err as Error).message}`, filter, { cause: err });
+    }
+    void (async () => {
+      for await (const e of iter) {
+        this.deliver(e, opts.decode, handler);
+        if (e.isUpdate) markInitialized();
+      }
+    })();
+    return { initialized, stop: () => iter.stop() };
+  }
+
+  private deliver<M>(e: KvWatchEntry, decode: (key: string, value: Uint8Array) => M, handler: (change: StateChange<M>) => void): void {
+    let change: StateChange<M>;
+    if (e.operation === "PUT") {
+      try {
+        change = { op: "put", key: e.key, revision: e.revision, value: decode(e.key, e.value) };
+      } catch (err) {
+        this.bus.events.onDecodeError?.(`${this.name}/${e.key}`, err as Error);
+        return;
+      }
+    } else {
+      change = { op: "delete", key: e.key, revision: e.revision };
+    }
+    try {
+      handler(change);
+    } catch (err) {
+      this.bus.events.onHandlerError?.(`${this.name}/${e.key}`, err as Error);
+    }
+  }
+}

@@ -1,0 +1,86 @@
+// StateBucket against a real nats-server with JetStream.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { fromBinary } from "@bufbuild/protobuf";
+import { GatewayRunSchema, type GatewayRun } from "@timenet/proto";
+import { startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
+import { Bus, StateBucket, type StateChange } from "../src/index.js";
+
+let nats: NatsServerHandle;
+const buses: Bus[] = [];
+const decodeErrors: string[] = [];
+before(async () => {
+  nats = await startNatsServer({ jetstream: true });
+});
+after(async () => {
+  for (const b of buses) await b.close();
+  await nats.stop();
+});
+async function bucket(name: string): Promise<StateBucket> {
+  const bus = await Bus.connect({ servers: nats.url, name: "t", onDecodeError: (subject) => decodeErrors.push(subject) });
+  buses.push(bus);
+  return StateBucket.open(bus, name);
+}
+const decode = (_key: string, v: Uint8Array): GatewayRun => fromBinary(GatewayRunSchema, v);
+const show = (c: StateChange<GatewayRun>) => (c.op === "put" ? `${c.key}=${c.value.nodeId}` : `${c.key} deleted`);
+
+test("a watch gets the latest value of every key, then every change in order; initialized marks the boundary", async () => {
+  const writer = await bucket("T1");
+  await writer.put("a", GatewayRunSchema, { nodeId: "a1" });
+  await writer.put("a", GatewayRunSchema, { nodeId: "a2" });
+  await writer.put("b", GatewayRunSchema, { nodeId: "b1" });
+  await writer.put("c", GatewayRunSchema, { nodeId: "c1" });
+  await writer.delete("c");
+
+  const reader = await bucket("T1");
+  const seen: string[] = [];
+  let atInit: string[] = [];
+  const w = await reader.watch({ decode }, (c) => seen.push(show(c)));
+  await w.initialized.then(() => (atInit = [...seen]));
+  assert.deepEqual(atInit, ["a=a2", "b=b1", "c deleted"], "only the latest of each key, deletes included");
+  await writer.put("b", GatewayRunSchema, { nodeId: "b2" });
+  await writer.delete("a");
+  await waitFor(() => seen.length === 5, { message: "updates delivered" });
+  assert.deepEqual(seen.slice(3), ["b=b2", "a deleted"]);
+  assert.deepEqual(await writer.keys(), ["b"]);
+  assert.equal((await writer.get("b", (v) => decode("b", v)))?.nodeId, "b2");
+  assert.equal(await writer.get("a", (v) => decode("a", v)), undefined, "deleted");
+  w.stop();
+});
+
+test("an empty bucket (or filter) is initialized at once; a key filter sees only its keys", async () => {
+  const b = await bucket("T2");
+  const w = await b.watch({ key: "c.>", decode }, () => undefined);
+  await w.initialized;
+  const seen: string[] = [];
+  const w2 = await b.watch({ key: "c.>", decode }, (c) => seen.push(show(c)));
+  await b.put("run", GatewayRunSchema, { nodeId: "r" });
+  await b.put("c.10.0.0.1", GatewayRunSchema, { nodeId: "x" });
+  await waitFor(() => seen.length === 1, { message: "filtered update" });
+  assert.deepEqual(seen, ["c.10.0.0.1=x"]);
+  w.stop();
+  w2.stop();
+});
+
+test("a value that does not decode is reported and skipped; the watch goes on", async () => {
+  const b = await bucket("T3");
+  const seen: string[] = [];
+  const w = await b.watch({ decode: (k, v) => (k === "bad" ? (() => { throw new Error("undecodable"); })() : decode(k, v)) }, (c) => seen.push(show(c)));
+  await b.put("bad", GatewayRunSchema, { nodeId: "?" });
+  await b.put("good", GatewayRunSchema, { nodeId: "g" });
+  await waitFor(() => seen.length === 1, { message: "good value delivered" });
+  assert.deepEqual(seen, ["good=g"]);
+  assert.deepEqual(decodeErrors, ["T3/bad"]);
+  w.stop();
+});
+
+test("a NATS server without JetStream: opening a bucket fails with one clear error", async () => {
+  const plain = await startNatsServer({ jetstream: false });
+  const bus = await Bus.connect({ servers: plain.url, name: "t" });
+  try {
+    await assert.rejects(StateBucket.open(bus, "T4"), /cannot open the KV bucket T4 \(NATS must run with JetStream\)/);
+  } finally {
+    await bus.close();
+    await plain.stop();
+  }
+});
