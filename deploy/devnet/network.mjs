@@ -144,7 +144,6 @@ export async function startDevnet(o) {
       // The devnet's nodes share 127.0.0.0/24: they allow-list each other (the limits are for strangers).
       ALLOW_LIST: others.map(ipOf).join(","),
       REGISTRY_DB_PATH: join(dir, "peers"),
-      GATEWAY_GRPC: `${ip}:${grpcPort("p2p-gateway")}`,
       GRPC_PORT: grpcPort("peer-registry"),
       METRICS_PORT: metricsPort("peer-registry"),
     });

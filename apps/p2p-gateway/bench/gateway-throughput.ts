@@ -105,7 +105,7 @@ async function measure(
 }
 
 async function main(): Promise<void> {
-  const nats = await startNatsServer();
+  const nats = await startNatsServer({ jetstream: true });
   const logger = createLogger({ service: "p2p-gateway", node: "bench", level: "warn", pretty: false });
   const gateway = await startGateway({
     node: "bench",

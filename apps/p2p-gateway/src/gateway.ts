@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { EventEmitter } from "node:events";
 import type { Registry } from "prom-client";
-import { GatewayService } from "@timenet/proto";
+import { Buckets, GatewayService } from "@timenet/proto";
+import { StateBucket } from "@timenet/bus";
 import { ServiceFrame } from "@timenet/service-runtime";
 import { PeerLabeler, type Logger } from "@timenet/telemetry";
 import { AdmissionControl } from "./admission.js";
 import { ChainTipLink } from "./chain-tip-link.js";
 import { ConnectionManager } from "./connection-manager.js";
+import { ConnectionStatePublisher } from "./connection-state.js";
 import { gatewayServiceImpl } from "./grpc-service.js";
 import { PROTOCOL_VERSION, type LocalIdentity } from "./hello.js";
 import { GatewayMetrics } from "./metrics.js";
@@ -83,10 +85,27 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       labeler,
       admit: (ip) => admission.admit(ip, manager.inboundIps()),
     });
-    // The policy (bans) is in place before the listener accepts anyone.
+    // The policy (bans) is in place, and dial orders are heard, before this
+    // run announces itself: the registry dials as soon as it sees the new run.
     const link = new RegistryLink({ bus, manager, admission, metrics, logger, labeler, maxNamedPeers: 64 });
     await link.start(o.admissionWaitMs);
     cleanups.push(() => link.stop());
+
+    // The connection set is state others watch: this run's entry goes before
+    // any connection's.
+    const connectionState = new ConnectionStatePublisher({
+      bucket: await StateBucket.open(bus, Buckets.connections),
+      runId: local.sessionId,
+      nodeId: o.nodeKey.nodeId,
+      logger,
+      metrics,
+      current: () => manager.connections(),
+    });
+    await connectionState.start();
+    manager.on("connected", (c: PeerConnection) => connectionState.connected(c));
+    manager.on("disconnected", (c: PeerConnection, info: CloseInfo) => connectionState.closed(c, info));
+    // Runs after the manager's stop (cleanups run in reverse): the Goodbyes' closes are written too.
+    cleanups.push(() => connectionState.stop());
     const p2pPort = await manager.listen(o.listenHost, o.listenPort);
     local.listenPort = o.announcePort ?? p2pPort;
     cleanups.push(() => manager.stop(o.closeGraceMs));

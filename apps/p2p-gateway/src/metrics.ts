@@ -31,6 +31,8 @@ export class GatewayMetrics {
   readonly dialRequests: Counter<"result">;
   readonly admissionPolicyVersion: Gauge;
   readonly bannedIps: Gauge;
+  readonly stateWrites: Counter<"result">;
+  readonly stateQueue: Gauge;
 
   private readonly trafficChildren = new Map<string, { frames: { inc(n?: number): void }; bytes: { inc(n?: number): void } }>();
 
@@ -100,6 +102,13 @@ export class GatewayMetrics {
     });
     this.admissionPolicyVersion = new Gauge({ name: "timenet_gateway_admission_policy_version", help: "Version of the registry's admission policy in force (-1: none yet)", registers: r });
     this.bannedIps = new Gauge({ name: "timenet_gateway_banned_ips", help: "IPs banned by the admission policy in force", registers: r });
+    this.stateWrites = new Counter({
+      name: "timenet_gateway_state_writes_total",
+      help: "Writes of the connection set to the P2P_CONNECTIONS bucket: ok, error (retried), resync (queue overflow: rewritten whole)",
+      labelNames: ["result"],
+      registers: r,
+    });
+    this.stateQueue = new Gauge({ name: "timenet_gateway_state_queue", help: "Connection-state writes waiting for NATS (0 when the bucket is up to date)", registers: r });
     this.admissionPolicyVersion.set(-1);
     for (const d of ["inbound", "outbound"]) this.peers.set({ direction: d }, 0);
   }

@@ -1,17 +1,19 @@
+import { fromBinary } from "@bufbuild/protobuf";
 import {
-  AdmissionPolicyRequestSchema,
   AdmissionPolicySchema,
+  Buckets,
   DialFailedSchema,
   DialRequestSchema,
   Direction,
   DisconnectReason,
   DisconnectReasonSchema,
   enumLabel,
+  StateKeys,
   Subjects,
   type AdmissionPolicy,
 } from "@timenet/proto";
 import { isValidIp, normalizeIp, type PeerIp } from "@timenet/net-address";
-import type { Bus, BusSubscription } from "@timenet/bus";
+import { StateBucket, type Bus, type BusSubscription, type StateWatch } from "@timenet/bus";
 import type { Logger, PeerLabeler } from "@timenet/telemetry";
 import type { AdmissionControl } from "./admission.js";
 import type { ConnectionManager, DialError } from "./connection-manager.js";
@@ -33,20 +35,23 @@ export interface RegistryLinkOptions {
  * The gateway's side of the registry contract (proto/timenet/registry/v1):
  * it dials whom the registry says (never an IP it is connected to or already
  * dialling), reports failed attempts, and enforces the admission policy the
- * registry pushes, closing sockets of IPs that become banned.
+ * registry publishes as state (bucket REGISTRY_ADMISSION), closing sockets of
+ * IPs that become banned. It never asks the registry anything.
  */
 export class RegistryLink {
   private readonly subs: BusSubscription[] = [];
+  private policyWatch: StateWatch | undefined;
 
   constructor(private readonly o: RegistryLinkOptions) {}
 
-  /** Subscribes, then asks for the current policy (waiting at most waitMs: the registry may not be up). */
+  /**
+   * Subscribes to dial orders and watches the admission policy. Resolves once
+   * the stored policy is in force, or after `waitMs` when none is stored yet
+   * (a registry starting beside us writes one shortly).
+   */
   async start(waitMs: number): Promise<void> {
     const { bus, manager } = this.o;
-    this.subs.push(
-      bus.subscribe(Subjects.registryDial, DialRequestSchema, (m) => this.onDialRequest(m.ip, m.port, m.reason)),
-      bus.subscribe(Subjects.admissionPolicy, AdmissionPolicySchema, (p) => this.applyPolicy(p)),
-    );
+    this.subs.push(bus.subscribe(Subjects.registryDial, DialRequestSchema, (m) => this.onDialRequest(m.ip, m.port, m.reason)));
     manager.on("dialFailed", (e: { ip: PeerIp; port: number }, err: DialError) =>
       this.publishDialFailed(e.ip, e.port, DisconnectReason.UNSPECIFIED, err.code.toLowerCase(), err.message),
     );
@@ -57,16 +62,24 @@ export class RegistryLink {
       if (info.reason === DisconnectReason.DUPLICATE || info.reason === DisconnectReason.SHUTDOWN) return;
       this.publishDialFailed(conn.remoteIp, conn.remotePort, info.reason, "", info.detail);
     });
-    if (waitMs <= 0) return;
-    try {
-      const p = await bus.request(Subjects.admissionPolicyGet, AdmissionPolicyRequestSchema, { starting: true }, AdmissionPolicySchema, { timeoutMs: waitMs });
-      this.applyPolicy(p);
-    } catch (err) {
-      this.o.logger.warn({ err: (err as Error).message }, "no admission policy from the peer-registry yet; accepting without bans until it sends one");
-    }
+    const bucket = await StateBucket.open(bus, Buckets.admission);
+    let firstPolicy!: () => void;
+    const applied = new Promise<void>((r) => (firstPolicy = r));
+    this.policyWatch = await bucket.watch({ key: StateKeys.admissionPolicy, decode: (_key, v) => fromBinary(AdmissionPolicySchema, v) }, (change) => {
+      if (change.op !== "put") return;
+      this.applyPolicy(change.value);
+      firstPolicy();
+    });
+    await this.policyWatch.initialized;
+    if (this.o.admission.hasPolicy || waitMs <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([applied, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
+    if (!this.o.admission.hasPolicy) this.o.logger.warn({ waited_ms: waitMs }, "no admission policy from the peer-registry yet; accepting without bans until it writes one");
   }
 
   stop(): void {
+    this.policyWatch?.stop();
     for (const s of this.subs) s.unsubscribe();
     this.subs.length = 0;
   }

@@ -1,10 +1,10 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import { AdmissionPolicySchema, EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, Subjects } from "@timenet/proto";
+import { EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, Subjects } from "@timenet/proto";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
-import { dialVia, metricValue, nodePool, pushPolicy, record, ScriptedPeer, waitConnected } from "./harness.js";
+import { dialVia, metricValue, nodePool, pushPolicy, record, ScriptedPeer, waitConnected, writePolicy } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -71,8 +71,7 @@ describe("admission policy from the registry", () => {
   test("an older policy never replaces a newer one", async () => {
     const a = await node(68);
     await pushPolicy(a, { maxInbound: 1 });
-    a.bus.publish(Subjects.admissionPolicy, AdmissionPolicySchema, { version: 1n, bans: [{ ip: "127.0.0.70", untilMs: BigInt(Date.now() + 60_000) }] });
-    await a.bus.flush();
+    await writePolicy(a, { version: 1n, bans: [{ ip: "127.0.0.70", untilMs: BigInt(Date.now() + 60_000) }] });
     await pushPolicy(a, { maxInbound: 1 });
     assert.equal(a.gateway.admission.isBanned("127.0.0.70" as PeerIp), false);
   });

@@ -1,9 +1,9 @@
 // Test harness: real gateways on 127.0.0.k, each with its own real nats-server.
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { AdmissionPolicySchema, DialRequestSchema, EnvelopeSchema, Subjects, type Envelope, type Hello } from "@timenet/proto";
+import { AdmissionPolicySchema, Buckets, DialRequestSchema, StateKeys, EnvelopeSchema, Subjects, type Envelope, type Hello } from "@timenet/proto";
 import { NodeKey } from "@timenet/node-key";
-import { Bus } from "@timenet/bus";
+import { Bus, StateBucket } from "@timenet/bus";
 import { encodeFrame, FrameDecoder } from "@timenet/wire";
 import { createLogger } from "@timenet/telemetry";
 import { nodePoolOf, startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
@@ -43,7 +43,7 @@ const logLevel = process.env.TEST_LOG_LEVEL ?? "silent";
 
 export async function startNode(k: number, extra: Partial<GatewayOptions> = {}): Promise<TestNode> {
   const ip = `127.0.0.${k}` as PeerIp;
-  const nats = await startNatsServer();
+  const nats = await startNatsServer({ jetstream: true });
   const bus = await Bus.connect({ servers: nats.url, name: `test-${k}` });
   const key = extra.nodeKey ?? NodeKey.generate();
   const base = (more: Partial<GatewayOptions>): GatewayOptions => ({
@@ -116,10 +116,16 @@ export async function dialVia(from: TestNode, to: TestNode): Promise<void> {
   await from.bus.flush();
 }
 
-/** Pushes an admission policy to a node's gateway, as the registry does, and waits until it is in force. */
+/** Writes an admission policy as the registry does (its KV state) without waiting for the gateway. */
+export async function writePolicy(n: TestNode, policy: MessageInitShape<typeof AdmissionPolicySchema>): Promise<void> {
+  const bucket = await StateBucket.open(n.bus, Buckets.admission);
+  await bucket.put(StateKeys.admissionPolicy, AdmissionPolicySchema, policy);
+}
+
+/** Writes an admission policy as the registry does, and waits until the gateway has it in force. */
 export async function pushPolicy(n: TestNode, policy: MessageInitShape<typeof AdmissionPolicySchema>): Promise<void> {
   const version = BigInt(Date.now()) * 1000n + BigInt(policySeq++);
-  n.bus.publish(Subjects.admissionPolicy, AdmissionPolicySchema, { ...policy, version });
+  await writePolicy(n, { ...policy, version });
   await waitFor(async () => (await metricValue(n.gateway, "timenet_gateway_admission_policy_version")) === Number(version), { message: "policy applied" });
 }
 let policySeq = 0;

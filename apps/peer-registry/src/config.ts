@@ -37,8 +37,6 @@ export const registryEnvSchema = {
     parse: parseRate,
     show: formatRate,
   }),
-  RECONCILE_INTERVAL: durationMs({ description: "How often the book is compared with the gateway's connections", default: D.reconcileIntervalMs, min: 100 }),
-  GATEWAY_GRPC: str({ description: "The gateway's gRPC address (for reconciliation)", default: D.gatewayGrpc }),
 };
 
 /** Values each valid alone that do not work together. */

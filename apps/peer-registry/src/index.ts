@@ -1,7 +1,11 @@
 export { startRegistry, type PeerRegistry } from "./registry.js";
-export { resolveRegistryOptions, DEFAULT_SCORE_POLICY, type RegistryOptions, type ResolvedRegistryOptions, type ScorePolicy } from "./options.js";
-export { registryEnvSchema, parseRegistryEnv, type RegistryEnv } from "./config.js";
-export { PeerBook, type DialOrder } from "./peer-book.js";
+export { resolveRegistryOptions, DEFAULT_SCORE_POLICY, REGISTRY_DEFAULTS, type RegistryOptions, type ResolvedRegistryOptions, type ScorePolicy } from "./options.js";
+export { registryEnvChecks, registryEnvSchema, parseRegistryEnv, type RegistryEnv } from "./config.js";
+export { PeerRecords, isBanned } from "./peer-records.js";
+export { DialPlanner, type DialOrder } from "./dial-planner.js";
+export { PeerJudge } from "./peer-judge.js";
+export { GatewayConnections, decodeGatewayState } from "./gateway-connections.js";
+export { PeerAddresses } from "./peer-addresses.js";
 export { PeerStore, PeerStoreError } from "./peer-store.js";
 export { PeerExchange } from "./peer-exchange.js";
 export { backoffDelayMs } from "./backoff.js";

@@ -38,7 +38,5 @@ await runMain("peer-registry", logger, async () => {
     peerExchangeIntervalMs: env.PEER_EXCHANGE_INTERVAL,
     peerExchangeMax: env.PEER_EXCHANGE_MAX,
     candidateRate: env.PEER_EXCHANGE_CANDIDATES,
-    reconcileIntervalMs: env.RECONCILE_INTERVAL,
-    gatewayGrpc: env.GATEWAY_GRPC,
   });
 });

@@ -23,8 +23,9 @@ export class RegistryMetrics {
   readonly forgotten: Counter<"reason">;
   readonly candidates: Counter<"result">;
   readonly peerExchangeRequests: Counter<"result">;
-  readonly reconciliations: Counter<"result">;
-  readonly policyPublishes: Counter;
+  readonly gatewayState: Counter<"change">;
+  readonly policyPublishes: Counter<"result">;
+  readonly listenerErrors: Counter<"event">;
 
   constructor(registry: Registry, counts: () => BookCounts) {
     const r = [registry];
@@ -61,7 +62,13 @@ export class RegistryMetrics {
       registers: r,
     });
     this.peerExchangeRequests = new Counter({ name: "timenet_registry_peer_exchange_requests_total", help: "GetPeers: answered (to peers) and asked (of peers) by result", labelNames: ["result"], registers: r });
-    this.reconciliations = new Counter({ name: "timenet_registry_reconciliations_total", help: "Comparisons of the book with the gateway's connections: in_sync, corrected, error", labelNames: ["result"], registers: r });
-    this.policyPublishes = new Counter({ name: "timenet_registry_admission_policy_publishes_total", help: "Admission policies sent to the gateway", registers: r });
+    this.gatewayState = new Counter({
+      name: "timenet_registry_gateway_state_total",
+      help: "Changes read from the gateway's connection state: connected, disconnected, end_missed (ended unseen: our restart, never the peer's fault), gateway_restarted, invalid",
+      labelNames: ["change"],
+      registers: r,
+    });
+    this.policyPublishes = new Counter({ name: "timenet_registry_admission_policy_publishes_total", help: "Admission policies written for the gateway: ok, error (retried)", labelNames: ["result"], registers: r });
+    this.listenerErrors = new Counter({ name: "timenet_registry_listener_errors_total", help: "In-process event listeners that threw (a bug; the event went on to the others)", labelNames: ["event"], registers: r });
   }
 }

@@ -1,5 +1,4 @@
 import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
-import { grpcAddress } from "@timenet/config";
 import { resolveServiceEndpoints, withDefaults, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
 import type { Rate } from "@timenet/rate-limit";
 
@@ -24,8 +23,6 @@ export interface ScorePolicy {
 export interface RegistryOptions extends ServiceEndpointOptions {
   /** LMDB directory of the peer book. */
   dbPath: string;
-  /** The gateway's gRPC address, for reconciliation. Default 127.0.0.1:50051. */
-  gatewayGrpc?: string;
   /** This node's public IP: decides dial direction (the higher IP dials). Unset: always dial. */
   publicIp?: PeerIp;
   /** Peers kept connected whatever the target. */
@@ -67,10 +64,6 @@ export interface RegistryOptions extends ServiceEndpointOptions {
   peerExchangeMaxAgeMs?: number;
   /** New candidates accepted from one peer. Default 64 per 10 min. */
   candidateRate?: Rate;
-  /** How often the book is compared with the gateway's connections. Default 30 s. */
-  reconcileIntervalMs?: number;
-  /** How often the admission policy is re-published (it is also sent on every change). Default 5 s. */
-  policyRefreshMs?: number;
 }
 
 export const DEFAULT_SCORE_POLICY: ScorePolicy = {
@@ -84,7 +77,6 @@ export const DEFAULT_SCORE_POLICY: ScorePolicy = {
 
 /** Every default of startRegistry, in one place (the env schema reads them from here). */
 export const REGISTRY_DEFAULTS = {
-  gatewayGrpc: grpcAddress("p2p-gateway"),
   bootstrapPeers: [] as PeerEndpoint[],
   allowList: [] as PeerIp[],
   targetOutbound: 8,
@@ -105,8 +97,6 @@ export const REGISTRY_DEFAULTS = {
   peerExchangeMax: 32,
   peerExchangeMaxAgeMs: 3 * 60 * 60_000,
   candidateRate: { count: 64, periodMs: 10 * 60_000, burst: 64 } as Rate,
-  reconcileIntervalMs: 30_000,
-  policyRefreshMs: 5_000,
 };
 
 export type ResolvedRegistryOptions = typeof REGISTRY_DEFAULTS &

@@ -1,43 +1,46 @@
 import { create } from "@bufbuild/protobuf";
-import { EnvelopeSchema, PeerMessageSchema, PeerRequestSchema, PeerResponseSchema, SendToPeerSchema, Subjects, type PeerAddress } from "@timenet/proto";
-import { isPublicIp, isValidIp, normalizeIp, type PeerIp } from "@timenet/net-address";
+import { EnvelopeSchema, PeerMessageSchema, PeerRequestSchema, PeerResponseSchema, SendToPeerSchema, Subjects } from "@timenet/proto";
+import { isValidIp, normalizeIp, type PeerIp } from "@timenet/net-address";
 import type { Bus, BusSubscription } from "@timenet/bus";
 import type { Logger } from "@timenet/telemetry";
-import { TokenBucket } from "@timenet/rate-limit";
 import type { RegistryMetrics } from "./metrics.js";
-import type { ResolvedRegistryOptions } from "./options.js";
-import type { PeerBook } from "./peer-book.js";
+import type { PeerAddresses } from "./peer-addresses.js";
+import type { PeerRecords } from "./peer-records.js";
 
 export interface PeerExchangeOptions {
   bus: Bus;
-  book: PeerBook;
+  addresses: PeerAddresses;
+  records: PeerRecords;
   metrics: RegistryMetrics;
   logger: Logger;
-  options: ResolvedRegistryOptions;
+  /** How often each connected peer is asked. */
+  intervalMs: number;
+  /** Addresses asked for and answered. */
+  max: number;
 }
 
 /**
- * Peer exchange: answers peers' GetPeers from the book, asks each connected
- * peer for its peers on connect and then every interval, and feeds what it
- * learns to the book as candidates, at most `candidateRate` new ones per
- * source peer, so one peer cannot flood the book.
+ * Peer exchange over the gateway: answers peers' GetPeers from the book, asks
+ * each connected peer for its peers on connect and then every interval, and
+ * hands what comes back (asked for or not) to PeerAddresses.
  */
 export class PeerExchange {
   private readonly subs: BusSubscription[] = [];
+  /** When each connected peer was last asked; entries go with the connection. */
   private readonly lastAsked = new Map<PeerIp, number>();
-  private readonly budgets = new Map<PeerIp, TokenBucket>();
 
-  constructor(private readonly o: PeerExchangeOptions) {}
+  constructor(private readonly o: PeerExchangeOptions) {
+    o.records.events.on("removed", (ip) => this.lastAsked.delete(ip));
+  }
 
   start(): void {
-    const { bus, book, metrics, options } = this.o;
+    const { bus, addresses, metrics } = this.o;
     this.subs.push(
       bus.subscribe(Subjects.peerIn("get_peers"), PeerMessageSchema, (m) => {
         const env = m.envelope;
         if (!env || env.payload.case !== "getPeers" || !isValidIp(m.peerIp)) return;
         const ip = normalizeIp(m.peerIp);
-        const max = Math.min(env.payload.value.max || options.peerExchangeMax, options.peerExchangeMax);
-        const peers = book.sharePeers(ip, max);
+        const peers = addresses.share(ip, env.payload.value.max || this.o.max, Date.now());
         bus.publish(Subjects.peerOutSend, SendToPeerSchema, {
           peerIp: ip,
           connId: m.connId,
@@ -48,7 +51,7 @@ export class PeerExchange {
       // Unsolicited announcements count against the same budget.
       bus.subscribe(Subjects.peerIn("peers"), PeerMessageSchema, (m) => {
         const env = m.envelope;
-        if (env?.payload.case === "peers" && isValidIp(m.peerIp)) this.ingest(normalizeIp(m.peerIp), env.payload.value.peers);
+        if (env?.payload.case === "peers" && isValidIp(m.peerIp)) addresses.ingest(normalizeIp(m.peerIp), env.payload.value.peers, Date.now());
       }),
     );
   }
@@ -58,36 +61,35 @@ export class PeerExchange {
     this.subs.length = 0;
   }
 
-  onConnected(ip: PeerIp): void {
-    void this.ask(ip);
+  onConnected(ip: PeerIp, now: number): void {
+    void this.ask(ip, now);
   }
 
   onDisconnected(ip: PeerIp): void {
     this.lastAsked.delete(ip);
-    this.budgets.delete(ip);
   }
 
   /** Asks every connected peer not asked within the interval. */
-  tick(connected: PeerIp[], now = Date.now()): void {
+  tick(connected: PeerIp[], now: number): void {
     for (const ip of connected) {
-      if (now - (this.lastAsked.get(ip) ?? 0) >= this.o.options.peerExchangeIntervalMs) void this.ask(ip, now);
+      if (now - (this.lastAsked.get(ip) ?? 0) >= this.o.intervalMs) void this.ask(ip, now);
     }
   }
 
-  private async ask(ip: PeerIp, now = Date.now()): Promise<void> {
-    const { bus, metrics, logger, options } = this.o;
+  private async ask(ip: PeerIp, now: number): Promise<void> {
+    const { bus, metrics, logger } = this.o;
     this.lastAsked.set(ip, now);
     try {
       const res = await bus.request(
         Subjects.peerRequest,
         PeerRequestSchema,
-        { peerIp: ip, envelope: create(EnvelopeSchema, { payload: { case: "getPeers", value: { max: options.peerExchangeMax } } }), timeoutMs: 5_000 },
+        { peerIp: ip, envelope: create(EnvelopeSchema, { payload: { case: "getPeers", value: { max: this.o.max } } }), timeoutMs: 5_000 },
         PeerResponseSchema,
         { timeoutMs: 6_000 },
       );
       if (res.result.case === "envelope" && res.result.value.payload.case === "peers") {
         metrics.peerExchangeRequests.inc({ result: "asked_ok" });
-        this.ingest(ip, res.result.value.payload.value.peers);
+        this.o.addresses.ingest(ip, res.result.value.payload.value.peers, Date.now());
       } else {
         metrics.peerExchangeRequests.inc({ result: "asked_failed" });
         logger.debug({ peer_ip: ip, error: res.result.case === "error" ? res.result.value.message : "unexpected answer" }, "peer exchange request failed");
@@ -96,32 +98,5 @@ export class PeerExchange {
       metrics.peerExchangeRequests.inc({ result: "asked_failed" });
       logger.debug({ peer_ip: ip, err: (err as Error).message }, "peer exchange request failed");
     }
-  }
-
-  private ingest(from: PeerIp, addrs: PeerAddress[]): void {
-    const { book, metrics, logger, options } = this.o;
-    let budget = this.budgets.get(from);
-    if (!budget) {
-      budget = new TokenBucket(options.candidateRate);
-      this.budgets.set(from, budget);
-    }
-    const fromPublic = isPublicIp(from);
-    const tally: Record<string, number> = {};
-    for (const a of addrs.slice(0, options.peerExchangeMax)) {
-      let result: string;
-      if (!isValidIp(a.ip)) result = "invalid";
-      else {
-        const ip = normalizeIp(a.ip);
-        if (ip === from) result = "known";
-        else if (book.get(ip)) result = "known";
-        else if (!budget.take()) result = "rate_limited";
-        else result = book.addCandidate(ip, a.port, fromPublic);
-      }
-      metrics.candidates.inc({ result });
-      tally[result] = (tally[result] ?? 0) + 1;
-    }
-    const dropped = addrs.length - Math.min(addrs.length, options.peerExchangeMax);
-    if (dropped > 0) metrics.candidates.inc({ result: "rate_limited" }, dropped);
-    if (tally.accepted) logger.info({ peer_ip: from, ...tally }, "learned peers from peer exchange");
   }
 }

@@ -3,13 +3,15 @@ import { PORT_PLAN } from "@timenet/config";
 import type { PeerRegistryService } from "@timenet/proto";
 import { AddressError, normalizeIp, parseEndpoint, type PeerIp } from "@timenet/net-address";
 import { GrpcStatusError, type ServiceImpl } from "@timenet/grpc";
-import type { PeerBook } from "./peer-book.js";
+import type { DialPlanner } from "./dial-planner.js";
+import type { PeerJudge } from "./peer-judge.js";
+import type { PeerRecords } from "./peer-records.js";
 
 export interface RegistryServiceDeps {
-  book: PeerBook;
+  records: PeerRecords;
+  planner: DialPlanner;
+  judge: PeerJudge;
   targetOutbound: number;
-  /** Bans and unbans change the admission policy: send it at once. */
-  publishPolicy(): void;
 }
 
 function ipOf(raw: string): PeerIp {
@@ -23,14 +25,14 @@ function ipOf(raw: string): PeerIp {
 
 /** The operator's view of the peer book, and the few levers they have. */
 export function registryServiceImpl(d: RegistryServiceDeps): ServiceImpl<typeof PeerRegistryService> {
-  const { book } = d;
+  const { records, planner, judge } = d;
   return {
     listPeers(req) {
-      return { peers: book.list(req.state) };
+      return { peers: records.list(req.state) };
     },
     getPeer(req) {
       const ip = ipOf(req.ip);
-      const peer = book.get(ip);
+      const peer = records.get(ip);
       if (!peer) throw new GrpcStatusError(status.NOT_FOUND, `no peer ${ip} in the book`);
       return { peer };
     },
@@ -41,24 +43,21 @@ export function registryServiceImpl(d: RegistryServiceDeps): ServiceImpl<typeof 
       } catch (err) {
         throw new GrpcStatusError(status.INVALID_ARGUMENT, (err as Error).message);
       }
-      return { peer: book.addPersistent(endpoint) };
+      return { peer: planner.addPersistent(endpoint, Date.now()) };
     },
     banPeer(req) {
       const ip = ipOf(req.ip);
-      const peer = book.ban(ip, Number(req.durationMs), req.reason);
-      d.publishPolicy();
-      return { peer };
+      return { peer: judge.ban(ip, Number(req.durationMs), req.reason, Date.now()) };
     },
     unbanPeer(req) {
       const ip = ipOf(req.ip);
-      const peer = book.unban(ip);
+      const peer = judge.unban(ip, Date.now());
       if (!peer) throw new GrpcStatusError(status.NOT_FOUND, `no peer ${ip} in the book`);
-      d.publishPolicy();
       return { peer };
     },
     stats() {
-      const c = book.counts();
-      const dir = book.directions();
+      const c = records.counts();
+      const dir = records.directions();
       return {
         connected: c.connected,
         inbound: dir.inbound,
@@ -67,7 +66,7 @@ export function registryServiceImpl(d: RegistryServiceDeps): ServiceImpl<typeof 
         banned: c.banned,
         bookSize: c.size,
         targetOutbound: d.targetOutbound,
-        dialsPending: book.dialsPending,
+        dialsPending: planner.pendingCount,
       };
     },
   };

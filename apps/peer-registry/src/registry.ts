@@ -1,28 +1,18 @@
 import type { Registry } from "prom-client";
-import {
-  AdmissionPolicyRequestSchema,
-  AdmissionPolicySchema,
-  type Connection,
-  DialFailedSchema,
-  DialRequestSchema,
-  GatewayService,
-  OffenceSchema,
-  PeerConnectedSchema,
-  PeerDisconnectedSchema,
-  PeerMessageSchema,
-  PeerRegistryService,
-  PeerState,
-  Subjects,
-} from "@timenet/proto";
+import { Buckets, DialFailedSchema, DialRequestSchema, OffenceSchema, PeerMessageSchema, PeerRegistryService, PeerState, Subjects, type Peer } from "@timenet/proto";
 import { isValidIp, normalizeIp, type PeerIp } from "@timenet/net-address";
-import type { BusSubscription } from "@timenet/bus";
+import { StateBucket, type BusSubscription } from "@timenet/bus";
 import { ServiceFrame } from "@timenet/service-runtime";
-import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
 import type { Logger } from "@timenet/telemetry";
+import { AdmissionPublisher } from "./admission-publisher.js";
+import { DialPlanner } from "./dial-planner.js";
+import { decodeGatewayState, GatewayConnections } from "./gateway-connections.js";
 import { RegistryMetrics } from "./metrics.js";
 import { resolveRegistryOptions, type RegistryOptions, type ResolvedRegistryOptions } from "./options.js";
-import { PeerBook } from "./peer-book.js";
+import { PeerAddresses } from "./peer-addresses.js";
 import { PeerExchange } from "./peer-exchange.js";
+import { PeerJudge } from "./peer-judge.js";
+import { PeerRecords } from "./peer-records.js";
 import { PeerStore } from "./peer-store.js";
 import { registryServiceImpl } from "./registry-service.js";
 
@@ -30,18 +20,22 @@ export interface PeerRegistry {
   readonly grpcPort: number;
   readonly metricsPort: number;
   readonly options: ResolvedRegistryOptions;
-  readonly book: PeerBook;
+  /** The peer book's records (read them; the units own their fields). */
+  readonly records: PeerRecords;
+  readonly addresses: PeerAddresses;
   readonly registry: Registry;
   readonly logger: Logger;
-  /** Compares the book with the gateway's connections now; resolves with the number of corrections. */
-  reconcile(): Promise<number>;
   stop(): Promise<void>;
 }
 
 /**
- * Starts a peer-registry: the peer book (LMDB), its feeds from the gateway
- * over NATS, the dial planner, the admission policy, peer exchange, gRPC and
- * metrics. Several can run in one process (tests, devnet).
+ * Starts a peer-registry: the peer book (LMDB) and the units that each own a
+ * part of it — the gateway's connection state, the dial planner, the judge
+ * (offences, bans, admission policy), peer exchange — wired here, plus gRPC
+ * and metrics. State flows one way each: the registry watches the gateway's
+ * connection set and publishes its admission policy; the gateway gets dial
+ * orders and reports failed dials and offences as events. Several registries
+ * can run in one process (tests, devnet).
  */
 export async function startRegistry(options: RegistryOptions): Promise<PeerRegistry> {
   const o = resolveRegistryOptions(options);
@@ -51,114 +45,119 @@ export async function startRegistry(options: RegistryOptions): Promise<PeerRegis
   try {
     const store = PeerStore.open(o.dbPath);
     cleanups.push(() => store.close());
-    let publishSoon: () => void = () => undefined;
-    // The metrics read their counts from the book, which reports through the metrics.
-    const ref: { book?: PeerBook } = {};
-    const metrics = new RegistryMetrics(registry, () => ref.book?.counts() ?? { connected: 0, disconnected: 0, banned: 0, size: 0 });
-    const theBook = new PeerBook({ options: o, store, metrics, logger, onPolicyChange: () => publishSoon() });
-    ref.book = theBook;
-    theBook.load();
+    // The metrics read their counts from the records, which report through the metrics.
+    let countsOf: () => ReturnType<PeerRecords["counts"]> = () => ({ connected: 0, disconnected: 0, banned: 0, size: 0 });
+    const metrics = new RegistryMetrics(registry, () => countsOf());
+    // A dial in flight pins its entry (the planner is created next; pinned runs only later).
+    const records: PeerRecords = new PeerRecords({ store, maxBookSize: o.maxBookSize, metrics, logger, pinned: (p): boolean => planner.isPending(p.ip as PeerIp) });
+    countsOf = () => records.counts();
+    const planner: DialPlanner = new DialPlanner({
+      records,
+      metrics,
+      logger,
+      publicIp: o.publicIp,
+      targetOutbound: o.targetOutbound,
+      maxDialsPerTick: o.maxDialsPerTick,
+      passiveWaitMs: o.passiveWaitMs,
+      backoffMinMs: o.backoffMinMs,
+      backoffMaxMs: o.backoffMaxMs,
+      stableAfterMs: o.stableAfterMs,
+      dialGiveUpMs: o.dialGiveUpMs,
+      forgetAfterFailures: o.forgetAfterFailures,
+    });
+    const firstDialAt = (ip: string, now: number) => planner.firstDialAt(ip, now);
+    const judge = new PeerJudge({
+      records,
+      metrics,
+      logger,
+      score: o.score,
+      limits: { maxInbound: o.maxInbound, maxPerSubnet: o.maxPerSubnet, subnetPrefixV4: o.subnetPrefixV4, subnetPrefixV6: o.subnetPrefixV6 },
+      firstDialAt,
+    });
+    const connections = new GatewayConnections({ records, metrics, logger, firstDialAt });
+    const addresses = new PeerAddresses({
+      records,
+      metrics,
+      logger,
+      publicIp: o.publicIp,
+      max: o.peerExchangeMax,
+      maxAgeMs: o.peerExchangeMaxAgeMs,
+      candidateRate: o.candidateRate,
+      firstDialAt,
+    });
+
+    const now = Date.now();
+    const loaded = records.load(now);
+    planner.applyBootstrap(o.bootstrapPeers, now);
+    judge.applyAllowList(o.allowList, now);
+    logger.info({ peers: loaded.length, bootstrap: o.bootstrapPeers.length, allow_listed: o.allowList.length }, "peer book loaded");
 
     const bus = await frame.connectBus();
+    const exchange = new PeerExchange({ bus, addresses, records, metrics, logger, intervalMs: o.peerExchangeIntervalMs, max: o.peerExchangeMax });
 
-    // The admission policy goes out after every change (coalesced within one
-    // turn of the event loop) and periodically, for a gateway that restarted.
-    let policyQueued = false;
-    const publishPolicy = () => {
-      policyQueued = false;
-      if (bus.publish(Subjects.admissionPolicy, AdmissionPolicySchema, theBook.policy())) metrics.policyPublishes.inc();
-    };
-    publishSoon = () => {
-      if (policyQueued) return;
-      policyQueued = true;
-      setImmediate(publishPolicy);
-    };
+    // Who listens to whom: one place.
+    connections.events.on("connected", (p: Peer, at: number) => {
+      planner.onConnected(p.ip as PeerIp);
+      exchange.onConnected(p.ip as PeerIp, at);
+    });
+    connections.events.on("disconnected", (p, reason, livedMs, at) => {
+      planner.onDisconnected(p, reason, livedMs, at);
+      exchange.onDisconnected(p.ip as PeerIp);
+    });
+    connections.events.on("gatewayRestarted", (at) => planner.onGatewayRestarted(at));
+    judge.events.on("banned", (ip) => planner.onBanned(ip));
 
-    // The book corrected from the gateway's connections: periodically from
-    // ListConnections, and at the gateway's start (when it holds none).
-    const correctBook = (connections: Connection[], requestedAt: number): number => {
-      const corrected = theBook.reconcile(connections, requestedAt);
-      metrics.reconciliations.inc({ result: corrected > 0 ? "corrected" : "in_sync" });
-      return corrected;
-    };
+    const admission = new AdmissionPublisher({ bucket: await StateBucket.open(bus, Buckets.admission), judge, metrics, logger });
+    judge.events.on("policyChanged", () => admission.publishSoon());
+    await admission.start();
+    cleanups.push(() => admission.stop());
 
-    const pex = new PeerExchange({ bus, book: theBook, metrics, logger, options: o });
+    // The gateway's connection set: read whole first, then followed.
+    const gatewayState = await StateBucket.open(bus, Buckets.connections);
+    const watch = await gatewayState.watch({ decode: decodeGatewayState }, (change) => connections.apply(change, Date.now()));
+    cleanups.push(() => watch.stop());
+    await watch.initialized;
+    connections.markInitialized(Date.now());
+
     const subs: BusSubscription[] = [
-      bus.subscribe(Subjects.peerConnected, PeerConnectedSchema, (ev) => {
-        if (!isValidIp(ev.ip)) return;
-        theBook.onConnected({ ...ev, ip: normalizeIp(ev.ip) });
-        pex.onConnected(normalizeIp(ev.ip));
-      }),
-      bus.subscribe(Subjects.peerDisconnected, PeerDisconnectedSchema, (ev) => {
-        if (!isValidIp(ev.ip)) return;
-        theBook.onDisconnected({ ...ev, ip: normalizeIp(ev.ip) });
-        pex.onDisconnected(normalizeIp(ev.ip));
-      }),
       bus.subscribe(Subjects.dialFailed, DialFailedSchema, (ev) => {
-        if (isValidIp(ev.ip)) theBook.onDialFailed({ ...ev, ip: normalizeIp(ev.ip) });
+        if (isValidIp(ev.ip)) planner.onDialFailed({ ...ev, ip: normalizeIp(ev.ip) }, Date.now());
       }),
       bus.subscribe(Subjects.offence, OffenceSchema, (off) => {
-        if (isValidIp(off.ip)) theBook.onOffence({ ...off, ip: normalizeIp(off.ip) });
+        if (isValidIp(off.ip)) judge.onOffence({ ...off, ip: normalizeIp(off.ip) }, Date.now());
       }),
       bus.subscribe(Subjects.peerIn("new_block"), PeerMessageSchema, (m) => {
         const p = m.envelope?.payload;
-        if (p?.case === "newBlock" && isValidIp(m.peerIp)) theBook.onAnnouncement(normalizeIp(m.peerIp), p.value.height, p.value.hash);
-      }),
-      bus.subscribe(Subjects.admissionPolicyGet, AdmissionPolicyRequestSchema, (req, ctx) => {
-        // A starting gateway holds no connections; a crashed one sent no
-        // disconnected events. Close what the book still holds, so that the
-        // dial plan redials now rather than at the next reconciliation.
-        if (req.starting) {
-          const closed = correctBook([], Date.now());
-          if (closed > 0) logger.warn({ closed }, "the gateway (re)started: the connections of its previous run are gone");
-        }
-        ctx.respond(AdmissionPolicySchema, theBook.policy());
+        if (p?.case !== "newBlock" || !isValidIp(m.peerIp)) return;
+        const peer = records.get(normalizeIp(m.peerIp));
+        if (!peer || p.value.height <= peer.bestHeight) return;
+        peer.bestHeight = p.value.height;
+        peer.bestHash = p.value.hash;
+        records.save(peer, Date.now());
       }),
     ];
     cleanups.push(() => subs.forEach((s) => s.unsubscribe()));
-    pex.start();
-    cleanups.push(() => pex.stop());
-
-    const gateway: ServiceClient<typeof GatewayService> = createGrpcClient(GatewayService, o.gatewayGrpc);
-    cleanups.push(() => gateway.close());
-    const reconcile = async (): Promise<number> => {
-      const requestedAt = Date.now();
-      try {
-        const res = await gateway.listConnections({}, { deadlineMs: 3_000 });
-        return correctBook(
-          res.connections.filter((c) => isValidIp(c.ip)).map((c) => ({ ...c, ip: normalizeIp(c.ip) })),
-          requestedAt,
-        );
-      } catch (err) {
-        metrics.reconciliations.inc({ result: "error" });
-        logger.warn({ gateway: o.gatewayGrpc, err: (err as Error).message }, "cannot reach the gateway to reconcile the peer book");
-        return 0;
-      }
-    };
-    await reconcile();
-    publishPolicy();
+    exchange.start();
+    cleanups.push(() => exchange.stop());
 
     const tick = () => {
-      const now = Date.now();
-      theBook.tick(now);
-      for (const d of theBook.dueDials(now)) {
+      const at = Date.now();
+      judge.tick(at);
+      planner.tick(at);
+      for (const d of planner.due(at)) {
         if (!bus.publish(Subjects.registryDial, DialRequestSchema, { ip: d.ip, port: d.port, reason: d.why })) break;
-        theBook.markDialSent(d.ip, now);
+        planner.markSent(d.ip, at);
         metrics.dialAttempts.inc({ why: d.why });
         logger.info({ peer_ip: d.ip, port: d.port, why: d.why }, "asking the gateway to dial");
       }
-      pex.tick(theBook.list(PeerState.CONNECTED).map((p) => p.ip as PeerIp), now);
+      exchange.tick(records.list(PeerState.CONNECTED).map((p) => p.ip as PeerIp), at);
     };
-    const timers = [
-      setInterval(tick, o.tickMs),
-      setInterval(publishPolicy, o.policyRefreshMs),
-      setInterval(() => void reconcile(), o.reconcileIntervalMs),
-    ];
-    cleanups.push(() => timers.forEach((t) => clearInterval(t)));
+    const timer = setInterval(tick, o.tickMs);
+    cleanups.push(() => clearInterval(timer));
     tick();
 
     await frame.serve(
-      [{ service: PeerRegistryService, impl: registryServiceImpl({ book: theBook, targetOutbound: o.targetOutbound, publishPolicy: publishSoon }) }],
+      [{ service: PeerRegistryService, impl: registryServiceImpl({ records, planner, judge, targetOutbound: o.targetOutbound }) }],
       [{ name: "nats", check: () => bus.connected }],
     );
 
@@ -175,16 +174,7 @@ export async function startRegistry(options: RegistryOptions): Promise<PeerRegis
       "peer-registry started",
     );
 
-    return {
-      grpcPort: frame.grpcPort,
-      metricsPort: frame.metricsPort,
-      options: o,
-      book: theBook,
-      registry,
-      logger,
-      reconcile,
-      stop: () => frame.stop(),
-    };
+    return { grpcPort: frame.grpcPort, metricsPort: frame.metricsPort, options: o, records, addresses, registry, logger, stop: () => frame.stop() };
   } catch (err) {
     await cleanups.run();
     throw err;

@@ -56,7 +56,7 @@ describe("dial plan", () => {
     const seen: Array<{ failures: number; at: number }> = [];
     await waitFor(
       () => {
-        const p = a.registry!.book.get("127.0.0.88" as PeerIp);
+        const p = a.registry!.records.get("127.0.0.88" as PeerIp);
         const f = p?.consecutiveDialFailures ?? 0;
         if (f > (seen.at(-1)?.failures ?? 0)) seen.push({ failures: f, at: Date.now() });
         return f >= 5;
@@ -72,9 +72,9 @@ describe("dial plan", () => {
 
     // Something starts listening there and speaks the protocol: a real node's gateway on that address.
     await node(88, { gatewayEnv: { P2P_PORT: String(port) } });
-    await waitFor(() => a.registry!.book.get("127.0.0.88" as PeerIp)?.state === PeerState.CONNECTED, { timeoutMs: 15_000, message: "connected at last" });
-    assert.ok(a.registry!.book.get("127.0.0.88" as PeerIp)!.consecutiveDialFailures >= 5, "not reset at connect: a flapping peer would cycle");
-    await waitFor(() => a.registry!.book.get("127.0.0.88" as PeerIp)!.consecutiveDialFailures === 0, { timeoutMs: 3_000, message: "reset after a stable connection" });
+    await waitFor(() => a.registry!.records.get("127.0.0.88" as PeerIp)?.state === PeerState.CONNECTED, { timeoutMs: 15_000, message: "connected at last" });
+    assert.ok(a.registry!.records.get("127.0.0.88" as PeerIp)!.consecutiveDialFailures >= 5, "not reset at connect: a flapping peer would cycle");
+    await waitFor(() => a.registry!.records.get("127.0.0.88" as PeerIp)!.consecutiveDialFailures === 0, { timeoutMs: 3_000, message: "reset after a stable connection" });
   });
 
   test("peer exchange discovers a third node that only one peer knew", async () => {
@@ -91,7 +91,7 @@ describe("dial plan", () => {
     assert.ok((await registryMetric(a, "timenet_registry_peer_exchange_candidates_total", { result: "accepted" })) >= 1);
     assert.ok((await registryMetric(b, "timenet_registry_peer_exchange_requests_total", { result: "answered" })) >= 1);
     // Private addresses are only shared with private peers: loopback peers see each other.
-    const shared = b.registry!.book.sharePeers("203.0.113.9" as PeerIp, 32);
+    const shared = b.registry!.addresses.share("203.0.113.9" as PeerIp, 32, Date.now());
     assert.equal(shared.length, 0, "a public peer is never told about loopback addresses");
   });
 });

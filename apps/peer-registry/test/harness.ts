@@ -23,8 +23,6 @@ export const FAST: Partial<RegistryOptions> = {
   stableAfterMs: 500,
   dialGiveUpMs: 3_000,
   peerExchangeIntervalMs: 500,
-  reconcileIntervalMs: 60_000,
-  policyRefreshMs: 200,
 };
 
 export interface NodeOptions {
@@ -115,7 +113,6 @@ export async function startNode(k: number, o: NodeOptions = {}): Promise<TestNod
         node: `r${k}`,
         natsUrl: nats.url,
         dbPath: join(dir.path, "peers"),
-        gatewayGrpc: `127.0.0.1:${grpcPort}`,
         publicIp: ip,
         grpcPort: 0,
         metricsPort: 0,
@@ -138,7 +135,7 @@ export async function startNode(k: number, o: NodeOptions = {}): Promise<TestNod
       await dir.remove();
     },
   };
-  // The gateway first: the registry reconciles with it and pushes its policy at start.
+  // The gateway first, as in a real node (either order works: both watch the other's state).
   try {
     await node.startGateway();
     if (!o.noRegistry) await node.startRegistry();

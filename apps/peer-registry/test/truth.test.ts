@@ -1,6 +1,6 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Direction, PeerSource, PeerState } from "@timenet/proto";
+import { Direction, DisconnectReason, PeerSource, PeerState } from "@timenet/proto";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
 import { gatewayMetric, gatewayPeers, nodePool, registryMetric, waitLinked, type TestNode } from "./harness.js";
@@ -69,24 +69,32 @@ describe("truthful counts", () => {
     await assertTruthful(a, 3, "b back after the registry restart");
   });
 
-  test("a crash of our own gateway: its successor's start tells the registry, which redials at once, not at the next reconciliation", async () => {
-    const b = await node(161, { registry: { passiveWaitMs: 60_000 } }); // b (the lower IP) leaves the dialling to a
-    const a = await node(169, { registry: { bootstrapPeers: [b.endpoint], reconcileIntervalMs: 60_000 } });
+  test("a crash of our own gateway is not the peers' fault: no failure counted against them, and they are redialled at once", async () => {
+    const b = await node(161, { registry: { passiveWaitMs: 60_000 } }); // b and c (lower IPs) leave the dialling to a
+    const c = await node(162, { registry: { passiveWaitMs: 60_000 } });
+    const a = await node(169, { registry: { bootstrapPeers: [b.endpoint, c.endpoint], stableAfterMs: 60_000, backoffMinMs: 5_000 } });
     await waitLinked(a, b);
-    const first = (await gatewayPeers(a)).get(b.ip)!;
-    assert.equal(first.direction, Direction.OUTBOUND, "the higher IP dialled");
+    await waitLinked(a, c);
+    for (const peer of [b, c]) assert.equal((await gatewayPeers(a)).get(peer.ip)!.direction, Direction.OUTBOUND, "the higher IP dialled");
 
-    await a.gateway.kill(); // no event reaches the registry: the book still says connected
-    assert.equal(a.registry!.book.get(b.ip)!.state, PeerState.CONNECTED);
-    const restartedAt = Date.now();
+    await a.gateway.kill(); // a crash writes nothing: the book still says connected
+    assert.equal(a.registry!.records.get(b.ip)!.state, PeerState.CONNECTED);
     await a.startGateway();
-    await waitFor(async () => (await gatewayPeers(a)).get(b.ip)?.direction === Direction.OUTBOUND, {
-      timeoutMs: 10_000,
-      message: "a redials b after its gateway restarted",
-    });
-    assert.ok(Date.now() - restartedAt < 10_000, "well before RECONCILE_INTERVAL (60 s)");
-    await assertTruthful(a, 1, "after the gateway restart");
-    assert.equal((await a.registryClient().getPeer({ ip: b.ip })).peer!.totalConnections, 2, "one new connection, not several");
+    const restartedAt = Date.now();
+    for (const peer of [b, c]) {
+      await waitFor(async () => (await gatewayPeers(a)).get(peer.ip)?.direction === Direction.OUTBOUND, { timeoutMs: 10_000, message: `a redials ${peer.ip}` });
+    }
+    // A failure would have meant a backoff of at least BACKOFF_MIN / 2 (2.5 s) before the redial.
+    assert.ok(Date.now() - restartedAt < 2_000, `redialled ${Date.now() - restartedAt} ms after the gateway was back`);
+    await assertTruthful(a, 2, "after the gateway restart");
+    for (const peer of [b, c]) {
+      const p = (await a.registryClient().getPeer({ ip: peer.ip })).peer!;
+      assert.equal(p.consecutiveDialFailures, 0, `${peer.ip}: our crash is not counted against it`);
+      assert.equal(p.lastDisconnectReason, DisconnectReason.LOCAL_RESTART, `${peer.ip}: the end is ours, not unspecified`);
+      assert.equal(p.totalConnections, 2, `${peer.ip}: one new connection, not several`);
+    }
+    assert.equal(await registryMetric(a, "timenet_registry_gateway_state_total", { change: "gateway_restarted" }), 1);
+    assert.equal(await registryMetric(a, "timenet_registry_offences_total"), 0);
   });
 
   test("a registry restart keeps the book and the bans", async () => {
@@ -114,10 +122,10 @@ describe("truthful counts", () => {
     assert.equal(stillBanned.banUntilMs, banned.banUntilMs);
     assert.equal(stillBanned.banReason, "operator: kept across restarts");
     assert.equal(after.find((p) => p.ip === c.ip)!.source, PeerSource.OPERATOR);
-    // Connections were reconciled with the gateway, not assumed.
+    // Connections were read from the gateway's state, not assumed from disk.
     await assertTruthful(a, 2, "after restart");
     // The gateway still enforces the ban from the restarted registry's policy.
     await waitFor(async () => (await gatewayMetric(a, "timenet_gateway_banned_ips")) === 1, { message: "ban in force" });
-    assert.ok(a.registry!.book.get("127.0.0.158" as PeerIp));
+    assert.ok(a.registry!.records.get("127.0.0.158" as PeerIp));
   });
 });

@@ -16,7 +16,7 @@ export interface RegistryProcess {
 /** Starts the real peer-registry as a child process against `natsUrl`; resolves once /readyz answers 200. */
 export async function startRegistry(natsUrl: string): Promise<RegistryProcess> {
   const dir = await tempDir("timenetctl-registry-");
-  const [grpcPort, metricsPort, gatewayPort] = [await freePort(), await freePort(), await freePort()];
+  const [grpcPort, metricsPort] = [await freePort(), await freePort()];
   const service = await startServiceProcess({
     main: REGISTRY_MAIN,
     env: {
@@ -26,8 +26,7 @@ export async function startRegistry(natsUrl: string): Promise<RegistryProcess> {
       GRPC_PORT: String(grpcPort),
       METRICS_HOST: "127.0.0.1",
       METRICS_PORT: String(metricsPort),
-      // No gateway runs here; the registry tolerates an unreachable one.
-      GATEWAY_GRPC: `127.0.0.1:${gatewayPort}`,
+      // No gateway runs here: the registry only watches the (empty) state a gateway would publish.
       PUBLIC_IP: "127.0.0.1",
       LOG_LEVEL: "warn",
       NODE_NAME: "timenetctl-test",

@@ -147,7 +147,6 @@ export async function planTestNetwork(): Promise<TestNetwork> {
   const startRegistry = (host: Host, bootstrap: Host[]) =>
     run(host, "peer-registry", {
       REGISTRY_DB_PATH: join(dir.path, `${host.name}-peers`),
-      GATEWAY_GRPC: grpcOf(host, "p2p-gateway"),
       BOOTSTRAP_PEERS: bootstrap.map((h) => `${h.ip}:${h.p2pPort}`).join(","),
       BACKOFF_MIN: "50ms",
       BACKOFF_MAX: "1s",

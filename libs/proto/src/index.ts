@@ -4,6 +4,7 @@ export * from "./gen/timenet/chain/v1/block_store_pb.js";
 export * from "./gen/timenet/sync/v1/sync_pb.js";
 export * from "./gen/timenet/p2p/v1/wire_pb.js";
 export * from "./gen/timenet/p2p/v1/bus_pb.js";
+export * from "./gen/timenet/p2p/v1/state_pb.js";
 export * from "./gen/timenet/gateway/v1/gateway_service_pb.js";
 export * from "./gen/timenet/registry/v1/registry_pb.js";
 export * from "./gen/timenet/producer/v1/producer_pb.js";

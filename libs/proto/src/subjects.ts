@@ -16,11 +16,29 @@ export const Subjects = {
   dialFailed: "p2p.peer.dial_failed",
   /** See proto/timenet/registry/v1/registry.proto. */
   registryDial: "registry.dial",
-  admissionPolicy: "registry.admission",
-  admissionPolicyGet: "registry.admission.get",
   /** See proto/timenet/chain/v1/block_store.proto. */
   chainTip: "chain.tip",
   /** See proto/timenet/sync/v1/sync.proto. */
   syncBatch: "sync.batch",
   syncWorkerHeartbeat: "sync.worker.heartbeat",
+} as const;
+
+/**
+ * State published as NATS JetStream KV buckets, each written by one service
+ * (see proto/timenet/p2p/v1/state.proto and proto/timenet/registry/v1/registry.proto).
+ */
+export const Buckets = {
+  /** The gateway's connection set: keys `run` and `c.<ip>`. */
+  connections: "P2P_CONNECTIONS",
+  /** The registry's admission policy: key `policy`. */
+  admission: "REGISTRY_ADMISSION",
+} as const;
+
+export const StateKeys = {
+  gatewayRun: "run",
+  admissionPolicy: "policy",
+  /** Every connection entry (a KV watch filter). */
+  allConnections: "c.>",
+  /** The entry of one peer IP: KV keys allow `.` but not `:`, so IPv6 colons become `_`. */
+  connection: (ip: string) => `c.${ip.replaceAll(":", "_")}`,
 } as const;

@@ -1,0 +1,65 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import { AdmissionPolicySchema, StateKeys } from "@timenet/proto";
+import type { StateBucket } from "@timenet/bus";
+import type { Logger } from "@timenet/telemetry";
+import type { RegistryMetrics } from "./metrics.js";
+import type { PeerJudge } from "./peer-judge.js";
+
+export interface AdmissionPublisherOptions {
+  bucket: StateBucket;
+  judge: PeerJudge;
+  metrics: RegistryMetrics;
+  logger: Logger;
+  /** Pause before a failed write is tried again. Default 1 s. */
+  retryMs?: number;
+}
+
+/**
+ * Publishes the judge's admission policy as state (bucket REGISTRY_ADMISSION,
+ * key `policy`) for the gateway to watch: after every change, coalesced within
+ * one turn of the event loop, and retried until NATS takes it. The stored
+ * policy outlives both processes, so a gateway that starts while the registry
+ * is down still enforces the last bans.
+ */
+export class AdmissionPublisher {
+  private queued = false;
+  private writing: Promise<void> | undefined;
+  private stopped = false;
+  private retry: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: AdmissionPublisherOptions) {}
+
+  /** Continues the version above the stored policy's, then writes the current policy. */
+  async start(): Promise<void> {
+    const stored = await this.o.bucket.get(StateKeys.admissionPolicy, (v) => fromBinary(AdmissionPolicySchema, v)).catch(() => undefined);
+    if (stored) this.o.judge.continueAfter(stored.version);
+    this.writing = this.write();
+    await this.writing;
+  }
+
+  publishSoon(): void {
+    if (this.queued || this.stopped) return;
+    this.queued = true;
+    setImmediate(() => {
+      this.queued = false;
+      this.writing = this.write();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    await this.writing;
+  }
+
+  private async write(): Promise<void> {
+    try {
+      await this.o.bucket.put(StateKeys.admissionPolicy, AdmissionPolicySchema, this.o.judge.policy(Date.now()));
+      this.o.metrics.policyPublishes.inc({ result: "ok" });
+    } catch (err) {
+      this.o.metrics.policyPublishes.inc({ result: "error" });
+      this.o.logger.warn({ err: (err as Error).message }, "cannot write the admission policy; retrying");
+      if (!this.stopped) this.retry = setTimeout(() => this.publishSoon(), this.o.retryMs ?? 1_000);
+    }
+  }
+}

@@ -1,0 +1,159 @@
+import { create } from "@bufbuild/protobuf";
+import { AdmissionPolicySchema, enumLabel, OffenceKindSchema, PeerSource, SeveritySchema, type AdmissionPolicy, type Offence, type Peer } from "@timenet/proto";
+import type { PeerIp } from "@timenet/net-address";
+import { TypedEvents } from "@timenet/events";
+import type { Logger } from "@timenet/telemetry";
+import type { RegistryMetrics } from "./metrics.js";
+import type { ScorePolicy } from "./options.js";
+import { isBanned, type PeerRecords } from "./peer-records.js";
+import { banDurationMs, decayedScore, gradeOf, penaltyFor } from "./scoring.js";
+
+export type PeerJudgeEvents = {
+  /** Bans or the allow-list changed: the admission policy must be published again. */
+  policyChanged: () => void;
+  banned: (ip: PeerIp) => void;
+};
+
+export interface PeerJudgeOptions {
+  records: PeerRecords;
+  metrics: RegistryMetrics;
+  logger: Logger;
+  score: ScorePolicy;
+  /** The admission limits the gateway enforces on strangers. */
+  limits: { maxInbound: number; maxPerSubnet: number; subnetPrefixV4: number; subnetPrefixV6: number };
+  /** When a new IP may first be dialled (the dial planner's rule), for records the judge creates. */
+  firstDialAt: (ip: string, now: number) => number;
+}
+
+/**
+ * The only judge of peers: grades offences by kind (scoring.ts holds the one
+ * table), keeps each IP's decaying score, bans at the threshold (durations
+ * doubling per ban), lifts bans when they lapse or an operator says so, and
+ * makes the admission policy the gateway enforces (bans, allow-list, inbound
+ * limits). Owns each record's score, ban and allow-list fields.
+ */
+export class PeerJudge {
+  readonly events: TypedEvents<PeerJudgeEvents>;
+  /** Increases with every change; `continueAfter` lifts it above a stored policy's. */
+  private version = BigInt(Date.now()) * 1000n;
+
+  constructor(private readonly o: PeerJudgeOptions) {
+    this.events = new TypedEvents<PeerJudgeEvents>((event, err) => {
+      o.metrics.listenerErrors.inc({ event });
+      o.logger.error({ event, err }, "judge listener failed");
+    });
+  }
+
+  /** A restarted registry continues above the version it published before, whatever the clock says. */
+  continueAfter(storedVersion: bigint): void {
+    if (storedVersion >= this.version) this.version = storedVersion + 1n;
+  }
+
+  /** This run's allow-list: allow-listed IPs override automatic bans (an operator's ban stands). */
+  applyAllowList(allow: readonly PeerIp[], now: number): void {
+    const wanted = new Set(allow);
+    for (const p of this.o.records.all()) {
+      if (p.allowListed && !wanted.has(p.ip as PeerIp)) {
+        p.allowListed = false;
+        this.o.records.save(p, now);
+      }
+    }
+    for (const ip of wanted) {
+      const p = this.o.records.getOrCreate(ip, PeerSource.CONFIG, now, { nextDialMs: this.o.firstDialAt(ip, now), evenIfFull: true })!;
+      p.allowListed = true;
+      if (p.banUntilMs > 0n && !p.banReason.startsWith("operator")) this.liftBan(p, "allow_listed", now);
+      this.o.records.save(p, now);
+    }
+  }
+
+  /** Grades an offence; returns true if it led to a ban. */
+  onOffence(off: Offence, now: number): boolean {
+    const ip = off.ip as PeerIp;
+    const kind = enumLabel(OffenceKindSchema, off.kind);
+    const grade = gradeOf(off.kind);
+    const severity = enumLabel(SeveritySchema, grade);
+    this.o.metrics.offences.inc({ kind, severity });
+    const p = this.o.records.getOrCreate(ip, PeerSource.INBOUND, now, { nextDialMs: this.o.firstDialAt(ip, now), evenIfFull: true })!;
+    const penalty = penaltyFor(grade, this.o.score);
+    let score = decayedScore(p.score, Number(p.scoreAtMs), now, this.o.score.halfLifeMs);
+    score = penalty === "ban" ? Math.min(score, this.o.score.banThreshold) : score - penalty;
+    p.score = score;
+    p.scoreAtMs = BigInt(now);
+    const shouldBan = score <= this.o.score.banThreshold;
+    this.o.logger.warn({ peer_ip: ip, kind, severity, score: Math.round(score), detail: off.detail }, "offence");
+    let banned = false;
+    if (shouldBan && p.allowListed) {
+      this.o.logger.warn({ peer_ip: ip, kind, score: Math.round(score) }, "allow-listed peer is never banned automatically");
+    } else if (shouldBan && !isBanned(p, now)) {
+      this.imposeBan(p, banDurationMs(p.banCount, this.o.score), kind, now);
+      banned = true;
+    }
+    this.o.records.save(p, now);
+    return banned;
+  }
+
+  /** An operator's ban (allow-listed peers included). */
+  ban(ip: PeerIp, durationMs: number, reason: string, now: number): Peer {
+    const p = this.o.records.getOrCreate(ip, PeerSource.OPERATOR, now, { nextDialMs: this.o.firstDialAt(ip, now), evenIfFull: true })!;
+    this.imposeBan(p, durationMs > 0 ? durationMs : banDurationMs(p.banCount, this.o.score), `operator${reason ? `: ${reason}` : ""}`, now);
+    this.o.records.save(p, now);
+    return p;
+  }
+
+  unban(ip: PeerIp, now: number): Peer | undefined {
+    const p = this.o.records.get(ip);
+    if (!p) return undefined;
+    if (p.banUntilMs > 0n) this.liftBan(p, "operator", now);
+    this.o.records.save(p, now);
+    return p;
+  }
+
+  /** Lifts the bans that have lapsed. */
+  tick(now: number): void {
+    for (const p of this.o.records.all()) {
+      if (p.banUntilMs > 0n && Number(p.banUntilMs) <= now) {
+        this.liftBan(p, "expired", now);
+        this.o.records.save(p, now);
+      }
+    }
+  }
+
+  /** The admission policy the gateway enforces. */
+  policy(now: number): AdmissionPolicy {
+    const records = [...this.o.records.all()];
+    return create(AdmissionPolicySchema, {
+      bans: records.filter((p) => isBanned(p, now)).map((p) => ({ ip: p.ip, untilMs: p.banUntilMs, reason: p.banReason })),
+      allowList: records.filter((p) => p.allowListed).map((p) => p.ip),
+      ...this.o.limits,
+      version: this.version,
+      issuedAtMs: BigInt(now),
+    });
+  }
+
+  private imposeBan(p: Peer, durationMs: number, reason: string, now: number): void {
+    p.banUntilMs = BigInt(now + durationMs);
+    p.banReason = reason;
+    p.banCount++;
+    const label = reason.startsWith("operator") ? "operator" : reason;
+    this.o.metrics.bans.inc({ reason: label });
+    this.o.logger.warn({ peer_ip: p.ip, reason: label, detail: reason, duration_ms: durationMs, bans: p.banCount }, "peer banned");
+    this.events.emit("banned", p.ip as PeerIp);
+    this.changed();
+  }
+
+  private liftBan(p: Peer, why: "expired" | "operator" | "allow_listed", now: number): void {
+    p.banUntilMs = 0n;
+    p.banReason = "";
+    p.score = 0;
+    p.scoreAtMs = BigInt(now);
+    p.nextDialMs = BigInt(now);
+    this.o.metrics.unbans.inc({ reason: why });
+    this.o.logger.info({ peer_ip: p.ip, reason: why }, "ban lifted");
+    this.changed();
+  }
+
+  private changed(): void {
+    this.version++;
+    this.events.emit("policyChanged");
+  }
+}

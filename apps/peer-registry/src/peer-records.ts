@@ -1,0 +1,158 @@
+import { create } from "@bufbuild/protobuf";
+import { PeerDirection, PeerSchema, PeerSource, PeerState, type Peer } from "@timenet/proto";
+import { compareIp, type PeerIp } from "@timenet/net-address";
+import { TypedEvents } from "@timenet/events";
+import type { Logger } from "@timenet/telemetry";
+import type { BookCounts, RegistryMetrics } from "./metrics.js";
+import type { PeerStore } from "./peer-store.js";
+
+export type RemovedWhy = "given_up" | "evicted";
+
+export type PeerRecordEvents = {
+  /** An IP left the book: every unit forgets what it kept about it. */
+  removed: (ip: PeerIp, why: RemovedWhy) => void;
+};
+
+export interface PeerRecordsOptions {
+  store: PeerStore;
+  maxBookSize: number;
+  metrics: RegistryMetrics;
+  logger: Logger;
+  /**
+   * Whether an entry must stay whatever the bound (configured, connected,
+   * banned, being dialled…): each unit that pins entries answers for its own.
+   */
+  pinned: (p: Peer, now: number) => boolean;
+}
+
+/** A ban in force at `now`. */
+export function isBanned(p: Peer, now: number): boolean {
+  return p.banUntilMs > 0n && Number(p.banUntilMs) > now;
+}
+
+/**
+ * The peer book's records and their storage: one `Peer` per normalised IP
+ * (never two for one machine), written through to LMDB on every change. It
+ * decides nothing about peers; the dial planner, the judge, the gateway's
+ * connection state and peer exchange each change the fields they own and
+ * `save` them here. Bounded: beyond `maxBookSize` the least valuable entry that
+ * nothing pins is evicted.
+ */
+export class PeerRecords {
+  readonly events: TypedEvents<PeerRecordEvents>;
+  private readonly peers = new Map<PeerIp, Peer>();
+
+  constructor(private readonly o: PeerRecordsOptions) {
+    this.events = new TypedEvents<PeerRecordEvents>((event, err) => {
+      o.metrics.listenerErrors.inc({ event });
+      o.logger.error({ event, err }, "peer-book listener failed");
+    });
+  }
+
+  /** Loads the stored book. Connections are not trusted from disk: the caller reconciles them with the gateway's state. */
+  load(now: number): Peer[] {
+    const loaded = this.o.store.load((ip, err) => this.o.logger.error({ peer_ip: ip, err: err.message }, "undecodable peer record skipped"));
+    for (const p of loaded) {
+      refreshState(p, now);
+      this.peers.set(p.ip as PeerIp, p);
+    }
+    return loaded;
+  }
+
+  get(ip: PeerIp): Peer | undefined {
+    return this.peers.get(ip);
+  }
+
+  has(ip: PeerIp): boolean {
+    return this.peers.has(ip);
+  }
+
+  get size(): number {
+    return this.peers.size;
+  }
+
+  all(): IterableIterator<Peer> {
+    return this.peers.values();
+  }
+
+  /** The records in one state (all for UNSPECIFIED), in IP order. */
+  list(state: PeerState = PeerState.UNSPECIFIED): Peer[] {
+    return [...this.peers.values()].filter((p) => state === PeerState.UNSPECIFIED || p.state === state).sort((x, y) => compareIp(x.ip, y.ip));
+  }
+
+  counts(): BookCounts {
+    const c = { connected: 0, disconnected: 0, banned: 0, size: this.peers.size };
+    for (const p of this.peers.values()) {
+      if (p.state === PeerState.CONNECTED) c.connected++;
+      else if (p.state === PeerState.BANNED) c.banned++;
+      else c.disconnected++;
+    }
+    return c;
+  }
+
+  directions(): { inbound: number; outbound: number } {
+    let inbound = 0;
+    let outbound = 0;
+    for (const p of this.peers.values()) {
+      if (p.connId === 0) continue;
+      if (p.direction === PeerDirection.OUTBOUND) outbound++;
+      else inbound++;
+    }
+    return { inbound, outbound };
+  }
+
+  /**
+   * The record of `ip`, created if new. Facts about real connections and
+   * offences (`evenIfFull`) are kept even when nothing can be evicted; a
+   * learned candidate is not (undefined).
+   */
+  getOrCreate(ip: PeerIp, source: PeerSource, now: number, init: { nextDialMs: number; evenIfFull?: boolean }): Peer | undefined {
+    const known = this.peers.get(ip);
+    if (known) return known;
+    if (this.peers.size >= this.o.maxBookSize && !this.evictOne(now)) {
+      if (!init.evenIfFull) return undefined;
+      this.o.logger.warn({ peer_ip: ip, size: this.peers.size }, "peer book over its size limit: every entry is pinned");
+    }
+    const p = create(PeerSchema, { ip, source, firstSeenMs: BigInt(now), state: PeerState.DISCONNECTED, scoreAtMs: BigInt(now), nextDialMs: BigInt(init.nextDialMs) });
+    this.peers.set(ip, p);
+    return p;
+  }
+
+  /** Writes a changed record through to LMDB (and derives its state). */
+  save(p: Peer, now: number): void {
+    if (p.connId !== 0) p.lastSeenMs = BigInt(now);
+    refreshState(p, now);
+    this.o.store.put(p);
+  }
+
+  remove(ip: PeerIp, why: RemovedWhy): void {
+    if (!this.peers.delete(ip)) return;
+    this.o.store.remove(ip);
+    this.o.metrics.forgotten.inc({ reason: why });
+    this.events.emit("removed", ip, why);
+  }
+
+  /** Drops the least valuable entry that nothing pins; false if there is none. */
+  private evictOne(now: number): boolean {
+    let worst: Peer | undefined;
+    for (const p of this.peers.values()) {
+      if (p.connId !== 0 || p.persistent || p.allowListed || p.source === PeerSource.CONFIG || isBanned(p, now) || this.o.pinned(p, now)) continue;
+      if (!worst || worse(p, worst)) worst = p;
+    }
+    if (!worst) return false;
+    this.o.logger.debug({ peer_ip: worst.ip }, "evicted from a full peer book");
+    this.remove(worst.ip as PeerIp, "evicted");
+    return true;
+  }
+}
+
+/** Lower score, then more failures, then seen longest ago. */
+function worse(a: Peer, b: Peer): boolean {
+  if (a.score !== b.score) return a.score < b.score;
+  if (a.consecutiveDialFailures !== b.consecutiveDialFailures) return a.consecutiveDialFailures > b.consecutiveDialFailures;
+  return a.lastSeenMs < b.lastSeenMs;
+}
+
+function refreshState(p: Peer, now: number): void {
+  p.state = p.connId !== 0 ? PeerState.CONNECTED : isBanned(p, now) ? PeerState.BANNED : PeerState.DISCONNECTED;
+}

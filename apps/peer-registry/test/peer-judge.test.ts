@@ -1,0 +1,80 @@
+// The judge: offences graded by kind, decaying scores, bans, the admission policy.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { OffenceKind, PeerState } from "@timenet/proto";
+import { ip, makeBook, offence, peerOf } from "./book-fixture.js";
+import { banDurationMs, decayedScore } from "../src/scoring.js";
+
+test("bans double and are capped; scores decay towards zero", () => {
+  const p = { lowPenalty: 10, midPenalty: 60, banThreshold: -100, halfLifeMs: 600_000, banBaseMs: 3_600_000, banMaxMs: 4 * 3_600_000 };
+  assert.deepEqual([0, 1, 2, 3].map((n) => banDurationMs(n, p)), [3_600_000, 7_200_000, 4 * 3_600_000, 4 * 3_600_000]);
+  assert.equal(decayedScore(-100, 0, 600_000, 600_000), -50);
+  assert.equal(decayedScore(-100, 0, 60 * 600_000, 600_000), 0);
+});
+
+test("offences: fatal bans at once, mid ones add up to a ban, scores decay, allow-listed peers are never banned automatically", async () => {
+  const b = await makeBook({ allowList: [ip("10.0.0.9")] });
+  assert.equal(b.judge.onOffence(offence("10.0.0.1", OffenceKind.WRONG_GENESIS), 2_000), true);
+  assert.equal(peerOf(b, "10.0.0.1").state, PeerState.BANNED);
+  assert.equal(peerOf(b, "10.0.0.1").banReason, "wrong_genesis");
+  assert.equal(b.policyChanges(), 1);
+  assert.equal(await b.metric("timenet_registry_offences_total", { kind: "wrong_genesis", severity: "fatal" }), 1);
+  // The registry grades by kind only: a ping timeout is low whoever reports it.
+  assert.equal(b.judge.onOffence(offence("10.0.0.5", OffenceKind.PING_TIMEOUT), 2_000), false);
+  // One mid offence is tolerated; a second soon after is not.
+  assert.equal(b.judge.onOffence(offence("10.0.0.2", OffenceKind.BAD_FRAME), 2_000), false);
+  assert.equal(b.judge.onOffence(offence("10.0.0.2", OffenceKind.BAD_FRAME), 3_000), true);
+  // Spread over hours, the same offences fade and never ban.
+  assert.equal(b.judge.onOffence(offence("10.0.0.3", OffenceKind.BAD_FRAME), 2_000), false);
+  assert.equal(b.judge.onOffence(offence("10.0.0.3", OffenceKind.BAD_FRAME), 2_000 + 3 * 3_600_000), false);
+  // Low offences: ten in a row ban.
+  const lows = Array.from({ length: 10 }, () => b.judge.onOffence(offence("10.0.0.4", OffenceKind.PING_TIMEOUT), 5_000));
+  assert.deepEqual(lows, [...Array(9).fill(false), true]);
+  // A kind this build does not know is graded low, never more.
+  assert.equal(b.judge.onOffence(offence("10.0.0.6", 999 as OffenceKind), 5_000), false);
+  assert.equal(await b.metric("timenet_registry_offences_total", { kind: "unknown", severity: "low" }), 1);
+  for (let i = 0; i < 5; i++) assert.equal(b.judge.onOffence(offence("10.0.0.9", OffenceKind.BAD_SIGNATURE), 5_000), false);
+  assert.equal(peerOf(b, "10.0.0.9").state, PeerState.DISCONNECTED);
+  // Bans expire by themselves at the tick after their end; the second one lasts twice as long.
+  const until = Number(peerOf(b, "10.0.0.2").banUntilMs);
+  b.judge.tick(until + 1);
+  assert.equal(peerOf(b, "10.0.0.2").state, PeerState.DISCONNECTED);
+  assert.equal(peerOf(b, "10.0.0.2").score, 0);
+  b.judge.onOffence(offence("10.0.0.2", OffenceKind.BAD_SIGNATURE), until + 2);
+  assert.equal(Number(peerOf(b, "10.0.0.2").banUntilMs) - (until + 2), 2 * 3_600_000);
+});
+
+test("operators ban (allow-listed peers too) and unban; the allow-list lifts automatic bans, never an operator's", async () => {
+  const first = await makeBook();
+  first.judge.ban(ip("10.0.7.1"), 0, "flooding", 1_000);
+  first.judge.onOffence(offence("10.0.7.2", OffenceKind.WRONG_NETWORK), 1_000);
+  assert.equal(peerOf(first, "10.0.7.1").banReason, "operator: flooding");
+  assert.equal(Number(peerOf(first, "10.0.7.1").banUntilMs), 1_000 + 3_600_000, "the default duration");
+  // Both are allow-listed in the next run's configuration.
+  const next = await makeBook({ allowList: [ip("10.0.7.1"), ip("10.0.7.2")] });
+  next.judge.ban(ip("10.0.7.1"), 60_000, "", 1_000);
+  next.judge.onOffence(offence("10.0.7.2", OffenceKind.WRONG_NETWORK), 1_000);
+  assert.equal(peerOf(next, "10.0.7.1").state, PeerState.BANNED, "an operator's ban applies to allow-listed peers too");
+  assert.equal(peerOf(next, "10.0.7.2").state, PeerState.DISCONNECTED);
+  assert.equal(next.judge.unban(ip("10.0.7.1"), 2_000)!.state, PeerState.DISCONNECTED);
+  assert.equal(next.judge.unban(ip("10.9.9.9"), 2_000), undefined);
+});
+
+test("the admission policy lists live bans and the allow-list with the limits; its version only grows, across restarts too", async () => {
+  const b = await makeBook({ allowList: [ip("10.0.8.9")], maxInbound: 7, maxPerSubnet: 2 });
+  b.judge.onOffence(offence("10.0.8.1", OffenceKind.BAD_SIGNATURE), 1_000);
+  b.judge.ban(ip("10.0.8.2"), 1_000, "short", 1_000);
+  const p = b.judge.policy(1_500);
+  assert.deepEqual(p.bans.map((x) => x.ip).sort(), ["10.0.8.1", "10.0.8.2"]);
+  assert.deepEqual(p.allowList, ["10.0.8.9"]);
+  assert.equal(p.maxInbound, 7);
+  assert.equal(p.maxPerSubnet, 2);
+  assert.deepEqual(b.judge.policy(2_001).bans.map((x) => x.ip), ["10.0.8.1"], "a lapsed ban is not sent");
+  // A restarted registry whose clock is behind continues above what it published.
+  const later = await makeBook();
+  later.judge.continueAfter(p.version + 1_000_000_000n);
+  assert.ok(later.judge.policy(3_000).version > p.version + 1_000_000_000n);
+  const v = later.judge.policy(3_000).version;
+  later.judge.ban(ip("10.0.8.3"), 0, "", 3_000);
+  assert.ok(later.judge.policy(3_000).version > v, "every change raises it");
+});

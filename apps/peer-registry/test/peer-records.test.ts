@@ -1,0 +1,50 @@
+// The records and their storage: one per IP, written through, bounded.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { OffenceKind, PeerSource, PeerState } from "@timenet/proto";
+import { conn, ip, makeBook, offence, peerOf, run } from "./book-fixture.js";
+
+const addr = (a: string) => ({ $typeName: "timenet.p2p.v1.PeerAddress" as const, ip: a, port: 24100, lastSeenMs: 0n });
+
+test("the book is bounded: the worst learned entry is evicted; configured, connected, banned and pending ones never", async () => {
+  const b = await makeBook({ maxBookSize: 10, bootstrapPeers: [{ ip: ip("10.0.1.1"), port: 1 }] });
+  b.connections.apply(run(1), 1_000);
+  b.connections.markInitialized(1_000);
+  b.connections.apply(conn("10.0.1.2", 1), 1_000);
+  b.judge.onOffence(offence("10.0.1.3", OffenceKind.WRONG_GENESIS), 1_000);
+  b.addresses.ingest(ip("10.0.1.2"), [addr("10.0.2.1")], 1_000);
+  b.planner.markSent(ip("10.0.2.1"), 1_000);
+  const removed: string[] = [];
+  b.records.events.on("removed", (a, why) => void removed.push(`${a}/${why}`));
+  for (let i = 10; i < 40; i++) b.addresses.ingest(ip("10.0.1.2"), [addr(`10.0.3.${i}`)], 1_000 + i);
+  assert.equal(b.records.size, 10);
+  for (const kept of ["10.0.1.1", "10.0.1.2", "10.0.1.3", "10.0.2.1"]) assert.ok(b.records.has(ip(kept)), `${kept} kept`);
+  assert.ok(removed.length > 0 && removed.every((r) => r.endsWith("/evicted")));
+  // Facts about connections are kept even when every entry is pinned.
+  const full = await makeBook({ maxBookSize: 10 });
+  full.connections.apply(run(1), 1_000);
+  full.connections.markInitialized(1_000);
+  for (let i = 1; i <= 12; i++) full.connections.apply(conn(`10.0.4.${i}`, i), 1_000);
+  assert.equal(full.records.counts().connected, 12);
+  assert.equal(full.addresses.ingest(ip("10.0.4.1"), [addr("10.0.5.1")], 1_000).book_full, 1, "a learned candidate is refused");
+});
+
+test("every change is written through: a reopened store has the same records; an IP is never there twice", async () => {
+  const b = await makeBook({ bootstrapPeers: [{ ip: ip("10.0.6.1"), port: 24100 }] });
+  b.connections.apply(run(1), 1_000);
+  b.connections.markInitialized(1_000);
+  b.connections.apply(conn("10.0.6.2", 2), 1_000);
+  b.connections.apply(conn("::ffff:10.0.6.2", 2), 1_000); // the same machine, written as IPv4-mapped IPv6
+  b.judge.ban(ip("10.0.6.3"), 60_000, "x", 1_000);
+  await b.store.flushed();
+  const again = await b.reopen(2_000);
+  assert.deepEqual(
+    again.records.list().map((p) => [p.ip, p.source, p.state]),
+    [
+      ["10.0.6.1", PeerSource.CONFIG, PeerState.DISCONNECTED],
+      ["10.0.6.2", PeerSource.UNSPECIFIED, PeerState.CONNECTED],
+      ["10.0.6.3", PeerSource.OPERATOR, PeerState.BANNED],
+    ],
+  );
+  assert.equal(peerOf(again, "10.0.6.1").persistent, true);
+});
