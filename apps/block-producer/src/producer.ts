@@ -34,10 +34,9 @@ export async function startBlockProducer(options: BlockProducerOptions): Promise
   const o = resolveBlockProducerOptions(options);
   // Before anything opens: a key that is not a producer stops the start here.
   const identity = await resolveProducerIdentity(o.key, o.network);
-  const frame = new ServiceFrame("block-producer", o);
-  const { logger, registry, cleanups } = frame;
+  return ServiceFrame.start("block-producer", o, async (frame) => {
+    const { logger, registry, cleanups } = frame;
 
-  try {
     const mempool = new Mempool({ maxTxs: o.mempoolMaxTxs, maxBytes: o.mempoolMaxBytes, maxTxBytes: maxTxBytes(o.network) });
     const metrics = new ProducerMetrics(registry, () => ({ txs: mempool.size, bytes: mempool.bytes }));
 
@@ -80,20 +79,15 @@ export async function startBlockProducer(options: BlockProducerOptions): Promise
       ],
     );
 
-    logger.info(
-      {
-        grpc: frame.grpcPort,
-        metrics: frame.metricsPort,
-        network: o.network.name,
-        producer_id: hashHex(identity.key.publicKey),
-        producer_index: identity.index,
-        producers: o.network.producers.length,
-        key: identity.origin,
-        interval_ms: o.blockIntervalMs,
-        block_store: o.blockStoreGrpc,
-      },
-      "block-producer started",
-    );
+    frame.started({
+      network: o.network.name,
+      producer_id: hashHex(identity.key.publicKey),
+      producer_index: identity.index,
+      producers: o.network.producers.length,
+      key: identity.origin,
+      interval_ms: o.blockIntervalMs,
+      block_store: o.blockStoreGrpc,
+    });
 
     return {
       grpcPort: frame.grpcPort,
@@ -106,8 +100,5 @@ export async function startBlockProducer(options: BlockProducerOptions): Promise
       status: () => production.status(),
       stop: () => frame.stop(),
     };
-  } catch (err) {
-    await cleanups.run();
-    throw err;
-  }
+  });
 }

@@ -32,11 +32,10 @@ export interface BlockStoreHandle {
  */
 export async function startBlockStore(options: BlockStoreOptions): Promise<BlockStoreHandle> {
   const o = resolveBlockStoreOptions(options);
-  const frame = new ServiceFrame("block-store", o);
-  const { logger, registry, cleanups } = frame;
-  const metrics = new StoreMetrics(registry);
+  return ServiceFrame.start("block-store", o, async (frame) => {
+    const { logger, registry, cleanups } = frame;
+    const metrics = new StoreMetrics(registry);
 
-  try {
     const store = await BlockStore.open(o.dbPath, { network: o.network, maxReorgDepth: o.maxReorgDepth, metrics, logger, now: o.now });
     cleanups.push(() => store.close());
 
@@ -69,19 +68,14 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
     });
     await frame.serve([{ service: BlockStoreService, impl }], [{ name: "nats", check: () => bus.connected }]);
 
-    logger.info(
-      {
-        grpc: frame.grpcPort,
-        metrics: frame.metricsPort,
-        db: o.dbPath,
-        network: o.network.name,
-        genesis: hashHex(o.network.genesisHash),
-        height: store.tip.height,
-        tip: hashHex(store.tip.hash),
-        max_reorg_depth: o.maxReorgDepth,
-      },
-      "block-store started",
-    );
+    frame.started({
+      db: o.dbPath,
+      network: o.network.name,
+      genesis: hashHex(o.network.genesisHash),
+      height: store.tip.height,
+      tip: hashHex(store.tip.hash),
+      max_reorg_depth: o.maxReorgDepth,
+    });
 
     return {
       grpcPort: frame.grpcPort,
@@ -93,8 +87,5 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
       publishTip,
       stop: () => frame.stop(),
     };
-  } catch (err) {
-    await cleanups.run();
-    throw err;
-  }
+  });
 }

@@ -39,11 +39,10 @@ export interface PeerRegistry {
  */
 export async function startRegistry(options: RegistryOptions): Promise<PeerRegistry> {
   const o = resolveRegistryOptions(options);
-  const frame = new ServiceFrame("peer-registry", o);
-  const { logger, registry, cleanups } = frame;
+  return ServiceFrame.start("peer-registry", o, async (frame) => {
+    const { logger, registry, cleanups } = frame;
 
-  try {
-    const store = PeerStore.open(o.dbPath);
+    const store = await PeerStore.open(o.dbPath);
     cleanups.push(() => store.close());
     // The metrics read their counts from the records, which report through the metrics.
     let countsOf: () => ReturnType<PeerRecords["counts"]> = () => ({ connected: 0, disconnected: 0, banned: 0, size: 0 });
@@ -161,22 +160,14 @@ export async function startRegistry(options: RegistryOptions): Promise<PeerRegis
       [{ name: "nats", check: () => bus.connected }],
     );
 
-    logger.info(
-      {
-        grpc: frame.grpcPort,
-        metrics: frame.metricsPort,
-        db: o.dbPath,
-        public_ip: o.publicIp ?? null,
-        bootstrap: o.bootstrapPeers.length,
-        allow_listed: o.allowList.length,
-        target_outbound: o.targetOutbound,
-      },
-      "peer-registry started",
-    );
+    frame.started({
+      db: o.dbPath,
+      public_ip: o.publicIp ?? null,
+      bootstrap: o.bootstrapPeers.length,
+      allow_listed: o.allowList.length,
+      target_outbound: o.targetOutbound,
+    });
 
     return { grpcPort: frame.grpcPort, metricsPort: frame.metricsPort, options: o, records, addresses, registry, logger, stop: () => frame.stop() };
-  } catch (err) {
-    await cleanups.run();
-    throw err;
-  }
+  });
 }

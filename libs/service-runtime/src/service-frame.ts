@@ -44,6 +44,26 @@ export class ServiceFrame {
     this.metricsPort = telemetry.port;
   }
 
+  /**
+   * The skeleton of every service's start(): a frame for `service`, the body
+   * that opens its parts (each pushing its cleanup), and on a failed start
+   * every cleanup run before the error is rethrown.
+   */
+  static async start<T>(service: string, o: ResolvedServiceEndpoints, body: (frame: ServiceFrame) => Promise<T>): Promise<T> {
+    const frame = new ServiceFrame(service, o);
+    try {
+      return await body(frame);
+    } catch (err) {
+      await frame.cleanups.run().catch((cleanupErr: unknown) => frame.logger.error({ err: cleanupErr }, "cleanup after a failed start failed"));
+      throw err;
+    }
+  }
+
+  /** The one "started" line: where the API and metrics listen, and what the service adds. */
+  started(fields: Record<string, unknown>): void {
+    this.logger.info({ grpc: this.grpcPort, metrics: this.metricsPort, ...fields }, `${this.service} started`);
+  }
+
   /** Runs every cleanup, in reverse (also after a failed start). */
   async stop(): Promise<void> {
     this.logger.info(`${this.service} stopping`);
