@@ -1,11 +1,12 @@
-import { open, type Database, type RootDatabase } from "lmdb";
+import type { Database, RootDatabase } from "lmdb";
+import { LmdbEnvironment } from "@timenet/lmdb";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { blockHash, hashHex, validateChain, type NetworkParams } from "@timenet/chain";
 import { BlockInvalidReason, BlockInvalidReasonSchema, BlockSchema, enumLabel, PutResultSchema, ChainTipSchema, PutResult, type Block, type BlockHeader, type ChainTip } from "@timenet/proto";
 import type { Logger } from "@timenet/telemetry";
 import type { StoreMetrics } from "./metrics.js";
 
-export type BlockStoreErrorCode = "ERR_STORE_OPEN" | "ERR_GENESIS_MISMATCH" | "ERR_STORE_CORRUPT";
+export type BlockStoreErrorCode = "ERR_GENESIS_MISMATCH" | "ERR_STORE_CORRUPT";
 
 export class BlockStoreError extends Error {
   constructor(
@@ -50,6 +51,12 @@ export interface BlockStoreDeps {
   now?: () => number;
 }
 
+type ChainTables = {
+  blocks: Database<Uint8Array, Uint8Array>;
+  heights: Database<Uint8Array, number>;
+  meta: Database<Uint8Array, string>;
+};
+
 const META_GENESIS = "genesis";
 const META_TIP = "tip";
 
@@ -75,14 +82,18 @@ export class BlockStore {
   private current: StoredTip;
   private readonly now: () => number;
 
+  private readonly root: RootDatabase;
+  private readonly blocks: Database<Uint8Array, Uint8Array>;
+  private readonly heights: Database<Uint8Array, number>;
+  private readonly meta: Database<Uint8Array, string>;
+
   private constructor(
-    private readonly root: RootDatabase,
-    private readonly blocks: Database<Uint8Array, Uint8Array>,
-    private readonly heights: Database<Uint8Array, number>,
-    private readonly meta: Database<Uint8Array, string>,
+    private readonly env: LmdbEnvironment<ChainTables>,
     private readonly deps: BlockStoreDeps,
     readonly path: string,
   ) {
+    this.root = env.root;
+    ({ blocks: this.blocks, heights: this.heights, meta: this.meta } = env.tables);
     this.now = deps.now ?? Date.now;
     this.current = this.initialise();
     deps.metrics.height.set(this.current.height);
@@ -91,22 +102,18 @@ export class BlockStore {
   /**
    * Opens (creating) the store at `path`. An empty store gets the network's
    * genesis at height 0; a store holding another genesis is refused with
-   * `ERR_GENESIS_MISMATCH`.
+   * `ERR_GENESIS_MISMATCH`; one that cannot be opened with a StoreOpenError.
    */
   static async open(path: string, deps: BlockStoreDeps): Promise<BlockStore> {
-    let root: RootDatabase;
+    const env = await LmdbEnvironment.open(path, "the block store", (root) => ({
+      blocks: root.openDB<Uint8Array, Uint8Array>({ name: "blocks", encoding: "binary", keyEncoding: "binary" }),
+      heights: root.openDB<Uint8Array, number>({ name: "heights", encoding: "binary", keyEncoding: "uint32" }),
+      meta: root.openDB<Uint8Array, string>({ name: "meta", encoding: "binary" }),
+    }));
     try {
-      root = open({ path, compression: false });
+      return new BlockStore(env, deps, path);
     } catch (err) {
-      throw new BlockStoreError("ERR_STORE_OPEN", `cannot open the block store at ${path}: ${(err as Error).message}`, { cause: err });
-    }
-    try {
-      const blocks = root.openDB<Uint8Array, Uint8Array>({ name: "blocks", encoding: "binary", keyEncoding: "binary" });
-      const heights = root.openDB<Uint8Array, number>({ name: "heights", encoding: "binary", keyEncoding: "uint32" });
-      const meta = root.openDB<Uint8Array, string>({ name: "meta", encoding: "binary" });
-      return new BlockStore(root, blocks, heights, meta, deps, path);
-    } catch (err) {
-      await root.close();
+      await env.close();
       throw err;
     }
   }
@@ -190,12 +197,11 @@ export class BlockStore {
 
   /** Resolves when every commit so far is on disk. */
   flushed(): Promise<void> {
-    return this.root.flushed.then(() => undefined);
+    return this.env.flushed();
   }
 
-  async close(): Promise<void> {
-    await this.flushed();
-    await this.root.close();
+  close(): Promise<void> {
+    return this.env.close();
   }
 
   private encodedByHash(hash: Uint8Array): Uint8Array | undefined {

@@ -6,7 +6,7 @@ export { DialPlanner, type DialOrder } from "./dial-planner.js";
 export { PeerJudge } from "./peer-judge.js";
 export { GatewayConnections, decodeGatewayState } from "./gateway-connections.js";
 export { PeerAddresses } from "./peer-addresses.js";
-export { PeerStore, PeerStoreError } from "./peer-store.js";
+export { PeerStore } from "./peer-store.js";
 export { PeerExchange } from "./peer-exchange.js";
 export { backoffDelayMs } from "./backoff.js";
 export { banDurationMs, decayedScore, penaltyFor } from "./scoring.js";

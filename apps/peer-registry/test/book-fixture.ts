@@ -47,8 +47,8 @@ export async function makeBook(extra: Partial<RegistryOptions> = {}, now = 1_000
     await dir.remove();
   });
   const options = resolveRegistryOptions({ natsUrl: "nats://unused", dbPath: dir.path, publicIp: ip("10.0.0.50"), passiveWaitMs: 30_000, ...extra });
-  const open = (at: number) => {
-    const store = PeerStore.open(path);
+  const open = async (at: number) => {
+    const store = await PeerStore.open(path);
     stores.push(store);
     let policyChanges = 0;
     let countsOf = () => ({ connected: 0, disconnected: 0, banned: 0, size: 0 });
@@ -92,7 +92,7 @@ export async function makeBook(extra: Partial<RegistryOptions> = {}, now = 1_000
     };
     return { store, records, planner, judge, connections, addresses, metrics, metric, options, policyChanges: () => policyChanges };
   };
-  const units = open(now);
+  const units = await open(now);
   return {
     ...units,
     /** Closes this set's store and opens the units again over the same file. */

@@ -1,0 +1,1 @@
+export { LmdbEnvironment, StoreOpenError } from "./lmdb-environment.js";

@@ -1,0 +1,53 @@
+import { open, type RootDatabase } from "lmdb";
+
+/** The environment could not be opened (path, permissions, another process's lock, a corrupt file). */
+export class StoreOpenError extends Error {
+  readonly code = "ERR_STORE_OPEN";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StoreOpenError";
+  }
+}
+
+/**
+ * One LMDB environment (a directory) and its named tables. LMDB commits
+ * whole transactions copy-on-write, so a crash leaves every table as it was
+ * before or after a commit, never torn; reads are memory-mapped.
+ */
+export class LmdbEnvironment<Tables> {
+  private constructor(
+    readonly root: RootDatabase,
+    readonly tables: Tables,
+  ) {}
+
+  /**
+   * Opens (creating) the environment at `path` and its tables; `what` names it
+   * in the error ("the peer book"). A failure to open the tables closes the
+   * environment again.
+   */
+  static async open<Tables>(path: string, what: string, openTables: (root: RootDatabase) => Tables): Promise<LmdbEnvironment<Tables>> {
+    let root: RootDatabase;
+    try {
+      root = open({ path, compression: false });
+    } catch (err) {
+      throw new StoreOpenError(`cannot open ${what} at ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      return new LmdbEnvironment(root, openTables(root));
+    } catch (err) {
+      await root.close();
+      throw new StoreOpenError(`cannot open the tables of ${what} at ${path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Resolves when every write so far is durable. */
+  flushed(): Promise<void> {
+    return this.root.flushed.then(() => undefined);
+  }
+
+  /** Flushes, then closes. */
+  async close(): Promise<void> {
+    await this.flushed();
+    await this.root.close();
+  }
+}
