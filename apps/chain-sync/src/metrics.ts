@@ -14,6 +14,7 @@ export class SyncMetrics {
   readonly workersSeen: Gauge;
   readonly bufferedBlocks: Gauge;
   readonly forkFetches: Counter<"result">;
+  readonly listenerErrors: Counter<"event">;
 
   constructor(registry: Registry) {
     const r = [registry];
@@ -39,6 +40,7 @@ export class SyncMetrics {
     this.workersSeen = new Gauge({ name: "timenet_sync_workers_seen", help: "chain-sync replicas heard from recently", registers: r });
     this.bufferedBlocks = new Gauge({ name: "timenet_sync_buffered_blocks", help: "Fetched blocks waiting for the chain to reach them", registers: r });
     this.forkFetches = new Counter({ name: "timenet_sync_fork_fetches_total", help: "Runs fetched back to a possible fork point, by store result", labelNames: ["result"], registers: r });
+    this.listenerErrors = new Counter({ name: "timenet_sync_listener_errors_total", help: "Event listeners that threw (a bug; the emitter carried on), by event", labelNames: ["event"], registers: r });
     this.plannerLeader.set(0);
   }
 }

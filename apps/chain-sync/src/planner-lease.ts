@@ -1,7 +1,7 @@
-import { EventEmitter } from "node:events";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "@timenet/telemetry";
+import { TypedEvents, type ListenerErrorHandler } from "@timenet/events";
 
 export const LEASE_BUCKET = "SYNC_LEADER";
 const KEY = "planner";
@@ -12,7 +12,11 @@ const KEY = "planner";
  * third of that. If it dies, the entry expires and another replica's create
  * succeeds: failover within the TTL. Emits "changed" (isLeader).
  */
-export class PlannerLease extends EventEmitter {
+export type LeaseEvents = {
+  changed: (leader: boolean) => void;
+};
+
+export class PlannerLease extends TypedEvents<LeaseEvents> {
   private kv: KV | undefined;
   private revision = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -24,8 +28,9 @@ export class PlannerLease extends EventEmitter {
     private readonly workerId: string,
     private readonly ttlMs: number,
     private readonly logger: Logger,
+    onListenerError: ListenerErrorHandler,
   ) {
-    super();
+    super(onListenerError);
   }
 
   async start(): Promise<void> {

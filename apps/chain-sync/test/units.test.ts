@@ -28,7 +28,7 @@ test("peer heights: the best peer, and a pick that skips tried peers and prefers
 });
 
 test("tip tracker: waits resolve when the tip reaches them, or false after the timeout", async () => {
-  const t = new TipTracker();
+  const t = new TipTracker(() => assert.fail("no listener throws"));
   const reached = t.waitFor(5, 1_000);
   const missed = t.waitFor(50, 30);
   t.update(3, new Uint8Array(32).fill(3));
@@ -36,6 +36,19 @@ test("tip tracker: waits resolve when the tip reaches them, or false after the t
   assert.equal(await reached, true);
   assert.equal(await missed, false);
   assert.equal(await t.waitFor(4, 0), true);
+});
+
+test("tip tracker: a throwing listener is reported, never thrown into update, and the other listeners still run", async () => {
+  const errors: string[] = [];
+  const t = new TipTracker((event, err) => errors.push(`${event}: ${(err as Error).message}`));
+  t.on("advanced", () => {
+    throw new Error("listener bug");
+  });
+  const reached = t.waitFor(2, 1_000);
+  t.update(2, new Uint8Array(32).fill(2));
+  assert.equal(t.height, 2);
+  assert.equal(await reached, true);
+  assert.deepEqual(errors, ["advanced: listener bug"]);
 });
 
 test("the block buffer is bounded", () => {
