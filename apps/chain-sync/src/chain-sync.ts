@@ -80,7 +80,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
     }
 
     const queue = await openWorkQueue(bus.connection, { ackWaitMs: o.ackWaitMs, maxPendingBatches: o.maxPendingBatches });
-    const lease = new PlannerLease(bus.connection, o.workerId, o.leaseTtlMs, logger, onListenerError);
+    const lease = new PlannerLease({ nc: bus.connection, workerId: o.workerId, ttlMs: o.leaseTtlMs, logger, metrics, onListenerError });
     const planner = new BatchPlanner({
       queue,
       heights,

@@ -15,6 +15,8 @@ export class SyncMetrics {
   readonly bufferedBlocks: Gauge;
   readonly forkFetches: Counter<"result">;
   readonly listenerErrors: Counter<"event">;
+  readonly leaseRenewalFailures: Counter<"reason">;
+  readonly leaseDropped: Counter<"reason">;
 
   constructor(registry: Registry) {
     const r = [registry];
@@ -41,6 +43,18 @@ export class SyncMetrics {
     this.bufferedBlocks = new Gauge({ name: "timenet_sync_buffered_blocks", help: "Fetched blocks waiting for the chain to reach them", registers: r });
     this.forkFetches = new Counter({ name: "timenet_sync_fork_fetches_total", help: "Runs fetched back to a possible fork point, by store result", labelNames: ["result"], registers: r });
     this.listenerErrors = new Counter({ name: "timenet_sync_listener_errors_total", help: "Event listeners that threw (a bug; the emitter carried on), by event", labelNames: ["event"], registers: r });
+    this.leaseRenewalFailures = new Counter({
+      name: "timenet_sync_lease_renewal_failures_total",
+      help: "Planner lease renewals that failed (retried; leadership kept while the key still holds our id), by reason: timeout, wrong_revision, error",
+      labelNames: ["reason"],
+      registers: r,
+    });
+    this.leaseDropped = new Counter({
+      name: "timenet_sync_lease_dropped_total",
+      help: "Planner leadership given up, by reason: other_holder, key_gone, no_renewal_within_ttl",
+      labelNames: ["reason"],
+      registers: r,
+    });
     this.plannerLeader.set(0);
   }
 }
