@@ -1,4 +1,4 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import {
   BlockInvalidReasonSchema,
@@ -27,7 +27,7 @@ import type { BlockBuffer } from "./block-buffer.js";
 import type { SyncMetrics } from "./metrics.js";
 import type { PeerHeights } from "./peer-heights.js";
 import type { TipTracker } from "./tip-tracker.js";
-import type { WorkQueue } from "./work-queue.js";
+import { publishBatch, type WorkQueue } from "./work-queue.js";
 
 export interface BatchWorkerOptions {
   bus: Bus;
@@ -277,13 +277,21 @@ export class BatchWorker {
     const triedPeers = peer === undefined ? [] : [...batch.triedPeers, peer];
     if (peer) this.o.heights.failed(peer);
     this.o.logger.info({ peer_ip: peer ?? null, from: batch.fromHeight, count: batch.count, why }, "batch reassigned");
+    let queued;
     try {
-      await this.o.queue.js.publish(Subjects.syncBatch, toBinary(SyncBatchSchema, { ...batch, triedPeers }));
-      msg.ack();
-    } catch {
-      msg.nak(1_000);
+      queued = await publishBatch(this.o.queue, { ...batch, triedPeers });
+    } catch (err) {
+      queued = `failed: ${(err as Error).message}`;
     }
-    return "reassigned";
+    if (queued === "queued" || queued === "duplicate") {
+      msg.ack();
+      return "reassigned";
+    }
+    // Not re-queued (the queue is full, or NATS failed): the batch itself goes back instead, so it is never lost.
+    if (queued === "refused") this.o.metrics.batchesRefused.inc({ by: "requeue" });
+    this.o.logger.warn({ peer_ip: peer ?? null, from: batch.fromHeight, count: batch.count, why: queued }, "batch could not be re-queued; handed back as it was");
+    msg.nak(1_000);
+    return "handed_back";
   }
 
   private report(peer: PeerIp, kind: OffenceKind, detail: string): void {

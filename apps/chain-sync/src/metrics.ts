@@ -15,6 +15,7 @@ export class SyncMetrics {
   readonly bufferedBlocks: Gauge;
   readonly forkFetches: Counter<"result">;
   readonly listenerErrors: Counter<"event">;
+  readonly batchesRefused: Counter<"by">;
   readonly leaseRenewalFailures: Counter<"reason">;
   readonly leaseDropped: Counter<"reason">;
 
@@ -53,6 +54,12 @@ export class SyncMetrics {
       name: "timenet_sync_lease_dropped_total",
       help: "Planner leadership given up, by reason: other_holder, key_gone, no_renewal_within_ttl",
       labelNames: ["reason"],
+      registers: r,
+    });
+    this.batchesRefused = new Counter({
+      name: "timenet_sync_batches_refused_total",
+      help: "Batches the work queue refused at its bound (kept by the sender: the planner retries the range, a worker naks its batch), by sender: planner, requeue",
+      labelNames: ["by"],
       registers: r,
     });
     this.plannerLeader.set(0);
