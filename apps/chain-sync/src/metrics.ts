@@ -25,7 +25,7 @@ export class SyncMetrics {
     this.bestPeerHeight = new Gauge({ name: "timenet_sync_best_peer_height", help: "Highest height a connected peer claims", registers: r });
     this.batches = new Counter({
       name: "timenet_sync_batches_total",
-      help: "Batches finished by this worker: applied, already_have, reassigned, invalid, fork_too_deep, fork_not_longer, handed_back",
+      help: "Batches finished by this worker, by outcome (README: chain-sync, what each does to the batch and whether the peer is reported)",
       labelNames: ["result"],
       registers: r,
     });
@@ -42,7 +42,7 @@ export class SyncMetrics {
     this.plannerLeader = new Gauge({ name: "timenet_sync_planner_leader", help: "1 while this replica holds the planner lease", registers: r });
     this.workersSeen = new Gauge({ name: "timenet_sync_workers_seen", help: "chain-sync replicas heard from recently", registers: r });
     this.bufferedBlocks = new Gauge({ name: "timenet_sync_buffered_blocks", help: "Fetched blocks waiting for the chain to reach them", registers: r });
-    this.forkFetches = new Counter({ name: "timenet_sync_fork_fetches_total", help: "Runs fetched back to a possible fork point, by store result", labelNames: ["result"], registers: r });
+    this.forkFetches = new Counter({ name: "timenet_sync_fork_fetches_total", help: "Batches fetched back from below to a possible fork point, by the batch's outcome", labelNames: ["result"], registers: r });
     this.listenerErrors = new Counter({ name: "timenet_sync_listener_errors_total", help: "Event listeners that threw (a bug; the emitter carried on), by event", labelNames: ["event"], registers: r });
     this.leaseRenewalFailures = new Counter({
       name: "timenet_sync_lease_renewal_failures_total",
