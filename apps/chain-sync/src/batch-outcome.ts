@@ -20,9 +20,12 @@ export type FetchResult =
   /** No blocks from a height the peer claimed to have. */
   | { kind: "empty" }
   /** A block at another height than its place in the answer. */
-  | { kind: "out_of_order"; index: number; height: number | undefined };
+  | { kind: "out_of_order"; index: number; height: number | undefined }
+  /** We are stopping: the question was given up. */
+  | { kind: "stopping" };
 
-export type FetchFailure = Exclude<FetchResult, { kind: "blocks" }>;
+/** What a peer (or our gateway) did wrong in one GetBlocks. */
+export type FetchFailure = Exclude<FetchResult, { kind: "blocks" } | { kind: "stopping" }>;
 
 /** How a batch ended in this worker; `batch-verdict.ts` decides blame and what happens to the batch. */
 export type BatchOutcome =
@@ -51,4 +54,6 @@ export type BatchOutcome =
   /** Ahead of the tip, and the chain did not reach its parent in time (or there was no room to wait). */
   | { kind: "parent_not_reached" }
   /** Our block-store failed or answered nothing we know: nobody else's fault. */
-  | { kind: "store_failed"; detail: string };
+  | { kind: "store_failed"; detail: string }
+  /** This replica is stopping: whatever the batch had not committed is for another worker, now. */
+  | { kind: "stopping" };

@@ -9,7 +9,7 @@ export type Verdict =
   | { action: "reassign"; offence?: OffenceKind; detail: string }
   /** The batch goes back on the queue for every peer again. */
   | { action: "reassign_all"; detail: string }
-  /** The message itself is handed back (nak) for any worker, after `delayMs`; nobody is blamed. */
+  /** The message itself is handed back (nak) for any worker, after `delayMs` (0: at once); nobody is blamed. */
   | { action: "hand_back"; delayMs: number; detail: string };
 
 /**
@@ -53,6 +53,8 @@ export function verdict(o: BatchOutcome): Verdict {
       return { action: "hand_back", delayMs: 1_000, detail: `our gateway did not answer: ${o.detail}` };
     case "store_failed":
       return { action: "hand_back", delayMs: 1_000, detail: `our block-store failed: ${o.detail}` };
+    case "stopping":
+      return { action: "hand_back", delayMs: 0, detail: "this replica is stopping" };
     default: {
       const unhandled: never = o;
       throw new Error(`no verdict for ${JSON.stringify(unhandled)}`);

@@ -20,6 +20,7 @@ import type { Bus } from "@timenet/bus";
 import type { ServiceClient } from "@timenet/grpc";
 import type { Logger } from "@timenet/telemetry";
 import type { BatchOutcome } from "./batch-outcome.js";
+import { pause, STOPPED, unlessAborted } from "./abortable.js";
 import { verdict } from "./batch-verdict.js";
 import type { BlockBuffer } from "./block-buffer.js";
 import { getBlocks } from "./get-blocks.js";
@@ -48,6 +49,13 @@ export interface BatchWorkerOptions {
 const RETRY_ALL_PEERS_AFTER_MS = 1_000;
 
 /**
+ * On stop, a PutBlocks already sent is waited for this long (its batch is
+ * then acked instead of fetched again); anything else is given up at once.
+ * Well within Compose's stop_grace_period (15 s).
+ */
+const STOP_PUT_GRACE_MS = 2_000;
+
+/**
  * GetBlocks rounds for one batch from one peer. A peer answers fewer blocks
  * than asked when its caps say so (4 MiB against 1 MiB blocks: 3 or 4 a
  * round), so a 128-block batch may honestly take ~40 rounds; one that keeps
@@ -73,6 +81,8 @@ interface Progress {
  */
 export class BatchWorker {
   private messages: ConsumerMessages | undefined;
+  /** Aborted by stop(): every fetch and wait gives up, and its batch is handed back. */
+  private readonly stopping = new AbortController();
   private readonly active = new Set<Promise<void>>();
   private waiting = 0;
   done = 0;
@@ -84,6 +94,12 @@ export class BatchWorker {
     this.messages = await this.o.queue.consumer.consume({ max_messages: this.o.concurrency });
     void (async () => {
       for await (const msg of this.messages!) {
+        if (this.stopping.signal.aborted) {
+          // Pulled but not started: straight back to the queue for another replica.
+          this.o.metrics.batches.inc({ result: "stopping" });
+          msg.nak();
+          continue;
+        }
         const job = this.handle(msg).catch((err: unknown) => {
           this.o.metrics.batches.inc({ result: "unexpected_error" });
           this.o.logger.error({ err: (err as Error).message }, "batch failed unexpectedly; handing it back");
@@ -97,14 +113,18 @@ export class BatchWorker {
     })();
   }
 
-  /** Stops taking batches and waits for those in progress. */
+  /**
+   * Stops taking batches and hands every batch not yet committed back to the
+   * queue at once (nak without delay: another replica takes it now, not
+   * after the ack wait). Only a PutBlocks already in flight is waited for,
+   * up to STOP_PUT_GRACE_MS.
+   */
   async stop(): Promise<void> {
-    await this.messages?.close();
-    this.stopping = true;
+    this.stopping.abort();
+    const closed = this.messages?.close();
     await Promise.allSettled([...this.active]);
+    await closed;
   }
-
-  private stopping = false;
 
   private async handle(msg: JsMsg): Promise<void> {
     let batch: SyncBatch;
@@ -118,7 +138,7 @@ export class BatchWorker {
     const started = performance.now();
     try {
       const progress: Progress = { next: batch.fromHeight, rewound: false };
-      const outcome = await this.run(msg, batch, progress);
+      const outcome = await this.run(msg, batch, progress, this.stopping.signal);
       await this.settle(msg, batch, outcome, progress);
       this.o.metrics.batchLatency.observe((performance.now() - started) / 1000);
     } finally {
@@ -127,7 +147,7 @@ export class BatchWorker {
   }
 
   /** Fetches and applies the batch's range, round by round, until it is complete or cannot be. */
-  private async run(msg: JsMsg, batch: SyncBatch, progress: Progress): Promise<BatchOutcome> {
+  private async run(msg: JsMsg, batch: SyncBatch, progress: Progress, signal: AbortSignal): Promise<BatchOutcome> {
     const { tip, heights, metrics } = this.o;
     const from = batch.fromHeight;
     const to = from + batch.count - 1;
@@ -137,29 +157,33 @@ export class BatchWorker {
     if (!peer) {
       if (tried.size === 0) return { kind: "no_peer" };
       // Every claimant failed it: start over after a pause, so peers that all fail cannot make a tight loop.
-      await new Promise((r) => setTimeout(r, RETRY_ALL_PEERS_AFTER_MS));
-      return { kind: "every_peer_tried" };
+      return (await pause(RETRY_ALL_PEERS_AFTER_MS, signal)) ? { kind: "every_peer_tried" } : { kind: "stopping" };
     }
     let wrote = false;
     let keptAside = false;
     for (let rounds = 0; progress.next <= to; rounds++) {
+      if (signal.aborted) return { kind: "stopping" };
       const next = progress.next;
       // Never ask beyond what the peer claims: the rest of a batch it only partly has is another peer's.
       const end = Math.min(to, heights.heightOf(peer) ?? 0);
       if (end < next) return { kind: "rest_elsewhere", peer, why: "peer_height" };
       if (rounds === MAX_ROUNDS) return { kind: "rest_elsewhere", peer, why: "rounds" };
-      const fetched = await getBlocks(this.o.bus, peer, next, end - next + 1, this.o.requestTimeoutMs);
+      const fetched = await getBlocks(this.o.bus, peer, next, end - next + 1, this.o.requestTimeoutMs, signal);
+      if (fetched.kind === "stopping") return fetched;
       if (fetched.kind !== "blocks") return { ...fetched, peer, from: next };
       const { blocks } = fetched;
 
       let res: PutBlocksResponse;
       for (;;) {
-        const put = await this.put(blocks);
+        const put = await this.put(blocks, signal);
+        if (put === STOPPED) return { kind: "stopping" };
         if (typeof put === "string") return { kind: "store_failed", detail: put };
         res = put;
         if (res.result !== PutResult.PARENT_UNKNOWN || tip.height >= next - 1) break;
         // Ahead of the tip: wait (bounded) for the batches before it, then offer the same blocks again.
-        if (!(await this.waitForParent(msg, next - 1, blocks.length))) return { kind: "parent_not_reached" };
+        const reached = await this.waitForParent(msg, next - 1, blocks.length, signal);
+        if (signal.aborted) return { kind: "stopping" };
+        if (!reached) return { kind: "parent_not_reached" };
       }
       switch (res.result) {
         case PutResult.APPLIED:
@@ -214,7 +238,8 @@ export class BatchWorker {
         return;
       case "hand_back":
         this.o.logger.info({ ...log, delay_ms: v.delayMs }, "batch handed back");
-        msg.nak(v.delayMs);
+        if (v.delayMs > 0) msg.nak(v.delayMs);
+        else msg.nak();
         return;
       case "reassign": {
         if (peer === undefined) throw new Error(`reassign without a peer: ${outcome.kind}`);
@@ -253,14 +278,16 @@ export class BatchWorker {
     msg.nak(1_000);
   }
 
-  /** The store's answer, or why there is none. */
-  private async put(blocks: Block[]): Promise<PutBlocksResponse | string> {
+  /** The store's answer, why there is none, or STOPPED (never sent once stopping; waited for briefly once sent). */
+  private async put(blocks: Block[], signal: AbortSignal): Promise<PutBlocksResponse | string | typeof STOPPED> {
+    if (signal.aborted) return STOPPED;
     let res;
     try {
-      res = await this.o.store.putBlocks({ blocks }, { deadlineMs: 30_000 });
+      res = await unlessAborted(this.o.store.putBlocks({ blocks }, { deadlineMs: 30_000 }), signal, STOP_PUT_GRACE_MS);
     } catch (err) {
       return (err as Error).message;
     }
+    if (res === STOPPED) return STOPPED;
     if (res.tip) this.o.tip.update(res.tip.height, res.tip.hash);
     return res;
   }
@@ -270,13 +297,13 @@ export class BatchWorker {
    * reaches `height`, keeping the message alive. At most concurrency-1 batches
    * of a replica wait, so one slot always works on what the chain needs next.
    */
-  private async waitForParent(msg: JsMsg, height: number, blocks: number): Promise<boolean> {
-    if (this.stopping || this.waiting >= this.o.concurrency - 1 || !this.o.buffer.tryReserve(blocks)) return false;
+  private async waitForParent(msg: JsMsg, height: number, blocks: number, signal: AbortSignal): Promise<boolean> {
+    if (this.waiting >= this.o.concurrency - 1 || !this.o.buffer.tryReserve(blocks)) return false;
     this.waiting++;
     this.o.metrics.bufferedBlocks.set(this.o.buffer.size);
     const keepAlive = setInterval(() => msg.working(), Math.max(100, Math.floor(this.o.ackWaitMs / 3)));
     try {
-      return await this.o.tip.waitFor(height, this.o.maxWaitMs);
+      return await this.o.tip.waitFor(height, this.o.maxWaitMs, signal);
     } finally {
       clearInterval(keepAlive);
       this.waiting--;

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { EnvelopeSchema, PeerRequestErrorCode, PeerRequestSchema, PeerResponseSchema, Subjects } from "@timenet/proto";
 import type { Bus } from "@timenet/bus";
 import type { PeerIp } from "@timenet/net-address";
+import { STOPPED, unlessAborted } from "./abortable.js";
 import type { FetchResult } from "./batch-outcome.js";
 
 /** Our gateway's own answer arrives this long after the peer's timeout at the latest. */
@@ -12,19 +13,22 @@ const GATEWAY_MARGIN_MS = 2_000;
  * (p2p.request GetBlocks). A peer may answer fewer (its SERVE_MAX_BLOCKS and
  * SERVE_MAX_BYTES caps): that is a short answer, not a failure.
  */
-export async function getBlocks(bus: Bus, peer: PeerIp, from: number, count: number, timeoutMs: number): Promise<FetchResult> {
+export async function getBlocks(bus: Bus, peer: PeerIp, from: number, count: number, timeoutMs: number, signal: AbortSignal): Promise<FetchResult> {
   let res;
   try {
-    res = await bus.request(
+    const question = bus.request(
       Subjects.peerRequest,
       PeerRequestSchema,
       { peerIp: peer, envelope: create(EnvelopeSchema, { payload: { case: "getBlocks", value: { fromHeight: from, count } } }), timeoutMs },
       PeerResponseSchema,
       { timeoutMs: timeoutMs + GATEWAY_MARGIN_MS },
     );
+    // Stopping: the answer no longer matters, and the batch is handed back at once.
+    res = await unlessAborted(question, signal);
   } catch (err) {
     return { kind: "gateway_silent", detail: (err as Error).message };
   }
+  if (res === STOPPED) return { kind: "stopping" };
   if (res.result.case === "error") {
     const { code, message } = res.result.value;
     return code === PeerRequestErrorCode.TIMEOUT ? { kind: "timeout", detail: message } : { kind: "peer_unreachable", detail: message };

@@ -27,20 +27,23 @@ export class TipTracker extends TypedEvents<TipEvents> {
     this.emit("advanced", height);
   }
 
-  /** Resolves true once the tip reaches `height`, false after timeoutMs. */
-  waitFor(height: number, timeoutMs: number): Promise<boolean> {
+  /** Resolves true once the tip reaches `height`, false after timeoutMs or as soon as `signal` aborts. */
+  waitFor(height: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     if (this.height >= height) return Promise.resolve(true);
+    if (signal?.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const off = this.on("advanced", (h) => {
-        if (h < height) return;
+      const finish = (reached: boolean) => {
         clearTimeout(timer);
         off();
-        resolve(true);
+        signal?.removeEventListener("abort", onAbort);
+        resolve(reached);
+      };
+      const onAbort = () => finish(false);
+      const off = this.on("advanced", (h) => {
+        if (h >= height) finish(true);
       });
-      const timer = setTimeout(() => {
-        off();
-        resolve(false);
-      }, timeoutMs);
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 }

@@ -39,6 +39,11 @@ test("tip tracker: waits resolve when the tip reaches them, or false after the t
   assert.equal(await reached, true);
   assert.equal(await missed, false);
   assert.equal(await t.waitFor(4, 0), true);
+  const stop = new AbortController();
+  const aborted = t.waitFor(50, 60_000, stop.signal);
+  stop.abort();
+  assert.equal(await aborted, false, "an abort ends the wait at once");
+  assert.equal(t.listenerCount("advanced"), 0, "and leaves no listener behind");
 });
 
 test("tip tracker: a throwing listener is reported, never thrown into update, and the other listeners still run", async () => {
