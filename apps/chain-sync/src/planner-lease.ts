@@ -22,6 +22,11 @@ export type LeaseEvents = {
 };
 
 type RenewalFailure = "timeout" | "wrong_revision" | "error";
+/** When the next attempt comes: the usual period, soon (a failure), or now (the key is ours at a revision just learnt). */
+type Next = "period" | "soon" | "now";
+
+/** Attempts in a row that may go at once (each is a KV round trip); then they wait like any retry. */
+const MAX_IMMEDIATE_RETRIES = 3;
 type DropReason = "other_holder" | "key_gone" | "no_renewal_within_ttl";
 
 function failureReason(err: unknown): RenewalFailure {
@@ -48,6 +53,7 @@ export class PlannerLease extends TypedEvents<LeaseEvents> {
   /** Fires a TTL after the last successful renewal was sent. */
   private expiryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private immediateRetries = 0;
   leader = false;
   holder = "";
 
@@ -79,24 +85,25 @@ export class PlannerLease extends TypedEvents<LeaseEvents> {
 
   /** One renewal (or acquisition attempt), then the next one scheduled: never two at once. */
   private async round(): Promise<void> {
-    const settled = await this.tick();
+    let next = await this.tick();
     if (this.stopped) return;
+    if (next === "now" && ++this.immediateRetries > MAX_IMMEDIATE_RETRIES) next = "soon";
+    if (next !== "now") this.immediateRetries = 0;
     // After a failure, retry sooner (but never in a tight loop) so one lost call costs little of the TTL.
-    const delay = settled ? this.renewEveryMs : Math.max(50, Math.floor(this.o.ttlMs / 10));
+    const delay = next === "period" ? this.renewEveryMs : next === "soon" ? Math.max(50, Math.floor(this.o.ttlMs / 10)) : 0;
     this.renewTimer = setTimeout(() => void this.round(), delay);
   }
 
-  /** True when the lease's state is known; false when the next attempt should come soon. */
-  private async tick(): Promise<boolean> {
+  private async tick(): Promise<Next> {
     const kv = this.kv!;
     const sentAt = Date.now();
     try {
       const revision = this.revision > 0 ? await kv.update(LEASE_KEY, this.o.workerId, this.revision) : await kv.create(LEASE_KEY, this.o.workerId);
-      if (this.stopped) return true;
+      if (this.stopped) return "period";
       this.renewed(revision, sentAt);
-      return true;
+      return "period";
     } catch (err) {
-      if (this.stopped) return true;
+      if (this.stopped) return "period";
       if (this.revision > 0) {
         const reason = failureReason(err);
         this.o.metrics.leaseRenewalFailures.inc({ reason });
@@ -107,28 +114,28 @@ export class PlannerLease extends TypedEvents<LeaseEvents> {
   }
 
   /** After a failed call: who holds the key decides whether we still lead. */
-  private async checkHolder(): Promise<boolean> {
+  private async checkHolder(): Promise<Next> {
     let entry;
     try {
       entry = await this.kv!.get(LEASE_KEY);
     } catch (err) {
       // Unknown: keep what we have; the expiry timer drops leadership if this lasts a TTL.
       this.o.logger.warn({ worker: this.o.workerId, err: (err as Error).message }, "cannot read the planner lease; retrying");
-      return false;
+      return "soon";
     }
-    if (this.stopped) return true;
+    if (this.stopped) return "period";
     this.holder = entry?.operation === "PUT" ? entry.string() : "";
     if (this.holder === this.o.workerId) {
       // Ours (a renewal that was written but whose answer was lost): adopt its revision and renew at once.
       this.revision = entry!.revision;
       this.o.logger.info({ worker: this.o.workerId, revision: this.revision }, "planner lease still ours; renewing at its revision");
-      return false;
+      return "now";
     }
     const hadKey = this.revision > 0;
     this.revision = 0;
     if (hadKey) this.drop(this.holder === "" ? "key_gone" : "other_holder");
-    // A gone key can be created at once; someone else's is retried at the usual pace.
-    return this.holder !== "";
+    // A gone key can be created soon; someone else's is retried at the usual pace.
+    return this.holder === "" ? "soon" : "period";
   }
 
   private renewed(revision: number, sentAt: number): void {

@@ -72,8 +72,9 @@ describe("planner lease", () => {
     assert.equal(a.lease.leader, true);
     assert.equal(b.lease.leader, false);
     const writes = await keyWrites(direct);
-    // Right after a renewal, so that two renewal periods fall inside the stall.
+    // Right after a renewal has reached a (the flush's PONG follows the renewal's answer), so that two renewal periods fall inside the stall.
     assert.equal((await writes.next()).string(), "a");
+    await relayed.flush();
     relay.pause();
     await new Promise((r) => setTimeout(r, 3_200)); // the stall itself: more than 2×TTL/3, less than the TTL
     relay.resume();
@@ -109,6 +110,7 @@ describe("planner lease", () => {
     const b = await replica(direct, "b", TTL);
     const writes = await keyWrites(direct);
     await writes.next();
+    await relayed.flush();
     relay.pause();
     await waitFor(async () => (await renewalFailures(a.metrics, "timeout")) >= 1, { timeoutMs: TTL, message: "a renewal timed out" });
     relay.resume();
