@@ -1,10 +1,8 @@
-import { toBinary, create } from "@bufbuild/protobuf";
-import { SyncBatchSchema, Subjects } from "@timenet/proto";
 import type { Logger } from "@timenet/telemetry";
 import type { SyncMetrics } from "./metrics.js";
 import type { PeerHeights } from "./peer-heights.js";
 import type { TipTracker } from "./tip-tracker.js";
-import { queueDepth, type WorkQueue } from "./work-queue.js";
+import { publishBatch, queueDepth, type WorkQueue } from "./work-queue.js";
 
 export interface BatchPlannerOptions {
   queue: WorkQueue;
@@ -25,16 +23,21 @@ export interface BatchPlannerOptions {
  * cannot stall the sync; a duplicate is just "already have").
  */
 export class BatchPlanner {
-  private plannedUpTo = 0;
+  private planned = 0;
   private planId = BigInt(Date.now());
   private planning = false;
   private lastReplanAt = Date.now();
 
   constructor(private readonly o: BatchPlannerOptions) {}
 
+  /** The last height queued by this plan. */
+  get plannedUpTo(): number {
+    return this.planned;
+  }
+
   /** A new leader starts from our tip. */
   reset(): void {
-    this.plannedUpTo = this.o.tip.height;
+    this.planned = this.o.tip.height;
     this.planId++;
     this.lastReplanAt = Date.now();
   }
@@ -56,31 +59,36 @@ export class BatchPlanner {
     const best = heights.best();
     const ours = tip.height;
     if (!best || best.height <= ours) {
-      this.plannedUpTo = ours;
+      this.planned = ours;
       return;
     }
     const now = Date.now();
-    if (this.plannedUpTo < ours) this.plannedUpTo = ours;
-    if (now - tip.changedAt > this.o.replanAfterMs && now - this.lastReplanAt > this.o.replanAfterMs && this.plannedUpTo > ours) {
-      logger.warn({ our_height: ours, planned_up_to: this.plannedUpTo, best_peer_ip: best.ip, best_height: best.height }, "no progress; planning the range again");
-      this.plannedUpTo = ours;
+    if (this.planned < ours) this.planned = ours;
+    if (now - tip.changedAt > this.o.replanAfterMs && now - this.lastReplanAt > this.o.replanAfterMs && this.planned > ours) {
+      logger.warn({ our_height: ours, planned_up_to: this.planned, best_peer_ip: best.ip, best_height: best.height }, "no progress; planning the range again");
+      this.planned = ours;
       this.planId++;
       this.lastReplanAt = now;
     }
-    if (this.plannedUpTo >= best.height) return;
+    if (this.planned >= best.height) return;
     let { pending } = await queueDepth(queue);
-    const first = this.plannedUpTo + 1;
-    while (this.plannedUpTo < best.height && pending < this.o.maxPendingBatches) {
-      const from = this.plannedUpTo + 1;
-      const count = Math.min(this.o.batchSize, best.height - this.plannedUpTo);
-      const batch = create(SyncBatchSchema, { fromHeight: from, count, plannedAtMs: BigInt(now), planId: this.planId });
-      await queue.js.publish(Subjects.syncBatch, toBinary(SyncBatchSchema, batch), { msgID: `${this.planId}:${from}:${count}` });
+    const first = this.planned + 1;
+    while (this.planned < best.height && pending < this.o.maxPendingBatches) {
+      const from = this.planned + 1;
+      const count = Math.min(this.o.batchSize, best.height - this.planned);
+      const queued = await publishBatch(queue, { fromHeight: from, count, plannedAtMs: BigInt(now), planId: this.planId }, `${this.planId}:${from}:${count}`);
+      if (queued === "refused") {
+        // The queue is at its bound: this range stays unplanned and is tried again at the next tick.
+        metrics.batchesRefused.inc({ by: "planner" });
+        logger.warn({ from, count, planned_up_to: this.planned }, "work queue full: batch refused; planning resumes from it at the next tick");
+        break;
+      }
       metrics.batchesPlanned.inc();
-      this.plannedUpTo += count;
+      this.planned += count;
       pending++;
     }
-    if (this.plannedUpTo >= first) {
-      logger.debug({ from: first, to: this.plannedUpTo, best_peer_ip: best.ip, best_height: best.height }, "batches planned");
+    if (this.planned >= first) {
+      logger.debug({ from: first, to: this.planned, best_peer_ip: best.ip, best_height: best.height }, "batches planned");
     }
   }
 }

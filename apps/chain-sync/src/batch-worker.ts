@@ -1,21 +1,17 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import {
   BlockInvalidReasonSchema,
   enumLabel,
-  EnvelopeSchema,
-  OffenceKind,
   OffenceKindSchema,
   OffenceSchema,
-  PeerRequestErrorCode,
-  PeerRequestSchema,
-  PeerResponseSchema,
   PutResult,
   PutResultSchema,
   Subjects,
   SyncBatchSchema,
   type Block,
   type BlockStoreService,
+  type OffenceKind,
   type PutBlocksResponse,
   type SyncBatch,
 } from "@timenet/proto";
@@ -23,11 +19,15 @@ import type { PeerIp } from "@timenet/net-address";
 import type { Bus } from "@timenet/bus";
 import type { ServiceClient } from "@timenet/grpc";
 import type { Logger } from "@timenet/telemetry";
+import type { BatchOutcome } from "./batch-outcome.js";
+import { pause, STOPPED, unlessAborted } from "./abortable.js";
+import { verdict } from "./batch-verdict.js";
 import type { BlockBuffer } from "./block-buffer.js";
+import { getBlocks } from "./get-blocks.js";
 import type { SyncMetrics } from "./metrics.js";
 import type { PeerHeights } from "./peer-heights.js";
 import type { TipTracker } from "./tip-tracker.js";
-import type { WorkQueue } from "./work-queue.js";
+import { publishBatch, type WorkQueue } from "./work-queue.js";
 
 export interface BatchWorkerOptions {
   bus: Bus;
@@ -48,21 +48,41 @@ export interface BatchWorkerOptions {
 /** Pause before a batch that every peer failed starts over with all of them. */
 const RETRY_ALL_PEERS_AFTER_MS = 1_000;
 
-/** What a peer's block-store serves for one GetBlocks (SERVE_MAX_BLOCKS default). */
-const MAX_SERVED_BLOCKS = 256;
+/**
+ * On stop, a PutBlocks already sent is waited for this long (its batch is
+ * then acked instead of fetched again); anything else is given up at once.
+ * Well within Compose's stop_grace_period (15 s).
+ */
+const STOP_PUT_GRACE_MS = 2_000;
 
-type Outcome = "applied" | "already_have" | "reassigned" | "invalid" | "fork_too_deep" | "fork_not_longer" | "handed_back";
+/**
+ * GetBlocks rounds for one batch from one peer. A peer answers fewer blocks
+ * than asked when its caps say so (4 MiB against 1 MiB blocks: 3 or 4 a
+ * round), so a 128-block batch may honestly take ~40 rounds; one that keeps
+ * answering less cannot hold a batch forever: its rest goes to another peer.
+ */
+const MAX_ROUNDS = 64;
+
+/** Where a batch has got to: the first height not yet on our chain by this batch's doing. */
+interface Progress {
+  next: number;
+  /** Fetched back from below the batch to find a fork point. */
+  rewound: boolean;
+}
 
 /**
  * One replica's share of the work queue: takes a batch, asks a peer that
- * has it (p2p.request GetBlocks), hands the blocks to the block-store, and
- * acknowledges. A peer that times out, answers nothing although it claimed
- * the height, or sends invalid blocks is reported (p2p.offence) and the batch
- * goes back on the queue for a peer not yet tried. A batch ahead of the tip
- * waits in bounded memory until the chain reaches it, or is handed back.
+ * has it (p2p.request GetBlocks) until the whole range is answered (a peer
+ * may answer part of it at a time), hands the blocks to the block-store, and
+ * acknowledges. How a batch ended is a `BatchOutcome`; `verdict` decides in
+ * one place whether the peer is reported and whether the batch is acked,
+ * reassigned to another peer or handed back. A batch ahead of the tip waits
+ * in bounded memory until the chain reaches it, or is handed back.
  */
 export class BatchWorker {
   private messages: ConsumerMessages | undefined;
+  /** Aborted by stop(): every fetch and wait gives up, and its batch is handed back. */
+  private readonly stopping = new AbortController();
   private readonly active = new Set<Promise<void>>();
   private waiting = 0;
   done = 0;
@@ -74,7 +94,14 @@ export class BatchWorker {
     this.messages = await this.o.queue.consumer.consume({ max_messages: this.o.concurrency });
     void (async () => {
       for await (const msg of this.messages!) {
+        if (this.stopping.signal.aborted) {
+          // Pulled but not started: straight back to the queue for another replica.
+          this.o.metrics.batches.inc({ result: "stopping" });
+          msg.nak();
+          continue;
+        }
         const job = this.handle(msg).catch((err: unknown) => {
+          this.o.metrics.batches.inc({ result: "unexpected_error" });
           this.o.logger.error({ err: (err as Error).message }, "batch failed unexpectedly; handing it back");
           msg.nak(1_000);
         });
@@ -86,14 +113,18 @@ export class BatchWorker {
     })();
   }
 
-  /** Stops taking batches; those in progress are handed back (nak) for others. */
+  /**
+   * Stops taking batches and hands every batch not yet committed back to the
+   * queue at once (nak without delay: another replica takes it now, not
+   * after the ack wait). Only a PutBlocks already in flight is waited for,
+   * up to STOP_PUT_GRACE_MS.
+   */
   async stop(): Promise<void> {
-    await this.messages?.close();
-    this.stopping = true;
+    this.stopping.abort();
+    const closed = this.messages?.close();
     await Promise.allSettled([...this.active]);
+    await closed;
   }
-
-  private stopping = false;
 
   private async handle(msg: JsMsg): Promise<void> {
     let batch: SyncBatch;
@@ -106,148 +137,157 @@ export class BatchWorker {
     this.inFlight++;
     const started = performance.now();
     try {
-      const outcome = await this.work(msg, batch);
-      this.o.metrics.batches.inc({ result: outcome });
-      if (outcome !== "handed_back" && outcome !== "reassigned") this.done++;
+      const progress: Progress = { next: batch.fromHeight, rewound: false };
+      const outcome = await this.run(msg, batch, progress, this.stopping.signal);
+      await this.settle(msg, batch, outcome, progress);
       this.o.metrics.batchLatency.observe((performance.now() - started) / 1000);
     } finally {
       this.inFlight--;
     }
   }
 
-  private async work(msg: JsMsg, batch: SyncBatch): Promise<Outcome> {
-    const { tip, heights, logger } = this.o;
+  /** Fetches and applies the batch's range, round by round, until it is complete or cannot be. */
+  private async run(msg: JsMsg, batch: SyncBatch, progress: Progress, signal: AbortSignal): Promise<BatchOutcome> {
+    const { tip, heights, metrics } = this.o;
     const from = batch.fromHeight;
     const to = from + batch.count - 1;
-    if (batch.count === 0 || tip.height >= to) {
-      msg.ack();
-      return "already_have";
-    }
+    if (batch.count === 0 || tip.height >= to) return { kind: "already_have" };
     const tried = new Set(batch.triedPeers);
     const peer = heights.pick(to, tried) ?? heights.pick(from, tried);
     if (!peer) {
-      // Nobody (left) claims this range: try again later, from every peer
-      // (after a pause, so peers that all fail cannot make a tight loop).
-      if (tried.size > 0) {
-        await new Promise((r) => setTimeout(r, RETRY_ALL_PEERS_AFTER_MS));
-        return this.reassign(msg, batch, undefined, "every peer tried");
-      }
-      msg.nak(1_000);
-      return "handed_back";
+      if (tried.size === 0) return { kind: "no_peer" };
+      // Every claimant failed it: start over after a pause, so peers that all fail cannot make a tight loop.
+      return (await pause(RETRY_ALL_PEERS_AFTER_MS, signal)) ? { kind: "every_peer_tried" } : { kind: "stopping" };
     }
-    const fetched = await this.fetch(peer, from, batch.count);
-    if (!Array.isArray(fetched)) return this.reassign(msg, batch, peer, fetched);
-    let blocks = fetched;
+    let wrote = false;
+    let keptAside = false;
+    for (let rounds = 0; progress.next <= to; rounds++) {
+      if (signal.aborted) return { kind: "stopping" };
+      const next = progress.next;
+      // Never ask beyond what the peer claims: the rest of a batch it only partly has is another peer's.
+      const end = Math.min(to, heights.heightOf(peer) ?? 0);
+      if (end < next) return { kind: "rest_elsewhere", peer, why: "peer_height" };
+      if (rounds === MAX_ROUNDS) return { kind: "rest_elsewhere", peer, why: "rounds" };
+      const fetched = await getBlocks(this.o.bus, peer, next, end - next + 1, this.o.requestTimeoutMs, signal);
+      if (fetched.kind === "stopping") return fetched;
+      if (fetched.kind !== "blocks") return { ...fetched, peer, from: next };
+      const { blocks } = fetched;
 
-    for (;;) {
-      const res = await this.put(blocks);
+      let res: PutBlocksResponse;
+      for (;;) {
+        const put = await this.put(blocks, signal);
+        if (put === STOPPED) return { kind: "stopping" };
+        if (typeof put === "string") return { kind: "store_failed", detail: put };
+        res = put;
+        if (res.result !== PutResult.PARENT_UNKNOWN || tip.height >= next - 1) break;
+        // Ahead of the tip: wait (bounded) for the batches before it, then offer the same blocks again.
+        const reached = await this.waitForParent(msg, next - 1, blocks.length, signal);
+        if (signal.aborted) return { kind: "stopping" };
+        if (!reached) return { kind: "parent_not_reached" };
+      }
       switch (res.result) {
         case PutResult.APPLIED:
+          wrote = true;
           heights.succeeded(peer);
-          this.o.metrics.blocksApplied.inc(res.applied);
-          msg.ack();
-          return "applied";
+          metrics.blocksApplied.inc(res.applied);
+          progress.next += blocks.length;
+          break;
         case PutResult.ALREADY_HAVE:
-          msg.ack();
-          return "already_have";
+          progress.next += blocks.length;
+          break;
         case PutResult.FORK_NOT_LONGER:
-          msg.ack();
-          return "fork_not_longer";
+          // Kept aside by the store: the next blocks may make that fork the longer chain.
+          keptAside = true;
+          progress.next += blocks.length;
+          break;
         case PutResult.FORK_TOO_DEEP:
-          logger.error({ peer_ip: peer, from, to, detail: res.detail }, "peer's chain forks deeper than MAX_REORG_DEPTH; not following it");
-          msg.ack();
-          return "fork_too_deep";
+          return { kind: "fork_too_deep", peer, detail: res.detail };
         case PutResult.INVALID: {
           const reason = enumLabel(BlockInvalidReasonSchema, res.invalidReason);
-          this.o.metrics.validationFailures.inc({ reason });
-          this.report(peer, OffenceKind.INVALID_BLOCK, `block ${from + res.invalidIndex} invalid: ${reason} ${res.detail}`);
-          return this.reassign(msg, batch, peer, `invalid block: ${reason}`);
+          metrics.validationFailures.inc({ reason });
+          return { kind: "invalid", peer, height: next + res.invalidIndex, reason, detail: res.detail };
         }
-        case PutResult.PARENT_UNKNOWN: {
-          if (tip.height >= from - 1) {
-            // Our chain reaches the parent's height but not its hash: a fork.
-            // Fetch back past the reorg limit (so the store can tell "too
-            // deep" from "unrelated") and let the store decide; one request
-            // is capped by what a peer serves at once.
-            const start = Math.max(1, from - 2 * this.o.maxReorgDepth);
-            const run = await this.fetch(peer, start, Math.min(to - start + 1, MAX_SERVED_BLOCKS));
-            if (!Array.isArray(run)) return this.reassign(msg, batch, peer, run);
-            const forkRes = await this.put(run);
-            this.o.metrics.forkFetches.inc({ result: enumLabel(PutResultSchema, forkRes.result) });
-            if (forkRes.result === PutResult.INVALID) {
-              this.report(peer, OffenceKind.INVALID_BLOCK, `fork run from ${start}: ${enumLabel(BlockInvalidReasonSchema, forkRes.invalidReason)} ${forkRes.detail}`);
-              return this.reassign(msg, batch, peer, "invalid fork run");
-            }
-            if (forkRes.result === PutResult.PARENT_UNKNOWN) {
-              // Another chain altogether (or a deeper fork than we look back): not an offence.
-              this.o.logger.error({ peer_ip: peer, from: start, to }, "peer's chain does not link to ours within twice the reorg limit");
-              return this.reassign(msg, batch, peer, "chain does not link");
-            }
-            if (forkRes.result === PutResult.FORK_TOO_DEEP) {
-              this.o.logger.error({ peer_ip: peer, detail: forkRes.detail }, "peer's chain forks deeper than MAX_REORG_DEPTH; not following it");
-              msg.ack();
-              return "fork_too_deep";
-            }
-            if (forkRes.result === PutResult.APPLIED) this.o.metrics.blocksApplied.inc(forkRes.applied);
-            msg.ack();
-            return forkRes.result === PutResult.APPLIED ? "applied" : "fork_not_longer";
-          }
-          // Ahead of the tip: wait (bounded) for the batches before it.
-          const parentReached = await this.waitForParent(msg, from - 1, blocks.length);
-          if (!parentReached) {
-            msg.nak(500);
-            return "handed_back";
-          }
-          blocks = fetched;
-          continue;
-        }
+        case PutResult.PARENT_UNKNOWN:
+          // Our chain reaches the parent's height but not its hash: a fork. Fetch
+          // again from twice the reorg limit below (so the store can tell "too deep"
+          // from "unrelated") and let the store decide, round by round.
+          if (progress.rewound) return { kind: "does_not_link", peer, from: next };
+          progress.rewound = true;
+          progress.next = Math.max(1, next - 2 * this.o.maxReorgDepth);
+          break;
         default:
-          msg.nak(1_000);
-          return "handed_back";
+          return { kind: "store_failed", detail: `unexpected PutBlocks result ${enumLabel(PutResultSchema, res.result)}` };
+      }
+    }
+    if (wrote) return { kind: "applied", peer };
+    return keptAside ? { kind: "fork_not_longer", peer } : { kind: "already_have" };
+  }
+
+  /** Carries out the verdict on a batch's outcome: report, then ack, reassign or hand back. */
+  private async settle(msg: JsMsg, batch: SyncBatch, outcome: BatchOutcome, progress: Progress): Promise<void> {
+    const v = verdict(outcome);
+    const peer = "peer" in outcome ? outcome.peer : undefined;
+    this.o.metrics.batches.inc({ result: outcome.kind });
+    if (progress.rewound) this.o.metrics.forkFetches.inc({ result: outcome.kind });
+    const log = { peer_ip: peer ?? null, from: batch.fromHeight, count: batch.count, next: progress.next, result: outcome.kind, detail: v.detail };
+    switch (v.action) {
+      case "ack":
+        if (outcome.kind === "fork_too_deep") this.o.logger.error(log, "batch refused: fork too deep");
+        msg.ack();
+        this.done++;
+        return;
+      case "hand_back":
+        this.o.logger.info({ ...log, delay_ms: v.delayMs }, "batch handed back");
+        if (v.delayMs > 0) msg.nak(v.delayMs);
+        else msg.nak();
+        return;
+      case "reassign": {
+        if (peer === undefined) throw new Error(`reassign without a peer: ${outcome.kind}`);
+        if (v.offence !== undefined) this.report(peer, v.offence, v.detail);
+        this.o.heights.failed(peer);
+        // Only the rest: what this batch already wrote stays written.
+        const next = Math.max(progress.next, batch.fromHeight);
+        const rest = { ...batch, fromHeight: next, count: batch.fromHeight + batch.count - next, triedPeers: [...batch.triedPeers, peer] };
+        return this.requeue(msg, rest, log);
+      }
+      case "reassign_all":
+        return this.requeue(msg, { ...batch, triedPeers: [] }, log);
+      default: {
+        const unhandled: never = v;
+        throw new Error(`unhandled verdict ${JSON.stringify(unhandled)}`);
       }
     }
   }
 
-  /** The blocks, or why not (after reporting the peer when it is its fault). */
-  private async fetch(peer: PeerIp, from: number, count: number): Promise<Block[] | string> {
-    const { bus } = this.o;
+  /** Puts (the rest of) a batch back on the queue as a new message, then acks the old one; if refused, the old one is handed back. */
+  private async requeue(msg: JsMsg, rest: SyncBatch, log: object): Promise<void> {
+    let queued;
+    try {
+      queued = await publishBatch(this.o.queue, rest);
+    } catch (err) {
+      queued = `failed: ${(err as Error).message}`;
+    }
+    if (queued === "queued" || queued === "duplicate") {
+      this.o.logger.info({ ...log, rest_from: rest.fromHeight, rest_count: rest.count }, "batch reassigned");
+      msg.ack();
+      return;
+    }
+    // Not re-queued (the queue is full, or NATS failed): the batch itself goes back instead, so it is never lost.
+    if (queued === "refused") this.o.metrics.batchesRefused.inc({ by: "requeue" });
+    this.o.logger.warn({ ...log, why: queued }, "batch could not be re-queued; handed back as it was");
+    msg.nak(1_000);
+  }
+
+  /** The store's answer, why there is none, or STOPPED (never sent once stopping; waited for briefly once sent). */
+  private async put(blocks: Block[], signal: AbortSignal): Promise<PutBlocksResponse | string | typeof STOPPED> {
+    if (signal.aborted) return STOPPED;
     let res;
     try {
-      res = await bus.request(
-        Subjects.peerRequest,
-        PeerRequestSchema,
-        { peerIp: peer, envelope: create(EnvelopeSchema, { payload: { case: "getBlocks", value: { fromHeight: from, count } } }), timeoutMs: this.o.requestTimeoutMs },
-        PeerResponseSchema,
-        { timeoutMs: this.o.requestTimeoutMs + 2_000 },
-      );
+      res = await unlessAborted(this.o.store.putBlocks({ blocks }, { deadlineMs: 30_000 }), signal, STOP_PUT_GRACE_MS);
     } catch (err) {
-      return `gateway did not answer: ${(err as Error).message}`;
+      return (err as Error).message;
     }
-    if (res.result.case === "error") {
-      if (res.result.value.code === PeerRequestErrorCode.TIMEOUT) this.report(peer, OffenceKind.REQUEST_TIMEOUT, `GetBlocks ${from}+${count} timed out`);
-      return `request failed: ${res.result.value.message}`;
-    }
-    const env = res.result.value;
-    if (!env || env.payload.case !== "blocks") {
-      this.report(peer, OffenceKind.PROTOCOL_VIOLATION, `answered GetBlocks with ${env?.payload.case ?? "nothing"}`);
-      return "not a Blocks answer";
-    }
-    const blocks = env.payload.value.blocks.slice(0, count);
-    if (blocks.length === 0) {
-      this.report(peer, OffenceKind.EMPTY_RESPONSE, `no blocks from ${from} although it claimed the height`);
-      return "empty answer";
-    }
-    for (let i = 0; i < blocks.length; i++) {
-      if (blocks[i]!.header?.height !== from + i) {
-        this.report(peer, OffenceKind.INVALID_BLOCK, `block ${i} of GetBlocks ${from} has height ${blocks[i]!.header?.height}`);
-        return "blocks out of order";
-      }
-    }
-    return blocks;
-  }
-
-  private async put(blocks: Block[]): Promise<PutBlocksResponse> {
-    const res = await this.o.store.putBlocks({ blocks }, { deadlineMs: 30_000 });
+    if (res === STOPPED) return STOPPED;
     if (res.tip) this.o.tip.update(res.tip.height, res.tip.hash);
     return res;
   }
@@ -257,33 +297,19 @@ export class BatchWorker {
    * reaches `height`, keeping the message alive. At most concurrency-1 batches
    * of a replica wait, so one slot always works on what the chain needs next.
    */
-  private async waitForParent(msg: JsMsg, height: number, blocks: number): Promise<boolean> {
-    if (this.stopping || this.waiting >= this.o.concurrency - 1 || !this.o.buffer.tryReserve(blocks)) return false;
+  private async waitForParent(msg: JsMsg, height: number, blocks: number, signal: AbortSignal): Promise<boolean> {
+    if (this.waiting >= this.o.concurrency - 1 || !this.o.buffer.tryReserve(blocks)) return false;
     this.waiting++;
     this.o.metrics.bufferedBlocks.set(this.o.buffer.size);
     const keepAlive = setInterval(() => msg.working(), Math.max(100, Math.floor(this.o.ackWaitMs / 3)));
     try {
-      return await this.o.tip.waitFor(height, this.o.maxWaitMs);
+      return await this.o.tip.waitFor(height, this.o.maxWaitMs, signal);
     } finally {
       clearInterval(keepAlive);
       this.waiting--;
       this.o.buffer.release(blocks);
       this.o.metrics.bufferedBlocks.set(this.o.buffer.size);
     }
-  }
-
-  /** The batch goes back on the queue for a peer not yet tried (all of them again if none is left). */
-  private async reassign(msg: JsMsg, batch: SyncBatch, peer: PeerIp | undefined, why: string): Promise<Outcome> {
-    const triedPeers = peer === undefined ? [] : [...batch.triedPeers, peer];
-    if (peer) this.o.heights.failed(peer);
-    this.o.logger.info({ peer_ip: peer ?? null, from: batch.fromHeight, count: batch.count, why }, "batch reassigned");
-    try {
-      await this.o.queue.js.publish(Subjects.syncBatch, toBinary(SyncBatchSchema, { ...batch, triedPeers }));
-      msg.ack();
-    } catch {
-      msg.nak(1_000);
-    }
-    return "reassigned";
   }
 
   private report(peer: PeerIp, kind: OffenceKind, detail: string): void {

@@ -49,7 +49,12 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
   const frame = new ServiceFrame("chain-sync", o);
   const { logger, registry, cleanups } = frame;
   const metrics = new SyncMetrics(registry);
-  const tip = new TipTracker();
+  // A throwing listener is a bug: counted and logged, while the emitter (a NATS handler, a PutBlocks answer) carries on.
+  const onListenerError = (event: string, err: unknown) => {
+    metrics.listenerErrors.inc({ event });
+    logger.error({ event, err }, "event listener threw");
+  };
+  const tip = new TipTracker(onListenerError);
   const heights = new PeerHeights();
   const progress = new SyncProgress();
   const genesisHex = Buffer.from(o.network.genesisHash).toString("hex");
@@ -62,7 +67,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
     cleanups.push(() => gateway.close());
 
     // Our tip: from the store now, then from chain.tip and every PutBlocks answer.
-    tip.on("advanced", (h: number) => {
+    tip.on("advanced", (h) => {
       metrics.ourHeight.set(h);
       progress.record(h);
     });
@@ -75,7 +80,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
     }
 
     const queue = await openWorkQueue(bus.connection, { ackWaitMs: o.ackWaitMs, maxPendingBatches: o.maxPendingBatches });
-    const lease = new PlannerLease(bus.connection, o.workerId, o.leaseTtlMs, logger);
+    const lease = new PlannerLease({ nc: bus.connection, workerId: o.workerId, ttlMs: o.leaseTtlMs, logger, metrics, onListenerError });
     const planner = new BatchPlanner({
       queue,
       heights,
@@ -91,7 +96,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
       metrics.bestPeerHeight.set(best?.height ?? 0);
       if (lease.leader) void planner.plan();
     };
-    lease.on("changed", (leader: boolean) => {
+    lease.on("changed", (leader) => {
       metrics.plannerLeader.set(leader ? 1 : 0);
       if (leader) {
         planner.reset();

@@ -14,6 +14,10 @@ export class SyncMetrics {
   readonly workersSeen: Gauge;
   readonly bufferedBlocks: Gauge;
   readonly forkFetches: Counter<"result">;
+  readonly listenerErrors: Counter<"event">;
+  readonly batchesRefused: Counter<"by">;
+  readonly leaseRenewalFailures: Counter<"reason">;
+  readonly leaseDropped: Counter<"reason">;
 
   constructor(registry: Registry) {
     const r = [registry];
@@ -21,7 +25,7 @@ export class SyncMetrics {
     this.bestPeerHeight = new Gauge({ name: "timenet_sync_best_peer_height", help: "Highest height a connected peer claims", registers: r });
     this.batches = new Counter({
       name: "timenet_sync_batches_total",
-      help: "Batches finished by this worker: applied, already_have, reassigned, invalid, fork_too_deep, fork_not_longer, handed_back",
+      help: "Batches finished by this worker, by outcome (README: chain-sync, what each does to the batch and whether the peer is reported)",
       labelNames: ["result"],
       registers: r,
     });
@@ -38,7 +42,26 @@ export class SyncMetrics {
     this.plannerLeader = new Gauge({ name: "timenet_sync_planner_leader", help: "1 while this replica holds the planner lease", registers: r });
     this.workersSeen = new Gauge({ name: "timenet_sync_workers_seen", help: "chain-sync replicas heard from recently", registers: r });
     this.bufferedBlocks = new Gauge({ name: "timenet_sync_buffered_blocks", help: "Fetched blocks waiting for the chain to reach them", registers: r });
-    this.forkFetches = new Counter({ name: "timenet_sync_fork_fetches_total", help: "Runs fetched back to a possible fork point, by store result", labelNames: ["result"], registers: r });
+    this.forkFetches = new Counter({ name: "timenet_sync_fork_fetches_total", help: "Batches fetched back from below to a possible fork point, by the batch's outcome", labelNames: ["result"], registers: r });
+    this.listenerErrors = new Counter({ name: "timenet_sync_listener_errors_total", help: "Event listeners that threw (a bug; the emitter carried on), by event", labelNames: ["event"], registers: r });
+    this.leaseRenewalFailures = new Counter({
+      name: "timenet_sync_lease_renewal_failures_total",
+      help: "Planner lease renewals that failed (retried; leadership kept while the key still holds our id), by reason: timeout, wrong_revision, error",
+      labelNames: ["reason"],
+      registers: r,
+    });
+    this.leaseDropped = new Counter({
+      name: "timenet_sync_lease_dropped_total",
+      help: "Planner leadership given up, by reason: other_holder, key_gone, no_renewal_within_ttl",
+      labelNames: ["reason"],
+      registers: r,
+    });
+    this.batchesRefused = new Counter({
+      name: "timenet_sync_batches_refused_total",
+      help: "Batches the work queue refused at its bound (kept by the sender: the planner retries the range, a worker naks its batch), by sender: planner, requeue",
+      labelNames: ["by"],
+      registers: r,
+    });
     this.plannerLeader.set(0);
   }
 }

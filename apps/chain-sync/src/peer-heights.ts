@@ -33,6 +33,11 @@ export class PeerHeights {
     if (p) p.failures = 0;
   }
 
+  /** What the peer claims now (it grows with its announcements), or undefined once it is gone. */
+  heightOf(ip: PeerIp): number | undefined {
+    return this.peers.get(ip)?.height;
+  }
+
   best(): { ip: PeerIp; height: number } | undefined {
     let best: { ip: PeerIp; height: number } | undefined;
     for (const [ip, p] of this.peers) if (!best || p.height > best.height) best = { ip, height: p.height };

@@ -1,14 +1,23 @@
-import { EventEmitter } from "node:events";
+import { TypedEvents, type ListenerErrorHandler } from "@timenet/events";
+
+export type TipEvents = {
+  advanced: (height: number) => void;
+};
 
 /**
  * Our chain's tip as the block-store reports it (chain.tip, and every
- * PutBlocks answer). Emits "advanced" (height) when it moves.
+ * PutBlocks answer). Emits "advanced" (height) when it moves; a listener
+ * that throws is reported, never thrown into the update that emitted.
  */
-export class TipTracker extends EventEmitter {
+export class TipTracker extends TypedEvents<TipEvents> {
   height = 0;
   hash: Uint8Array = new Uint8Array(32);
   /** When the height last changed (ms). */
   changedAt = Date.now();
+
+  constructor(onListenerError: ListenerErrorHandler) {
+    super(onListenerError);
+  }
 
   update(height: number, hash: Uint8Array): void {
     if (height === this.height && Buffer.from(hash).equals(Buffer.from(this.hash))) return;
@@ -18,21 +27,23 @@ export class TipTracker extends EventEmitter {
     this.emit("advanced", height);
   }
 
-  /** Resolves true once the tip reaches `height`, false after timeoutMs. */
-  waitFor(height: number, timeoutMs: number): Promise<boolean> {
+  /** Resolves true once the tip reaches `height`, false after timeoutMs or as soon as `signal` aborts. */
+  waitFor(height: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     if (this.height >= height) return Promise.resolve(true);
+    if (signal?.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const onAdvance = (h: number) => {
-        if (h < height) return;
+      const finish = (reached: boolean) => {
         clearTimeout(timer);
-        this.off("advanced", onAdvance);
-        resolve(true);
+        off();
+        signal?.removeEventListener("abort", onAbort);
+        resolve(reached);
       };
-      const timer = setTimeout(() => {
-        this.off("advanced", onAdvance);
-        resolve(false);
-      }, timeoutMs);
-      this.on("advanced", onAdvance);
+      const onAbort = () => finish(false);
+      const off = this.on("advanced", (h) => {
+        if (h >= height) finish(true);
+      });
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 }

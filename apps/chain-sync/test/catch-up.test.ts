@@ -7,6 +7,7 @@ import { ChainSyncService, ChainTipSchema, OffenceKind, OffenceSchema, PeerMessa
 import { blockHash, DEVNET } from "@timenet/chain";
 import { createGrpcClient } from "@timenet/grpc";
 import { waitFor } from "@timenet/testkit";
+import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
 import { buildChain, nodePool, putChain, waitHeight } from "./harness.js";
 
 const { node, stopAll } = nodePool();
@@ -57,16 +58,37 @@ describe("catch-up", () => {
     await bad.bus.flush();
     const c = await node(165);
     const offences: Array<{ ip: string; kind: OffenceKind }> = [];
+    let badReported: () => void;
+    const reported = new Promise<void>((r) => (badReported = r));
     c.bus.subscribe(Subjects.offence, OffenceSchema, (off) => {
       offences.push({ ip: off.ip, kind: off.kind });
+      if (off.ip === bad.ip && off.kind === OffenceKind.INVALID_BLOCK) badReported();
     });
+    // The bad peer first and alone, so it is surely asked (the worker picks among peers at random).
     await c.dial(bad);
-    await c.dial(good);
     await c.startSync();
+    await Promise.race([reported, new Promise((_, reject) => setTimeout(() => reject(new Error("bad peer not reported within 20 s")), 20_000).unref())]);
+    // Then the honest one, with the bad one still connected.
+    await c.dial(good);
     await waitHeight(c, 600, 60_000);
     assert.equal(await c.tipHash(), tipHex(CHAIN[599]!));
-    await waitFor(() => offences.some((o) => o.ip === bad.ip && o.kind === OffenceKind.INVALID_BLOCK), { message: "bad peer reported" });
     assert.ok(!offences.some((o) => o.ip === good.ip), "the honest peer is never reported");
+  });
+
+  test("a peer whose store serves fewer blocks per answer than a batch is asked for the rest at once: no replan wait, no offence", async (t) => {
+    const source = await node(177, { storeEnv: { SERVE_MAX_BLOCKS: "16" } });
+    await putChain(source, CHAIN.slice(0, 1_000));
+    const c = await node(178);
+    const offences: string[] = [];
+    c.bus.subscribe(Subjects.offence, OffenceSchema, (off) => void offences.push(`${off.ip} ${off.kind}`));
+    // A replan (the old way out of a short answer) is a minute away.
+    await c.startSync({ batchSize: 128, replanAfterMs: CHAIN_SYNC_DEFAULTS.replanAfterMs });
+    const started = Date.now();
+    await c.dial(source);
+    await waitHeight(c, 1_000, 10_000);
+    t.diagnostic(`caught up 1,000 blocks at 16 per answer in ${Date.now() - started} ms`);
+    assert.equal(await c.tipHash(), tipHex(CHAIN[999]!));
+    assert.deepEqual(offences, [], "the honest peer is never reported");
   });
 
   test("a node with a different genesis never imports anything", async () => {

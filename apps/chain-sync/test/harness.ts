@@ -15,6 +15,7 @@ import type { ChainSyncOptions } from "../src/options.js";
 const APPS = fileURLToPath(new URL("../../../", import.meta.url));
 const GATEWAY_MAIN = join(APPS, "p2p-gateway/dist/src/main.js");
 const STORE_MAIN = join(APPS, "block-store/dist/src/main.js");
+const SYNC_MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
 const logLevel = process.env.TEST_LOG_LEVEL ?? "silent";
 const childLogLevel = process.env.TEST_LOG_LEVEL ?? "fatal";
 
@@ -207,3 +208,24 @@ export async function waitHeight(n: SyncNode, height: number, timeoutMs = 60_000
   await waitFor(async () => (await n.height()) >= height, { timeoutMs, intervalMs: 100, message: `${n.ip} reaches height ${height}` });
 }
 
+
+/** A chain-sync replica of node `n` as a real process (main.js: signals, exit codes), with `env` on top of n's addresses. */
+export async function startSyncProcess(n: SyncNode, workerId: string, env: Record<string, string>): Promise<ServiceProcess> {
+  const metricsPort = await freePort();
+  return startServiceProcess({
+    main: SYNC_MAIN,
+    env: {
+      NODE_NAME: workerId,
+      WORKER_ID: workerId,
+      NATS_URL: n.nats.url,
+      BLOCK_STORE_GRPC: n.storeGrpcAddress,
+      GATEWAY_GRPC: n.gatewayGrpcAddress,
+      GRPC_PORT: "0",
+      METRICS_PORT: String(metricsPort),
+      LOG_LEVEL: childLogLevel,
+      ...env,
+    },
+    readyUrl: `http://127.0.0.1:${metricsPort}/readyz`,
+    stderr: process.env.TEST_LOG_LEVEL ? "inherit" : "ignore",
+  });
+}

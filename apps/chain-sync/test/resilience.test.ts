@@ -1,17 +1,17 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { blockHash, DEVNET } from "@timenet/chain";
-import { freePort, startServiceProcess, waitFor } from "@timenet/testkit";
-import type { Block } from "@timenet/proto";
-import { buildChain, nodePool, putChain, waitHeight } from "./harness.js";
+import { waitFor } from "@timenet/testkit";
+import { PeerMessageSchema, Subjects, type Block } from "@timenet/proto";
+import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
+import { openWorkQueue } from "../src/work-queue.js";
+import { buildChain, nodePool, putChain, startSyncProcess, waitHeight } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
 
 const CHAIN = buildChain(DEVNET.genesis.header!, 2_000);
 const hex = (b: Block) => Buffer.from(blockHash(b.header!)).toString("hex");
-const SYNC_MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
 
 async function storeMetric(url: string, pattern: RegExp): Promise<number> {
   const m = pattern.exec(await (await fetch(url)).text());
@@ -25,25 +25,7 @@ describe("resilience", () => {
     const c = await node(171);
     await c.dial(a);
     // One replica is a real process we can kill -9; the other runs in-process.
-    const metricsPort = await freePort();
-    const victim = await startServiceProcess({
-      main: SYNC_MAIN,
-      env: {
-        NODE_NAME: "victim",
-        WORKER_ID: "victim",
-        NATS_URL: c.nats.url,
-        BLOCK_STORE_GRPC: c.storeGrpcAddress,
-        GATEWAY_GRPC: c.gatewayGrpcAddress,
-        GRPC_PORT: "0",
-        METRICS_PORT: String(metricsPort),
-        SYNC_ACK_WAIT: "3s",
-        SYNC_LEASE_TTL: "1s",
-        SYNC_MAX_WAIT: "3s",
-        SYNC_REPLAN_AFTER: "3s",
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "fatal",
-      },
-      readyUrl: `http://127.0.0.1:${metricsPort}/readyz`,
-    });
+    const victim = await startSyncProcess(c, "victim", { SYNC_ACK_WAIT: "3s", SYNC_LEASE_TTL: "1s", SYNC_MAX_WAIT: "3s", SYNC_REPLAN_AFTER: "3s" });
     const survivor = await c.startSync();
     await waitFor(async () => (await c.height()) >= 300, { timeoutMs: 60_000, message: "sync under way" });
     await victim.kill(); // mid-run: its taken batches are never acknowledged
@@ -51,6 +33,34 @@ describe("resilience", () => {
     assert.equal(await c.tipHash(), hex(CHAIN.at(-1)!));
     // The survivor holds the planner lease now (it took over within the TTL if the victim had it).
     await waitFor(() => survivor.isPlanner(), { message: "survivor plans" });
+  });
+
+  test("SIGTERM while a fetch hangs: the process exits 0 within 3 s and its batches are handed back at once, not after the ack wait", async (t) => {
+    // The source's gateway completes the handshake (claiming 256) but nothing answers its GetBlocks: its store is stopped.
+    const s = await node(179);
+    await putChain(s, CHAIN.slice(0, 256));
+    await s.storeProcess.stop();
+    const asked = new Promise<void>((resolve) => s.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, () => resolve()));
+    await s.bus.flush();
+    const c = await node(180);
+    await c.dial(s);
+    await waitFor(async () => (await c.gatewayGrpc.listConnections({})).connections.some((x) => x.ip === s.ip && x.bestHeight === 256), { message: "connected to the source" });
+    const worker = await startSyncProcess(c, "stopping", { SYNC_REQUEST_TIMEOUT: "20s", SYNC_ACK_WAIT: "30s" });
+    await asked; // a GetBlocks is in flight, and will not be answered for 20 s
+    const stopAt = Date.now();
+    const exit = await worker.stop(5_000); // SIGTERM; SIGKILL after 5 s
+    const stoppedIn = Date.now() - stopAt;
+    t.diagnostic(`exited ${stoppedIn} ms after SIGTERM`);
+    assert.equal(exit, 0, "exit code");
+    assert.ok(stoppedIn < 3_000, `stopped in ${stoppedIn} ms`);
+    // A second worker gets a batch at once, and it is one the first had taken (a redelivery).
+    const queue = await openWorkQueue(c.bus.connection, { ackWaitMs: 30_000, maxPendingBatches: CHAIN_SYNC_DEFAULTS.maxPendingBatches });
+    const msg = await queue.consumer.next({ expires: 2_000 });
+    assert.ok(msg, "a batch is there for the next worker");
+    assert.equal(msg.redelivered, true);
+    t.diagnostic(`a batch redelivered ${Date.now() - stopAt} ms after SIGTERM`);
+    assert.ok(Date.now() - stopAt < 5_000, "well within the 30 s ack wait");
+    msg.nak();
   });
 
   test("a reorg of depth 3 to a longer chain switches; a fork deeper than the limit is refused", async () => {

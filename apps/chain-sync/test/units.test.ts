@@ -4,6 +4,9 @@ import { readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { PeerIp } from "@timenet/net-address";
+import { OffenceKind } from "@timenet/proto";
+import type { BatchOutcome } from "../src/batch-outcome.js";
+import { verdict } from "../src/batch-verdict.js";
 import { BlockBuffer } from "../src/block-buffer.js";
 import { PeerHeights } from "../src/peer-heights.js";
 import { SyncProgress } from "../src/sync-progress.js";
@@ -28,7 +31,7 @@ test("peer heights: the best peer, and a pick that skips tried peers and prefers
 });
 
 test("tip tracker: waits resolve when the tip reaches them, or false after the timeout", async () => {
-  const t = new TipTracker();
+  const t = new TipTracker(() => assert.fail("no listener throws"));
   const reached = t.waitFor(5, 1_000);
   const missed = t.waitFor(50, 30);
   t.update(3, new Uint8Array(32).fill(3));
@@ -36,6 +39,48 @@ test("tip tracker: waits resolve when the tip reaches them, or false after the t
   assert.equal(await reached, true);
   assert.equal(await missed, false);
   assert.equal(await t.waitFor(4, 0), true);
+  const stop = new AbortController();
+  const aborted = t.waitFor(50, 60_000, stop.signal);
+  stop.abort();
+  assert.equal(await aborted, false, "an abort ends the wait at once");
+  assert.equal(t.listenerCount("advanced"), 0, "and leaves no listener behind");
+});
+
+test("tip tracker: a throwing listener is reported, never thrown into update, and the other listeners still run", async () => {
+  const errors: string[] = [];
+  const t = new TipTracker((event, err) => errors.push(`${event}: ${(err as Error).message}`));
+  t.on("advanced", () => {
+    throw new Error("listener bug");
+  });
+  const reached = t.waitFor(2, 1_000);
+  t.update(2, new Uint8Array(32).fill(2));
+  assert.equal(t.height, 2);
+  assert.equal(await reached, true);
+  assert.deepEqual(errors, ["advanced: listener bug"]);
+});
+
+test("verdict: a peer is reported only for what is provably its own; our gateway, our store and our waiting blame nobody", () => {
+  const peer = ip("10.0.0.9");
+  const cases: Array<[BatchOutcome, string, OffenceKind | undefined]> = [
+    [{ kind: "applied", peer }, "ack", undefined],
+    [{ kind: "fork_too_deep", peer, detail: "" }, "ack", undefined],
+    [{ kind: "invalid", peer, height: 5, reason: "bad_signature", detail: "" }, "reassign", OffenceKind.INVALID_BLOCK],
+    [{ kind: "timeout", peer, from: 1, detail: "" }, "reassign", OffenceKind.REQUEST_TIMEOUT],
+    [{ kind: "empty", peer, from: 1 }, "reassign", OffenceKind.EMPTY_RESPONSE],
+    [{ kind: "not_blocks", peer, from: 1, answered: "pong" }, "reassign", OffenceKind.PROTOCOL_VIOLATION],
+    [{ kind: "out_of_order", peer, from: 1, index: 0, height: 7 }, "reassign", OffenceKind.INVALID_BLOCK],
+    [{ kind: "peer_unreachable", peer, from: 1, detail: "" }, "reassign", undefined],
+    [{ kind: "rest_elsewhere", peer, why: "rounds" }, "reassign", undefined],
+    [{ kind: "does_not_link", peer, from: 1 }, "reassign", undefined],
+    [{ kind: "gateway_silent", peer, from: 1, detail: "" }, "hand_back", undefined],
+    [{ kind: "store_failed", detail: "" }, "hand_back", undefined],
+    [{ kind: "parent_not_reached" }, "hand_back", undefined],
+  ];
+  for (const [outcome, action, offence] of cases) {
+    const v = verdict(outcome);
+    assert.equal(v.action, action, outcome.kind);
+    assert.equal(v.action === "reassign" ? v.offence : undefined, offence, outcome.kind);
+  }
 });
 
 test("the block buffer is bounded", () => {

@@ -4,3 +4,4 @@ export { onceEvent, waitFor } from "./wait.js";
 export { natsServerBinary, startNatsServer, type NatsServerHandle, type NatsServerOptions } from "./nats-server.js";
 export { startServiceProcess, type ServiceProcess, type ServiceProcessOptions } from "./service-process.js";
 export { nodePoolOf } from "./node-pool.js";
+export { startTcpRelay, type TcpRelay, type TcpRelayOptions } from "./tcp-relay.js";

@@ -1,0 +1,59 @@
+import type { PeerIp } from "@timenet/net-address";
+import type { Block } from "@timenet/proto";
+
+/**
+ * What one GetBlocks towards a peer came to: one variant per case, each
+ * carrying what is known in it (the way Lodestar types a range-sync batch's
+ * states), so a short answer or a failure cannot pass for the other.
+ */
+export type FetchResult =
+  /** At least one block, at consecutive heights from the one asked for; possibly fewer than asked. */
+  | { kind: "blocks"; blocks: Block[] }
+  /** Our gateway did not answer p2p.request (it is down or busy): nothing is known about the peer. */
+  | { kind: "gateway_silent"; detail: string }
+  /** The gateway did not ask the peer: not connected, connection closed, or its own per-connection limit. */
+  | { kind: "peer_unreachable"; detail: string }
+  /** The peer did not answer within the timeout. */
+  | { kind: "timeout"; detail: string }
+  /** The peer answered with another message than Blocks. */
+  | { kind: "not_blocks"; answered: string }
+  /** No blocks from a height the peer claimed to have. */
+  | { kind: "empty" }
+  /** A block at another height than its place in the answer. */
+  | { kind: "out_of_order"; index: number; height: number | undefined }
+  /** We are stopping: the question was given up. */
+  | { kind: "stopping" };
+
+/** What a peer (or our gateway) did wrong in one GetBlocks. */
+export type FetchFailure = Exclude<FetchResult, { kind: "blocks" } | { kind: "stopping" }>;
+
+/** How a batch ended in this worker; `batch-verdict.ts` decides blame and what happens to the batch. */
+export type BatchOutcome =
+  /** Every height of the batch is on our chain now, some of it written by us. */
+  | { kind: "applied"; peer: PeerIp }
+  /** Every height was already on our chain. */
+  | { kind: "already_have" }
+  /** The peer's blocks are a valid fork, not longer than ours: kept aside by the store. */
+  | { kind: "fork_not_longer"; peer: PeerIp }
+  | { kind: "fork_too_deep"; peer: PeerIp; detail: string }
+  /** The store found a block invalid. */
+  | { kind: "invalid"; peer: PeerIp; height: number; reason: string; detail: string }
+  /** A GetBlocks failed (at `from`, after any earlier rounds were applied). */
+  | (FetchFailure & { peer: PeerIp; from: number })
+  /** Fetched back twice the reorg limit and still no common block: another chain, not an offence. */
+  | { kind: "does_not_link"; peer: PeerIp; from: number }
+  /**
+   * Part of the batch is applied; the rest is for another peer: this one
+   * claims less than the batch, or kept answering short for too many rounds.
+   */
+  | { kind: "rest_elsewhere"; peer: PeerIp; why: "peer_height" | "rounds" }
+  /** Nobody claims the range (yet). */
+  | { kind: "no_peer" }
+  /** Every peer claiming the range failed it: start over with all of them. */
+  | { kind: "every_peer_tried" }
+  /** Ahead of the tip, and the chain did not reach its parent in time (or there was no room to wait). */
+  | { kind: "parent_not_reached" }
+  /** Our block-store failed or answered nothing we know: nobody else's fault. */
+  | { kind: "store_failed"; detail: string }
+  /** This replica is stopping: whatever the batch had not committed is for another worker, now. */
+  | { kind: "stopping" };

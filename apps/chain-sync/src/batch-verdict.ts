@@ -1,0 +1,63 @@
+import { OffenceKind } from "@timenet/proto";
+import type { BatchOutcome } from "./batch-outcome.js";
+
+/** What happens to a batch after its outcome, and whether its peer is reported. */
+export type Verdict =
+  /** Done: the batch leaves the queue. */
+  | { action: "ack"; detail: string }
+  /** The rest of the batch goes back on the queue for a peer not yet tried. */
+  | { action: "reassign"; offence?: OffenceKind; detail: string }
+  /** The batch goes back on the queue for every peer again. */
+  | { action: "reassign_all"; detail: string }
+  /** The message itself is handed back (nak) for any worker, after `delayMs` (0: at once); nobody is blamed. */
+  | { action: "hand_back"; delayMs: number; detail: string };
+
+/**
+ * The one place that decides blame: an offence only for what is provably the
+ * peer's (its answer, its silence), never for our gateway, our store, or
+ * our own waiting.
+ */
+export function verdict(o: BatchOutcome): Verdict {
+  switch (o.kind) {
+    case "applied":
+      return { action: "ack", detail: "applied" };
+    case "already_have":
+      return { action: "ack", detail: "already on our chain" };
+    case "fork_not_longer":
+      return { action: "ack", detail: "a fork not longer than ours, kept aside" };
+    case "fork_too_deep":
+      return { action: "ack", detail: `peer's chain forks deeper than MAX_REORG_DEPTH; not following it: ${o.detail}` };
+    case "invalid":
+      return { action: "reassign", offence: OffenceKind.INVALID_BLOCK, detail: `block ${o.height} invalid: ${o.reason} ${o.detail}` };
+    case "out_of_order":
+      return { action: "reassign", offence: OffenceKind.INVALID_BLOCK, detail: `block ${o.index} of GetBlocks ${o.from} has height ${o.height}` };
+    case "not_blocks":
+      return { action: "reassign", offence: OffenceKind.PROTOCOL_VIOLATION, detail: `answered GetBlocks ${o.from} with ${o.answered}` };
+    case "empty":
+      return { action: "reassign", offence: OffenceKind.EMPTY_RESPONSE, detail: `no blocks from ${o.from} although it claimed the height` };
+    case "timeout":
+      return { action: "reassign", offence: OffenceKind.REQUEST_TIMEOUT, detail: `GetBlocks ${o.from} timed out: ${o.detail}` };
+    case "peer_unreachable":
+      return { action: "reassign", detail: `peer not asked: ${o.detail}` };
+    case "does_not_link":
+      return { action: "reassign", detail: `peer's chain does not link to ours within twice the reorg limit (from ${o.from})` };
+    case "rest_elsewhere":
+      return { action: "reassign", detail: o.why === "rounds" ? "peer kept answering short; the rest is for another peer" : "peer claims less than the batch; the rest is for another peer" };
+    case "every_peer_tried":
+      return { action: "reassign_all", detail: "every peer tried; starting over with all of them" };
+    case "no_peer":
+      return { action: "hand_back", delayMs: 1_000, detail: "no peer claims the range" };
+    case "parent_not_reached":
+      return { action: "hand_back", delayMs: 500, detail: "the chain did not reach the batch's parent in time" };
+    case "gateway_silent":
+      return { action: "hand_back", delayMs: 1_000, detail: `our gateway did not answer: ${o.detail}` };
+    case "store_failed":
+      return { action: "hand_back", delayMs: 1_000, detail: `our block-store failed: ${o.detail}` };
+    case "stopping":
+      return { action: "hand_back", delayMs: 0, detail: "this replica is stopping" };
+    default: {
+      const unhandled: never = o;
+      throw new Error(`no verdict for ${JSON.stringify(unhandled)}`);
+    }
+  }
+}

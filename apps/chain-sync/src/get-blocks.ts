@@ -1,0 +1,44 @@
+import { create } from "@bufbuild/protobuf";
+import { EnvelopeSchema, PeerRequestErrorCode, PeerRequestSchema, PeerResponseSchema, Subjects } from "@timenet/proto";
+import type { Bus } from "@timenet/bus";
+import type { PeerIp } from "@timenet/net-address";
+import { STOPPED, unlessAborted } from "./abortable.js";
+import type { FetchResult } from "./batch-outcome.js";
+
+/** Our gateway's own answer arrives this long after the peer's timeout at the latest. */
+const GATEWAY_MARGIN_MS = 2_000;
+
+/**
+ * Asks a peer for up to `count` blocks from `from` through our gateway
+ * (p2p.request GetBlocks). A peer may answer fewer (its SERVE_MAX_BLOCKS and
+ * SERVE_MAX_BYTES caps): that is a short answer, not a failure.
+ */
+export async function getBlocks(bus: Bus, peer: PeerIp, from: number, count: number, timeoutMs: number, signal: AbortSignal): Promise<FetchResult> {
+  let res;
+  try {
+    const question = bus.request(
+      Subjects.peerRequest,
+      PeerRequestSchema,
+      { peerIp: peer, envelope: create(EnvelopeSchema, { payload: { case: "getBlocks", value: { fromHeight: from, count } } }), timeoutMs },
+      PeerResponseSchema,
+      { timeoutMs: timeoutMs + GATEWAY_MARGIN_MS },
+    );
+    // Stopping: the answer no longer matters, and the batch is handed back at once.
+    res = await unlessAborted(question, signal);
+  } catch (err) {
+    return { kind: "gateway_silent", detail: (err as Error).message };
+  }
+  if (res === STOPPED) return { kind: "stopping" };
+  if (res.result.case === "error") {
+    const { code, message } = res.result.value;
+    return code === PeerRequestErrorCode.TIMEOUT ? { kind: "timeout", detail: message } : { kind: "peer_unreachable", detail: message };
+  }
+  const env = res.result.value;
+  if (!env || env.payload.case !== "blocks") return { kind: "not_blocks", answered: env?.payload.case ?? "nothing" };
+  const blocks = env.payload.value.blocks.slice(0, count);
+  if (blocks.length === 0) return { kind: "empty" };
+  for (const [i, b] of blocks.entries()) {
+    if (b.header?.height !== from + i) return { kind: "out_of_order", index: i, height: b.header?.height };
+  }
+  return { kind: "blocks", blocks };
+}
