@@ -153,7 +153,6 @@ export async function startDevnet(o) {
         ...common,
         WORKER_ID: `n${k}-w${w}`,
         BLOCK_STORE_GRPC: `${ip}:${grpcPort("block-store")}`,
-        GATEWAY_GRPC: `${ip}:${grpcPort("p2p-gateway")}`,
         GRPC_PORT: w === 0 ? grpcPort("chain-sync") : "0",
         METRICS_PORT: w === 0 ? metricsPort("chain-sync") : "0",
       });

@@ -1,22 +1,14 @@
 import type { Registry } from "prom-client";
-import {
-  BlockStoreService,
-  ChainSyncService,
-  ChainTipSchema,
-  GatewayService,
-  PeerConnectedSchema,
-  PeerDisconnectedSchema,
-  PeerMessageSchema,
-  Subjects,
-  WorkerHeartbeatSchema,
-} from "@timenet/proto";
+import { BlockStoreService, Buckets, ChainSyncService, ChainTipSchema, decodeGatewayState, PeerMessageSchema, Subjects, WorkerHeartbeatSchema } from "@timenet/proto";
 import { isValidIp, normalizeIp } from "@timenet/net-address";
+import { StateBucket } from "@timenet/bus";
 import { createGrpcClient } from "@timenet/grpc";
 import type { Logger } from "@timenet/telemetry";
 import { ServiceFrame } from "@timenet/service-runtime";
 import { BatchPlanner } from "./batch-planner.js";
 import { BatchWorker } from "./batch-worker.js";
 import { BlockBuffer } from "./block-buffer.js";
+import { ConnectedPeers } from "./connected-peers.js";
 import { SyncMetrics } from "./metrics.js";
 import { resolveChainSyncOptions, type ChainSyncOptions, type ResolvedChainSyncOptions } from "./options.js";
 import { PeerHeights } from "./peer-heights.js";
@@ -46,25 +38,22 @@ export interface ChainSync {
  */
 export async function startChainSync(options: ChainSyncOptions): Promise<ChainSync> {
   const o = resolveChainSyncOptions(options);
-  const frame = new ServiceFrame("chain-sync", o);
-  const { logger, registry, cleanups } = frame;
-  const metrics = new SyncMetrics(registry);
-  // A throwing listener is a bug: counted and logged, while the emitter (a NATS handler, a PutBlocks answer) carries on.
-  const onListenerError = (event: string, err: unknown) => {
-    metrics.listenerErrors.inc({ event });
-    logger.error({ event, err }, "event listener threw");
-  };
-  const tip = new TipTracker(onListenerError);
-  const heights = new PeerHeights();
-  const progress = new SyncProgress();
-  const genesisHex = Buffer.from(o.network.genesisHash).toString("hex");
+  return ServiceFrame.start("chain-sync", o, async (frame) => {
+    const { logger, registry, cleanups } = frame;
+    const metrics = new SyncMetrics(registry);
+    // A throwing listener is a bug: counted and logged, while the emitter (a NATS handler, a PutBlocks answer) carries on.
+    const onListenerError = (event: string, err: unknown) => {
+      metrics.listenerErrors.inc({ event });
+      logger.error({ event, err }, "event listener threw");
+    };
+    const tip = new TipTracker(onListenerError);
+    const heights = new PeerHeights();
+    const progress = new SyncProgress();
+    const genesisHex = Buffer.from(o.network.genesisHash).toString("hex");
 
-  try {
     const bus = await frame.connectBus(`chain-sync-${o.workerId}`);
     const store = createGrpcClient(BlockStoreService, o.blockStoreGrpc);
     cleanups.push(() => store.close());
-    const gateway = createGrpcClient(GatewayService, o.gatewayGrpc);
-    cleanups.push(() => gateway.close());
 
     // Our tip: from the store now, then from chain.tip and every PutBlocks answer.
     tip.on("advanced", (h) => {
@@ -108,16 +97,6 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
       bus.subscribe(Subjects.chainTip, ChainTipSchema, (t) => {
         if (Buffer.from(t.genesisHash).toString("hex") === genesisHex) tip.update(t.height, t.hash);
       }),
-      bus.subscribe(Subjects.peerConnected, PeerConnectedSchema, (ev) => {
-        if (!isValidIp(ev.ip) || !ev.hello) return;
-        // A peer on another chain has no height that means anything to us.
-        if (Buffer.from(ev.hello.genesisHash).toString("hex") !== genesisHex) return;
-        heights.set(normalizeIp(ev.ip), ev.hello.bestHeight);
-        planNow();
-      }),
-      bus.subscribe(Subjects.peerDisconnected, PeerDisconnectedSchema, (ev) => {
-        if (isValidIp(ev.ip)) heights.remove(normalizeIp(ev.ip));
-      }),
       // Following: an announcement raises the peer's height; tip+1 is planned (and fetched) at once.
       bus.subscribe(Subjects.peerIn("new_block"), PeerMessageSchema, (m) => {
         const p = m.envelope?.payload;
@@ -128,13 +107,12 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
     ];
     cleanups.push(() => subs.forEach((s) => s.unsubscribe()));
 
-    // Peers already connected when we start.
-    try {
-      const conns = await gateway.listConnections({}, { deadlineMs: 3_000 });
-      for (const c of conns.connections) if (isValidIp(c.ip)) heights.set(normalizeIp(c.ip), c.bestHeight);
-    } catch (err) {
-      logger.warn({ gateway: o.gatewayGrpc, err: (err as Error).message }, "cannot ask the gateway for its peers; waiting for connect events");
-    }
+    // Who is connected: the gateway's state, read whole now, then followed.
+    const connected = new ConnectedPeers(heights, genesisHex, planNow);
+    const gatewayState = await StateBucket.open(bus, Buckets.connections);
+    const watch = await gatewayState.watch({ decode: decodeGatewayState }, (change) => connected.apply(change));
+    cleanups.push(() => watch.stop());
+    await watch.initialized;
 
     const worker = new BatchWorker({
       bus,
@@ -182,7 +160,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
       [{ name: "nats", check: () => bus.connected }],
     );
 
-    logger.info({ worker: o.workerId, grpc: frame.grpcPort, metrics: frame.metricsPort, height: tip.height, network: o.network.name }, "chain-sync started");
+    frame.started({ worker: o.workerId, height: tip.height, network: o.network.name });
     return {
       workerId: o.workerId,
       grpcPort: frame.grpcPort,
@@ -195,8 +173,5 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
       isPlanner: () => lease.leader,
       stop: () => frame.stop(),
     };
-  } catch (err) {
-    await cleanups.run();
-    throw err;
-  }
+  });
 }

@@ -7,7 +7,6 @@ export const chainSyncEnvSchema = {
   WORKER_ID: optional(str({ description: "This replica's id (default: NODE_NAME + the container hostname)" })),
   NETWORK: str({ description: "Network parameters: `devnet` or a JSON file (deploy/networks/<name>.json)", default: "devnet" }),
   BLOCK_STORE_GRPC: str({ description: "The block-store's gRPC address", default: D.blockStoreGrpc }),
-  GATEWAY_GRPC: str({ description: "The gateway's gRPC address (peers' heights at start)", default: D.gatewayGrpc }),
   SYNC_BATCH_SIZE: int({ description: "Blocks per batch", default: D.batchSize, min: 1, max: 1_000 }),
   SYNC_MAX_PENDING_BATCHES: int({ description: "Batches planned and not yet taken", default: D.maxPendingBatches, min: 1 }),
   SYNC_CONCURRENCY: int({ description: "Batches one replica works on at once", default: D.concurrency, min: 2, max: 64 }),

@@ -18,7 +18,6 @@ await runMain("chain-sync", logger, async () =>
     workerId: env.WORKER_ID ?? `${env.NODE_NAME}-${hostname()}-${process.pid}`,
     network,
     blockStoreGrpc: env.BLOCK_STORE_GRPC,
-    gatewayGrpc: env.GATEWAY_GRPC,
     batchSize: env.SYNC_BATCH_SIZE,
     maxPendingBatches: env.SYNC_MAX_PENDING_BATCHES,
     concurrency: env.SYNC_CONCURRENCY,

@@ -9,8 +9,6 @@ export interface ChainSyncOptions extends ServiceEndpointOptions {
   network: NetworkParams;
   /** The block-store's gRPC address. Default 127.0.0.1:50054. */
   blockStoreGrpc?: string;
-  /** The gateway's gRPC address (peers' heights at start). Default 127.0.0.1:50051. */
-  gatewayGrpc?: string;
   /** Blocks per batch. Default 128. */
   batchSize?: number;
   /** Batches planned and not yet taken; the planner waits beyond this. Default 64. */
@@ -39,7 +37,6 @@ export interface ChainSyncOptions extends ServiceEndpointOptions {
 /** Every default of startChainSync, in one place (the env schema reads them from here). */
 export const CHAIN_SYNC_DEFAULTS = {
   blockStoreGrpc: grpcAddress("block-store"),
-  gatewayGrpc: grpcAddress("p2p-gateway"),
   batchSize: 128,
   maxPendingBatches: 64,
   concurrency: 4,

@@ -4,7 +4,9 @@ import { readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { PeerIp } from "@timenet/net-address";
-import { OffenceKind } from "@timenet/proto";
+import { create } from "@bufbuild/protobuf";
+import { ConnectionStateSchema, DisconnectReason, GatewayRunSchema, OffenceKind, StateKeys } from "@timenet/proto";
+import { ConnectedPeers } from "../src/connected-peers.js";
 import type { BatchOutcome } from "../src/batch-outcome.js";
 import { verdict } from "../src/batch-verdict.js";
 import { BlockBuffer } from "../src/block-buffer.js";
@@ -120,4 +122,41 @@ test("configuration: defaults follow the port plan; a bad value stops the servic
 test("the README's configuration table lists every variable chain-sync reads", () => {
   const readme = readFileSync(fileURLToPath(new URL("../../../../README.md", import.meta.url)), "utf8");
   for (const name of Object.keys(chainSyncEnvSchema)) assert.match(readme, new RegExp("\\| `" + name + "` \\|"), name);
+});
+
+test("connected peers follow the gateway's state: established ones of its current run count, ends and a new run take them out", () => {
+  const h = new PeerHeights();
+  let changes = 0;
+  const genesis = new Uint8Array(32).fill(1);
+  const peers = new ConnectedPeers(h, Buffer.from(genesis).toString("hex"), () => void changes++);
+  const run = (id: number) => ({ op: "put" as const, key: StateKeys.gatewayRun, revision: 1, value: { run: create(GatewayRunSchema, { runId: new Uint8Array(16).fill(id) }) } });
+  const conn = (addr: string, o: { run?: number; height?: number; genesis?: Uint8Array; ended?: boolean } = {}) => ({
+    op: "put" as const,
+    key: StateKeys.connection(addr),
+    revision: 1,
+    value: {
+      connection: create(ConnectionStateSchema, {
+        ip: addr,
+        connId: 1,
+        runId: new Uint8Array(16).fill(o.run ?? 1),
+        hello: { bestHeight: o.height ?? 10, genesisHash: o.genesis ?? genesis },
+        ended: o.ended ? { reason: DisconnectReason.PEER_CLOSED } : undefined,
+      }),
+    },
+  });
+  peers.apply(run(1));
+  peers.apply(conn("10.0.0.1", { height: 50 }));
+  peers.apply(conn("10.0.0.2", { height: 70 }));
+  peers.apply(conn("10.0.0.3", { genesis: new Uint8Array(32).fill(9), height: 900 })); // another chain
+  peers.apply(conn("10.0.0.4", { run: 0, height: 800 })); // an earlier run's leftover
+  assert.deepEqual(h.best(), { ip: "10.0.0.2", height: 70 });
+  assert.equal(h.size, 2);
+  assert.equal(changes, 2);
+  peers.apply(conn("10.0.0.2", { ended: true }));
+  assert.deepEqual(h.best(), { ip: "10.0.0.1", height: 50 });
+  peers.apply({ op: "delete", key: StateKeys.connection("10.0.0.1"), revision: 2 });
+  assert.equal(h.size, 0);
+  peers.apply(conn("10.0.0.1", { height: 50 }));
+  peers.apply(run(2)); // the gateway restarted: nobody it held is connected now
+  assert.equal(h.size, 0);
 });

@@ -1,16 +1,14 @@
-import { fromBinary } from "@bufbuild/protobuf";
 import {
-  ConnectionStateSchema,
   Direction,
   DisconnectReason,
   DisconnectReasonSchema,
   enumLabel,
-  GatewayRunSchema,
   PeerDirection,
   PeerSource,
   StateKeys,
   type ConnectionState,
   type GatewayRun,
+  type GatewayStateValue,
   type Peer,
 } from "@timenet/proto";
 import { isValidIp, normalizeIp, type PeerIp } from "@timenet/net-address";
@@ -19,14 +17,6 @@ import type { StateChange } from "@timenet/bus";
 import type { Logger } from "@timenet/telemetry";
 import type { RegistryMetrics } from "./metrics.js";
 import type { PeerRecords } from "./peer-records.js";
-
-/** A value of the gateway's bucket: its run entry, or one IP's connection state. */
-export type GatewayStateValue = { run: GatewayRun } | { connection: ConnectionState };
-
-/** Decodes a value of bucket P2P_CONNECTIONS by its key. */
-export function decodeGatewayState(key: string, value: Uint8Array): GatewayStateValue {
-  return key === StateKeys.gatewayRun ? { run: fromBinary(GatewayRunSchema, value) } : { connection: fromBinary(ConnectionStateSchema, value) };
-}
 
 export type GatewayConnectionEvents = {
   /** A new gateway run: whatever was asked of the previous one is moot. */

@@ -4,7 +4,7 @@ export { registryEnvChecks, registryEnvSchema, parseRegistryEnv, type RegistryEn
 export { PeerRecords, isBanned } from "./peer-records.js";
 export { DialPlanner, type DialOrder } from "./dial-planner.js";
 export { PeerJudge } from "./peer-judge.js";
-export { GatewayConnections, decodeGatewayState } from "./gateway-connections.js";
+export { GatewayConnections } from "./gateway-connections.js";
 export { PeerAddresses } from "./peer-addresses.js";
 export { PeerStore } from "./peer-store.js";
 export { PeerExchange } from "./peer-exchange.js";

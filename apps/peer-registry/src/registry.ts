@@ -1,12 +1,12 @@
 import type { Registry } from "prom-client";
-import { Buckets, DialFailedSchema, DialRequestSchema, OffenceSchema, PeerMessageSchema, PeerRegistryService, PeerState, Subjects, type Peer } from "@timenet/proto";
+import { Buckets, decodeGatewayState, DialFailedSchema, DialRequestSchema, OffenceSchema, PeerMessageSchema, PeerRegistryService, PeerState, Subjects, type Peer } from "@timenet/proto";
 import { isValidIp, normalizeIp, type PeerIp } from "@timenet/net-address";
 import { StateBucket, type BusSubscription } from "@timenet/bus";
 import { ServiceFrame } from "@timenet/service-runtime";
 import type { Logger } from "@timenet/telemetry";
 import { AdmissionPublisher } from "./admission-publisher.js";
 import { DialPlanner } from "./dial-planner.js";
-import { decodeGatewayState, GatewayConnections } from "./gateway-connections.js";
+import { GatewayConnections } from "./gateway-connections.js";
 import { RegistryMetrics } from "./metrics.js";
 import { resolveRegistryOptions, type RegistryOptions, type ResolvedRegistryOptions } from "./options.js";
 import { PeerAddresses } from "./peer-addresses.js";

@@ -13,6 +13,7 @@ import {
   type OffenceKind,
   StateKeys,
   type ConnectionState,
+  type GatewayStateValue,
   type Peer,
 } from "@timenet/proto";
 import type { StateChange } from "@timenet/bus";
@@ -20,7 +21,7 @@ import { createLogger, createRegistry } from "@timenet/telemetry";
 import { tempDir } from "@timenet/testkit";
 import { normalizeIp, type PeerIp } from "@timenet/net-address";
 import { DialPlanner } from "../src/dial-planner.js";
-import { GatewayConnections, type GatewayStateValue } from "../src/gateway-connections.js";
+import { GatewayConnections } from "../src/gateway-connections.js";
 import { RegistryMetrics } from "../src/metrics.js";
 import { resolveRegistryOptions, type RegistryOptions } from "../src/options.js";
 import { PeerAddresses } from "../src/peer-addresses.js";

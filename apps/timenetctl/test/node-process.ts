@@ -80,7 +80,7 @@ export async function startNode(k: number, o: NodeOptions = {}): Promise<TestNod
       gwMetrics,
     );
     if (o.chainSync) {
-      const env = { NODE_NAME: `cs${k}`, WORKER_ID: `cs${k}-0`, BLOCK_STORE_GRPC: `${ip}:${store}`, GATEWAY_GRPC: `${ip}:${gateway}`, GRPC_PORT: String(sync), METRICS_PORT: String(syncMetrics) };
+      const env = { NODE_NAME: `cs${k}`, WORKER_ID: `cs${k}-0`, BLOCK_STORE_GRPC: `${ip}:${store}`, GRPC_PORT: String(sync), METRICS_PORT: String(syncMetrics) };
       await start(SYNC_MAIN, env, syncMetrics);
     }
     return {

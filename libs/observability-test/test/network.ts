@@ -156,7 +156,6 @@ export async function planTestNetwork(): Promise<TestNetwork> {
     run(host, "chain-sync", {
       WORKER_ID: `${host.name}-w0`,
       BLOCK_STORE_GRPC: grpcOf(host, "block-store"),
-      GATEWAY_GRPC: grpcOf(host, "p2p-gateway"),
       SYNC_LEASE_TTL: "1s",
       SYNC_ACK_WAIT: "3s",
       SYNC_REQUEST_TIMEOUT: "2s",

@@ -10,3 +10,4 @@ export * from "./gen/timenet/registry/v1/registry_pb.js";
 export * from "./gen/timenet/producer/v1/producer_pb.js";
 export * from "./subjects.js";
 export { enumLabel, enumFromLabel } from "./enum-label.js";
+export { decodeGatewayState, type GatewayStateValue } from "./gateway-state.js";

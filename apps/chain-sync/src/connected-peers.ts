@@ -1,0 +1,57 @@
+import { StateKeys, type GatewayStateValue } from "@timenet/proto";
+import { isValidIp, normalizeIp, type PeerIp } from "@timenet/net-address";
+import type { StateChange } from "@timenet/bus";
+import type { PeerHeights } from "./peer-heights.js";
+
+/**
+ * Who is connected, from the gateway's published state (bucket
+ * P2P_CONNECTIONS): each established connection of the gateway's current run
+ * brings its peer's Hello height into PeerHeights, and its end (or a new
+ * gateway run) takes it out. Read whole at start, then followed; the gateway
+ * is never asked.
+ */
+export class ConnectedPeers {
+  private runId = "";
+  private readonly live = new Set<PeerIp>();
+
+  constructor(
+    private readonly heights: PeerHeights,
+    /** Only peers on our chain: another genesis's height means nothing to us. */
+    private readonly genesisHex: string,
+    /** Something changed that the planner should look at. */
+    private readonly onChange: () => void,
+  ) {}
+
+  apply(change: StateChange<GatewayStateValue>): void {
+    if (change.op === "delete") {
+      const ip = change.key.startsWith("c.") ? change.key.slice(2).replaceAll("_", ":") : "";
+      if (isValidIp(ip)) this.drop(normalizeIp(ip));
+      return;
+    }
+    const v = change.value;
+    if ("run" in v) {
+      const id = Buffer.from(v.run.runId).toString("hex");
+      if (id === this.runId) return;
+      this.runId = id;
+      // A new gateway run: the previous run's connections are gone.
+      for (const ip of [...this.live]) this.drop(ip);
+      return;
+    }
+    const s = v.connection;
+    if (!isValidIp(s.ip) || Buffer.from(s.runId).toString("hex") !== this.runId) return;
+    const ip = normalizeIp(s.ip);
+    if (change.key !== StateKeys.connection(ip)) return;
+    if (s.ended || !s.hello || Buffer.from(s.hello.genesisHash).toString("hex") !== this.genesisHex) {
+      this.drop(ip);
+      return;
+    }
+    this.live.add(ip);
+    this.heights.set(ip, s.hello.bestHeight);
+    this.onChange();
+  }
+
+  private drop(ip: PeerIp): void {
+    this.live.delete(ip);
+    this.heights.remove(ip);
+  }
+}
