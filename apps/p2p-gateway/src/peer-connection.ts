@@ -10,6 +10,8 @@ import { buildHello, checkHello, signAck, verifyAck, type LocalIdentity } from "
 import type { GatewayMetrics } from "./metrics.js";
 import type { RateLimits } from "./options.js";
 import { PeerRateLimits } from "./peer-rate-limits.js";
+import { systemClock } from "./clock.js";
+import { PeerRequestError, PendingRequests } from "./pending-requests.js";
 
 export type ConnectionState = "handshaking" | "established" | "closing" | "closed";
 
@@ -50,25 +52,6 @@ export interface CloseInfo {
   wasEstablished: boolean;
 }
 
-export class PeerRequestError extends Error {
-  constructor(
-    readonly code: "TIMEOUT" | "PEER_CLOSED" | "TOO_MANY_REQUESTS",
-    message: string,
-  ) {
-    super(message);
-    this.name = "PeerRequestError";
-  }
-}
-
-interface PendingRequest {
-  resolve(env: Envelope): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
-}
-
-/** Responses are matched to pending requests by id; other kinds never are. */
-const RESPONSE_KINDS = new Set(["blocks", "peers"]);
-
 /**
  * One peer socket, inbound or outbound alike: the read loop, the handshake,
  * ping/pong, request/response pairing and dispatch. Direction is only a field;
@@ -107,8 +90,7 @@ export class PeerConnection extends EventEmitter {
   private lastPingTickAt = 0;
   /** nonce -> sent at (ms, high resolution), in send order. */
   private readonly outstandingPings = new Map<bigint, number>();
-  private readonly pending = new Map<number, PendingRequest>();
-  private nextRequestId = 1;
+  private readonly pending: PendingRequests;
   private graceTimer: NodeJS.Timeout | undefined;
   private readonly limits: PeerRateLimits;
 
@@ -122,6 +104,7 @@ export class PeerConnection extends EventEmitter {
     this.remotePort = opts.socket.remotePort ?? 0;
     this.decoder = new FrameDecoder(opts.maxFrameBytes);
     this.limits = new PeerRateLimits(opts.rateLimits);
+    this.pending = new PendingRequests(opts.maxPendingRequests, systemClock);
     this.log = opts.logger.child({ peer_ip: opts.remoteIp, conn_id: opts.connId, direction: directionLabel(opts.direction) });
     // For the dialler the address it dialled; for the acceptor the remote
     // address: see Hello.observed_ip, used for duplicate resolution.
@@ -160,19 +143,7 @@ export class PeerConnection extends EventEmitter {
   /** Asks the peer a question on this socket and waits for the response with the same request id. */
   request(envelope: Envelope, timeoutMs: number): Promise<Envelope> {
     if (this.state !== "established") return Promise.reject(new PeerRequestError("PEER_CLOSED", "connection is not established"));
-    if (this.pending.size >= this.o.maxPendingRequests) {
-      return Promise.reject(new PeerRequestError("TOO_MANY_REQUESTS", `${this.pending.size} requests already pending on this connection`));
-    }
-    const id = this.nextRequestId;
-    this.nextRequestId = this.nextRequestId >= 0xffffffff ? 1 : this.nextRequestId + 1;
-    return new Promise<Envelope>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new PeerRequestError("TIMEOUT", `no response within ${timeoutMs}ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      this.sendFrame({ ...envelope, requestId: id });
-    });
+    return this.pending.ask(timeoutMs, (requestId) => this.sendFrame({ ...envelope, requestId }));
   }
 
   /**
@@ -196,11 +167,7 @@ export class PeerConnection extends EventEmitter {
     if (opts.goodbye !== false && !this.socket.destroyed && this.socket.writable) {
       this.sendFrame(create(EnvelopeSchema, { payload: { case: "goodbye", value: { reason, message: detail } } }), true);
     }
-    for (const [, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(new PeerRequestError("PEER_CLOSED", `connection closed: ${enumLabel(DisconnectReasonSchema, reason)}`));
-    }
-    this.pending.clear();
+    this.pending.rejectAll(`connection closed: ${enumLabel(DisconnectReasonSchema, reason)}`);
     const level = reason === DisconnectReason.SHUTDOWN || reason === DisconnectReason.DUPLICATE ? "info" : "warn";
     this.log[level](
       { reason: enumLabel(DisconnectReasonSchema, reason), initiator, detail, lived_ms: this.closeInfo.livedMs, established: wasEstablished },
@@ -341,15 +308,8 @@ export class PeerConnection extends EventEmitter {
       case "helloAck":
         return this.close(DisconnectReason.PROTOCOL_ERROR, `${kind} after the handshake`);
       default: {
-        if (envelope.requestId !== 0 && RESPONSE_KINDS.has(kind)) {
-          const req = this.pending.get(envelope.requestId);
-          if (req) {
-            this.pending.delete(envelope.requestId);
-            clearTimeout(req.timer);
-            req.resolve(envelope);
-            return;
-          }
-        }
+        // Responses to our own questions are never rate limited.
+        if (this.pending.answer(envelope, kind)) return;
         if (!this.withinLimits(kind)) return;
         this.emit("message", envelope, kind, body);
       }
