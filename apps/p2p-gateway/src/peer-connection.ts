@@ -1,6 +1,5 @@
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
-import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Direction, DisconnectReason, DisconnectReasonSchema, enumLabel, EnvelopeSchema, type Envelope, type Hello } from "@timenet/proto";
 import type { PeerIp } from "@timenet/net-address";
@@ -12,6 +11,7 @@ import type { RateLimits } from "./options.js";
 import { PeerRateLimits } from "./peer-rate-limits.js";
 import { systemClock } from "./clock.js";
 import { PeerRequestError, PendingRequests } from "./pending-requests.js";
+import { Heartbeat } from "./heartbeat.js";
 
 export type ConnectionState = "handshaking" | "established" | "closing" | "closed";
 
@@ -73,7 +73,6 @@ export class PeerConnection extends EventEmitter {
   /** The Hello we sent on this socket, and the peer's, once accepted. */
   readonly ourHello: Hello;
   peerHello: Hello | undefined;
-  lastRttMs = 0;
   bytesIn = 0;
   bytesOut = 0;
   framesIn = 0;
@@ -86,10 +85,7 @@ export class PeerConnection extends EventEmitter {
   private readonly decoder: FrameDecoder;
   private ackReceived = false;
   private handshakeTimer: NodeJS.Timeout | undefined;
-  private pingTimer: NodeJS.Timeout | undefined;
-  private lastPingTickAt = 0;
-  /** nonce -> sent at (ms, high resolution), in send order. */
-  private readonly outstandingPings = new Map<bigint, number>();
+  private readonly heartbeat: Heartbeat;
   private readonly pending: PendingRequests;
   private graceTimer: NodeJS.Timeout | undefined;
   private readonly limits: PeerRateLimits;
@@ -102,13 +98,26 @@ export class PeerConnection extends EventEmitter {
     this.direction = opts.direction;
     this.remoteIp = opts.remoteIp;
     this.remotePort = opts.socket.remotePort ?? 0;
+    this.log = opts.logger.child({ peer_ip: opts.remoteIp, conn_id: opts.connId, direction: directionLabel(opts.direction) });
     this.decoder = new FrameDecoder(opts.maxFrameBytes);
     this.limits = new PeerRateLimits(opts.rateLimits);
     this.pending = new PendingRequests(opts.maxPendingRequests, systemClock);
-    this.log = opts.logger.child({ peer_ip: opts.remoteIp, conn_id: opts.connId, direction: directionLabel(opts.direction) });
+    this.heartbeat = new Heartbeat(
+      {
+        sendPing: (nonce) => this.sendFrame(create(EnvelopeSchema, { payload: { case: "ping", value: { nonce } } })),
+        pong: (rttMs) => this.emit("pong", rttMs),
+        timedOut: (unanswered) => this.close(DisconnectReason.PING_TIMEOUT, `${unanswered} consecutive pings unanswered`),
+      },
+      { intervalMs: opts.pingIntervalMs, missedPongs: opts.missedPongs, clock: systemClock, metrics: opts.metrics, peerLabel: opts.peerLabel, log: this.log },
+    );
     // For the dialler the address it dialled; for the acceptor the remote
     // address: see Hello.observed_ip, used for duplicate resolution.
     this.ourHello = buildHello(opts.local, opts.remoteIp);
+  }
+
+  /** The last ping round trip, in milliseconds (0 before the first pong). */
+  get lastRttMs(): number {
+    return this.heartbeat.lastRttMs;
   }
 
   get established(): boolean {
@@ -275,9 +284,7 @@ export class PeerConnection extends EventEmitter {
     this.emit("established");
     // Duplicate resolution may have closed us in the "established" handler.
     if (this.state !== "established") return;
-    this.lastPingTickAt = performance.now();
-    this.sendPing();
-    this.schedulePingTick();
+    this.heartbeat.start();
   }
 
   /** False (and counted) when the peer is over its limit for this kind. */
@@ -301,7 +308,7 @@ export class PeerConnection extends EventEmitter {
         this.sendFrame(create(EnvelopeSchema, { payload: { case: "pong", value: { nonce: p.value.nonce } } }));
         return;
       case "pong":
-        return this.onPong(p.value.nonce);
+        return this.heartbeat.onPong(p.value.nonce);
       case "goodbye":
         return this.onGoodbye(p.value.reason, p.value.message);
       case "hello":
@@ -323,65 +330,10 @@ export class PeerConnection extends EventEmitter {
     this.close(r, `peer said goodbye: ${enumLabel(DisconnectReasonSchema, reason)}${message ? ` (${message})` : ""}`, { initiator: "peer", goodbye: false });
   }
 
-  private schedulePingTick(): void {
-    this.pingTimer = setTimeout(() => this.onPingTick(), this.o.pingIntervalMs);
-  }
-
-  private onPingTick(): void {
-    if (this.state !== "established") return;
-    const now = performance.now();
-    const elapsed = now - this.lastPingTickAt;
-    this.lastPingTickAt = now;
-    // Run the check after the poll phase, so pongs that arrived while the
-    // event loop was busy are read before we count them as missing.
-    setImmediate(() => {
-      if (this.state !== "established") return;
-      if (elapsed > 2 * this.o.pingIntervalMs) {
-        // The event loop stalled: the missed ticks are skipped (no burst of
-        // pings) and the stall is not blamed on the peer.
-        this.log.warn({ stalled_ms: Math.round(elapsed - this.o.pingIntervalMs) }, "event loop stalled; skipping missed ping ticks");
-      } else if (this.outstandingPings.size >= this.o.missedPongs) {
-        this.o.metrics.pongsMissed.inc({ peer: this.o.peerLabel }, this.outstandingPings.size);
-        this.close(DisconnectReason.PING_TIMEOUT, `${this.outstandingPings.size} consecutive pings unanswered`);
-        return;
-      }
-      this.sendPing();
-      this.schedulePingTick();
-    });
-  }
-
-  private sendPing(): void {
-    const nonce = randomBytes(8).readBigUInt64BE();
-    this.outstandingPings.set(nonce, performance.now());
-    this.o.metrics.pingsSent.inc({ peer: this.o.peerLabel });
-    this.sendFrame(create(EnvelopeSchema, { payload: { case: "ping", value: { nonce } } }));
-  }
-
-  private onPong(nonce: bigint): void {
-    const sentAt = this.outstandingPings.get(nonce);
-    if (sentAt === undefined) {
-      this.log.debug({ nonce: nonce.toString() }, "pong for no outstanding ping ignored");
-      return;
-    }
-    // This pong clears its own ping; older unanswered pings are lost for good.
-    let missed = 0;
-    for (const n of this.outstandingPings.keys()) {
-      this.outstandingPings.delete(n);
-      if (n === nonce) break;
-      missed++;
-    }
-    if (missed > 0) this.o.metrics.pongsMissed.inc({ peer: this.o.peerLabel }, missed);
-    this.lastRttMs = performance.now() - sentAt;
-    this.o.metrics.pongsReceived.inc({ peer: this.o.peerLabel });
-    this.o.metrics.rtt.observe({ peer: this.o.peerLabel }, this.lastRttMs / 1000);
-    this.emit("pong", this.lastRttMs);
-  }
-
   private stopTimers(): void {
     clearTimeout(this.handshakeTimer);
-    clearTimeout(this.pingTimer);
     this.handshakeTimer = undefined;
-    this.pingTimer = undefined;
+    this.heartbeat.stop();
   }
 
   private onSocketClosed(): void {
