@@ -5,7 +5,8 @@ import { Direction, DisconnectReason, DisconnectReasonSchema, enumLabel, Envelop
 import type { PeerIp } from "@timenet/net-address";
 import { encodeFrame, envelopeKindLabel, FrameDecoder, FrameError } from "@timenet/wire";
 import type { Logger } from "@timenet/telemetry";
-import { buildHello, checkHello, signAck, verifyAck, type LocalIdentity } from "./hello.js";
+import type { LocalIdentity } from "./hello.js";
+import { Handshake } from "./handshake.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { RateLimits } from "./options.js";
 import { PeerRateLimits } from "./peer-rate-limits.js";
@@ -70,9 +71,6 @@ export class PeerConnection extends EventEmitter {
   readonly openedAt = Date.now();
   state: ConnectionState = "handshaking";
   establishedAt = 0;
-  /** The Hello we sent on this socket, and the peer's, once accepted. */
-  readonly ourHello: Hello;
-  peerHello: Hello | undefined;
   bytesIn = 0;
   bytesOut = 0;
   framesIn = 0;
@@ -83,8 +81,7 @@ export class PeerConnection extends EventEmitter {
   private readonly o: PeerConnectionOptions;
   private readonly log: Logger;
   private readonly decoder: FrameDecoder;
-  private ackReceived = false;
-  private handshakeTimer: NodeJS.Timeout | undefined;
+  private readonly handshake: Handshake;
   private readonly heartbeat: Heartbeat;
   private readonly pending: PendingRequests;
   private graceTimer: NodeJS.Timeout | undefined;
@@ -110,9 +107,25 @@ export class PeerConnection extends EventEmitter {
       },
       { intervalMs: opts.pingIntervalMs, missedPongs: opts.missedPongs, clock: systemClock, metrics: opts.metrics, peerLabel: opts.peerLabel, log: this.log },
     );
-    // For the dialler the address it dialled; for the acceptor the remote
-    // address: see Hello.observed_ip, used for duplicate resolution.
-    this.ourHello = buildHello(opts.local, opts.remoteIp);
+    this.handshake = new Handshake(
+      {
+        send: (envelope) => this.sendFrame(envelope),
+        complete: () => this.onHandshakeComplete(),
+        fail: (reason, detail) => this.close(reason, detail),
+      },
+      // remoteIp is what the dialler dialled and what the acceptor sees.
+      { local: opts.local, observedIp: opts.remoteIp, timeoutMs: opts.handshakeTimeoutMs, clock: systemClock },
+    );
+  }
+
+  /** The Hello we sent on this socket. */
+  get ourHello(): Hello {
+    return this.handshake.ourHello;
+  }
+
+  /** The peer's Hello, once accepted. */
+  get peerHello(): Hello | undefined {
+    return this.handshake.peerHello;
   }
 
   /** The last ping round trip, in milliseconds (0 before the first pong). */
@@ -135,12 +148,8 @@ export class PeerConnection extends EventEmitter {
       this.close(DisconnectReason.SOCKET_ERROR, `${err.code ?? ""} ${err.message}`.trim(), { initiator: "peer", goodbye: false }),
     );
     s.on("close", () => this.onSocketClosed());
-    this.handshakeTimer = setTimeout(
-      () => this.close(DisconnectReason.HANDSHAKE_TIMEOUT, `no complete handshake within ${this.o.handshakeTimeoutMs}ms`),
-      this.o.handshakeTimeoutMs,
-    );
     this.log.debug("connection opened, sending hello");
-    this.sendFrame(create(EnvelopeSchema, { payload: { case: "hello", value: this.ourHello } }));
+    this.handshake.start();
   }
 
   /** Sends a message; false if the connection is not usable. Overflowing the send queue closes it. */
@@ -230,7 +239,9 @@ export class PeerConnection extends EventEmitter {
       this.bytesIn += size;
       this.framesIn++;
       this.o.metrics.traffic(kind, "in", size);
-      if (this.state === "handshaking") this.onHandshakeFrame(envelope);
+      // Goodbye ends the connection in every state, with the peer's reason.
+      if (envelope.payload.case === "goodbye") this.onGoodbye(envelope.payload.value.reason, envelope.payload.value.message);
+      else if (this.state === "handshaking") this.handshake.onFrame(envelope);
       else this.onEstablishedFrame(envelope, kind, body);
     }
   }
@@ -239,37 +250,7 @@ export class PeerConnection extends EventEmitter {
     return this.state === "closing" || this.state === "closed";
   }
 
-  private onHandshakeFrame(envelope: Envelope): void {
-    const p = envelope.payload;
-    switch (p.case) {
-      case "hello": {
-        if (this.peerHello) return this.close(DisconnectReason.PROTOCOL_ERROR, "second hello");
-        const refusal = checkHello(this.o.local, p.value);
-        if (refusal) return this.close(refusal.reason, refusal.detail);
-        this.peerHello = p.value;
-        this.sendFrame(create(EnvelopeSchema, { payload: { case: "helloAck", value: { signature: signAck(this.o.local, p.value) } } }));
-        break;
-      }
-      case "helloAck": {
-        if (!this.peerHello) return this.close(DisconnectReason.PROTOCOL_ERROR, "hello ack before hello");
-        if (this.ackReceived) return this.close(DisconnectReason.PROTOCOL_ERROR, "second hello ack");
-        if (!verifyAck(this.ourHello, this.peerHello.nodeId, p.value.signature)) {
-          return this.close(DisconnectReason.BAD_SIGNATURE, "hello ack signature does not verify");
-        }
-        this.ackReceived = true;
-        break;
-      }
-      case "goodbye":
-        return this.onGoodbye(p.value.reason, p.value.message);
-      default:
-        return this.close(DisconnectReason.PROTOCOL_ERROR, `${envelopeKindLabel(envelope)} before the handshake completed`);
-    }
-    if (this.peerHello && this.ackReceived) this.onHandshakeComplete();
-  }
-
   private onHandshakeComplete(): void {
-    clearTimeout(this.handshakeTimer);
-    this.handshakeTimer = undefined;
     this.state = "established";
     this.establishedAt = Date.now();
     this.log.info(
@@ -309,8 +290,6 @@ export class PeerConnection extends EventEmitter {
         return;
       case "pong":
         return this.heartbeat.onPong(p.value.nonce);
-      case "goodbye":
-        return this.onGoodbye(p.value.reason, p.value.message);
       case "hello":
       case "helloAck":
         return this.close(DisconnectReason.PROTOCOL_ERROR, `${kind} after the handshake`);
@@ -331,8 +310,7 @@ export class PeerConnection extends EventEmitter {
   }
 
   private stopTimers(): void {
-    clearTimeout(this.handshakeTimer);
-    this.handshakeTimer = undefined;
+    this.handshake.cancel();
     this.heartbeat.stop();
   }
 
