@@ -3,16 +3,16 @@ import type { Socket } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { Direction, DisconnectReason, DisconnectReasonSchema, enumLabel, EnvelopeSchema, type Envelope, type Hello } from "@timenet/proto";
 import type { PeerIp } from "@timenet/net-address";
-import { encodeFrame, envelopeKindLabel, FrameDecoder, FrameError } from "@timenet/wire";
 import type { Logger } from "@timenet/telemetry";
-import type { LocalIdentity } from "./hello.js";
+import { systemClock } from "./clock.js";
+import { FramedSocket, type TrafficCounts } from "./framed-socket.js";
 import { Handshake } from "./handshake.js";
+import { Heartbeat } from "./heartbeat.js";
+import type { LocalIdentity } from "./hello.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { RateLimits } from "./options.js";
 import { PeerRateLimits } from "./peer-rate-limits.js";
-import { systemClock } from "./clock.js";
 import { PeerRequestError, PendingRequests } from "./pending-requests.js";
-import { Heartbeat } from "./heartbeat.js";
 
 export type ConnectionState = "handshaking" | "established" | "closing" | "closed";
 
@@ -53,10 +53,15 @@ export interface CloseInfo {
   wasEstablished: boolean;
 }
 
+/** A close the peer caused: there is nobody left to say Goodbye to. */
+const BY_PEER = { initiator: "peer", goodbye: false } as const;
+
 /**
- * One peer socket, inbound or outbound alike: the read loop, the handshake,
- * ping/pong, request/response pairing and dispatch. Direction is only a field;
- * replies and pongs always go out on this socket.
+ * One peer socket, inbound or outbound alike: the one code path that composes
+ * the framed socket, the handshake, the heartbeat and the pending requests,
+ * and owns what they share: the connection's state, its single close reason,
+ * the per-peer rate limits and the dispatch of established traffic. Direction
+ * is only a field; replies and pongs always go out on this socket.
  *
  * Events: "established" (), "message" (envelope, kind, raw envelope bytes), "closing" (CloseInfo,
  * at the moment it stops being usable), "closed" (CloseInfo, when the OS
@@ -68,40 +73,47 @@ export class PeerConnection extends EventEmitter {
   readonly direction: Direction;
   readonly remoteIp: PeerIp;
   readonly remotePort: number;
+  /** Our end's port: with remotePort, names the socket the same way on both ends. */
+  readonly localPort: number;
   readonly openedAt = Date.now();
   state: ConnectionState = "handshaking";
   establishedAt = 0;
-  bytesIn = 0;
-  bytesOut = 0;
-  framesIn = 0;
-  framesOut = 0;
   closeInfo: CloseInfo | undefined;
 
-  private readonly socket: Socket;
   private readonly o: PeerConnectionOptions;
   private readonly log: Logger;
-  private readonly decoder: FrameDecoder;
+  private readonly io: FramedSocket;
   private readonly handshake: Handshake;
   private readonly heartbeat: Heartbeat;
   private readonly pending: PendingRequests;
-  private graceTimer: NodeJS.Timeout | undefined;
   private readonly limits: PeerRateLimits;
 
   constructor(opts: PeerConnectionOptions) {
     super();
     this.o = opts;
-    this.socket = opts.socket;
     this.connId = opts.connId;
     this.direction = opts.direction;
     this.remoteIp = opts.remoteIp;
-    this.remotePort = opts.socket.remotePort ?? 0;
     this.log = opts.logger.child({ peer_ip: opts.remoteIp, conn_id: opts.connId, direction: directionLabel(opts.direction) });
-    this.decoder = new FrameDecoder(opts.maxFrameBytes);
+    this.io = new FramedSocket(
+      opts.socket,
+      {
+        frame: (envelope, kind, body) => this.onFrame(envelope, kind, body),
+        unreadable: (reason, detail) => this.close(reason, detail),
+        sendQueueFull: (detail) => this.close(DisconnectReason.SEND_QUEUE_FULL, detail, { goodbye: false }),
+        ended: () => this.close(DisconnectReason.PEER_CLOSED, "peer closed the socket", BY_PEER),
+        error: (err) => this.close(DisconnectReason.SOCKET_ERROR, `${err.code ?? ""} ${err.message}`.trim(), BY_PEER),
+        closed: () => this.onSocketClosed(),
+      },
+      opts,
+    );
+    this.remotePort = this.io.remotePort;
+    this.localPort = this.io.localPort;
     this.limits = new PeerRateLimits(opts.rateLimits);
     this.pending = new PendingRequests(opts.maxPendingRequests, systemClock);
     this.heartbeat = new Heartbeat(
       {
-        sendPing: (nonce) => this.sendFrame(create(EnvelopeSchema, { payload: { case: "ping", value: { nonce } } })),
+        sendPing: (nonce) => this.io.send(create(EnvelopeSchema, { payload: { case: "ping", value: { nonce } } })),
         pong: (rttMs) => this.emit("pong", rttMs),
         timedOut: (unanswered) => this.close(DisconnectReason.PING_TIMEOUT, `${unanswered} consecutive pings unanswered`),
       },
@@ -109,7 +121,7 @@ export class PeerConnection extends EventEmitter {
     );
     this.handshake = new Handshake(
       {
-        send: (envelope) => this.sendFrame(envelope),
+        send: (envelope) => this.io.send(envelope),
         complete: () => this.onHandshakeComplete(),
         fail: (reason, detail) => this.close(reason, detail),
       },
@@ -133,21 +145,17 @@ export class PeerConnection extends EventEmitter {
     return this.heartbeat.lastRttMs;
   }
 
+  get traffic(): Readonly<TrafficCounts> {
+    return this.io.traffic;
+  }
+
   get established(): boolean {
     return this.state === "established";
   }
 
   /** Starts the read loop and sends our Hello. */
   start(): void {
-    const s = this.socket;
-    s.setNoDelay(true);
-    s.setKeepAlive(true, 15_000);
-    s.on("data", (chunk: Buffer) => this.onData(chunk));
-    s.on("end", () => this.close(DisconnectReason.PEER_CLOSED, "peer closed the socket", { initiator: "peer", goodbye: false }));
-    s.on("error", (err: NodeJS.ErrnoException) =>
-      this.close(DisconnectReason.SOCKET_ERROR, `${err.code ?? ""} ${err.message}`.trim(), { initiator: "peer", goodbye: false }),
-    );
-    s.on("close", () => this.onSocketClosed());
+    this.io.start();
     this.log.debug("connection opened, sending hello");
     this.handshake.start();
   }
@@ -155,13 +163,13 @@ export class PeerConnection extends EventEmitter {
   /** Sends a message; false if the connection is not usable. Overflowing the send queue closes it. */
   send(envelope: Envelope): boolean {
     if (this.state !== "established") return false;
-    return this.sendFrame(envelope);
+    return this.io.send(envelope);
   }
 
   /** Asks the peer a question on this socket and waits for the response with the same request id. */
   request(envelope: Envelope, timeoutMs: number): Promise<Envelope> {
     if (this.state !== "established") return Promise.reject(new PeerRequestError("PEER_CLOSED", "connection is not established"));
-    return this.pending.ask(timeoutMs, (requestId) => this.sendFrame({ ...envelope, requestId }));
+    return this.pending.ask(timeoutMs, (requestId) => this.io.send({ ...envelope, requestId }));
   }
 
   /**
@@ -182,8 +190,8 @@ export class PeerConnection extends EventEmitter {
       wasEstablished,
     };
     this.stopTimers();
-    if (opts.goodbye !== false && !this.socket.destroyed && this.socket.writable) {
-      this.sendFrame(create(EnvelopeSchema, { payload: { case: "goodbye", value: { reason, message: detail } } }), true);
+    if (opts.goodbye !== false && this.io.writable) {
+      this.io.send(create(EnvelopeSchema, { payload: { case: "goodbye", value: { reason, message: detail } } }), true);
     }
     this.pending.rejectAll(`connection closed: ${enumLabel(DisconnectReasonSchema, reason)}`);
     const level = reason === DisconnectReason.SHUTDOWN || reason === DisconnectReason.DUPLICATE ? "info" : "warn";
@@ -192,62 +200,19 @@ export class PeerConnection extends EventEmitter {
       "connection closing",
     );
     this.emit("closing", this.closeInfo);
-    this.socket.end();
-    this.graceTimer = setTimeout(() => this.socket.destroy(), this.o.closeGraceMs);
-    this.graceTimer.unref();
+    this.io.end(this.o.closeGraceMs);
   }
 
   /** Destroys the socket now (shutdown after Goodbyes were flushed, tests). */
   destroy(): void {
-    this.socket.destroy();
+    this.io.destroy();
   }
 
-  private sendFrame(envelope: Envelope, force = false): boolean {
-    const frame = encodeFrame(envelope);
-    // The bounded send queue is the socket's own write buffer: a peer that does
-    // not read cannot make us hold more than maxSendQueueBytes for it.
-    if (!force && this.socket.writableLength + frame.length > this.o.maxSendQueueBytes) {
-      this.close(DisconnectReason.SEND_QUEUE_FULL, `send queue above ${this.o.maxSendQueueBytes} bytes`, { goodbye: false });
-      this.socket.destroy();
-      return false;
-    }
-    if (this.socket.destroyed || !this.socket.writable) return false;
-    const kind = envelopeKindLabel(envelope);
-    this.socket.write(frame);
-    this.bytesOut += frame.length;
-    this.framesOut++;
-    this.o.metrics.traffic(kind, "out", frame.length);
-    return true;
-  }
-
-  private onData(chunk: Buffer): void {
-    if (this.state === "closing" || this.state === "closed") return;
-    let frames;
-    try {
-      frames = this.decoder.push(chunk);
-    } catch (err) {
-      if (err instanceof FrameError) {
-        this.close(err.code === "FRAME_TOO_LARGE" ? DisconnectReason.FRAME_TOO_LARGE : DisconnectReason.BAD_FRAME, err.message);
-        return;
-      }
-      throw err;
-    }
-    for (const { envelope, size, body } of frames) {
-      // A frame earlier in this chunk may have closed us (the compiler cannot see that).
-      if (this.isClosingOrClosed()) return;
-      const kind = envelopeKindLabel(envelope);
-      this.bytesIn += size;
-      this.framesIn++;
-      this.o.metrics.traffic(kind, "in", size);
-      // Goodbye ends the connection in every state, with the peer's reason.
-      if (envelope.payload.case === "goodbye") this.onGoodbye(envelope.payload.value.reason, envelope.payload.value.message);
-      else if (this.state === "handshaking") this.handshake.onFrame(envelope);
-      else this.onEstablishedFrame(envelope, kind, body);
-    }
-  }
-
-  private isClosingOrClosed(): boolean {
-    return this.state === "closing" || this.state === "closed";
+  private onFrame(envelope: Envelope, kind: string, body: Uint8Array): void {
+    // Goodbye ends the connection in every state, with the peer's reason.
+    if (envelope.payload.case === "goodbye") this.onGoodbye(envelope.payload.value.reason, envelope.payload.value.message);
+    else if (this.state === "handshaking") this.handshake.onFrame(envelope);
+    else this.onEstablishedFrame(envelope, kind, body);
   }
 
   private onHandshakeComplete(): void {
@@ -286,7 +251,7 @@ export class PeerConnection extends EventEmitter {
       case "ping":
         if (!this.withinLimits(kind)) return;
         // Answer at once, on this socket, with the same nonce.
-        this.sendFrame(create(EnvelopeSchema, { payload: { case: "pong", value: { nonce: p.value.nonce } } }));
+        this.io.send(create(EnvelopeSchema, { payload: { case: "pong", value: { nonce: p.value.nonce } } }));
         return;
       case "pong":
         return this.heartbeat.onPong(p.value.nonce);
@@ -306,7 +271,7 @@ export class PeerConnection extends EventEmitter {
     // The peer's own reason explains the close on both ends (duplicate,
     // shutdown, wrong genesis...); an unspecified one is a plain close.
     const r = reason === DisconnectReason.UNSPECIFIED ? DisconnectReason.PEER_CLOSED : reason;
-    this.close(r, `peer said goodbye: ${enumLabel(DisconnectReasonSchema, reason)}${message ? ` (${message})` : ""}`, { initiator: "peer", goodbye: false });
+    this.close(r, `peer said goodbye: ${enumLabel(DisconnectReasonSchema, reason)}${message ? ` (${message})` : ""}`, BY_PEER);
   }
 
   private stopTimers(): void {
@@ -316,9 +281,8 @@ export class PeerConnection extends EventEmitter {
 
   private onSocketClosed(): void {
     if (this.state !== "closing" && this.state !== "closed") {
-      this.close(DisconnectReason.PEER_CLOSED, "socket closed", { initiator: "peer", goodbye: false });
+      this.close(DisconnectReason.PEER_CLOSED, "socket closed", BY_PEER);
     }
-    clearTimeout(this.graceTimer);
     this.state = "closed";
     this.emit("closed", this.closeInfo!);
   }

@@ -24,7 +24,7 @@ describe("two gateways", () => {
     assert.equal(onB.direction, Direction.OUTBOUND);
     assert.equal(onA.direction, Direction.INBOUND);
     // Both ends describe the same socket.
-    assert.equal(onA.remotePort, (onB as unknown as { socket: { localPort: number } }).socket.localPort);
+    assert.equal(onA.remotePort, onB.localPort);
 
     // Pongs arrive on both sides: the outbound side too (the old node's bug).
     const pongs = { a: 0, b: 0 };
@@ -91,7 +91,7 @@ describe("two gateways", () => {
       // 127.0.0.5 is higher: its dial is the one kept, on both ends.
       assert.equal(onB.direction, Direction.OUTBOUND, `round ${round}`);
       assert.equal(onA.direction, Direction.INBOUND, `round ${round}`);
-      assert.equal(onA.remotePort, (onB as unknown as { socket: { localPort: number } }).socket.localPort);
+      assert.equal(onA.remotePort, onB.localPort);
       // Both stay up across ping intervals.
       let pongs = 0;
       onA.on("pong", () => pongs++);
