@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
-import type { EventEmitter } from "node:events";
 import type { Registry } from "prom-client";
+import type { TypedEvents } from "@timenet/events";
 import { GatewayService } from "@timenet/proto";
 import { ServiceFrame } from "@timenet/service-runtime";
 import { PeerLabeler, type Logger } from "@timenet/telemetry";
 import { AdmissionControl } from "./admission.js";
 import { ChainTipLink } from "./chain-tip-link.js";
-import { ConnectionManager } from "./connection-manager.js";
+import { ConnectionManager, type ConnectionManagerEvents } from "./connection-manager.js";
 import { gatewayServiceImpl } from "./grpc-service.js";
 import { PROTOCOL_VERSION, type LocalIdentity } from "./hello.js";
 import { GatewayMetrics } from "./metrics.js";
@@ -22,8 +22,8 @@ export interface Gateway {
   readonly grpcPort: number;
   readonly metricsPort: number;
   readonly options: ResolvedGatewayOptions;
-  /** "connected", "disconnected", "closing", "socketClosed", "message", "dialFailed": see ConnectionManager. */
-  readonly events: EventEmitter;
+  /** The connection manager's events (ConnectionManagerEvents). */
+  readonly events: TypedEvents<ConnectionManagerEvents>;
   readonly manager: ConnectionManager;
   readonly registry: Registry;
   readonly admission: AdmissionControl;
@@ -117,7 +117,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     cleanups.push(() => tipLink.stop());
 
     const recent = new RecentDisconnects();
-    manager.on("disconnected", (c: PeerConnection, info: CloseInfo) =>
+    manager.events.on("disconnected", (c: PeerConnection, info: CloseInfo) =>
       recent.add({ ip: c.remoteIp, reason: info.reason, initiator: info.initiator, atMs: BigInt(Date.now()), livedMs: BigInt(info.livedMs) }),
     );
     const info = () => ({
@@ -152,7 +152,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       grpcPort: frame.grpcPort,
       metricsPort: frame.metricsPort,
       options: o,
-      events: manager,
+      events: manager.events,
       manager,
       registry,
       admission,

@@ -31,6 +31,7 @@ export class GatewayMetrics {
   readonly dialRequests: Counter<"result">;
   readonly admissionPolicyVersion: Gauge;
   readonly bannedIps: Gauge;
+  readonly listenerErrors: Counter<"event">;
 
   private readonly trafficChildren = new Map<string, { frames: { inc(n?: number): void }; bytes: { inc(n?: number): void } }>();
 
@@ -100,6 +101,12 @@ export class GatewayMetrics {
     });
     this.admissionPolicyVersion = new Gauge({ name: "timenet_gateway_admission_policy_version", help: "Version of the registry's admission policy in force (-1: none yet)", registers: r });
     this.bannedIps = new Gauge({ name: "timenet_gateway_banned_ips", help: "IPs banned by the admission policy in force", registers: r });
+    this.listenerErrors = new Counter({
+      name: "timenet_gateway_listener_errors_total",
+      help: "Exceptions thrown by in-process event listeners, caught so the emitter (often a socket read) and the other listeners carry on: a gateway bug, never the peer's fault",
+      labelNames: ["event"],
+      registers: r,
+    });
     this.admissionPolicyVersion.set(-1);
     for (const d of ["inbound", "outbound"]) this.peers.set({ direction: d }, 0);
   }

@@ -1,7 +1,7 @@
-import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { Direction, DisconnectReason, DisconnectReasonSchema, enumLabel, EnvelopeSchema, type Envelope, type Hello } from "@timenet/proto";
+import { TypedEvents } from "@timenet/events";
 import type { PeerIp } from "@timenet/net-address";
 import type { Logger } from "@timenet/telemetry";
 import { systemClock } from "./clock.js";
@@ -9,6 +9,7 @@ import { FramedSocket, type TrafficCounts } from "./framed-socket.js";
 import { Handshake } from "./handshake.js";
 import { Heartbeat } from "./heartbeat.js";
 import type { LocalIdentity } from "./hello.js";
+import { reportListenerError } from "./listener-errors.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { RateLimits } from "./options.js";
 import { PeerRateLimits } from "./peer-rate-limits.js";
@@ -53,6 +54,20 @@ export interface CloseInfo {
   wasEstablished: boolean;
 }
 
+export type PeerConnectionEvents = {
+  /** The handshake completed. */
+  established: () => void;
+  /** A message after the handshake, with the envelope's bytes as received. */
+  message: (envelope: Envelope, kind: string, body: Uint8Array) => void;
+  /** The connection stopped being usable. */
+  closing: (info: CloseInfo) => void;
+  /** The OS socket is gone. */
+  closed: (info: CloseInfo) => void;
+  pong: (rttMs: number) => void;
+  /** The peer kept exceeding its rate limits. */
+  abuse: (detail: string) => void;
+};
+
 /** A close the peer caused: there is nobody left to say Goodbye to. */
 const BY_PEER = { initiator: "peer", goodbye: false } as const;
 
@@ -63,12 +78,13 @@ const BY_PEER = { initiator: "peer", goodbye: false } as const;
  * the per-peer rate limits and the dispatch of established traffic. Direction
  * is only a field; replies and pongs always go out on this socket.
  *
- * Events: "established" (), "message" (envelope, kind, raw envelope bytes), "closing" (CloseInfo,
- * at the moment it stops being usable), "closed" (CloseInfo, when the OS
- * socket is gone), "pong" (rtt ms), "abuse" (detail: the peer kept exceeding
- * its rate limits).
+ *
+ * Its events are emitted from inside the socket's read: a listener that
+ * throws is counted and logged, and cannot close the connection or take the
+ * gateway down.
  */
-export class PeerConnection extends EventEmitter {
+export class PeerConnection {
+  readonly events: TypedEvents<PeerConnectionEvents>;
   readonly connId: number;
   readonly direction: Direction;
   readonly remoteIp: PeerIp;
@@ -89,12 +105,12 @@ export class PeerConnection extends EventEmitter {
   private readonly limits: PeerRateLimits;
 
   constructor(opts: PeerConnectionOptions) {
-    super();
     this.o = opts;
     this.connId = opts.connId;
     this.direction = opts.direction;
     this.remoteIp = opts.remoteIp;
     this.log = opts.logger.child({ peer_ip: opts.remoteIp, conn_id: opts.connId, direction: directionLabel(opts.direction) });
+    this.events = new TypedEvents((event, err) => reportListenerError(opts.metrics, this.log, event, err));
     this.io = new FramedSocket(
       opts.socket,
       {
@@ -114,7 +130,7 @@ export class PeerConnection extends EventEmitter {
     this.heartbeat = new Heartbeat(
       {
         sendPing: (nonce) => this.io.send(create(EnvelopeSchema, { payload: { case: "ping", value: { nonce } } })),
-        pong: (rttMs) => this.emit("pong", rttMs),
+        pong: (rttMs) => this.events.emit("pong", rttMs),
         timedOut: (unanswered) => this.close(DisconnectReason.PING_TIMEOUT, `${unanswered} consecutive pings unanswered`),
       },
       { intervalMs: opts.pingIntervalMs, missedPongs: opts.missedPongs, clock: systemClock, metrics: opts.metrics, peerLabel: opts.peerLabel, log: this.log },
@@ -199,7 +215,7 @@ export class PeerConnection extends EventEmitter {
       { reason: enumLabel(DisconnectReasonSchema, reason), initiator, detail, lived_ms: this.closeInfo.livedMs, established: wasEstablished },
       "connection closing",
     );
-    this.emit("closing", this.closeInfo);
+    this.events.emit("closing", this.closeInfo);
     this.io.end(this.o.closeGraceMs);
   }
 
@@ -227,7 +243,7 @@ export class PeerConnection extends EventEmitter {
       },
       "handshake complete",
     );
-    this.emit("established");
+    this.events.emit("established");
     // Duplicate resolution may have closed us in the "established" handler.
     if (this.state !== "established") return;
     this.heartbeat.start();
@@ -240,7 +256,7 @@ export class PeerConnection extends EventEmitter {
     this.o.metrics.rateLimited.inc({ kind });
     if (verdict === "abuse") {
       this.log.warn({ kind }, "peer keeps exceeding its rate limits");
-      this.emit("abuse", `sustained ${kind} above its rate limit`);
+      this.events.emit("abuse", `sustained ${kind} above its rate limit`);
     }
     return false;
   }
@@ -262,7 +278,7 @@ export class PeerConnection extends EventEmitter {
         // Responses to our own questions are never rate limited.
         if (this.pending.answer(envelope, kind)) return;
         if (!this.withinLimits(kind)) return;
-        this.emit("message", envelope, kind, body);
+        this.events.emit("message", envelope, kind, body);
       }
     }
   }
@@ -284,7 +300,7 @@ export class PeerConnection extends EventEmitter {
       this.close(DisconnectReason.PEER_CLOSED, "socket closed", BY_PEER);
     }
     this.state = "closed";
-    this.emit("closed", this.closeInfo!);
+    this.events.emit("closed", this.closeInfo!);
   }
 }
 

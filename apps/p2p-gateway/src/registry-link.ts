@@ -47,10 +47,10 @@ export class RegistryLink {
       bus.subscribe(Subjects.registryDial, DialRequestSchema, (m) => this.onDialRequest(m.ip, m.port, m.reason)),
       bus.subscribe(Subjects.admissionPolicy, AdmissionPolicySchema, (p) => this.applyPolicy(p)),
     );
-    manager.on("dialFailed", (e: { ip: PeerIp; port: number }, err: DialError) =>
+    manager.events.on("dialFailed", (e: { ip: PeerIp; port: number }, err: DialError) =>
       this.publishDialFailed(e.ip, e.port, DisconnectReason.UNSPECIFIED, err.code.toLowerCase(), err.message),
     );
-    manager.on("closing", (conn: PeerConnection, info: CloseInfo) => {
+    manager.events.on("closing", (conn: PeerConnection, info: CloseInfo) => {
       // An outbound attempt whose handshake failed is a failed dial; a lost
       // duplicate or our own shutdown is not.
       if (conn.direction !== Direction.OUTBOUND || info.wasEstablished) return;

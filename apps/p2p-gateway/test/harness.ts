@@ -4,6 +4,7 @@ import { create, type DescMessage, type MessageInitShape, type MessageShape } fr
 import { AdmissionPolicySchema, DialRequestSchema, EnvelopeSchema, Subjects, type Envelope, type Hello } from "@timenet/proto";
 import { NodeKey } from "@timenet/node-key";
 import { Bus } from "@timenet/bus";
+import type { EventMap, TypedEvents } from "@timenet/events";
 import { encodeFrame, FrameDecoder } from "@timenet/wire";
 import { createLogger } from "@timenet/telemetry";
 import { nodePoolOf, startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
@@ -88,6 +89,21 @@ export async function startNode(k: number, extra: Partial<GatewayOptions> = {}):
 /** Starts nodes for one test file and stops them all in its `after` hook. */
 export function nodePool() {
   return nodePoolOf(startNode);
+}
+
+/** The arguments of the next `event`, or a rejection naming it after the timeout. */
+export function nextEvent<E extends EventMap, K extends keyof E & string>(events: TypedEvents<E>, event: K, timeoutMs = 10_000): Promise<Parameters<E[K]>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no "${event}" event within ${timeoutMs}ms`));
+    }, timeoutMs);
+    const off = events.on(event, ((...args: Parameters<E[K]>) => {
+      clearTimeout(timer);
+      off();
+      resolve(args);
+    }) as E[K]);
+  });
 }
 
 /** Collects every message on a subject, decoded, in arrival order. */
@@ -223,6 +239,19 @@ export class ScriptedPeer {
     const ack = await this.next((e) => e.payload.case === "helloAck");
     if (!ack) throw new Error("no hello ack from gateway");
     return theirs.payload.value;
+  }
+
+  /** From now on answers every ping at once, as an honest peer does. */
+  answerPings(): void {
+    let seen = this.frames.length;
+    const answer = () => {
+      for (const e of this.frames.slice(seen)) {
+        if (e.payload.case === "ping") this.send(create(EnvelopeSchema, { payload: { case: "pong", value: { nonce: e.payload.value.nonce } } }));
+      }
+      seen = this.frames.length;
+    };
+    answer();
+    this.socket.on("data", answer);
   }
 
   goodbyes(): Envelope[] {
