@@ -3,7 +3,7 @@ import { Direction, DisconnectReason, DisconnectReasonSchema, enumLabel, type En
 import { TypedEvents } from "@timenet/events";
 import { normalizeIp, type PeerEndpoint, type PeerIp } from "@timenet/net-address";
 import type { Logger, PeerLabeler } from "@timenet/telemetry";
-import type { LocalIdentity } from "./hello.js";
+import { HelloTimestamps, type LocalIdentity } from "./hello.js";
 import { reportListenerError } from "./listener-errors.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { directionLabel, PeerConnection, type CloseInfo, type ConnectionTuning } from "./peer-connection.js";
@@ -78,6 +78,8 @@ export class ConnectionManager {
   readonly selfIps = new Set<PeerIp>();
   private server: Server | undefined;
   private nextConnId = 1;
+  /** One per gateway, i.e. per session: a later dial always carries a later Hello. */
+  private readonly helloTimestamps = new HelloTimestamps();
   private stopping = false;
 
   constructor(private readonly o: ConnectionManagerOptions) {
@@ -208,6 +210,7 @@ export class ConnectionManager {
       connId: this.nextConnId++,
       remoteIp: ip,
       local: this.o.local,
+      helloTimestampMs: this.helloTimestamps.next(),
       logger: this.o.logger,
       metrics: this.o.metrics,
       peerLabel: this.o.labeler.label(ip),

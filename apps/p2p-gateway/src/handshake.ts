@@ -21,6 +21,8 @@ export interface HandshakeOptions {
    * (duplicate resolution compares them).
    */
   observedIp: string;
+  /** Our Hello's timestamp_ms: from the session's HelloTimestamps. */
+  helloTimestampMs: bigint;
   timeoutMs: number;
   clock: Clock;
 }
@@ -45,7 +47,7 @@ export class Handshake {
     private readonly host: HandshakeHost,
     private readonly o: HandshakeOptions,
   ) {
-    this.ourHello = buildHello(o.local, o.observedIp);
+    this.ourHello = buildHello(o.local, o.observedIp, o.helloTimestampMs);
   }
 
   /** Arms the timeout and sends our Hello. */

@@ -38,6 +38,8 @@ export interface PeerConnectionOptions extends ConnectionTuning {
   /** The peer's identity: the normalised remote address of the socket. */
   remoteIp: PeerIp;
   local: LocalIdentity;
+  /** Our Hello's timestamp_ms: strictly increasing over the connections of this session. */
+  helloTimestampMs: bigint;
   logger: Logger;
   metrics: GatewayMetrics;
   /** The peer's metrics label: its IP if named in configuration, else "other". */
@@ -142,7 +144,7 @@ export class PeerConnection {
         fail: (reason, detail) => this.close(reason, detail),
       },
       // remoteIp is what the dialler dialled and what the acceptor sees.
-      { local: opts.local, observedIp: opts.remoteIp, timeoutMs: opts.handshakeTimeoutMs, clock: systemClock },
+      { local: opts.local, observedIp: opts.remoteIp, helloTimestampMs: opts.helloTimestampMs, timeoutMs: opts.handshakeTimeoutMs, clock: systemClock },
     );
   }
 

@@ -20,7 +20,7 @@ function end(local: LocalIdentity, observedIp: string, clock = new ManualClock()
       complete: (peerHello) => (completed = peerHello),
       fail: (reason, detail) => (failed = { reason, detail }),
     },
-    { local, observedIp, timeoutMs: TIMEOUT, clock },
+    { local, observedIp, helloTimestampMs: BigInt(Date.now()), timeoutMs: TIMEOUT, clock },
   );
   // Functions, not fields: the compiler must not assume they stay as last checked.
   return { hs, sent, clock, completed: () => completed, failed: () => failed };

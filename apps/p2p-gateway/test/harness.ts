@@ -9,7 +9,7 @@ import { encodeFrame, FrameDecoder } from "@timenet/wire";
 import { createLogger } from "@timenet/telemetry";
 import { nodePoolOf, startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
 import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
-import { buildHello, checkHello, PROTOCOL_VERSION, signAck, type LocalIdentity } from "../src/hello.js";
+import { buildHello, checkHello, HelloTimestamps, PROTOCOL_VERSION, signAck, type LocalIdentity } from "../src/hello.js";
 import { startGateway, type Gateway } from "../src/gateway.js";
 import { DEVNET_GENESIS_HASH } from "@timenet/chain";
 import type { GatewayOptions } from "../src/options.js";
@@ -91,14 +91,20 @@ export function nodePool() {
   return nodePoolOf(startNode);
 }
 
-/** The arguments of the next `event`, or a rejection naming it after the timeout. */
-export function nextEvent<E extends EventMap, K extends keyof E & string>(events: TypedEvents<E>, event: K, timeoutMs = 10_000): Promise<Parameters<E[K]>> {
+/** The arguments of the next `event` (that `filter` accepts), or a rejection naming it after the timeout. */
+export function nextEvent<E extends EventMap, K extends keyof E & string>(
+  events: TypedEvents<E>,
+  event: K,
+  opts: { timeoutMs?: number; filter?: (...args: Parameters<E[K]>) => boolean } = {},
+): Promise<Parameters<E[K]>> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();
       reject(new Error(`no "${event}" event within ${timeoutMs}ms`));
     }, timeoutMs);
     const off = events.on(event, ((...args: Parameters<E[K]>) => {
+      if (opts.filter && !opts.filter(...args)) return;
       clearTimeout(timer);
       off();
       resolve(args);
@@ -176,6 +182,15 @@ export class ScriptedPeer {
     socket.on("error", () => undefined);
   }
 
+  /** Our next Hello; an identity is one session, so its Hellos' timestamps strictly increase, as the gateway's do. */
+  hello(observedIp: string): Hello {
+    let timestamps = ScriptedPeer.sessions.get(this.local);
+    if (!timestamps) ScriptedPeer.sessions.set(this.local, (timestamps = new HelloTimestamps()));
+    return buildHello(this.local, observedIp, timestamps.next());
+  }
+
+  private static readonly sessions = new WeakMap<LocalIdentity, HelloTimestamps>();
+
   static identity(opts: { genesisHash?: Uint8Array; network?: string; key?: NodeKey } = {}): LocalIdentity {
     return {
       key: opts.key ?? NodeKey.generate(),
@@ -230,7 +245,7 @@ export class ScriptedPeer {
 
   /** Completes the handshake as the real protocol requires. Returns the gateway's Hello. */
   async handshake(observedIp: string): Promise<Hello> {
-    const ours = buildHello(this.local, observedIp);
+    const ours = this.hello(observedIp);
     this.send(create(EnvelopeSchema, { payload: { case: "hello", value: ours } }));
     const theirs = await this.next((e) => e.payload.case === "hello");
     if (!theirs || theirs.payload.case !== "hello") throw new Error("no hello from gateway");
