@@ -126,15 +126,11 @@ export function verifyAck(ourHello: Hello, peerNodeId: Uint8Array, signature: Ui
   return verifySignature(peerNodeId, ackBytes(ourHello), signature);
 }
 
-export function newSessionId(): Uint8Array {
-  return randomBytes(16);
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export function hex(b: Uint8Array): string {
+function hex(b: Uint8Array): string {
   return Buffer.from(b).toString("hex");
 }
 

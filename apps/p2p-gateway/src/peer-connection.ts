@@ -93,7 +93,6 @@ export class PeerConnection {
   readonly remotePort: number;
   /** Our end's port: with remotePort, names the socket the same way on both ends. */
   readonly localPort: number;
-  readonly openedAt = Date.now();
   state: ConnectionState = "handshaking";
   establishedAt = 0;
   closeInfo: CloseInfo | undefined;
@@ -167,10 +166,6 @@ export class PeerConnection {
     return this.io.traffic;
   }
 
-  get established(): boolean {
-    return this.state === "established";
-  }
-
   /** Starts the read loop and sends our Hello. */
   start(): void {
     this.io.start();
@@ -207,7 +202,8 @@ export class PeerConnection {
       livedMs: wasEstablished ? Date.now() - this.establishedAt : 0,
       wasEstablished,
     };
-    this.stopTimers();
+    this.handshake.cancel();
+    this.heartbeat.stop();
     if (opts.goodbye !== false && this.io.writable) {
       this.io.send(create(EnvelopeSchema, { payload: { case: "goodbye", value: { reason, message: detail } } }), true);
     }
@@ -246,7 +242,7 @@ export class PeerConnection {
       "handshake complete",
     );
     this.events.emit("established");
-    // Duplicate resolution may have closed us in the "established" handler.
+    // A listener (duplicate resolution) may have closed us.
     if (this.state !== "established") return;
     this.heartbeat.start();
   }
@@ -290,11 +286,6 @@ export class PeerConnection {
     // shutdown, wrong genesis...); an unspecified one is a plain close.
     const r = reason === DisconnectReason.UNSPECIFIED ? DisconnectReason.PEER_CLOSED : reason;
     this.close(r, `peer said goodbye: ${enumLabel(DisconnectReasonSchema, reason)}${message ? ` (${message})` : ""}`, BY_PEER);
-  }
-
-  private stopTimers(): void {
-    this.handshake.cancel();
-    this.heartbeat.stop();
   }
 
   private onSocketClosed(): void {
