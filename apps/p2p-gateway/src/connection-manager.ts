@@ -1,9 +1,10 @@
-import { EventEmitter } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { Direction, DisconnectReason, DisconnectReasonSchema, enumLabel, type Envelope } from "@timenet/proto";
+import { TypedEvents } from "@timenet/events";
 import { normalizeIp, type PeerEndpoint, type PeerIp } from "@timenet/net-address";
 import type { Logger, PeerLabeler } from "@timenet/telemetry";
-import type { LocalIdentity } from "./hello.js";
+import { HelloTimestamps, type LocalIdentity } from "./hello.js";
+import { reportListenerError } from "./listener-errors.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { directionLabel, PeerConnection, type CloseInfo, type ConnectionTuning } from "./peer-connection.js";
 import { resolveDuplicate } from "./duplicate-resolution.js";
@@ -39,6 +40,23 @@ export class DialError extends Error {
   }
 }
 
+export type ConnectionManagerEvents = {
+  /** A connection completed its handshake and is the one kept for its IP. */
+  connected: (conn: PeerConnection) => void;
+  /** The connection kept for an IP closed. */
+  disconnected: (conn: PeerConnection, info: CloseInfo) => void;
+  /** Any socket stopped being usable, handshaking ones included. */
+  closing: (conn: PeerConnection, info: CloseInfo) => void;
+  /** Any socket is gone at the OS level. */
+  socketClosed: (conn: PeerConnection, info: CloseInfo) => void;
+  /** A message after the handshake, with the envelope's bytes as received. */
+  message: (conn: PeerConnection, envelope: Envelope, kind: string, body: Uint8Array) => void;
+  /** A peer keeps exceeding its rate limits. */
+  abuse: (conn: PeerConnection, detail: string) => void;
+  /** An outbound attempt failed before a socket opened. */
+  dialFailed: (endpoint: PeerEndpoint, err: DialError) => void;
+};
+
 const DIAL_ERROR_CODES = new Set(["ECONNREFUSED", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET", "EADDRNOTAVAIL", "EADDRINUSE"]);
 
 /**
@@ -46,12 +64,13 @@ const DIAL_ERROR_CODES = new Set(["ECONNREFUSED", "ETIMEDOUT", "EHOSTUNREACH", "
  * per IP: a second one is resolved by resolveDuplicate the same way on both
  * ends, and the loser is closed with Goodbye{DUPLICATE} after its handshake.
  *
- * Events: "connected" (conn), "disconnected" (conn, CloseInfo) for
- * established connections; "closing" (conn, CloseInfo) for every socket;
- * "message" (conn, envelope, kind, raw envelope bytes); "dialFailed" (endpoint, DialError);
- * "abuse" (conn, detail) when a peer keeps exceeding its rate limits.
+ * Its events (ConnectionManagerEvents) are emitted from inside socket reads:
+ * a listener that throws is counted and logged, and the others still run.
  */
-export class ConnectionManager extends EventEmitter {
+export class ConnectionManager {
+  readonly events: TypedEvents<ConnectionManagerEvents>;
+  /** The peer whose event is being delivered: TypedEvents reports a listener's error without the event's arguments. */
+  private emittingFor: PeerIp | undefined;
   private readonly established = new Map<PeerIp, PeerConnection>();
   private readonly sockets = new Set<PeerConnection>();
   private readonly dialing = new Set<PeerIp>();
@@ -59,10 +78,12 @@ export class ConnectionManager extends EventEmitter {
   readonly selfIps = new Set<PeerIp>();
   private server: Server | undefined;
   private nextConnId = 1;
+  /** One per gateway, i.e. per session: a later dial always carries a later Hello. */
+  private readonly helloTimestamps = new HelloTimestamps();
   private stopping = false;
 
   constructor(private readonly o: ConnectionManagerOptions) {
-    super();
+    this.events = new TypedEvents((event, err) => reportListenerError(o.metrics, o.logger, event, err, this.emittingFor));
   }
 
   async listen(host: string, port: number): Promise<number> {
@@ -168,7 +189,7 @@ export class ConnectionManager extends EventEmitter {
         this.o.metrics.dialFailures.inc({ reason: code.toLowerCase(), peer });
         const e = new DialError(code, `dial ${ip}:${endpoint.port} failed: ${err.message}`);
         this.o.logger.info({ peer_ip: ip, port: endpoint.port, reason: code.toLowerCase() }, "dial failed");
-        this.emit("dialFailed", endpoint, e);
+        this.emit(ip, "dialFailed", endpoint, e);
         reject(e);
       };
       socket.once("error", fail);
@@ -189,20 +210,21 @@ export class ConnectionManager extends EventEmitter {
       connId: this.nextConnId++,
       remoteIp: ip,
       local: this.o.local,
+      helloTimestampMs: this.helloTimestamps.next(),
       logger: this.o.logger,
       metrics: this.o.metrics,
       peerLabel: this.o.labeler.label(ip),
     });
     this.sockets.add(conn);
     this.o.metrics.sockets.set(this.sockets.size);
-    conn.on("established", () => this.onEstablished(conn));
-    conn.on("message", (env: Envelope, kind: string, body: Uint8Array) => this.emit("message", conn, env, kind, body));
-    conn.on("closing", (info: CloseInfo) => this.onClosing(conn, info));
-    conn.on("abuse", (detail: string) => this.emit("abuse", conn, detail));
-    conn.on("closed", (info: CloseInfo) => {
+    conn.events.on("established", () => this.onEstablished(conn));
+    conn.events.on("message", (env, kind, body) => this.emit(ip, "message", conn, env, kind, body));
+    conn.events.on("closing", (info) => this.onClosing(conn, info));
+    conn.events.on("abuse", (detail) => this.emit(ip, "abuse", conn, detail));
+    conn.events.on("closed", (info) => {
       this.sockets.delete(conn);
       this.o.metrics.sockets.set(this.sockets.size);
-      this.emit("socketClosed", conn, info);
+      this.emit(ip, "socketClosed", conn, info);
     });
     conn.start();
     return conn;
@@ -235,7 +257,7 @@ export class ConnectionManager extends EventEmitter {
     this.established.set(conn.remoteIp, conn);
     this.updatePeerGauge();
     this.o.metrics.connects.inc({ direction: directionLabel(conn.direction), peer: this.o.labeler.label(conn.remoteIp) });
-    this.emit("connected", conn);
+    this.emit(conn.remoteIp, "connected", conn);
   }
 
   private onClosing(conn: PeerConnection, info: CloseInfo): void {
@@ -250,9 +272,17 @@ export class ConnectionManager extends EventEmitter {
       this.established.delete(conn.remoteIp);
       this.updatePeerGauge();
       this.o.metrics.connectionLifetime.observe({ direction }, info.livedMs / 1000);
-      this.emit("disconnected", conn, info);
+      this.emit(conn.remoteIp, "disconnected", conn, info);
     }
-    this.emit("closing", conn, info);
+    this.emit(conn.remoteIp, "closing", conn, info);
+  }
+
+  private emit<K extends keyof ConnectionManagerEvents & string>(ip: PeerIp, event: K, ...args: Parameters<ConnectionManagerEvents[K]>): void {
+    // Listeners may close other connections, whose events nest inside this one.
+    const outer = this.emittingFor;
+    this.emittingFor = ip;
+    this.events.emit(event, ...args);
+    this.emittingFor = outer;
   }
 
   private updatePeerGauge(): void {
@@ -282,7 +312,7 @@ export class ConnectionManager extends EventEmitter {
     this.stopping = true;
     const closed = new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
     const all = [...this.sockets];
-    const gone = Promise.all(all.map((c) => (c.state === "closed" ? undefined : new Promise<void>((r) => c.once("closed", () => r())))));
+    const gone = Promise.all(all.map((c) => (c.state === "closed" ? undefined : new Promise<void>((r) => c.events.on("closed", () => r())))));
     for (const c of all) c.close(DisconnectReason.SHUTDOWN, "node shutting down");
     const timer = setTimeout(() => all.forEach((c) => c.destroy()), graceMs);
     await gone;

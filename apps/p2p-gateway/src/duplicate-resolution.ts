@@ -1,9 +1,16 @@
 import { createHash } from "node:crypto";
-import { Direction } from "@timenet/proto";
+import { Direction, type Hello } from "@timenet/proto";
 import { compareIp, normalizeIp } from "@timenet/net-address";
-import type { PeerConnection } from "./peer-connection.js";
 
-export type DuplicateRule = "peer_restarted" | "dialed_by_higher_ip" | "tiebreak";
+export type DuplicateRule = "peer_restarted" | "dialed_by_higher_ip" | "newer_dial" | "tiebreak";
+
+/** What resolution reads of an established socket: its direction and the two Hellos exchanged on it. */
+export interface Link {
+  readonly direction: Direction;
+  readonly remoteIp: string;
+  readonly ourHello: Hello;
+  readonly peerHello: Hello | undefined;
+}
 
 /**
  * Chooses which of two established sockets to one IP survives. Every input
@@ -17,44 +24,54 @@ export type DuplicateRule = "peer_restarted" | "dialed_by_higher_ip" | "tiebreak
  *    address as the acceptor saw it with the acceptor's address as the
  *    dialler dialled it (both carried in Hello.observed_ip), so NAT cannot
  *    make the two ends disagree.
- * 3. Else (same direction twice: a reconnect racing an old socket) the
- *    larger link key, a hash of both Hello nonces, wins.
+ * 3. Else, if one node dialled both (a redial racing its old socket), the
+ *    newer dial wins: the socket whose dialler's Hello has the larger
+ *    timestamp_ms. A session's Hello timestamps strictly increase, so this is
+ *    exactly the later dial; the old socket may be half-open (the dialler's
+ *    side is gone), and keeping it would close the live one as DUPLICATE and
+ *    start a redial loop until the dead one timed out.
+ * 4. Else the larger link key, a hash of both Hello nonces, wins.
  */
-export function resolveDuplicate(a: PeerConnection, b: PeerConnection): { keep: PeerConnection; drop: PeerConnection; rule: DuplicateRule } {
+export function resolveDuplicate<C extends Link>(a: C, b: C): { keep: C; drop: C; rule: DuplicateRule } {
+  const win = (keep: C, rule: DuplicateRule) => ({ keep, drop: keep === a ? b : a, rule });
   const ha = a.peerHello!;
   const hb = b.peerHello!;
   if (Buffer.compare(ha.sessionId, hb.sessionId) !== 0) {
-    const newer =
-      ha.sessionStartedMs !== hb.sessionStartedMs
-        ? ha.sessionStartedMs > hb.sessionStartedMs
-          ? a
-          : b
-        : Buffer.compare(ha.sessionId, hb.sessionId) > 0
-          ? a
-          : b;
-    return { keep: newer, drop: newer === a ? b : a, rule: "peer_restarted" };
+    const aNewer = ha.sessionStartedMs !== hb.sessionStartedMs ? ha.sessionStartedMs > hb.sessionStartedMs : Buffer.compare(ha.sessionId, hb.sessionId) > 0;
+    return win(aNewer ? a : b, "peer_restarted");
   }
   const ah = dialedByHigherIp(a);
-  const bh = dialedByHigherIp(b);
-  if (ah !== bh) return ah ? { keep: a, drop: b, rule: "dialed_by_higher_ip" } : { keep: b, drop: a, rule: "dialed_by_higher_ip" };
-  return Buffer.compare(linkKey(a), linkKey(b)) > 0 ? { keep: a, drop: b, rule: "tiebreak" } : { keep: b, drop: a, rule: "tiebreak" };
+  if (ah !== dialedByHigherIp(b)) return win(ah ? a : b, "dialed_by_higher_ip");
+  if (a.direction === b.direction) {
+    const ta = dialerHello(a).timestampMs;
+    const tb = dialerHello(b).timestampMs;
+    if (ta !== tb) return win(ta > tb ? a : b, "newer_dial");
+  }
+  return win(Buffer.compare(linkKey(a), linkKey(b)) > 0 ? a : b, "tiebreak");
 }
 
 /** The dialler's and acceptor's addresses of a socket, identical on both ends. */
-export function linkAddresses(c: PeerConnection): { dialerIp: string; acceptorIp: string } {
+export function linkAddresses(c: Link): { dialerIp: string; acceptorIp: string } {
   const observedByPeer = normalizeIp(c.peerHello!.observedIp);
   return c.direction === Direction.OUTBOUND
     ? { dialerIp: observedByPeer, acceptorIp: c.remoteIp }
     : { dialerIp: c.remoteIp, acceptorIp: observedByPeer };
 }
 
-export function dialedByHigherIp(c: PeerConnection): boolean {
+export function dialedByHigherIp(c: Link): boolean {
   const { dialerIp, acceptorIp } = linkAddresses(c);
   return compareIp(dialerIp, acceptorIp) > 0;
 }
 
+function dialerHello(c: Link): Hello {
+  return c.direction === Direction.OUTBOUND ? c.ourHello : c.peerHello!;
+}
+
+function acceptorHello(c: Link): Hello {
+  return c.direction === Direction.OUTBOUND ? c.peerHello! : c.ourHello;
+}
+
 /** SHA-256 of the dialler's then the acceptor's Hello nonce. */
-export function linkKey(c: PeerConnection): Buffer {
-  const [dialer, acceptor] = c.direction === Direction.OUTBOUND ? [c.ourHello, c.peerHello!] : [c.peerHello!, c.ourHello];
-  return createHash("sha256").update(dialer.nonce).update(acceptor.nonce).digest();
+function linkKey(c: Link): Buffer {
+  return createHash("sha256").update(dialerHello(c).nonce).update(acceptorHello(c).nonce).digest();
 }

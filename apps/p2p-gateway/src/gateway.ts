@@ -1,13 +1,13 @@
 import { randomBytes } from "node:crypto";
-import type { EventEmitter } from "node:events";
 import type { Registry } from "prom-client";
+import type { TypedEvents } from "@timenet/events";
 import { Buckets, GatewayService } from "@timenet/proto";
 import { StateBucket } from "@timenet/bus";
 import { ServiceFrame } from "@timenet/service-runtime";
 import { PeerLabeler, type Logger } from "@timenet/telemetry";
 import { AdmissionControl } from "./admission.js";
 import { ChainTipLink } from "./chain-tip-link.js";
-import { ConnectionManager } from "./connection-manager.js";
+import { ConnectionManager, type ConnectionManagerEvents } from "./connection-manager.js";
 import { ConnectionStatePublisher } from "./connection-state.js";
 import { gatewayServiceImpl } from "./grpc-service.js";
 import { PROTOCOL_VERSION, type LocalIdentity } from "./hello.js";
@@ -24,8 +24,8 @@ export interface Gateway {
   readonly grpcPort: number;
   readonly metricsPort: number;
   readonly options: ResolvedGatewayOptions;
-  /** "connected", "disconnected", "closing", "socketClosed", "message", "dialFailed": see ConnectionManager. */
-  readonly events: EventEmitter;
+  /** The connection manager's events (ConnectionManagerEvents). */
+  readonly events: TypedEvents<ConnectionManagerEvents>;
   readonly manager: ConnectionManager;
   readonly registry: Registry;
   readonly admission: AdmissionControl;
@@ -102,8 +102,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       current: () => manager.connections(),
     });
     await connectionState.start();
-    manager.on("connected", (c: PeerConnection) => connectionState.connected(c));
-    manager.on("disconnected", (c: PeerConnection, info: CloseInfo) => connectionState.closed(c, info));
+    manager.events.on("connected", (c) => connectionState.connected(c));
+    manager.events.on("disconnected", (c, info) => connectionState.closed(c, info));
     // Runs after the manager's stop (cleanups run in reverse): the Goodbyes' closes are written too.
     cleanups.push(() => connectionState.stop());
     const p2pPort = await manager.listen(o.listenHost, o.listenPort);
@@ -136,7 +136,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     cleanups.push(() => tipLink.stop());
 
     const recent = new RecentDisconnects();
-    manager.on("disconnected", (c: PeerConnection, info: CloseInfo) =>
+    manager.events.on("disconnected", (c: PeerConnection, info: CloseInfo) =>
       recent.add({ ip: c.remoteIp, reason: info.reason, initiator: info.initiator, atMs: BigInt(Date.now()), livedMs: BigInt(info.livedMs) }),
     );
     const info = () => ({
@@ -171,7 +171,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       grpcPort: frame.grpcPort,
       metricsPort: frame.metricsPort,
       options: o,
-      events: manager,
+      events: manager.events,
       manager,
       registry,
       admission,

@@ -47,7 +47,24 @@ export function canonicalHelloBytes(h: Hello): Uint8Array {
   return w.finish();
 }
 
-export function buildHello(local: LocalIdentity, observedIp: string): Hello {
+/**
+ * Hello.timestamp_ms for one session: the wall clock, but strictly
+ * increasing, so that of two Hellos of a session the later one always has
+ * the larger timestamp, even within one millisecond or when the clock steps
+ * back. Duplicate resolution relies on it to tell the newer of two dials.
+ */
+export class HelloTimestamps {
+  private last = 0n;
+
+  next(nowMs: number = Date.now()): bigint {
+    const now = BigInt(nowMs);
+    this.last = now > this.last ? now : this.last + 1n;
+    return this.last;
+  }
+}
+
+/** Our signed Hello for one connection; `timestampMs` comes from the session's HelloTimestamps. */
+export function buildHello(local: LocalIdentity, observedIp: string, timestampMs: bigint): Hello {
   const tip = local.tip();
   const hello = create(HelloSchema, {
     protocolVersion: local.protocolVersion,
@@ -62,7 +79,7 @@ export function buildHello(local: LocalIdentity, observedIp: string): Hello {
     sessionId: local.sessionId,
     sessionStartedMs: local.sessionStartedMs,
     observedIp,
-    timestampMs: BigInt(Date.now()),
+    timestampMs,
   });
   hello.signature = local.key.sign(canonicalHelloBytes(hello));
   return hello;
@@ -109,15 +126,11 @@ export function verifyAck(ourHello: Hello, peerNodeId: Uint8Array, signature: Ui
   return verifySignature(peerNodeId, ackBytes(ourHello), signature);
 }
 
-export function newSessionId(): Uint8Array {
-  return randomBytes(16);
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export function hex(b: Uint8Array): string {
+function hex(b: Uint8Array): string {
   return Buffer.from(b).toString("hex");
 }
 

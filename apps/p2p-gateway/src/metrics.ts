@@ -33,6 +33,7 @@ export class GatewayMetrics {
   readonly bannedIps: Gauge;
   readonly stateWrites: Counter<"result">;
   readonly stateQueue: Gauge;
+  readonly listenerErrors: Counter<"event">;
 
   private readonly trafficChildren = new Map<string, { frames: { inc(n?: number): void }; bytes: { inc(n?: number): void } }>();
 
@@ -109,6 +110,12 @@ export class GatewayMetrics {
       registers: r,
     });
     this.stateQueue = new Gauge({ name: "timenet_gateway_state_queue", help: "Connection-state writes waiting for NATS (0 when the bucket is up to date)", registers: r });
+    this.listenerErrors = new Counter({
+      name: "timenet_gateway_listener_errors_total",
+      help: "Exceptions thrown by in-process event listeners, caught so the emitter (often a socket read) and the other listeners carry on: a gateway bug, never the peer's fault",
+      labelNames: ["event"],
+      registers: r,
+    });
     this.admissionPolicyVersion.set(-1);
     for (const d of ["inbound", "outbound"]) this.peers.set({ direction: d }, 0);
   }

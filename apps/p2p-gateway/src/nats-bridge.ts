@@ -23,7 +23,8 @@ import type { Bus, BusSubscription } from "@timenet/bus";
 import type { Logger } from "@timenet/telemetry";
 import type { ConnectionManager } from "./connection-manager.js";
 import type { GatewayMetrics } from "./metrics.js";
-import { PeerRequestError, type CloseInfo, type PeerConnection } from "./peer-connection.js";
+import type { PeerConnection } from "./peer-connection.js";
+import { PeerRequestError } from "./pending-requests.js";
 import { offenceFor } from "./reasons.js";
 import { SeenCache } from "./seen-cache.js";
 import { encodePeerMessage } from "./peer-message.js";
@@ -71,8 +72,8 @@ export class NatsBridge {
 
   start(): void {
     const { bus, manager } = this.o;
-    manager.on("message", (conn: PeerConnection, env: Envelope, kind: string, body: Uint8Array) => this.onPeerMessage(conn, env, kind, body));
-    manager.on("connected", (conn: PeerConnection) =>
+    manager.events.on("message", (conn, env, kind, body) => this.onPeerMessage(conn, env, kind, body));
+    manager.events.on("connected", (conn) =>
       this.publish(Subjects.peerConnected, PeerConnectedSchema, {
           ip: conn.remoteIp,
           port: conn.peerHello!.listenPort,
@@ -82,7 +83,7 @@ export class NatsBridge {
           connectedAtMs: BigInt(conn.establishedAt),
       }),
     );
-    manager.on("disconnected", (conn: PeerConnection, info: CloseInfo) =>
+    manager.events.on("disconnected", (conn, info) =>
       this.publish(Subjects.peerDisconnected, PeerDisconnectedSchema, {
           ip: conn.remoteIp,
           reason: info.reason,
@@ -91,11 +92,11 @@ export class NatsBridge {
           livedMs: BigInt(info.livedMs),
       }),
     );
-    manager.on("closing", (conn: PeerConnection, info: CloseInfo) => {
+    manager.events.on("closing", (conn, info) => {
       const offence = info.initiator === "local" ? offenceFor(info.reason) : undefined;
       if (offence !== undefined) this.reportOffence(conn.remoteIp, offence, info.detail);
     });
-    manager.on("abuse", (conn: PeerConnection, detail: string) => this.reportOffence(conn.remoteIp, OffenceKind.RATE_LIMIT, detail));
+    manager.events.on("abuse", (conn, detail) => this.reportOffence(conn.remoteIp, OffenceKind.RATE_LIMIT, detail));
 
     this.subs.push(
       bus.subscribe(Subjects.peerOutSend, SendToPeerSchema, (m) => {

@@ -1,15 +1,19 @@
-import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
-import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Direction, DisconnectReason, DisconnectReasonSchema, enumLabel, EnvelopeSchema, type Envelope, type Hello } from "@timenet/proto";
+import { TypedEvents } from "@timenet/events";
 import type { PeerIp } from "@timenet/net-address";
-import { encodeFrame, envelopeKindLabel, FrameDecoder, FrameError } from "@timenet/wire";
 import type { Logger } from "@timenet/telemetry";
-import { buildHello, checkHello, signAck, verifyAck, type LocalIdentity } from "./hello.js";
+import { systemClock } from "./clock.js";
+import { FramedSocket, type TrafficCounts } from "./framed-socket.js";
+import { Handshake } from "./handshake.js";
+import { Heartbeat } from "./heartbeat.js";
+import type { LocalIdentity } from "./hello.js";
+import { reportListenerError } from "./listener-errors.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { RateLimits } from "./options.js";
 import { PeerRateLimits } from "./peer-rate-limits.js";
+import { PeerRequestError, PendingRequests } from "./pending-requests.js";
 
 export type ConnectionState = "handshaking" | "established" | "closing" | "closed";
 
@@ -34,6 +38,8 @@ export interface PeerConnectionOptions extends ConnectionTuning {
   /** The peer's identity: the normalised remote address of the socket. */
   remoteIp: PeerIp;
   local: LocalIdentity;
+  /** Our Hello's timestamp_ms: strictly increasing over the connections of this session. */
+  helloTimestampMs: bigint;
   logger: Logger;
   metrics: GatewayMetrics;
   /** The peer's metrics label: its IP if named in configuration, else "other". */
@@ -50,129 +56,133 @@ export interface CloseInfo {
   wasEstablished: boolean;
 }
 
-export class PeerRequestError extends Error {
-  constructor(
-    readonly code: "TIMEOUT" | "PEER_CLOSED" | "TOO_MANY_REQUESTS",
-    message: string,
-  ) {
-    super(message);
-    this.name = "PeerRequestError";
-  }
-}
+export type PeerConnectionEvents = {
+  /** The handshake completed. */
+  established: () => void;
+  /** A message after the handshake, with the envelope's bytes as received. */
+  message: (envelope: Envelope, kind: string, body: Uint8Array) => void;
+  /** The connection stopped being usable. */
+  closing: (info: CloseInfo) => void;
+  /** The OS socket is gone. */
+  closed: (info: CloseInfo) => void;
+  pong: (rttMs: number) => void;
+  /** The peer kept exceeding its rate limits. */
+  abuse: (detail: string) => void;
+};
 
-interface PendingRequest {
-  resolve(env: Envelope): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
-}
-
-/** Responses are matched to pending requests by id; other kinds never are. */
-const RESPONSE_KINDS = new Set(["blocks", "peers"]);
+/** A close the peer caused: there is nobody left to say Goodbye to. */
+const BY_PEER = { initiator: "peer", goodbye: false } as const;
 
 /**
- * One peer socket, inbound or outbound alike: the read loop, the handshake,
- * ping/pong, request/response pairing and dispatch. Direction is only a field;
- * replies and pongs always go out on this socket.
+ * One peer socket, inbound or outbound alike: the one code path that composes
+ * the framed socket, the handshake, the heartbeat and the pending requests,
+ * and owns what they share: the connection's state, its single close reason,
+ * the per-peer rate limits and the dispatch of established traffic. Direction
+ * is only a field; replies and pongs always go out on this socket.
  *
- * Events: "established" (), "message" (envelope, kind, raw envelope bytes), "closing" (CloseInfo,
- * at the moment it stops being usable), "closed" (CloseInfo, when the OS
- * socket is gone), "pong" (rtt ms), "abuse" (detail: the peer kept exceeding
- * its rate limits).
+ *
+ * Its events are emitted from inside the socket's read: a listener that
+ * throws is counted and logged, and cannot close the connection or take the
+ * gateway down.
  */
-export class PeerConnection extends EventEmitter {
+export class PeerConnection {
+  readonly events: TypedEvents<PeerConnectionEvents>;
   readonly connId: number;
   readonly direction: Direction;
   readonly remoteIp: PeerIp;
   readonly remotePort: number;
-  readonly openedAt = Date.now();
+  /** Our end's port: with remotePort, names the socket the same way on both ends. */
+  readonly localPort: number;
   state: ConnectionState = "handshaking";
   establishedAt = 0;
-  /** The Hello we sent on this socket, and the peer's, once accepted. */
-  readonly ourHello: Hello;
-  peerHello: Hello | undefined;
-  lastRttMs = 0;
-  bytesIn = 0;
-  bytesOut = 0;
-  framesIn = 0;
-  framesOut = 0;
   closeInfo: CloseInfo | undefined;
 
-  private readonly socket: Socket;
   private readonly o: PeerConnectionOptions;
   private readonly log: Logger;
-  private readonly decoder: FrameDecoder;
-  private ackReceived = false;
-  private handshakeTimer: NodeJS.Timeout | undefined;
-  private pingTimer: NodeJS.Timeout | undefined;
-  private lastPingTickAt = 0;
-  /** nonce -> sent at (ms, high resolution), in send order. */
-  private readonly outstandingPings = new Map<bigint, number>();
-  private readonly pending = new Map<number, PendingRequest>();
-  private nextRequestId = 1;
-  private graceTimer: NodeJS.Timeout | undefined;
+  private readonly io: FramedSocket;
+  private readonly handshake: Handshake;
+  private readonly heartbeat: Heartbeat;
+  private readonly pending: PendingRequests;
   private readonly limits: PeerRateLimits;
 
   constructor(opts: PeerConnectionOptions) {
-    super();
     this.o = opts;
-    this.socket = opts.socket;
     this.connId = opts.connId;
     this.direction = opts.direction;
     this.remoteIp = opts.remoteIp;
-    this.remotePort = opts.socket.remotePort ?? 0;
-    this.decoder = new FrameDecoder(opts.maxFrameBytes);
-    this.limits = new PeerRateLimits(opts.rateLimits);
     this.log = opts.logger.child({ peer_ip: opts.remoteIp, conn_id: opts.connId, direction: directionLabel(opts.direction) });
-    // For the dialler the address it dialled; for the acceptor the remote
-    // address: see Hello.observed_ip, used for duplicate resolution.
-    this.ourHello = buildHello(opts.local, opts.remoteIp);
+    this.events = new TypedEvents((event, err) => reportListenerError(opts.metrics, this.log, event, err));
+    this.io = new FramedSocket(
+      opts.socket,
+      {
+        frame: (envelope, kind, body) => this.onFrame(envelope, kind, body),
+        unreadable: (reason, detail) => this.close(reason, detail),
+        sendQueueFull: (detail) => this.close(DisconnectReason.SEND_QUEUE_FULL, detail, { goodbye: false }),
+        ended: () => this.close(DisconnectReason.PEER_CLOSED, "peer closed the socket", BY_PEER),
+        error: (err) => this.close(DisconnectReason.SOCKET_ERROR, `${err.code ?? ""} ${err.message}`.trim(), BY_PEER),
+        closed: () => this.onSocketClosed(),
+      },
+      opts,
+    );
+    this.remotePort = this.io.remotePort;
+    this.localPort = this.io.localPort;
+    this.limits = new PeerRateLimits(opts.rateLimits);
+    this.pending = new PendingRequests(opts.maxPendingRequests, systemClock);
+    this.heartbeat = new Heartbeat(
+      {
+        sendPing: (nonce) => this.io.send(create(EnvelopeSchema, { payload: { case: "ping", value: { nonce } } })),
+        pong: (rttMs) => this.events.emit("pong", rttMs),
+        timedOut: (unanswered) => this.close(DisconnectReason.PING_TIMEOUT, `${unanswered} consecutive pings unanswered`),
+      },
+      { intervalMs: opts.pingIntervalMs, missedPongs: opts.missedPongs, clock: systemClock, metrics: opts.metrics, peerLabel: opts.peerLabel, log: this.log },
+    );
+    this.handshake = new Handshake(
+      {
+        send: (envelope) => this.io.send(envelope),
+        complete: () => this.onHandshakeComplete(),
+        fail: (reason, detail) => this.close(reason, detail),
+      },
+      // remoteIp is what the dialler dialled and what the acceptor sees.
+      { local: opts.local, observedIp: opts.remoteIp, helloTimestampMs: opts.helloTimestampMs, timeoutMs: opts.handshakeTimeoutMs, clock: systemClock },
+    );
   }
 
-  get established(): boolean {
-    return this.state === "established";
+  /** The Hello we sent on this socket. */
+  get ourHello(): Hello {
+    return this.handshake.ourHello;
+  }
+
+  /** The peer's Hello, once accepted. */
+  get peerHello(): Hello | undefined {
+    return this.handshake.peerHello;
+  }
+
+  /** The last ping round trip, in milliseconds (0 before the first pong). */
+  get lastRttMs(): number {
+    return this.heartbeat.lastRttMs;
+  }
+
+  get traffic(): Readonly<TrafficCounts> {
+    return this.io.traffic;
   }
 
   /** Starts the read loop and sends our Hello. */
   start(): void {
-    const s = this.socket;
-    s.setNoDelay(true);
-    s.setKeepAlive(true, 15_000);
-    s.on("data", (chunk: Buffer) => this.onData(chunk));
-    s.on("end", () => this.close(DisconnectReason.PEER_CLOSED, "peer closed the socket", { initiator: "peer", goodbye: false }));
-    s.on("error", (err: NodeJS.ErrnoException) =>
-      this.close(DisconnectReason.SOCKET_ERROR, `${err.code ?? ""} ${err.message}`.trim(), { initiator: "peer", goodbye: false }),
-    );
-    s.on("close", () => this.onSocketClosed());
-    this.handshakeTimer = setTimeout(
-      () => this.close(DisconnectReason.HANDSHAKE_TIMEOUT, `no complete handshake within ${this.o.handshakeTimeoutMs}ms`),
-      this.o.handshakeTimeoutMs,
-    );
+    this.io.start();
     this.log.debug("connection opened, sending hello");
-    this.sendFrame(create(EnvelopeSchema, { payload: { case: "hello", value: this.ourHello } }));
+    this.handshake.start();
   }
 
   /** Sends a message; false if the connection is not usable. Overflowing the send queue closes it. */
   send(envelope: Envelope): boolean {
     if (this.state !== "established") return false;
-    return this.sendFrame(envelope);
+    return this.io.send(envelope);
   }
 
   /** Asks the peer a question on this socket and waits for the response with the same request id. */
   request(envelope: Envelope, timeoutMs: number): Promise<Envelope> {
     if (this.state !== "established") return Promise.reject(new PeerRequestError("PEER_CLOSED", "connection is not established"));
-    if (this.pending.size >= this.o.maxPendingRequests) {
-      return Promise.reject(new PeerRequestError("TOO_MANY_REQUESTS", `${this.pending.size} requests already pending on this connection`));
-    }
-    const id = this.nextRequestId;
-    this.nextRequestId = this.nextRequestId >= 0xffffffff ? 1 : this.nextRequestId + 1;
-    return new Promise<Envelope>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new PeerRequestError("TIMEOUT", `no response within ${timeoutMs}ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      this.sendFrame({ ...envelope, requestId: id });
-    });
+    return this.pending.ask(timeoutMs, (requestId) => this.io.send({ ...envelope, requestId }));
   }
 
   /**
@@ -192,108 +202,34 @@ export class PeerConnection extends EventEmitter {
       livedMs: wasEstablished ? Date.now() - this.establishedAt : 0,
       wasEstablished,
     };
-    this.stopTimers();
-    if (opts.goodbye !== false && !this.socket.destroyed && this.socket.writable) {
-      this.sendFrame(create(EnvelopeSchema, { payload: { case: "goodbye", value: { reason, message: detail } } }), true);
+    this.handshake.cancel();
+    this.heartbeat.stop();
+    if (opts.goodbye !== false && this.io.writable) {
+      this.io.send(create(EnvelopeSchema, { payload: { case: "goodbye", value: { reason, message: detail } } }), true);
     }
-    for (const [, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(new PeerRequestError("PEER_CLOSED", `connection closed: ${enumLabel(DisconnectReasonSchema, reason)}`));
-    }
-    this.pending.clear();
+    this.pending.rejectAll(`connection closed: ${enumLabel(DisconnectReasonSchema, reason)}`);
     const level = reason === DisconnectReason.SHUTDOWN || reason === DisconnectReason.DUPLICATE ? "info" : "warn";
     this.log[level](
       { reason: enumLabel(DisconnectReasonSchema, reason), initiator, detail, lived_ms: this.closeInfo.livedMs, established: wasEstablished },
       "connection closing",
     );
-    this.emit("closing", this.closeInfo);
-    this.socket.end();
-    this.graceTimer = setTimeout(() => this.socket.destroy(), this.o.closeGraceMs);
-    this.graceTimer.unref();
+    this.events.emit("closing", this.closeInfo);
+    this.io.end(this.o.closeGraceMs);
   }
 
   /** Destroys the socket now (shutdown after Goodbyes were flushed, tests). */
   destroy(): void {
-    this.socket.destroy();
+    this.io.destroy();
   }
 
-  private sendFrame(envelope: Envelope, force = false): boolean {
-    const frame = encodeFrame(envelope);
-    // The bounded send queue is the socket's own write buffer: a peer that does
-    // not read cannot make us hold more than maxSendQueueBytes for it.
-    if (!force && this.socket.writableLength + frame.length > this.o.maxSendQueueBytes) {
-      this.close(DisconnectReason.SEND_QUEUE_FULL, `send queue above ${this.o.maxSendQueueBytes} bytes`, { goodbye: false });
-      this.socket.destroy();
-      return false;
-    }
-    if (this.socket.destroyed || !this.socket.writable) return false;
-    const kind = envelopeKindLabel(envelope);
-    this.socket.write(frame);
-    this.bytesOut += frame.length;
-    this.framesOut++;
-    this.o.metrics.traffic(kind, "out", frame.length);
-    return true;
-  }
-
-  private onData(chunk: Buffer): void {
-    if (this.state === "closing" || this.state === "closed") return;
-    let frames;
-    try {
-      frames = this.decoder.push(chunk);
-    } catch (err) {
-      if (err instanceof FrameError) {
-        this.close(err.code === "FRAME_TOO_LARGE" ? DisconnectReason.FRAME_TOO_LARGE : DisconnectReason.BAD_FRAME, err.message);
-        return;
-      }
-      throw err;
-    }
-    for (const { envelope, size, body } of frames) {
-      // A frame earlier in this chunk may have closed us (the compiler cannot see that).
-      if (this.isClosingOrClosed()) return;
-      const kind = envelopeKindLabel(envelope);
-      this.bytesIn += size;
-      this.framesIn++;
-      this.o.metrics.traffic(kind, "in", size);
-      if (this.state === "handshaking") this.onHandshakeFrame(envelope);
-      else this.onEstablishedFrame(envelope, kind, body);
-    }
-  }
-
-  private isClosingOrClosed(): boolean {
-    return this.state === "closing" || this.state === "closed";
-  }
-
-  private onHandshakeFrame(envelope: Envelope): void {
-    const p = envelope.payload;
-    switch (p.case) {
-      case "hello": {
-        if (this.peerHello) return this.close(DisconnectReason.PROTOCOL_ERROR, "second hello");
-        const refusal = checkHello(this.o.local, p.value);
-        if (refusal) return this.close(refusal.reason, refusal.detail);
-        this.peerHello = p.value;
-        this.sendFrame(create(EnvelopeSchema, { payload: { case: "helloAck", value: { signature: signAck(this.o.local, p.value) } } }));
-        break;
-      }
-      case "helloAck": {
-        if (!this.peerHello) return this.close(DisconnectReason.PROTOCOL_ERROR, "hello ack before hello");
-        if (this.ackReceived) return this.close(DisconnectReason.PROTOCOL_ERROR, "second hello ack");
-        if (!verifyAck(this.ourHello, this.peerHello.nodeId, p.value.signature)) {
-          return this.close(DisconnectReason.BAD_SIGNATURE, "hello ack signature does not verify");
-        }
-        this.ackReceived = true;
-        break;
-      }
-      case "goodbye":
-        return this.onGoodbye(p.value.reason, p.value.message);
-      default:
-        return this.close(DisconnectReason.PROTOCOL_ERROR, `${envelopeKindLabel(envelope)} before the handshake completed`);
-    }
-    if (this.peerHello && this.ackReceived) this.onHandshakeComplete();
+  private onFrame(envelope: Envelope, kind: string, body: Uint8Array): void {
+    // Goodbye ends the connection in every state, with the peer's reason.
+    if (envelope.payload.case === "goodbye") this.onGoodbye(envelope.payload.value.reason, envelope.payload.value.message);
+    else if (this.state === "handshaking") this.handshake.onFrame(envelope);
+    else this.onEstablishedFrame(envelope, kind, body);
   }
 
   private onHandshakeComplete(): void {
-    clearTimeout(this.handshakeTimer);
-    this.handshakeTimer = undefined;
     this.state = "established";
     this.establishedAt = Date.now();
     this.log.info(
@@ -305,12 +241,10 @@ export class PeerConnection extends EventEmitter {
       },
       "handshake complete",
     );
-    this.emit("established");
-    // Duplicate resolution may have closed us in the "established" handler.
+    this.events.emit("established");
+    // A listener (duplicate resolution) may have closed us.
     if (this.state !== "established") return;
-    this.lastPingTickAt = performance.now();
-    this.sendPing();
-    this.schedulePingTick();
+    this.heartbeat.start();
   }
 
   /** False (and counted) when the peer is over its limit for this kind. */
@@ -320,7 +254,7 @@ export class PeerConnection extends EventEmitter {
     this.o.metrics.rateLimited.inc({ kind });
     if (verdict === "abuse") {
       this.log.warn({ kind }, "peer keeps exceeding its rate limits");
-      this.emit("abuse", `sustained ${kind} above its rate limit`);
+      this.events.emit("abuse", `sustained ${kind} above its rate limit`);
     }
     return false;
   }
@@ -331,27 +265,18 @@ export class PeerConnection extends EventEmitter {
       case "ping":
         if (!this.withinLimits(kind)) return;
         // Answer at once, on this socket, with the same nonce.
-        this.sendFrame(create(EnvelopeSchema, { payload: { case: "pong", value: { nonce: p.value.nonce } } }));
+        this.io.send(create(EnvelopeSchema, { payload: { case: "pong", value: { nonce: p.value.nonce } } }));
         return;
       case "pong":
-        return this.onPong(p.value.nonce);
-      case "goodbye":
-        return this.onGoodbye(p.value.reason, p.value.message);
+        return this.heartbeat.onPong(p.value.nonce);
       case "hello":
       case "helloAck":
         return this.close(DisconnectReason.PROTOCOL_ERROR, `${kind} after the handshake`);
       default: {
-        if (envelope.requestId !== 0 && RESPONSE_KINDS.has(kind)) {
-          const req = this.pending.get(envelope.requestId);
-          if (req) {
-            this.pending.delete(envelope.requestId);
-            clearTimeout(req.timer);
-            req.resolve(envelope);
-            return;
-          }
-        }
+        // Responses to our own questions are never rate limited.
+        if (this.pending.answer(envelope, kind)) return;
         if (!this.withinLimits(kind)) return;
-        this.emit("message", envelope, kind, body);
+        this.events.emit("message", envelope, kind, body);
       }
     }
   }
@@ -360,77 +285,15 @@ export class PeerConnection extends EventEmitter {
     // The peer's own reason explains the close on both ends (duplicate,
     // shutdown, wrong genesis...); an unspecified one is a plain close.
     const r = reason === DisconnectReason.UNSPECIFIED ? DisconnectReason.PEER_CLOSED : reason;
-    this.close(r, `peer said goodbye: ${enumLabel(DisconnectReasonSchema, reason)}${message ? ` (${message})` : ""}`, { initiator: "peer", goodbye: false });
-  }
-
-  private schedulePingTick(): void {
-    this.pingTimer = setTimeout(() => this.onPingTick(), this.o.pingIntervalMs);
-  }
-
-  private onPingTick(): void {
-    if (this.state !== "established") return;
-    const now = performance.now();
-    const elapsed = now - this.lastPingTickAt;
-    this.lastPingTickAt = now;
-    // Run the check after the poll phase, so pongs that arrived while the
-    // event loop was busy are read before we count them as missing.
-    setImmediate(() => {
-      if (this.state !== "established") return;
-      if (elapsed > 2 * this.o.pingIntervalMs) {
-        // The event loop stalled: the missed ticks are skipped (no burst of
-        // pings) and the stall is not blamed on the peer.
-        this.log.warn({ stalled_ms: Math.round(elapsed - this.o.pingIntervalMs) }, "event loop stalled; skipping missed ping ticks");
-      } else if (this.outstandingPings.size >= this.o.missedPongs) {
-        this.o.metrics.pongsMissed.inc({ peer: this.o.peerLabel }, this.outstandingPings.size);
-        this.close(DisconnectReason.PING_TIMEOUT, `${this.outstandingPings.size} consecutive pings unanswered`);
-        return;
-      }
-      this.sendPing();
-      this.schedulePingTick();
-    });
-  }
-
-  private sendPing(): void {
-    const nonce = randomBytes(8).readBigUInt64BE();
-    this.outstandingPings.set(nonce, performance.now());
-    this.o.metrics.pingsSent.inc({ peer: this.o.peerLabel });
-    this.sendFrame(create(EnvelopeSchema, { payload: { case: "ping", value: { nonce } } }));
-  }
-
-  private onPong(nonce: bigint): void {
-    const sentAt = this.outstandingPings.get(nonce);
-    if (sentAt === undefined) {
-      this.log.debug({ nonce: nonce.toString() }, "pong for no outstanding ping ignored");
-      return;
-    }
-    // This pong clears its own ping; older unanswered pings are lost for good.
-    let missed = 0;
-    for (const n of this.outstandingPings.keys()) {
-      this.outstandingPings.delete(n);
-      if (n === nonce) break;
-      missed++;
-    }
-    if (missed > 0) this.o.metrics.pongsMissed.inc({ peer: this.o.peerLabel }, missed);
-    this.lastRttMs = performance.now() - sentAt;
-    this.o.metrics.pongsReceived.inc({ peer: this.o.peerLabel });
-    this.o.metrics.rtt.observe({ peer: this.o.peerLabel }, this.lastRttMs / 1000);
-    this.emit("pong", this.lastRttMs);
-  }
-
-  private stopTimers(): void {
-    clearTimeout(this.handshakeTimer);
-    clearTimeout(this.pingTimer);
-    this.handshakeTimer = undefined;
-    this.pingTimer = undefined;
+    this.close(r, `peer said goodbye: ${enumLabel(DisconnectReasonSchema, reason)}${message ? ` (${message})` : ""}`, BY_PEER);
   }
 
   private onSocketClosed(): void {
     if (this.state !== "closing" && this.state !== "closed") {
-      this.close(DisconnectReason.PEER_CLOSED, "socket closed", { initiator: "peer", goodbye: false });
+      this.close(DisconnectReason.PEER_CLOSED, "socket closed", BY_PEER);
     }
-    clearTimeout(this.graceTimer);
     this.state = "closed";
-    this.emit("closed", this.closeInfo!);
+    this.events.emit("closed", this.closeInfo!);
   }
 }
 

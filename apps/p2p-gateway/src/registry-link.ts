@@ -52,10 +52,10 @@ export class RegistryLink {
   async start(waitMs: number): Promise<void> {
     const { bus, manager } = this.o;
     this.subs.push(bus.subscribe(Subjects.registryDial, DialRequestSchema, (m) => this.onDialRequest(m.ip, m.port, m.reason)));
-    manager.on("dialFailed", (e: { ip: PeerIp; port: number }, err: DialError) =>
+    manager.events.on("dialFailed", (e: { ip: PeerIp; port: number }, err: DialError) =>
       this.publishDialFailed(e.ip, e.port, DisconnectReason.UNSPECIFIED, err.code.toLowerCase(), err.message),
     );
-    manager.on("closing", (conn: PeerConnection, info: CloseInfo) => {
+    manager.events.on("closing", (conn: PeerConnection, info: CloseInfo) => {
       // An outbound attempt whose handshake failed is a failed dial; a lost
       // duplicate or our own shutdown is not.
       if (conn.direction !== Direction.OUTBOUND || info.wasEstablished) return;

@@ -1,9 +1,9 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DialFailedSchema, DialRequestSchema, Direction, DisconnectReason, GatewayService, PeerConnectedSchema, PeerDisconnectedSchema, Subjects } from "@timenet/proto";
-import { freePort, onceEvent, waitFor } from "@timenet/testkit";
+import { freePort, waitFor } from "@timenet/testkit";
 import { createGrpcClient } from "@timenet/grpc";
-import { dialVia, metricValue, record, nodePool, waitConnected } from "./harness.js";
+import { dialVia, metricValue, nextEvent, record, nodePool, waitConnected } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -24,12 +24,12 @@ describe("two gateways", () => {
     assert.equal(onB.direction, Direction.OUTBOUND);
     assert.equal(onA.direction, Direction.INBOUND);
     // Both ends describe the same socket.
-    assert.equal(onA.remotePort, (onB as unknown as { socket: { localPort: number } }).socket.localPort);
+    assert.equal(onA.remotePort, onB.localPort);
 
     // Pongs arrive on both sides: the outbound side too (the old node's bug).
     const pongs = { a: 0, b: 0 };
-    onA.on("pong", () => pongs.a++);
-    onB.on("pong", () => pongs.b++);
+    onA.events.on("pong", () => pongs.a++);
+    onB.events.on("pong", () => pongs.b++);
     await waitFor(() => pongs.a >= 20 && pongs.b >= 20, { timeoutMs: 15_000, message: "20 pongs each way" });
     assert.ok(onA.lastRttMs > 0 && onA.lastRttMs < 1000, `rtt ${onA.lastRttMs}`);
     assert.ok(onB.lastRttMs > 0 && onB.lastRttMs < 1000, `rtt ${onB.lastRttMs}`);
@@ -91,15 +91,15 @@ describe("two gateways", () => {
       // 127.0.0.5 is higher: its dial is the one kept, on both ends.
       assert.equal(onB.direction, Direction.OUTBOUND, `round ${round}`);
       assert.equal(onA.direction, Direction.INBOUND, `round ${round}`);
-      assert.equal(onA.remotePort, (onB as unknown as { socket: { localPort: number } }).socket.localPort);
+      assert.equal(onA.remotePort, onB.localPort);
       // Both stay up across ping intervals.
       let pongs = 0;
-      onA.on("pong", () => pongs++);
+      onA.events.on("pong", () => pongs++);
       await waitFor(() => pongs >= 3, { message: "pongs after resolution" });
       assert.equal(a.gateway.manager.get(b.ip), onA);
       assert.equal(b.gateway.manager.get(a.ip), onB);
       // Reset for the next round.
-      const gone = onceEvent(b.gateway.events, "disconnected");
+      const gone = nextEvent(b.gateway.events, "disconnected");
       a.gateway.manager.disconnect(b.ip, DisconnectReason.OPERATOR, "next round");
       await gone;
       await waitFor(() => a.gateway.manager.socketCount() === 0 && b.gateway.manager.socketCount() === 0, { message: "sockets closed" });
@@ -119,7 +119,7 @@ describe("two gateways", () => {
     await waitConnected(a, b);
     const onA = a.gateway.manager.get(b.ip)!;
     let pongs = 0;
-    onA.on("pong", () => pongs++);
+    onA.events.on("pong", () => pongs++);
     await waitFor(() => pongs >= 2, { message: "pongs before the stall" });
     const pingsBefore = await metricValue(a.gateway, "timenet_gateway_pings_sent_total");
     // Block this process's event loop for ten ping intervals (both gateways stall).

@@ -4,11 +4,12 @@ import { create, type DescMessage, type MessageInitShape, type MessageShape } fr
 import { AdmissionPolicySchema, Buckets, DialRequestSchema, StateKeys, EnvelopeSchema, Subjects, type Envelope, type Hello } from "@timenet/proto";
 import { NodeKey } from "@timenet/node-key";
 import { Bus, StateBucket } from "@timenet/bus";
+import type { EventMap, TypedEvents } from "@timenet/events";
 import { encodeFrame, FrameDecoder } from "@timenet/wire";
 import { createLogger } from "@timenet/telemetry";
 import { nodePoolOf, startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
 import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
-import { buildHello, checkHello, PROTOCOL_VERSION, signAck, type LocalIdentity } from "../src/hello.js";
+import { buildHello, checkHello, HelloTimestamps, PROTOCOL_VERSION, signAck, type LocalIdentity } from "../src/hello.js";
 import { startGateway, type Gateway } from "../src/gateway.js";
 import { DEVNET_GENESIS_HASH } from "@timenet/chain";
 import type { GatewayOptions } from "../src/options.js";
@@ -90,6 +91,27 @@ export function nodePool() {
   return nodePoolOf(startNode);
 }
 
+/** The arguments of the next `event` (that `filter` accepts), or a rejection naming it after the timeout. */
+export function nextEvent<E extends EventMap, K extends keyof E & string>(
+  events: TypedEvents<E>,
+  event: K,
+  opts: { timeoutMs?: number; filter?: (...args: Parameters<E[K]>) => boolean } = {},
+): Promise<Parameters<E[K]>> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no "${event}" event within ${timeoutMs}ms`));
+    }, timeoutMs);
+    const off = events.on(event, ((...args: Parameters<E[K]>) => {
+      if (opts.filter && !opts.filter(...args)) return;
+      clearTimeout(timer);
+      off();
+      resolve(args);
+    }) as E[K]);
+  });
+}
+
 /** Collects every message on a subject, decoded, in arrival order. */
 export function record<D extends DescMessage>(bus: Bus, subject: string, schema: D): MessageShape<D>[] {
   const got: MessageShape<D>[] = [];
@@ -166,6 +188,15 @@ export class ScriptedPeer {
     socket.on("error", () => undefined);
   }
 
+  /** Our next Hello; an identity is one session, so its Hellos' timestamps strictly increase, as the gateway's do. */
+  hello(observedIp: string): Hello {
+    let timestamps = ScriptedPeer.sessions.get(this.local);
+    if (!timestamps) ScriptedPeer.sessions.set(this.local, (timestamps = new HelloTimestamps()));
+    return buildHello(this.local, observedIp, timestamps.next());
+  }
+
+  private static readonly sessions = new WeakMap<LocalIdentity, HelloTimestamps>();
+
   static identity(opts: { genesisHash?: Uint8Array; network?: string; key?: NodeKey } = {}): LocalIdentity {
     return {
       key: opts.key ?? NodeKey.generate(),
@@ -220,7 +251,7 @@ export class ScriptedPeer {
 
   /** Completes the handshake as the real protocol requires. Returns the gateway's Hello. */
   async handshake(observedIp: string): Promise<Hello> {
-    const ours = buildHello(this.local, observedIp);
+    const ours = this.hello(observedIp);
     this.send(create(EnvelopeSchema, { payload: { case: "hello", value: ours } }));
     const theirs = await this.next((e) => e.payload.case === "hello");
     if (!theirs || theirs.payload.case !== "hello") throw new Error("no hello from gateway");
@@ -229,6 +260,19 @@ export class ScriptedPeer {
     const ack = await this.next((e) => e.payload.case === "helloAck");
     if (!ack) throw new Error("no hello ack from gateway");
     return theirs.payload.value;
+  }
+
+  /** From now on answers every ping at once, as an honest peer does. */
+  answerPings(): void {
+    let seen = this.frames.length;
+    const answer = () => {
+      for (const e of this.frames.slice(seen)) {
+        if (e.payload.case === "ping") this.send(create(EnvelopeSchema, { payload: { case: "pong", value: { nonce: e.payload.value.nonce } } }));
+      }
+      seen = this.frames.length;
+    };
+    answer();
+    this.socket.on("data", answer);
   }
 
   goodbyes(): Envelope[] {

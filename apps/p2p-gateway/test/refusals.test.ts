@@ -47,8 +47,7 @@ describe("refusals and liveness", () => {
 
     // A Hello whose signature does not match its node id.
     const forger = await ScriptedPeer.dial(a.endpoint, "127.0.0.24");
-    const { buildHello } = await import("../src/hello.js");
-    const hello = buildHello(forger.local, a.ip);
+    const hello = forger.hello(a.ip);
     hello.bestHeight = 999_999; // changed after signing
     forger.send(create(EnvelopeSchema, { payload: { case: "hello", value: hello } }));
     await forger.waitClosed();

@@ -38,7 +38,7 @@ test("seen cache is bounded and forgets the oldest first", () => {
 test("hello signatures and acks bind the node key, the hello fields and the fresh nonce", () => {
   const alice = ScriptedPeer.identity();
   const bob = ScriptedPeer.identity();
-  const h = buildHello(alice, "127.0.0.3");
+  const h = buildHello(alice, "127.0.0.3", 1n);
   assert.equal(checkHello(bob, h), undefined);
   const tampered = { ...h, listenPort: h.listenPort + 1 };
   assert.equal(checkHello(bob, tampered)?.reason, DisconnectReason.BAD_SIGNATURE);
@@ -50,7 +50,7 @@ test("hello signatures and acks bind the node key, the hello fields and the fres
   const ack = signAck(bob, h);
   assert.equal(verifyAck(h, bob.key.publicKey, ack), true);
   // An ack for another hello (a replay) does not verify.
-  assert.equal(verifyAck(buildHello(alice, "127.0.0.3"), bob.key.publicKey, ack), false);
+  assert.equal(verifyAck(buildHello(alice, "127.0.0.3", 2n), bob.key.publicKey, ack), false);
 });
 
 test("configuration defaults follow the design's port plan", () => {

@@ -1,0 +1,138 @@
+import type { Socket } from "node:net";
+import { DisconnectReason, type Envelope } from "@timenet/proto";
+import { encodeFrame, envelopeKindLabel, FrameDecoder, FrameError } from "@timenet/wire";
+import type { GatewayMetrics } from "./metrics.js";
+
+/** What the framed socket tells its connection. */
+export interface FramedSocketHandler {
+  /** A complete frame arrived. `body` is the envelope as received, to forward without re-encoding. */
+  frame(envelope: Envelope, kind: string, body: Uint8Array): void;
+  /** The byte stream cannot be read further (FRAME_TOO_LARGE, BAD_FRAME). */
+  unreadable(reason: DisconnectReason, detail: string): void;
+  /** The peer does not read what we send: the socket is destroyed right after this call. */
+  sendQueueFull(detail: string): void;
+  /** The peer half-closed the socket. */
+  ended(): void;
+  error(err: NodeJS.ErrnoException): void;
+  /** The OS socket is gone. */
+  closed(): void;
+}
+
+export interface FramedSocketOptions {
+  maxFrameBytes: number;
+  /** Bytes allowed to wait in the socket's write buffer before the peer is cut off. */
+  maxSendQueueBytes: number;
+  metrics: GatewayMetrics;
+}
+
+export interface TrafficCounts {
+  bytesIn: number;
+  bytesOut: number;
+  framesIn: number;
+  framesOut: number;
+}
+
+/**
+ * Frames over one TCP socket: length-prefixed envelopes in (the decoder
+ * rejects an oversized length from its header, before allocating), envelopes
+ * out through a bounded send queue, and every frame counted both ways.
+ */
+export class FramedSocket {
+  readonly traffic: TrafficCounts = { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 };
+  private readonly decoder: FrameDecoder;
+  private reading = true;
+  private graceTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly handler: FramedSocketHandler,
+    private readonly o: FramedSocketOptions,
+  ) {
+    this.decoder = new FrameDecoder(o.maxFrameBytes);
+  }
+
+  get remotePort(): number {
+    return this.socket.remotePort ?? 0;
+  }
+
+  get localPort(): number {
+    return this.socket.localPort ?? 0;
+  }
+
+  /** True while a frame written now can still reach the peer. */
+  get writable(): boolean {
+    return !this.socket.destroyed && this.socket.writable;
+  }
+
+  start(): void {
+    const s = this.socket;
+    s.setNoDelay(true);
+    s.setKeepAlive(true, 15_000);
+    s.on("data", (chunk: Buffer) => this.onData(chunk));
+    s.on("end", () => this.handler.ended());
+    s.on("error", (err: NodeJS.ErrnoException) => this.handler.error(err));
+    s.on("close", () => {
+      this.handler.closed();
+      clearTimeout(this.graceTimer);
+    });
+  }
+
+  /**
+   * Writes one frame; false if it cannot go out. `force` skips the queue
+   * bound (the Goodbye on close must not be refused by it).
+   */
+  send(envelope: Envelope, force = false): boolean {
+    const frame = encodeFrame(envelope);
+    // The bounded send queue is the socket's own write buffer: a peer that does
+    // not read cannot make us hold more than maxSendQueueBytes for it.
+    if (!force && this.socket.writableLength + frame.length > this.o.maxSendQueueBytes) {
+      this.handler.sendQueueFull(`send queue above ${this.o.maxSendQueueBytes} bytes`);
+      this.socket.destroy();
+      return false;
+    }
+    if (!this.writable) return false;
+    this.socket.write(frame);
+    this.traffic.bytesOut += frame.length;
+    this.traffic.framesOut++;
+    this.o.metrics.traffic(envelopeKindLabel(envelope), "out", frame.length);
+    return true;
+  }
+
+  /**
+   * Stops reading and half-closes (what was written is still flushed); the
+   * socket is destroyed if it has not closed within graceMs, so a peer that
+   * never closes its end cannot keep it open.
+   */
+  end(graceMs: number): void {
+    this.reading = false;
+    this.socket.end();
+    this.graceTimer = setTimeout(() => this.socket.destroy(), graceMs);
+    this.graceTimer.unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (!this.reading) return;
+    let frames;
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      if (!(err instanceof FrameError)) throw err;
+      this.reading = false;
+      this.handler.unreadable(err.code === "FRAME_TOO_LARGE" ? DisconnectReason.FRAME_TOO_LARGE : DisconnectReason.BAD_FRAME, err.message);
+      return;
+    }
+    for (const { envelope, size, body } of frames) {
+      // A frame earlier in this chunk may have ended the connection.
+      if (!this.reading) return;
+      const kind = envelopeKindLabel(envelope);
+      this.traffic.bytesIn += size;
+      this.traffic.framesIn++;
+      this.o.metrics.traffic(kind, "in", size);
+      this.handler.frame(envelope, kind, body);
+    }
+  }
+}

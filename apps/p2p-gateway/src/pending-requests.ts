@@ -1,0 +1,82 @@
+import type { Envelope } from "@timenet/proto";
+import type { Clock, TimerHandle } from "./clock.js";
+
+export class PeerRequestError extends Error {
+  constructor(
+    readonly code: "TIMEOUT" | "PEER_CLOSED" | "TOO_MANY_REQUESTS",
+    message: string,
+  ) {
+    super(message);
+    this.name = "PeerRequestError";
+  }
+}
+
+interface Pending {
+  resolve(env: Envelope): void;
+  reject(err: Error): void;
+  timer: TimerHandle;
+}
+
+/** Only these kinds answer a question; any other kind is never taken for a response, whatever its request id. */
+const RESPONSE_KINDS = new Set(["blocks", "peers"]);
+
+/**
+ * The questions we asked a peer on one connection that are still waiting for
+ * their answer, by request id. Bounded, so a peer that never answers cannot
+ * make us hold an unbounded number of them.
+ */
+export class PendingRequests {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  constructor(
+    private readonly max: number,
+    private readonly clock: Clock,
+  ) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Registers a question under a fresh non-zero id, then calls `send` with
+   * that id, and resolves with the response carrying the same id. The
+   * question is registered before it is sent: sending may close the
+   * connection, which must reject it too.
+   */
+  ask(timeoutMs: number, send: (requestId: number) => void): Promise<Envelope> {
+    if (this.pending.size >= this.max) {
+      return Promise.reject(new PeerRequestError("TOO_MANY_REQUESTS", `${this.pending.size} requests already pending on this connection`));
+    }
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    return new Promise<Envelope>((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => {
+        this.pending.delete(id);
+        reject(new PeerRequestError("TIMEOUT", `no response within ${timeoutMs}ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      send(id);
+    });
+  }
+
+  /** Hands a response to the question it answers; false if it answers none (then it is an unsolicited message). */
+  answer(envelope: Envelope, kind: string): boolean {
+    if (envelope.requestId === 0 || !RESPONSE_KINDS.has(kind)) return false;
+    const p = this.pending.get(envelope.requestId);
+    if (!p) return false;
+    this.pending.delete(envelope.requestId);
+    this.clock.clearTimeout(p.timer);
+    p.resolve(envelope);
+    return true;
+  }
+
+  /** The connection is gone: no question will be answered. */
+  rejectAll(why: string): void {
+    for (const p of this.pending.values()) {
+      this.clock.clearTimeout(p.timer);
+      p.reject(new PeerRequestError("PEER_CLOSED", why));
+    }
+    this.pending.clear();
+  }
+}

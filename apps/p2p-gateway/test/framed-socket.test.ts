@@ -1,0 +1,144 @@
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect, createServer, type Socket } from "node:net";
+import { create } from "@bufbuild/protobuf";
+import { Registry } from "prom-client";
+import { DisconnectReason, EnvelopeSchema, type Envelope } from "@timenet/proto";
+import { encodeFrame, FrameDecoder } from "@timenet/wire";
+import { FramedSocket } from "../src/framed-socket.js";
+import { GatewayMetrics } from "../src/metrics.js";
+
+const server = createServer();
+const sockets: Socket[] = [];
+after(() => {
+  sockets.forEach((s) => s.destroy());
+  server.close();
+});
+
+/** What the FramedSocket told its handler, in order, with a way to await the next of a kind. */
+class Recorder {
+  readonly frames: Envelope[] = [];
+  readonly calls: string[] = [];
+  /** Runs inside the frame callback, as the connection's dispatch does. */
+  onFrame: () => void = () => undefined;
+  private waiters: Array<{ match: (call: string) => boolean; resolve: () => void }> = [];
+
+  record(call: string, envelope?: Envelope): void {
+    if (envelope) this.frames.push(envelope);
+    this.calls.push(call);
+    this.waiters = this.waiters.filter((w) => !(w.match(call) && (w.resolve(), true)));
+  }
+
+  /** Resolves once a call starting with `prefix` has been recorded `times` times. */
+  until(prefix: string, times = 1): Promise<void> {
+    const count = () => this.calls.filter((c) => c.startsWith(prefix)).length;
+    if (count() >= times) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ match: () => count() >= times, resolve }));
+  }
+}
+
+/** A real loopback socket pair: ours wrapped in a FramedSocket, theirs driven by the test. */
+async function pair(opts: { maxFrameBytes?: number; maxSendQueueBytes?: number; allowHalfOpen?: boolean } = {}) {
+  if (!server.listening) await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const accepted = once(server, "connection") as Promise<[Socket]>;
+  const theirs = connect({ host: "127.0.0.1", port: (server.address() as { port: number }).port, allowHalfOpen: opts.allowHalfOpen ?? false });
+  theirs.on("error", () => undefined);
+  const [[raw]] = await Promise.all([accepted, once(theirs, "connect")]);
+  sockets.push(raw, theirs);
+  const rec = new Recorder();
+  const registry = new Registry();
+  const ours = new FramedSocket(
+    raw,
+    {
+      frame: (envelope, kind) => {
+        rec.record(`frame ${kind}`, envelope);
+        rec.onFrame();
+      },
+      unreadable: (reason, detail) => rec.record(`unreadable ${DisconnectReason[reason]}: ${detail}`),
+      sendQueueFull: (detail) => rec.record(`sendQueueFull: ${detail}`),
+      ended: () => rec.record("ended"),
+      error: (err) => rec.record(`error ${err.code}`),
+      closed: () => rec.record("closed"),
+    },
+    { maxFrameBytes: opts.maxFrameBytes ?? 64 * 1024, maxSendQueueBytes: opts.maxSendQueueBytes ?? 1024 * 1024, metrics: new GatewayMetrics(registry) },
+  );
+  ours.start();
+  return { ours, theirs, rec, registry };
+}
+
+const tx = (n: number, size = 1) => create(EnvelopeSchema, { payload: { case: "tx", value: { data: new Uint8Array(size).fill(n) } } });
+const txByte = (e: Envelope) => (e.payload.value as { data: Uint8Array }).data[0];
+
+test("frames arrive whole whatever the chunking, and are counted both ways", async () => {
+  const { ours, theirs, rec, registry } = await pair();
+  const bytes = Buffer.concat([1, 2, 3].map((n) => encodeFrame(tx(n))));
+  // One byte at a time: the decoder reassembles across chunks.
+  for (const b of bytes) theirs.write(Buffer.from([b]));
+  await rec.until("frame", 3);
+  assert.deepEqual(rec.frames.map(txByte), [1, 2, 3]);
+  assert.deepEqual(rec.calls, ["frame tx", "frame tx", "frame tx"]);
+  assert.deepEqual(ours.traffic, { bytesIn: bytes.length, framesIn: 3, bytesOut: 0, framesOut: 0 });
+
+  assert.equal(ours.send(tx(9)), true);
+  const [echo] = new FrameDecoder().push(((await once(theirs, "data")) as [Buffer])[0]);
+  assert.equal(txByte(echo!.envelope), 9);
+  assert.deepEqual(ours.traffic, { bytesIn: bytes.length, framesIn: 3, bytesOut: echo!.size, framesOut: 1 });
+  const frames = await registry.getSingleMetric("timenet_gateway_frames_total")!.get();
+  assert.deepEqual(frames.values.map((v) => [v.labels.kind, v.labels.direction, v.value]), [["tx", "in", 3], ["tx", "out", 1]]);
+  theirs.destroy();
+  await rec.until("closed");
+});
+
+test("an oversized length is refused from the header alone, and garbage as a bad frame; nothing is read after either", async () => {
+  const big = await pair({ maxFrameBytes: 1024 });
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(1025);
+  big.theirs.write(header); // the body never comes: the header is enough
+  await big.rec.until("unreadable");
+  big.theirs.write(encodeFrame(tx(1)));
+  big.theirs.end();
+  await big.rec.until("ended");
+  assert.deepEqual(big.rec.calls, ["unreadable FRAME_TOO_LARGE: frame of 1025 bytes exceeds the maximum of 1024", "ended"]);
+
+  const junk = await pair();
+  junk.theirs.write(encodeFrame(tx(1)));
+  await junk.rec.until("frame");
+  junk.theirs.write(Buffer.concat([Buffer.from([0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff]), encodeFrame(tx(2))]));
+  await junk.rec.until("unreadable");
+  junk.theirs.write(encodeFrame(tx(3)));
+  junk.theirs.end();
+  await junk.rec.until("ended");
+  assert.deepEqual(junk.rec.frames.map(txByte), [1]);
+  assert.match(junk.rec.calls[1]!, /^unreadable BAD_FRAME/);
+  big.theirs.destroy();
+  junk.theirs.destroy();
+});
+
+test("once the connection ends the stream, the rest of the chunk is not delivered; the socket closes within the grace period", async () => {
+  // Their end stays open after our FIN, as a peer that never closes would.
+  const { ours, theirs, rec } = await pair({ allowHalfOpen: true });
+  // The first frame of a chunk ends the connection (as a protocol error would).
+  rec.onFrame = () => ours.end(50);
+  theirs.write(Buffer.concat([1, 2, 3].map((n) => encodeFrame(tx(n)))));
+  // Our FIN reached them; they never close their end, so the grace timer destroys ours.
+  await once(theirs, "end");
+  await rec.until("closed");
+  assert.equal(theirs.writableEnded, false, "closed by our grace timer, not by them");
+  assert.deepEqual(rec.frames.map(txByte), [1]);
+  theirs.destroy();
+});
+
+test("a peer that stops reading is cut off once our write buffer passes the bound", async () => {
+  const { ours, theirs, rec } = await pair({ maxSendQueueBytes: 256 * 1024 });
+  theirs.pause(); // the kernel buffers fill, then ours
+  let sent = 0;
+  while (ours.send(tx(sent & 0xff, 16 * 1024))) sent++;
+  assert.ok(sent > 0);
+  assert.deepEqual(rec.calls, ["sendQueueFull: send queue above 262144 bytes"]);
+  // Destroyed at once: no Goodbye can get through a queue the peer does not drain.
+  await rec.until("closed");
+  assert.equal(ours.send(tx(0)), false);
+  assert.equal(ours.writable, false);
+  theirs.destroy();
+});
