@@ -41,13 +41,12 @@ export interface Gateway {
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const o = resolveGatewayOptions(options);
-  const frame = new ServiceFrame("p2p-gateway", o);
-  const { logger, registry, cleanups } = frame;
-  const metrics = new GatewayMetrics(registry);
-  const labeler = new PeerLabeler(o.namedPeers);
-  const admission = new AdmissionControl();
+  return ServiceFrame.start("p2p-gateway", o, async (frame) => {
+    const { logger, registry, cleanups } = frame;
+    const metrics = new GatewayMetrics(registry);
+    const labeler = new PeerLabeler(o.namedPeers);
+    const admission = new AdmissionControl();
 
-  try {
     const bus = await frame.connectBus();
 
     let tip: { height: number; hash: Uint8Array } = { height: 0, hash: new Uint8Array(o.genesisHash) };
@@ -153,17 +152,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     await frame.serve([{ service: GatewayService, impl: gatewayServiceImpl(manager, info) }], [{ name: "nats", check: () => bus.connected }]);
 
-    logger.info(
-      {
-        p2p: `${o.listenHost}:${p2pPort}`,
-        grpc: frame.grpcPort,
-        metrics: frame.metricsPort,
-        node_id: o.nodeKey.nodeId,
-        network: o.network,
-        admission_policy: admission.hasPolicy,
-      },
-      "p2p-gateway started",
-    );
+    frame.started({
+      p2p: `${o.listenHost}:${p2pPort}`,
+      node_id: o.nodeKey.nodeId,
+      network: o.network,
+      admission_policy: admission.hasPolicy,
+    });
 
     return {
       nodeId: o.nodeKey.nodeId,
@@ -181,8 +175,5 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       },
       stop: () => frame.stop(),
     };
-  } catch (err) {
-    await cleanups.run();
-    throw err;
-  }
+  });
 }

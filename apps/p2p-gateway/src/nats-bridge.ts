@@ -2,8 +2,6 @@ import { createHash } from "node:crypto";
 import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import {
   BroadcastSchema,
-  PeerConnectedSchema,
-  PeerDisconnectedSchema,
   PeerRequestErrorCode,
   PeerRequestSchema,
   PeerResponseSchema,
@@ -73,25 +71,6 @@ export class NatsBridge {
   start(): void {
     const { bus, manager } = this.o;
     manager.events.on("message", (conn, env, kind, body) => this.onPeerMessage(conn, env, kind, body));
-    manager.events.on("connected", (conn) =>
-      this.publish(Subjects.peerConnected, PeerConnectedSchema, {
-          ip: conn.remoteIp,
-          port: conn.peerHello!.listenPort,
-          direction: conn.direction,
-          hello: conn.peerHello!,
-          connId: conn.connId,
-          connectedAtMs: BigInt(conn.establishedAt),
-      }),
-    );
-    manager.events.on("disconnected", (conn, info) =>
-      this.publish(Subjects.peerDisconnected, PeerDisconnectedSchema, {
-          ip: conn.remoteIp,
-          reason: info.reason,
-          connId: conn.connId,
-          direction: conn.direction,
-          livedMs: BigInt(info.livedMs),
-      }),
-    );
     manager.events.on("closing", (conn, info) => {
       const offence = info.initiator === "local" ? offenceFor(info.reason) : undefined;
       if (offence !== undefined) this.reportOffence(conn.remoteIp, offence, info.detail);

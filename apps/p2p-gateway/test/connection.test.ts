@@ -1,9 +1,9 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { DialFailedSchema, DialRequestSchema, Direction, DisconnectReason, GatewayService, PeerConnectedSchema, PeerDisconnectedSchema, Subjects } from "@timenet/proto";
+import { DialFailedSchema, DialRequestSchema, Direction, DisconnectReason, GatewayService, Subjects } from "@timenet/proto";
 import { freePort, waitFor } from "@timenet/testkit";
 import { createGrpcClient } from "@timenet/grpc";
-import { dialVia, metricValue, nextEvent, record, nodePool, waitConnected } from "./harness.js";
+import { connectionStates, dialVia, metricValue, nextEvent, record, nodePool, waitConnected } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -11,8 +11,9 @@ after(stopAll);
 describe("two gateways", () => {
   test("handshake, ping/pong in both directions with RTT, and a stable connection id", async () => {
     const a = await node(2);
-    const aConnected = record(a.bus, Subjects.peerConnected, PeerConnectedSchema);
-    const aDisconnected = record(a.bus, Subjects.peerDisconnected, PeerDisconnectedSchema);
+    const aStates = await connectionStates(a);
+    const aConnected = aStates.established;
+    const aDisconnected = aStates.ended;
     const b = await node(3);
     // The registry's instruction, on b's real NATS: b dials a.
     await dialVia(b, a);
@@ -44,20 +45,21 @@ describe("two gateways", () => {
     assert.equal(await metricValue(a.gateway, "timenet_gateway_pongs_missed_total"), 0);
     assert.equal(a.gateway.manager.socketCount(), 1);
 
-    // The bus saw exactly one connected event with the peer's hello, and no disconnect.
-    await a.bus.flush();
+    // The published state shows exactly one connection with the peer's hello, and no end.
+    await waitFor(() => aConnected.length >= 1, { message: "connection state published" });
     assert.equal(aConnected.length, 1);
     assert.equal(aConnected[0]!.ip, "127.0.0.3");
     assert.equal(aConnected[0]!.connId, onA.connId);
     assert.equal(aConnected[0]!.direction, Direction.INBOUND);
-    assert.equal(aConnected[0]!.port, b.gateway.p2pPort);
+    assert.equal(aConnected[0]!.hello!.listenPort, b.gateway.p2pPort);
     assert.equal(Buffer.from(aConnected[0]!.hello!.nodeId).toString("hex"), b.gateway.nodeId);
     assert.equal(aDisconnected.length, 0);
 
     // An operator disconnect is reported with its reason on both ends.
     a.gateway.manager.disconnect(b.ip, DisconnectReason.OPERATOR, "test");
-    await waitFor(() => aDisconnected.length === 1, { message: "disconnected event" });
-    assert.equal(aDisconnected[0]!.reason, DisconnectReason.OPERATOR);
+    await waitFor(() => aDisconnected.length === 1, { message: "end published" });
+    assert.equal(aDisconnected[0]!.ended!.reason, DisconnectReason.OPERATOR);
+    assert.equal(aDisconnected[0]!.connId, onA.connId);
     // The peer learns why from the Goodbye: same reason, initiated by the other side.
     await waitFor(async () => (await metricValue(b.gateway, "timenet_gateway_disconnects_total", { reason: "operator", initiator: "peer" })) === 1, {
       message: "b counts the operator close",

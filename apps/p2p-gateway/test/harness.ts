@@ -1,7 +1,7 @@
 // Test harness: real gateways on 127.0.0.k, each with its own real nats-server.
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { AdmissionPolicySchema, Buckets, DialRequestSchema, StateKeys, EnvelopeSchema, Subjects, type Envelope, type Hello } from "@timenet/proto";
+import { create, fromBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { AdmissionPolicySchema, Buckets, ConnectionStateSchema, DialRequestSchema, StateKeys, type ConnectionState, EnvelopeSchema, Subjects, type Envelope, type Hello } from "@timenet/proto";
 import { NodeKey } from "@timenet/node-key";
 import { Bus, StateBucket } from "@timenet/bus";
 import type { EventMap, TypedEvents } from "@timenet/events";
@@ -136,6 +136,23 @@ export async function metricValue(gw: Gateway, name: string, labels: Record<stri
 export async function dialVia(from: TestNode, to: TestNode): Promise<void> {
   from.bus.publish(Subjects.registryDial, DialRequestSchema, { ip: to.ip, port: to.gateway.p2pPort, reason: "test" });
   await from.bus.flush();
+}
+
+/**
+ * The node's connections as its gateway publishes them (bucket
+ * P2P_CONNECTIONS), collected in order from now on: each established
+ * connection, and each end with its reason.
+ */
+export async function connectionStates(n: TestNode): Promise<{ established: ConnectionState[]; ended: ConnectionState[] }> {
+  const out: { established: ConnectionState[]; ended: ConnectionState[] } = { established: [], ended: [] };
+  const bucket = await StateBucket.open(n.bus, Buckets.connections);
+  const watch = await bucket.watch({ key: StateKeys.allConnections, decode: (_key, v) => fromBinary(ConnectionStateSchema, v) }, (c) => {
+    if (c.op === "put") (c.value.ended ? out.ended : out.established).push(c.value);
+  });
+  await watch.initialized;
+  out.established.length = 0; // only what happens from now on
+  out.ended.length = 0;
+  return out;
 }
 
 /** Writes an admission policy as the registry does (its KV state) without waiting for the gateway. */

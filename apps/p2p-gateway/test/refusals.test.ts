@@ -1,11 +1,11 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import { DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerConnectedSchema, SendToPeerSchema, Subjects } from "@timenet/proto";
+import { DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, SendToPeerSchema, Subjects } from "@timenet/proto";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
 import type { CloseInfo, PeerConnection } from "../src/peer-connection.js";
-import { dialVia, metricValue, record, ScriptedPeer, silentListener, nodePool, type TestNode } from "./harness.js";
+import { connectionStates, dialVia, metricValue, record, ScriptedPeer, silentListener, nodePool, type TestNode } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -20,7 +20,7 @@ describe("refusals and liveness", () => {
   test("a wrong-genesis node is refused with its reason and reported as an offence", async () => {
     const a = await node(20);
     const offences = record(a.bus, Subjects.offence, OffenceSchema);
-    const connected = record(a.bus, Subjects.peerConnected, PeerConnectedSchema);
+    const connected = (await connectionStates(a)).established;
     const aCloses = closes(a);
     const other = await node(21, { genesisHash: new Uint8Array(32).fill(7) });
     await dialVia(other, a);

@@ -3,12 +3,12 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DialRequestSchema, DisconnectReason, PeerDisconnectedSchema, Subjects } from "@timenet/proto";
+import { DialRequestSchema, DisconnectReason, Subjects } from "@timenet/proto";
 import { Bus } from "@timenet/bus";
 import { NodeKey } from "@timenet/node-key";
 import { freePort, startNatsServer, tempDir, waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
-import { dialVia, metricValue, record, startNode, waitConnected, type TestNode } from "./harness.js";
+import { connectionStates, dialVia, metricValue, startNode, waitConnected, type TestNode } from "./harness.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
 const nodes: TestNode[] = [];
@@ -23,7 +23,7 @@ describe("restarts", () => {
     const a = await startNode(40);
     const b = await startNode(41);
     nodes.push(a, b);
-    const disconnected = record(a.bus, Subjects.peerDisconnected, PeerDisconnectedSchema);
+    const disconnected = (await connectionStates(a)).ended;
     await dialVia(b, a);
     await waitConnected(a, b);
     const before = a.gateway.manager.get(b.ip)!;
@@ -40,8 +40,8 @@ describe("restarts", () => {
     assert.equal(a.gateway.manager.connections().length, 1, "one peer, not two");
     assert.equal(a.gateway.manager.socketCount(b.ip), 1);
     await a.bus.flush();
-    await waitFor(() => disconnected.length === 1, { message: "one disconnected event" });
-    assert.equal(disconnected[0]!.reason, DisconnectReason.SHUTDOWN);
+    await waitFor(() => disconnected.length === 1, { message: "one end published" });
+    assert.equal(disconnected[0]!.ended!.reason, DisconnectReason.SHUTDOWN);
     assert.equal(await metricValue(a.gateway, "timenet_gateway_disconnects_total", { reason: "shutdown", initiator: "peer" }), 1);
     assert.equal(await metricValue(a.gateway, "timenet_gateway_offences_total"), 0);
   });

@@ -10,8 +10,6 @@ export const Subjects = {
   peerOutSend: "p2p.out.send",
   peerOutBroadcast: "p2p.out.broadcast",
   peerRequest: "p2p.request",
-  peerConnected: "p2p.peer.connected",
-  peerDisconnected: "p2p.peer.disconnected",
   offence: "p2p.offence",
   dialFailed: "p2p.peer.dial_failed",
   /** See proto/timenet/registry/v1/registry.proto. */
