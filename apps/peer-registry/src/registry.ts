@@ -1,18 +1,15 @@
 import type { Registry } from "prom-client";
-import { Buckets, decodeGatewayState, DialFailedSchema, DialRequestSchema, OffenceSchema, PeerMessageSchema, PeerRegistryService, PeerState, Subjects, type Peer } from "@timenet/proto";
+import { Buckets, decodeGatewayState, DialFailedSchema, DialRequestSchema, OffenceSchema, PeerMessageSchema, PeerRegistryService, PeerState, Subjects } from "@timenet/proto";
 import { isValidIp, normalizeIp, type PeerIp } from "@timenet/net-address";
 import { StateBucket, type BusSubscription } from "@timenet/bus";
 import { ServiceFrame } from "@timenet/service-runtime";
 import type { Logger } from "@timenet/telemetry";
 import { AdmissionPublisher } from "./admission-publisher.js";
-import { DialPlanner } from "./dial-planner.js";
-import { GatewayConnections } from "./gateway-connections.js";
-import { RegistryMetrics } from "./metrics.js";
 import { resolveRegistryOptions, type RegistryOptions, type ResolvedRegistryOptions } from "./options.js";
-import { PeerAddresses } from "./peer-addresses.js";
+import type { PeerAddresses } from "./peer-addresses.js";
+import { openPeerBook } from "./peer-book.js";
 import { PeerExchange } from "./peer-exchange.js";
-import { PeerJudge } from "./peer-judge.js";
-import { PeerRecords } from "./peer-records.js";
+import type { PeerRecords } from "./peer-records.js";
 import { PeerStore } from "./peer-store.js";
 import { registryServiceImpl } from "./registry-service.js";
 
@@ -44,67 +41,13 @@ export async function startRegistry(options: RegistryOptions): Promise<PeerRegis
 
     const store = await PeerStore.open(o.dbPath);
     cleanups.push(() => store.close());
-    // The metrics read their counts from the records, which report through the metrics.
-    let countsOf: () => ReturnType<PeerRecords["counts"]> = () => ({ connected: 0, disconnected: 0, banned: 0, size: 0 });
-    const metrics = new RegistryMetrics(registry, () => countsOf());
-    // A dial in flight pins its entry (the planner is created next; pinned runs only later).
-    const records: PeerRecords = new PeerRecords({ store, maxBookSize: o.maxBookSize, metrics, logger, pinned: (p): boolean => planner.isPending(p.ip as PeerIp) });
-    countsOf = () => records.counts();
-    const planner: DialPlanner = new DialPlanner({
-      records,
-      metrics,
-      logger,
-      publicIp: o.publicIp,
-      targetOutbound: o.targetOutbound,
-      maxDialsPerTick: o.maxDialsPerTick,
-      passiveWaitMs: o.passiveWaitMs,
-      backoffMinMs: o.backoffMinMs,
-      backoffMaxMs: o.backoffMaxMs,
-      stableAfterMs: o.stableAfterMs,
-      dialGiveUpMs: o.dialGiveUpMs,
-      forgetAfterFailures: o.forgetAfterFailures,
-    });
-    const firstDialAt = (ip: string, now: number) => planner.firstDialAt(ip, now);
-    const judge = new PeerJudge({
-      records,
-      metrics,
-      logger,
-      score: o.score,
-      limits: { maxInbound: o.maxInbound, maxPerSubnet: o.maxPerSubnet, subnetPrefixV4: o.subnetPrefixV4, subnetPrefixV6: o.subnetPrefixV6 },
-      firstDialAt,
-    });
-    const connections = new GatewayConnections({ records, metrics, logger, firstDialAt });
-    const addresses = new PeerAddresses({
-      records,
-      metrics,
-      logger,
-      publicIp: o.publicIp,
-      max: o.peerExchangeMax,
-      maxAgeMs: o.peerExchangeMaxAgeMs,
-      candidateRate: o.candidateRate,
-      firstDialAt,
-    });
-
-    const now = Date.now();
-    const loaded = records.load(now);
-    planner.applyBootstrap(o.bootstrapPeers, now);
-    judge.applyAllowList(o.allowList, now);
-    logger.info({ peers: loaded.length, bootstrap: o.bootstrapPeers.length, allow_listed: o.allowList.length }, "peer book loaded");
+    const { records, planner, judge, connections, addresses, metrics } = openPeerBook({ store, options: o, registry, logger, now: Date.now() });
 
     const bus = await frame.connectBus();
     const exchange = new PeerExchange({ bus, addresses, records, metrics, logger, intervalMs: o.peerExchangeIntervalMs, max: o.peerExchangeMax });
 
-    // Who listens to whom: one place.
-    connections.events.on("connected", (p: Peer, at: number) => {
-      planner.onConnected(p.ip as PeerIp);
-      exchange.onConnected(p.ip as PeerIp, at);
-    });
-    connections.events.on("disconnected", (p, reason, livedMs, at) => {
-      planner.onDisconnected(p, reason, livedMs, at);
-      exchange.onDisconnected(p.ip as PeerIp);
-    });
-    connections.events.on("gatewayRestarted", (at) => planner.onGatewayRestarted(at));
-    judge.events.on("banned", (ip) => planner.onBanned(ip));
+    connections.events.on("connected", (p, at) => exchange.onConnected(p.ip as PeerIp, at));
+    connections.events.on("disconnected", (p) => exchange.onDisconnected(p.ip as PeerIp));
 
     const admission = new AdmissionPublisher({ bucket: await StateBucket.open(bus, Buckets.admission), judge, metrics, logger });
     judge.events.on("policyChanged", () => admission.publishSoon());

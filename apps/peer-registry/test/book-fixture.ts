@@ -20,13 +20,9 @@ import type { StateChange } from "@timenet/bus";
 import { createLogger, createRegistry } from "@timenet/telemetry";
 import { tempDir } from "@timenet/testkit";
 import { normalizeIp, type PeerIp } from "@timenet/net-address";
-import { DialPlanner } from "../src/dial-planner.js";
-import { GatewayConnections } from "../src/gateway-connections.js";
-import { RegistryMetrics } from "../src/metrics.js";
 import { resolveRegistryOptions, type RegistryOptions } from "../src/options.js";
-import { PeerAddresses } from "../src/peer-addresses.js";
-import { PeerJudge } from "../src/peer-judge.js";
-import { PeerRecords } from "../src/peer-records.js";
+import { openPeerBook } from "../src/peer-book.js";
+import type { PeerRecords } from "../src/peer-records.js";
 import { PeerStore } from "../src/peer-store.js";
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -52,46 +48,14 @@ export async function makeBook(extra: Partial<RegistryOptions> = {}, now = 1_000
     const store = await PeerStore.open(path);
     stores.push(store);
     let policyChanges = 0;
-    let countsOf = () => ({ connected: 0, disconnected: 0, banned: 0, size: 0 });
     const promRegistry = createRegistry({ service: "t", collectDefault: false });
-    const metrics = new RegistryMetrics(promRegistry, () => countsOf());
-    const logger = createLogger({ service: "t", level: "silent" });
-    const records: PeerRecords = new PeerRecords({ store, maxBookSize: options.maxBookSize, metrics, logger, pinned: (p): boolean => planner.isPending(p.ip as PeerIp) });
-    countsOf = () => records.counts();
-    const planner: DialPlanner = new DialPlanner({ ...options, records, metrics, logger, random: () => 0.5 });
-    const firstDialAt = (a: string, t: number) => planner.firstDialAt(a, t);
-    const judge = new PeerJudge({
-      records,
-      metrics,
-      logger,
-      score: options.score,
-      limits: { maxInbound: options.maxInbound, maxPerSubnet: options.maxPerSubnet, subnetPrefixV4: options.subnetPrefixV4, subnetPrefixV6: options.subnetPrefixV6 },
-      firstDialAt,
-    });
-    judge.events.on("policyChanged", () => void policyChanges++);
-    judge.events.on("banned", (banned) => planner.onBanned(banned));
-    const connections = new GatewayConnections({ records, metrics, logger, firstDialAt });
-    connections.events.on("gatewayRestarted", (t) => planner.onGatewayRestarted(t));
-    connections.events.on("connected", (p) => planner.onConnected(p.ip as PeerIp));
-    connections.events.on("disconnected", (p, reason, livedMs, t) => planner.onDisconnected(p, reason, livedMs, t));
-    const addresses = new PeerAddresses({
-      records,
-      metrics,
-      logger,
-      publicIp: options.publicIp,
-      max: options.peerExchangeMax,
-      maxAgeMs: options.peerExchangeMaxAgeMs,
-      candidateRate: options.candidateRate,
-      firstDialAt,
-    });
-    records.load(at);
-    planner.applyBootstrap(options.bootstrapPeers, at);
-    judge.applyAllowList(options.allowList, at);
+    const book = openPeerBook({ store, options, registry: promRegistry, logger: createLogger({ service: "t", level: "silent" }), now: at, random: () => 0.5 });
+    book.judge.events.on("policyChanged", () => void policyChanges++);
     const metric = async (name: string, labels: Record<string, string> = {}) => {
       const m = await promRegistry.getSingleMetric(name)!.get();
       return m.values.filter((v) => Object.entries(labels).every(([k, val]) => String((v.labels as Record<string, unknown>)[k]) === val)).reduce((s, v) => s + v.value, 0);
     };
-    return { store, records, planner, judge, connections, addresses, metrics, metric, options, policyChanges: () => policyChanges };
+    return { store, ...book, metric, options, policyChanges: () => policyChanges };
   };
   const units = await open(now);
   return {
