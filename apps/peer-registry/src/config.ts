@@ -19,7 +19,7 @@ export const registryEnvSchema = {
   BACKOFF_MIN: durationMs({ description: "First redial delay (grows x2 per failure, with jitter)", default: D.backoffMinMs, min: 1 }),
   BACKOFF_MAX: durationMs({ description: "Longest redial delay", default: D.backoffMaxMs, min: 1 }),
   STABLE_AFTER: durationMs({ description: "Connection age that resets a peer's failure count", default: D.stableAfterMs, min: 0 }),
-  DIAL_GIVE_UP: durationMs({ description: "A dial neither completed nor reported within this counts as failed", default: D.dialGiveUpMs, min: 100 }),
+  DIAL_GIVE_UP: durationMs({ description: "A dial the gateway neither completed nor reported within this is retried (not counted against the peer)", default: D.dialGiveUpMs, min: 100 }),
   FORGET_AFTER_FAILURES: int({ description: "Learned peers are forgotten after this many consecutive failures", default: D.forgetAfterFailures, min: 1 }),
   MAX_BOOK_SIZE: int({ description: "Peer book entries; the worst learned ones are evicted beyond this", default: D.maxBookSize, min: 10 }),
   SCORE_LOW_PENALTY: int({ description: "Score lost per low-grade offence (ping/handshake timeout, rate limit)", default: S.lowPenalty, min: 0 }),
