@@ -108,7 +108,11 @@ export class RegistryLink {
     }
     metrics.dialRequests.inc({ result: "dialled" });
     logger.info({ peer_ip: ip, port, why: reason }, "dialling peer");
-    manager.dial({ ip, port }).catch(() => undefined); // failures arrive as "dialFailed"
+    // A failed connect or handshake arrives as "dialFailed" and is reported. A
+    // dial refused by our own limits (connection cap, shutdown) is not the
+    // peer's failure and is not reported: the registry retries it without
+    // blame once DIAL_GIVE_UP passes.
+    manager.dial({ ip, port }).catch(() => undefined);
   }
 
   private applyPolicy(p: AdmissionPolicy): void {

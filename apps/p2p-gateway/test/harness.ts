@@ -4,10 +4,10 @@ import { create, fromBinary, type DescMessage, type MessageInitShape, type Messa
 import { AdmissionPolicySchema, Buckets, ConnectionStateSchema, DialRequestSchema, StateKeys, type ConnectionState, EnvelopeSchema, Subjects, type Envelope, type Hello } from "@timenet/proto";
 import { NodeKey } from "@timenet/node-key";
 import { Bus, StateBucket } from "@timenet/bus";
-import type { EventMap, TypedEvents } from "@timenet/events";
 import { encodeFrame, FrameDecoder } from "@timenet/wire";
 import { createLogger } from "@timenet/telemetry";
 import { nodePoolOf, startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
+export { nextEvent } from "@timenet/testkit";
 import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
 import { buildHello, checkHello, HelloTimestamps, PROTOCOL_VERSION, signAck, type LocalIdentity } from "../src/hello.js";
 import { startGateway, type Gateway } from "../src/gateway.js";
@@ -89,27 +89,6 @@ export async function startNode(k: number, extra: Partial<GatewayOptions> = {}):
 /** Starts nodes for one test file and stops them all in its `after` hook. */
 export function nodePool() {
   return nodePoolOf(startNode);
-}
-
-/** The arguments of the next `event` (that `filter` accepts), or a rejection naming it after the timeout. */
-export function nextEvent<E extends EventMap, K extends keyof E & string>(
-  events: TypedEvents<E>,
-  event: K,
-  opts: { timeoutMs?: number; filter?: (...args: Parameters<E[K]>) => boolean } = {},
-): Promise<Parameters<E[K]>> {
-  const timeoutMs = opts.timeoutMs ?? 10_000;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no "${event}" event within ${timeoutMs}ms`));
-    }, timeoutMs);
-    const off = events.on(event, ((...args: Parameters<E[K]>) => {
-      if (opts.filter && !opts.filter(...args)) return;
-      clearTimeout(timer);
-      off();
-      resolve(args);
-    }) as E[K]);
-  });
 }
 
 /** Collects every message on a subject, decoded, in arrival order. */

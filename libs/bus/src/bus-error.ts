@@ -1,4 +1,4 @@
-export type BusErrorCode = "ERR_BUS_CONNECT" | "ERR_BUS_DECODE" | "ERR_BUS_TIMEOUT" | "ERR_BUS_NO_RESPONDERS" | "ERR_BUS_CLOSED" | "ERR_BUS_PUBLISH" | "ERR_BUS_STATE";
+export type BusErrorCode = "ERR_BUS_CONNECT" | "ERR_BUS_DECODE" | "ERR_BUS_TIMEOUT" | "ERR_BUS_NO_RESPONDERS" | "ERR_BUS_CLOSED" | "ERR_BUS_STATE";
 
 export class BusError extends Error {
   constructor(

@@ -1,6 +1,6 @@
 export { freePort } from "./free-port.js";
 export { tempDir } from "./temp-dir.js";
-export { onceEvent, waitFor } from "./wait.js";
+export { nextEvent, waitFor } from "./wait.js";
 export { natsServerBinary, startNatsServer, type NatsServerHandle, type NatsServerOptions } from "./nats-server.js";
 export { startServiceProcess, type ServiceProcess, type ServiceProcessOptions } from "./service-process.js";
 export { nodePoolOf } from "./node-pool.js";

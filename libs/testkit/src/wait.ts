@@ -1,4 +1,4 @@
-import type { EventEmitter } from "node:events";
+import type { EventMap, TypedEvents } from "@timenet/events";
 
 type Falsy = undefined | null | false;
 
@@ -21,24 +21,23 @@ export async function waitFor<T>(
   }
 }
 
-/** The first argument of the first matching event, or a rejection naming the event after the timeout. */
-export function onceEvent<T = unknown>(
-  emitter: EventEmitter,
-  event: string,
-  opts: { timeoutMs?: number; filter?: (value: T) => boolean } = {},
-): Promise<T> {
+/** The arguments of the next matching event, or a rejection naming the event after the timeout. */
+export function nextEvent<E extends EventMap, K extends keyof E & string>(
+  events: TypedEvents<E>,
+  event: K,
+  opts: { timeoutMs?: number; filter?: (...args: Parameters<E[K]>) => boolean } = {},
+): Promise<Parameters<E[K]>> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  return new Promise<T>((resolve, reject) => {
-    const onEvent = (value: T) => {
-      if (opts.filter && !opts.filter(value)) return;
-      clearTimeout(timer);
-      emitter.off(event, onEvent);
-      resolve(value);
-    };
+  return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      emitter.off(event, onEvent);
+      off();
       reject(new Error(`no "${event}" event within ${timeoutMs}ms`));
     }, timeoutMs);
-    emitter.on(event, onEvent);
+    const off = events.on(event, ((...args: Parameters<E[K]>) => {
+      if (opts.filter && !opts.filter(...args)) return;
+      clearTimeout(timer);
+      off();
+      resolve(args);
+    }) as E[K]);
   });
 }

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, createServer } from "node:net";
-import { EventEmitter } from "node:events";
-import { freePort, onceEvent, startNatsServer, waitFor } from "../src/index.js";
+import { TypedEvents } from "@timenet/events";
+import { freePort, nextEvent, startNatsServer, waitFor } from "../src/index.js";
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -50,11 +50,12 @@ test("waitFor resolves with the value, or times out with the message", async () 
   await assert.rejects(waitFor(() => false, { timeoutMs: 50, message: "never" }), /timed out after 50ms: never/);
 });
 
-test("onceEvent filters and times out", async () => {
-  const e = new EventEmitter();
-  const p = onceEvent<number>(e, "x", { filter: (v) => v > 1 });
-  e.emit("x", 1);
-  e.emit("x", 2);
-  assert.equal(await p, 2);
-  await assert.rejects(onceEvent(e, "y", { timeoutMs: 20 }), /no "y" event within 20ms/);
+test("nextEvent filters, hands over the arguments, and times out", async () => {
+  const e = new TypedEvents<{ x: (n: number, s: string) => void; y: () => void }>(() => undefined);
+  const p = nextEvent(e, "x", { filter: (n) => n > 1 });
+  e.emit("x", 1, "a");
+  e.emit("x", 2, "b");
+  assert.deepEqual(await p, [2, "b"]);
+  assert.equal(e.listenerCount("x"), 0, "its listener is gone");
+  await assert.rejects(nextEvent(e, "y", { timeoutMs: 20 }), /no "y" event within 20ms/);
 });
