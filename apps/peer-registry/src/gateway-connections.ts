@@ -12,7 +12,7 @@ import {
   type Peer,
 } from "@timenet/proto";
 import { isValidIp, normalizeIp, type PeerIp } from "@timenet/net-address";
-import { TypedEvents } from "@timenet/events";
+import { TypedEvents, type ListenerErrorHandler } from "@timenet/events";
 import type { StateChange } from "@timenet/bus";
 import type { Logger } from "@timenet/telemetry";
 import type { RegistryMetrics } from "./metrics.js";
@@ -29,6 +29,8 @@ export interface GatewayConnectionsOptions {
   records: PeerRecords;
   metrics: RegistryMetrics;
   logger: Logger;
+  /** Where a throwing listener of this unit\'s events is reported (counted and logged). */
+  onListenerError: ListenerErrorHandler;
   /** When a new IP may first be dialled (the dial planner's rule), for records created here. */
   firstDialAt: (ip: string, now: number) => number;
 }
@@ -53,10 +55,7 @@ export class GatewayConnections {
   private initialized = false;
 
   constructor(private readonly o: GatewayConnectionsOptions) {
-    this.events = new TypedEvents<GatewayConnectionEvents>((event, err) => {
-      o.metrics.listenerErrors.inc({ event });
-      o.logger.error({ event, err }, "connection-state listener failed");
-    });
+    this.events = new TypedEvents<GatewayConnectionEvents>(o.onListenerError);
   }
 
   apply(change: StateChange<GatewayStateValue>, now: number): void {

@@ -32,8 +32,13 @@ export function openPeerBook(o: { store: PeerStore; options: ResolvedRegistryOpt
   // The metrics read their counts from the records, which report through the metrics.
   let countsOf: () => ReturnType<PeerRecords["counts"]> = () => ({ connected: 0, disconnected: 0, banned: 0, size: 0 });
   const metrics = new RegistryMetrics(o.registry, () => countsOf());
+  // A throwing listener is a registry bug: counted and logged; the emitter and the other listeners carry on.
+  const onListenerError = (event: string, err: unknown) => {
+    metrics.listenerErrors.inc({ event });
+    logger.error({ event, err }, "peer-book listener failed");
+  };
   // A dial in flight pins its entry (the planner is created next; pinned runs only later).
-  const records: PeerRecords = new PeerRecords({ store, maxBookSize: options.maxBookSize, metrics, logger, pinned: (p): boolean => planner.isPending(p.ip as PeerIp) });
+  const records: PeerRecords = new PeerRecords({ store, maxBookSize: options.maxBookSize, metrics, logger, onListenerError, pinned: (p): boolean => planner.isPending(p.ip as PeerIp) });
   countsOf = () => records.counts();
   const planner: DialPlanner = new DialPlanner({
     records,
@@ -55,11 +60,12 @@ export function openPeerBook(o: { store: PeerStore; options: ResolvedRegistryOpt
     records,
     metrics,
     logger,
+    onListenerError,
     score: options.score,
     limits: { maxInbound: options.maxInbound, maxPerSubnet: options.maxPerSubnet, subnetPrefixV4: options.subnetPrefixV4, subnetPrefixV6: options.subnetPrefixV6 },
     firstDialAt,
   });
-  const connections = new GatewayConnections({ records, metrics, logger, firstDialAt });
+  const connections = new GatewayConnections({ records, metrics, logger, onListenerError, firstDialAt });
   const addresses = new PeerAddresses({
     records,
     metrics,

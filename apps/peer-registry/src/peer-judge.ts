@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { AdmissionPolicySchema, enumLabel, OffenceKindSchema, PeerSource, SeveritySchema, type AdmissionPolicy, type Offence, type Peer } from "@timenet/proto";
 import type { PeerIp } from "@timenet/net-address";
-import { TypedEvents } from "@timenet/events";
+import { TypedEvents, type ListenerErrorHandler } from "@timenet/events";
 import type { Logger } from "@timenet/telemetry";
 import type { RegistryMetrics } from "./metrics.js";
 import type { ScorePolicy } from "./options.js";
@@ -18,6 +18,8 @@ export interface PeerJudgeOptions {
   records: PeerRecords;
   metrics: RegistryMetrics;
   logger: Logger;
+  /** Where a throwing listener of this unit\'s events is reported (counted and logged). */
+  onListenerError: ListenerErrorHandler;
   score: ScorePolicy;
   /** The admission limits the gateway enforces on strangers. */
   limits: { maxInbound: number; maxPerSubnet: number; subnetPrefixV4: number; subnetPrefixV6: number };
@@ -38,10 +40,7 @@ export class PeerJudge {
   private version = BigInt(Date.now()) * 1000n;
 
   constructor(private readonly o: PeerJudgeOptions) {
-    this.events = new TypedEvents<PeerJudgeEvents>((event, err) => {
-      o.metrics.listenerErrors.inc({ event });
-      o.logger.error({ event, err }, "judge listener failed");
-    });
+    this.events = new TypedEvents<PeerJudgeEvents>(o.onListenerError);
   }
 
   /** A restarted registry continues above the version it published before, whatever the clock says. */

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { PeerDirection, PeerSchema, PeerSource, PeerState, type Peer } from "@timenet/proto";
 import { compareIp, type PeerIp } from "@timenet/net-address";
-import { TypedEvents } from "@timenet/events";
+import { TypedEvents, type ListenerErrorHandler } from "@timenet/events";
 import type { Logger } from "@timenet/telemetry";
 import type { BookCounts, RegistryMetrics } from "./metrics.js";
 import type { PeerStore } from "./peer-store.js";
@@ -18,6 +18,8 @@ export interface PeerRecordsOptions {
   maxBookSize: number;
   metrics: RegistryMetrics;
   logger: Logger;
+  /** Where a throwing listener of this unit\'s events is reported (counted and logged). */
+  onListenerError: ListenerErrorHandler;
   /**
    * Whether an entry must stay whatever the bound (configured, connected,
    * banned, being dialled…): each unit that pins entries answers for its own.
@@ -43,10 +45,7 @@ export class PeerRecords {
   private readonly peers = new Map<PeerIp, Peer>();
 
   constructor(private readonly o: PeerRecordsOptions) {
-    this.events = new TypedEvents<PeerRecordEvents>((event, err) => {
-      o.metrics.listenerErrors.inc({ event });
-      o.logger.error({ event, err }, "peer-book listener failed");
-    });
+    this.events = new TypedEvents<PeerRecordEvents>(o.onListenerError);
   }
 
   /** Loads the stored book. Connections are not trusted from disk: the caller reconciles them with the gateway's state. */

@@ -48,3 +48,22 @@ test("every change is written through: a reopened store has the same records; an
   );
   assert.equal(peerOf(again, "10.0.6.1").persistent, true);
 });
+
+test("a listener that throws is counted and logged; the change it listened to still happens everywhere", async () => {
+  const b = await makeBook({ forgetAfterFailures: 1 });
+  b.records.events.on("removed", () => {
+    throw new Error("listener bug");
+  });
+  let after = 0;
+  b.records.events.on("removed", () => void after++);
+  b.connections.apply(run(1), 1_000);
+  b.connections.markInitialized(1_000);
+  b.connections.apply(conn("10.0.9.1", 1), 1_000);
+  b.addresses.ingest(ip("10.0.9.1"), [addr("10.0.9.2")], 1_000);
+  b.planner.markSent(ip("10.0.9.2"), 1_000);
+  b.planner.onDialFailed({ $typeName: "timenet.registry.v1.DialFailed", ip: "10.0.9.2", port: 24100, reason: 0, socketError: "econnrefused", detail: "" }, 2_000);
+  assert.equal(b.records.has(ip("10.0.9.2")), false, "forgotten");
+  assert.equal(b.planner.isPending(ip("10.0.9.2")), false, "the planner forgot it too");
+  assert.equal(after, 1, "a listener after the throwing one still ran");
+  assert.equal(await b.metric("timenet_registry_listener_errors_total", { event: "removed" }), 1);
+});
