@@ -160,3 +160,9 @@ test("connected peers follow the gateway's state: established ones of its curren
   peers.apply(run(2)); // the gateway restarted: nobody it held is connected now
   assert.equal(h.size, 0);
 });
+
+test("a batch larger than the buffer could never wait for its parent: refused at start with one line", () => {
+  assert.throws(() => parseChainSyncEnv({ SYNC_BATCH_SIZE: "512", SYNC_MAX_BUFFERED_BLOCKS: "256" }), {
+    message: 'invalid configuration: SYNC_BATCH_SIZE="512", SYNC_MAX_BUFFERED_BLOCKS="256": expected SYNC_BATCH_SIZE <= SYNC_MAX_BUFFERED_BLOCKS',
+  });
+});

@@ -90,3 +90,10 @@ test("the README's configuration table lists every variable the gateway reads", 
   const readme = readFileSync(fileURLToPath(new URL("../../../../README.md", import.meta.url)), "utf8");
   for (const name of Object.keys(gatewayEnvSchema)) assert.match(readme, new RegExp("\\| `" + name + "` \\|"), name);
 });
+
+test("values fine alone but not together stop the gateway with one line naming both", () => {
+  assert.throws(() => parseGatewayEnv({ MAX_FRAME_BYTES: "16MiB", MAX_SEND_QUEUE: "8MiB" }), {
+    message: 'invalid configuration: MAX_FRAME_BYTES="16MiB", MAX_SEND_QUEUE="8MiB": expected MAX_FRAME_BYTES <= MAX_SEND_QUEUE',
+  });
+  assert.throws(() => parseGatewayEnv({ MAX_SOCKETS_PER_IP: "10", MAX_CONNECTIONS: "5" }), /expected MAX_SOCKETS_PER_IP <= MAX_CONNECTIONS$/);
+});
