@@ -80,7 +80,6 @@ const BY_PEER = { initiator: "peer", goodbye: false } as const;
  * the per-peer rate limits and the dispatch of established traffic. Direction
  * is only a field; replies and pongs always go out on this socket.
  *
- *
  * Its events are emitted from inside the socket's read: a listener that
  * throws is counted and logged, and cannot close the connection or take the
  * gateway down.
