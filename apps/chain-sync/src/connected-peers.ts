@@ -24,8 +24,8 @@ export class ConnectedPeers {
 
   apply(change: StateChange<GatewayStateValue>): void {
     if (change.op === "delete") {
-      const ip = change.key.startsWith("c.") ? change.key.slice(2).replaceAll("_", ":") : "";
-      if (isValidIp(ip)) this.drop(normalizeIp(ip));
+      const ip = StateKeys.ipOf(change.key);
+      if (ip !== undefined && isValidIp(ip)) this.drop(normalizeIp(ip));
       return;
     }
     const v = change.value;

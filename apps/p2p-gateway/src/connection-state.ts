@@ -56,10 +56,10 @@ export class ConnectionStatePublisher {
    * queue, so a reader never sees one before the run it belongs to.
    */
   async start(): Promise<void> {
-    await this.o.bucket.put(StateKeys.gatewayRun, GatewayRunSchema, { runId: this.o.runId, startedAtMs: BigInt(Date.now()), nodeId: this.o.nodeId });
+    await this.putRun();
     for (const key of await this.o.bucket.keys(StateKeys.allConnections)) await this.o.bucket.delete(key);
     this.started = true;
-    if (this.queue.length > 0) this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
+    if (this.queue.length > 0) this.kick();
   }
 
   connected(conn: PeerConnection): void {
@@ -116,7 +116,16 @@ export class ConnectionStatePublisher {
       this.queue.push(w);
     }
     this.o.metrics.stateQueue.set(this.queue.length);
-    if (this.started) this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
+    if (this.started) this.kick();
+  }
+
+  /** Starts the one flush loop unless it runs already. */
+  private kick(): void {
+    this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
+  }
+
+  private async putRun(): Promise<void> {
+    await this.o.bucket.put(StateKeys.gatewayRun, GatewayRunSchema, { runId: this.o.runId, startedAtMs: BigInt(Date.now()), nodeId: this.o.nodeId });
   }
 
   private async flush(): Promise<void> {
@@ -152,7 +161,7 @@ export class ConnectionStatePublisher {
   /** The whole state again: this run, the live connections, and no other entry. */
   private async resync(): Promise<void> {
     const { bucket } = this.o;
-    await bucket.put(StateKeys.gatewayRun, GatewayRunSchema, { runId: this.o.runId, startedAtMs: BigInt(Date.now()), nodeId: this.o.nodeId });
+    await this.putRun();
     const live = new Map(this.o.current().map((c) => [StateKeys.connection(c.remoteIp), c]));
     for (const [key, conn] of live) await bucket.put(key, ConnectionStateSchema, this.stateOf(conn));
     this.ended.clear();

@@ -101,11 +101,10 @@ export class DialPlanner {
 
   /** Whom to dial now: persistent peers that are due, then the best candidates up to the outbound target. */
   due(now: number): DialOrder[] {
-    const records = [...this.o.records.all()];
     let outbound = this.o.records.directions().outbound + this.pending.size;
     const orders: DialOrder[] = [];
     const candidates: Peer[] = [];
-    for (const p of records) {
+    for (const p of this.o.records.all()) {
       const ip = p.ip as PeerIp;
       if (p.connId !== 0 || p.isSelf || p.port === 0 || this.pending.has(ip) || isBanned(p, now)) continue;
       if (Number(p.nextDialMs) > now || ip === this.o.publicIp) continue;

@@ -167,9 +167,8 @@ function sameConnection(p: Peer, s: ConnectionState): boolean {
   return p.connId === s.connId && p.connectedSinceMs === s.connectedAtMs;
 }
 
-/** The IP of a `c.<ip>` key (IPv6 colons are written `_`). */
+/** The IP of a `c.<ip>` key, validated. */
 function ipOfKey(key: string): PeerIp | undefined {
-  if (!key.startsWith("c.")) return undefined;
-  const raw = key.slice(2).replaceAll("_", ":");
-  return isValidIp(raw) ? normalizeIp(raw) : undefined;
+  const raw = StateKeys.ipOf(key);
+  return raw !== undefined && isValidIp(raw) ? normalizeIp(raw) : undefined;
 }

@@ -39,4 +39,6 @@ export const StateKeys = {
   allConnections: "c.>",
   /** The entry of one peer IP: KV keys allow `.` but not `:`, so IPv6 colons become `_`. */
   connection: (ip: string) => `c.${ip.replaceAll(":", "_")}`,
+  /** The IP a connection key names (as written, not yet validated), or undefined for another key. */
+  ipOf: (key: string): string | undefined => (key.startsWith("c.") ? key.slice(2).replaceAll("_", ":") : undefined),
 } as const;
