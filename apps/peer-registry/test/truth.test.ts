@@ -20,7 +20,12 @@ async function assertTruthful(a: TestNode, expected: number, step: string): Prom
       return gw.size === expected && stats.connected === expected;
     },
     { timeoutMs: 10_000, intervalMs: 25, message: `${step}: ${expected} connections on both sides` },
-  );
+  ).catch(async (err: Error) => {
+    // Say what each side held, so a failure can be read without a rerun.
+    const gw = [...(await gatewayPeers(a)).entries()].map(([ip, c]) => `${ip}#${c.connId}`);
+    const book = (await a.registryClient().listPeers({ state: PeerState.CONNECTED })).peers.map((p) => `${p.ip}#${p.connId}`);
+    throw new Error(`${err.message}; gateway holds [${gw.join(", ")}], the book [${book.join(", ")}]`);
+  });
   const gw = await gatewayPeers(a);
   const stats = await a.registryClient().stats({});
   const peers = (await a.registryClient().listPeers({ state: PeerState.CONNECTED })).peers;
