@@ -9,7 +9,7 @@ export interface MempoolSize {
 /** Every metric of the producer, created in one place. Labels are enums (result, reason). */
 export class ProducerMetrics {
   readonly blocksProduced: Counter;
-  /** result: a PutResult name (parent_unknown, invalid, fork_not_longer, ...) or unreachable (the call failed). */
+  /** result: a PutResult name (parent_unknown, invalid, fork_not_preferred, ...) or unreachable (the call failed). */
   readonly putFailures: Counter<"result">;
   readonly mempoolTxs: Gauge;
   readonly mempoolBytes: Gauge;

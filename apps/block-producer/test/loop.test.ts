@@ -157,7 +157,7 @@ test("a store holding another network's chain gets no blocks", async () => {
 
 test("txs in a block we did not make leave the mempool when its tip is announced", async () => {
   const store = new FakeStore();
-  store.refuseWith = PutResult.FORK_NOT_LONGER; // we make nothing ourselves
+  store.refuseWith = PutResult.FORK_NOT_PREFERRED; // we make nothing ourselves
   const { production, mempool } = await startLoop(store);
   const txs = [4, 5, 6].map((n) => Uint8Array.of(n));
   for (const tx of txs) mempool.add(tx);

@@ -34,7 +34,7 @@ export interface PutOutcome {
   /** The tip after the call. */
   tip: StoredTip;
   tipChanged: boolean;
-  /** For a switch: main-chain blocks replaced. For FORK_TOO_DEEP / FORK_NOT_LONGER: how deep the fork is. */
+  /** For a switch: main-chain blocks replaced. For FORK_TOO_DEEP / FORK_NOT_PREFERRED: how deep the fork is. */
   reorgDepth: number;
   /** For INVALID: why, and the index of the first bad block in the request. */
   invalid?: { reason: BlockInvalidReason; index: number };
@@ -185,7 +185,7 @@ export class BlockStore {
   /**
    * Validates and commits a contiguous run of blocks: appends to the tip,
    * switches to a longer fork within `maxReorgDepth`, or refuses. Nothing is
-   * written unless the result is APPLIED (or FORK_NOT_LONGER, whose valid
+   * written unless the result is APPLIED (or FORK_NOT_PREFERRED, whose valid
    * blocks are kept by hash so a later extension of the fork can switch).
    */
   put(blocks: readonly Block[]): PutOutcome {
@@ -312,7 +312,7 @@ export class BlockStore {
 
   /**
    * Where the chain ending at `parent` leaves the main chain: walks back
-   * through stored side blocks (kept from earlier FORK_NOT_LONGER puts) at
+   * through stored side blocks (kept from earlier FORK_NOT_PREFERRED puts) at
    * most maxReorgDepth + 1 steps.
    */
   private forkPoint(parent: { hash: Uint8Array; header: BlockHeader }): { height: number; hash: Uint8Array; depth: number; side: Array<{ height: number; hash: Uint8Array }> } {
@@ -362,9 +362,9 @@ export class BlockStore {
     if (newTip.height <= ours.height) {
       // Kept by hash (not on the main chain), so a later put that extends this fork can switch to it.
       this.commit(rest, newHashes, undefined, undefined);
-      metrics.reorgs.inc({ result: "not_longer" });
+      metrics.reorgs.inc({ result: "not_preferred" });
       logger.info(log, "fork not longer than the main chain: kept aside");
-      return this.outcome(PutResult.FORK_NOT_LONGER, `fork ends at height ${newTip.height}, the main chain at ${ours.height}`, { reorgDepth: fork.depth });
+      return this.outcome(PutResult.FORK_NOT_PREFERRED, `fork ends at height ${newTip.height}, the main chain at ${ours.height}`, { reorgDepth: fork.depth });
     }
     this.commit(rest, newHashes, fork.side, newTip);
     metrics.reorgs.inc({ result: "switched" });

@@ -20,12 +20,12 @@ export class StoreMetrics {
     this.blocksApplied = new Counter({ name: "timenet_store_blocks_applied_total", help: "Blocks that joined the main chain (appended or switched to)", registers: r });
     this.putRequests = new Counter({
       name: "timenet_store_put_requests_total",
-      help: "PutBlocks calls by result: applied, already_have, parent_unknown, invalid, fork_too_deep, fork_not_longer",
+      help: "PutBlocks calls by result: applied, already_have, parent_unknown, invalid, fork_too_deep, fork_not_preferred",
       labelNames: ["result"],
       registers: r,
     });
     this.validationFailures = new Counter({ name: "timenet_store_validation_failures_total", help: "Blocks refused by the chain rules, by reason", labelNames: ["reason"], registers: r });
-    this.reorgs = new Counter({ name: "timenet_store_reorgs_total", help: "Valid forks seen: switched to, too_deep (refused), not_longer (kept aside)", labelNames: ["result"], registers: r });
+    this.reorgs = new Counter({ name: "timenet_store_reorgs_total", help: "Valid forks seen: switched to, too_deep (refused), not_preferred (kept aside)", labelNames: ["result"], registers: r });
     this.reorgDepth = new Histogram({
       name: "timenet_store_reorg_depth",
       help: "Main-chain blocks replaced by each switch to a fork",

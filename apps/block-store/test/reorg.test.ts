@@ -39,18 +39,18 @@ describe("forks (MAX_REORG_DEPTH 5)", () => {
   const forkB = buildChain(endOf(at(main, 17)), 3, { salt: "b" }); // 18..20
   const forkC = buildChain(endOf(at(main, 17)), 4, { salt: "c" }); // 18..21
 
-  test("a fork as long as the main chain is FORK_NOT_LONGER: nothing switched, its blocks kept aside", async () => {
+  test("a fork as long as the main chain is FORK_NOT_PREFERRED: nothing switched, its blocks kept aside", async () => {
     const before = await mainHashes(0);
     const tips = s.tips.length;
     const res = await s.client.putBlocks({ blocks: forkB });
-    assert.equal(res.result, PutResult.FORK_NOT_LONGER, res.detail);
+    assert.equal(res.result, PutResult.FORK_NOT_PREFERRED, res.detail);
     assert.equal(res.reorgDepth, 3);
     assert.equal(res.tip!.height, 20);
     assert.equal(hashHex(res.tip!.hash), hex(main[19]!));
     assert.deepEqual(await mainHashes(0), before);
     assert.equal(await stored(forkB[0]!), "aside");
-    assert.equal(await s.metric("timenet_store_reorgs_total", { result: "not_longer" }), 1);
-    assert.equal(await s.metric("timenet_store_put_requests_total", { result: "fork_not_longer" }), 1);
+    assert.equal(await s.metric("timenet_store_reorgs_total", { result: "not_preferred" }), 1);
+    assert.equal(await s.metric("timenet_store_put_requests_total", { result: "fork_not_preferred" }), 1);
     assert.equal(s.tips.length, tips, "the tip did not move");
   });
 

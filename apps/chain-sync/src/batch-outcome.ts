@@ -34,7 +34,7 @@ export type BatchOutcome =
   /** Every height was already on our chain. */
   | { kind: "already_have" }
   /** The peer's blocks are a valid fork, not longer than ours: kept aside by the store. */
-  | { kind: "fork_not_longer"; peer: PeerIp }
+  | { kind: "fork_not_preferred"; peer: PeerIp }
   | { kind: "fork_too_deep"; peer: PeerIp; detail: string }
   /** The store found a block invalid. */
   | { kind: "invalid"; peer: PeerIp; height: number; reason: string; detail: string }

@@ -23,7 +23,7 @@ export function verdict(o: BatchOutcome): Verdict {
       return { action: "ack", detail: "applied" };
     case "already_have":
       return { action: "ack", detail: "already on our chain" };
-    case "fork_not_longer":
+    case "fork_not_preferred":
       return { action: "ack", detail: "a fork not longer than ours, kept aside" };
     case "fork_too_deep":
       return { action: "ack", detail: `peer's chain forks deeper than MAX_REORG_DEPTH; not following it: ${o.detail}` };

@@ -195,7 +195,7 @@ export class BatchWorker {
         case PutResult.ALREADY_HAVE:
           progress.next += blocks.length;
           break;
-        case PutResult.FORK_NOT_LONGER:
+        case PutResult.FORK_NOT_PREFERRED:
           // Kept aside by the store: the next blocks may make that fork the longer chain.
           keptAside = true;
           progress.next += blocks.length;
@@ -220,7 +220,7 @@ export class BatchWorker {
       }
     }
     if (wrote) return { kind: "applied", peer };
-    return keptAside ? { kind: "fork_not_longer", peer } : { kind: "already_have" };
+    return keptAside ? { kind: "fork_not_preferred", peer } : { kind: "already_have" };
   }
 
   /** Carries out the verdict on a batch's outcome: report, then ack, reassign or hand back. */

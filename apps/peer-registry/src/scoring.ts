@@ -26,6 +26,8 @@ const GRADES = new Map<OffenceKind, Severity>([
   [OffenceKind.BAD_FRAME, Severity.MID],
   [OffenceKind.PROTOCOL_VIOLATION, Severity.MID],
   [OffenceKind.INVALID_BLOCK, Severity.MID],
+  // Reported by chain-sync only after a peer served several losing branches in a row.
+  [OffenceKind.LOSING_BRANCH, Severity.MID],
   [OffenceKind.PING_TIMEOUT, Severity.LOW],
   [OffenceKind.HANDSHAKE_TIMEOUT, Severity.LOW],
   [OffenceKind.BAD_VERSION, Severity.LOW],
