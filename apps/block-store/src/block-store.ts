@@ -43,8 +43,6 @@ export interface PutOutcome {
 
 export interface BlockStoreDeps {
   network: NetworkParams;
-  /** Deepest fork switched to. */
-  maxReorgDepth: number;
   metrics: StoreMetrics;
   logger: Logger;
   /** Validation's clock. Default Date.now. */
@@ -323,10 +321,10 @@ export class BlockStore {
       if (at !== undefined && same(at, cur.hash)) break;
       side.unshift({ height: cur.header.height, hash: cur.hash });
       const prev = cur.header.height > 0 ? this.headerByHash(cur.header.prevHash) : undefined;
-      if (!prev || this.current.height - prev.height > this.deps.maxReorgDepth) {
+      if (!prev || this.current.height - prev.height > this.deps.network.maxReorgDepth) {
         // Deeper than we would switch (or a side branch whose root is gone): report it as too deep.
         const height = Math.max(cur.header.height - 1, 0);
-        return { height, hash: cur.header.prevHash, depth: Math.max(this.current.height - height, this.deps.maxReorgDepth + 1), side };
+        return { height, hash: cur.header.prevHash, depth: Math.max(this.current.height - height, this.deps.network.maxReorgDepth + 1), side };
       }
       cur = { hash: copy(cur.header.prevHash), header: prev };
     }
@@ -339,7 +337,8 @@ export class BlockStore {
     fork: ReturnType<BlockStore["forkPoint"]>,
     newTip: StoredTip,
   ): PutOutcome {
-    const { metrics, logger, maxReorgDepth } = this.deps;
+    const { metrics, logger } = this.deps;
+    const { maxReorgDepth } = this.deps.network;
     const ours = this.current;
     const log = {
       fork_height: fork.height,

@@ -6,7 +6,6 @@ export const blockStoreEnvSchema = {
   ...serviceEnvSchema({ service: "block-store", grpcServices: "BlockStoreService" }),
   NETWORK: str({ description: "Network: `devnet` (built in), a name in deploy/networks/, or the path of a network JSON file", default: "devnet" }),
   STORE_DB_PATH: str({ description: "LMDB directory of the chain (keep it on a volume)", default: "data/blocks" }),
-  MAX_REORG_DEPTH: int({ description: "Deepest fork (main-chain blocks replaced) the store switches to; deeper ones are refused", default: D.maxReorgDepth, min: 1 }),
   SERVE_MAX_BLOCKS: int({ description: "Most blocks in one answer to a peer's GetBlocks", default: D.serveMaxBlocks, min: 1, max: 100_000 }),
   SERVE_MAX_BYTES: bytes({ description: "Most bytes of blocks in one answer to a peer's GetBlocks (also capped by NATS max_payload)", default: D.serveMaxBytes, min: 1024 }),
   TIP_REPUBLISH: durationMs({ description: "How often the tip is re-published on chain.tip (also on every change)", default: D.tipRepublishMs, min: 100 }),

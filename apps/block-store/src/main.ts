@@ -15,7 +15,6 @@ await runMain("block-store", logger, async () => {
     // A bad network file or a store of another network stops start-up with one fatal line.
     network: loadNetwork(env.NETWORK),
     dbPath: env.STORE_DB_PATH,
-    maxReorgDepth: env.MAX_REORG_DEPTH,
     serveMaxBlocks: env.SERVE_MAX_BLOCKS,
     serveMaxBytes: env.SERVE_MAX_BYTES,
     tipRepublishMs: env.TIP_REPUBLISH,

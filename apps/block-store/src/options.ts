@@ -7,8 +7,6 @@ export interface BlockStoreOptions extends ServiceEndpointOptions {
   dbPath: string;
   /** The network whose chain this is: its genesis is written to an empty store and checked against a full one. */
   network: NetworkParams;
-  /** Deepest fork (main-chain blocks replaced) that is switched to. Default 100. */
-  maxReorgDepth?: number;
   /** Most blocks in one answer to a peer's GetBlocks. Default 256. */
   serveMaxBlocks?: number;
   /** Most bytes of blocks in one answer to a peer's GetBlocks (at least one block is sent). Default 4 MiB. */
@@ -21,7 +19,6 @@ export interface BlockStoreOptions extends ServiceEndpointOptions {
 
 /** Every default of startBlockStore, in one place (the env schema reads them from here). */
 export const BLOCK_STORE_DEFAULTS = {
-  maxReorgDepth: 100,
   serveMaxBlocks: 256,
   serveMaxBytes: 4 * 1024 * 1024,
   tipRepublishMs: 5_000,

@@ -36,7 +36,7 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
     const { logger, registry, cleanups } = frame;
     const metrics = new StoreMetrics(registry);
 
-    const store = await BlockStore.open(o.dbPath, { network: o.network, maxReorgDepth: o.maxReorgDepth, metrics, logger, now: o.now });
+    const store = await BlockStore.open(o.dbPath, { network: o.network, metrics, logger, now: o.now });
     cleanups.push(() => store.close());
 
     const bus = await frame.connectBus();
@@ -74,7 +74,7 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
       genesis: hashHex(o.network.genesisHash),
       height: store.tip.height,
       tip: hashHex(store.tip.hash),
-      max_reorg_depth: o.maxReorgDepth,
+      max_reorg_depth: o.network.maxReorgDepth,
     });
 
     return {

@@ -15,7 +15,6 @@ if (dbPath !== undefined) await writeForever(dbPath, Number(batchArg), Number(pa
 async function writeForever(path: string, batch: number, padBytes: number): Promise<never> {
   const store = await BlockStore.open(path, {
     network: DEVNET,
-    maxReorgDepth: 100,
     metrics: new StoreMetrics(createRegistry({ service: "crash-writer", collectDefault: false })),
     logger: createLogger({ service: "crash-writer", level: "silent" }),
   });

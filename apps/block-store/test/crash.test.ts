@@ -59,7 +59,6 @@ test(`SIGKILL during large writes leaves a contiguous, linked, valid chain with 
 
     const store = await BlockStore.open(dbPath, {
       network: DEVNET,
-      maxReorgDepth: 100,
       metrics: new StoreMetrics(createRegistry({ service: "t", collectDefault: false })),
       logger: testLogger("t"),
     });

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
-import { hashHex } from "@timenet/chain";
+import { DEVNET, hashHex, withLimits } from "@timenet/chain";
 import { PutResult, type Block } from "@timenet/proto";
 import { buildChain, endOf, GENESIS } from "./chain-builder.js";
 import { startTestStore, type TestStore } from "./harness.js";
@@ -30,7 +30,7 @@ describe("forks (MAX_REORG_DEPTH 5)", () => {
   };
 
   before(async () => {
-    s = await startTestStore({ maxReorgDepth: 5 });
+    s = await startTestStore({ network: withLimits(DEVNET, { maxReorgDepth: 5 }) });
     assert.equal((await s.client.putBlocks({ blocks: main })).result, PutResult.APPLIED);
   });
   after(() => s?.stop());

@@ -127,7 +127,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
       requestTimeoutMs: o.requestTimeoutMs,
       maxWaitMs: o.maxWaitMs,
       ackWaitMs: o.ackWaitMs,
-      maxReorgDepth: o.maxReorgDepth,
+      maxReorgDepth: o.network.maxReorgDepth,
     });
     await worker.start();
     cleanups.push(() => worker.stop());

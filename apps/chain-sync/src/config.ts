@@ -16,7 +16,6 @@ export const chainSyncEnvSchema = {
   SYNC_MAX_WAIT: durationMs({ description: "A batch waiting for its parent longer than this is handed back", default: D.maxWaitMs, min: 50 }),
   SYNC_LEASE_TTL: durationMs({ description: "Planner lease; another replica takes over within it", default: D.leaseTtlMs, min: 300 }),
   SYNC_REPLAN_AFTER: durationMs({ description: "No progress for this long while behind: plan the range again", default: D.replanAfterMs, min: 100 }),
-  MAX_REORG_DEPTH: int({ description: "Forks up to this deep are fetched and offered to the store", default: D.maxReorgDepth, min: 1 }),
 };
 
 /** Values each valid alone that do not work together. */

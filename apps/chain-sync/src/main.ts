@@ -27,6 +27,5 @@ await runMain("chain-sync", logger, async () =>
     maxWaitMs: env.SYNC_MAX_WAIT,
     leaseTtlMs: env.SYNC_LEASE_TTL,
     replanAfterMs: env.SYNC_REPLAN_AFTER,
-    maxReorgDepth: env.MAX_REORG_DEPTH,
   }),
 );

@@ -29,8 +29,6 @@ export interface ChainSyncOptions extends ServiceEndpointOptions {
   planIntervalMs?: number;
   /** No tip progress for this long while behind: the range is planned again. Default 60 s. */
   replanAfterMs?: number;
-  /** Forks up to this deep are fetched and offered to the store. Default 100. */
-  maxReorgDepth?: number;
   heartbeatMs?: number;
 }
 
@@ -47,7 +45,6 @@ export const CHAIN_SYNC_DEFAULTS = {
   leaseTtlMs: 10_000,
   planIntervalMs: 500,
   replanAfterMs: 60_000,
-  maxReorgDepth: 100,
   heartbeatMs: 2_000,
 };
 

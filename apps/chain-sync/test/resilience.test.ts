@@ -1,7 +1,8 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { blockHash, DEVNET } from "@timenet/chain";
-import { waitFor } from "@timenet/testkit";
+import { writeFileSync } from "node:fs";
+import { blockHash, DEVNET, networkFileJson, withLimits } from "@timenet/chain";
+import { tempDir, waitFor } from "@timenet/testkit";
 import { PeerMessageSchema, Subjects, type Block } from "@timenet/proto";
 import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
 import { openWorkQueue } from "../src/work-queue.js";
@@ -81,12 +82,16 @@ describe("resilience", () => {
     assert.equal(await c.height(), 53);
     assert.equal(await storeMetric(c.storeMetricsUrl, /timenet_store_reorgs_total\{result="switched"\} (\d+)/), 1);
 
-    // MAX_REORG_DEPTH 5: a longer fork off block 40 (depth 10) is refused.
+    // A devnet whose max_reorg_depth is 5: a longer fork off block 40 (depth 10) is refused.
     const deep = [...CHAIN.slice(0, 40), ...buildChain(CHAIN[39]!.header!, 15, { salt: "deep" })];
     const g = await node(175);
     await putChain(g, deep);
-    const d = await node(176, { storeEnv: { MAX_REORG_DEPTH: "5" } });
-    await d.startSync({ maxReorgDepth: 5 });
+    const dir = await tempDir("net-");
+    after(() => dir.remove());
+    const shallow = `${dir.path}/devnet-depth-5.json`;
+    writeFileSync(shallow, networkFileJson(withLimits(DEVNET, { maxReorgDepth: 5 })));
+    const d = await node(176, { network: shallow });
+    await d.startSync();
     await d.dial(a);
     await waitHeight(d, 50);
     await d.dial(g);

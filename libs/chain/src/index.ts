@@ -9,6 +9,8 @@ export {
   expectedProducer,
   genesisBlock,
   loadNetwork,
+  withLimits,
+  networkFileJson,
   type NetworkParams,
 } from "./network-params.js";
 export { validateBlock, validateChain, type BlockValidation, type ChainValidation } from "./validate-block.js";

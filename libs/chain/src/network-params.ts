@@ -18,6 +18,12 @@ export interface NetworkParams {
   maxBlockBytes: number;
   maxTxs: number;
   maxFutureDriftMs: number;
+  /**
+   * Blocks more than this far below the tip are final: no fork from below
+   * them is ever switched to. A rule of the network (every node must agree on
+   * what is final), so it lives here and nowhere else.
+   */
+  maxReorgDepth: number;
 }
 
 /** 2026-01-01T00:00:00Z */
@@ -28,6 +34,7 @@ const LIMIT_DEFAULTS = {
   maxBlockBytes: 1024 * 1024,
   maxTxs: 10_000,
   maxFutureDriftMs: 15_000,
+  maxReorgDepth: 100,
 };
 
 /**
@@ -79,6 +86,32 @@ export const DEVNET: NetworkParams = buildParams(
 
 export const DEVNET_GENESIS_HASH: Uint8Array = DEVNET.genesisHash;
 
+/**
+ * The same network with some limits changed (tests: a short reorg depth, a
+ * short interval). The genesis, and so the genesis hash, stay the same.
+ */
+export function withLimits(base: NetworkParams, limits: Partial<typeof LIMIT_DEFAULTS>): NetworkParams {
+  return Object.freeze({ ...base, ...limits });
+}
+
+/** `params` as a network file (the format loadNetwork reads): for tests and tools that start services with NETWORK=<file>. */
+export function networkFileJson(params: NetworkParams): string {
+  return JSON.stringify(
+    {
+      name: params.name,
+      genesis_timestamp_ms: Number(params.genesis.header!.timestampMs),
+      producers: params.producers.map((p) => Buffer.from(p).toString("hex")),
+      block_interval_ms: params.blockIntervalMs,
+      max_block_bytes: params.maxBlockBytes,
+      max_txs: params.maxTxs,
+      max_future_drift_ms: params.maxFutureDriftMs,
+      max_reorg_depth: params.maxReorgDepth,
+    },
+    null,
+    2,
+  );
+}
+
 /** Whose turn it is to produce the block at `height`: round-robin over the producers. */
 export function expectedProducer(height: number, params: NetworkParams): Uint8Array {
   const producer = params.producers[height % params.producers.length];
@@ -94,6 +127,7 @@ const FILE_FIELDS: Record<string, "required" | keyof typeof LIMIT_DEFAULTS> = {
   max_block_bytes: "maxBlockBytes",
   max_txs: "maxTxs",
   max_future_drift_ms: "maxFutureDriftMs",
+  max_reorg_depth: "maxReorgDepth",
 };
 
 /**
@@ -105,7 +139,8 @@ const FILE_FIELDS: Record<string, "required" | keyof typeof LIMIT_DEFAULTS> = {
  *   { "name": "testnet", "genesis_timestamp_ms": 1767225600000,
  *     "producers": ["<64 hex: ed25519 public key>", ...], "block_interval_ms": 5000 }
  *
- * with optional max_block_bytes, max_txs and max_future_drift_ms (devnet's
+ * with optional max_block_bytes, max_txs, max_future_drift_ms and
+ * max_reorg_depth (devnet's
  * values when absent); unknown fields are refused. The genesis block is built
  * like devnet's from genesis_timestamp_ms. The shipped deploy/networks/testnet.json
  * lists the devnet producer keys as placeholders: operators replace them with
