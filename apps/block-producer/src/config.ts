@@ -1,4 +1,4 @@
-import { bytes, durationMs, int, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type Env } from "@timenet/config";
+import { bytes, int, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type Env } from "@timenet/config";
 import { BLOCK_PRODUCER_DEFAULTS as D } from "./options.js";
 
 /** The producer's environment variables (a README configuration table can be generated from this with describeSchema). */
@@ -7,7 +7,6 @@ export const blockProducerEnvSchema = {
   NETWORK: str({ description: "Network: `devnet` (built in), a name in deploy/networks/, or the path of a network JSON file", default: "devnet" }),
   PRODUCER_KEY_FILE: str({ description: "ed25519 producer key (created on first start; its public key must be one of the network's producers)", default: "data/producer.key" }),
   PRODUCER_DEVNET_INDEX: optional(int({ description: "Devnet only: use the public devnet producer key k instead of PRODUCER_KEY_FILE", min: 0, max: 1000 })),
-  BLOCK_INTERVAL: optional(durationMs({ description: "Time between blocks (default: the network's block interval; devnet 5s)", min: 10 })),
   BLOCK_STORE_GRPC: str({ description: "The block-store's gRPC address (GetTip, GetBlock, PutBlocks)", default: D.blockStoreGrpc }),
   MEMPOOL_MAX_TXS: int({ description: "Transactions the mempool holds; new ones are dropped beyond it", default: D.mempoolMaxTxs, min: 1 }),
   MEMPOOL_MAX_BYTES: bytes({ description: "Bytes of transactions the mempool holds; new ones are dropped beyond it", default: D.mempoolMaxBytes, min: 1024 }),

@@ -14,7 +14,6 @@ await runMain("block-producer", logger, async () => {
     ...endpointsFromEnv(env, logger),
     network: loadNetwork(env.NETWORK),
     key: env.PRODUCER_DEVNET_INDEX !== undefined ? { devnetIndex: env.PRODUCER_DEVNET_INDEX } : { file: env.PRODUCER_KEY_FILE },
-    blockIntervalMs: env.BLOCK_INTERVAL,
     blockStoreGrpc: env.BLOCK_STORE_GRPC,
     mempoolMaxTxs: env.MEMPOOL_MAX_TXS,
     mempoolMaxBytes: env.MEMPOOL_MAX_BYTES,

@@ -119,6 +119,7 @@ export class Production {
       expectedIndex: this.expectedIndex(height),
       producers: this.d.network.producers.length,
       intervalMs: this.d.intervalMs,
+      signedParent: tip.header !== undefined && hashHex(tip.header.producerId) === hashHex(this.d.identity.key.publicKey),
     });
   }
 
@@ -243,7 +244,7 @@ export class Production {
     const txs = mempool.select(network.maxTxs, txBudget(network), txCost);
     let block;
     try {
-      block = buildBlock(tip, txs, identity.key, network, this.d.now());
+      block = buildBlock(tip, txs, identity.key, network, Math.max(this.d.now(), turn.notBeforeMs));
     } catch (err) {
       this.skip("build_failed");
       this.backOff();

@@ -24,8 +24,8 @@ import { Production, type BlockStoreClient } from "../src/production.js";
 import { metricValue } from "./harness.js";
 
 /** Devnet's producer 0 alone: every height is its own turn. */
-const SOLO: NetworkParams = { ...DEVNET, producers: [DEVNET.producers[0]!] };
 const INTERVAL = 20;
+const SOLO: NetworkParams = { ...DEVNET, producers: [DEVNET.producers[0]!], blockIntervalMs: INTERVAL };
 const RETRY = 100;
 
 /** A block-store in memory: validates and appends like the real one, unless told to fail. */
