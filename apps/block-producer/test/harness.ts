@@ -75,7 +75,6 @@ export async function startChain(intervalMs = DEVNET.blockIntervalMs): Promise<T
     const storeClient = createGrpcClient(BlockStoreService, storeGrpc);
     cleanups.push(() => storeClient.close());
 
-    let txSeq = 0;
     return {
       nats,
       bus,
@@ -112,16 +111,21 @@ export async function startChain(intervalMs = DEVNET.blockIntervalMs): Promise<T
         }
         return out;
       },
-      publishTx(data) {
-        const msg = create(PeerMessageSchema, { peerIp: "127.0.0.9", connId: ++txSeq, envelope: { payload: { case: "tx", value: { data } } } });
-        bus.publish(Subjects.peerIn("tx"), PeerMessageSchema, msg);
-      },
+      publishTx: (data) => publishTx(bus, data),
       stop: stopAll,
     };
   } catch (err) {
     await stopAll(); // a half-started chain must not leave a nats-server keeping the test alive
     throw err;
   }
+}
+
+let txSeq = 0;
+
+/** Publishes a tx on p2p.in.tx as the gateway does for a peer's Tx message. */
+export function publishTx(bus: Bus, data: Uint8Array): void {
+  const msg = create(PeerMessageSchema, { peerIp: "127.0.0.9", connId: ++txSeq, envelope: { payload: { case: "tx", value: { data } } } });
+  bus.publish(Subjects.peerIn("tx"), PeerMessageSchema, msg);
 }
 
 /** The devnet index of a block's producer. */
