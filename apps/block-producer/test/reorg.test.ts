@@ -1,4 +1,4 @@
-// A reorg under the real producer: a real block-store in-process (real LMDB in
+// A reorg under the real producer: the real block-store process (real LMDB in
 // a temp dir, real gRPC) on a real nats-server. The producer mines txs sent on
 // p2p.in.tx; then a competing branch from 3 blocks back, one block longer and
 // made at each height by its scheduled producer, is put into the store. The
@@ -6,21 +6,17 @@
 // go back into the mempool and are mined again on the new chain.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { blockHash, DEVNET, devnetProducerKey, expectedProducer, hashHex, signBlock, txHash, withLimits } from "@timenet/chain";
 import { BlockStoreService, PutResult, type Block } from "@timenet/proto";
 import { Bus } from "@timenet/bus";
-import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
-import { createLogger } from "@timenet/telemetry";
-import { startNatsServer, tempDir, waitFor } from "@timenet/testkit";
-import { startBlockStore } from "@timenet/block-store";
-import { startBlockProducer, type BlockProducer } from "../src/producer.js";
-import { metricValue, publishTx } from "./harness.js";
+import type { ServiceClient } from "@timenet/grpc";
+import { waitFor } from "@timenet/testkit";
+import type { BlockProducer } from "../src/producer.js";
+import { metricValue, publishTx, startChain } from "./harness.js";
 
 const I = 200;
 const NETWORK = withLimits(DEVNET, { blockIntervalMs: I });
-const logger = (service: string) => createLogger({ service, node: "t", level: process.env.TEST_LOG_LEVEL ?? "silent", pretty: false });
 const key = (tx: Uint8Array) => hashHex(txHash(tx));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,36 +54,12 @@ describe("a reorg returns the txs of the blocks that left the main chain to the 
   };
 
   before(async () => {
-    const nats = await startNatsServer();
-    cleanups.push(() => nats.stop());
-    const dir = await tempDir("producer-reorg-");
-    cleanups.push(() => dir.remove());
-    const handle = await startBlockStore({
-      node: "t",
-      natsUrl: nats.url,
-      dbPath: join(dir.path, "blocks"),
-      network: NETWORK,
-      grpcPort: 0,
-      metricsPort: 0,
-      logger: logger("block-store"),
-    });
-    cleanups.push(() => handle.stop());
-    store = createGrpcClient(BlockStoreService, `127.0.0.1:${handle.grpcPort}`);
-    cleanups.push(() => store.close());
-    bus = await Bus.connect({ servers: nats.url, name: "test-gateway" });
-    cleanups.push(() => bus.close());
-    producer = await startBlockProducer({
-      node: "p0",
-      natsUrl: nats.url,
-      network: NETWORK,
-      key: { devnetIndex: 0 },
-      blockStoreGrpc: `127.0.0.1:${handle.grpcPort}`,
-      grpcPort: 0,
-      metricsPort: 0,
-      logger: logger("block-producer"),
-      now: () => stoppedAt ?? Date.now(),
-    });
-    cleanups.push(() => producer.stop());
+    // The store is a real process (apps never import each other) on the same network file as the producer.
+    const chain = await startChain(I);
+    cleanups.push(() => chain.stop());
+    store = chain.storeClient;
+    bus = chain.bus;
+    producer = await chain.startProducer(0, { now: () => stoppedAt ?? Date.now() });
   });
   after(async () => {
     for (const c of cleanups.reverse()) await c();
