@@ -4,7 +4,7 @@
 //   host-1  gateway, registry, block-store, chain-sync, block-producer (devnet key 0)
 //   host-2  gateway, registry, block-store, chain-sync; its NATS takes 8 MB messages
 //   host-3  gateway, block-store, chain-sync on a 2-block fork of its own, deeper
-//           than its MAX_REORG_DEPTH=1: it sees host-1's chain and can never take it
+//           than its network file's max_reorg_depth 1: it sees host-1's chain and can never take it
 //   127.0.0.4  a gateway on another genesis (not scraped): a declared peer of
 //           host-1 that can never connect
 //
@@ -13,7 +13,8 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { BlockStoreService, GatewayService, PutResult } from "@timenet/proto";
 import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
-import { blockHash, DEVNET, devnetProducerKey, signBlock } from "@timenet/chain";
+import { writeFileSync } from "node:fs";
+import { blockHash, DEVNET, devnetProducerKey, networkFileJson, signBlock, withLimits } from "@timenet/chain";
 import { freePort, startNatsServer, startServiceProcess, tempDir, waitFor, type ServiceProcess } from "@timenet/testkit";
 import { startNatsWithConfig } from "../src/nats.js";
 
@@ -109,6 +110,9 @@ export async function planTestNetwork(): Promise<TestNetwork> {
   const intruder = await planHost(4, ["p2p-gateway"]);
   const hosts = [h1, h2, h3];
   const dir = await tempDir("observability-");
+  // host-3's store and chain-sync follow forks at most 1 block deep (a network rule, read from its file).
+  const shallowNetwork = join(dir.path, "devnet-shallow.json");
+  writeFileSync(shallowNetwork, networkFileJson(withLimits(DEVNET, { maxReorgDepth: 1 })));
   const natsStops: Array<() => Promise<unknown>> = [];
   const processes: ServiceProcess[] = [];
 
@@ -191,7 +195,7 @@ export async function planTestNetwork(): Promise<TestNetwork> {
         startGateway(intruder, [], { GENESIS_HASH: "ab".repeat(32) }),
         startStore(h1),
         startStore(h2),
-        startStore(h3, { MAX_REORG_DEPTH: "1" }).then(() => forkAway(h3)),
+        startStore(h3, { NETWORK: shallowNetwork }).then(() => forkAway(h3)),
       ]);
       await Promise.all([startGateway(h1, [h2, h3, intruder]), startGateway(h2, [h1, h3])]);
       await Promise.all([
@@ -205,7 +209,7 @@ export async function planTestNetwork(): Promise<TestNetwork> {
       // neither of them could take its 2-block branch for the longer chain.
       await waitFor(async () => (await h1.height()) >= 4 && (await h2.height()) >= 4, { timeoutMs: 30_000, intervalMs: 100, message: "host-1 and host-2 at height 4" });
       await startGateway(h3, [h1, h2]);
-      await startSync(h3, { MAX_REORG_DEPTH: "1" });
+      await startSync(h3, { NETWORK: shallowNetwork });
     },
     async stop() {
       for (const h of [...hosts, intruder]) h.close();
