@@ -9,6 +9,7 @@
 //
 // The network is the devnet with a 250 ms block interval (a network file in
 // the temp dir: the interval is a rule every node checks).
+//           its gateway's clock is 20 s slow (judged with one peer: it dials nobody)
 //   127.0.0.4  a gateway on another genesis (not scraped): a declared peer of
 //           host-1 that can never connect
 //
@@ -19,7 +20,7 @@ import { join } from "node:path";
 import { BlockStoreService, GatewayService, PutResult } from "@timenet/proto";
 import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
 import { blockHash, DEVNET, devnetProducerKey, networkFileJson, signBlock, withLimits } from "@timenet/chain";
-import { freePort, startNatsServer, startServiceProcess, tempDir, waitFor, type ServiceProcess } from "@timenet/testkit";
+import { freePort, skewedClockEnv, startNatsServer, startServiceProcess, tempDir, waitFor, type ServiceProcess } from "@timenet/testkit";
 import { startNatsWithConfig } from "../src/nats.js";
 
 export const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
@@ -218,7 +219,9 @@ export async function planTestNetwork(): Promise<TestNetwork> {
       // host-3 joins only once host-1 and host-2 are past its fork, so that
       // neither of them could take its 2-block branch for the longer chain.
       await waitFor(async () => (await h1.height()) >= 4 && (await h2.height()) >= 4, { timeoutMs: 30_000, intervalMs: 100, message: "host-1 and host-2 at height 4" });
-      await startGateway(h3, [h1, h2]);
+      // A host whose clock is wrong (its gateway only; the store and
+      // chain-sync keep the right time, so that the chain scenario stays).
+      await startGateway(h3, [h1, h2], { ...skewedClockEnv(-20_000), CLOCK_MIN_PEERS: "1" });
       await startSync(h3, { NETWORK: fastShallow });
     },
     async stop() {
