@@ -14,7 +14,8 @@ test("devnet is built in: limits, and producers derived from their public seeds"
   assert.equal(DEVNET.blockIntervalMs, 5000);
   assert.equal(DEVNET.maxBlockBytes, 1024 * 1024);
   assert.equal(DEVNET.maxTxs, 10_000);
-  assert.equal(DEVNET.maxFutureDriftMs, 15_000);
+  assert.equal(DEVNET.maxFutureDriftMs, 2_000);
+  assert.equal(DEVNET.maxReorgDepth, 100);
   assert.equal(devnetProducerKey(1).nodeId, hashHex(DEVNET.producers[1]!));
 });
 
@@ -38,7 +39,7 @@ test("the shipped testnet file loads by name from the workspace root and by path
 
 test("a bad network file is a one-line error naming the file and the field", async () => {
   const dir = await mkdtemp(join(tmpdir(), "chain-net-"));
-  const good = { name: "lab", genesis_timestamp_ms: 1767225600001, producers: [hashHex(DEVNET.producers[0]!)], block_interval_ms: 2000 };
+  const good = { name: "lab", genesis_timestamp_ms: 1767225600001, producers: [hashHex(DEVNET.producers[0]!)], block_interval_ms: 3000 };
   const attempt = async (doc: unknown): Promise<void> => {
     const path = join(dir, "lab.json");
     await writeFile(path, typeof doc === "string" ? doc : JSON.stringify(doc));
@@ -50,13 +51,14 @@ test("a bad network file is a one-line error naming the file and the field", asy
     [{ ...good, genesis_timestamp_ms: "soon" }, /field "genesis_timestamp_ms" must be a non-negative integer/],
     [{ ...good, block_interval_ms: 0 }, /field "block_interval_ms" must be a positive integer/],
     [{ ...good, block_intervall_ms: 5 }, /unknown field "block_intervall_ms"/],
+    [{ ...good, max_future_drift_ms: 3000 }, /"max_future_drift_ms" \(3000\) must be less than "block_interval_ms" \(3000\)/],
     [{ name: "lab", producers: good.producers }, /field "genesis_timestamp_ms" is missing/],
     ["{ not json", /lab\.json: not JSON/],
   ];
   try {
     await attempt(good);
     const lab = loadNetwork(join(dir, "lab.json"));
-    assert.equal(lab.blockIntervalMs, 2000);
+    assert.equal(lab.blockIntervalMs, 3000);
     assert.equal(lab.maxFutureDriftMs, DEVNET.maxFutureDriftMs);
     assert.notEqual(hashHex(lab.genesisHash), hashHex(DEVNET.genesisHash));
     for (const [doc, message] of cases) {
