@@ -1,5 +1,5 @@
-// Forks: switched to when longer and within MAX_REORG_DEPTH, refused when
-// deeper, kept aside when not longer; on the real gRPC API.
+// Forks: switched to when the fork choice prefers them and they leave the chain above the final height,
+// refused from below it, kept aside when not preferred; on the real gRPC API.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
@@ -10,7 +10,7 @@ import { startTestStore, type TestStore } from "./harness.js";
 
 const hex = (b: Block) => hashHex(endOf(b).hash);
 
-describe("forks (MAX_REORG_DEPTH 5)", () => {
+describe("forks (max_reorg_depth 5)", () => {
   let s: TestStore;
   const main = buildChain(GENESIS, 20); // heights 1..20
   const at = (chain: Block[], height: number) => chain.find((b) => b.header!.height === height)!;
