@@ -39,7 +39,8 @@ export interface TestChain {
 export async function startChain(intervalMs = DEVNET.blockIntervalMs): Promise<TestChain> {
   const nats = await startNatsServer();
   const dir = await tempDir("producer-chain-");
-  const network = withLimits(DEVNET, { blockIntervalMs: intervalMs });
+  // The drift bound must stay under the interval (a rule of network files).
+  const network = withLimits(DEVNET, { blockIntervalMs: intervalMs, maxFutureDriftMs: Math.min(DEVNET.maxFutureDriftMs, Math.floor(intervalMs / 3)) });
   const networkFile = join(dir.path, "devnet.json");
   writeFileSync(networkFile, networkFileJson(network));
   const grpcPort = await freePort();

@@ -16,7 +16,7 @@ import type { BlockProducer } from "../src/producer.js";
 import { metricValue, publishTx, startChain } from "./harness.js";
 
 const I = 200;
-const NETWORK = withLimits(DEVNET, { blockIntervalMs: I });
+const NETWORK = withLimits(DEVNET, { blockIntervalMs: I, maxFutureDriftMs: I / 4 });
 const key = (tx: Uint8Array) => hashHex(txHash(tx));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

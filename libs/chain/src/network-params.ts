@@ -94,7 +94,18 @@ export const DEVNET_GENESIS_HASH: Uint8Array = DEVNET.genesisHash;
  * short interval). The genesis, and so the genesis hash, stay the same.
  */
 export function withLimits(base: NetworkParams, limits: Partial<typeof LIMIT_DEFAULTS>): NetworkParams {
-  return Object.freeze({ ...base, ...limits });
+  const params = { ...base, ...limits };
+  const problem = limitsProblem(params);
+  if (problem !== undefined) throw new ChainError("ERR_NETWORK_PARAMS", problem);
+  return Object.freeze(params);
+}
+
+/** What is wrong with a set of limits together, or undefined. */
+function limitsProblem(l: typeof LIMIT_DEFAULTS): string | undefined {
+  if (l.maxFutureDriftMs >= l.blockIntervalMs) {
+    return `field "max_future_drift_ms" (${l.maxFutureDriftMs}) must be less than "block_interval_ms" (${l.blockIntervalMs}): a stand-in's early block could otherwise land before the turn of the producer ahead of it`;
+  }
+  return undefined;
 }
 
 /** `params` as a network file (the format loadNetwork reads): for tests and tools that start services with NETWORK=<file>. */
@@ -220,11 +231,8 @@ export function loadNetwork(nameOrPath: string): NetworkParams {
     limits[kind] = value as number;
   }
 
-  if (limits.maxFutureDriftMs >= limits.blockIntervalMs) {
-    fail(
-      `field "max_future_drift_ms" (${limits.maxFutureDriftMs}) must be less than "block_interval_ms" (${limits.blockIntervalMs}): a stand-in's early block could otherwise land before the turn of the producer ahead of it`,
-    );
-  }
+  const problem = limitsProblem(limits);
+  if (problem !== undefined) fail(problem);
   return buildParams(name, BigInt(ts), producers, limits);
 }
 

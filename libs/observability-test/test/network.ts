@@ -115,7 +115,7 @@ export async function planTestNetwork(): Promise<TestNetwork> {
   const intruder = await planHost(4, ["p2p-gateway"]);
   const hosts = [h1, h2, h3];
   const dir = await tempDir("observability-");
-  const FAST = withLimits(DEVNET, { blockIntervalMs: 250 });
+  const FAST = withLimits(DEVNET, { blockIntervalMs: 250, maxFutureDriftMs: 80 });
   const networkFile = (name: string, params: typeof DEVNET) => {
     const path = join(dir.path, name);
     writeFileSync(path, networkFileJson(params));
