@@ -1,5 +1,5 @@
 import { MAX_DEVNET_PRODUCER_INDEX } from "@timenet/chain";
-import { bytes, durationMs, int, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type Env } from "@timenet/config";
+import { bytes, int, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type Env } from "@timenet/config";
 import { BLOCK_PRODUCER_DEFAULTS as D } from "./options.js";
 
 /** The producer's environment variables (a README configuration table can be generated from this with describeSchema). */
@@ -10,7 +10,6 @@ export const blockProducerEnvSchema = {
   PRODUCER_DEVNET_INDEX: optional(
     int({ description: "Devnets only (NETWORK `devnet` or `devnet-*`; refused on any other): use the public devnet producer key k instead of PRODUCER_KEY_FILE", min: 0, max: MAX_DEVNET_PRODUCER_INDEX }),
   ),
-  BLOCK_INTERVAL: optional(durationMs({ description: "Time between blocks (default: the network's block interval; devnet 5s)", min: 10 })),
   BLOCK_STORE_GRPC: str({ description: "The block-store's gRPC address (GetTip, GetBlock, PutBlocks)", default: D.blockStoreGrpc }),
   MEMPOOL_MAX_TXS: int({ description: "Transactions the mempool holds; new ones are dropped beyond it", default: D.mempoolMaxTxs, min: 1 }),
   MEMPOOL_MAX_BYTES: bytes({ description: "Bytes of transactions the mempool holds; new ones are dropped beyond it", default: D.mempoolMaxBytes, min: 1024 }),

@@ -17,7 +17,6 @@ await runMain("block-producer", logger, async () => {
     // A key refused by resolveProducerIdentity (ProducerError: a devnet key off
     // a devnet, a key that is not a producer) is runMain's one fatal line, exit 1.
     key: env.PRODUCER_DEVNET_INDEX !== undefined ? { devnetIndex: env.PRODUCER_DEVNET_INDEX } : { file: env.PRODUCER_KEY_FILE },
-    blockIntervalMs: env.BLOCK_INTERVAL,
     blockStoreGrpc: env.BLOCK_STORE_GRPC,
     mempoolMaxTxs: env.MEMPOOL_MAX_TXS,
     mempoolMaxBytes: env.MEMPOOL_MAX_BYTES,

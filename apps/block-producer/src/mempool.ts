@@ -1,7 +1,22 @@
 import { hashHex, txHash } from "@timenet/chain";
 
-/** What became of a transaction offered to the mempool. */
-export type TxAdmission = "added" | "duplicate" | "full" | "too_large";
+/**
+ * What became of a transaction offered to the mempool: "duplicate" when it is
+ * already waiting, "included" when it is in a block of the main chain as the
+ * producer knows it (a block that left the main chain no longer counts).
+ */
+export type TxAdmission = "added" | "duplicate" | "included" | "full" | "too_large";
+
+/** What reinstate did: txs back in the mempool (or already there), and txs that did not fit its bounds. */
+export interface Reinstated {
+  reinstated: number;
+  didNotFit: number;
+}
+
+/** The key a tx is known by: its SHA-256d hash in hex. */
+export function txKey(tx: Uint8Array): string {
+  return hashHex(txHash(tx));
+}
 
 export interface MempoolLimits {
   /** Most transactions held; beyond it new ones are dropped ("full"). */
@@ -42,13 +57,69 @@ export class Mempool {
   }
 
   add(tx: Uint8Array): TxAdmission {
-    const key = hashHex(txHash(tx));
-    if (this.txs.has(key) || this.included.has(key)) return "duplicate";
-    if (tx.length > this.limits.maxTxBytes) return "too_large";
-    if (this.txs.size >= this.limits.maxTxs || this.totalBytes + tx.length > this.limits.maxBytes) return "full";
+    const key = txKey(tx);
+    if (this.txs.has(key)) return "duplicate";
+    if (this.included.has(key)) return "included";
+    const room = this.room(tx);
+    if (room !== "added") return room;
     this.txs.set(key, tx);
     this.totalBytes += tx.length;
     return "added";
+  }
+
+  private room(tx: Uint8Array): "added" | "full" | "too_large" {
+    if (tx.length > this.limits.maxTxBytes) return "too_large";
+    if (this.txs.size >= this.limits.maxTxs || this.totalBytes + tx.length > this.limits.maxBytes) return "full";
+    return "added";
+  }
+
+  /** Whether the tx is waiting for a block. */
+  has(tx: Uint8Array): boolean {
+    return this.txs.has(txKey(tx));
+  }
+
+  /**
+   * Transactions of blocks that left the main chain (and are not in its new
+   * branch): they are no longer included, and wait again ahead of the ones
+   * that arrived since, in the order given (their old block order). Only
+   * what fits the mempool's bounds comes back; the waiting txs keep their
+   * place, the rest is counted as didNotFit (and forgotten, so a resent copy
+   * is taken again).
+   */
+  reinstate(txs: Iterable<Uint8Array>): Reinstated {
+    let reinstated = 0;
+    let didNotFit = 0;
+    const back = new Map<string, Uint8Array>();
+    for (const tx of txs) {
+      const key = txKey(tx);
+      this.included.delete(key);
+      if (this.txs.has(key)) {
+        reinstated++; // resent while it was off the chain: already waiting
+        continue;
+      }
+      if (this.room(tx) !== "added") {
+        didNotFit++;
+        continue;
+      }
+      back.set(key, tx);
+      this.totalBytes += tx.length;
+      // Counted against the bounds at once, so the next one sees the room left.
+      this.txs.set(key, tx);
+      reinstated++;
+    }
+    if (back.size > 0) {
+      // A Map keeps insertion order: rebuild it with the reinstated txs first.
+      const newer = [...this.txs].filter(([key]) => !back.has(key));
+      this.txs.clear();
+      for (const [key, tx] of back) this.txs.set(key, tx);
+      for (const [key, tx] of newer) this.txs.set(key, tx);
+    }
+    return { reinstated, didNotFit };
+  }
+
+  /** Transactions no longer in a block of the main chain whose bytes are not at hand: a resent copy is taken again. */
+  forget(keys: Iterable<string>): void {
+    for (const key of keys) this.included.delete(key);
   }
 
   /**
@@ -77,7 +148,7 @@ export class Mempool {
   markIncluded(txs: Iterable<Uint8Array>): number {
     let removed = 0;
     for (const tx of txs) {
-      const key = hashHex(txHash(tx));
+      const key = txKey(tx);
       const held = this.txs.get(key);
       if (held !== undefined) {
         this.txs.delete(key);

@@ -13,8 +13,15 @@ export class ProducerMetrics {
   readonly putFailures: Counter<"result">;
   readonly mempoolTxs: Gauge;
   readonly mempoolBytes: Gauge;
-  /** reason: duplicate (waiting, or already in a block), full, too_large (could never fit a block). */
+  /** reason: duplicate (already waiting), included (in a block of the main chain), full, too_large (could never fit a block). */
   readonly txsDropped: Counter<"reason">;
+  /** Reorgs seen: blocks the producer had walked as the main chain left it. */
+  readonly reorgs: Counter;
+  /**
+   * What became of the txs of blocks that left the main chain. result: reinstated (back in the mempool),
+   * in_new_branch (still included), mempool_full (did not fit), unavailable (the store no longer had the block).
+   */
+  readonly reorgedTxs: Counter<"result">;
   /** reason: store_unreachable, wrong_genesis, tip_moved (another producer made the height first), build_failed. */
   readonly turnsSkipped: Counter<"reason">;
 
@@ -35,6 +42,8 @@ export class ProducerMetrics {
     this.mempoolTxs = sizeGauge("timenet_producer_mempool_txs", "Transactions waiting in the mempool", (m) => m.txs);
     this.mempoolBytes = sizeGauge("timenet_producer_mempool_bytes", "Bytes of the transactions waiting in the mempool", (m) => m.bytes);
     this.txsDropped = counter("timenet_producer_txs_dropped_total", "Transactions not taken into the mempool, by reason", ["reason"]);
+    this.reorgs = counter("timenet_producer_reorgs_total", "Reorgs seen: blocks walked as the main chain that left it", []);
+    this.reorgedTxs = counter("timenet_producer_reorged_txs_total", "Txs of blocks that left the main chain, by what became of them", ["result"]);
     this.turnsSkipped = counter("timenet_producer_turns_skipped_total", "Turns (own or fallback) that passed without our block, by reason", ["reason"]);
   }
 }

@@ -10,8 +10,6 @@ export type ProducerKeySource = NodeKey | { file: string } | { devnetIndex: numb
 export interface BlockProducerOptions extends ServiceEndpointOptions {
   network: NetworkParams;
   key: ProducerKeySource;
-  /** Time between blocks. Default: the network's blockIntervalMs. */
-  blockIntervalMs?: number;
   /** The block-store's gRPC address. Default 127.0.0.1:50054. */
   blockStoreGrpc?: string;
   /** Mempool bounds. Default 10000 transactions and 64 MiB. */
@@ -19,7 +17,7 @@ export interface BlockProducerOptions extends ServiceEndpointOptions {
   mempoolMaxBytes?: number;
   /** Deadline of each call to the block-store. Default 5 s. */
   storeDeadlineMs?: number;
-  /** How long to wait before asking the block-store again when it did not answer. Default: one interval, at most 1 s. */
+  /** How long to wait before asking the block-store again when it did not answer. Default: the network's block interval, at most 1 s. */
   retryMs?: number;
   /** Most blocks read back from the store to take their txs out of the mempool when the tip jumps. Default 64. */
   evictionDepth?: number;
@@ -38,16 +36,15 @@ export const BLOCK_PRODUCER_DEFAULTS = {
 };
 
 export type ResolvedBlockProducerOptions = typeof BLOCK_PRODUCER_DEFAULTS &
-  ResolvedServiceEndpoints & { network: NetworkParams; key: ProducerKeySource; blockIntervalMs: number; retryMs: number };
+  ResolvedServiceEndpoints & { network: NetworkParams; key: ProducerKeySource; retryMs: number };
 
 export function resolveBlockProducerOptions(o: BlockProducerOptions): ResolvedBlockProducerOptions {
-  const blockIntervalMs = o.blockIntervalMs ?? o.network.blockIntervalMs;
   return {
     ...resolveServiceEndpoints(o, { node: "block-producer", service: "block-producer" }),
     ...withDefaults(BLOCK_PRODUCER_DEFAULTS, o),
     network: o.network,
     key: o.key,
-    blockIntervalMs,
-    retryMs: o.retryMs ?? Math.min(blockIntervalMs, 1_000),
+    // The block interval is a rule of the network (the schedule is checked by every node), not a setting.
+    retryMs: o.retryMs ?? Math.min(o.network.blockIntervalMs, 1_000),
   };
 }

@@ -45,7 +45,7 @@ export async function startBlockProducer(options: BlockProducerOptions): Promise
     const production = new Production({
       network: o.network,
       identity,
-      intervalMs: o.blockIntervalMs,
+      intervalMs: o.network.blockIntervalMs,
       store,
       mempool,
       metrics,
@@ -85,7 +85,7 @@ export async function startBlockProducer(options: BlockProducerOptions): Promise
       producer_index: identity.index,
       producers: o.network.producers.length,
       key: identity.origin,
-      interval_ms: o.blockIntervalMs,
+      interval_ms: o.network.blockIntervalMs,
       block_store: o.blockStoreGrpc,
     });
 

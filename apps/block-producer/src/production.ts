@@ -1,8 +1,9 @@
 import { blockHash, expectedProducer, hashHex, type NetworkParams } from "@timenet/chain";
-import { enumLabel, PutResult, PutResultSchema, type BlockStoreService, type ChainTip } from "@timenet/proto";
+import { enumLabel, PutResult, PutResultSchema, type Block, type BlockStoreService, type ChainTip } from "@timenet/proto";
 import type { ServiceClient } from "@timenet/grpc";
 import type { Logger } from "@timenet/telemetry";
 import { buildBlock, txBudget, txCost } from "./block-builder.js";
+import { KnownChain } from "./known-chain.js";
 import type { Mempool } from "./mempool.js";
 import type { ProducerMetrics } from "./metrics.js";
 import type { ProducerIdentity } from "./producer-key.js";
@@ -59,9 +60,9 @@ export class Production {
   private retryAtMs = 0;
   private genesisMismatch = false;
   private readonly expectedIndex: (height: number) => number;
-  /** Hashes of blocks whose txs have left the mempool (bounded, oldest forgotten first). */
-  private readonly evicted = new Set<string>();
-  private evicting: Promise<void> = Promise.resolve();
+  /** The main chain as last walked: whose txs have left the mempool, and come back to it when their block leaves the chain. */
+  private readonly known: KnownChain;
+  private evicting: Promise<unknown> = Promise.resolve();
   private stepping: Promise<void> = Promise.resolve();
   private blocksProduced = 0;
   private lastHeight = 0;
@@ -70,6 +71,7 @@ export class Production {
   constructor(private readonly d: ProductionDeps) {
     const index = new Map(d.network.producers.map((p, i) => [hashHex(p), i]));
     this.expectedIndex = (height) => index.get(hashHex(expectedProducer(height, d.network))) ?? -1;
+    this.known = new KnownChain({ ...d, depth: d.evictionDepth });
   }
 
   start(): void {
@@ -119,6 +121,7 @@ export class Production {
       expectedIndex: this.expectedIndex(height),
       producers: this.d.network.producers.length,
       intervalMs: this.d.intervalMs,
+      signedParent: tip.header !== undefined && hashHex(tip.header.producerId) === hashHex(this.d.identity.key.publicKey),
     });
   }
 
@@ -243,7 +246,7 @@ export class Production {
     const txs = mempool.select(network.maxTxs, txBudget(network), txCost);
     let block;
     try {
-      block = buildBlock(tip, txs, identity.key, network, this.d.now());
+      block = buildBlock(tip, txs, identity.key, network, Math.max(this.d.now(), turn.notBeforeMs));
     } catch (err) {
       this.skip("build_failed");
       this.backOff();
@@ -279,9 +282,9 @@ export class Production {
       );
       return;
     }
-    mempool.markIncluded(txs);
+    // Our block joins the known chain (its txs leave the mempool) without being read back.
+    if (!(await this.evictUpTo(res.tip ?? tip, block))) mempool.markIncluded(txs);
     const hash = hashHex(blockHash(header));
-    this.remember(hash);
     this.blocksProduced++;
     this.lastHeight = header.height;
     this.lastProducedMs = Number(header.timestampMs);
@@ -292,42 +295,20 @@ export class Production {
     );
   }
 
-  private remember(hash: string): void {
-    this.evicted.add(hash);
-    while (this.evicted.size > this.d.evictionDepth * 2) {
-      const oldest = this.evicted.values().next().value;
-      if (oldest === undefined) break;
-      this.evicted.delete(oldest);
-    }
-  }
-
-  /** Takes the txs of `tip`'s block and of its ancestors not yet seen (up to evictionDepth) out of the mempool. Serialised. */
-  private evictUpTo(tip: ChainTip): Promise<void> {
-    this.evicting = this.evicting.then(() => this.walkBack(tip));
-    return this.evicting;
-  }
-
-  private async walkBack(tip: ChainTip): Promise<void> {
-    let hash = tip.hash;
-    const walked: string[] = [];
-    try {
-      for (let depth = 0; depth < this.d.evictionDepth && !this.stopped; depth++) {
-        const key = hashHex(hash);
-        if (this.evicted.has(key)) break;
-        const res = await this.d.store.getBlock({ by: { case: "hash", value: hash } }, { deadlineMs: this.d.storeDeadlineMs });
-        const header = res.block?.header;
-        if (header === undefined) break;
-        this.d.mempool.markIncluded(res.block!.txs);
-        walked.push(key);
-        if (header.height === 0) break;
-        hash = header.prevHash;
-      }
-    } catch (err) {
-      // Left for the next tip: a block not walked is not marked, so it is read again.
-      this.d.logger.warn({ height: tip.height, err: (err as Error).message }, "cannot read a block back from the block-store to clean the mempool");
-      return;
-    }
-    // Oldest first, so the most recent blocks are the last forgotten.
-    for (const key of walked.reverse()) this.remember(key);
+  /**
+   * Brings the known chain up to the current tip (`tip` until a newer one is
+   * adopted): the txs of blocks new on the main chain leave the mempool, those
+   * of blocks that left it come back (see KnownChain). Serialised. Resolves
+   * false when the store could not be read.
+   */
+  private evictUpTo(tip: ChainTip, have?: Block): Promise<boolean> {
+    const walk = this.evicting
+      .then(() => this.known.follow(this.tip ?? tip, have, () => this.stopped))
+      .catch((err: unknown) => {
+        this.d.logger.error({ height: tip.height, err: (err as Error).message }, "following the main chain failed");
+        return false;
+      });
+    this.evicting = walk;
+    return walk;
   }
 }

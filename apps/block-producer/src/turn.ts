@@ -1,16 +1,16 @@
+import { rankDistance } from "@timenet/chain";
+
 /**
- * Whose turn a height is, and from when a producer may make it.
+ * When this producer makes a height.
  *
- * Heights are round-robin over the network's producers (the chain lib's
- * `expectedProducer`). So that a dead producer does not stall the chain, the
- * others take over in a fixed order: the producer at rank distance
- * d = (its index - the expected index) mod n may make the height once
+ * The schedule itself is a validity rule of the chain lib (schedule.ts): the
+ * producer at rank distance d may give the height a timestamp of at least
+ * parent.timestamp + interval * (1 + d). The producer goes at
  *
  *     now >= base + interval * (1 + d)
  *
- * where base is the parent's timestamp. The expected producer (d = 0) goes one
- * interval after the parent, the next one (d = 1) a further interval later,
- * and so on, so in the normal case no height ever has two producers.
+ * where base is the parent's timestamp, so in the normal case no height ever
+ * has two producers, and its block's timestamp (now) satisfies the rule.
  *
  * One refinement: a parent this producer learned of more than an interval
  * after its timestamp (the genesis, a tip after an outage, any tip at our own
@@ -19,12 +19,15 @@
  * next height at once; with it, the expected producer goes at once and the
  * fallbacks still wait their extra intervals. It never makes a turn earlier
  * than the rule above.
+ *
+ * A producer that signed the parent "rests": its block would weigh nothing in
+ * the fork choice (one key's consecutive blocks add no weight), and a stand-in's
+ * block at the same height would replace it. So it goes only after every
+ * other producer had its turn (rank n), and makes the block itself only when
+ * nobody else does (a network with one producer alive still moves on).
  */
 
-/** (mine - expected) mod n: 0 for the expected producer, 1 for the first fallback, ... */
-export function rankDistance(myIndex: number, expectedIndex: number, producers: number): number {
-  return (((myIndex - expectedIndex) % producers) + producers) % producers;
-}
+export { rankDistance };
 
 /** The moment a turn's intervals count from: the parent's timestamp, or an interval before we saw a late parent. */
 export function turnBaseMs(parentTimestampMs: number, parentSeenMs: number, intervalMs: number): number {
@@ -42,6 +45,8 @@ export interface TurnInput {
   expectedIndex: number;
   producers: number;
   intervalMs: number;
+  /** This producer signed the parent: it goes after every other producer. */
+  signedParent?: boolean;
 }
 
 export interface Turn {
@@ -55,5 +60,6 @@ export interface Turn {
 export function turnFor(t: TurnInput): Turn {
   const rank = rankDistance(t.myIndex, t.expectedIndex, t.producers);
   const base = turnBaseMs(t.parentTimestampMs, t.parentSeenMs ?? t.parentTimestampMs, t.intervalMs);
-  return { height: t.height, rank, notBeforeMs: base + t.intervalMs * (1 + rank) };
+  const waits = t.signedParent === true && t.producers > 1 ? t.producers : rank;
+  return { height: t.height, rank, notBeforeMs: base + t.intervalMs * (1 + waits) };
 }

@@ -4,7 +4,8 @@ import { fileURLToPath } from "node:url";
 import type { Registry } from "prom-client";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { DEVNET, hashHex } from "@timenet/chain";
+import { writeFileSync } from "node:fs";
+import { DEVNET, hashHex, networkFileJson, withLimits } from "@timenet/chain";
 import { BlockStoreService, PeerMessageSchema, Subjects, type Block } from "@timenet/proto";
 import { Bus } from "@timenet/bus";
 import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
@@ -34,9 +35,13 @@ export interface TestChain {
   stop(): Promise<void>;
 }
 
-export async function startChain(): Promise<TestChain> {
+/** A real store and NATS for producers of the devnet, with its block interval set to `intervalMs` (a rule of the network). */
+export async function startChain(intervalMs = DEVNET.blockIntervalMs): Promise<TestChain> {
   const nats = await startNatsServer();
   const dir = await tempDir("producer-chain-");
+  const network = withLimits(DEVNET, { blockIntervalMs: intervalMs });
+  const networkFile = join(dir.path, "devnet.json");
+  writeFileSync(networkFile, networkFileJson(network));
   const grpcPort = await freePort();
   const metricsPort = await freePort();
   const storeGrpc = `127.0.0.1:${grpcPort}`;
@@ -54,7 +59,7 @@ export async function startChain(): Promise<TestChain> {
       main: STORE_MAIN,
       env: {
         NODE_NAME: "store",
-        NETWORK: "devnet",
+        NETWORK: networkFile,
         NATS_URL: nats.url,
         STORE_DB_PATH: join(dir.path, "blocks"),
         GRPC_HOST: "127.0.0.1",
@@ -70,7 +75,6 @@ export async function startChain(): Promise<TestChain> {
     const storeClient = createGrpcClient(BlockStoreService, storeGrpc);
     cleanups.push(() => storeClient.close());
 
-    let txSeq = 0;
     return {
       nats,
       bus,
@@ -82,7 +86,7 @@ export async function startChain(): Promise<TestChain> {
         const p = await startBlockProducer({
           node: `p${devnetIndex}`,
           natsUrl: nats.url,
-          network: DEVNET,
+          network,
           key: { devnetIndex },
           blockStoreGrpc: storeGrpc,
           grpcPort: 0,
@@ -107,16 +111,21 @@ export async function startChain(): Promise<TestChain> {
         }
         return out;
       },
-      publishTx(data) {
-        const msg = create(PeerMessageSchema, { peerIp: "127.0.0.9", connId: ++txSeq, envelope: { payload: { case: "tx", value: { data } } } });
-        bus.publish(Subjects.peerIn("tx"), PeerMessageSchema, msg);
-      },
+      publishTx: (data) => publishTx(bus, data),
       stop: stopAll,
     };
   } catch (err) {
     await stopAll(); // a half-started chain must not leave a nats-server keeping the test alive
     throw err;
   }
+}
+
+let txSeq = 0;
+
+/** Publishes a tx on p2p.in.tx as the gateway does for a peer's Tx message. */
+export function publishTx(bus: Bus, data: Uint8Array): void {
+  const msg = create(PeerMessageSchema, { peerIp: "127.0.0.9", connId: ++txSeq, envelope: { payload: { case: "tx", value: { data } } } });
+  bus.publish(Subjects.peerIn("tx"), PeerMessageSchema, msg);
 }
 
 /** The devnet index of a block's producer. */

@@ -118,13 +118,11 @@ test("configuration: defaults, and a bad variable stops main with one line and e
   assert.equal(c.BLOCK_STORE_GRPC, "127.0.0.1:50054");
   assert.equal(c.MEMPOOL_MAX_TXS, 10_000);
   assert.equal(c.MEMPOOL_MAX_BYTES, 64 * 1024 * 1024);
-  assert.equal(c.BLOCK_INTERVAL, undefined, "the network's interval unless set");
+  assert.equal("BLOCK_INTERVAL" in c, false, "the block interval is a rule of the network, not a setting");
   assert.equal(c.PRODUCER_DEVNET_INDEX, undefined);
-  assert.equal(parseBlockProducerEnv({ BLOCK_INTERVAL: "200ms" }).BLOCK_INTERVAL, 200);
   assert.ok(Object.keys(blockProducerEnvSchema).includes("PRODUCER_KEY_FILE"));
   for (const [name, value, expected] of [
     ["MEMPOOL_MAX_TXS", "lots", /^invalid configuration: MEMPOOL_MAX_TXS="lots": expected an integer/],
-    ["BLOCK_INTERVAL", "often", /^invalid configuration: BLOCK_INTERVAL="often": expected a duration/],
     ["PRODUCER_DEVNET_INDEX", "-1", /^invalid configuration: PRODUCER_DEVNET_INDEX="-1": expected an integer from 0/],
   ] as const) {
     const r = spawnSync(process.execPath, [MAIN], { env: { PATH: process.env.PATH, [name]: value }, encoding: "utf8" });

@@ -58,3 +58,12 @@ test("a parent learned of late (genesis, our start) counts as made one interval 
   assert.equal(turnBaseMs(T, T + 30, I), T);
   assert.equal(notBefore(1, 4, T, T + 30), T + I);
 });
+
+test("a producer that signed the parent rests: it goes after every other producer, and still goes", () => {
+  // Height 4 is producer 1's; producer 1 also made height 3 (standing in): its block would weigh 0.
+  const resting = turnFor({ height: 4, parentTimestampMs: T, myIndex: 1, expectedIndex: 1, producers: 3, intervalMs: I, signedParent: true });
+  assert.equal(resting.rank, 0);
+  assert.equal(resting.notBeforeMs, T + 4 * I, "after both stand-ins (T+2I, T+3I)");
+  // Alone on its network it is never held back.
+  assert.equal(turnFor({ height: 4, parentTimestampMs: T, myIndex: 0, expectedIndex: 0, producers: 1, intervalMs: I, signedParent: true }).notBeforeMs, T + I);
+});

@@ -20,6 +20,8 @@ export function putResponse(store: BlockStore, o: PutOutcome): PutBlocksResponse
     invalidIndex: o.invalid?.index ?? 0,
     detail: o.detail,
     reorgDepth: o.reorgDepth,
+    held: o.held ?? 0,
+    retryAfterMs: o.retryAfterMs ?? 0,
   });
 }
 

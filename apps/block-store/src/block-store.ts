@@ -1,10 +1,13 @@
 import type { Database, RootDatabase } from "lmdb";
 import { LmdbEnvironment } from "@timenet/lmdb";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { blockHash, hashHex, validateChain, type NetworkParams } from "@timenet/chain";
+import { blockHash, hashHex, preferred, producerIndex, summariseBranch, validateChain, weightWindow, type NetworkParams } from "@timenet/chain";
 import { BlockInvalidReason, BlockInvalidReasonSchema, BlockSchema, enumLabel, PutResultSchema, ChainTipSchema, PutResult, type Block, type BlockHeader, type ChainTip } from "@timenet/proto";
 import type { Logger } from "@timenet/telemetry";
+import { FutureBlocks, type HoldLimits } from "./future-blocks.js";
 import type { StoreMetrics } from "./metrics.js";
+import { BLOCK_STORE_DEFAULTS } from "./options.js";
+import { SideBranches, type SideLimits } from "./side-branches.js";
 
 export type BlockStoreErrorCode = "ERR_GENESIS_MISMATCH" | "ERR_STORE_CORRUPT";
 
@@ -36,6 +39,10 @@ export interface PutOutcome {
   tipChanged: boolean;
   /** For a switch: main-chain blocks replaced. For FORK_TOO_DEEP / FORK_NOT_PREFERRED: how deep the fork is. */
   reorgDepth: number;
+  /** For HELD: blocks held for later. */
+  held?: number;
+  /** For TOO_EARLY: when to offer the blocks again. */
+  retryAfterMs?: number;
   /** For INVALID: why, and the index of the first bad block in the request. */
   invalid?: { reason: BlockInvalidReason; index: number };
   detail: string;
@@ -43,6 +50,10 @@ export interface PutOutcome {
 
 export interface BlockStoreDeps {
   network: NetworkParams;
+  /** The cap on blocks kept aside (forks not preferred, replaced blocks). Default: BLOCK_STORE_DEFAULTS. */
+  side?: SideLimits;
+  /** The bounds of the hold for early blocks. Default: BLOCK_STORE_DEFAULTS. */
+  hold?: HoldLimits;
   metrics: StoreMetrics;
   logger: Logger;
   /** Validation's clock. Default Date.now. */
@@ -53,10 +64,12 @@ type ChainTables = {
   blocks: Database<Uint8Array, Uint8Array>;
   heights: Database<Uint8Array, number>;
   meta: Database<Uint8Array, string>;
+  side: Database<Uint8Array, Uint8Array>;
 };
 
 const META_GENESIS = "genesis";
 const META_TIP = "tip";
+const META_FINAL = "final";
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
@@ -69,16 +82,23 @@ function copy(bytes: Uint8Array): Uint8Array {
 
 /**
  * The chain on disk, and the only code that writes it. One LMDB environment
- * with three named databases: `blocks` (hash -> protobuf Block, every stored
- * block, main chain or not), `heights` (height -> hash, the main chain only)
- * and `meta` (genesis and tip hashes). Every put is ONE transaction, so a
+ * with four named databases: `blocks` (hash -> protobuf Block, every stored
+ * block, main chain or not), `heights` (height -> hash, the main chain only),
+ * `side` (height || hash -> size: the blocks not on the main chain, bounded,
+ * see side-branches.ts) and `meta` (genesis and tip hashes, the final
+ * height). Blocks early by our clock wait in memory (future-blocks.ts) until
+ * `releaseDue`. The fork choice is the chain lib's. Every put is ONE transaction, so a
  * crash leaves the chain as it was before or after a put, never a gap or a
  * half-written block. Everything is synchronous: puts are serialised by the
  * event loop.
  */
 export class BlockStore {
   private current: StoredTip;
+  /** Blocks at or below this height are final; it never decreases. */
+  private final: number;
   private readonly now: () => number;
+  private readonly side: SideBranches;
+  private readonly future: FutureBlocks;
 
   private readonly root: RootDatabase;
   private readonly blocks: Database<Uint8Array, Uint8Array>;
@@ -93,8 +113,14 @@ export class BlockStore {
     this.root = env.root;
     ({ blocks: this.blocks, heights: this.heights, meta: this.meta } = env.tables);
     this.now = deps.now ?? Date.now;
+    const D = BLOCK_STORE_DEFAULTS;
+    this.side = new SideBranches(env.tables.side, this.blocks, deps.side ?? { maxBlocks: D.sideMaxBlocks, maxBytes: D.sideMaxBytes }, deps.metrics);
+    this.future = new FutureBlocks(deps.hold ?? { maxBlocks: D.holdMaxBlocks, maxBytes: D.holdMaxBytes, maxAheadMs: D.holdMaxAheadMs });
     this.current = this.initialise();
+    const stored = this.meta.get(META_FINAL);
+    this.final = Math.max(stored === undefined ? 0 : new DataView(stored.buffer, stored.byteOffset, 4).getUint32(0, false), this.current.height - deps.network.maxReorgDepth, 0);
     deps.metrics.height.set(this.current.height);
+    deps.metrics.finalHeight.set(this.final);
   }
 
   /**
@@ -107,6 +133,7 @@ export class BlockStore {
       blocks: root.openDB<Uint8Array, Uint8Array>({ name: "blocks", encoding: "binary", keyEncoding: "binary" }),
       heights: root.openDB<Uint8Array, number>({ name: "heights", encoding: "binary", keyEncoding: "uint32" }),
       meta: root.openDB<Uint8Array, string>({ name: "meta", encoding: "binary" }),
+      side: root.openDB<Uint8Array, Uint8Array>({ name: "side", encoding: "binary", keyEncoding: "binary" }),
     }));
     try {
       return new BlockStore(env, deps, path);
@@ -123,7 +150,49 @@ export class BlockStore {
   /** The tip as published on chain.tip and answered by GetTip. */
   chainTip(): ChainTip {
     const t = this.current;
-    return create(ChainTipSchema, { height: t.height, hash: t.hash, timestampMs: t.header.timestampMs, genesisHash: this.genesisHash, header: t.header });
+    return create(ChainTipSchema, {
+      height: t.height,
+      hash: t.hash,
+      timestampMs: t.header.timestampMs,
+      genesisHash: this.genesisHash,
+      header: t.header,
+      finalHeight: this.final,
+    });
+  }
+
+  get finalHeight(): number {
+    return this.final;
+  }
+
+  /** Blocks and bytes kept aside, for tests and status. */
+  get sideBranches(): { blocks: number; bytes: number } {
+    return { blocks: this.side.blocks, bytes: this.side.totalBytes };
+  }
+
+  /** When the next held run of early blocks is due (our clock), or undefined. */
+  nextDueMs(): number | undefined {
+    return this.future.nextDueMs();
+  }
+
+  /**
+   * Offers every held run whose time has come to the chain, as a put. A run
+   * that does not apply then (its parent pruned, another branch preferred
+   * meanwhile) is dropped: whoever has it offers it again.
+   */
+  releaseDue(): PutOutcome[] {
+    const outcomes: PutOutcome[] = [];
+    for (const run of this.future.takeDue(this.now())) {
+      this.deps.metrics.holdResults.inc({ result: "released" });
+      const outcome = this.put(run);
+      const kept = outcome.result === PutResult.APPLIED || outcome.result === PutResult.HELD || outcome.result === PutResult.FORK_NOT_PREFERRED || outcome.result === PutResult.ALREADY_HAVE;
+      if (!kept) {
+        this.deps.metrics.holdResults.inc({ result: "dropped" });
+        this.deps.logger.info({ height: run[0]!.header!.height, blocks: run.length, result: enumLabel(PutResultSchema, outcome.result), detail: outcome.detail }, "held blocks did not apply when due: dropped");
+      }
+      outcomes.push(outcome);
+    }
+    this.publishHeld();
+    return outcomes;
   }
 
   get genesisHash(): Uint8Array {
@@ -182,9 +251,10 @@ export class BlockStore {
 
   /**
    * Validates and commits a contiguous run of blocks: appends to the tip,
-   * switches to a longer fork within `maxReorgDepth`, or refuses. Nothing is
-   * written unless the result is APPLIED (or FORK_NOT_PREFERRED, whose valid
-   * blocks are kept by hash so a later extension of the fork can switch).
+   * switches to a fork the fork choice prefers (above the final height),
+   * keeps aside one it does not (bounded: a later extension may make it
+   * win), holds blocks early by our clock, or refuses. Nothing is written
+   * for any other result.
    */
   put(blocks: readonly Block[]): PutOutcome {
     const outcome = this.decide(blocks);
@@ -283,8 +353,7 @@ export class BlockStore {
     }
     if (skip === blocks.length) return this.outcome(PutResult.ALREADY_HAVE, `all ${blocks.length} blocks are on the main chain`);
 
-    const rest = blocks.slice(skip);
-    let parent: { hash: Uint8Array; header: BlockHeader } | undefined;
+    let parent: Parent | undefined;
     if (skip > 0) {
       parent = { hash: hashes[skip - 1]!, header: blocks[skip - 1]!.header! };
     } else if (first > 0) {
@@ -293,85 +362,113 @@ export class BlockStore {
       if (!header) return this.outcome(PutResult.PARENT_UNKNOWN, `parent ${hashHex(prevHash)} of block ${first} is not stored (tip ${this.current.height})`);
       parent = { hash: copy(prevHash), header };
     }
+    const rest = blocks.slice(skip);
+    const restHashes = hashes.slice(skip);
     // parent undefined: a height-0 block that is not our genesis; validation says WRONG_GENESIS.
     const checked = validateChain(rest, parent?.header, this.deps.network, this.now());
-    if (!checked.ok) return this.invalid(checked.reason, skip + checked.index, checked.detail);
-    if (parent === undefined) return this.invalid(BlockInvalidReason.WRONG_GENESIS, 0, "a second genesis"); // validation refuses it first
-    const newHashes = hashes.slice(skip);
-    const fork = this.forkPoint(parent);
-    const newTip = { height: first + blocks.length - 1, hash: hashes[hashes.length - 1]!, header: blocks[blocks.length - 1]!.header! };
-
-    if (fork.depth === 0) {
-      this.commit(rest, newHashes, [], newTip);
-      return this.outcome(PutResult.APPLIED, `appended ${rest.length} blocks`, { applied: rest.length, tip: newTip, tipChanged: true });
+    if (checked.ok) {
+      if (parent === undefined) return this.invalid(BlockInvalidReason.WRONG_GENESIS, 0, "a second genesis"); // validation refuses it first
+      return this.place(rest, restHashes, parent);
     }
-    return this.reorg(rest, newHashes, fork, newTip);
+    if (checked.reason !== BlockInvalidReason.TIMESTAMP_IN_FUTURE) return this.invalid(checked.reason, skip + checked.index, checked.detail);
+
+    // Valid up to a block that is early by our clock: the blocks before it go
+    // in now, it and the rest (checked by every rule but the clock) are held.
+    const cut = checked.index;
+    const early = rest.slice(cut);
+    const earlyParent = cut > 0 ? rest[cut - 1]!.header : parent?.header;
+    const later = validateChain(early, earlyParent, this.deps.network, Number.POSITIVE_INFINITY);
+    if (!later.ok) return this.invalid(later.reason, skip + cut + later.index, later.detail);
+    let now: PutOutcome | undefined;
+    if (cut > 0) {
+      now = this.place(rest.slice(0, cut), restHashes.slice(0, cut), parent!);
+      if (now.result !== PutResult.APPLIED && now.result !== PutResult.FORK_NOT_PREFERRED) return now;
+    }
+    return this.holdEarly(early, restHashes[cut]!, now);
+  }
+
+  /** Holds early blocks for later; the answer says what went in now (`now`) and what is held. */
+  private holdEarly(early: Block[], firstHash: Uint8Array, now: PutOutcome | undefined): PutOutcome {
+    const { network, metrics, logger } = this.deps;
+    const ts = early[0]!.header!.timestampMs;
+    const dueMs = Number(ts) - network.maxFutureDriftMs;
+    const bytes = early.reduce((n, b) => n + toBinary(BlockSchema, b).length, 0);
+    const nowMs = this.now();
+    const held = this.future.hold(hashHex(firstHash), early, bytes, dueMs, nowMs);
+    const extra = { applied: now?.applied ?? 0, tip: this.current, tipChanged: now?.tipChanged ?? false, reorgDepth: now?.reorgDepth ?? 0 };
+    const ahead = `block ${early[0]!.header!.height} is ${Number(ts) - nowMs} ms ahead of our clock (drift bound ${network.maxFutureDriftMs} ms)`;
+    this.publishHeld();
+    if (held.held) {
+      metrics.holdResults.inc({ result: "held" });
+      logger.debug({ height: early[0]!.header!.height, blocks: early.length, due_in_ms: dueMs - nowMs }, "early blocks held until their time");
+      return this.outcome(PutResult.HELD, `${ahead}: ${early.length} blocks held for ${dueMs - nowMs} ms`, { ...extra, held: early.length });
+    }
+    metrics.holdResults.inc({ result: held.why });
+    logger.info({ height: early[0]!.header!.height, blocks: early.length, why: held.why, retry_after_ms: held.retryAfterMs }, "early blocks not held");
+    const why = held.why === "full" ? "the hold for early blocks is full" : `more than ${this.future.limits.maxAheadMs} ms beyond the drift bound`;
+    return this.outcome(PutResult.TOO_EARLY, `${ahead}; ${why}: offer them again later`, { ...extra, retryAfterMs: held.retryAfterMs });
   }
 
   /**
-   * Where the chain ending at `parent` leaves the main chain: walks back
-   * through stored side blocks (kept from earlier FORK_NOT_PREFERRED puts) at
-   * most maxReorgDepth + 1 steps.
+   * Validated blocks on a stored parent: appended to the tip, switched to
+   * when the fork choice prefers them, kept aside when it does not, refused
+   * when they leave the chain at or below the final height.
    */
-  private forkPoint(parent: { hash: Uint8Array; header: BlockHeader }): { height: number; hash: Uint8Array; depth: number; side: Array<{ height: number; hash: Uint8Array }> } {
-    const side: Array<{ height: number; hash: Uint8Array }> = [];
-    let cur = parent;
-    for (;;) {
-      const at = this.hashAt(cur.header.height);
-      if (at !== undefined && same(at, cur.hash)) break;
-      side.unshift({ height: cur.header.height, hash: cur.hash });
-      const prev = cur.header.height > 0 ? this.headerByHash(cur.header.prevHash) : undefined;
-      if (!prev || this.current.height - prev.height > this.deps.network.maxReorgDepth) {
-        // Deeper than we would switch (or a side branch whose root is gone): report it as too deep.
-        const height = Math.max(cur.header.height - 1, 0);
-        return { height, hash: cur.header.prevHash, depth: Math.max(this.current.height - height, this.deps.network.maxReorgDepth + 1), side };
-      }
-      cur = { hash: copy(cur.header.prevHash), header: prev };
+  private place(rest: readonly Block[], hashes: Uint8Array[], parent: Parent): PutOutcome {
+    const newTip = { height: parent.header.height + rest.length, hash: hashes[hashes.length - 1]!, header: rest[rest.length - 1]!.header! };
+    if (same(parent.hash, this.current.hash)) {
+      this.commit(rest, hashes, { tip: newTip, fork: undefined });
+      return this.outcome(PutResult.APPLIED, `appended ${rest.length} blocks`, { applied: rest.length, tip: newTip, tipChanged: true });
     }
-    return { height: cur.header.height, hash: cur.hash, depth: this.current.height - cur.header.height, side };
-  }
-
-  private reorg(
-    rest: readonly Block[],
-    newHashes: Uint8Array[],
-    fork: ReturnType<BlockStore["forkPoint"]>,
-    newTip: StoredTip,
-  ): PutOutcome {
+    const fork = this.forkPoint(parent);
     const { metrics, logger } = this.deps;
-    const { maxReorgDepth } = this.deps.network;
     const ours = this.current;
     const log = {
       fork_height: fork.height,
       fork_hash: hashHex(fork.hash),
       depth: fork.depth,
+      final_height: this.final,
       tip_height: ours.height,
       tip_hash: hashHex(ours.hash),
       fork_tip_height: newTip.height,
       fork_tip_hash: hashHex(newTip.hash),
     };
-    if (fork.depth > maxReorgDepth) {
+    if (fork.rootMissing) {
+      return this.outcome(PutResult.PARENT_UNKNOWN, `side block ${hashHex(fork.hash)} below height ${fork.height + 1} of this branch is no longer stored`);
+    }
+    if (fork.tooDeep) {
       metrics.reorgs.inc({ result: "too_deep" });
-      logger.error({ ...log, max_reorg_depth: maxReorgDepth }, "fork deeper than MAX_REORG_DEPTH refused");
+      logger.error(log, "fork from at or below the final height refused");
       return this.outcome(
         PutResult.FORK_TOO_DEEP,
-        `fork at height ${fork.height} is ${fork.depth} blocks below the tip ${ours.height} ${hashHex(ours.hash)}; the limit is ${maxReorgDepth}`,
+        `fork at height ${fork.height} is at or below the final height ${this.final} (tip ${ours.height} ${hashHex(ours.hash)}, max_reorg_depth ${this.deps.network.maxReorgDepth})`,
         { reorgDepth: fork.depth },
       );
     }
-    if (newTip.height <= ours.height) {
-      // Kept by hash (not on the main chain), so a later put that extends this fork can switch to it.
-      this.commit(rest, newHashes, undefined, undefined);
+    const branch = [...fork.side.map((s) => s.header), ...rest.map((b) => b.header!)];
+    const firstHash = fork.side[0]?.hash ?? hashes[0]!;
+    const main = this.mainHeaders(fork.height + 1, ours.height);
+    const before = this.producersBelow(fork.height);
+    const theirs = summariseBranch(branch, before, this.deps.network, firstHash);
+    const mine = main.length > 0 ? summariseBranch(main, before, this.deps.network, this.hashAt(fork.height + 1)) : undefined;
+    if (mine !== undefined && !preferred(theirs, mine)) {
+      const bytes = rest.reduce((n, b) => n + toBinary(BlockSchema, b).length, 0);
+      const kept = this.side.couldKeep(rest.length, bytes);
+      if (kept) this.commit(rest, hashes, undefined);
       metrics.reorgs.inc({ result: "not_preferred" });
-      logger.info(log, "fork not longer than the main chain: kept aside");
-      return this.outcome(PutResult.FORK_NOT_PREFERRED, `fork ends at height ${newTip.height}, the main chain at ${ours.height}`, { reorgDepth: fork.depth });
+      logger.info({ ...log, weight: theirs.weight, main_weight: mine.weight, kept }, "fork not preferred to the main chain");
+      return this.outcome(
+        PutResult.FORK_NOT_PREFERRED,
+        `fork at height ${fork.height} weighs ${theirs.weight} (first block rank ${theirs.firstRank}), the main chain above it ${mine.weight} (rank ${mine.firstRank})${kept ? "" : "; not kept: larger than the side-branch cap"}`,
+        { reorgDepth: fork.depth },
+      );
     }
-    this.commit(rest, newHashes, fork.side, newTip);
+    this.commit(rest, hashes, { tip: newTip, fork });
     metrics.reorgs.inc({ result: "switched" });
     metrics.reorgDepth.observe(fork.depth);
-    logger.warn(log, "switched to a longer fork");
-    const applied = fork.side.length + rest.length;
+    logger.warn({ ...log, weight: theirs.weight, main_weight: mine?.weight ?? 0 }, "switched to a preferred fork");
     return this.outcome(PutResult.APPLIED, `switched to a fork at height ${fork.height}, replacing ${fork.depth} blocks`, {
-      applied,
+      applied: fork.side.length + rest.length,
       tip: newTip,
       tipChanged: true,
       reorgDepth: fork.depth,
@@ -379,29 +476,128 @@ export class BlockStore {
   }
 
   /**
-   * The one write: blocks by hash, and (with a new tip) the height index from
-   * the side blocks through the new ones, and the tip record, in one transaction.
+   * Where the chain ending at `parent` leaves the main chain: walks back
+   * through stored side blocks, never below the final height.
    */
-  private commit(
-    rest: readonly Block[],
-    hashes: readonly Uint8Array[],
-    side: ReadonlyArray<{ height: number; hash: Uint8Array }> | undefined,
-    newTip: StoredTip | undefined,
-  ): void {
+  private forkPoint(parent: Parent): ForkPoint {
+    const side: Array<{ height: number; hash: Uint8Array; header: BlockHeader }> = [];
+    let cur = parent;
+    for (;;) {
+      const at = this.hashAt(cur.header.height);
+      if (at !== undefined && same(at, cur.hash)) break;
+      side.unshift({ height: cur.header.height, hash: cur.hash, header: cur.header });
+      const prev = cur.header.height > 0 ? this.headerByHash(cur.header.prevHash) : undefined;
+      if (!prev || prev.height < this.final) {
+        const height = Math.max(cur.header.height - 1, 0);
+        // A side branch whose older blocks were evicted (cap): fetched again from below, it can link.
+        const rootMissing = !prev && height >= this.final;
+        return { height, hash: cur.header.prevHash, depth: this.current.height - height, side, tooDeep: !rootMissing, rootMissing };
+      }
+      cur = { hash: copy(cur.header.prevHash), header: prev };
+    }
+    return { height: cur.header.height, hash: cur.hash, depth: this.current.height - cur.header.height, side, tooDeep: cur.header.height < this.final, rootMissing: false };
+  }
+
+  /** Main-chain headers from `from` to `to`. */
+  private mainHeaders(from: number, to: number): BlockHeader[] {
+    const out: BlockHeader[] = [];
+    for (let h = from; h <= to; h++) {
+      const header = this.blockAt(h)?.header;
+      if (header === undefined) throw this.corrupt(`main-chain block ${h} is missing`);
+      out.push(header);
+    }
+    return out;
+  }
+
+  /** Producer indexes of the main-chain blocks at and below `height`, nearest first, as many as a weight looks at. */
+  private producersBelow(height: number): number[] {
+    const out: number[] = [];
+    for (let h = height; h >= 0 && out.length < weightWindow(this.deps.network); h--) {
+      const header = this.blockAt(h)?.header;
+      out.push(header === undefined || h === 0 ? -1 : producerIndex(header.producerId, this.deps.network));
+    }
+    return out;
+  }
+
+  /**
+   * The one write, in one transaction: the blocks by hash; for a new tip,
+   * the height index from the fork point up (heights above a lower new tip
+   * removed), the side index (the fork's blocks leave it, the replaced ones
+   * join it), the tip and the final height; for blocks kept aside, the side
+   * index. Then side blocks now final are deleted and the cap enforced.
+   */
+  private commit(rest: readonly Block[], hashes: readonly Uint8Array[], to: { tip: StoredTip; fork: ForkPoint | undefined } | undefined): void {
     const started = process.hrtime.bigint();
+    const depth = this.deps.network.maxReorgDepth;
+    const oldTip = this.current;
+    const final = to === undefined ? this.final : Math.max(this.final, to.tip.height - depth);
+    const spare = new Set<string>();
     this.root.transactionSync(() => {
-      for (const [i, block] of rest.entries()) this.blocks.putSync(hashes[i]!, toBinary(BlockSchema, block));
-      if (!newTip) return;
-      for (const s of side ?? []) this.heights.putSync(s.height, s.hash);
-      for (const [i, block] of rest.entries()) this.heights.putSync(block.header!.height, hashes[i]!);
-      // The new tip is above the old one, so every height above the fork point was overwritten.
-      this.meta.putSync(META_TIP, newTip.hash);
+      const encoded = rest.map((b) => toBinary(BlockSchema, b));
+      for (const [i, bytes] of encoded.entries()) this.blocks.putSync(hashes[i]!, bytes);
+      if (to === undefined) {
+        for (const [i, block] of rest.entries()) {
+          this.side.add(block.header!.height, hashes[i]!, encoded[i]!.length);
+          spare.add(hashHex(hashes[i]!));
+        }
+      } else {
+        const fork = to.fork;
+        if (fork !== undefined) {
+          // The replaced main-chain blocks are kept aside (their txs may come back); the fork's join the main chain.
+          for (let h = fork.height + 1; h <= oldTip.height; h++) {
+            const hash = this.heights.get(h);
+            const body = hash && this.blocks.get(hash);
+            if (hash && body) this.side.add(h, copy(hash), body.length);
+          }
+          for (const s of fork.side) {
+            this.side.remove(s.height, s.hash);
+            this.heights.putSync(s.height, s.hash);
+          }
+          for (let h = to.tip.height + 1; h <= oldTip.height; h++) this.heights.removeSync(h);
+        }
+        for (const [i, block] of rest.entries()) this.heights.putSync(block.header!.height, hashes[i]!);
+        this.meta.putSync(META_TIP, to.tip.hash);
+        if (final !== this.final) this.meta.putSync(META_FINAL, uint32(final));
+      }
+      this.side.prune(final, spare);
     });
     this.deps.metrics.writeLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    if (newTip) {
-      this.current = newTip;
-      this.deps.metrics.height.set(newTip.height);
-      this.deps.metrics.blocksApplied.inc((side?.length ?? 0) + rest.length);
+    this.side.publish();
+    if (to !== undefined) {
+      this.current = to.tip;
+      this.final = final;
+      this.deps.metrics.height.set(to.tip.height);
+      this.deps.metrics.finalHeight.set(final);
+      this.deps.metrics.blocksApplied.inc((to.fork?.side.length ?? 0) + rest.length);
     }
   }
+
+  private publishHeld(): void {
+    this.deps.metrics.heldBlocks.set(this.future.blocks);
+    this.deps.metrics.heldBytes.set(this.future.totalBytes);
+  }
+}
+
+interface Parent {
+  hash: Uint8Array;
+  header: BlockHeader;
+}
+
+interface ForkPoint {
+  height: number;
+  hash: Uint8Array;
+  /** Main-chain blocks above the fork point. */
+  depth: number;
+  /** Stored side blocks between the fork point and the put's parent. */
+  side: Array<{ height: number; hash: Uint8Array; header: BlockHeader }>;
+  /** Below the final height: never switched to. */
+  tooDeep: boolean;
+  /** A stored side branch whose older blocks are gone: the caller must offer them again. */
+  rootMissing: boolean;
+}
+
+function uint32(n: number): Uint8Array {
+  const v = new Uint8Array(4);
+  new DataView(v.buffer).setUint32(0, n, false);
+  return v;
 }

@@ -20,5 +20,10 @@ await runMain("block-store", logger, async () => {
     serveMaxBlocks: env.SERVE_MAX_BLOCKS,
     serveMaxBytes: env.SERVE_MAX_BYTES,
     tipRepublishMs: env.TIP_REPUBLISH,
+    sideMaxBlocks: env.STORE_SIDE_MAX_BLOCKS,
+    sideMaxBytes: env.STORE_SIDE_MAX_BYTES,
+    holdMaxBlocks: env.STORE_HOLD_MAX_BLOCKS,
+    holdMaxBytes: env.STORE_HOLD_MAX_BYTES,
+    holdMaxAheadMs: env.STORE_HOLD_MAX_AHEAD,
   });
 });

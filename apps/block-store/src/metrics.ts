@@ -13,6 +13,14 @@ export class StoreMetrics {
   readonly reorgDepth: Histogram;
   readonly writeLatency: Histogram;
   readonly blocksServed: Counter;
+  readonly finalHeight: Gauge;
+  readonly sideBlocks: Gauge;
+  readonly sideBytes: Gauge;
+  readonly sideFill: Gauge;
+  readonly sidePruned: Counter<"reason">;
+  readonly heldBlocks: Gauge;
+  readonly heldBytes: Gauge;
+  readonly holdResults: Counter<"result">;
 
   constructor(registry: Registry) {
     const r = [registry];
@@ -20,7 +28,7 @@ export class StoreMetrics {
     this.blocksApplied = new Counter({ name: "timenet_store_blocks_applied_total", help: "Blocks that joined the main chain (appended or switched to)", registers: r });
     this.putRequests = new Counter({
       name: "timenet_store_put_requests_total",
-      help: "PutBlocks calls by result: applied, already_have, parent_unknown, invalid, fork_too_deep, fork_not_preferred",
+      help: "PutBlocks calls by result: applied, already_have, parent_unknown, invalid, fork_too_deep, fork_not_preferred, held, too_early",
       labelNames: ["result"],
       registers: r,
     });
@@ -39,5 +47,23 @@ export class StoreMetrics {
       registers: r,
     });
     this.blocksServed = new Counter({ name: "timenet_store_blocks_served_total", help: "Blocks sent to peers in answer to GetBlocks", registers: r });
+    this.finalHeight = new Gauge({ name: "timenet_store_final_height", help: "Blocks at or below this height are final: never reorged", registers: r });
+    this.sideBlocks = new Gauge({ name: "timenet_store_side_blocks", help: "Valid blocks kept aside on branches the fork choice does not prefer", registers: r });
+    this.sideBytes = new Gauge({ name: "timenet_store_side_bytes", help: "Bytes of the blocks kept aside", registers: r });
+    this.sideFill = new Gauge({ name: "timenet_store_side_fill_ratio", help: "How full the side-branch cap is: the larger of blocks/STORE_SIDE_MAX_BLOCKS and bytes/STORE_SIDE_MAX_BYTES", registers: r });
+    this.sidePruned = new Counter({
+      name: "timenet_store_side_pruned_total",
+      help: "Side blocks deleted: final (at or below the final height, can never win) or cap (the oldest heights, to stay within the cap)",
+      labelNames: ["reason"],
+      registers: r,
+    });
+    this.heldBlocks = new Gauge({ name: "timenet_store_held_blocks", help: "Blocks held in memory until their timestamp is within max_future_drift_ms of our clock", registers: r });
+    this.heldBytes = new Gauge({ name: "timenet_store_held_bytes", help: "Bytes of the blocks held for later", registers: r });
+    this.holdResults = new Counter({
+      name: "timenet_store_hold_total",
+      help: "Runs of early blocks: held, full (the hold is full: too_early), too_far (further ahead than STORE_HOLD_MAX_AHEAD: too_early), released (offered to the chain when due), dropped (did not apply when due)",
+      labelNames: ["result"],
+      registers: r,
+    });
   }
 }

@@ -13,6 +13,16 @@ export interface BlockStoreOptions extends ServiceEndpointOptions {
   serveMaxBytes?: number;
   /** How often the tip is re-published on chain.tip (it is also sent on every change). Default 5 s. */
   tipRepublishMs?: number;
+  /** Most blocks kept aside on branches the fork choice does not prefer (oldest heights evicted first). Default 2048. */
+  sideMaxBlocks?: number;
+  /** Most bytes kept aside. Default 64 MiB. */
+  sideMaxBytes?: number;
+  /** Most blocks held in memory because they are early by our clock. Default 512. */
+  holdMaxBlocks?: number;
+  /** Most bytes held. Default 16 MiB. */
+  holdMaxBytes?: number;
+  /** Blocks further ahead of our clock than max_future_drift_ms + this are not held but answered TOO_EARLY. Default 5 min. */
+  holdMaxAheadMs?: number;
   /** The clock validation compares block timestamps with. Default Date.now. */
   now?: () => number;
 }
@@ -22,6 +32,11 @@ export const BLOCK_STORE_DEFAULTS = {
   serveMaxBlocks: 256,
   serveMaxBytes: 4 * 1024 * 1024,
   tipRepublishMs: 5_000,
+  sideMaxBlocks: 2048,
+  sideMaxBytes: 64 * 1024 * 1024,
+  holdMaxBlocks: 512,
+  holdMaxBytes: 16 * 1024 * 1024,
+  holdMaxAheadMs: 5 * 60_000,
   now: Date.now as () => number,
 };
 

@@ -1,9 +1,9 @@
 import type { Registry } from "prom-client";
 import { hashHex } from "@timenet/chain";
-import { BlockStoreService, ChainTipSchema, Subjects } from "@timenet/proto";
+import { BlockStoreService, ChainTipSchema, PutResult, Subjects } from "@timenet/proto";
 import { ServiceFrame } from "@timenet/service-runtime";
 import type { Logger } from "@timenet/telemetry";
-import { BlockStore } from "./block-store.js";
+import { BlockStore, type PutOutcome } from "./block-store.js";
 import { blockStoreServiceImpl } from "./block-store-service.js";
 import { StoreMetrics } from "./metrics.js";
 import { resolveBlockStoreOptions, type BlockStoreOptions, type ResolvedBlockStoreOptions } from "./options.js";
@@ -36,7 +36,14 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
     const { logger, registry, cleanups } = frame;
     const metrics = new StoreMetrics(registry);
 
-    const store = await BlockStore.open(o.dbPath, { network: o.network, metrics, logger, now: o.now });
+    const store = await BlockStore.open(o.dbPath, {
+      network: o.network,
+      side: { maxBlocks: o.sideMaxBlocks, maxBytes: o.sideMaxBytes },
+      hold: { maxBlocks: o.holdMaxBlocks, maxBytes: o.holdMaxBytes, maxAheadMs: o.holdMaxAheadMs },
+      metrics,
+      logger,
+      now: o.now,
+    });
     cleanups.push(() => store.close());
 
     const bus = await frame.connectBus();
@@ -58,14 +65,25 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
     cleanups.push(() => clearInterval(republish));
     publishTip();
 
-    const impl = blockStoreServiceImpl({
-      store,
-      onPut: (outcome) => {
-        if (!outcome.tipChanged) return;
-        publishTip();
-        logger.debug({ height: outcome.tip.height, hash: hashHex(outcome.tip.hash), applied: outcome.applied }, "new tip");
-      },
-    });
+    // Early blocks are released by a timer armed for the next one due (by our clock).
+    let releaseTimer: NodeJS.Timeout | undefined;
+    const armRelease = () => {
+      clearTimeout(releaseTimer);
+      const due = store.nextDueMs();
+      if (due === undefined) return;
+      releaseTimer = setTimeout(() => {
+        for (const outcome of store.releaseDue()) onPut(outcome);
+        armRelease();
+      }, Math.max(0, due - o.now()));
+    };
+    cleanups.push(() => clearTimeout(releaseTimer));
+    const onPut = (outcome: PutOutcome) => {
+      if (outcome.result === PutResult.HELD) armRelease();
+      if (!outcome.tipChanged) return;
+      publishTip();
+      logger.debug({ height: outcome.tip.height, hash: hashHex(outcome.tip.hash), applied: outcome.applied }, "new tip");
+    };
+    const impl = blockStoreServiceImpl({ store, onPut });
     await frame.serve([{ service: BlockStoreService, impl }], [{ name: "nats", check: () => bus.connected }]);
 
     frame.started({

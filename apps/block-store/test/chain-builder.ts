@@ -1,6 +1,6 @@
 // Builds valid devnet chains for the tests: producers take turns by height
 // (like expectedProducer), signed with the devnet's public producer keys.
-import { blockHash, devnetProducerKey, DEVNET, signBlock } from "@timenet/chain";
+import { blockHash, devnetProducerKey, DEVNET, earliestTimestampMs, rankAt, signBlock } from "@timenet/chain";
 import type { Block } from "@timenet/proto";
 
 const keys = DEVNET.producers.map((_, i) => devnetProducerKey(i));
@@ -24,9 +24,13 @@ export interface BuildOptions {
   salt?: string;
   /** Extra bytes per block (one more tx), to make large transactions. */
   padBytes?: number;
+  /** Every block by this one devnet producer (a rogue key's branch), each at the earliest timestamp its turn allows. */
+  producer?: number;
+  /** Added to every block's timestamp (blocks from a clock ahead of ours). */
+  lateByMs?: number;
 }
 
-/** `count` valid blocks after `from`, one block interval apart. */
+/** `count` valid blocks after `from`, by their heights' own producers one block interval apart (or see `producer`). */
 export function buildChain(from: ChainEnd, count: number, o: BuildOptions = {}): Block[] {
   const out: Block[] = [];
   let parent = from;
@@ -34,10 +38,9 @@ export function buildChain(from: ChainEnd, count: number, o: BuildOptions = {}):
     const height = parent.height + 1;
     const txs = [new TextEncoder().encode(`tx ${o.salt ?? "main"} ${height}`)];
     if (o.padBytes) txs.push(new Uint8Array(o.padBytes).fill(height % 251));
-    const block = signBlock(
-      { height, prevHash: parent.hash, timestampMs: parent.timestampMs + BigInt(DEVNET.blockIntervalMs), txs },
-      keys[height % keys.length]!,
-    );
+    const index = o.producer ?? height % keys.length;
+    const timestampMs = earliestTimestampMs(parent.timestampMs, rankAt(height, index, DEVNET), DEVNET) + BigInt(o.lateByMs ?? 0);
+    const block = signBlock({ height, prevHash: parent.hash, timestampMs, txs }, keys[index]!);
     out.push(block);
     parent = endOf(block);
   }

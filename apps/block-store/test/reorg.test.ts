@@ -35,11 +35,11 @@ describe("forks (MAX_REORG_DEPTH 5)", () => {
   });
   after(() => s?.stop());
 
-  // Forks b and c both leave the main chain after height 17.
-  const forkB = buildChain(endOf(at(main, 17)), 3, { salt: "b" }); // 18..20
-  const forkC = buildChain(endOf(at(main, 17)), 4, { salt: "c" }); // 18..21
+  // Forks b and c both leave the main chain (18..20, weight 3) after height 17.
+  const forkB = buildChain(endOf(at(main, 17)), 2, { salt: "b" }); // 18..19: weight 2
+  const forkC = buildChain(endOf(at(main, 17)), 4, { salt: "c" }); // 18..21: weight 4
 
-  test("a fork as long as the main chain is FORK_NOT_PREFERRED: nothing switched, its blocks kept aside", async () => {
+  test("a fork that weighs less than the main chain above it is FORK_NOT_PREFERRED: nothing switched, its blocks kept aside", async () => {
     const before = await mainHashes(0);
     const tips = s.tips.length;
     const res = await s.client.putBlocks({ blocks: forkB });
@@ -54,7 +54,7 @@ describe("forks (MAX_REORG_DEPTH 5)", () => {
     assert.equal(s.tips.length, tips, "the tip did not move");
   });
 
-  test("a longer valid fork 3 blocks deep is switched to in one step", async () => {
+  test("a heavier valid fork 3 blocks deep is switched to in one step", async () => {
     const res = await s.client.putBlocks({ blocks: forkC });
     assert.equal(res.result, PutResult.APPLIED, res.detail);
     assert.equal(res.reorgDepth, 3);
@@ -74,17 +74,17 @@ describe("forks (MAX_REORG_DEPTH 5)", () => {
     assert.equal(await s.metric("timenet_store_height"), 21);
   });
 
-  test("extending a fork kept aside switches to it once it is longer (a fork synced in batches)", async () => {
-    const next = buildChain(endOf(forkB[2]!), 2, { salt: "b" }); // b21, b22 on b20
+  test("extending a fork kept aside switches to it once it is heavier (a fork synced in batches)", async () => {
+    const next = buildChain(endOf(forkB[1]!), 3, { salt: "b" }); // b20..b22 on b19: weight 5 against c's 4
     const res = await s.client.putBlocks({ blocks: next });
     assert.equal(res.result, PutResult.APPLIED, res.detail);
     assert.equal(res.reorgDepth, 4, "c18..c21 replaced");
-    assert.equal(res.applied, 5, "b18..b20 from the store, b21 and b22 from the request");
+    assert.equal(res.applied, 5, "b18, b19 from the store, b20..b22 from the request");
     assert.deepEqual(await mainHashes(17), [at(main, 17), ...forkB, ...next].map(hex));
     assert.equal(await s.metric("timenet_store_reorgs_total", { result: "switched" }), 2);
   });
 
-  test("a longer fork deeper than MAX_REORG_DEPTH is FORK_TOO_DEEP and changes nothing", async () => {
+  test("a heavier fork from below the final height (tip - max_reorg_depth) is FORK_TOO_DEEP and changes nothing", async () => {
     const before = await mainHashes(0);
     assert.equal(before.length, 23);
     const tips = s.tips.length;
@@ -100,7 +100,7 @@ describe("forks (MAX_REORG_DEPTH 5)", () => {
     assert.equal(s.tips.length, tips);
   });
 
-  test("a fork exactly MAX_REORG_DEPTH deep is still switched to", async () => {
+  test("a heavier fork from exactly the final height is still switched to", async () => {
     const tip = (await s.client.getTip({})).tip!;
     const from = (await s.client.getBlock({ by: { case: "height", value: tip.height - 5 } })).block!;
     const fork = buildChain(endOf(from), 6, { salt: "e" });

@@ -33,8 +33,15 @@ export type BatchOutcome =
   | { kind: "applied"; peer: PeerIp }
   /** Every height was already on our chain. */
   | { kind: "already_have" }
-  /** The peer's blocks are a valid fork, not longer than ours: kept aside by the store. */
-  | { kind: "fork_not_preferred"; peer: PeerIp }
+  /**
+   * The peer's blocks are a valid fork the fork choice does not prefer: kept
+   * aside by the store. `inARow`: batches in a row this peer served nothing else.
+   */
+  | { kind: "fork_not_preferred"; peer: PeerIp; inARow: number }
+  /** Valid so far, some blocks ahead of our clock: the store holds them until their time (our clock may be slow). */
+  | { kind: "held"; peer: PeerIp }
+  /** Too far ahead of our clock for the store to hold (or its hold is full): offered again later, nobody blamed. */
+  | { kind: "too_early"; peer: PeerIp; retryAfterMs: number }
   | { kind: "fork_too_deep"; peer: PeerIp; detail: string }
   /** The store found a block invalid. */
   | { kind: "invalid"; peer: PeerIp; height: number; reason: string; detail: string }

@@ -1,10 +1,17 @@
 import { OffenceKind } from "@timenet/proto";
 import type { BatchOutcome } from "./batch-outcome.js";
 
+/**
+ * A peer serving a branch the fork choice does not prefer may only lack our
+ * blocks for a moment (every node holding the same blocks prefers the same
+ * chain); one that keeps at it this many batches in a row is reported.
+ */
+export const LOSING_BRANCH_TRIES = 3;
+
 /** What happens to a batch after its outcome, and whether its peer is reported. */
 export type Verdict =
-  /** Done: the batch leaves the queue. */
-  | { action: "ack"; detail: string }
+  /** Done: the batch leaves the queue (its peer reported for `offence`, if set). */
+  | { action: "ack"; offence?: OffenceKind; detail: string }
   /** The rest of the batch goes back on the queue for a peer not yet tried. */
   | { action: "reassign"; offence?: OffenceKind; detail: string }
   /** The batch goes back on the queue for every peer again. */
@@ -24,7 +31,13 @@ export function verdict(o: BatchOutcome): Verdict {
     case "already_have":
       return { action: "ack", detail: "already on our chain" };
     case "fork_not_preferred":
-      return { action: "ack", detail: "a fork not longer than ours, kept aside" };
+      return o.inARow >= LOSING_BRANCH_TRIES
+        ? { action: "ack", offence: OffenceKind.LOSING_BRANCH, detail: `served a branch our fork choice does not prefer ${o.inARow} batches in a row` }
+        : { action: "ack", detail: "a fork our fork choice does not prefer, kept aside" };
+    case "held":
+      return { action: "ack", detail: "blocks ahead of our clock, held by the store until their time" };
+    case "too_early":
+      return { action: "hand_back", delayMs: o.retryAfterMs, detail: `blocks too far ahead of our clock to hold; again in ${o.retryAfterMs} ms` };
     case "fork_too_deep":
       return { action: "ack", detail: `peer's chain forks deeper than MAX_REORG_DEPTH; not following it: ${o.detail}` };
     case "invalid":

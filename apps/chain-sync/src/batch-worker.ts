@@ -161,6 +161,7 @@ export class BatchWorker {
     }
     let wrote = false;
     let keptAside = false;
+    let held = false;
     for (let rounds = 0; progress.next <= to; rounds++) {
       if (signal.aborted) return { kind: "stopping" };
       const next = progress.next;
@@ -196,10 +197,18 @@ export class BatchWorker {
           progress.next += blocks.length;
           break;
         case PutResult.FORK_NOT_PREFERRED:
-          // Kept aside by the store: the next blocks may make that fork the longer chain.
+          // Kept aside by the store: the next blocks may make that fork the preferred chain.
           keptAside = true;
           progress.next += blocks.length;
           break;
+        case PutResult.HELD:
+          // The store has them (early by our clock); what follows links to them once they are released.
+          held = true;
+          if (res.applied > 0) wrote = true;
+          progress.next += blocks.length;
+          break;
+        case PutResult.TOO_EARLY:
+          return { kind: "too_early", peer, retryAfterMs: Math.max(res.retryAfterMs, 100) };
         case PutResult.FORK_TOO_DEEP:
           return { kind: "fork_too_deep", peer, detail: res.detail };
         case PutResult.INVALID: {
@@ -219,8 +228,9 @@ export class BatchWorker {
           return { kind: "store_failed", detail: `unexpected PutBlocks result ${enumLabel(PutResultSchema, res.result)}` };
       }
     }
+    if (held) return { kind: "held", peer };
     if (wrote) return { kind: "applied", peer };
-    return keptAside ? { kind: "fork_not_preferred", peer } : { kind: "already_have" };
+    return keptAside ? { kind: "fork_not_preferred", peer, inARow: heights.servedLosingBranch(peer) } : { kind: "already_have" };
   }
 
   /** Carries out the verdict on a batch's outcome: report, then ack, reassign or hand back. */
@@ -233,6 +243,7 @@ export class BatchWorker {
     switch (v.action) {
       case "ack":
         if (outcome.kind === "fork_too_deep") this.o.logger.error(log, "batch refused: fork too deep");
+        if (v.offence !== undefined && peer !== undefined) this.report(peer, v.offence, v.detail);
         msg.ack();
         this.done++;
         return;

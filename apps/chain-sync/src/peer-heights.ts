@@ -4,6 +4,8 @@ interface PeerHeight {
   height: number;
   /** Batches this peer failed recently are given to others first. */
   failures: number;
+  /** Batches in a row in which it served only a branch the fork choice does not prefer. */
+  losing: number;
 }
 
 /**
@@ -16,7 +18,7 @@ export class PeerHeights {
   set(ip: PeerIp, height: number): void {
     const p = this.peers.get(ip);
     if (p) p.height = Math.max(p.height, height);
-    else this.peers.set(ip, { height, failures: 0 });
+    else this.peers.set(ip, { height, failures: 0, losing: 0 });
   }
 
   remove(ip: PeerIp): void {
@@ -30,7 +32,18 @@ export class PeerHeights {
 
   succeeded(ip: PeerIp): void {
     const p = this.peers.get(ip);
-    if (p) p.failures = 0;
+    if (p) {
+      p.failures = 0;
+      p.losing = 0;
+    }
+  }
+
+  /** The peer served a losing branch once more: how many batches in a row it has. */
+  servedLosingBranch(ip: PeerIp): number {
+    const p = this.peers.get(ip);
+    if (!p) return 0;
+    p.failures++;
+    return ++p.losing;
   }
 
   /** What the peer claims now (it grows with its announcements), or undefined once it is gone. */

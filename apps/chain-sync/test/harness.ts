@@ -6,7 +6,7 @@ import { BlockStoreService, DialRequestSchema, GatewayService, Subjects, type Bl
 import { Bus } from "@timenet/bus";
 import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
 import { createLogger } from "@timenet/telemetry";
-import { blockHash, devnetProducerKey, loadNetwork, signBlock } from "@timenet/chain";
+import { blockHash, DEVNET, devnetProducerKey, loadNetwork, signBlock } from "@timenet/chain";
 import { freePort, nodePoolOf, startNatsServer, startServiceProcess, tempDir, waitFor, type NatsServerHandle, type ServiceProcess } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
 import { startChainSync, type ChainSync } from "../src/chain-sync.js";
@@ -188,7 +188,8 @@ export function buildChain(parent: BlockHeader, count: number, o: { salt?: strin
     const height = prev.height + 1;
     const tx = Buffer.alloc(txBytes, 0);
     tx.write(`${o.salt ?? "main"}:${height}`);
-    const block = signBlock({ height, prevHash: blockHash(prev), timestampMs: prev.timestampMs + 1_000n, txs: [tx] }, devnetProducerKey(height % 3));
+    // Each height by its own producer, one devnet interval after its parent: the earliest the schedule allows.
+    const block = signBlock({ height, prevHash: blockHash(prev), timestampMs: prev.timestampMs + BigInt(DEVNET.blockIntervalMs), txs: [tx] }, devnetProducerKey(height % 3));
     blocks.push(block);
     prev = block.header!;
   }

@@ -21,3 +21,12 @@ export const systemClock: Clock = {
   clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout | undefined),
   setImmediate: (fn) => void setImmediate(fn),
 };
+
+/**
+ * The wall clock (unix milliseconds): what our Hellos' timestamps say and
+ * what peers' Hello timestamps are compared with. Injected so that a test can
+ * run a gateway whose clock is wrong; Date.now in production.
+ */
+export type WallClock = () => number;
+
+export const systemWallClock: WallClock = () => Date.now();

@@ -43,6 +43,12 @@ export const gatewayEnvSchema = {
   RATE_LIMIT_GOSSIP: rate("NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossip),
   RATE_LIMIT_ABUSE: rate("Dropped messages tolerated per peer before a RATE_LIMIT offence is reported", DEFAULT_RATE_LIMITS.abuse),
   ANNOUNCE_MAX_AGE: durationMs({ description: "Our new tip is announced to peers only while this fresh (not during catch-up)", default: D.announceMaxAgeMs, min: 0 }),
+  CLOCK_WARN_OFFSET: durationMs({
+    description: "Our clock is reported suspect (metric, warning, `timenetctl status`) when it is this far from the median of our peers' Hello timestamps; never a peer's offence",
+    default: D.clockWarnOffsetMs,
+    min: 1,
+  }),
+  CLOCK_MIN_PEERS: int({ description: "Connected peers needed to judge our clock (the median of their Hello timestamps)", default: D.clockMinPeers, min: 1, max: 1000 }),
   ADMISSION_WAIT: durationMs({ description: "How long start-up waits for the registry's admission policy (bans) before accepting", default: D.admissionWaitMs, min: 0 }),
   SOFTWARE_VERSION: optional(str({ description: "Version sent in Hello (default: git describe)" })),
 };

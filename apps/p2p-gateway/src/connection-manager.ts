@@ -3,6 +3,7 @@ import { Direction, DisconnectReason, DisconnectReasonSchema, enumLabel, type En
 import { TypedEvents } from "@timenet/events";
 import { normalizeIp, type PeerEndpoint, type PeerIp } from "@timenet/net-address";
 import type { Logger, PeerLabeler } from "@timenet/telemetry";
+import type { WallClock } from "./clock.js";
 import { HelloTimestamps, type LocalIdentity } from "./hello.js";
 import { reportListenerError } from "./listener-errors.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -28,6 +29,8 @@ export interface ConnectionManagerOptions {
   labeler: PeerLabeler;
   /** Admission: a reason to refuse this IP at accept, before any handshake byte. */
   admit?: (ip: PeerIp) => DisconnectReason | undefined;
+  /** Our wall clock, for our Hellos' timestamps. */
+  wallClock: WallClock;
 }
 
 export class DialError extends Error {
@@ -210,7 +213,7 @@ export class ConnectionManager {
       connId: this.nextConnId++,
       remoteIp: ip,
       local: this.o.local,
-      helloTimestampMs: this.helloTimestamps.next(),
+      helloTimestampMs: this.helloTimestamps.next(this.o.wallClock()),
       logger: this.o.logger,
       metrics: this.o.metrics,
       peerLabel: this.o.labeler.label(ip),

@@ -7,6 +7,8 @@ import { ServiceFrame } from "@timenet/service-runtime";
 import { PeerLabeler, type Logger } from "@timenet/telemetry";
 import { AdmissionControl } from "./admission.js";
 import { ChainTipLink } from "./chain-tip-link.js";
+import { systemClock } from "./clock.js";
+import { ClockOffsets, type ClockVerdict } from "./clock-offsets.js";
 import { ConnectionManager, type ConnectionManagerEvents } from "./connection-manager.js";
 import { ConnectionStatePublisher } from "./connection-state.js";
 import { gatewayServiceImpl } from "./grpc-service.js";
@@ -17,6 +19,13 @@ import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions
 import { RegistryLink } from "./registry-link.js";
 import { RecentDisconnects } from "./recent-disconnects.js";
 import type { CloseInfo, PeerConnection } from "./peer-connection.js";
+
+const CLOCK_EVALUATE_MS = 30_000;
+
+/** The clock fields of GetInfo. */
+function clockInfo(v: ClockVerdict, o: ResolvedGatewayOptions) {
+  return { clockOffsetMs: v.offsetMs, clockPeers: v.peers, clockSuspect: v.suspect, clockMinPeers: o.clockMinPeers, clockWarnOffsetMs: BigInt(o.clockWarnOffsetMs) };
+}
 
 export interface Gateway {
   readonly nodeId: string;
@@ -59,7 +68,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       softwareVersion: o.softwareVersion,
       listenPort: 0, // set once the listener is bound
       sessionId: randomBytes(16),
-      sessionStartedMs: BigInt(Date.now()),
+      sessionStartedMs: BigInt(o.wallClock()),
       tip: () => tip,
     };
 
@@ -83,7 +92,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       metrics,
       labeler,
       admit: (ip) => admission.admit(ip, manager.inboundIps()),
+      wallClock: o.wallClock,
     });
+
+    // Our clock against our peers': observed, never held against anyone.
+    const clockOffsets = new ClockOffsets({ clock: systemClock, wallClock: o.wallClock, warnOffsetMs: o.clockWarnOffsetMs, minPeers: o.clockMinPeers, metrics, logger });
+    metrics.refreshClock = () => void clockOffsets.evaluate();
+    manager.events.on("connected", (c) => {
+      if (c.clockSample) clockOffsets.add(c.remoteIp, c.clockSample);
+    });
+    manager.events.on("disconnected", (c) => clockOffsets.remove(c.remoteIp));
+    // Between connection events and scrapes, a step of our clock (NTP) is still noticed and logged.
+    const clockTimer = setInterval(() => clockOffsets.evaluate(), CLOCK_EVALUATE_MS).unref();
+    cleanups.push(() => clearInterval(clockTimer));
     // The policy (bans) is in place, and dial orders are heard, before this
     // run announces itself: the registry dials as soon as it sees the new run.
     const link = new RegistryLink({ bus, manager, admission, metrics, logger, labeler, maxNamedPeers: 64 });
@@ -149,6 +170,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       listenPort: local.listenPort,
       startedAtMs: local.sessionStartedMs,
       recentDisconnects: recent.list(),
+      ...clockInfo(clockOffsets.evaluate(), o),
     });
     await frame.serve([{ service: GatewayService, impl: gatewayServiceImpl(manager, info) }], [{ name: "nats", check: () => bus.connected }]);
 

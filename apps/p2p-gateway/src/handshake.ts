@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { DisconnectReason, EnvelopeSchema, type Envelope, type Hello } from "@timenet/proto";
 import { envelopeKindLabel } from "@timenet/wire";
 import type { Clock, TimerHandle } from "./clock.js";
+import type { ClockSample } from "./clock-offsets.js";
 import { buildHello, checkHello, signAck, verifyAck, type LocalIdentity } from "./hello.js";
 
 /** What the handshake asks of its connection. */
@@ -41,7 +42,16 @@ export class Handshake {
   readonly ourHello: Hello;
   /** The peer's Hello, once accepted. */
   peerHello: Hello | undefined;
+  /**
+   * What the peer's Hello says about its clock, once the handshake completed.
+   * Only observed (ClockOffsets): no timestamp is ever checked against our
+   * clock, which may be the wrong one; replays are refused by the HelloAck's
+   * signature over our fresh nonce, not by freshness.
+   */
+  clockSample: ClockSample | undefined;
   private timer: TimerHandle | undefined;
+  private sentAtMono = 0;
+  private peerHelloAtMono = 0;
 
   constructor(
     private readonly host: HandshakeHost,
@@ -52,6 +62,7 @@ export class Handshake {
 
   /** Arms the timeout and sends our Hello. */
   start(): void {
+    this.sentAtMono = this.o.clock.now();
     this.timer = this.o.clock.setTimeout(() => this.host.fail(DisconnectReason.HANDSHAKE_TIMEOUT, `no complete handshake within ${this.o.timeoutMs}ms`), this.o.timeoutMs);
     this.host.send(create(EnvelopeSchema, { payload: { case: "hello", value: this.ourHello } }));
   }
@@ -76,6 +87,11 @@ export class Handshake {
           return this.host.fail(DisconnectReason.BAD_SIGNATURE, "hello ack signature does not verify");
         }
         this.cancel();
+        this.clockSample = {
+          peerTimestampMs: Number(this.peerHello.timestampMs),
+          receivedMonoMs: this.peerHelloAtMono,
+          rttMs: this.o.clock.now() - this.sentAtMono,
+        };
         return this.host.complete(this.peerHello);
       default:
         return this.host.fail(DisconnectReason.PROTOCOL_ERROR, `${envelopeKindLabel(envelope)} before the handshake completed`);
@@ -83,6 +99,7 @@ export class Handshake {
   }
 
   private onHello(hello: Hello): void {
+    this.peerHelloAtMono = this.o.clock.now();
     const refusal = checkHello(this.o.local, hello);
     if (refusal) return this.host.fail(refusal.reason, refusal.detail);
     this.peerHello = hello;

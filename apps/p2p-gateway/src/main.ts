@@ -44,5 +44,7 @@ await runMain("p2p-gateway", logger, async () => {
     maxSocketsPerIp: env.MAX_SOCKETS_PER_IP,
     seenCacheSize: env.GOSSIP_SEEN_CACHE,
     peerRequestTimeoutMs: env.PEER_REQUEST_TIMEOUT,
+    clockWarnOffsetMs: env.CLOCK_WARN_OFFSET,
+    clockMinPeers: env.CLOCK_MIN_PEERS,
   });
 });

@@ -34,6 +34,11 @@ export class GatewayMetrics {
   readonly stateWrites: Counter<"result">;
   readonly stateQueue: Gauge;
   readonly listenerErrors: Counter<"event">;
+  readonly clockOffset: Gauge;
+  readonly clockPeers: Gauge;
+  readonly clockSuspect: Gauge;
+  /** Brings the clock gauges up to date; called at every scrape (set by the gateway's ClockOffsets). */
+  refreshClock: () => void = () => undefined;
 
   private readonly trafficChildren = new Map<string, { frames: { inc(n?: number): void }; bytes: { inc(n?: number): void } }>();
 
@@ -115,6 +120,21 @@ export class GatewayMetrics {
       help: "Exceptions thrown by in-process event listeners, caught so the emitter (often a socket read) and the other listeners carry on: a gateway bug, never the peer's fault",
       labelNames: ["event"],
       registers: r,
+    });
+    // Judged afresh at every scrape: our wall clock may have been stepped since the last connection event.
+    const collect = () => this.refreshClock();
+    this.clockOffset = new Gauge({
+      name: "timenet_gateway_clock_offset_seconds",
+      help: "Our wall clock minus the median of the connected peers' clocks (from their Hello timestamps); negative: ours is behind. 0 with no peers",
+      registers: r,
+      collect,
+    });
+    this.clockPeers = new Gauge({ name: "timenet_gateway_clock_peers", help: "Connected peers whose Hello timestamp is in the clock offset's median", registers: r, collect });
+    this.clockSuspect = new Gauge({
+      name: "timenet_gateway_clock_suspect",
+      help: "1 when our clock looks wrong: at least CLOCK_MIN_PEERS peers sampled and |clock offset| above CLOCK_WARN_OFFSET (check NTP; no peer is penalised for it)",
+      registers: r,
+      collect,
     });
     this.admissionPolicyVersion.set(-1);
     for (const d of ["inbound", "outbound"]) this.peers.set({ direction: d }, 0);

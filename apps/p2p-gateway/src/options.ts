@@ -2,6 +2,7 @@ import type { Rate } from "@timenet/rate-limit";
 import { DEVNET } from "@timenet/chain";
 import { PORT_PLAN } from "@timenet/config";
 import type { NodeKey } from "@timenet/node-key";
+import { systemWallClock, type WallClock } from "./clock.js";
 import { resolveServiceEndpoints, withDefaults, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
 
 /**
@@ -56,6 +57,17 @@ export interface GatewayOptions extends ServiceEndpointOptions {
   maxPendingRequests?: number;
   /** How long a closing socket may take to flush its Goodbye. Default 2 s. */
   closeGraceMs?: number;
+  /**
+   * |our clock minus the median of our peers'| above which our clock is
+   * suspect (a metric, a warning, `timenetctl status`; never a peer's
+   * offence). Default 5 s: well under the network's 15 s bound on block
+   * timestamps in the future.
+   */
+  clockWarnOffsetMs?: number;
+  /** Peers whose Hello timestamps are needed to judge our clock. Default 3. */
+  clockMinPeers?: number;
+  /** Our wall clock (Hello timestamps, the clock offset). Default Date.now; tests run a gateway with a wrong one. */
+  wallClock?: WallClock;
 }
 
 /** Token-bucket limits per peer and kind, and how many drops make an offence. */
@@ -106,6 +118,9 @@ export const GATEWAY_DEFAULTS = {
   maxPeerRequestTimeoutMs: 60_000,
   maxPendingRequests: 256,
   closeGraceMs: 2_000,
+  clockWarnOffsetMs: 5_000,
+  clockMinPeers: 3,
+  wallClock: systemWallClock,
 };
 
 export type ResolvedGatewayOptions = typeof GATEWAY_DEFAULTS &

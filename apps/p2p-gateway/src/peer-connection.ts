@@ -5,6 +5,7 @@ import { TypedEvents } from "@timenet/events";
 import type { PeerIp } from "@timenet/net-address";
 import type { Logger } from "@timenet/telemetry";
 import { systemClock } from "./clock.js";
+import type { ClockSample } from "./clock-offsets.js";
 import { FramedSocket, type TrafficCounts } from "./framed-socket.js";
 import { Handshake } from "./handshake.js";
 import { Heartbeat } from "./heartbeat.js";
@@ -154,6 +155,11 @@ export class PeerConnection {
   /** The peer's Hello, once accepted. */
   get peerHello(): Hello | undefined {
     return this.handshake.peerHello;
+  }
+
+  /** What the peer's Hello said about its clock, once the handshake completed (observed only, never judged). */
+  get clockSample(): ClockSample | undefined {
+    return this.handshake.clockSample;
   }
 
   /** The last ping round trip, in milliseconds (0 before the first pong). */

@@ -49,6 +49,7 @@ function identityFields(s: NodeStatus, now: number): Field[] {
     ["network", info.network || "-"],
     ["genesis", label.shortHex(info.genesisHash)],
     ["started", formatTimestamp(info.startedAtMs, now)],
+    ["clock", label.clockLabel(info)],
   ];
 }
 

@@ -28,3 +28,29 @@ export const agoLabel = (atMs: bigint, now: number): string => (atMs === 0n ? "-
 
 /** What a report shows for a service that did not answer. */
 export const unreachableLabel = (error: string): string => `unreachable (${error})`;
+
+/** The clock fields of a gateway's GetInfo. */
+export interface ClockInfo {
+  clockOffsetMs: number;
+  clockPeers: number;
+  clockSuspect: boolean;
+  clockMinPeers: number;
+  clockWarnOffsetMs: bigint;
+}
+
+const peersLabel = (n: number): string => `${n} peer${n === 1 ? "" : "s"}`;
+
+/**
+ * Our clock against the peers' (the median of their Hello timestamps):
+ * "20.1 s behind the median of 4 peers — check NTP (CLOCK_WARN_OFFSET 5s)",
+ * "within 0.2 s of 4 peers".
+ */
+export function clockLabel(c: ClockInfo): string {
+  if (c.clockMinPeers === 0) return "not reported by this gateway";
+  if (c.clockPeers === 0) return "no peers to compare with";
+  const size = `${(Math.abs(c.clockOffsetMs) / 1000).toFixed(1)} s`;
+  const side = c.clockOffsetMs < 0 ? `${size} behind` : `${size} ahead of`;
+  if (c.clockSuspect) return `${side} the median of ${peersLabel(c.clockPeers)} — check NTP (CLOCK_WARN_OFFSET ${formatDuration(Number(c.clockWarnOffsetMs))})`;
+  if (c.clockPeers < c.clockMinPeers) return `${side} the median of ${peersLabel(c.clockPeers)} (too few to judge: ${c.clockMinPeers} needed)`;
+  return `within ${size} of ${peersLabel(c.clockPeers)}`;
+}

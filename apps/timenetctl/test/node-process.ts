@@ -3,7 +3,7 @@
 // listener on the node's own loopback IP 127.0.0.k with free ports.
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { blockHash, devnetProducerKey, signBlock } from "@timenet/chain";
+import { blockHash, DEVNET, devnetProducerKey, signBlock } from "@timenet/chain";
 import { Bus } from "@timenet/bus";
 import { createGrpcClient } from "@timenet/grpc";
 import { BlockStoreService, DialRequestSchema, GatewayService, Subjects, type Block } from "@timenet/proto";
@@ -109,7 +109,7 @@ export async function startNode(k: number, o: NodeOptions = {}): Promise<TestNod
         for (let i = 0; i < count; i++) {
           const height = prev.height + 1;
           const tx = Buffer.from(`${salt}:${height}`);
-          const block = signBlock({ height, prevHash: blockHash(prev), timestampMs: prev.timestampMs + 1_000n, txs: [tx] }, devnetProducerKey(height % 3));
+          const block = signBlock({ height, prevHash: blockHash(prev), timestampMs: prev.timestampMs + BigInt(DEVNET.blockIntervalMs), txs: [tx] }, devnetProducerKey(height % 3));
           blocks.push(block);
           prev = block.header!;
         }

@@ -67,6 +67,7 @@ test("status: identity, heights from chain-sync, the peer table with directions;
   assert.match(r.out, /^network:\s+devnet$/m);
   assert.match(r.out, /^protocol:\s+\d+$/m);
   assert.match(r.out, /^genesis:\s+[0-9a-f]{16}$/m);
+  assert.match(r.out, /^clock:\s+\d+\.\d s (ahead of|behind) the median of 1 peer \(too few to judge: 3 needed\)$/m);
   assert.match(r.out, /^height:\s+3 \(chain-sync\)$/m);
   assert.match(r.out, /^sync:\s+.*blocks\/s/m);
   assert.match(r.out, /^workers:\s+1 seen/m);

@@ -1,6 +1,6 @@
 export { ChainError, type ChainErrorCode } from "./chain-error.js";
 export { HASH_LENGTH, HEADER_SIGNING_BYTES_LENGTH, SIGNATURE_LENGTH, headerSigningBytes } from "./header-encoding.js";
-export { blockHash, hashHex, sha256d } from "./block-hash.js";
+export { blockHash, bytesEqual, hashHex, sha256d } from "./block-hash.js";
 export { merkleRoot, txHash } from "./merkle.js";
 export {
   DEVNET,
@@ -19,3 +19,13 @@ export {
 export { validateBlock, validateChain, type BlockValidation, type ChainValidation } from "./validate-block.js";
 export { signBlock, type BlockInput } from "./sign-block.js";
 export { loadNetworkOrExit } from "./load-network-or-exit.js";
+export {
+  blockWeight,
+  earliestTimestampMs,
+  producerIndex,
+  rankAt,
+  rankDistance,
+  rankOf,
+  weightWindow,
+} from "./schedule.js";
+export { preferred, summariseBranch, type BranchSummary } from "./fork-choice.js";

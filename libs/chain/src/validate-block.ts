@@ -5,6 +5,7 @@ import { blockHash, bytesEqual, hashHex } from "./block-hash.js";
 import { headerFieldProblem, headerSigningBytes } from "./header-encoding.js";
 import { merkleRoot, txHash } from "./merkle.js";
 import type { NetworkParams } from "./network-params.js";
+import { earliestTimestampMs, producerIndex, rankAt } from "./schedule.js";
 
 export type BlockValidation = { ok: true; hash: Uint8Array } | { ok: false; reason: BlockInvalidReason; detail: string };
 
@@ -20,10 +21,14 @@ const invalid = (reason: BlockInvalidReason, detail: string): BlockValidation =>
  * `parent` is undefined, checks that `block` is exactly the network's genesis.
  * The first failing check decides the reason, in this order: MALFORMED,
  * TOO_LARGE, (WRONG_GENESIS), BAD_HEIGHT, BAD_PREV_HASH, UNKNOWN_PRODUCER,
- * BAD_SIGNATURE, BAD_MERKLE_ROOT, TIMESTAMP_BEFORE_PARENT, TIMESTAMP_IN_FUTURE.
+ * BAD_SIGNATURE, BAD_MERKLE_ROOT, TIMESTAMP_BEFORE_PARENT, BEFORE_TURN,
+ * TIMESTAMP_IN_FUTURE.
  *
- * Which listed producer signs which height is not checked here:
- * `expectedProducer` is the producers' schedule, not a validity rule.
+ * The producers' schedule is a rule (schedule.ts): a block's timestamp is at
+ * least its parent's + interval * (1 + its producer's rank distance).
+ * TIMESTAMP_IN_FUTURE is checked last, so a block failing only it is valid
+ * but early (the store holds it: our clock may be the slow one); `nowMs` of
+ * Infinity skips that check.
  */
 export function validateBlock(block: Block, parent: BlockHeader | undefined, params: NetworkParams, nowMs: number): BlockValidation {
   const header = block.header;
@@ -63,7 +68,8 @@ export function validateBlock(block: Block, parent: BlockHeader | undefined, par
   if (!bytesEqual(header.prevHash, parentHash)) {
     return invalid(BlockInvalidReason.BAD_PREV_HASH, `prev_hash ${hashHex(header.prevHash)}, parent is ${hashHex(parentHash)}`);
   }
-  if (!params.producers.some((p) => bytesEqual(p, header.producerId))) {
+  const index = producerIndex(header.producerId, params);
+  if (index < 0) {
     return invalid(BlockInvalidReason.UNKNOWN_PRODUCER, `producer ${hashHex(header.producerId)} is not a ${params.name} producer`);
   }
   if (!verifySignature(header.producerId, headerSigningBytes(header), header.signature)) {
@@ -76,6 +82,15 @@ export function validateBlock(block: Block, parent: BlockHeader | undefined, par
   if (header.timestampMs < parent.timestampMs) {
     return invalid(BlockInvalidReason.TIMESTAMP_BEFORE_PARENT, `timestamp ${header.timestampMs} is before the parent's ${parent.timestampMs}`);
   }
+  const rank = rankAt(header.height, index, params);
+  const earliest = earliestTimestampMs(parent.timestampMs, rank, params);
+  if (header.timestampMs < earliest) {
+    return invalid(
+      BlockInvalidReason.BEFORE_TURN,
+      `timestamp ${header.timestampMs} is before ${earliest}, the earliest its producer (rank ${rank} at height ${header.height}) may make it: ${earliest - header.timestampMs} ms early`,
+    );
+  }
+  if (!Number.isFinite(nowMs)) return { ok: true, hash };
   const latest = BigInt(Math.floor(nowMs)) + BigInt(params.maxFutureDriftMs);
   if (header.timestampMs > latest) {
     return invalid(

@@ -16,14 +16,15 @@ import {
 const genesis = DEVNET.genesis.header!;
 const T0 = genesis.timestampMs;
 const NOW = Number(T0) + 10_000;
-const key0 = devnetProducerKey(0);
+// Height 1 is producer 1's (1 mod 3): its own turn, one interval after the genesis.
+const key1 = devnetProducerKey(1);
 const tx = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 /** A valid height-1 block on the devnet genesis, to break one field at a time. */
-function child(overrides: Partial<{ timestampMs: bigint; txs: Uint8Array[] }> = {}): Block {
+function child(overrides: Partial<{ timestampMs: bigint; txs: Uint8Array[] }> = {}, key = key1): Block {
   return signBlock(
     { height: 1, prevHash: blockHash(genesis), timestampMs: overrides.timestampMs ?? T0 + 5000n, txs: overrides.txs ?? [tx("a"), tx("b")] },
-    key0,
+    key,
   );
 }
 
@@ -65,17 +66,17 @@ test("every invalid reason comes from a deliberately broken block", () => {
   expectInvalid(child({ txs: [new Uint8Array(DEVNET.maxBlockBytes)] }), BlockInvalidReason.TOO_LARGE, /bytes, at most 1048576/);
   expectInvalid(child({ txs: Array.from({ length: DEVNET.maxTxs + 1 }, () => new Uint8Array(0)) }), BlockInvalidReason.TOO_LARGE, /10001 txs/);
 
-  const wrongHeight = signBlock({ height: 2, prevHash: blockHash(genesis), timestampMs: T0 + 1n, txs: [] }, key0);
+  const wrongHeight = signBlock({ height: 2, prevHash: blockHash(genesis), timestampMs: T0 + 5000n, txs: [] }, key1);
   expectInvalid(wrongHeight, BlockInvalidReason.BAD_HEIGHT, /height 2, expected 1/);
 
-  const wrongPrev = signBlock({ height: 1, prevHash: new Uint8Array(32), timestampMs: T0 + 1n, txs: [] }, key0);
+  const wrongPrev = signBlock({ height: 1, prevHash: new Uint8Array(32), timestampMs: T0 + 5000n, txs: [] }, key1);
   expectInvalid(wrongPrev, BlockInvalidReason.BAD_PREV_HASH, /prev_hash 0{64}, parent is 1a872f67/);
 
   const stranger = signBlock({ height: 1, prevHash: blockHash(genesis), timestampMs: T0 + 1n, txs: [] }, devnetProducerKey(3));
   expectInvalid(stranger, BlockInvalidReason.UNKNOWN_PRODUCER, /is not a devnet producer/);
 
   const forged = child();
-  forged.header!.producerId = devnetProducerKey(1).publicKey; // claims another producer, signed by producer 0
+  forged.header!.producerId = devnetProducerKey(2).publicKey; // claims another producer, signed by producer 1
   expectInvalid(forged, BlockInvalidReason.BAD_SIGNATURE, /does not verify/);
   const edited = child();
   edited.header!.timestampMs += 1n; // changed after signing
@@ -94,9 +95,21 @@ test("every invalid reason comes from a deliberately broken block", () => {
     BlockInvalidReason.TIMESTAMP_IN_FUTURE,
     /15001 ms ahead of now, at most 15000/,
   );
-  // Exactly at the drift limit, and equal to the parent's timestamp, are fine.
+  // Exactly at the drift limit is fine; without a clock (Infinity) the drift is not checked.
   assert.equal(validateBlock(child({ timestampMs: BigInt(NOW + DEVNET.maxFutureDriftMs) }), genesis, DEVNET, NOW).ok, true);
-  assert.equal(validateBlock(child({ timestampMs: T0 }), genesis, DEVNET, NOW).ok, true);
+  assert.equal(validateBlock(child({ timestampMs: BigInt(NOW + 3_600_000) }), genesis, DEVNET, Number.POSITIVE_INFINITY).ok, true);
+});
+
+test("the schedule is a rule: a block before its producer's turn is BEFORE_TURN", () => {
+  // The expected producer: from one interval after the parent, not a millisecond sooner.
+  assert.equal(validateBlock(child({ timestampMs: T0 + 5000n }), genesis, DEVNET, NOW).ok, true);
+  expectInvalid(child({ timestampMs: T0 + 4999n }), BlockInvalidReason.BEFORE_TURN, /before .*rank 0 at height 1.*1 ms early/);
+  expectInvalid(child({ timestampMs: T0 }), BlockInvalidReason.BEFORE_TURN, /5000 ms early/);
+  // Producer 2 is the first stand-in at height 1 (rank 1): two intervals; producer 0 (rank 2): three.
+  expectInvalid(child({ timestampMs: T0 + 5000n }, devnetProducerKey(2)), BlockInvalidReason.BEFORE_TURN, /rank 1 at height 1/);
+  assert.equal(validateBlock(child({ timestampMs: T0 + 10_000n }, devnetProducerKey(2)), genesis, DEVNET, NOW + 10_000).ok, true);
+  expectInvalid(child({ timestampMs: T0 + 10_000n }, devnetProducerKey(0)), BlockInvalidReason.BEFORE_TURN, /rank 2 at height 1/);
+  assert.equal(validateBlock(child({ timestampMs: T0 + 15_000n }, devnetProducerKey(0)), genesis, DEVNET, NOW + 10_000).ok, true);
 });
 
 test("a 100-block devnet chain validates; a tampered tx in block 57 is caught at index 57", () => {
@@ -135,7 +148,7 @@ test("expectedProducer is round-robin over the producers", () => {
 
 test("a block that repeats a transaction is malformed", () => {
   const a = tx("a");
-  const b = signBlock({ height: 1, prevHash: blockHash(genesis), timestampMs: T0, txs: [a, tx("b"), a] }, devnetProducerKey(1));
+  const b = signBlock({ height: 1, prevHash: blockHash(genesis), timestampMs: T0 + 5000n, txs: [a, tx("b"), a] }, devnetProducerKey(1));
   const r = validateBlock(b, genesis, DEVNET, NOW);
   assert.equal(r.ok, false);
   assert.equal(!r.ok && r.reason, BlockInvalidReason.MALFORMED);

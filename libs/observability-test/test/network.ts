@@ -3,18 +3,24 @@
 //
 //   host-1  gateway, registry, block-store, chain-sync, block-producer (devnet key 0)
 //   host-2  gateway, registry, block-store, chain-sync; its NATS takes 8 MB messages
-//   host-3  gateway, block-store, chain-sync on a 2-block fork of its own, deeper
-//           than its MAX_REORG_DEPTH=1: it sees host-1's chain and can never take it
+//   host-3  gateway, block-store, chain-sync on a 2-block fork of its own, on a
+//           copy of the network whose max_reorg_depth is 1: its genesis is final,
+//           so it sees host-1's chain and can never take it
+//
+// The network is the devnet with a 250 ms block interval (a network file in
+// the temp dir: the interval is a rule every node checks).
+//           its gateway's clock is 20 s slow (judged with one peer: it dials nobody)
 //   127.0.0.4  a gateway on another genesis (not scraped): a declared peer of
 //           host-1 that can never connect
 //
 // host-1's registry bootstraps to the other three, host-2's to host-1.
+import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { BlockStoreService, GatewayService, PutResult } from "@timenet/proto";
 import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
-import { blockHash, DEVNET, devnetProducerKey, signBlock } from "@timenet/chain";
-import { freePort, startNatsServer, startServiceProcess, tempDir, waitFor, type ServiceProcess } from "@timenet/testkit";
+import { blockHash, DEVNET, devnetProducerKey, networkFileJson, signBlock, withLimits } from "@timenet/chain";
+import { freePort, skewedClockEnv, startNatsServer, startServiceProcess, tempDir, waitFor, type ServiceProcess } from "@timenet/testkit";
 import { startNatsWithConfig } from "../src/nats.js";
 
 export const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
@@ -109,6 +115,14 @@ export async function planTestNetwork(): Promise<TestNetwork> {
   const intruder = await planHost(4, ["p2p-gateway"]);
   const hosts = [h1, h2, h3];
   const dir = await tempDir("observability-");
+  const FAST = withLimits(DEVNET, { blockIntervalMs: 250 });
+  const networkFile = (name: string, params: typeof DEVNET) => {
+    const path = join(dir.path, name);
+    writeFileSync(path, networkFileJson(params));
+    return path;
+  };
+  const fast = networkFile("devnet-250ms.json", FAST);
+  const fastShallow = networkFile("devnet-250ms-depth-1.json", withLimits(FAST, { maxReorgDepth: 1 }));
   const natsStops: Array<() => Promise<unknown>> = [];
   const processes: ServiceProcess[] = [];
 
@@ -123,6 +137,7 @@ export async function planTestNetwork(): Promise<TestNetwork> {
         METRICS_PORT: String(s.metricsPort),
         LOG_LEVEL: childLogLevel,
         LOG_PRETTY: "false",
+        NETWORK: fast,
         ...env,
       },
       readyUrl: `http://127.0.0.1:${s.metricsPort}/readyz`,
@@ -191,21 +206,23 @@ export async function planTestNetwork(): Promise<TestNetwork> {
         startGateway(intruder, [], { GENESIS_HASH: "ab".repeat(32) }),
         startStore(h1),
         startStore(h2),
-        startStore(h3, { MAX_REORG_DEPTH: "1" }).then(() => forkAway(h3)),
+        startStore(h3, { NETWORK: fastShallow }).then(() => forkAway(h3, FAST.blockIntervalMs)),
       ]);
       await Promise.all([startGateway(h1, [h2, h3, intruder]), startGateway(h2, [h1, h3])]);
       await Promise.all([
         startRegistry(h1, [h2, h3, intruder]),
         startSync(h1),
-        run(h1, "block-producer", { PRODUCER_DEVNET_INDEX: "0", BLOCK_INTERVAL: "250ms", BLOCK_STORE_GRPC: grpcOf(h1, "block-store") }),
+        run(h1, "block-producer", { PRODUCER_DEVNET_INDEX: "0", BLOCK_STORE_GRPC: grpcOf(h1, "block-store") }),
         startRegistry(h2, [h1]),
         startSync(h2),
       ]);
       // host-3 joins only once host-1 and host-2 are past its fork, so that
       // neither of them could take its 2-block branch for the longer chain.
       await waitFor(async () => (await h1.height()) >= 4 && (await h2.height()) >= 4, { timeoutMs: 30_000, intervalMs: 100, message: "host-1 and host-2 at height 4" });
-      await startGateway(h3, [h1, h2]);
-      await startSync(h3, { MAX_REORG_DEPTH: "1" });
+      // A host whose clock is wrong (its gateway only; the store and
+      // chain-sync keep the right time, so that the chain scenario stays).
+      await startGateway(h3, [h1, h2], { ...skewedClockEnv(-20_000), CLOCK_MIN_PEERS: "1" });
+      await startSync(h3, { NETWORK: fastShallow });
     },
     async stop() {
       for (const h of [...hosts, intruder]) h.close();
@@ -223,12 +240,12 @@ export async function planTestNetwork(): Promise<TestNetwork> {
  * producer (refused: a validation failure), then a valid 2-block branch from
  * genesis that no one else has.
  */
-async function forkAway(host: Host): Promise<void> {
+async function forkAway(host: Host, intervalMs: number): Promise<void> {
   const genesis = DEVNET.genesis.header!;
   const now = BigInt(Date.now() - 5_000);
   const at = now > genesis.timestampMs ? now : genesis.timestampMs + 1n;
   const make = (height: number, prev: Uint8Array, keyIndex: number) =>
-    signBlock({ height, prevHash: prev, timestampMs: at + BigInt(height), txs: [Buffer.from(`${host.name} branch ${height}`)] }, devnetProducerKey(keyIndex));
+    signBlock({ height, prevHash: prev, timestampMs: at + BigInt(height * intervalMs), txs: [Buffer.from(`${host.name} branch ${height}`)] }, devnetProducerKey(keyIndex));
   const stranger = make(1, blockHash(genesis), 7);
   const refused = await host.store.putBlocks({ blocks: [stranger] }, { deadlineMs: 5_000 });
   if (refused.result !== PutResult.INVALID) throw new Error(`${host.name}: a block by a non-producer was not refused: ${PutResult[refused.result]}`);

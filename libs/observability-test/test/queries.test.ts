@@ -28,6 +28,7 @@ const EXPECTED_ALERTS: Record<string, Record<string, string>> = {
   TimenetConnectionCycling: { host: "host-1", peer: "127.0.0.2" },
   TimenetPingTimeouts: { host: "host-1", peer: "127.0.0.3" },
   TimenetGenesisMismatch: { host: "host-1" },
+  TimenetClockSuspect: { host: "host-3" },
   TimenetNodeStuck: { host: "host-3" },
   TimenetServiceDown: { host: "host-2", job: "peer-registry" },
 };
@@ -146,6 +147,9 @@ async function causeTheFaults(n: TestNetwork): Promise<void> {
     frozen.kill("SIGCONT");
   }
   await linked(h1, h3.ip);
+
+  // host-3's gateway, 20 s slow, has judged its clock against its peers (host-1 at least).
+  await seen(`timenet_gateway_clock_suspect{host="host-3"} == 1`);
 
   // A service down: host-2's registry stops.
   await h2.service("peer-registry").process!.stop();

@@ -5,3 +5,4 @@ export { natsServerBinary, startNatsServer, type NatsServerHandle, type NatsServ
 export { startServiceProcess, type ServiceProcess, type ServiceProcessOptions } from "./service-process.js";
 export { nodePoolOf } from "./node-pool.js";
 export { startTcpRelay, type TcpRelay, type TcpRelayOptions } from "./tcp-relay.js";
+export { skewedClockEnv } from "./skewed-clock.js";
