@@ -15,6 +15,7 @@ import type { ChainSyncOptions } from "../src/options.js";
 const APPS = fileURLToPath(new URL("../../../", import.meta.url));
 const GATEWAY_MAIN = join(APPS, "p2p-gateway/dist/src/main.js");
 const STORE_MAIN = join(APPS, "block-store/dist/src/main.js");
+const PRODUCER_MAIN = join(APPS, "block-producer/dist/src/main.js");
 const SYNC_MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
 const logLevel = process.env.TEST_LOG_LEVEL ?? "silent";
 const childLogLevel = process.env.TEST_LOG_LEVEL ?? "fatal";
@@ -225,6 +226,27 @@ export async function startSyncProcess(n: SyncNode, workerId: string, env: Recor
       ...env,
     },
     readyUrl: `http://127.0.0.1:${metricsPort}/readyz`,
+    stderr: process.env.TEST_LOG_LEVEL ? "inherit" : "ignore",
+  });
+}
+
+/** Runs the real block-producer process with devnet key `index` on node `n`'s store and NATS. */
+export async function startProducerProcess(n: SyncNode, index: number, network: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+  const metrics = await freePort();
+  return startServiceProcess({
+    main: PRODUCER_MAIN,
+    env: {
+      NODE_NAME: `p${index}`,
+      NETWORK: network,
+      PRODUCER_DEVNET_INDEX: String(index),
+      BLOCK_STORE_GRPC: n.storeGrpcAddress,
+      NATS_URL: n.nats.url,
+      GRPC_PORT: String(await freePort()),
+      METRICS_PORT: String(metrics),
+      LOG_LEVEL: childLogLevel,
+      ...env,
+    },
+    readyUrl: `http://127.0.0.1:${metrics}/readyz`,
     stderr: process.env.TEST_LOG_LEVEL ? "inherit" : "ignore",
   });
 }

@@ -11,14 +11,12 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { blockHash, DEVNET, devnetProducerKey, earliestTimestampMs, hashHex, networkFileJson, rankAt, signBlock, withLimits } from "@timenet/chain";
 import { ChainTipSchema, OffenceKind, OffenceSchema, PeerMessageSchema, SendToPeerSchema, Subjects, type Block, type BlockHeader } from "@timenet/proto";
-import { freePort, startServiceProcess, tempDir, waitFor, type ServiceProcess } from "@timenet/testkit";
-import { buildChain, FAST, nodePool, putChain, waitHeight, type SyncNode } from "./harness.js";
+import { tempDir, waitFor } from "@timenet/testkit";
+import { buildChain, FAST, nodePool, putChain, startProducerProcess, waitHeight, type SyncNode } from "./harness.js";
 
-const PRODUCER_MAIN = fileURLToPath(new URL("../../../block-producer/dist/src/main.js", import.meta.url));
 const I = 300;
 // An early block is applied once it is at most this far ahead of the clock: well under an
 // interval, so a stand-in's block never lands before the block of the producer whose turn came first.
@@ -118,27 +116,7 @@ describe("a rogue producer's private branches", () => {
     await putChain(h2!, prefix);
     for (const h of honest) await h.startSync(FAST);
     await h1!.dial(h2!);
-    const producers: ServiceProcess[] = [];
-    for (const [i, h] of honest.entries()) {
-      const metrics = await freePort();
-      producers.push(
-        await startServiceProcess({
-          main: PRODUCER_MAIN,
-          env: {
-            NODE_NAME: `p${i}`,
-            NETWORK: networkFile,
-            PRODUCER_DEVNET_INDEX: String(i),
-            BLOCK_STORE_GRPC: h.storeGrpcAddress,
-            NATS_URL: h.nats.url,
-            GRPC_PORT: String(await freePort()),
-            METRICS_PORT: String(metrics),
-            LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "fatal",
-          },
-          readyUrl: `http://127.0.0.1:${metrics}/readyz`,
-          stderr: process.env.TEST_LOG_LEVEL ? "inherit" : "ignore",
-        }),
-      );
-    }
+    const producers = await Promise.all(honest.map((h, i) => startProducerProcess(h, i, networkFile)));
     cleanups.push(() => Promise.all(producers.map((p) => p.stop())));
 
     const height = async (n: SyncNode) => (await n.store.getTip({})).tip!.height;

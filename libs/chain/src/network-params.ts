@@ -33,7 +33,10 @@ const LIMIT_DEFAULTS = {
   blockIntervalMs: 5000,
   maxBlockBytes: 1024 * 1024,
   maxTxs: 10_000,
-  maxFutureDriftMs: 15_000,
+  // Under one interval: a stand-in's block (at least two intervals after its
+  // parent) is never applied before the block of the producer whose turn came
+  // first. Clocks off by more only delay blocks (they are held), never refuse them.
+  maxFutureDriftMs: 2_000,
   maxReorgDepth: 100,
 };
 
@@ -263,6 +266,11 @@ export function loadNetwork(nameOrPath: string): NetworkParams {
     limits[kind] = value as number;
   }
 
+  if (limits.maxFutureDriftMs >= limits.blockIntervalMs) {
+    fail(
+      `field "max_future_drift_ms" (${limits.maxFutureDriftMs}) must be less than "block_interval_ms" (${limits.blockIntervalMs}): a stand-in's early block could otherwise land before the turn of the producer ahead of it`,
+    );
+  }
   return buildParams(name, BigInt(ts), producers, limits);
 }
 

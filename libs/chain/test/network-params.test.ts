@@ -22,7 +22,8 @@ test("devnet is built in: limits, and producers derived from their public seeds"
   assert.equal(DEVNET.blockIntervalMs, 5000);
   assert.equal(DEVNET.maxBlockBytes, 1024 * 1024);
   assert.equal(DEVNET.maxTxs, 10_000);
-  assert.equal(DEVNET.maxFutureDriftMs, 15_000);
+  assert.equal(DEVNET.maxFutureDriftMs, 2_000);
+  assert.equal(DEVNET.maxReorgDepth, 100);
   assert.equal(devnetProducerKey(1).nodeId, hashHex(DEVNET.producers[1]!));
 });
 
@@ -56,6 +57,7 @@ test("the shipped devnet-fast file: the devnet's genesis and keys, 500 ms blocks
   assert.equal(hashHex(fast.genesisHash), hashHex(DEVNET.genesisHash));
   assert.deepEqual(fast.producers.map(hashHex), DEVNET.producers.map(hashHex));
   assert.equal(fast.maxReorgDepth, DEVNET.maxReorgDepth);
+  assert.equal(fast.maxFutureDriftMs, 400, "under one interval, as every network must be");
 });
 
 test("a network not named devnet or devnet-* may not list a key anyone can derive", async () => {
@@ -96,7 +98,7 @@ test("a network not named devnet or devnet-* may not list a key anyone can deriv
 
 test("a bad network file is a one-line error naming the file and the field", async () => {
   const dir = await mkdtemp(join(tmpdir(), "chain-net-"));
-  const good = { name: "lab", genesis_timestamp_ms: 1767225600001, producers: [NodeKey.generate().nodeId], block_interval_ms: 2000 };
+  const good = { name: "lab", genesis_timestamp_ms: 1767225600001, producers: [NodeKey.generate().nodeId], block_interval_ms: 3000 };
   const attempt = async (doc: unknown): Promise<void> => {
     const path = join(dir, "lab.json");
     await writeFile(path, typeof doc === "string" ? doc : JSON.stringify(doc));
@@ -108,13 +110,14 @@ test("a bad network file is a one-line error naming the file and the field", asy
     [{ ...good, genesis_timestamp_ms: "soon" }, /field "genesis_timestamp_ms" must be a non-negative integer/],
     [{ ...good, block_interval_ms: 0 }, /field "block_interval_ms" must be a positive integer/],
     [{ ...good, block_intervall_ms: 5 }, /unknown field "block_intervall_ms"/],
+    [{ ...good, max_future_drift_ms: 3000 }, /"max_future_drift_ms" \(3000\) must be less than "block_interval_ms" \(3000\)/],
     [{ name: "lab", producers: good.producers }, /field "genesis_timestamp_ms" is missing/],
     ["{ not json", /lab\.json: not JSON/],
   ];
   try {
     await attempt(good);
     const lab = loadNetwork(join(dir, "lab.json"));
-    assert.equal(lab.blockIntervalMs, 2000);
+    assert.equal(lab.blockIntervalMs, 3000);
     assert.equal(lab.maxFutureDriftMs, DEVNET.maxFutureDriftMs);
     assert.notEqual(hashHex(lab.genesisHash), hashHex(DEVNET.genesisHash));
     for (const [doc, message] of cases) {
