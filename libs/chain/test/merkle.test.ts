@@ -42,9 +42,11 @@ test("an odd node is not paired with itself: [a,b,c] and [a,b,c,c] have differen
 
 test("a block whose body is swapped for the 64-byte tx under the same header is BAD_MERKLE_ROOT", () => {
   const parent = DEVNET.genesis.header!;
-  const now = Number(parent.timestampMs) + 10_000;
-  const block = signBlock({ height: 1, prevHash: blockHash(parent), timestampMs: parent.timestampMs + 1n, txs: [a, b] }, devnetProducerKey(1));
-  assert.equal(validateBlock(block, parent, DEVNET, now).ok, true);
+  const timestampMs = parent.timestampMs + BigInt(DEVNET.blockIntervalMs); // height 1 is producer 1's, one interval after genesis
+  const now = Number(timestampMs);
+  const block = signBlock({ height: 1, prevHash: blockHash(parent), timestampMs, txs: [a, b] }, devnetProducerKey(1));
+  const honest = validateBlock(block, parent, DEVNET, now);
+  assert.equal(honest.ok, true, honest.ok ? "" : honest.detail);
   const swapped = { ...block, txs: [forged] };
   const r = validateBlock(swapped, parent, DEVNET, now);
   assert.equal(r.ok, false);
