@@ -65,11 +65,14 @@ fill_env() {
     mv "$dest.tmp" "$dest"
   done
 }
-common=(TIMENET_TAG=$TAG TIMENET_IMAGE_PREFIX=timenet NETWORK=devnet E2E_WAN_NETWORK=$WAN LOG_LEVEL=info SYNC_WORKERS=2)
+# devnet-fast (deploy/networks/devnet-fast.json): the devnet's genesis and public
+# keys, so host A can produce with devnet key 0; its block interval (500 ms) is
+# the network's rule, not a producer setting.
+common=(TIMENET_TAG=$TAG TIMENET_IMAGE_PREFIX=timenet NETWORK=devnet-fast E2E_WAN_NETWORK=$WAN LOG_LEVEL=info SYNC_WORKERS=2)
 fill_env deploy/hosts/host-1.env "$WORK/a.env" "${common[@]}" COMPOSE_PROFILES=producer,monitoring NODE_NAME=e2e-a \
   PUBLIC_IP=$IP_A E2E_PUBLIC_IP=$IP_A BOOTSTRAP_PEERS=$IP_B:24100 ALLOW_LIST=$IP_B \
   OPERATOR_BIND=$BIND_A P2P_BIND=$BIND_A NATS_BIND=$BIND_A NATS_PASS=e2e-a-$RANDOM$RANDOM \
-  PRODUCER_DEVNET_INDEX=0 BLOCK_INTERVAL=500ms
+  PRODUCER_DEVNET_INDEX=0
 fill_env deploy/hosts/host-2.env "$WORK/b.env" "${common[@]}" COMPOSE_PROFILES=monitoring NODE_NAME=e2e-b \
   PUBLIC_IP=$IP_B E2E_PUBLIC_IP=$IP_B BOOTSTRAP_PEERS=$IP_A:24100 ALLOW_LIST=$IP_A \
   OPERATOR_BIND=$BIND_B P2P_BIND=$BIND_B NATS_BIND=$BIND_B NATS_PASS=e2e-b-$RANDOM$RANDOM

@@ -23,8 +23,8 @@
 #                             else node:24-bookworm-slim / nats:2.10-alpine)
 #   SMOKE_BIND=127.0.0.250    loopback address for every published port
 #   SMOKE_NO_BUILD=1          use the images already tagged timenet/<service>:smoke
-#   SMOKE_PRODUCER=1          also run the block-producer (NETWORK=devnet, devnet
-#                             producer key 0) and check that the chain grows
+#   SMOKE_PRODUCER=1          also run the block-producer (devnet producer key 0 of
+#                             NETWORK=devnet-fast) and check that the chain grows
 #   SMOKE_SOURCE_IP=1         (root, iproute2) connect to the P2P port from a network
 #                             namespace of its own, as a remote peer would, and check
 #                             the gateway sees that peer's own address, not Docker's
@@ -48,9 +48,12 @@ VERSION=$(git describe --tags --always --dirty 2>/dev/null || echo smoke)
 export NODE_IMAGE NATS_IMAGE TIMENET_TAG=$TAG TIMENET_IMAGE_PREFIX=timenet
 export OPERATOR_BIND=$BIND P2P_BIND=$BIND NATS_BIND=$BIND
 export BOOTSTRAP_PEERS= ALLOW_LIST= NAMED_PEERS= PUBLIC_IP=$BIND
-export COMPOSE_PROFILES= SYNC_WORKERS=2 LOG_LEVEL=info
+# devnet-fast (deploy/networks/devnet-fast.json): the devnet's genesis and public
+# keys, 500 ms blocks. The shipped testnet.json holds placeholders for the
+# operator's producer keys, which every service refuses to start with.
+export COMPOSE_PROFILES= SYNC_WORKERS=2 LOG_LEVEL=info NETWORK=devnet-fast
 if [[ -n ${SMOKE_PRODUCER:-} ]]; then
-  export COMPOSE_PROFILES=producer NETWORK=devnet PRODUCER_DEVNET_INDEX=0 BLOCK_INTERVAL=1s
+  export COMPOSE_PROFILES=producer PRODUCER_DEVNET_INDEX=0
 fi
 compose() { docker-compose --env-file "$HOST_ENV" -p "$PROJECT" "$@"; }
 

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
@@ -17,6 +17,20 @@ import { resolveProducerIdentity } from "../src/producer-key.js";
 import { startBlockProducer } from "../src/producer.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
+/** Runs main.js with `env` (NATS never dialled: the key is refused first); asserts exit 1 with one fatal log line, and returns it. */
+function mainFatalLine(env: Record<string, string>): { level: string; err: { code: string; message: string } } {
+  const r = spawnSync(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH, NATS_URL: "nats://127.0.0.1:1", LOG_PRETTY: "false", ...env },
+    encoding: "utf8",
+    timeout: 10_000,
+  });
+  assert.equal(r.status, 1);
+  const lines = (r.stdout + r.stderr).trim().split("\n");
+  assert.equal(lines.length, 1, lines.join("\n"));
+  const line = JSON.parse(lines[0]!) as { level: string; err: { code: string; message: string } };
+  assert.equal(line.level, "fatal");
+  return line;
+}
 const genesisTip = () =>
   create(ChainTipSchema, { height: 0, hash: DEVNET.genesisHash, timestampMs: DEVNET.genesis.header!.timestampMs, genesisHash: DEVNET.genesisHash, header: DEVNET.genesis.header });
 
@@ -34,6 +48,36 @@ test("a devnet index or a key file gives the producer's key and its place in the
     await dir.remove();
   }
   await assert.rejects(resolveProducerIdentity({ devnetIndex: 3 }, DEVNET), { code: "ERR_NOT_A_PRODUCER" });
+});
+
+test("a public devnet key is refused on a network that is not a devnet, even one that lists it", async () => {
+  // Parameters built in code can list devnet keys under any name (loadNetwork refuses such files).
+  for (const name of ["testnet", "lab", "devnetx", "my-devnet"]) {
+    await assert.rejects(resolveProducerIdentity({ devnetIndex: 0 }, { ...DEVNET, name }), (err: Error & { code?: string }) => {
+      assert.equal(err.name, "ProducerError");
+      assert.equal(err.code, "ERR_DEVNET_KEY");
+      assert.match(err.message, new RegExp(`^devnet key 0 \\(PRODUCER_DEVNET_INDEX\\) is public, anyone can sign with it: refused on network ${name}, `));
+      assert.match(err.message, /PRODUCER_KEY_FILE \(timenetctl producer-key create\)$/);
+      return true;
+    });
+  }
+  // Devnets: "devnet" and "devnet-*".
+  assert.equal((await resolveProducerIdentity({ devnetIndex: 1 }, { ...DEVNET, name: "devnet-fast" })).index, 1);
+  // The same key given as a key, or from a file, is checked only against the list (a file network cannot list it).
+  assert.equal((await resolveProducerIdentity(devnetProducerKey(1), { ...DEVNET, name: "lab" })).index, 1);
+});
+
+test("main refuses PRODUCER_DEVNET_INDEX on a non-devnet network: one fatal line, exit 1", async () => {
+  const dir = await tempDir("producer-devnet-key-");
+  try {
+    const network = join(dir.path, "lab.json");
+    writeFileSync(network, JSON.stringify({ name: "lab", genesis_timestamp_ms: 1767225600001, producers: [NodeKey.generate().nodeId] }));
+    const line = mainFatalLine({ NETWORK: network, PRODUCER_DEVNET_INDEX: "0" });
+    assert.equal(line.err.code, "ERR_DEVNET_KEY");
+    assert.match(line.err.message, /refused on network lab/);
+  } finally {
+    await dir.remove();
+  }
 });
 
 test("startBlockProducer refuses a key that is not a producer before it opens anything", async () => {
@@ -91,16 +135,7 @@ test("configuration: defaults, and a bad variable stops main with one line and e
 test("main refuses a key that is not a producer: one line naming it, exit 1", async () => {
   const dir = await tempDir("producer-main-");
   try {
-    const r = spawnSync(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH, PRODUCER_KEY_FILE: join(dir.path, "producer.key"), NATS_URL: "nats://127.0.0.1:1", LOG_PRETTY: "false" },
-      encoding: "utf8",
-      timeout: 10_000,
-    });
-    assert.equal(r.status, 1);
-    const lines = (r.stdout + r.stderr).trim().split("\n");
-    assert.equal(lines.length, 1, lines.join("\n"));
-    const line = JSON.parse(lines[0]!) as { level: string; err: { code: string; message: string } };
-    assert.equal(line.level, "fatal");
+    const line = mainFatalLine({ PRODUCER_KEY_FILE: join(dir.path, "producer.key") });
     assert.equal(line.err.code, "ERR_NOT_A_PRODUCER");
     assert.match(line.err.message, /is not one of the 3 producers of network devnet/);
   } finally {

@@ -1,5 +1,5 @@
 // block-store entry point: configuration from the environment, then startBlockStore.
-import { loadNetwork } from "@timenet/chain";
+import { loadNetworkOrExit } from "@timenet/chain";
 import { loadConfigOrExit } from "@timenet/config";
 import { createLogger } from "@timenet/telemetry";
 import { endpointsFromEnv, runMain } from "@timenet/service-runtime";
@@ -7,13 +7,15 @@ import { blockStoreEnvSchema } from "./config.js";
 import { startBlockStore } from "./service.js";
 
 const env = loadConfigOrExit(blockStoreEnvSchema);
+// A bad network file is a configuration error: one line on stderr, exit 2, like the other services.
+const network = loadNetworkOrExit(env.NETWORK);
 const logger = createLogger({ service: "block-store", node: env.NODE_NAME, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
 
 await runMain("block-store", logger, async () => {
   return startBlockStore({
     ...endpointsFromEnv(env, logger),
-    // A bad network file or a store of another network stops start-up with one fatal line.
-    network: loadNetwork(env.NETWORK),
+    // A store of another network stops start-up with one fatal line.
+    network,
     dbPath: env.STORE_DB_PATH,
     serveMaxBlocks: env.SERVE_MAX_BLOCKS,
     serveMaxBytes: env.SERVE_MAX_BYTES,

@@ -32,11 +32,11 @@ async function devnetStoreAndOtherNetwork() {
   assert.equal(store.tip.height, 0);
   assert.equal(hashHex(store.tip.hash), hashHex(DEVNET.genesisHash));
   await store.close();
-  const networkFile = join(dir.path, "othernet.json");
+  const networkFile = join(dir.path, "devnet-other.json");
   writeFileSync(
     networkFile,
     JSON.stringify({
-      name: "othernet",
+      name: "devnet-other",
       genesis_timestamp_ms: 1767225600001,
       producers: DEVNET.producers.map((p) => Buffer.from(p).toString("hex")),
     }),
@@ -47,7 +47,7 @@ async function devnetStoreAndOtherNetwork() {
 test("a store of another network's genesis refuses to start with one line naming both hashes and the network", async () => {
   const { dbPath, other } = await devnetStoreAndOtherNetwork();
   assert.notEqual(hashHex(other.genesisHash), hashHex(DEVNET.genesisHash));
-  const expected = `stored genesis ${hashHex(DEVNET.genesisHash)} in ${dbPath} differs from network othernet's ${hashHex(other.genesisHash)}: wrong data volume or wrong NETWORK`;
+  const expected = `stored genesis ${hashHex(DEVNET.genesisHash)} in ${dbPath} differs from network devnet-other's ${hashHex(other.genesisHash)}: wrong data volume or wrong NETWORK`;
   await assert.rejects(BlockStore.open(dbPath, deps(other)), (err: unknown) => {
     assert.ok(err instanceof BlockStoreError);
     assert.equal(err.code, "ERR_GENESIS_MISMATCH");
@@ -75,7 +75,7 @@ test("main.js on a store of another network exits 1 with the mismatch as its fat
   assert.equal(fatal.length, 1);
   assert.equal(fatal[0]!.msg, "block-store failed to start");
   assert.equal(fatal[0]!.err?.code, "ERR_GENESIS_MISMATCH");
-  assert.match(fatal[0]!.err!.message!, new RegExp(`^stored genesis ${hashHex(DEVNET.genesisHash)} .* differs from network othernet's ${hashHex(other.genesisHash)}: wrong data volume or wrong NETWORK$`));
+  assert.match(fatal[0]!.err!.message!, new RegExp(`^stored genesis ${hashHex(DEVNET.genesisHash)} .* differs from network devnet-other's ${hashHex(other.genesisHash)}: wrong data volume or wrong NETWORK$`));
 });
 
 test("configuration: defaults follow the port plan; a bad value stops main.js with one line and exit 2", () => {
@@ -96,7 +96,7 @@ test("configuration: defaults follow the port plan; a bad value stops main.js wi
   assert.equal(r.stdout, "");
 });
 
-test("main.js with an unknown NETWORK exits 1 with one fatal line naming the file", async () => {
+test("main.js with an unknown NETWORK exits 2 with one line on stderr naming the file, like the other services", async () => {
   const dir = await tempDir("network-");
   cleanups.push(() => dir.remove());
   const r = spawnSync(process.execPath, [MAIN], {
@@ -104,12 +104,9 @@ test("main.js with an unknown NETWORK exits 1 with one fatal line naming the fil
     cwd: dir.path,
     encoding: "utf8",
   });
-  assert.equal(r.status, 1);
-  const lines = r.stdout.trim().split("\n");
-  assert.equal(lines.length, 1);
-  const line = JSON.parse(lines[0]!) as { level: string; err: { message: string } };
-  assert.equal(line.level, "fatal");
-  assert.match(line.err.message, /network file .*nosuchnet\.json: not found \(network "nosuchnet" is not built in\)/);
+  assert.equal(r.status, 2, r.stdout + r.stderr);
+  assert.equal(r.stdout, "");
+  assert.match(r.stderr, /^invalid configuration: NETWORK="nosuchnet": network file .*nosuchnet\.json: not found \(network "nosuchnet" is not built in\)\n$/);
 });
 
 test("the README's configuration table lists every variable the block-store reads", () => {

@@ -5,6 +5,7 @@ import { addnodeCommand } from "./commands/addnode.js";
 import { banCommand } from "./commands/ban.js";
 import { peerCommand } from "./commands/peer.js";
 import { peersCommand } from "./commands/peers.js";
+import { producerKeyCreateCommand, producerKeyShowCommand } from "./commands/producer-key.js";
 import { statsCommand } from "./commands/stats.js";
 import { statusCommand } from "./commands/status.js";
 import { statusAllCommand } from "./commands/status-all.js";
@@ -59,7 +60,7 @@ function usageLine(message: string): string {
  */
 export function buildProgram({ output = processOutput, now = Date.now, color = process.stdout.isTTY === true }: ProgramDeps = {}): Command {
   const program = new Command("timenetctl")
-    .description("Operator CLI of a timenet node: asks its services (gRPC) about its peers, chain and fleet.")
+    .description("Operator CLI of a timenet node: asks its services (gRPC) about its peers, chain and fleet; creates producer keys.")
     .option("--node <host>", "the node: host name, IP or [IPv6], optionally with :port", "127.0.0.1")
     .option("--registry-port <n>", "peer-registry gRPC port, when --node names none", portOption, DEFAULT_PORTS.registry)
     .option("--timeout <ms>", "deadline of each gRPC call, in ms", timeoutOption, 5000)
@@ -131,6 +132,22 @@ export function buildProgram({ output = processOutput, now = Date.now, color = p
     .command("stats")
     .description("the registry's counters")
     .action((_opts: unknown, command: Command) => run(command, (ctx) => statsCommand(ctx)));
+
+  // Local: no node is asked. Run on the producer's host (or in its container, where the key volume is).
+  const producerKey = program.command("producer-key").description("create or show a block producer's ed25519 key file (local; asks no node)");
+  const local = async (command: Command, body: (json: boolean) => Promise<string>) => {
+    output.out(`${await body(command.optsWithGlobals<GlobalOptions>().json === true)}\n`);
+  };
+  producerKey
+    .command("create")
+    .description("write a new key file (mode 0600; never overwrites) and print its public key for the network file's producers")
+    .requiredOption("--out <file>", "the key file to create, e.g. the PRODUCER_KEY_FILE of the producer (/app/data/producer.key in its container)")
+    .action((opts: { out: string }, command: Command) => local(command, (json) => producerKeyCreateCommand(opts.out, json)));
+  producerKey
+    .command("show")
+    .description("print the public key of an existing key file")
+    .requiredOption("--key <file>", "the key file")
+    .action((opts: { key: string }, command: Command) => local(command, (json) => producerKeyShowCommand(opts.key, json)));
 
   /** A report command: its text goes to stdout even when it ends in a failure (then the exit code). */
   const report = async (body: () => Promise<CommandReport>) => {

@@ -43,7 +43,7 @@ test("bad IPs and endpoints are refused before any call, exit 2", async () => {
 test("help goes to stdout and exits 0; no command prints help and exits 2", async () => {
   const help = await cli("--help");
   assert.equal(help.code, 0);
-  for (const c of ["peers", "peer", "ban", "unban", "addnode", "stats", "status"]) assert.match(help.out, new RegExp(`\\n  ${c}\\b`));
+  for (const c of ["peers", "peer", "ban", "unban", "addnode", "stats", "status", "producer-key"]) assert.match(help.out, new RegExp(`\\n  ${c}\\b`));
   const none = await cli();
   assert.equal(none.code, 2);
   assert.match(none.err, /Usage: timenetctl/);

@@ -5,7 +5,10 @@ export { merkleRoot, txHash } from "./merkle.js";
 export {
   DEVNET,
   DEVNET_GENESIS_HASH,
+  devnetKeyIndex,
   devnetProducerKey,
+  isDevnetName,
+  MAX_DEVNET_PRODUCER_INDEX,
   expectedProducer,
   genesisBlock,
   loadNetwork,

@@ -60,13 +60,49 @@ export function genesisBlock(timestampMs: bigint): Block {
 
 /**
  * The devnet's i-th producer key, from the seed SHA-256("timenet devnet producer " + i).
- * These keys are PUBLIC BY DESIGN: anyone can derive them and produce devnet
- * (and placeholder testnet) blocks. Never use them for a network that matters.
+ * These keys are PUBLIC BY DESIGN: anyone can derive them and produce blocks
+ * with them. Only devnets (isDevnetName) may list them: loadNetwork refuses
+ * them in any other network, and the producer refuses to sign with them there.
  */
 export function devnetProducerKey(i: number): NodeKey {
   if (!Number.isSafeInteger(i) || i < 0) throw new ChainError("ERR_NETWORK_PARAMS", `devnet producer index must be a non-negative integer, got ${i}`);
   return NodeKey.fromSeed(new Uint8Array(createHash("sha256").update(`timenet devnet producer ${i}`).digest()));
 }
+
+/** The highest devnet key index a producer may use (PRODUCER_DEVNET_INDEX) and loadNetwork looks for. */
+export const MAX_DEVNET_PRODUCER_INDEX = 1000;
+
+/**
+ * Whether a network is a devnet: "devnet" or "devnet-<anything>". A devnet's
+ * producer keys are public by definition (tests, local files such as
+ * deploy/networks/devnet-fast.json); every other network must list only keys
+ * whose private halves are secret.
+ */
+export function isDevnetName(name: string): boolean {
+  return name === "devnet" || name.startsWith("devnet-");
+}
+
+let devnetKeyIndexes: Map<string, number> | undefined;
+
+/**
+ * The devnet key index of this public key (hex, lower case), or undefined when
+ * it is not one of devnetProducerKey(0..MAX_DEVNET_PRODUCER_INDEX). The 1001
+ * keys are derived once, on the first call (0.5-1 s on a 2-core host: only
+ * when a non-devnet network file is loaded, once per process), and kept.
+ */
+export function devnetKeyIndex(publicKeyHex: string): number | undefined {
+  if (devnetKeyIndexes === undefined) {
+    const map = new Map<string, number>();
+    for (let i = 0; i <= MAX_DEVNET_PRODUCER_INDEX; i++) map.set(devnetProducerKey(i).nodeId, i);
+    devnetKeyIndexes = map;
+  }
+  return devnetKeyIndexes.get(publicKeyHex);
+}
+
+/** How the shipped deploy/networks/testnet.json marks a producer the operator has still to fill in. */
+const PLACEHOLDER = /^REPLACE-WITH-/;
+const CREATE_KEYS = `create each producer's key with "timenetctl producer-key create --out <file>" on its host`;
+const SEE_README = `(deploy/README.md, "Producer keys")`;
 
 function buildParams(name: string, genesisTimestampMs: bigint, producers: Uint8Array[], limits: typeof LIMIT_DEFAULTS): NetworkParams {
   const genesis = genesisBlock(genesisTimestampMs);
@@ -156,10 +192,13 @@ const FILE_FIELDS: Record<string, "required" | keyof typeof LIMIT_DEFAULTS> = {
  * with optional max_block_bytes, max_txs, max_future_drift_ms and
  * max_reorg_depth (devnet's
  * values when absent); unknown fields are refused. The genesis block is built
- * like devnet's from genesis_timestamp_ms. The shipped deploy/networks/testnet.json
- * lists the devnet producer keys as placeholders: operators replace them with
- * their producers' public keys (and pick their own genesis timestamp) before
- * running a real testnet.
+ * like devnet's from genesis_timestamp_ms.
+ *
+ * Keys: a network whose name is not a devnet name (isDevnetName) may not list
+ * a devnet producer key (devnetProducerKey(0..1000)): anyone could sign its
+ * blocks. The shipped deploy/networks/testnet.json holds placeholder strings
+ * ("REPLACE-WITH-PRODUCER-1-PUBLIC-KEY", ...) where the producers' public keys
+ * go; a file that still holds one is refused with what to do.
  *
  * Throws ChainError "ERR_NETWORK_PARAMS" with a one-line message naming the
  * file and the field.
@@ -212,11 +251,18 @@ export function loadNetwork(nameOrPath: string): NetworkParams {
   }
   const seen = new Set<string>();
   const producers = rawProducers.map((p: unknown, i) => {
+    if (typeof p === "string" && PLACEHOLDER.test(p)) fail(`producers[${i}] is still a placeholder: ${CREATE_KEYS} and paste the printed public keys here ${SEE_README}`);
     if (typeof p !== "string" || !/^[0-9a-fA-F]{64}$/.test(p)) {
       return fail(`field "producers[${i}]" must be 64 hex digits (an ed25519 public key), got ${JSON.stringify(p)}`);
     }
     const hex = p.toLowerCase();
     if (seen.has(hex)) fail(`field "producers[${i}]" repeats ${hex}`);
+    const devnetIndex = isDevnetName(name) ? undefined : devnetKeyIndex(hex);
+    if (devnetIndex !== undefined) {
+      fail(
+        `field "producers[${i}]" is devnet producer key ${devnetIndex}, whose private key anyone can derive (only networks named "devnet" or "devnet-*" may list it): ${CREATE_KEYS} and list the printed public key instead ${SEE_README}`,
+      );
+    }
     seen.add(hex);
     return new Uint8Array(Buffer.from(hex, "hex"));
   });

@@ -41,8 +41,9 @@ export function validateBlock(block: Block, parent: BlockHeader | undefined, par
   }
   const size = toBinary(BlockSchema, block).length;
   if (size > params.maxBlockBytes) return invalid(BlockInvalidReason.TOO_LARGE, `${size} bytes, at most ${params.maxBlockBytes}`);
-  // A repeated transaction would let [a,b,c] and [a,b,c,c] share a merkle root
-  // (Bitcoin's CVE-2012-2459): a block body could be changed under its hash.
+  // A transaction appears once per block: it is its id. (The merkle tree no
+  // longer depends on this rule — merkleRoot never duplicates a node, so
+  // [a,b,c] and [a,b,c,c] have different roots — but a repeat means nothing.)
   const txHashes = new Set(block.txs.map((tx) => hashHex(txHash(tx))));
   if (txHashes.size !== block.txs.length) return invalid(BlockInvalidReason.MALFORMED, "a transaction appears twice");
 

@@ -6,6 +6,8 @@ import { BlockHeaderSchema } from "@timenet/proto";
 import { DEVNET, DEVNET_GENESIS_HASH, blockHash, hashHex, headerSigningBytes, merkleRoot, txHash } from "../src/index.js";
 
 const sha256d = (b: Uint8Array): Buffer => createHash("sha256").update(createHash("sha256").update(b).digest()).digest();
+/** merkleRoot(["tx-a", "tx-b", "tx-c"]), computed outside this code (node -e with node:crypto). */
+const MERKLE_ABC = "4fcc714e7ee77dae1a54e7497744ec921112a67e52779549e051e1173bd6134b";
 const fill = (byte: number): Uint8Array => new Uint8Array(32).fill(byte);
 
 test("the devnet genesis hash is fixed (any change to the encoding or the genesis breaks this)", () => {
@@ -58,15 +60,21 @@ test("a header field of the wrong length is ERR_MALFORMED", () => {
   assert.throws(() => headerSigningBytes(create(BlockHeaderSchema, { ...good, timestampMs: 1n << 64n })), { code: "ERR_MALFORMED" });
 });
 
-test("merkle root vectors: 0, 1, 2 and 3 txs (the odd last node pairs with itself)", () => {
-  const [a, b, c] = ["tx-a", "tx-b", "tx-c"].map((s) => new TextEncoder().encode(s)) as [Uint8Array, Uint8Array, Uint8Array];
-  const [ha, hb, hc] = [sha256d(a), sha256d(b), sha256d(c)];
-  assert.equal(hashHex(txHash(a)), ha.toString("hex"));
+test("merkle root vectors (RFC 6962 with SHA-256d): 0 to 5 txs", () => {
+  const [a, b, c, d, e] = ["tx-a", "tx-b", "tx-c", "tx-d", "tx-e"].map((s) => new TextEncoder().encode(s)) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+  assert.equal(hashHex(txHash(a)), sha256d(a).toString("hex"), "a tx's id is SHA-256d of its bytes, unchanged");
+  const leaf = (tx: Uint8Array) => sha256d(Buffer.concat([Buffer.of(0), tx]));
+  const node = (l: Buffer, r: Buffer) => sha256d(Buffer.concat([Buffer.of(1), l, r]));
+  const [la, lb, lc, ld, le] = [leaf(a), leaf(b), leaf(c), leaf(d), leaf(e)];
 
   assert.equal(hashHex(merkleRoot([])), "00".repeat(32));
-  assert.equal(hashHex(merkleRoot([a])), ha.toString("hex"));
-  assert.equal(hashHex(merkleRoot([a, b])), sha256d(Buffer.concat([ha, hb])).toString("hex"));
-  const hab = sha256d(Buffer.concat([ha, hb]));
-  const hcc = sha256d(Buffer.concat([hc, hc]));
-  assert.equal(hashHex(merkleRoot([a, b, c])), sha256d(Buffer.concat([hab, hcc])).toString("hex"));
+  assert.equal(hashHex(merkleRoot([a])), la.toString("hex"));
+  assert.equal(hashHex(merkleRoot([a, b])), node(la, lb).toString("hex"));
+  // Three: split at 2, the odd leaf is a subtree of its own (not paired with itself).
+  assert.equal(hashHex(merkleRoot([a, b, c])), node(node(la, lb), lc).toString("hex"));
+  const abcd = node(node(la, lb), node(lc, ld));
+  assert.equal(hashHex(merkleRoot([a, b, c, d])), abcd.toString("hex"));
+  assert.equal(hashHex(merkleRoot([a, b, c, d, e])), node(abcd, le).toString("hex"));
+  // Fixed values, so a change of scheme cannot go unnoticed.
+  assert.equal(hashHex(merkleRoot([a, b, c])), MERKLE_ABC);
 });
