@@ -121,9 +121,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       metrics,
       current: () => manager.connections(),
     });
-    await connectionState.start();
+    // Listening before start(): the registry answers our run entry with dial
+    // orders at once, and a connection made while start() awaits NATS must not
+    // go unpublished (its entry waits in the queue until the run entry is written).
     manager.events.on("connected", (c) => connectionState.connected(c));
     manager.events.on("disconnected", (c, info) => connectionState.closed(c, info));
+    await connectionState.start();
     // Runs after the manager's stop (cleanups run in reverse): the Goodbyes' closes are written too.
     cleanups.push(() => connectionState.stop());
     const p2pPort = await manager.listen(o.listenHost, o.listenPort);
