@@ -57,7 +57,7 @@ test("the shipped devnet-fast file: the devnet's genesis and keys, 500 ms blocks
   assert.equal(hashHex(fast.genesisHash), hashHex(DEVNET.genesisHash));
   assert.deepEqual(fast.producers.map(hashHex), DEVNET.producers.map(hashHex));
   assert.equal(fast.maxReorgDepth, DEVNET.maxReorgDepth);
-  assert.equal(fast.maxFutureDriftMs, 400, "under one interval, as every network must be");
+  assert.ok(fast.maxFutureDriftMs < fast.blockIntervalMs, "under one interval, as every network must be");
 });
 
 test("a network not named devnet or devnet-* may not list a key anyone can derive", async () => {
