@@ -555,7 +555,11 @@ export class BlockStore {
           }
           for (let h = to.tip.height + 1; h <= oldTip.height; h++) this.heights.removeSync(h);
         }
-        for (const [i, block] of rest.entries()) this.heights.putSync(block.header!.height, hashes[i]!);
+        for (const [i, block] of rest.entries()) {
+          this.heights.putSync(block.header!.height, hashes[i]!);
+          // Offered again whole, blocks kept aside earlier join the main chain here: never prune a main-chain block.
+          this.side.remove(block.header!.height, hashes[i]!);
+        }
         this.meta.putSync(META_TIP, to.tip.hash);
         if (final !== this.final) this.meta.putSync(META_FINAL, uint32(final));
       }

@@ -142,3 +142,29 @@ describe("blocks early by our clock", () => {
     assert.equal(await s.metric("timenet_store_validation_failures_total"), 0);
   });
 });
+
+describe("a fork kept aside, then offered again whole", () => {
+  let s: TestStore;
+  before(async () => {
+    s = await startTestStore({ network: SHALLOW });
+  });
+  after(() => s?.stop());
+
+  test("its blocks leave the side index when they join the main chain, so pruning never deletes a main-chain block", async () => {
+    const main = buildChain(GENESIS, 10);
+    assert.equal((await s.client.putBlocks({ blocks: main })).result, PutResult.APPLIED);
+    const lighter = buildChain(endOf(main[6]!), 2, { salt: "x" }); // 8, 9: weight 2 against 3
+    assert.equal((await s.client.putBlocks({ blocks: lighter })).result, PutResult.FORK_NOT_PREFERRED);
+    assert.equal(s.handle.store.sideBranches.blocks, 2);
+    // The whole fork again, two blocks longer: now preferred; the replaced 8..10 go aside instead.
+    const whole = [...lighter, ...buildChain(endOf(lighter[1]!), 2, { salt: "x" })];
+    assert.equal((await s.client.putBlocks({ blocks: whole })).result, PutResult.APPLIED);
+    assert.equal(s.handle.store.sideBranches.blocks, 3);
+    // Far past finality: the side blocks go, the main chain stays whole.
+    const tip = (await s.client.getBlock({ by: { case: "height", value: 11 } })).block!;
+    assert.equal((await s.client.putBlocks({ blocks: buildChain(endOf(tip), 12, { salt: "y" }) })).result, PutResult.APPLIED);
+    assert.equal(s.handle.store.sideBranches.blocks, 0);
+    for (let h = 1; h <= 23; h++) assert.ok((await s.client.getBlock({ by: { case: "height", value: h } })).block, `main-chain block ${h} is stored`);
+    assert.equal(hex((await s.client.getBlock({ by: { case: "height", value: 8 } })).block!), hex(lighter[0]!));
+  });
+});
