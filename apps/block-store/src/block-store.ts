@@ -8,6 +8,7 @@ import { FutureBlocks, type HoldLimits } from "./future-blocks.js";
 import type { StoreMetrics } from "./metrics.js";
 import { BLOCK_STORE_DEFAULTS } from "./options.js";
 import { SideBranches, type SideLimits } from "./side-branches.js";
+import { storedHeader } from "./stored-header.js";
 
 export type BlockStoreErrorCode = "ERR_GENESIS_MISMATCH" | "ERR_STORE_CORRUPT";
 
@@ -278,7 +279,8 @@ export class BlockStore {
   }
 
   private headerByHash(hash: Uint8Array): BlockHeader | undefined {
-    return this.blockByHash(hash)?.block.header;
+    const bytes = this.encodedByHash(hash);
+    return bytes === undefined ? undefined : storedHeader(bytes);
   }
 
   private initialise(): StoredTip {
@@ -502,7 +504,8 @@ export class BlockStore {
   private mainHeaders(from: number, to: number): BlockHeader[] {
     const out: BlockHeader[] = [];
     for (let h = from; h <= to; h++) {
-      const header = this.blockAt(h)?.header;
+      const bytes = this.encodedAt(h);
+      const header = bytes && storedHeader(bytes);
       if (header === undefined) throw this.corrupt(`main-chain block ${h} is missing`);
       out.push(header);
     }
@@ -513,7 +516,8 @@ export class BlockStore {
   private producersBelow(height: number): number[] {
     const out: number[] = [];
     for (let h = height; h >= 0 && out.length < weightWindow(this.deps.network); h--) {
-      const header = this.blockAt(h)?.header;
+      const bytes = this.encodedAt(h);
+      const header = bytes && storedHeader(bytes);
       out.push(header === undefined || h === 0 ? -1 : producerIndex(header.producerId, this.deps.network));
     }
     return out;
