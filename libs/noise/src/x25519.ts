@@ -1,0 +1,49 @@
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { NoiseError } from "./noise-error.js";
+
+// DER prefixes of X25519 SubjectPublicKeyInfo / PKCS#8; the raw 32 bytes follow.
+const SPKI_X25519_PREFIX = Buffer.from("302a300506032b656e032100", "hex");
+const PKCS8_X25519_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
+
+export const DH_LEN = 32;
+
+/** An X25519 key pair: the private half stays an OpenSSL KeyObject. */
+export interface DhKeyPair {
+  publicKey: Uint8Array;
+  privateKey: KeyObject;
+}
+
+export function generateDhKeyPair(): DhKeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync("x25519");
+  return { publicKey: rawPublic(publicKey), privateKey };
+}
+
+/** The key pair of a fixed 32-byte private key (test vectors). */
+export function dhKeyPairFromPrivate(raw: Uint8Array): DhKeyPair {
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, raw]), format: "der", type: "pkcs8" });
+  return { publicKey: rawPublic(createPublicKey(privateKey)), privateKey };
+}
+
+/**
+ * X25519(private, remote public). An all-zero result means the remote key
+ * has small order (it contributes nothing secret): refused, as the Noise
+ * spec allows and libp2p does.
+ */
+export function dh(own: DhKeyPair, remotePublic: Uint8Array): Buffer {
+  if (remotePublic.length !== DH_LEN) throw new NoiseError("BAD_MESSAGE", `an X25519 key is ${DH_LEN} bytes, got ${remotePublic.length}`);
+  let out: Buffer;
+  try {
+    const remote = createPublicKey({ key: Buffer.concat([SPKI_X25519_PREFIX, remotePublic]), format: "der", type: "spki" });
+    out = diffieHellman({ privateKey: own.privateKey, publicKey: remote });
+  } catch (err) {
+    // OpenSSL itself fails on an all-zero shared secret.
+    throw new NoiseError("BAD_KEY", `X25519 with the peer's key failed: ${(err as Error).message}`);
+  }
+  if (out.every((b) => b === 0)) throw new NoiseError("BAD_KEY", "X25519 result is zero: the peer's key has small order");
+  return out;
+}
+
+function rawPublic(key: KeyObject): Uint8Array {
+  const der = key.export({ format: "der", type: "spki" });
+  return new Uint8Array(der.subarray(SPKI_X25519_PREFIX.length));
+}
