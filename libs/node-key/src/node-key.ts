@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { isStrictPoint, isStrictSignature } from "./strict-ed25519.js";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
@@ -89,9 +90,13 @@ export class NodeKey {
   }
 }
 
-/** Verifies an ed25519 signature; malformed keys or signatures are simply invalid. */
+/**
+ * Verifies an ed25519 signature; malformed keys or signatures are simply
+ * invalid, and so are small-order or non-canonical keys and R values and
+ * S >= L (strict, as libsodium: OpenSSL alone accepts them).
+ */
 export function verifySignature(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
-  if (publicKey.length !== 32 || signature.length !== 64) return false;
+  if (!isStrictPoint(publicKey) || !isStrictSignature(signature)) return false;
   try {
     const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]), format: "der", type: "spki" });
     return verify(null, data, key, signature);

@@ -56,3 +56,43 @@ test("a key from a seed is deterministic and matches RFC 8032 test vector 1", ()
   assert.equal(NodeKey.fromPem(key.toPem()).nodeId, key.nodeId);
   assert.throws(() => NodeKey.fromSeed(seed.subarray(1)), { code: "ERR_NODE_KEY", message: /32 bytes, got 31/ });
 });
+
+test("a small-order public key with R = identity, S = 0 verifies in OpenSSL for any message, and never here", async () => {
+  const { createPublicKey, verify } = await import("node:crypto");
+  const smallOrder = Buffer.alloc(32);
+  smallOrder[0] = 1; // the identity point
+  const forged = Buffer.concat([smallOrder, Buffer.alloc(32)]); // R = identity, S = 0
+  const data = new TextEncoder().encode("any message at all");
+  const spki = Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), smallOrder]);
+  // The attack the strict checks exist for: OpenSSL alone says yes.
+  assert.equal(verify(null, data, createPublicKey({ key: spki, format: "der", type: "spki" }), forged), true);
+  assert.equal(verifySignature(smallOrder, data, forged), false);
+});
+
+test("every small-order and non-canonical point encoding is refused; real keys and signatures pass", async () => {
+  const { isStrictPoint, isStrictSignature } = await import("../src/index.js");
+  const le = (n: bigint) => {
+    const b = Buffer.alloc(32);
+    for (let i = 0; i < 32; i++) b[i] = Number((n >> BigInt(8 * i)) & 0xffn);
+    return b;
+  };
+  const p = (1n << 255n) - 19n;
+  const y8 = 0x05fc536d880238b13933c6d305acdfd5f098eff289f4c345b027b2c28f95e826n;
+  for (const y of [0n, 1n, p - 1n, y8, p - y8, p, p + 1n, (1n << 255n) - 1n]) {
+    for (const sign of [0n, 1n << 255n]) assert.equal(isStrictPoint(le(y | sign)), false, `y=${y.toString(16)}`);
+  }
+  for (let i = 0; i < 20; i++) {
+    const k = NodeKey.generate();
+    assert.equal(isStrictPoint(k.publicKey), true);
+    assert.equal(isStrictSignature(k.sign(new Uint8Array([i]))), true);
+  }
+  // S + L: the same signature made non-canonical, which OpenSSL already refuses; refused before it here.
+  const k = NodeKey.generate();
+  const sig = Buffer.from(k.sign(new Uint8Array([1])));
+  const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+  let s = 0n;
+  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(sig[i]!);
+  le(s + L).copy(sig, 32);
+  assert.equal(isStrictSignature(sig), false);
+  assert.equal(verifySignature(k.publicKey, new Uint8Array([1]), sig), false);
+});
