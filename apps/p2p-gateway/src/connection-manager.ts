@@ -5,6 +5,7 @@ import { normalizeIp, type PeerEndpoint, type PeerIp } from "@timenet/net-addres
 import type { Logger, PeerLabeler } from "@timenet/telemetry";
 import type { WallClock } from "./clock.js";
 import { HelloTimestamps, type LocalIdentity } from "./hello.js";
+import type { ChannelIdentity } from "./channel-identity.js";
 import { reportListenerError } from "./listener-errors.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { directionLabel, PeerConnection, type CloseInfo, type ConnectionTuning } from "./peer-connection.js";
@@ -13,6 +14,8 @@ import { isHandshakeFailure } from "./reasons.js";
 
 export interface ConnectionManagerOptions {
   local: LocalIdentity;
+  /** Our static Noise key, signed by the node key: one per process. */
+  channelIdentity: ChannelIdentity;
   tuning: ConnectionTuning;
   /** Local address outbound sockets bind to (the devnet's 127.0.0.k); undefined = the OS picks. */
   dialLocalAddress: string | undefined;
@@ -213,6 +216,7 @@ export class ConnectionManager {
       connId: this.nextConnId++,
       remoteIp: ip,
       local: this.o.local,
+      channelIdentity: this.o.channelIdentity,
       helloTimestampMs: this.helloTimestamps.next(this.o.wallClock()),
       logger: this.o.logger,
       metrics: this.o.metrics,
@@ -269,6 +273,9 @@ export class ConnectionManager {
     this.o.metrics.disconnects.inc({ reason, initiator: info.initiator, direction, peer: this.o.labeler.label(conn.remoteIp) });
     if (!info.wasEstablished && (isHandshakeFailure(info.reason) || info.reason === DisconnectReason.PROTOCOL_ERROR)) {
       this.o.metrics.handshakeFailures.inc({ reason });
+    }
+    if (info.reason === DisconnectReason.AUTHENTICATION_FAILED && info.initiator === "local") {
+      this.o.metrics.authenticationFailures.inc({ stage: info.authenticated ? "transport" : "handshake", peer: this.o.labeler.label(conn.remoteIp) });
     }
     if (info.reason === DisconnectReason.SELF_CONNECTION && info.initiator === "local") this.selfIps.add(conn.remoteIp);
     if (this.established.get(conn.remoteIp) === conn) {

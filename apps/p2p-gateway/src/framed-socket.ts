@@ -2,9 +2,14 @@ import type { Socket } from "node:net";
 import { DisconnectReason, type Envelope } from "@timenet/proto";
 import { encodeFrame, envelopeKindLabel, FrameDecoder, FrameError } from "@timenet/wire";
 import type { GatewayMetrics } from "./metrics.js";
+import { SecureChannel, type SecureChannelOptions, type SecureSession } from "./secure-channel.js";
 
 /** What the framed socket tells its connection. */
 export interface FramedSocketHandler {
+  /** The Noise handshake completed: frames can flow. */
+  secured(session: SecureSession): void;
+  /** The channel failed (before it opened, or a message that did not authenticate): the socket must close. */
+  insecure(reason: DisconnectReason, detail: string): void;
   /** A complete frame arrived. `body` is the envelope as received, to forward without re-encoding. */
   frame(envelope: Envelope, kind: string, body: Uint8Array): void;
   /** The byte stream cannot be read further (FRAME_TOO_LARGE, BAD_FRAME). */
@@ -23,6 +28,7 @@ export interface FramedSocketOptions {
   /** Bytes allowed to wait in the socket's write buffer before the peer is cut off. */
   maxSendQueueBytes: number;
   metrics: GatewayMetrics;
+  channel: SecureChannelOptions;
 }
 
 export interface TrafficCounts {
@@ -33,15 +39,22 @@ export interface TrafficCounts {
 }
 
 /**
- * Frames over one TCP socket: length-prefixed envelopes in (the decoder
- * rejects an oversized length from its header, before allocating), envelopes
- * out through a bounded send queue, and every frame counted both ways.
+ * Frames over one TCP socket, inside its Noise channel: the channel's
+ * plaintext is a stream of length-prefixed envelopes (the decoder rejects an
+ * oversized length from its header, before buffering the body, for any split
+ * of the stream); envelopes go out through a bounded send queue, and every
+ * frame is counted both ways. Frames sent in one turn of the event loop are
+ * sealed together (fewer, fuller transport messages).
  */
 export class FramedSocket {
   readonly traffic: TrafficCounts = { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 };
   private readonly decoder: FrameDecoder;
+  private readonly channel: SecureChannel;
   private reading = true;
   private graceTimer: NodeJS.Timeout | undefined;
+  private outbox: Buffer[] = [];
+  private outboxBytes = 0;
+  private flushQueued = false;
 
   constructor(
     private readonly socket: Socket,
@@ -49,6 +62,28 @@ export class FramedSocket {
     private readonly o: FramedSocketOptions,
   ) {
     this.decoder = new FrameDecoder(o.maxFrameBytes);
+    this.channel = new SecureChannel(
+      {
+        write: (bytes) => {
+          if (!this.socket.destroyed) this.socket.write(bytes);
+        },
+        opened: (session) => this.handler.secured(session),
+        failed: (reason, detail) => {
+          this.reading = false;
+          this.handler.insecure(reason, detail);
+        },
+      },
+      o.channel,
+    );
+  }
+
+  get transportMessages(): { out: bigint; in: bigint } {
+    return this.channel.transportMessages;
+  }
+
+  /** True once the Noise channel is open. */
+  get secure(): boolean {
+    return this.channel.isOpen;
   }
 
   get remotePort(): number {
@@ -75,6 +110,7 @@ export class FramedSocket {
       this.handler.closed();
       clearTimeout(this.graceTimer);
     });
+    this.channel.start();
   }
 
   /**
@@ -82,16 +118,23 @@ export class FramedSocket {
    * bound (the Goodbye on close must not be refused by it).
    */
   send(envelope: Envelope, force = false): boolean {
+    if (!this.channel.isOpen) return false;
     const frame = encodeFrame(envelope);
-    // The bounded send queue is the socket's own write buffer: a peer that does
-    // not read cannot make us hold more than maxSendQueueBytes for it.
-    if (!force && this.socket.writableLength + frame.length > this.o.maxSendQueueBytes) {
+    // The bounded send queue is the socket's own write buffer (and this
+    // turn's outbox): a peer that does not read cannot make us hold more
+    // than maxSendQueueBytes for it.
+    if (!force && this.socket.writableLength + this.outboxBytes + frame.length > this.o.maxSendQueueBytes) {
       this.handler.sendQueueFull(`send queue above ${this.o.maxSendQueueBytes} bytes`);
       this.socket.destroy();
       return false;
     }
     if (!this.writable) return false;
-    this.socket.write(frame);
+    this.outbox.push(frame);
+    this.outboxBytes += frame.length;
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => this.flush());
+    }
     this.traffic.bytesOut += frame.length;
     this.traffic.framesOut++;
     this.o.metrics.traffic(envelopeKindLabel(envelope), "out", frame.length);
@@ -105,7 +148,13 @@ export class FramedSocket {
    */
   end(graceMs: number): void {
     this.reading = false;
-    this.socket.end();
+    // After this turn's frames, in the order they were sent across all
+    // sockets: a HelloAck queued on another socket must not be overtaken by
+    // this socket's Goodbye (duplicate resolution relies on that order).
+    queueMicrotask(() => {
+      this.flush();
+      this.socket.end();
+    });
     this.graceTimer = setTimeout(() => this.socket.destroy(), graceMs);
     this.graceTimer.unref();
   }
@@ -114,8 +163,25 @@ export class FramedSocket {
     this.socket.destroy();
   }
 
+  /** Seals this turn's frames into transport messages and writes them. */
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.outbox.length === 0) return;
+    const plaintext = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox, this.outboxBytes);
+    this.outbox = [];
+    this.outboxBytes = 0;
+    if (!this.socket.destroyed && this.socket.writable) this.socket.write(this.channel.seal(plaintext));
+  }
+
   private onData(chunk: Buffer): void {
     if (!this.reading) return;
+    for (const plaintext of this.channel.push(chunk)) {
+      this.onPlaintext(plaintext);
+      if (!this.reading) return;
+    }
+  }
+
+  private onPlaintext(chunk: Buffer): void {
     let frames;
     try {
       frames = this.decoder.push(chunk);

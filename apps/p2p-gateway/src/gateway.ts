@@ -13,6 +13,7 @@ import { ConnectionManager, type ConnectionManagerEvents } from "./connection-ma
 import { ConnectionStatePublisher } from "./connection-state.js";
 import { gatewayServiceImpl } from "./grpc-service.js";
 import { PROTOCOL_VERSION, type LocalIdentity } from "./hello.js";
+import { createChannelIdentity } from "./channel-identity.js";
 import { GatewayMetrics } from "./metrics.js";
 import { NatsBridge } from "./nats-bridge.js";
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from "./options.js";
@@ -74,6 +75,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
     const manager: ConnectionManager = new ConnectionManager({
       local,
+      // A fresh static Noise key per process, signed once by the node key.
+      channelIdentity: createChannelIdentity(o.nodeKey, o.network, o.genesisHash),
       dialLocalAddress: o.dialLocalAddress,
       dialTimeoutMs: o.dialTimeoutMs,
       maxConnections: o.maxConnections,

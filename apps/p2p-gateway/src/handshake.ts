@@ -3,7 +3,7 @@ import { DisconnectReason, EnvelopeSchema, type Envelope, type Hello } from "@ti
 import { envelopeKindLabel } from "@timenet/wire";
 import type { Clock, TimerHandle } from "./clock.js";
 import type { ClockSample } from "./clock-offsets.js";
-import { buildHello, checkHello, signAck, verifyAck, type LocalIdentity } from "./hello.js";
+import { buildHello, checkHello, signAck, verifyAck, type ChannelProof, type LocalIdentity } from "./hello.js";
 
 /** What the handshake asks of its connection. */
 export interface HandshakeHost {
@@ -29,17 +29,20 @@ export interface HandshakeOptions {
 }
 
 /**
- * The opening of a connection, the same in both directions: each side sends
- * its signed Hello, checks the peer's (network, genesis, version, signature,
- * not ourselves) and answers it with a HelloAck signed over the peer's fresh
- * nonce, so a replayed Hello cannot complete. It is complete once we accepted
- * the peer's Hello and verified its HelloAck for ours, within `timeoutMs`.
- * Before that only Hello and HelloAck are accepted (Goodbye, allowed in every
- * state, is handled by the connection before frames get here): anything else
- * costs a stranger nothing to send, so it ends the connection.
+ * The opening of a connection inside its Noise channel, the same in both
+ * directions: each side sends its Hello signed over the channel's handshake
+ * hash, checks the peer's (signed by the node id the channel proved, for this
+ * channel; network, genesis, version) and answers it with a HelloAck signed
+ * over the same hash and the peer's nonce. Nothing of it can be replayed on
+ * another connection. It is complete once we accepted the peer's Hello and
+ * verified its HelloAck for ours; the timeout (armed at `start`, covering the
+ * Noise handshake too) is `timeoutMs`. Before that only Hello and HelloAck
+ * are accepted (Goodbye, allowed in every state, is handled by the connection
+ * before frames get here): anything else ends the connection.
  */
 export class Handshake {
-  readonly ourHello: Hello;
+  /** Our Hello, once the channel is open. */
+  ourHello: Hello | undefined;
   /** The peer's Hello, once accepted. */
   peerHello: Hello | undefined;
   /**
@@ -52,18 +55,26 @@ export class Handshake {
   private timer: TimerHandle | undefined;
   private sentAtMono = 0;
   private peerHelloAtMono = 0;
+  private proof: ChannelProof | undefined;
 
   constructor(
     private readonly host: HandshakeHost,
     private readonly o: HandshakeOptions,
-  ) {
-    this.ourHello = buildHello(o.local, o.observedIp, o.helloTimestampMs);
+  ) {}
+
+  /** Arms the timeout, when the socket opens. */
+  start(): void {
+    this.timer = this.o.clock.setTimeout(
+      () => this.host.fail(DisconnectReason.HANDSHAKE_TIMEOUT, `no complete handshake within ${this.o.timeoutMs}ms (${this.proof ? "hello" : "noise"} stage)`),
+      this.o.timeoutMs,
+    );
   }
 
-  /** Arms the timeout and sends our Hello. */
-  start(): void {
+  /** The channel is open: sends our Hello, bound to it. */
+  begin(proof: ChannelProof): void {
+    this.proof = proof;
+    this.ourHello = buildHello(this.o.local, this.o.observedIp, this.o.helloTimestampMs, proof.handshakeHash);
     this.sentAtMono = this.o.clock.now();
-    this.timer = this.o.clock.setTimeout(() => this.host.fail(DisconnectReason.HANDSHAKE_TIMEOUT, `no complete handshake within ${this.o.timeoutMs}ms`), this.o.timeoutMs);
     this.host.send(create(EnvelopeSchema, { payload: { case: "hello", value: this.ourHello } }));
   }
 
@@ -75,6 +86,7 @@ export class Handshake {
 
   onFrame(envelope: Envelope): void {
     const p = envelope.payload;
+    if (!this.proof || !this.ourHello) return this.host.fail(DisconnectReason.PROTOCOL_ERROR, "frame before the channel opened");
     switch (p.case) {
       case "hello":
         if (this.peerHello) return this.host.fail(DisconnectReason.PROTOCOL_ERROR, "second hello");
@@ -83,7 +95,7 @@ export class Handshake {
         // The peer acknowledges our Hello only after sending its own, so the
         // handshake always completes here.
         if (!this.peerHello) return this.host.fail(DisconnectReason.PROTOCOL_ERROR, "hello ack before hello");
-        if (!verifyAck(this.ourHello, this.peerHello.nodeId, p.value.signature)) {
+        if (!verifyAck(this.ourHello, this.peerHello.nodeId, p.value.signature, this.proof.handshakeHash)) {
           return this.host.fail(DisconnectReason.BAD_SIGNATURE, "hello ack signature does not verify");
         }
         this.cancel();
@@ -100,9 +112,10 @@ export class Handshake {
 
   private onHello(hello: Hello): void {
     this.peerHelloAtMono = this.o.clock.now();
-    const refusal = checkHello(this.o.local, hello);
+    const proof = this.proof!;
+    const refusal = checkHello(this.o.local, hello, proof);
     if (refusal) return this.host.fail(refusal.reason, refusal.detail);
     this.peerHello = hello;
-    this.host.send(create(EnvelopeSchema, { payload: { case: "helloAck", value: { signature: signAck(this.o.local, hello) } } }));
+    this.host.send(create(EnvelopeSchema, { payload: { case: "helloAck", value: { signature: signAck(this.o.local, hello, proof.handshakeHash) } } }));
   }
 }

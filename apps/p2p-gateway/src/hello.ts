@@ -4,9 +4,9 @@ import { isValidIp } from "@timenet/net-address";
 import { verifySignature, type NodeKey } from "@timenet/node-key";
 import { randomBytes, timingSafeEqual } from "node:crypto";
 
-export const PROTOCOL_VERSION = 1;
-const HELLO_TAG = "timenet/hello/v1";
-const ACK_TAG = "timenet/hello-ack/v1";
+export { WIRE_PROTOCOL_VERSION as PROTOCOL_VERSION } from "./channel-identity.js";
+const HELLO_TAG = "timenet/hello/v2";
+const ACK_TAG = "timenet/hello-ack/v2";
 
 /** What this node says about itself in every Hello. */
 export interface LocalIdentity {
@@ -24,13 +24,16 @@ export interface LocalIdentity {
 }
 
 /**
- * The bytes a Hello's signature covers: a tag, then every field in field
- * order with explicit widths and length prefixes. Defined here, not by the
- * protobuf encoding, which is not canonical across implementations.
+ * The bytes a Hello's signature covers: a tag, the Noise handshake hash of
+ * the connection it travels on (so it cannot be replayed on any other), then
+ * every field in field order with explicit widths and length prefixes.
+ * Defined here, not by the protobuf encoding, which is not canonical across
+ * implementations.
  */
-export function canonicalHelloBytes(h: Hello): Uint8Array {
+export function canonicalHelloBytes(h: Hello, handshakeHash: Uint8Array): Uint8Array {
   const w = new CanonicalWriter();
   w.str(HELLO_TAG);
+  w.bytes(handshakeHash);
   w.u32(h.protocolVersion);
   w.str(h.network);
   w.bytes(h.genesisHash);
@@ -63,8 +66,11 @@ export class HelloTimestamps {
   }
 }
 
-/** Our signed Hello for one connection; `timestampMs` comes from the session's HelloTimestamps. */
-export function buildHello(local: LocalIdentity, observedIp: string, timestampMs: bigint): Hello {
+/**
+ * Our signed Hello for one connection, bound to its Noise handshake hash;
+ * `timestampMs` comes from the session's HelloTimestamps.
+ */
+export function buildHello(local: LocalIdentity, observedIp: string, timestampMs: bigint, handshakeHash: Uint8Array): Hello {
   const tip = local.tip();
   const hello = create(HelloSchema, {
     protocolVersion: local.protocolVersion,
@@ -81,26 +87,37 @@ export function buildHello(local: LocalIdentity, observedIp: string, timestampMs
     observedIp,
     timestampMs,
   });
-  hello.signature = local.key.sign(canonicalHelloBytes(hello));
+  hello.signature = local.key.sign(canonicalHelloBytes(hello, handshakeHash));
   return hello;
 }
 
+/** What the Noise handshake of the connection proved, against which a Hello is checked. */
+export interface ChannelProof {
+  /** The node id the handshake proved (the peer holds its key). */
+  remoteNodeId: Uint8Array;
+  handshakeHash: Uint8Array;
+  /** The fingerprints differed: the Hello must show another network or genesis. */
+  otherNetwork: boolean;
+}
+
 /** Checks a peer's Hello; returns the reason to refuse it, or undefined to accept. */
-export function checkHello(local: LocalIdentity, h: Hello): { reason: DisconnectReason; detail: string } | undefined {
+export function checkHello(local: LocalIdentity, h: Hello, proof: ChannelProof): { reason: DisconnectReason; detail: string } | undefined {
+  // First whether the Hello is the proven peer's own, for this connection:
+  // only then is anything it says the peer's word.
+  if (!bytesEqual(h.nodeId, proof.remoteNodeId) || !verifySignature(h.nodeId, canonicalHelloBytes(h, proof.handshakeHash), h.signature)) {
+    return { reason: DisconnectReason.BAD_SIGNATURE, detail: "hello is not signed, for this connection, by the node id the handshake proved" };
+  }
   if (h.network !== local.network) {
-    return { reason: DisconnectReason.WRONG_NETWORK, detail: `network "${h.network}", expected "${local.network}"` };
+    return { reason: DisconnectReason.WRONG_NETWORK, detail: `network "${h.network.slice(0, 64)}", expected "${local.network}"` };
   }
   if (!bytesEqual(h.genesisHash, local.genesisHash)) {
-    return { reason: DisconnectReason.WRONG_GENESIS, detail: `genesis ${hex(h.genesisHash)}, expected ${hex(local.genesisHash)}` };
+    return { reason: DisconnectReason.WRONG_GENESIS, detail: `genesis ${hex(h.genesisHash).slice(0, 64)}, expected ${hex(local.genesisHash)}` };
+  }
+  if (proof.otherNetwork) {
+    return { reason: DisconnectReason.PROTOCOL_ERROR, detail: "hello names our network, but the handshake's network fingerprint did not" };
   }
   if (h.protocolVersion < local.minProtocolVersion) {
     return { reason: DisconnectReason.BAD_VERSION, detail: `protocol ${h.protocolVersion}, need >= ${local.minProtocolVersion}` };
-  }
-  if (h.nodeId.length !== 32 || !verifySignature(h.nodeId, canonicalHelloBytes(h), h.signature)) {
-    return { reason: DisconnectReason.BAD_SIGNATURE, detail: "hello signature does not verify with its node id" };
-  }
-  if (bytesEqual(h.nodeId, local.key.publicKey)) {
-    return { reason: DisconnectReason.SELF_CONNECTION, detail: "hello carries our own node id" };
   }
   if (h.nonce.length !== 16 || h.sessionId.length !== 16 || !isValidIp(h.observedIp)) {
     return { reason: DisconnectReason.PROTOCOL_ERROR, detail: "hello lacks a 16-byte nonce, a session id or a valid observed_ip" };
@@ -108,22 +125,23 @@ export function checkHello(local: LocalIdentity, h: Hello): { reason: Disconnect
   return undefined;
 }
 
-function ackBytes(peerHello: Hello): Uint8Array {
+function ackBytes(peerHello: Hello, handshakeHash: Uint8Array): Uint8Array {
   const w = new CanonicalWriter();
   w.str(ACK_TAG);
+  w.bytes(handshakeHash);
   w.bytes(peerHello.nonce);
   w.bytes(peerHello.nodeId);
   return w.finish();
 }
 
-/** Our HelloAck signature over the peer's fresh nonce: proves our key is live. */
-export function signAck(local: LocalIdentity, peerHello: Hello): Uint8Array {
-  return local.key.sign(ackBytes(peerHello));
+/** Our HelloAck: we accepted the peer's Hello on this connection (its nonce, its id, the handshake hash). */
+export function signAck(local: LocalIdentity, peerHello: Hello, handshakeHash: Uint8Array): Uint8Array {
+  return local.key.sign(ackBytes(peerHello, handshakeHash));
 }
 
-/** Verifies the peer's HelloAck for the Hello we sent it. */
-export function verifyAck(ourHello: Hello, peerNodeId: Uint8Array, signature: Uint8Array): boolean {
-  return verifySignature(peerNodeId, ackBytes(ourHello), signature);
+/** Verifies the peer's HelloAck for the Hello we sent it on this connection. */
+export function verifyAck(ourHello: Hello, peerNodeId: Uint8Array, signature: Uint8Array, handshakeHash: Uint8Array): boolean {
+  return verifySignature(peerNodeId, ackBytes(ourHello, handshakeHash), signature);
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

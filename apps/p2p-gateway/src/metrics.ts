@@ -18,6 +18,7 @@ export class GatewayMetrics {
   readonly frames: Counter<"kind" | "direction">;
   readonly bytes: Counter<"kind" | "direction">;
   readonly handshakeFailures: Counter<"reason">;
+  readonly authenticationFailures: Counter<"stage" | "peer">;
   readonly duplicatesResolved: Counter<"rule" | "kept">;
   readonly natsPublishErrors: Counter<"subject">;
   readonly dialAttempts: Counter<"peer">;
@@ -85,6 +86,12 @@ export class GatewayMetrics {
     this.frames = new Counter({ name: "timenet_gateway_frames_total", help: "Frames by envelope kind and direction (in, out)", labelNames: ["kind", "direction"], registers: r });
     this.bytes = new Counter({ name: "timenet_gateway_bytes_total", help: "Bytes on the wire by envelope kind and direction (in, out)", labelNames: ["kind", "direction"], registers: r });
     this.handshakeFailures = new Counter({ name: "timenet_gateway_handshake_failures_total", help: "Handshakes that failed, by reason", labelNames: ["reason"], registers: r });
+    this.authenticationFailures = new Counter({
+      name: "timenet_gateway_authentication_failures_total",
+      help: "Connections closed because the encrypted channel failed (stage handshake: the Noise handshake or preamble; transport: a message that did not authenticate). Never counted against the peer: bytes changed on the path look the same",
+      labelNames: ["stage", "peer"],
+      registers: r,
+    });
     this.duplicatesResolved = new Counter({
       name: "timenet_gateway_duplicates_resolved_total",
       help: "Second sockets to one IP resolved: which rule decided and whether the existing or the new socket was kept",

@@ -72,7 +72,9 @@ export class NatsBridge {
     const { bus, manager } = this.o;
     manager.events.on("message", (conn, env, kind, body) => this.onPeerMessage(conn, env, kind, body));
     manager.events.on("closing", (conn, info) => {
-      const offence = info.initiator === "local" ? offenceFor(info.reason) : undefined;
+      // Only what an authenticated peer did is its own: before the Noise
+      // handshake completes, anyone on the path could have caused the close.
+      const offence = info.initiator === "local" && info.authenticated ? offenceFor(info.reason) : undefined;
       if (offence !== undefined) this.reportOffence(conn.remoteIp, offence, info.detail);
     });
     manager.events.on("abuse", (conn, detail) => this.reportOffence(conn.remoteIp, OffenceKind.RATE_LIMIT, detail));

@@ -101,7 +101,7 @@ export const GATEWAY_DEFAULTS = {
   namedPeers: [] as string[],
   network: "devnet",
   genesisHash: DEVNET.genesisHash,
-  minProtocolVersion: 1,
+  minProtocolVersion: 2,
   softwareVersion: "dev",
   pingIntervalMs: 10_000,
   missedPongs: 3,

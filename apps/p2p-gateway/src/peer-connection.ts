@@ -10,6 +10,8 @@ import { FramedSocket, type TrafficCounts } from "./framed-socket.js";
 import { Handshake } from "./handshake.js";
 import { Heartbeat } from "./heartbeat.js";
 import type { LocalIdentity } from "./hello.js";
+import type { ChannelIdentity } from "./channel-identity.js";
+import type { SecureSession } from "./secure-channel.js";
 import { reportListenerError } from "./listener-errors.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { RateLimits } from "./options.js";
@@ -30,6 +32,8 @@ export interface ConnectionTuning {
   closeGraceMs: number;
   maxPendingRequests: number;
   rateLimits: RateLimits;
+  /** Transport messages per direction before its key is replaced (Noise Rekey). */
+  rekeyAfterMessages?: number;
 }
 
 export interface PeerConnectionOptions extends ConnectionTuning {
@@ -39,6 +43,8 @@ export interface PeerConnectionOptions extends ConnectionTuning {
   /** The peer's identity: the normalised remote address of the socket. */
   remoteIp: PeerIp;
   local: LocalIdentity;
+  /** Our static Noise key and the node key's signature over it. */
+  channelIdentity: ChannelIdentity;
   /** Our Hello's timestamp_ms: strictly increasing over the connections of this session. */
   helloTimestampMs: bigint;
   logger: Logger;
@@ -55,6 +61,12 @@ export interface CloseInfo {
   /** Milliseconds the connection was established (0 if it never was). */
   livedMs: number;
   wasEstablished: boolean;
+  /**
+   * The Noise handshake had completed: the peer was proven to hold its node
+   * key, so what it sent is its own. Before that, nothing can be told apart
+   * from bytes changed on the path, and no close is held against the IP.
+   */
+  authenticated: boolean;
 }
 
 export type PeerConnectionEvents = {
@@ -96,6 +108,8 @@ export class PeerConnection {
   state: ConnectionState = "handshaking";
   establishedAt = 0;
   closeInfo: CloseInfo | undefined;
+  /** What the Noise handshake proved, once it completed. */
+  secureSession: SecureSession | undefined;
 
   private readonly o: PeerConnectionOptions;
   private readonly log: Logger;
@@ -115,6 +129,8 @@ export class PeerConnection {
     this.io = new FramedSocket(
       opts.socket,
       {
+        secured: (session) => this.onSecured(session),
+        insecure: (reason, detail) => this.close(reason, detail, { goodbye: this.io.secure }),
         frame: (envelope, kind, body) => this.onFrame(envelope, kind, body),
         unreadable: (reason, detail) => this.close(reason, detail),
         sendQueueFull: (detail) => this.close(DisconnectReason.SEND_QUEUE_FULL, detail, { goodbye: false }),
@@ -122,7 +138,7 @@ export class PeerConnection {
         error: (err) => this.close(DisconnectReason.SOCKET_ERROR, `${err.code ?? ""} ${err.message}`.trim(), BY_PEER),
         closed: () => this.onSocketClosed(),
       },
-      opts,
+      { ...opts, channel: { role: opts.direction === Direction.OUTBOUND ? "initiator" : "responder", identity: opts.channelIdentity, rekeyAfterMessages: opts.rekeyAfterMessages } },
     );
     this.remotePort = this.io.remotePort;
     this.localPort = this.io.localPort;
@@ -147,9 +163,9 @@ export class PeerConnection {
     );
   }
 
-  /** The Hello we sent on this socket. */
+  /** The Hello we sent on this socket (set once the channel opened; always set once established). */
   get ourHello(): Hello {
-    return this.handshake.ourHello;
+    return this.handshake.ourHello!;
   }
 
   /** The peer's Hello, once accepted. */
@@ -171,11 +187,16 @@ export class PeerConnection {
     return this.io.traffic;
   }
 
-  /** Starts the read loop and sends our Hello. */
+  /** Noise transport messages sealed and opened so far. */
+  get transportMessages(): { out: bigint; in: bigint } {
+    return this.io.transportMessages;
+  }
+
+  /** Starts the read loop and the Noise handshake; our Hello follows inside the channel. */
   start(): void {
-    this.io.start();
-    this.log.debug("connection opened, sending hello");
     this.handshake.start();
+    this.io.start();
+    this.log.debug("connection opened, noise handshake started");
   }
 
   /** Sends a message; false if the connection is not usable. Overflowing the send queue closes it. */
@@ -206,6 +227,7 @@ export class PeerConnection {
       detail,
       livedMs: wasEstablished ? Date.now() - this.establishedAt : 0,
       wasEstablished,
+      authenticated: this.secureSession !== undefined,
     };
     this.handshake.cancel();
     this.heartbeat.stop();
@@ -215,7 +237,7 @@ export class PeerConnection {
     this.pending.rejectAll(`connection closed: ${enumLabel(DisconnectReasonSchema, reason)}`);
     const level = reason === DisconnectReason.SHUTDOWN || reason === DisconnectReason.DUPLICATE ? "info" : "warn";
     this.log[level](
-      { reason: enumLabel(DisconnectReasonSchema, reason), initiator, detail, lived_ms: this.closeInfo.livedMs, established: wasEstablished },
+      { reason: enumLabel(DisconnectReasonSchema, reason), initiator, detail, lived_ms: this.closeInfo.livedMs, established: wasEstablished, authenticated: this.closeInfo.authenticated },
       "connection closing",
     );
     this.events.emit("closing", this.closeInfo);
@@ -232,6 +254,12 @@ export class PeerConnection {
     if (envelope.payload.case === "goodbye") this.onGoodbye(envelope.payload.value.reason, envelope.payload.value.message);
     else if (this.state === "handshaking") this.handshake.onFrame(envelope);
     else this.onEstablishedFrame(envelope, kind, body);
+  }
+
+  private onSecured(session: SecureSession): void {
+    this.secureSession = session;
+    this.log.debug({ node_id: Buffer.from(session.remoteNodeId).toString("hex").slice(0, 16) }, "noise handshake complete, sending hello");
+    this.handshake.begin(session);
   }
 
   private onHandshakeComplete(): void {

@@ -2,14 +2,16 @@ import { DisconnectReason, OffenceKind } from "@timenet/proto";
 
 /**
  * Closes that we decided because the peer misbehaved, and the offence each
- * is. Ours only: a peer telling us it timed us out is not evidence. How much
- * each kind weighs is the registry's decision (it is the only judge).
+ * is. Ours only: a peer telling us it timed us out is not evidence; and only
+ * on an authenticated connection (see CloseInfo.authenticated). How much
+ * each kind weighs is the registry's decision (it is the only judge). An
+ * older protocol version (BAD_VERSION) is an upgrade to make, not an offence;
+ * AUTHENTICATION_FAILED is never one (it may be the path's doing).
  */
 const OFFENCES = new Map<DisconnectReason, OffenceKind>([
   [DisconnectReason.WRONG_GENESIS, OffenceKind.WRONG_GENESIS],
   [DisconnectReason.WRONG_NETWORK, OffenceKind.WRONG_NETWORK],
   [DisconnectReason.BAD_SIGNATURE, OffenceKind.BAD_SIGNATURE],
-  [DisconnectReason.BAD_VERSION, OffenceKind.BAD_VERSION],
   [DisconnectReason.FRAME_TOO_LARGE, OffenceKind.FRAME_TOO_LARGE],
   [DisconnectReason.BAD_FRAME, OffenceKind.BAD_FRAME],
   [DisconnectReason.PROTOCOL_ERROR, OffenceKind.PROTOCOL_VIOLATION],
@@ -30,5 +32,6 @@ export function isHandshakeFailure(reason: DisconnectReason): boolean {
     DisconnectReason.BAD_SIGNATURE,
     DisconnectReason.HANDSHAKE_TIMEOUT,
     DisconnectReason.SELF_CONNECTION,
+    DisconnectReason.AUTHENTICATION_FAILED,
   ].includes(reason);
 }

@@ -12,7 +12,8 @@ after(stopAll);
 /** True when the gateway closed the socket without sending a single frame (refused at accept). */
 async function refusedAtAccept(p: ScriptedPeer): Promise<boolean> {
   await p.waitClosed();
-  return p.frames.length === 0;
+  // Not even the preamble: refused before any byte of ours.
+  return p.bytesIn === 0;
 }
 
 describe("admission policy from the registry", () => {
@@ -27,7 +28,7 @@ describe("admission policy from the registry", () => {
     assert.equal(await metricValue(a.gateway, "timenet_gateway_disconnects_total", { reason: "banned", initiator: "local" }), 1);
     assert.equal(await metricValue(a.gateway, "timenet_gateway_banned_ips"), 1);
 
-    const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.61");
+    const p = await ScriptedPeer.connect(a.endpoint, "127.0.0.61");
     assert.equal(await refusedAtAccept(p), true);
     assert.equal(await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "banned" }), 1);
     // a will not dial a banned IP either.
@@ -50,7 +51,7 @@ describe("admission policy from the registry", () => {
     await first.handshake(a.ip);
     await second.handshake(a.ip);
     // A third stranger from 127.0.0.0/24 is over the per-subnet cap.
-    const third = await ScriptedPeer.dial(a.endpoint, "127.0.0.65");
+    const third = await ScriptedPeer.connect(a.endpoint, "127.0.0.65");
     assert.equal(await refusedAtAccept(third), true);
     assert.equal(await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "too_many_connections" }), 1);
     // The allow-listed IP is admitted, and does not use up a slot.
@@ -62,7 +63,7 @@ describe("admission policy from the registry", () => {
     await pushPolicy(a, { maxPerSubnet: 10, maxInbound: 3, allowList: ["127.0.0.69"] });
     const fourth = await ScriptedPeer.dial(a.endpoint, "127.0.0.66");
     await fourth.handshake(a.ip);
-    const fifth = await ScriptedPeer.dial(a.endpoint, "127.0.0.67");
+    const fifth = await ScriptedPeer.connect(a.endpoint, "127.0.0.67");
     assert.equal(await refusedAtAccept(fifth), true);
     assert.equal(await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "too_many_connections" }), 2);
     for (const p of [first, second, friend, fourth]) p.close();

@@ -9,7 +9,6 @@ import { createGrpcClient } from "@timenet/grpc";
 import { createLogger } from "@timenet/telemetry";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
-import { buildHello, signAck } from "../src/hello.js";
 import { ClockOffsets, describeOffset, judgeClock, median } from "../src/clock-offsets.js";
 import { GatewayMetrics } from "../src/metrics.js";
 import { Registry } from "prom-client";
@@ -131,11 +130,11 @@ describe("a node whose clock is 20 s slow", () => {
     for (const skewMs of [-600_000, 600_000]) {
       const peer = await ScriptedPeer.dial(a.endpoint, "127.0.0.105");
       try {
-        const hello = buildHello(peer.local, a.ip, BigInt(Date.now() + skewMs));
+        const hello = peer.hello(a.ip, BigInt(Date.now() + skewMs));
         peer.send(create(EnvelopeSchema, { payload: { case: "hello", value: hello } }));
         const theirs = await peer.next((e) => e.payload.case === "hello");
         assert.ok(theirs?.payload.case === "hello");
-        peer.send(create(EnvelopeSchema, { payload: { case: "helloAck", value: { signature: signAck(peer.local, theirs.payload.value) } } }));
+        peer.send(peer.ack(theirs.payload.value));
         assert.ok(await peer.next((e) => e.payload.case === "helloAck"), "the gateway acknowledged the skewed Hello");
         await waitFor(() => a.gateway.manager.isConnected("127.0.0.105" as PeerIp), { message: `connected with a Hello ${skewMs} ms off` });
         // One peer: not enough to judge our clock, but its sample is there.

@@ -19,8 +19,10 @@ type End = Link & { socket: string };
 
 /** One socket from `dialer` to `acceptor`, as each end records it after the handshake. */
 function dial(name: string, dialer: Node, acceptor: Node, nowMs = Date.now()): { onDialer: End; onAcceptor: End } {
-  const dialerHello = buildHello(dialer.session, acceptor.ip, dialer.timestamps.next(nowMs));
-  const acceptorHello = buildHello(acceptor.session, dialer.ip, acceptor.timestamps.next(nowMs));
+  // Resolution reads the Hellos' fields only; the channel's hash is irrelevant here.
+  const handshakeHash = randomBytes(32);
+  const dialerHello = buildHello(dialer.session, acceptor.ip, dialer.timestamps.next(nowMs), handshakeHash);
+  const acceptorHello = buildHello(acceptor.session, dialer.ip, acceptor.timestamps.next(nowMs), handshakeHash);
   return {
     onDialer: { socket: name, direction: Direction.OUTBOUND, remoteIp: acceptor.ip, ourHello: dialerHello, peerHello: acceptorHello },
     onAcceptor: { socket: name, direction: Direction.INBOUND, remoteIp: dialer.ip, ourHello: acceptorHello, peerHello: dialerHello },

@@ -5,8 +5,12 @@ import { connect, createServer, type Socket } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { Registry } from "prom-client";
 import { DisconnectReason, EnvelopeSchema, type Envelope } from "@timenet/proto";
-import { encodeFrame, FrameDecoder } from "@timenet/wire";
+import { encodeFrame } from "@timenet/wire";
 import { FramedSocket } from "../src/framed-socket.js";
+import { createChannelIdentity } from "../src/channel-identity.js";
+import { NodeKey } from "@timenet/node-key";
+import { DEVNET_GENESIS_HASH } from "@timenet/chain";
+import { ScriptedPeer } from "./harness.js";
 import { GatewayMetrics } from "../src/metrics.js";
 
 const server = createServer();
@@ -51,6 +55,8 @@ async function pair(opts: { maxFrameBytes?: number; maxSendQueueBytes?: number; 
   const ours = new FramedSocket(
     raw,
     {
+      secured: () => rec.record("secured"),
+      insecure: (reason, detail) => rec.record(`insecure ${DisconnectReason[reason]}: ${detail}`),
       frame: (envelope, kind) => {
         rec.record(`frame ${kind}`, envelope);
         rec.onFrame();
@@ -61,29 +67,40 @@ async function pair(opts: { maxFrameBytes?: number; maxSendQueueBytes?: number; 
       error: (err) => rec.record(`error ${err.code}`),
       closed: () => rec.record("closed"),
     },
-    { maxFrameBytes: opts.maxFrameBytes ?? 64 * 1024, maxSendQueueBytes: opts.maxSendQueueBytes ?? 1024 * 1024, metrics: new GatewayMetrics(registry) },
+    {
+      maxFrameBytes: opts.maxFrameBytes ?? 64 * 1024,
+      maxSendQueueBytes: opts.maxSendQueueBytes ?? 1024 * 1024,
+      metrics: new GatewayMetrics(registry),
+      channel: { role: "responder", identity: createChannelIdentity(NodeKey.generate(), "devnet", DEVNET_GENESIS_HASH) },
+    },
   );
   ours.start();
-  return { ours, theirs, rec, registry };
+  // Their end speaks the channel for real; the test decides what goes inside it, or around it.
+  const peer = new ScriptedPeer(theirs, ScriptedPeer.identity());
+  await peer.secured();
+  await rec.until("secured");
+  rec.calls.length = 0;
+  return { ours, theirs, peer, rec, registry };
 }
 
 const tx = (n: number, size = 1) => create(EnvelopeSchema, { payload: { case: "tx", value: { data: new Uint8Array(size).fill(n) } } });
 const txByte = (e: Envelope) => (e.payload.value as { data: Uint8Array }).data[0];
 
-test("frames arrive whole whatever the chunking, and are counted both ways", async () => {
-  const { ours, theirs, rec, registry } = await pair();
+test("frames arrive whole whatever the chunking of the sealed stream and of the frames in it, and are counted both ways", async () => {
+  const { ours, theirs, peer, rec, registry } = await pair();
   const bytes = Buffer.concat([1, 2, 3].map((n) => encodeFrame(tx(n))));
-  // One byte at a time: the decoder reassembles across chunks.
-  for (const b of bytes) theirs.write(Buffer.from([b]));
+  // The frames split across three transport messages, their bytes sent one at a time.
+  const sealed = Buffer.concat([peer.channel.seal(bytes.subarray(0, 3)), peer.channel.seal(bytes.subarray(3, 9)), peer.channel.seal(bytes.subarray(9))]);
+  for (const b of sealed) theirs.write(Buffer.from([b]));
   await rec.until("frame", 3);
   assert.deepEqual(rec.frames.map(txByte), [1, 2, 3]);
   assert.deepEqual(rec.calls, ["frame tx", "frame tx", "frame tx"]);
   assert.deepEqual(ours.traffic, { bytesIn: bytes.length, framesIn: 3, bytesOut: 0, framesOut: 0 });
 
   assert.equal(ours.send(tx(9)), true);
-  const [echo] = new FrameDecoder().push(((await once(theirs, "data")) as [Buffer])[0]);
-  assert.equal(txByte(echo!.envelope), 9);
-  assert.deepEqual(ours.traffic, { bytesIn: bytes.length, framesIn: 3, bytesOut: echo!.size, framesOut: 1 });
+  const echo = await peer.next((e) => e.payload.case === "tx");
+  assert.equal(txByte(echo!), 9);
+  assert.deepEqual(ours.traffic, { bytesIn: bytes.length, framesIn: 3, bytesOut: encodeFrame(tx(9)).length, framesOut: 1 });
   const frames = await registry.getSingleMetric("timenet_gateway_frames_total")!.get();
   assert.deepEqual(frames.values.map((v) => [v.labels.kind, v.labels.direction, v.value]), [["tx", "in", 3], ["tx", "out", 1]]);
   theirs.destroy();
@@ -94,19 +111,19 @@ test("an oversized length is refused from the header alone, and garbage as a bad
   const big = await pair({ maxFrameBytes: 1024 });
   const header = Buffer.alloc(4);
   header.writeUInt32BE(1025);
-  big.theirs.write(header); // the body never comes: the header is enough
+  big.peer.send(header); // the body never comes: the header is enough
   await big.rec.until("unreadable");
-  big.theirs.write(encodeFrame(tx(1)));
+  big.peer.send(encodeFrame(tx(1)));
   big.theirs.end();
   await big.rec.until("ended");
   assert.deepEqual(big.rec.calls, ["unreadable FRAME_TOO_LARGE: frame of 1025 bytes exceeds the maximum of 1024", "ended"]);
 
   const junk = await pair();
-  junk.theirs.write(encodeFrame(tx(1)));
+  junk.peer.send(encodeFrame(tx(1)));
   await junk.rec.until("frame");
-  junk.theirs.write(Buffer.concat([Buffer.from([0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff]), encodeFrame(tx(2))]));
+  junk.peer.send(Buffer.concat([Buffer.from([0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff]), encodeFrame(tx(2))]));
   await junk.rec.until("unreadable");
-  junk.theirs.write(encodeFrame(tx(3)));
+  junk.peer.send(encodeFrame(tx(3)));
   junk.theirs.end();
   await junk.rec.until("ended");
   assert.deepEqual(junk.rec.frames.map(txByte), [1]);
@@ -117,10 +134,10 @@ test("an oversized length is refused from the header alone, and garbage as a bad
 
 test("once the connection ends the stream, the rest of the chunk is not delivered; the socket closes within the grace period", async () => {
   // Their end stays open after our FIN, as a peer that never closes would.
-  const { ours, theirs, rec } = await pair({ allowHalfOpen: true });
+  const { ours, theirs, peer, rec } = await pair({ allowHalfOpen: true });
   // The first frame of a chunk ends the connection (as a protocol error would).
   rec.onFrame = () => ours.end(50);
-  theirs.write(Buffer.concat([1, 2, 3].map((n) => encodeFrame(tx(n)))));
+  peer.send(Buffer.concat([1, 2, 3].map((n) => encodeFrame(tx(n)))));
   // Our FIN reached them; they never close their end, so the grace timer destroys ours.
   await once(theirs, "end");
   await rec.until("closed");
@@ -140,5 +157,21 @@ test("a peer that stops reading is cut off once our write buffer passes the boun
   await rec.until("closed");
   assert.equal(ours.send(tx(0)), false);
   assert.equal(ours.writable, false);
+  theirs.destroy();
+});
+
+test("one flipped bit in a sealed message fails the channel: nothing of it or after it is delivered", async () => {
+  const { theirs, peer, rec } = await pair();
+  peer.send(encodeFrame(tx(1)));
+  await rec.until("frame");
+  const sealed = peer.channel.seal(encodeFrame(tx(2)));
+  sealed[sealed.length - 1]! ^= 0x01;
+  theirs.write(sealed);
+  await rec.until("insecure");
+  peer.send(encodeFrame(tx(3)));
+  theirs.end();
+  await rec.until("ended");
+  assert.deepEqual(rec.frames.map(txByte), [1]);
+  assert.match(rec.calls[1]!, /^insecure AUTHENTICATION_FAILED: transport: message does not authenticate/);
   theirs.destroy();
 });

@@ -1,7 +1,7 @@
 // Test harness: real gateways on 127.0.0.k, each with its own real nats-server.
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { create, fromBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { AdmissionPolicySchema, Buckets, ConnectionStateSchema, DialRequestSchema, StateKeys, type ConnectionState, EnvelopeSchema, Subjects, type Envelope, type Hello } from "@timenet/proto";
+import { AdmissionPolicySchema, Buckets, type DisconnectReason, ConnectionStateSchema, DialRequestSchema, StateKeys, type ConnectionState, EnvelopeSchema, Subjects, type Envelope, type Hello } from "@timenet/proto";
 import { NodeKey } from "@timenet/node-key";
 import { Bus, StateBucket } from "@timenet/bus";
 import { encodeFrame, FrameDecoder } from "@timenet/wire";
@@ -9,7 +9,9 @@ import { createLogger } from "@timenet/telemetry";
 import { nodePoolOf, startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
 export { nextEvent } from "@timenet/testkit";
 import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
-import { buildHello, checkHello, HelloTimestamps, PROTOCOL_VERSION, signAck, type LocalIdentity } from "../src/hello.js";
+import { buildHello, checkHello, HelloTimestamps, PROTOCOL_VERSION, signAck, type ChannelProof, type LocalIdentity } from "../src/hello.js";
+import { SecureChannel, type ChannelRole } from "../src/secure-channel.js";
+import { createChannelIdentity } from "../src/channel-identity.js";
 import { startGateway, type Gateway } from "../src/gateway.js";
 import { DEVNET_GENESIS_HASH } from "@timenet/chain";
 import type { GatewayOptions } from "../src/options.js";
@@ -157,38 +159,82 @@ export async function waitConnected(a: TestNode, b: TestNode, timeoutMs = 10_000
 
 /**
  * A scripted peer on a real socket, speaking the real wire protocol with its
- * own key: it can complete the handshake and then misbehave on purpose
- * (stay silent, stop reading, send garbage).
+ * own key (the Noise channel, then Hello/HelloAck inside it): it can complete
+ * the handshake and then misbehave on purpose (stay silent, stop reading,
+ * send garbage inside the channel or raw bytes outside it).
  */
 export class ScriptedPeer {
   readonly frames: Envelope[] = [];
   readonly decoder = new FrameDecoder();
+  readonly channel: SecureChannel;
+  /** Why our channel failed, if it did. */
+  channelFailure: { reason: DisconnectReason; detail: string } | undefined;
   private waiters: Array<() => void> = [];
   closed = false;
+  /** Raw bytes received on the socket, channel included. */
+  bytesIn = 0;
   constructor(
     readonly socket: Socket,
     readonly local: LocalIdentity,
+    role: ChannelRole = "initiator",
   ) {
+    this.channel = new SecureChannel(
+      {
+        write: (bytes) => {
+          if (!socket.destroyed) socket.write(bytes);
+        },
+        opened: () => this.wake(),
+        failed: (reason, detail) => {
+          this.channelFailure = { reason, detail };
+          this.wake();
+        },
+      },
+      { role, identity: createChannelIdentity(local.key, local.network, local.genesisHash) },
+    );
     socket.on("data", (chunk: Buffer) => {
+      this.bytesIn += chunk.length;
       try {
-        for (const f of this.decoder.push(chunk)) this.frames.push(f.envelope);
+        for (const pt of this.channel.push(chunk)) for (const f of this.decoder.push(pt)) this.frames.push(f.envelope);
       } catch {
         /* the test decides what matters */
       }
-      this.waiters.forEach((w) => w());
+      this.wake();
     });
     socket.on("close", () => {
       this.closed = true;
-      this.waiters.forEach((w) => w());
+      this.wake();
     });
     socket.on("error", () => undefined);
+    this.channel.start();
   }
 
-  /** Our next Hello; an identity is one session, so its Hellos' timestamps strictly increase, as the gateway's do. */
-  hello(observedIp: string): Hello {
+  private wake(): void {
+    this.waiters.forEach((w) => w());
+  }
+
+  /** The channel's proof, once the Noise handshake completed. */
+  get proof(): ChannelProof {
+    const s = this.channel.session;
+    if (!s) throw new Error("scripted peer: channel not open");
+    return s;
+  }
+
+  /** Waits for the Noise handshake; throws if it failed or the socket closed. */
+  async secured(timeoutMs = 5_000): Promise<void> {
+    await waitFor(() => this.channel.isOpen || this.channelFailure !== undefined || this.closed, { timeoutMs, message: "scripted peer: noise handshake" });
+    if (!this.channel.isOpen) throw new Error(`scripted peer: channel not open (${this.channelFailure?.detail ?? "socket closed"})`);
+  }
+
+  /** Our next Hello on this channel; an identity is one session, so its Hellos' timestamps strictly increase, as the gateway's do. */
+  hello(observedIp: string, timestampMs?: bigint): Hello {
     let timestamps = ScriptedPeer.sessions.get(this.local);
     if (!timestamps) ScriptedPeer.sessions.set(this.local, (timestamps = new HelloTimestamps()));
-    return buildHello(this.local, observedIp, timestamps.next());
+    return buildHello(this.local, observedIp, timestampMs ?? timestamps.next(), this.proof.handshakeHash);
+  }
+
+  /** Our HelloAck for the gateway's Hello on this channel. */
+  ack(theirs: Hello): Envelope {
+    return create(EnvelopeSchema, { payload: { case: "helloAck", value: { signature: signAck(this.local, theirs, this.proof.handshakeHash) } } });
   }
 
   private static readonly sessions = new WeakMap<LocalIdentity, HelloTimestamps>();
@@ -199,7 +245,7 @@ export class ScriptedPeer {
       network: opts.network ?? "devnet",
       genesisHash: opts.genesisHash ?? DEVNET_GENESIS_HASH,
       protocolVersion: PROTOCOL_VERSION,
-      minProtocolVersion: 1,
+      minProtocolVersion: PROTOCOL_VERSION,
       softwareVersion: "scripted",
       listenPort: 1,
       sessionId: randomBytes(16),
@@ -208,7 +254,15 @@ export class ScriptedPeer {
     };
   }
 
+  /** Dials the target and completes the Noise handshake (not the Hello exchange). */
   static async dial(target: PeerEndpoint, localAddress: string, local = ScriptedPeer.identity()): Promise<ScriptedPeer> {
+    const peer = await ScriptedPeer.connect(target, localAddress, local);
+    await peer.secured();
+    return peer;
+  }
+
+  /** Dials the target; the Noise handshake runs, but nobody waits for it. */
+  static async connect(target: PeerEndpoint, localAddress: string, local = ScriptedPeer.identity()): Promise<ScriptedPeer> {
     const socket = connect({ host: target.ip, port: target.port, localAddress });
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
@@ -217,8 +271,15 @@ export class ScriptedPeer {
     return new ScriptedPeer(socket, local);
   }
 
+  /** Sends an envelope, or raw plaintext bytes, inside the channel (sealed: the peer knows they are ours). */
   send(env: Envelope | Uint8Array): void {
-    this.socket.write(env instanceof Uint8Array ? env : encodeFrame(env));
+    const plaintext = env instanceof Uint8Array ? env : encodeFrame(env);
+    this.socket.write(this.channel.seal(plaintext));
+  }
+
+  /** Writes raw bytes on the socket, outside the channel (what anyone on the path can do). */
+  writeClear(bytes: Uint8Array): void {
+    this.socket.write(bytes);
   }
 
   /** Waits until a frame matching the predicate has arrived (or the socket closed). */
@@ -247,12 +308,13 @@ export class ScriptedPeer {
 
   /** Completes the handshake as the real protocol requires. Returns the gateway's Hello. */
   async handshake(observedIp: string): Promise<Hello> {
+    await this.secured();
     const ours = this.hello(observedIp);
     this.send(create(EnvelopeSchema, { payload: { case: "hello", value: ours } }));
     const theirs = await this.next((e) => e.payload.case === "hello");
     if (!theirs || theirs.payload.case !== "hello") throw new Error("no hello from gateway");
-    if (checkHello(this.local, theirs.payload.value)) throw new Error("gateway hello rejected by scripted peer");
-    this.send(create(EnvelopeSchema, { payload: { case: "helloAck", value: { signature: signAck(this.local, theirs.payload.value) } } }));
+    if (checkHello(this.local, theirs.payload.value, this.proof)) throw new Error("gateway hello rejected by scripted peer");
+    this.send(this.ack(theirs.payload.value));
     const ack = await this.next((e) => e.payload.case === "helloAck");
     if (!ack) throw new Error("no hello ack from gateway");
     return theirs.payload.value;

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { NodeKey } from "@timenet/node-key";
@@ -35,22 +36,25 @@ test("seen cache is bounded and forgets the oldest first", () => {
   assert.equal(s.has("d"), true);
 });
 
-test("hello signatures and acks bind the node key, the hello fields and the fresh nonce", () => {
+test("hello signatures and acks bind the node key, the hello fields, the fresh nonce and the connection", () => {
   const alice = ScriptedPeer.identity();
   const bob = ScriptedPeer.identity();
-  const h = buildHello(alice, "127.0.0.3", 1n);
-  assert.equal(checkHello(bob, h), undefined);
+  const hh = randomBytes(32);
+  const proof = { remoteNodeId: alice.key.publicKey, handshakeHash: hh, otherNetwork: false };
+  const h = buildHello(alice, "127.0.0.3", 1n, hh);
+  assert.equal(checkHello(bob, h, proof), undefined);
   const tampered = { ...h, listenPort: h.listenPort + 1 };
-  assert.equal(checkHello(bob, tampered)?.reason, DisconnectReason.BAD_SIGNATURE);
+  assert.equal(checkHello(bob, tampered, proof)?.reason, DisconnectReason.BAD_SIGNATURE);
   const otherKey = { ...h, nodeId: NodeKey.generate().publicKey };
-  assert.equal(checkHello(bob, otherKey)?.reason, DisconnectReason.BAD_SIGNATURE);
-  assert.equal(checkHello(alice, h)?.reason, DisconnectReason.SELF_CONNECTION);
-  assert.equal(checkHello({ ...bob, genesisHash: new Uint8Array(32) }, h)?.reason, DisconnectReason.WRONG_GENESIS);
-  assert.equal(checkHello({ ...bob, minProtocolVersion: 2 }, h)?.reason, DisconnectReason.BAD_VERSION);
-  const ack = signAck(bob, h);
-  assert.equal(verifyAck(h, bob.key.publicKey, ack), true);
-  // An ack for another hello (a replay) does not verify.
-  assert.equal(verifyAck(buildHello(alice, "127.0.0.3", 2n), bob.key.publicKey, ack), false);
+  assert.equal(checkHello(bob, otherKey, proof)?.reason, DisconnectReason.BAD_SIGNATURE);
+  assert.equal(checkHello(bob, h, { ...proof, handshakeHash: randomBytes(32) })?.reason, DisconnectReason.BAD_SIGNATURE, "another connection's hello");
+  assert.equal(checkHello({ ...bob, genesisHash: new Uint8Array(32) }, h, proof)?.reason, DisconnectReason.WRONG_GENESIS);
+  assert.equal(checkHello({ ...bob, minProtocolVersion: 3 }, h, proof)?.reason, DisconnectReason.BAD_VERSION);
+  const ack = signAck(bob, h, hh);
+  assert.equal(verifyAck(h, bob.key.publicKey, ack, hh), true);
+  // An ack for another hello, or on another connection (a replay), does not verify.
+  assert.equal(verifyAck(buildHello(alice, "127.0.0.3", 2n, hh), bob.key.publicKey, ack, hh), false);
+  assert.equal(verifyAck(h, bob.key.publicKey, ack, randomBytes(32)), false);
 });
 
 test("configuration defaults follow the design's port plan", () => {

@@ -1,0 +1,77 @@
+import { createHash } from "node:crypto";
+import { generateDhKeyPair, type DhKeyPair } from "@timenet/noise";
+import { verifySignature, type NodeKey } from "@timenet/node-key";
+
+/** The wire protocol this build speaks: 2 = everything after TCP inside Noise XX. */
+export const WIRE_PROTOCOL_VERSION = 2;
+
+const STATIC_KEY_TAG = Buffer.from("timenet/noise-static-key/v2", "utf8");
+const PROLOGUE_TAG = "timenet/p2p/v2";
+const FINGERPRINT_TAG = "timenet/network-fingerprint/v2";
+/** An identity payload: the node id (ed25519, 32 bytes), then its signature (64) over the tag and the static Noise key. */
+export const IDENTITY_PAYLOAD_BYTES = 96;
+/** Message 1's payload: the first 16 bytes of the network fingerprint. */
+export const FINGERPRINT_BYTES = 16;
+
+/**
+ * What this process proves in every Noise handshake: a static X25519 key,
+ * fresh per process (it never leaves memory), and the node key's signature
+ * over it, made once at start.
+ */
+export interface ChannelIdentity {
+  nodeKey: NodeKey;
+  staticKey: DhKeyPair;
+  identityPayload: Buffer;
+  network: string;
+  genesisHash: Uint8Array;
+}
+
+export function createChannelIdentity(nodeKey: NodeKey, network: string, genesisHash: Uint8Array): ChannelIdentity {
+  const staticKey = generateDhKeyPair();
+  const signature = nodeKey.sign(Buffer.concat([STATIC_KEY_TAG, staticKey.publicKey]));
+  return { nodeKey, staticKey, identityPayload: Buffer.concat([nodeKey.publicKey, signature]), network, genesisHash };
+}
+
+/**
+ * The node id a handshake payload proves for the static key the peer used
+ * in the same handshake, or undefined. Strict verification: a small-order
+ * or non-canonical node id or signature proves nothing.
+ */
+export function provenNodeId(payload: Uint8Array, remoteStatic: Uint8Array): Uint8Array | undefined {
+  if (payload.length !== IDENTITY_PAYLOAD_BYTES) return undefined;
+  const nodeId = payload.subarray(0, 32);
+  const ok = verifySignature(nodeId, Buffer.concat([STATIC_KEY_TAG, remoteStatic]), payload.subarray(32));
+  return ok ? new Uint8Array(nodeId) : undefined;
+}
+
+function lengthPrefixed(s: string | Uint8Array): Buffer {
+  const b = typeof s === "string" ? Buffer.from(s, "utf8") : Buffer.from(s);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(b.length);
+  return Buffer.concat([len, b]);
+}
+
+/** The prologue of every session on our network: the protocol version, the network name and the genesis hash. */
+export function networkPrologue(network: string, genesisHash: Uint8Array): Buffer {
+  return Buffer.concat([lengthPrefixed(PROLOGUE_TAG), lengthPrefixed(String(WIRE_PROTOCOL_VERSION)), lengthPrefixed(network), lengthPrefixed(genesisHash)]);
+}
+
+/**
+ * The prologue of a session between nodes of different networks (their
+ * fingerprints differ): the protocol version only. Such a session exists
+ * only so each side can tell the other, authenticated, which network or
+ * genesis it is on; nothing else is ever accepted on it.
+ */
+export function neutralPrologue(): Buffer {
+  return Buffer.concat([lengthPrefixed(PROLOGUE_TAG), lengthPrefixed(String(WIRE_PROTOCOL_VERSION))]);
+}
+
+/** A hash of network and genesis: says "same network or not" in message 1 without naming either. */
+export function networkFingerprint(network: string, genesisHash: Uint8Array): Buffer {
+  return createHash("sha256")
+    .update(lengthPrefixed(FINGERPRINT_TAG))
+    .update(lengthPrefixed(network))
+    .update(lengthPrefixed(genesisHash))
+    .digest()
+    .subarray(0, FINGERPRINT_BYTES);
+}

@@ -1,0 +1,345 @@
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { DisconnectReason, EnvelopeSchema, type Envelope } from "@timenet/proto";
+import { generateDhKeyPair, HandshakeXX, NoiseError, TransportOpener, TransportSealer, type NoiseSessionKeys } from "@timenet/noise";
+import { encodeFrame, FRAME_HEADER_BYTES } from "@timenet/wire";
+import {
+  FINGERPRINT_BYTES,
+  networkFingerprint,
+  networkPrologue,
+  neutralPrologue,
+  provenNodeId,
+  WIRE_PROTOCOL_VERSION,
+  type ChannelIdentity,
+} from "./channel-identity.js";
+
+/**
+ * The first bytes each side sends, in the clear: a protocol-1 frame holding
+ * Goodbye{BAD_VERSION} with a message to upgrade. A node of protocol 1 reads
+ * it as a refusal it understands; a node of protocol 2 requires exactly
+ * these bytes before the Noise handshake. Nothing in it names the network.
+ */
+export const PREAMBLE: Buffer = encodeFrame(
+  create(EnvelopeSchema, {
+    payload: {
+      case: "goodbye",
+      value: { reason: DisconnectReason.BAD_VERSION, message: `timenet wire protocol ${WIRE_PROTOCOL_VERSION} (Noise XX) only: upgrade this node` },
+    },
+  }),
+);
+/** Noise handshake messages are length-prefixed like transport messages; ours are < 200 bytes. */
+export const MAX_HANDSHAKE_MESSAGE_BYTES = 1024;
+/** A protocol-1 Hello read instead of the preamble (to say "upgrade"), at most this big. */
+const MAX_FOREIGN_FIRST_FRAME = 4096;
+
+export type ChannelRole = "initiator" | "responder";
+
+/** The authenticated session a completed Noise handshake gives. */
+export interface SecureSession {
+  /** The peer's node id as its handshake proved it (it holds the key). */
+  remoteNodeId: Uint8Array;
+  /** Unique to this connection: the Hello signatures cover it. */
+  handshakeHash: Uint8Array;
+  /** True when the peer's network fingerprint differed: only the refusal may follow. */
+  otherNetwork: boolean;
+}
+
+export interface SecureChannelHost {
+  /** Bytes for the socket. */
+  write(bytes: Buffer): void;
+  opened(session: SecureSession): void;
+  /** The channel cannot be (or stay) open: close with this reason, no Goodbye possible. */
+  failed(reason: DisconnectReason, detail: string): void;
+}
+
+export interface SecureChannelOptions {
+  role: ChannelRole;
+  identity: ChannelIdentity;
+  rekeyAfterMessages?: number;
+}
+
+type Phase = "preamble" | "message1" | "message2" | "message3" | "open" | "failed";
+
+/**
+ * One connection's Noise XX channel, sans I/O: bytes in from the socket,
+ * plaintext out; plaintext in, sealed bytes out.
+ *
+ *   both:       PREAMBLE
+ *   initiator:  [len][e, fingerprint]                       message 1
+ *   responder:  [len][e, ee, s, es, identity]               message 2
+ *   initiator:  [len][s, se, identity]                      message 3
+ *   both:       [len][sealed transport message] ...
+ *
+ * The prologue binds the protocol version, network and genesis: a session
+ * between nodes of one network cannot be moved to another. When message 1's
+ * fingerprint says the networks differ, both sides use the neutral prologue
+ * instead (the initiator tries both on message 2), so the session still
+ * authenticates and each Hello can say, signed, which network it is on.
+ *
+ * Every failure before the channel opens (bad preamble, any message that
+ * does not authenticate, an identity that does not verify) is reported as
+ * AUTHENTICATION_FAILED or, for an older protocol, BAD_VERSION: none of it
+ * can be told apart from bytes changed on the path, so none of it is
+ * evidence against the peer's IP.
+ */
+export class SecureChannel {
+  private phase: Phase = "preamble";
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private network: HandshakeXX | undefined;
+  private neutral: HandshakeXX | undefined;
+  private active: HandshakeXX | undefined;
+  private sealer: TransportSealer | undefined;
+  private opener: TransportOpener | undefined;
+  /** The authenticated session, once open. */
+  session: SecureSession | undefined;
+  private neutralChosen = false;
+
+  constructor(
+    private readonly host: SecureChannelHost,
+    private readonly o: SecureChannelOptions,
+  ) {}
+
+  get transportMessages(): { out: bigint; in: bigint } {
+    return { out: this.sealer?.messages ?? 0n, in: this.opener?.messages ?? 0n };
+  }
+
+  get isOpen(): boolean {
+    return this.phase === "open";
+  }
+
+  /** Sends the preamble and, as initiator, message 1 (no round trip is spent on the preamble). */
+  start(): void {
+    const id = this.o.identity;
+    if (this.o.role === "initiator") {
+      // One ephemeral key, two candidate transcripts: the responder picks the prologue.
+      const ephemeralKey = generateDhKeyPair();
+      this.network = new HandshakeXX({ role: "initiator", prologue: networkPrologue(id.network, id.genesisHash), staticKey: id.staticKey, ephemeralKey });
+      this.neutral = new HandshakeXX({ role: "initiator", prologue: neutralPrologue(), staticKey: id.staticKey, ephemeralKey });
+      const fingerprint = networkFingerprint(id.network, id.genesisHash);
+      const m1 = this.network.write1(fingerprint);
+      this.neutral.write1(fingerprint);
+      this.host.write(Buffer.concat([PREAMBLE, lengthPrefix(m1.length), m1]));
+    } else {
+      this.host.write(PREAMBLE);
+    }
+  }
+
+  /** Feeds socket bytes; returns the plaintext of transport messages that completed. */
+  push(chunk: Buffer): Buffer[] {
+    if (this.phase === "failed") return [];
+    if (this.phase === "open") return this.openTransport(chunk);
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    try {
+      while (this.step()) {
+        /* one handshake step per turn, while its bytes are here */
+      }
+    } catch (err) {
+      if (!(err instanceof NoiseError)) throw err;
+      this.fail(DisconnectReason.AUTHENTICATION_FAILED, `noise handshake (${this.phase}): ${err.message}`);
+      return [];
+    }
+    if (!this.isOpen) return [];
+    // Transport bytes may follow the last handshake message in the same chunk.
+    const rest = this.takeAll();
+    return rest.length > 0 ? this.openTransport(rest) : [];
+  }
+
+  /** Seals plaintext into transport messages for the socket. */
+  seal(plaintext: Uint8Array): Buffer {
+    if (!this.sealer) throw new Error("secure channel is not open");
+    return this.sealer.seal(plaintext);
+  }
+
+  /** One handshake step if its bytes are all here; false to wait for more. */
+  private step(): boolean {
+    switch (this.phase) {
+      case "preamble":
+        return this.readPreamble();
+      case "message1": {
+        const m = this.takeMessage();
+        if (!m) return false;
+        this.onMessage1(m);
+        return true;
+      }
+      case "message2": {
+        const m = this.takeMessage();
+        if (!m) return false;
+        this.onMessage2(m);
+        return true;
+      }
+      case "message3": {
+        const m = this.takeMessage();
+        if (!m) return false;
+        this.onMessage3(m);
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  private readPreamble(): boolean {
+    if (this.buffered < FRAME_HEADER_BYTES) return false;
+    const head = this.peek(FRAME_HEADER_BYTES);
+    const declared = head.readUInt32BE(0);
+    const ours = PREAMBLE.readUInt32BE(0);
+    if (declared !== ours) {
+      // Not our preamble. A protocol-1 node starts with its Hello frame: say
+      // so, to tell the operator to upgrade it. Anything else is not a
+      // timenet peer of this version (or bytes changed on the path).
+      if (declared > MAX_FOREIGN_FIRST_FRAME) {
+        return this.fail(DisconnectReason.AUTHENTICATION_FAILED, "stream does not start with the timenet protocol 2 preamble");
+      }
+      if (this.buffered < FRAME_HEADER_BYTES + declared) return false;
+      return this.fail(...this.foreignFirstFrame(this.peek(FRAME_HEADER_BYTES + declared).subarray(FRAME_HEADER_BYTES)));
+    }
+    if (this.buffered < PREAMBLE.length) return false;
+    const got = this.take(PREAMBLE.length);
+    if (!got.equals(PREAMBLE)) return this.fail(...this.foreignFirstFrame(got.subarray(FRAME_HEADER_BYTES)));
+    this.phase = this.o.role === "initiator" ? "message2" : "message1";
+    return true;
+  }
+
+  private foreignFirstFrame(body: Buffer): [DisconnectReason, string] {
+    let env: Envelope | undefined;
+    try {
+      env = fromBinary(EnvelopeSchema, body);
+    } catch {
+      env = undefined;
+    }
+    if (env?.payload.case === "hello") {
+      return [DisconnectReason.BAD_VERSION, `peer speaks timenet protocol ${env.payload.value.protocolVersion}; this node speaks ${WIRE_PROTOCOL_VERSION} only: upgrade the peer`];
+    }
+    if (env?.payload.case === "goodbye" && env.payload.value.reason === DisconnectReason.BAD_VERSION) {
+      return [DisconnectReason.BAD_VERSION, `peer speaks another protocol version: "${env.payload.value.message.slice(0, 120)}"`];
+    }
+    return [DisconnectReason.AUTHENTICATION_FAILED, "stream does not start with the timenet protocol 2 preamble"];
+  }
+
+  private onMessage1(m: Buffer): void {
+    const id = this.o.identity;
+    // The fingerprint (message 1's payload, hashed into the transcript) picks the prologue.
+    const fingerprint = m.subarray(32);
+    const same = fingerprint.length === FINGERPRINT_BYTES && fingerprint.equals(networkFingerprint(id.network, id.genesisHash));
+    this.neutralChosen = !same;
+    const prologue = same ? networkPrologue(id.network, id.genesisHash) : neutralPrologue();
+    this.active = new HandshakeXX({ role: "responder", prologue, staticKey: id.staticKey });
+    this.active.read1(m);
+    const m2 = this.active.write2(id.identityPayload);
+    this.host.write(Buffer.concat([lengthPrefix(m2.length), m2]));
+    this.phase = "message3";
+  }
+
+  private onMessage2(m: Buffer): void {
+    let payload: Buffer;
+    let otherNetwork = false;
+    try {
+      payload = this.network!.read2(m);
+      this.active = this.network;
+    } catch (err) {
+      if (!(err instanceof NoiseError) || err.code !== "DECRYPT_FAILED") throw err;
+      // The responder is on another network (or the bytes were changed: then this fails too).
+      payload = this.neutral!.read2(m);
+      this.active = this.neutral;
+      otherNetwork = true;
+    }
+    this.network = this.neutral = undefined;
+    const nodeId = this.identify(payload);
+    if (!nodeId) return;
+    const m3 = this.active!.write3(this.o.identity.identityPayload);
+    this.host.write(Buffer.concat([lengthPrefix(m3.length), m3]));
+    this.open(this.active!.keys(), nodeId, otherNetwork);
+  }
+
+  private onMessage3(m: Buffer): void {
+    const payload = this.active!.read3(m);
+    const nodeId = this.identify(payload);
+    if (!nodeId) return;
+    // Our own prologue choice tells whether the networks differ.
+    this.open(this.active!.keys(), nodeId, this.neutralChosen);
+  }
+
+  /** The node id the payload proves for the static key of this handshake; fails the channel otherwise. */
+  private identify(payload: Buffer): Uint8Array | undefined {
+    const nodeId = provenNodeId(payload, this.active!.remoteStatic!);
+    if (!nodeId) {
+      this.fail(DisconnectReason.AUTHENTICATION_FAILED, "peer's identity does not verify for its static key");
+      return undefined;
+    }
+    if (Buffer.compare(nodeId, this.o.identity.nodeKey.publicKey) === 0) {
+      // Proven: only this node holds its static key.
+      this.fail(DisconnectReason.SELF_CONNECTION, "the handshake proved our own node id: this address is this node");
+      return undefined;
+    }
+    return nodeId;
+  }
+
+  private open(keys: NoiseSessionKeys, remoteNodeId: Uint8Array, otherNetwork: boolean): void {
+    const o = { rekeyAfterMessages: this.o.rekeyAfterMessages };
+    this.sealer = new TransportSealer(keys.send, o);
+    this.opener = new TransportOpener(keys.receive, o);
+    this.active = undefined;
+    this.phase = "open";
+    this.session = { remoteNodeId, handshakeHash: keys.handshakeHash, otherNetwork };
+    this.host.opened(this.session);
+  }
+
+  private openTransport(chunk: Buffer): Buffer[] {
+    try {
+      return this.opener!.push(chunk);
+    } catch (err) {
+      if (!(err instanceof NoiseError)) throw err;
+      this.fail(DisconnectReason.AUTHENTICATION_FAILED, `transport: ${err.message}`);
+      return [];
+    }
+  }
+
+  private fail(reason: DisconnectReason, detail: string): false {
+    if (this.phase === "failed") return false;
+    this.phase = "failed";
+    this.chunks = [];
+    this.buffered = 0;
+    this.host.failed(reason, detail);
+    return false;
+  }
+
+  /** The next length-prefixed handshake message, once whole. */
+  private takeMessage(): Buffer | undefined {
+    if (this.buffered < 2) return undefined;
+    const len = this.peek(2).readUInt16BE(0);
+    if (len > MAX_HANDSHAKE_MESSAGE_BYTES) {
+      this.fail(DisconnectReason.AUTHENTICATION_FAILED, `handshake message of ${len} bytes (at most ${MAX_HANDSHAKE_MESSAGE_BYTES})`);
+      return undefined;
+    }
+    if (this.buffered < 2 + len) return undefined;
+    this.take(2);
+    return this.take(len);
+  }
+
+  private peek(n: number): Buffer {
+    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0]!.subarray(0, n);
+  }
+
+  private take(n: number): Buffer {
+    const out = Buffer.from(this.peek(n));
+    this.chunks[0] = this.chunks[0]!.subarray(n);
+    if (this.chunks[0].length === 0) this.chunks.shift();
+    this.buffered -= n;
+    return out;
+  }
+
+  private takeAll(): Buffer {
+    const all = Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.buffered = 0;
+    return all;
+  }
+}
+
+function lengthPrefix(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(n);
+  return b;
+}
