@@ -1,11 +1,36 @@
 import { connect, createServer, type Socket } from "node:net";
 import { freePort } from "./free-port.js";
 
+export type RelayDirection = "up" | "down";
+
+/** One relayed connection: "up" is client to server, "down" server to client. */
+export interface RelayLink {
+  readonly id: number;
+  /** Every byte relayed so far, per direction, as forwarded (when `capture` is on). */
+  readonly captured: Record<RelayDirection, Buffer[]>;
+  /** Writes bytes of our own into the stream, as an on-path attacker would. */
+  inject(dir: RelayDirection, bytes: Uint8Array): void;
+  /** Ends both sides. */
+  close(): void;
+}
+
 export interface TcpRelayOptions {
   /** Where every accepted connection is relayed to. */
   target: { host: string; port: number };
-  /** Listen address. Default 127.0.0.1 (on a free port). */
+  /** Listen address. Default 127.0.0.1. */
   host?: string;
+  /** Listen port. Default: a free one. */
+  port?: number;
+  /** Source address of the upstream sockets (the server then sees this address, e.g. the real client's). */
+  upstreamLocalAddress?: string;
+  /** Keeps every relayed byte in `RelayLink.captured`. */
+  capture?: boolean;
+  /**
+   * Sees each chunk before it is forwarded and returns what to forward
+   * instead (an empty buffer drops it), or undefined to forward it as is:
+   * the on-path attacker's hand.
+   */
+  onChunk?: (chunk: Buffer, dir: RelayDirection, link: RelayLink) => Buffer | undefined;
 }
 
 export interface TcpRelay {
@@ -19,6 +44,8 @@ export interface TcpRelay {
    */
   pause(): void;
   resume(): void;
+  /** Every connection relayed so far, in accept order. */
+  readonly links: readonly RelayLink[];
   /** Closes the listener and every relayed connection. */
   stop(): Promise<void>;
 }
@@ -37,17 +64,39 @@ export async function startTcpRelay(o: TcpRelayOptions): Promise<TcpRelay> {
     s.on("error", () => undefined); // the other side is closed with it below
     if (paused) s.pause();
   };
+  const links: RelayLink[] = [];
   const server = createServer((client) => {
-    const upstream = connect(o.target.port, o.target.host);
+    const upstream = connect({ port: o.target.port, host: o.target.host, localAddress: o.upstreamLocalAddress });
     track(client);
     track(upstream);
+    const captured: Record<RelayDirection, Buffer[]> = { up: [], down: [] };
+    const to = (dir: RelayDirection) => (dir === "up" ? upstream : client);
+    const link: RelayLink = {
+      id: links.length,
+      captured,
+      inject: (dir, bytes) => {
+        if (o.capture) captured[dir].push(Buffer.from(bytes));
+        to(dir).write(bytes);
+      },
+      close: () => {
+        client.destroy();
+        upstream.destroy();
+      },
+    };
+    links.push(link);
+    const forward = (dir: RelayDirection) => (chunk: Buffer) => {
+      const out = o.onChunk?.(chunk, dir, link) ?? chunk;
+      if (out.length === 0) return;
+      if (o.capture) captured[dir].push(out);
+      to(dir).write(out);
+    };
     // Reading stops while paused (socket.pause), so bytes wait in the buffers, in order.
-    client.on("data", (chunk) => upstream.write(chunk));
-    upstream.on("data", (chunk) => client.write(chunk));
+    client.on("data", forward("up"));
+    upstream.on("data", forward("down"));
     client.once("close", () => upstream.destroy());
     upstream.once("close", () => client.destroy());
   });
-  const port = await freePort(host);
+  const port = o.port ?? (await freePort(host));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve());
@@ -55,6 +104,7 @@ export async function startTcpRelay(o: TcpRelayOptions): Promise<TcpRelay> {
   return {
     host,
     port,
+    links,
     get paused() {
       return paused;
     },
