@@ -11,7 +11,7 @@ export { nextEvent } from "@timenet/testkit";
 import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
 import { buildHello, checkHello, HelloTimestamps, PROTOCOL_VERSION, signAck, type ChannelProof, type LocalIdentity } from "../src/hello.js";
 import { SecureChannel, type ChannelRole } from "../src/secure-channel.js";
-import { createChannelIdentity } from "../src/channel-identity.js";
+import { createChannelIdentity, type ChannelIdentity } from "../src/channel-identity.js";
 import { startGateway, type Gateway } from "../src/gateway.js";
 import { DEVNET_GENESIS_HASH } from "@timenet/chain";
 import type { GatewayOptions } from "../src/options.js";
@@ -177,6 +177,8 @@ export class ScriptedPeer {
     readonly socket: Socket,
     readonly local: LocalIdentity,
     role: ChannelRole = "initiator",
+    /** What our Noise handshake claims (default: the truth about `local`); a test may forge it. */
+    channelIdentity: ChannelIdentity = createChannelIdentity(local.key, local.network, local.genesisHash),
   ) {
     this.channel = new SecureChannel(
       {
@@ -189,7 +191,7 @@ export class ScriptedPeer {
           this.wake();
         },
       },
-      { role, identity: createChannelIdentity(local.key, local.network, local.genesisHash) },
+      { role, identity: channelIdentity },
     );
     socket.on("data", (chunk: Buffer) => {
       this.bytesIn += chunk.length;
@@ -262,13 +264,13 @@ export class ScriptedPeer {
   }
 
   /** Dials the target; the Noise handshake runs, but nobody waits for it. */
-  static async connect(target: PeerEndpoint, localAddress: string, local = ScriptedPeer.identity()): Promise<ScriptedPeer> {
+  static async connect(target: PeerEndpoint, localAddress: string, local = ScriptedPeer.identity(), channelIdentity?: ChannelIdentity): Promise<ScriptedPeer> {
     const socket = connect({ host: target.ip, port: target.port, localAddress });
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
       socket.once("error", reject);
     });
-    return new ScriptedPeer(socket, local);
+    return new ScriptedPeer(socket, local, "initiator", channelIdentity);
   }
 
   /** Sends an envelope, or raw plaintext bytes, inside the channel (sealed: the peer knows they are ours). */
