@@ -26,6 +26,8 @@ export const PREAMBLE: Buffer = encodeFrame(
     },
   }),
 );
+/** How operators see a link protected by this channel (ListConnections, the published connection state). */
+export const ENCRYPTION_LABEL = "noise-xx";
 /** Noise handshake messages are length-prefixed like transport messages; ours are < 200 bytes. */
 export const MAX_HANDSHAKE_MESSAGE_BYTES = 1024;
 /** A protocol-1 Hello read instead of the preamble (to say "upgrade"), at most this big. */

@@ -124,6 +124,7 @@ export class GatewayConnections {
       p.bestHeight = h.bestHeight;
       p.bestHash = h.bestHash;
     }
+    p.encryption = s.encryption;
     p.direction = s.direction === Direction.OUTBOUND ? PeerDirection.OUTBOUND : PeerDirection.INBOUND;
     p.connectedSinceMs = s.connectedAtMs;
     p.connId = s.connId;

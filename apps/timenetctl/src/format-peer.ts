@@ -12,6 +12,7 @@ export function formatPeer(p: Peer, now: number): string {
     ["state", label.stateLabel(p)],
     ["direction", label.directionLabel(p)],
     ["node id", label.textLabel(p.nodeId)],
+    ["link", label.linkLabel(p)],
     ["software version", label.textLabel(p.softwareVersion)],
     ["network", label.textLabel(p.network)],
     ["best height", String(p.bestHeight)],

@@ -6,6 +6,8 @@ import * as label from "./peer-labels.js";
 const COLUMNS: readonly Column[] = [
   { header: "IP" },
   { header: "PORT", align: "right" },
+  { header: "NODE ID" },
+  { header: "LINK" },
   { header: "STATE" },
   { header: "DIR" },
   { header: "CONNECTED FOR", align: "right" },
@@ -24,6 +26,8 @@ export function formatPeersTable(peers: readonly Peer[], now: number): string {
     .map((p) => [
       p.ip,
       String(p.port),
+      label.nodeIdLabel(p.nodeId),
+      label.linkLabel(p),
       label.stateLabel(p),
       label.directionShort(p),
       label.connectedFor(p, now),

@@ -25,6 +25,8 @@ type Field = readonly [name: string, value: string];
 const PEER_COLUMNS: readonly Column[] = [
   { header: "IP" },
   { header: "DIRECTION" },
+  { header: "NODE ID" },
+  { header: "LINK" },
   { header: "CONNECTED FOR", align: "right" },
   { header: "RTT MS", align: "right" },
   { header: "HEIGHT", align: "right" },
@@ -86,6 +88,8 @@ export function formatPeerTable(connections: readonly Connection[], now: number)
     .map((c) => [
       c.ip,
       label.directionLabel(c.direction),
+      c.nodeId ? c.nodeId.slice(0, 16) : "-",
+      c.encryption || "-",
       label.sinceLabel(c.connectedSinceMs, now),
       label.rttLabel(c.lastRttMs),
       String(c.bestHeight),

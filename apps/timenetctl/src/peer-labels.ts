@@ -20,6 +20,16 @@ export function flagsLabel(p: Peer): string {
   return flags.length > 0 ? flags.join(",") : "-";
 }
 
+/** The node id, short (16 hex digits, as the gateway logs it), or "-". */
+export function nodeIdLabel(nodeId: string): string {
+  return nodeId ? nodeId.slice(0, 16) : "-";
+}
+
+/** How the current connection is protected ("noise-xx"), or "-" when not connected. */
+export function linkLabel(p: Peer): string {
+  return p.connId !== 0 && p.encryption ? p.encryption : "-";
+}
+
 /** How long it has been connected, or "-". */
 export function connectedFor(p: Peer, now: number): string {
   return p.connectedSinceMs === 0n ? "-" : formatDuration(now - Number(p.connectedSinceMs));

@@ -52,6 +52,9 @@ test("the peers table: every column lines up and values read as an operator expe
       direction: PeerDirection.OUTBOUND,
       connectedSinceMs: BigInt(NOW - 3_723_000),
       bestHeight: 1234,
+      nodeId: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+      encryption: "noise-xx",
+      connId: 3,
       source: PeerSource.OPERATOR,
       persistent: true,
       allowListed: true,
@@ -59,21 +62,25 @@ test("the peers table: every column lines up and values read as an operator expe
   ];
   const lines = formatPeersTable(peers, NOW).split("\n");
   assert.equal(lines.length, 3);
-  const names = ["IP", "PORT", "STATE", "DIR", "CONNECTED FOR", "HEIGHT", "SCORE", "SOURCE", "FLAGS", "LAST DISCONNECT", "BAN"];
+  const names = ["IP", "PORT", "NODE ID", "LINK", "STATE", "DIR", "CONNECTED FOR", "HEIGHT", "SCORE", "SOURCE", "FLAGS", "LAST DISCONNECT", "BAN"];
   const starts = columnStarts(lines[0]!, names);
   assert.ok(starts.every((s, i) => i === 0 || s > starts[i - 1]!), lines[0]);
   // Sorted by IP: IPv4 before IPv6. Left-aligned cells start at their header.
   const [v4, v6] = [lines[1]!, lines[2]!];
   assert.equal(v4.slice(0, 8), "10.0.0.2");
-  assert.equal(v4.slice(starts[2]!, starts[2]! + 9), "connected");
-  assert.equal(v4.slice(starts[3]!, starts[3]! + 3), "out");
-  assert.equal(v4.slice(starts[7]!, starts[7]! + 8), "operator");
-  assert.equal(v4.slice(starts[8]!, starts[8]! + 23), "allow-listed,persistent");
+  assert.equal(v4.slice(starts[4]!, starts[4]! + 9), "connected");
+  assert.equal(v4.slice(starts[5]!, starts[5]! + 3), "out");
+  assert.equal(v4.slice(starts[9]!, starts[9]! + 8), "operator");
+  assert.equal(v4.slice(starts[10]!, starts[10]! + 23), "allow-listed,persistent");
   assert.match(v4, /1h 2m\s+1234\s+0\.0/);
-  assert.equal(v6.slice(starts[2]!, starts[2]! + 6), "banned");
-  assert.equal(v6.slice(starts[7]!, starts[7]! + 13), "peer_exchange");
-  assert.equal(v6.slice(starts[9]!, starts[9]! + 12), "ping_timeout");
-  assert.equal(v6.slice(starts[10]!), "2h 1m (spam)");
+  // The proven node id, short, and how the link is protected; nothing for a peer not connected.
+  assert.equal(v4.slice(starts[2]!, starts[2]! + 16), "0011223344556677");
+  assert.equal(v4.slice(starts[3]!, starts[3]! + 8), "noise-xx");
+  assert.equal(v6.slice(starts[3]!, starts[3]! + 2), "- ");
+  assert.equal(v6.slice(starts[4]!, starts[4]! + 6), "banned");
+  assert.equal(v6.slice(starts[9]!, starts[9]! + 13), "peer_exchange");
+  assert.equal(v6.slice(starts[11]!, starts[11]! + 12), "ping_timeout");
+  assert.equal(v6.slice(starts[12]!), "2h 1m (spam)");
   assert.match(v6, /-12\.3/);
   // Right-aligned numbers end where their header ends.
   const portEnd = starts[1]! + "PORT".length;

@@ -57,7 +57,7 @@ test("addnode adds a persistent operator peer that peers lists (table and JSON)"
 
   const table = await ok("peers");
   const lines = table.trimEnd().split("\n");
-  assert.match(lines[0]!, /^IP\s+PORT\s+STATE\s+DIR\s+CONNECTED FOR\s+HEIGHT\s+SCORE\s+SOURCE\s+FLAGS\s+LAST DISCONNECT\s+BAN$/);
+  assert.match(lines[0]!, /^IP\s+PORT\s+NODE ID\s+LINK\s+STATE\s+DIR\s+CONNECTED FOR\s+HEIGHT\s+SCORE\s+SOURCE\s+FLAGS\s+LAST DISCONNECT\s+BAN$/);
   const row = rowOf(table, PEER);
   assert.ok(row, table);
   assert.match(row, /\s24100\s/);

@@ -73,8 +73,10 @@ test("status: identity, heights from chain-sync, the peer table with directions;
   assert.match(r.out, /^workers:\s+1 seen/m);
   assert.match(r.out, /^store tip:\s+3 [0-9a-f]{16}$/m);
   assert.match(r.out, /^registry:\s+unreachable \(cannot reach peer-registry at /m);
-  assert.match(r.out, /^peers \(1\):\nIP\s+DIRECTION\s+CONNECTED FOR\s+RTT MS\s+HEIGHT\s+VERSION$/m);
-  assert.match(rowOf(r.out, b.ip) ?? "", /^127\.0\.0\.142\s+outbound\s+\d+s\s+\d+\.\d\s+0\s+\S+$/);
+  assert.match(r.out, /^peers \(1\):\nIP\s+DIRECTION\s+NODE ID\s+LINK\s+CONNECTED FOR\s+RTT MS\s+HEIGHT\s+VERSION$/m);
+  // b's node id as the Noise handshake proved it, and the link is encrypted.
+  const bId = (await b.nodeId()).slice(0, 16);
+  assert.match(rowOf(r.out, b.ip) ?? "", new RegExp(`^127\\.0\\.0\\.142\\s+outbound\\s+${bId}\\s+noise-xx\\s+\\d+s\\s+\\d+\\.\\d\\s+0\\s+\\S+$`));
   assert.match(r.out, /^recent disconnects: none$/m);
 
   const other = await status(b);
