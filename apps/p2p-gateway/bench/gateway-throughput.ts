@@ -1,20 +1,23 @@
 // npm run bench:gateway [-- --frames N --size BYTES --paced N]
 //
-// Frames/s and latency from a peer socket through the gateway to a NATS
-// subscriber on p2p.in.tx, beside raw NATS publish -> subscribe of the same
-// payloads on the same server in the same run (the baseline: the machine is
-// shared and noisy, so only the ratio is comparable across runs).
+// Frames/s and latency from a peer socket, through the Noise channel and the
+// gateway, to a NATS subscriber on p2p.in.tx, beside raw NATS publish ->
+// subscribe of the same payloads on the same server in the same run (the
+// baseline: the machine is shared and noisy, so only the ratio is comparable
+// across runs). Then the channel alone: encrypted against plaintext over one
+// loopback socket, handshakes per second on one core, one 8 MiB frame.
 import { parseArgs } from "node:util";
 import { once } from "node:events";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { EnvelopeSchema, PeerMessageSchema, Subjects } from "@timenet/proto";
+import { PeerMessageSchema, Subjects } from "@timenet/proto";
 import { Bus } from "@timenet/bus";
-import { encodeFrame } from "@timenet/wire";
 import { createLogger } from "@timenet/telemetry";
 import { NodeKey } from "@timenet/node-key";
 import { startNatsServer } from "@timenet/testkit";
+import { Worker } from "node:worker_threads";
 import { startGateway } from "../src/gateway.js";
-import { ScriptedPeer } from "../test/harness.js";
+import { runPlan, sentAt, type SendPlan } from "./bench-sender.js";
+import { bigFrame, handshakesPerSecond, transportFramesPerSecond } from "./channel-bench.js";
 
 const { values } = parseArgs({
   options: {
@@ -22,8 +25,10 @@ const { values } = parseArgs({
     size: { type: "string", default: "256" },
     paced: { type: "string", default: "2000" },
     rounds: { type: "string", default: "3" },
+    burst: { type: "string", default: "16" },
   },
 });
+const BURST = Number(values.burst);
 const FRAMES = Number(values.frames);
 const SIZE = Number(values.size);
 const PACED = Number(values.paced);
@@ -35,34 +40,17 @@ interface Result {
   p99Ms: number;
 }
 
-/** Payload: 8-byte sequence + 8-byte send time (ns), padded to SIZE; unique per frame so relay-once dedup does not drop it. */
-function payload(seq: number): Uint8Array {
-  const b = Buffer.alloc(SIZE);
-  b.writeBigUInt64BE(BigInt(seq), 0);
-  b.writeBigUInt64BE(process.hrtime.bigint(), 8);
-  return b;
-}
-
-function sentAt(data: Uint8Array): bigint {
-  return Buffer.from(data.buffer, data.byteOffset, data.length).readBigUInt64BE(8);
-}
-
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /**
- * Runs one measurement: `send(data)` puts a payload into the pipeline; the
- * subscriber on `subject` extracts it. Throughput: FRAMES as fast as the
- * sender's backpressure allows. Latency: PACED frames, one every 0.5 ms.
+ * Runs one measurement: `run(plan)` sends the plan's payloads into the
+ * pipeline (resolving once all are sent); the subscriber on `subject`
+ * extracts them. Throughput: FRAMES as fast as backpressure allows.
+ * Latency: PACED frames, one every 0.5 ms.
  */
-async function measure(
-  bus: Bus,
-  subject: string,
-  extract: (bytes: Uint8Array) => Uint8Array,
-  send: (data: Uint8Array) => boolean | Promise<void>,
-  drain: () => Promise<void>,
-): Promise<Result> {
+async function measure(bus: Bus, subject: string, extract: (bytes: Uint8Array) => Uint8Array, run: (plan: SendPlan) => Promise<void>): Promise<Result> {
   let received = 0;
   let target = 0;
   let done: () => void = () => undefined;
@@ -76,28 +64,19 @@ async function measure(
   });
   await bus.flush();
 
-  // Throughput.
-  let seq = 0;
   received = 0;
   target = FRAMES;
   let finished = new Promise<void>((r) => (done = r));
   const t0 = process.hrtime.bigint();
-  for (let i = 0; i < FRAMES; i++) {
-    if ((await send(payload(seq++))) === false) await drain();
-  }
+  await run({ phase: "throughput", count: FRAMES, startSeq: 0, size: SIZE, burst: BURST });
   await finished;
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const framesPerSec = FRAMES / secs;
+  const framesPerSec = FRAMES / (Number(process.hrtime.bigint() - t0) / 1e9);
 
-  // Latency, paced so that queueing does not dominate.
   latencies.length = 0;
   received = 0;
   target = PACED;
   finished = new Promise<void>((r) => (done = r));
-  for (let i = 0; i < PACED; i++) {
-    await send(payload(seq++));
-    if (i % 2 === 1) await new Promise((r) => setTimeout(r, 1));
-  }
+  await run({ phase: "paced", count: PACED, startSeq: FRAMES, size: SIZE, burst: BURST });
   await finished;
   sub.unsubscribe();
   const sorted = [...latencies].sort((a, b) => a - b);
@@ -124,63 +103,83 @@ async function main(): Promise<void> {
   });
   const bus = await Bus.connect({ servers: nats.url, name: "bench-subscriber" });
   const publisher = await Bus.connect({ servers: nats.url, name: "bench-publisher" });
-  const peer = await ScriptedPeer.dial({ ip: "127.0.0.2" as never, port: gateway.p2pPort }, "127.0.0.3");
-  await peer.handshake("127.0.0.2");
-  peer.socket.on("data", () => peer.frames.splice(0)); // pings are not answered: the ping interval is long
+  // The peer in its own thread (a remote host's CPU is not the gateway's).
+  const worker = new Worker(new URL("./peer-worker.js", import.meta.url), { workerData: { ip: "127.0.0.2", port: gateway.p2pPort, localAddress: "127.0.0.3" } });
+  const [ready] = (await once(worker, "message")) as [string];
+  if (ready !== "ready") throw new Error(`peer worker: ${ready}`);
+  const viaPeer = (sealEach: boolean) => async (plan: SendPlan) => {
+    worker.postMessage({ plan, sealEach });
+    await once(worker, "message");
+  };
+  const extractTx = (bytes: Uint8Array) => {
+    const m = fromBinary(PeerMessageSchema, bytes);
+    return (m.envelope!.payload.value as { data: Uint8Array }).data;
+  };
 
-  const results: Array<{ gw: Result; nats: Result }> = [];
+  const results: Array<{ gw: Result; gwEach: Result; nats: Result }> = [];
   for (let round = 0; round < ROUNDS; round++) {
-    // Through the gateway: peer socket -> gateway -> NATS -> subscriber.
-    const gw = await measure(
-      bus,
-      Subjects.peerIn("tx"),
-      (bytes) => {
-        const m = fromBinary(PeerMessageSchema, bytes);
-        return (m.envelope!.payload.value as { data: Uint8Array }).data;
-      },
-      (data) => peer.socket.write(encodeFrame(create(EnvelopeSchema, { payload: { case: "tx", value: { data } } }))),
-      () => once(peer.socket, "drain").then(() => undefined),
-    );
-    // Baseline: the same PeerMessage bytes published straight to NATS.
+    // Through the gateway: peer socket -> Noise -> gateway -> NATS -> subscriber.
+    const gw = await measure(bus, Subjects.peerIn("tx"), extractTx, viaPeer(false));
+    const gwEach = await measure(bus, Subjects.peerIn("tx"), extractTx, viaPeer(true));
+    // Baseline: the same PeerMessage bytes published straight to NATS (in this thread, as a NATS client).
     const nc = publisher.connection;
-    const natsRes = await measure(
-      bus,
-      "bench.raw",
-      (bytes) => {
-        const m = fromBinary(PeerMessageSchema, bytes);
-        return (m.envelope!.payload.value as { data: Uint8Array }).data;
-      },
-      async (data) => {
-        nc.publish(
-          "bench.raw",
-          toBinary(PeerMessageSchema, create(PeerMessageSchema, { peerIp: "127.0.0.3", connId: 1, envelope: { payload: { case: "tx", value: { data } } } })),
-        );
-        // Let the client flush now and then, as the socket's backpressure does for the peer.
-        if (Buffer.from(data).readBigUInt64BE(0) % 1000n === 0n) await nc.flush();
-      },
-      async () => undefined,
+    const natsRes = await measure(bus, "bench.raw", extractTx, (plan) =>
+      runPlan(
+        plan,
+        (data) => {
+          nc.publish(
+            "bench.raw",
+            toBinary(PeerMessageSchema, create(PeerMessageSchema, { peerIp: "127.0.0.3", connId: 1, envelope: { payload: { case: "tx", value: { data } } } })),
+          );
+          // Let the client flush now and then, as the socket's backpressure does for the peer.
+          return Buffer.from(data).readBigUInt64BE(0) % 1000n !== 0n;
+        },
+        () => nc.flush(),
+      ),
     );
-    results.push({ gw, nats: natsRes });
+    results.push({ gw, gwEach, nats: natsRes });
     console.log(
       `round ${round + 1}: gateway ${gw.framesPerSec.toFixed(0)} frames/s p50 ${gw.p50Ms.toFixed(3)} ms p99 ${gw.p99Ms.toFixed(3)} ms | ` +
+        `one message per frame ${gwEach.framesPerSec.toFixed(0)} frames/s | ` +
         `raw NATS ${natsRes.framesPerSec.toFixed(0)} msgs/s p50 ${natsRes.p50Ms.toFixed(3)} ms p99 ${natsRes.p99Ms.toFixed(3)} ms`,
     );
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const gwFps = med(results.map((r) => r.gw.framesPerSec));
+  const eachFps = med(results.map((r) => r.gwEach.framesPerSec));
+  const eachP50 = med(results.map((r) => r.gwEach.p50Ms));
+  const eachP99 = med(results.map((r) => r.gwEach.p99Ms));
   const natsFps = med(results.map((r) => r.nats.framesPerSec));
   const gwP50 = med(results.map((r) => r.gw.p50Ms));
   const natsP50 = med(results.map((r) => r.nats.p50Ms));
   const gwP99 = med(results.map((r) => r.gw.p99Ms));
   const natsP99 = med(results.map((r) => r.nats.p99Ms));
-  console.log(`\nbench:gateway  frames=${FRAMES} size=${SIZE}B paced=${PACED} rounds=${ROUNDS} (medians)`);
+  console.log(`\nbench:gateway  frames=${FRAMES} size=${SIZE}B burst=${BURST} paced=${PACED} rounds=${ROUNDS} (medians)`);
   console.log(`| path | frames/s | p50 ms | p99 ms |`);
   console.log(`|---|---|---|---|`);
-  console.log(`| peer socket -> gateway -> NATS subscriber | ${gwFps.toFixed(0)} | ${gwP50.toFixed(3)} | ${gwP99.toFixed(3)} |`);
+  console.log(`| peer socket -> Noise -> gateway -> NATS subscriber (peer seals each turn, as a gateway) | ${gwFps.toFixed(0)} | ${gwP50.toFixed(3)} | ${gwP99.toFixed(3)} |`);
+  console.log(`| the same, peer seals every frame alone (worst case) | ${eachFps.toFixed(0)} | ${eachP50.toFixed(3)} | ${eachP99.toFixed(3)} |`);
   console.log(`| raw NATS publish -> subscriber (baseline) | ${natsFps.toFixed(0)} | ${natsP50.toFixed(3)} | ${natsP99.toFixed(3)} |`);
   console.log(`| ratio gateway / baseline | ${(gwFps / natsFps).toFixed(2)}x | ${(gwP50 / natsP50).toFixed(2)}x | ${(gwP99 / natsP99).toFixed(2)}x |`);
+  console.log(`| ratio worst case / baseline | ${(eachFps / natsFps).toFixed(2)}x | ${(eachP50 / natsP50).toFixed(2)}x | ${(eachP99 / natsP99).toFixed(2)}x |`);
 
-  peer.close();
+  // The channel alone.
+  const plain: number[] = [];
+  const sealed: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    plain.push(await transportFramesPerSecond(false, FRAMES * 2, SIZE));
+    sealed.push(await transportFramesPerSecond(true, FRAMES * 2, SIZE));
+  }
+  const hs = handshakesPerSecond();
+  const big = bigFrame();
+  console.log(`\nNoise channel alone (medians of ${ROUNDS} rounds where repeated)`);
+  console.log(`| measure | value | baseline (same run) | ratio |`);
+  console.log(`|---|---|---|---|`);
+  console.log(`| ${SIZE} B frames over one loopback socket, one transport message each | ${med(sealed).toFixed(0)} frames/s encrypted | ${med(plain).toFixed(0)} frames/s plaintext | ${(med(sealed) / med(plain)).toFixed(2)}x |`);
+  console.log(`| complete XX handshakes (both ends, identities signed and verified) on one core | ${hs.handshakes.toFixed(0)} /s | ${hs.dhPerSec.toFixed(0)} X25519 /s | ${(hs.handshakes / hs.dhPerSec).toFixed(3)}x |`);
+  console.log(`| one 8 MiB frame sealed, opened and decoded | ${big.encryptedMBps.toFixed(0)} MB/s | ${big.plainMBps.toFixed(0)} MB/s decoded in the clear | ${(big.encryptedMBps / big.plainMBps).toFixed(2)}x |`);
+
+  worker.postMessage("close");
   await publisher.close();
   await bus.close();
   await gateway.stop();
