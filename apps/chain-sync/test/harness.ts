@@ -16,6 +16,7 @@ const APPS = fileURLToPath(new URL("../../../", import.meta.url));
 const GATEWAY_MAIN = join(APPS, "p2p-gateway/dist/src/main.js");
 const STORE_MAIN = join(APPS, "block-store/dist/src/main.js");
 const PRODUCER_MAIN = join(APPS, "block-producer/dist/src/main.js");
+const REGISTRY_MAIN = join(APPS, "peer-registry/dist/src/main.js");
 const SYNC_MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
 const logLevel = process.env.TEST_LOG_LEVEL ?? "silent";
 const childLogLevel = process.env.TEST_LOG_LEVEL ?? "fatal";
@@ -249,4 +250,26 @@ export async function startProducerProcess(n: SyncNode, index: number, network: 
     readyUrl: `http://127.0.0.1:${metrics}/readyz`,
     stderr: process.env.TEST_LOG_LEVEL ? "inherit" : "ignore",
   });
+}
+
+/** Runs the real peer-registry process on node `n`'s NATS: it decides whom n's gateway dials. Returns it and its gRPC address. */
+export async function startRegistryProcess(n: SyncNode, dbPath: string, env: Record<string, string> = {}): Promise<{ process: ServiceProcess; grpcAddress: string }> {
+  const metrics = await freePort();
+  const grpc = await freePort();
+  const process_ = await startServiceProcess({
+    main: REGISTRY_MAIN,
+    env: {
+      NODE_NAME: `r${n.ip}`,
+      NATS_URL: n.nats.url,
+      REGISTRY_DB_PATH: dbPath,
+      PUBLIC_IP: n.ip,
+      GRPC_PORT: String(grpc),
+      METRICS_PORT: String(metrics),
+      LOG_LEVEL: childLogLevel,
+      ...env,
+    },
+    readyUrl: `http://127.0.0.1:${metrics}/readyz`,
+    stderr: process.env.TEST_LOG_LEVEL ? "inherit" : "ignore",
+  });
+  return { process: process_, grpcAddress: `127.0.0.1:${grpc}` };
 }
