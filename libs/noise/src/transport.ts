@@ -1,12 +1,20 @@
 import { TAG_LEN, type CipherState } from "./cipher-state.js";
 import { NoiseError } from "./noise-error.js";
 
-/** Noise's limit for any message, and so for one transport message on the wire. */
+/** Noise's limit for any message, and so for one transport message's body on the wire. */
 export const MAX_NOISE_MESSAGE_BYTES = 65_535;
 /** Plaintext per transport message: the limit less the tag. */
 export const MAX_TRANSPORT_PLAINTEXT = MAX_NOISE_MESSAGE_BYTES - TAG_LEN;
-/** Each message on the wire is preceded by its length, 2 bytes big-endian (as libp2p-noise). */
-export const MESSAGE_LENGTH_BYTES = 2;
+/**
+ * Each message's length travels first as its own sealed 2-byte Noise message
+ * (18 bytes on the wire), as Lightning's BOLT 8 does: a length changed on the
+ * path fails authentication at once, instead of making the receiver wait for
+ * bytes that never belong to the message (both ends would then see the other
+ * stop answering pings, and blame it).
+ */
+export const SEALED_LENGTH_BYTES = 2 + TAG_LEN;
+/** Wire bytes a message adds to its plaintext: its sealed length and its tag. */
+export const MESSAGE_OVERHEAD_BYTES = SEALED_LENGTH_BYTES + TAG_LEN;
 /**
  * Each direction's key is replaced (Noise Rekey) after this many messages:
  * a key compromised later reveals at most this many messages before it, and
@@ -35,22 +43,22 @@ export class TransportSealer {
     this.rekeyAfter = o.rekeyAfterMessages ?? DEFAULT_REKEY_AFTER_MESSAGES;
   }
 
-  /** Messages sealed so far (its nonce). */
+  /** Messages sealed so far (each uses two nonces: its length and its body). */
   get messages(): bigint {
-    return this.cipher.nonce;
+    return this.cipher.nonce / 2n;
   }
 
-  /** Seals `plaintext` (split as needed) into wire bytes: [len][ciphertext] repeated. */
+  /** Seals `plaintext` (split as needed) into wire bytes: [sealed length][sealed body] repeated. */
   seal(plaintext: Uint8Array): Buffer {
     const count = Math.max(1, Math.ceil(plaintext.length / MAX_TRANSPORT_PLAINTEXT));
-    const out = Buffer.allocUnsafe(plaintext.length + count * (MESSAGE_LENGTH_BYTES + TAG_LEN));
+    const out = Buffer.allocUnsafe(plaintext.length + count * MESSAGE_OVERHEAD_BYTES);
+    const length = Buffer.allocUnsafe(2);
     let at = 0;
     for (let i = 0; i < count; i++) {
       const part = plaintext.subarray(i * MAX_TRANSPORT_PLAINTEXT, (i + 1) * MAX_TRANSPORT_PLAINTEXT);
-      const ct = this.cipher.encryptWithAd(EMPTY, part);
-      out.writeUInt16BE(ct.length, at);
-      ct.copy(out, at + MESSAGE_LENGTH_BYTES);
-      at += MESSAGE_LENGTH_BYTES + ct.length;
+      length.writeUInt16BE(part.length + TAG_LEN);
+      at += this.cipher.encryptWithAd(EMPTY, length).copy(out, at);
+      at += this.cipher.encryptWithAd(EMPTY, part).copy(out, at);
       if (++this.sinceRekey >= this.rekeyAfter) {
         this.cipher.rekey();
         this.sinceRekey = 0;
@@ -63,14 +71,17 @@ export class TransportSealer {
 /**
  * The receiving half: fed whatever the socket delivers, in any split, it
  * returns the plaintext of every complete message. It holds at most one
- * partial message (65,537 bytes); a message that does not authenticate
- * throws NoiseError DECRYPT_FAILED, and every call after that throws it too.
+ * partial message (18 + 65,535 bytes); a length or a message that does not
+ * authenticate throws NoiseError DECRYPT_FAILED (a length as soon as its 18
+ * bytes are in), and every call after that throws it too.
  */
 export class TransportOpener {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private failed: NoiseError | undefined;
   private sinceRekey = 0;
+  /** The body length of the message whose length was read (0: read a length next). */
+  private bodyLength = 0;
   private readonly rekeyAfter: number;
 
   constructor(
@@ -81,7 +92,7 @@ export class TransportOpener {
   }
 
   get messages(): bigint {
-    return this.cipher.nonce;
+    return this.cipher.nonce / 2n;
   }
 
   /** Bytes held of a message that has not fully arrived. */
@@ -96,21 +107,25 @@ export class TransportOpener {
       this.buffered += chunk.length;
     }
     const out: Buffer[] = [];
-    while (this.buffered >= MESSAGE_LENGTH_BYTES) {
-      const length = this.peekLength();
-      if (length < TAG_LEN) return this.fail(new NoiseError("BAD_MESSAGE", `transport message of ${length} bytes is shorter than its tag`));
-      if (this.buffered < MESSAGE_LENGTH_BYTES + length) break;
-      this.take(MESSAGE_LENGTH_BYTES);
-      try {
-        out.push(this.cipher.decryptWithAd(EMPTY, this.take(length)));
-      } catch (err) {
-        if (err instanceof NoiseError) return this.fail(err);
-        throw err;
+    try {
+      for (;;) {
+        if (this.bodyLength === 0) {
+          if (this.buffered < SEALED_LENGTH_BYTES) break;
+          const length = this.cipher.decryptWithAd(EMPTY, this.take(SEALED_LENGTH_BYTES)).readUInt16BE(0);
+          if (length < TAG_LEN) throw new NoiseError("BAD_MESSAGE", `transport message of ${length} bytes is shorter than its tag`);
+          this.bodyLength = length;
+        }
+        if (this.buffered < this.bodyLength) break;
+        out.push(this.cipher.decryptWithAd(EMPTY, this.take(this.bodyLength)));
+        this.bodyLength = 0;
+        if (++this.sinceRekey >= this.rekeyAfter) {
+          this.cipher.rekey();
+          this.sinceRekey = 0;
+        }
       }
-      if (++this.sinceRekey >= this.rekeyAfter) {
-        this.cipher.rekey();
-        this.sinceRekey = 0;
-      }
+    } catch (err) {
+      if (err instanceof NoiseError) return this.fail(err);
+      throw err;
     }
     return out;
   }
@@ -120,12 +135,6 @@ export class TransportOpener {
     this.chunks = [];
     this.buffered = 0;
     throw err;
-  }
-
-  private peekLength(): number {
-    const first = this.chunks[0]!;
-    if (first.length >= 2) return first.readUInt16BE(0);
-    return (first[0]! << 8) | this.chunks[1]![0]!;
   }
 
   /** Removes n bytes from the front; copies only when they span chunks. */

@@ -6,6 +6,9 @@ import {
   generateDhKeyPair,
   HandshakeXX,
   MAX_NOISE_MESSAGE_BYTES,
+  MAX_TRANSPORT_PLAINTEXT,
+  MESSAGE_OVERHEAD_BYTES,
+  SEALED_LENGTH_BYTES,
   NoiseError,
   TransportOpener,
   TransportSealer,
@@ -98,14 +101,9 @@ test("a stream of any size crosses in messages of at most 65,535 bytes, for any 
   const opener = new TransportOpener(r.receive);
   const plain = randomBytes(200_000);
   const wire = sealer.seal(plain);
-  // Walk the wire: every message's declared length is within the limit.
-  let messages = 0;
-  for (let at = 0; at < wire.length; messages++) {
-    const len = wire.readUInt16BE(at);
-    assert.ok(len <= MAX_NOISE_MESSAGE_BYTES);
-    at += 2 + len;
-  }
-  assert.equal(messages, 4);
+  // Four messages of at most 65,519 bytes of plaintext, each with its sealed length and its tag.
+  assert.equal(wire.length, plain.length + 4 * MESSAGE_OVERHEAD_BYTES);
+  assert.ok(MAX_TRANSPORT_PLAINTEXT + 16 <= MAX_NOISE_MESSAGE_BYTES);
   // Feed it in random splits, including single bytes.
   const got: Buffer[] = [];
   for (let at = 0; at < wire.length; ) {
@@ -115,6 +113,17 @@ test("a stream of any size crosses in messages of at most 65,535 bytes, for any 
   }
   assert.deepEqual(Buffer.concat(got), plain);
   assert.equal(opener.bufferedBytes, 0);
+  assert.equal(opener.messages, 4n);
+});
+
+test("a length changed on the path fails at once, without waiting for a body that will never come", () => {
+  const { i, r } = session();
+  const sealer = new TransportSealer(i.send);
+  const opener = new TransportOpener(r.receive);
+  const wire = sealer.seal(Buffer.from("a message whose length an attacker flips"));
+  const header = Buffer.from(wire.subarray(0, SEALED_LENGTH_BYTES));
+  header[1]! ^= 0x40; // the length's low byte: a plain length would now ask for 64 more bytes
+  assert.throws(() => opener.push(header), (e: unknown) => e instanceof NoiseError && e.code === "DECRYPT_FAILED");
 });
 
 test("one flipped bit, an injected message or a replayed one fails authentication, and the opener stays failed", () => {
@@ -129,7 +138,7 @@ test("one flipped bit, an injected message or a replayed one fails authenticatio
       bad = sealer.seal(Buffer.from("second"));
       bad[5]! ^= 0x01;
     } else if (tamper === "inject") {
-      bad = Buffer.concat([Buffer.from([0, 20]), randomBytes(20)]);
+      bad = randomBytes(40);
     } else {
       bad = first;
     }
