@@ -13,7 +13,8 @@
 #   2. B dials A (the higher IP dials): one connection, both registries agree
 #   3. B catches up with A's chain through the batch queue, and follows it
 #   4. the connection stays the same across many ping intervals, with pongs
-#      seen in both directions, and timenetctl status --all finds the two hosts
+#      seen in both directions; it is Noise XX both ways and each host sees
+#      the other's own node id; timenetctl status --all finds the two hosts
 #      connected, on the same genesis and chain
 #   5. --scale chain-sync=3 on B: three workers, B keeps following A
 #   6. B's gateway process is killed (SIGKILL, as a crash or the OOM killer
@@ -119,6 +120,9 @@ status() { compose exec -T p2p-gateway timenetctl --json --timeout 3000 status -
 height() { status | jsq 'Number(j.blockStore.tip.height ?? 0)' -1; }
 # conn IP: "connId direction rtt" of the current host's connection to IP, or "none".
 conn() { status | jsq "(() => { const c = (j.gateway.connections ?? []).find((k) => k.ip === '$1'); return c ? [c.connId, c.direction, c.lastRttMs ?? 0].join(' ') : 'none'; })()" none; }
+# link IP: "encryption nodeId" of the current host's connection to IP (the node id its Noise handshake proved), or "none".
+link() { status | jsq "(() => { const c = (j.gateway.connections ?? []).find((k) => k.ip === '$1'); return c ? [c.encryption || 'plaintext', c.nodeId].join(' ') : 'none'; })()" none; }
+own_id() { status | jsq 'j.gateway.info.nodeId' none; }
 # registry_peer IP FIELD: a field of the current host's registry entry for IP.
 registry_peer() { compose exec -T p2p-gateway timenetctl --json --node peer-registry peer "$1" 2>/dev/null | jsq "j.peer ? (j.peer.$2 ?? 0) : 'none'" none; }
 # targets BIND: "up/total" of that Prometheus's active targets.
@@ -198,6 +202,11 @@ a_total=$(host a registry_peer "$IP_B" totalConnections)
 b_total=$(host b registry_peer "$IP_A" totalConnections)
 [[ $a_total == 1 && $b_total == 1 ]] || fail "registry total connections: A sees B $a_total, B sees A $b_total (expected 1 and 1)"
 ok "the same connection for $(($(now) - t_conn))s since it opened (PING_INTERVAL 1s), RTT A->B $(printf %.2f "$a_rtt") ms, B->A $(printf %.2f "$b_rtt") ms; each registry counts 1 connection"
+read -r a_enc a_sees_b <<<"$(host a link "$IP_B")"
+read -r b_enc b_sees_a <<<"$(host b link "$IP_A")"
+[[ $a_enc == noise-xx && $b_enc == noise-xx ]] || fail "the link is not encrypted: A->B '$a_enc', B->A '$b_enc'"
+[[ $a_sees_b == "$(host b own_id)" && $b_sees_a == "$(host a own_id)" ]] || fail "proven node ids: A sees B as '$a_sees_b', B sees A as '$b_sees_a'"
+ok "the link is Noise XX both ways, and each host sees the other's own node id (${a_sees_b:0:16}, ${b_sees_a:0:16})"
 
 printf '[{"name":"host-a","address":"%s","p2p_ip":"%s"},{"name":"host-b","address":"%s","p2p_ip":"%s"}]\n' \
   "$BIND_A" "$IP_A" "$BIND_B" "$IP_B" >"$WORK/fleet.json"
