@@ -26,6 +26,8 @@ const { values } = parseArgs({
     paced: { type: "string", default: "2000" },
     rounds: { type: "string", default: "3" },
     burst: { type: "string", default: "16" },
+    // "false": only the relay (e.g. under --cpu-prof).
+    channel: { type: "string", default: "true" },
   },
 });
 const BURST = Number(values.burst);
@@ -163,6 +165,14 @@ async function main(): Promise<void> {
   console.log(`| ratio gateway / baseline | ${(gwFps / natsFps).toFixed(2)}x | ${(gwP50 / natsP50).toFixed(2)}x | ${(gwP99 / natsP99).toFixed(2)}x |`);
   console.log(`| ratio worst case / baseline | ${(eachFps / natsFps).toFixed(2)}x | ${(eachP50 / natsP50).toFixed(2)}x | ${(eachP99 / natsP99).toFixed(2)}x |`);
 
+  if (values.channel === "false") {
+    worker.postMessage("close");
+    await publisher.close();
+    await bus.close();
+    await gateway.stop();
+    await nats.stop();
+    return;
+  }
   // The channel alone.
   const plain: number[] = [];
   const sealed: number[] = [];
