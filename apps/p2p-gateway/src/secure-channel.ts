@@ -2,6 +2,7 @@ import { create, fromBinary } from "@bufbuild/protobuf";
 import { DisconnectReason, EnvelopeSchema, type Envelope } from "@timenet/proto";
 import { generateDhKeyPair, HandshakeXX, NoiseError, TransportOpener, TransportSealer, type NoiseSessionKeys } from "@timenet/noise";
 import { encodeFrame, FRAME_HEADER_BYTES } from "@timenet/wire";
+import { ByteQueue } from "@timenet/byte-queue";
 import {
   FINGERPRINT_BYTES,
   networkFingerprint,
@@ -85,8 +86,7 @@ type Phase = "preamble" | "message1" | "message2" | "message3" | "open" | "faile
  */
 export class SecureChannel {
   private phase: Phase = "preamble";
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  private readonly queue = new ByteQueue();
   private network: HandshakeXX | undefined;
   private neutral: HandshakeXX | undefined;
   private active: HandshakeXX | undefined;
@@ -130,8 +130,7 @@ export class SecureChannel {
   push(chunk: Buffer): Buffer[] {
     if (this.phase === "failed") return [];
     if (this.phase === "open") return this.openTransport(chunk);
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
+    this.queue.push(chunk);
     try {
       while (this.step()) {
         /* one handshake step per turn, while its bytes are here */
@@ -143,7 +142,7 @@ export class SecureChannel {
     }
     if (!this.isOpen) return [];
     // Transport bytes may follow the last handshake message in the same chunk.
-    const rest = this.takeAll();
+    const rest = this.queue.takeAll();
     return rest.length > 0 ? this.openTransport(rest) : [];
   }
 
@@ -182,8 +181,8 @@ export class SecureChannel {
   }
 
   private readPreamble(): boolean {
-    if (this.buffered < FRAME_HEADER_BYTES) return false;
-    const head = this.peek(FRAME_HEADER_BYTES);
+    if (this.queue.length < FRAME_HEADER_BYTES) return false;
+    const head = this.queue.peek(FRAME_HEADER_BYTES);
     const declared = head.readUInt32BE(0);
     const ours = PREAMBLE.readUInt32BE(0);
     if (declared !== ours) {
@@ -193,11 +192,11 @@ export class SecureChannel {
       if (declared > MAX_FOREIGN_FIRST_FRAME) {
         return this.fail(DisconnectReason.AUTHENTICATION_FAILED, "stream does not start with the timenet protocol 2 preamble");
       }
-      if (this.buffered < FRAME_HEADER_BYTES + declared) return false;
-      return this.fail(...this.foreignFirstFrame(this.peek(FRAME_HEADER_BYTES + declared).subarray(FRAME_HEADER_BYTES)));
+      if (this.queue.length < FRAME_HEADER_BYTES + declared) return false;
+      return this.fail(...this.foreignFirstFrame(this.queue.peek(FRAME_HEADER_BYTES + declared).subarray(FRAME_HEADER_BYTES)));
     }
-    if (this.buffered < PREAMBLE.length) return false;
-    const got = this.take(PREAMBLE.length);
+    if (this.queue.length < PREAMBLE.length) return false;
+    const got = this.queue.take(PREAMBLE.length);
     if (!got.equals(PREAMBLE)) return this.fail(...this.foreignFirstFrame(got.subarray(FRAME_HEADER_BYTES)));
     this.phase = this.o.role === "initiator" ? "message2" : "message1";
     return true;
@@ -300,43 +299,22 @@ export class SecureChannel {
   private fail(reason: DisconnectReason, detail: string): false {
     if (this.phase === "failed") return false;
     this.phase = "failed";
-    this.chunks = [];
-    this.buffered = 0;
+    this.queue.clear();
     this.host.failed(reason, detail);
     return false;
   }
 
   /** The next length-prefixed handshake message, once whole. */
   private takeMessage(): Buffer | undefined {
-    if (this.buffered < 2) return undefined;
-    const len = this.peek(2).readUInt16BE(0);
+    if (this.queue.length < 2) return undefined;
+    const len = this.queue.peek(2).readUInt16BE(0);
     if (len > MAX_HANDSHAKE_MESSAGE_BYTES) {
       this.fail(DisconnectReason.AUTHENTICATION_FAILED, `handshake message of ${len} bytes (at most ${MAX_HANDSHAKE_MESSAGE_BYTES})`);
       return undefined;
     }
-    if (this.buffered < 2 + len) return undefined;
-    this.take(2);
-    return this.take(len);
-  }
-
-  private peek(n: number): Buffer {
-    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks)];
-    return this.chunks[0]!.subarray(0, n);
-  }
-
-  private take(n: number): Buffer {
-    const out = Buffer.from(this.peek(n));
-    this.chunks[0] = this.chunks[0]!.subarray(n);
-    if (this.chunks[0].length === 0) this.chunks.shift();
-    this.buffered -= n;
-    return out;
-  }
-
-  private takeAll(): Buffer {
-    const all = Buffer.concat(this.chunks);
-    this.chunks = [];
-    this.buffered = 0;
-    return all;
+    if (this.queue.length < 2 + len) return undefined;
+    this.queue.take(2);
+    return Buffer.from(this.queue.take(len));
   }
 }
 

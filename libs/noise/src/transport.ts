@@ -1,3 +1,4 @@
+import { ByteQueue } from "@timenet/byte-queue";
 import { TAG_LEN, type CipherState } from "./cipher-state.js";
 import { NoiseError } from "./noise-error.js";
 
@@ -76,8 +77,7 @@ export class TransportSealer {
  * bytes are in), and every call after that throws it too.
  */
 export class TransportOpener {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  private readonly queue = new ByteQueue();
   private failed: NoiseError | undefined;
   private sinceRekey = 0;
   /** The body length of the message whose length was read (0: read a length next). */
@@ -97,26 +97,23 @@ export class TransportOpener {
 
   /** Bytes held of a message that has not fully arrived. */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.queue.length;
   }
 
   push(chunk: Uint8Array): Buffer[] {
     if (this.failed) throw this.failed;
-    if (chunk.length > 0) {
-      this.chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
-      this.buffered += chunk.length;
-    }
+    this.queue.push(chunk);
     const out: Buffer[] = [];
     try {
       for (;;) {
         if (this.bodyLength === 0) {
-          if (this.buffered < SEALED_LENGTH_BYTES) break;
-          const length = this.cipher.decryptWithAd(EMPTY, this.take(SEALED_LENGTH_BYTES)).readUInt16BE(0);
+          if (this.queue.length < SEALED_LENGTH_BYTES) break;
+          const length = this.cipher.decryptWithAd(EMPTY, this.queue.take(SEALED_LENGTH_BYTES)).readUInt16BE(0);
           if (length < TAG_LEN) throw new NoiseError("BAD_MESSAGE", `transport message of ${length} bytes is shorter than its tag`);
           this.bodyLength = length;
         }
-        if (this.buffered < this.bodyLength) break;
-        out.push(this.cipher.decryptWithAd(EMPTY, this.take(this.bodyLength)));
+        if (this.queue.length < this.bodyLength) break;
+        out.push(this.cipher.decryptWithAd(EMPTY, this.queue.take(this.bodyLength)));
         this.bodyLength = 0;
         if (++this.sinceRekey >= this.rekeyAfter) {
           this.cipher.rekey();
@@ -132,30 +129,7 @@ export class TransportOpener {
 
   private fail(err: NoiseError): never {
     this.failed = err;
-    this.chunks = [];
-    this.buffered = 0;
+    this.queue.clear();
     throw err;
-  }
-
-  /** Removes n bytes from the front; copies only when they span chunks. */
-  private take(n: number): Buffer {
-    this.buffered -= n;
-    const first = this.chunks[0]!;
-    if (first.length >= n) {
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0]!;
-      const k = Math.min(c.length, n - filled);
-      c.copy(out, filled, 0, k);
-      filled += k;
-      if (k === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(k);
-    }
-    return out;
   }
 }

@@ -1,0 +1,1 @@
+export { ByteQueue } from "./byte-queue.js";
