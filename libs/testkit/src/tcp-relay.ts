@@ -6,6 +6,8 @@ export type RelayDirection = "up" | "down";
 /** One relayed connection: "up" is client to server, "down" server to client. */
 export interface RelayLink {
   readonly id: number;
+  /** Either side has closed. */
+  readonly closed: boolean;
   /** Every byte relayed so far, per direction, as forwarded (when `capture` is on). */
   readonly captured: Record<RelayDirection, Buffer[]>;
   /** Writes bytes of our own into the stream, as an on-path attacker would. */
@@ -71,8 +73,12 @@ export async function startTcpRelay(o: TcpRelayOptions): Promise<TcpRelay> {
     track(upstream);
     const captured: Record<RelayDirection, Buffer[]> = { up: [], down: [] };
     const to = (dir: RelayDirection) => (dir === "up" ? upstream : client);
+    let closed = false;
     const link: RelayLink = {
       id: links.length,
+      get closed() {
+        return closed;
+      },
       captured,
       inject: (dir, bytes) => {
         if (o.capture) captured[dir].push(Buffer.from(bytes));
@@ -93,8 +99,14 @@ export async function startTcpRelay(o: TcpRelayOptions): Promise<TcpRelay> {
     // Reading stops while paused (socket.pause), so bytes wait in the buffers, in order.
     client.on("data", forward("up"));
     upstream.on("data", forward("down"));
-    client.once("close", () => upstream.destroy());
-    upstream.once("close", () => client.destroy());
+    client.once("close", () => {
+      closed = true;
+      upstream.destroy();
+    });
+    upstream.once("close", () => {
+      closed = true;
+      client.destroy();
+    });
   });
   const port = o.port ?? (await freePort(host));
   await new Promise<void>((resolve, reject) => {
