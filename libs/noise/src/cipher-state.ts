@@ -37,16 +37,22 @@ export class CipherState {
 
   encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Buffer {
     if (!this.k) return Buffer.from(plaintext);
-    const out = seal(this.k, this.takeNonce(), ad, plaintext);
+    const out = Buffer.allocUnsafe(plaintext.length + TAG_LEN);
+    this.encryptWithAdInto(ad, plaintext, out, 0);
     return out;
+  }
+
+  /** Seals into `out` at `at` (ciphertext, then tag) without an intermediate buffer; returns the bytes written. Requires a key. */
+  encryptWithAdInto(ad: Uint8Array, plaintext: Uint8Array, out: Buffer, at: number): number {
+    if (!this.k) throw new Error("encryptWithAdInto needs a key");
+    return seal(this.k, this.takeNonce(), ad, plaintext, out, at);
   }
 
   decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Buffer {
     if (!this.k) return Buffer.from(ciphertext);
     if (ciphertext.length < TAG_LEN) throw new NoiseError("BAD_MESSAGE", `a ciphertext of ${ciphertext.length} bytes has no room for its tag`);
     // The nonce advances only on success: a forged message does not desynchronise us (the connection closes anyway).
-    if (this.n > MAX_NONCE) throw new NoiseError("NONCE_EXHAUSTED", "nonce space exhausted");
-    const out = open(this.k, this.n, ad, ciphertext);
+    const out = open(this.k, this.checkedNonce(), ad, ciphertext);
     this.n++;
     return out;
   }
@@ -54,12 +60,20 @@ export class CipherState {
   /** Noise Rekey(): k = the first 32 bytes of ENCRYPT(k, 2^64-1, "", zeros). The nonce keeps counting. */
   rekey(): void {
     if (!this.k) return;
-    this.k = seal(this.k, REKEY_NONCE, EMPTY, Buffer.alloc(KEY_LEN)).subarray(0, KEY_LEN);
+    const sealed = Buffer.allocUnsafe(KEY_LEN + TAG_LEN);
+    seal(this.k, REKEY_NONCE, EMPTY, Buffer.alloc(KEY_LEN), sealed, 0);
+    this.k = sealed.subarray(0, KEY_LEN);
+  }
+
+  private checkedNonce(): bigint {
+    if (this.n > MAX_NONCE) throw new NoiseError("NONCE_EXHAUSTED", "nonce space exhausted");
+    return this.n;
   }
 
   private takeNonce(): bigint {
-    if (this.n > MAX_NONCE) throw new NoiseError("NONCE_EXHAUSTED", "nonce space exhausted");
-    return this.n++;
+    const n = this.checkedNonce();
+    this.n++;
+    return n;
   }
 }
 
@@ -70,12 +84,13 @@ function nonceBytes(n: bigint): Buffer {
   return iv;
 }
 
-function seal(key: Buffer, n: bigint, ad: Uint8Array, plaintext: Uint8Array): Buffer {
+/** Writes ciphertext and tag into `out` at `at`; returns the bytes written. */
+function seal(key: Buffer, n: bigint, ad: Uint8Array, plaintext: Uint8Array, out: Buffer, at: number): number {
   const c = createCipheriv("chacha20-poly1305", key, nonceBytes(n), { authTagLength: TAG_LEN });
   c.setAAD(ad, { plaintextLength: plaintext.length });
-  const body = c.update(plaintext);
+  const written = c.update(plaintext).copy(out, at);
   c.final();
-  return Buffer.concat([body, c.getAuthTag()]);
+  return written + c.getAuthTag().copy(out, at + written);
 }
 
 function open(key: Buffer, n: bigint, ad: Uint8Array, ciphertext: Uint8Array): Buffer {

@@ -30,25 +30,36 @@ export interface TransportOptions {
 }
 
 /**
- * The sending half of a transport: any plaintext becomes one or more
- * length-prefixed sealed messages of at most 65,535 bytes each.
+ * What both halves of a transport share: the direction's cipher and its
+ * rekey schedule. Each message takes two nonces (its length, its body), so
+ * the messages so far, and when to rekey, follow from the nonce.
  */
-export class TransportSealer {
-  private sinceRekey = 0;
-  private readonly rekeyAfter: number;
+abstract class TransportHalf {
+  private readonly rekeyAfter: bigint;
 
   constructor(
-    private readonly cipher: CipherState,
+    protected readonly cipher: CipherState,
     o: TransportOptions = {},
   ) {
-    this.rekeyAfter = o.rekeyAfterMessages ?? DEFAULT_REKEY_AFTER_MESSAGES;
+    this.rekeyAfter = BigInt(o.rekeyAfterMessages ?? DEFAULT_REKEY_AFTER_MESSAGES);
   }
 
-  /** Messages sealed so far (each uses two nonces: its length and its body). */
+  /** Messages sealed or opened so far. */
   get messages(): bigint {
     return this.cipher.nonce / 2n;
   }
 
+  /** After each whole message: replace the key every `rekeyAfterMessages`. */
+  protected messageDone(): void {
+    if (this.messages % this.rekeyAfter === 0n) this.cipher.rekey();
+  }
+}
+
+/**
+ * The sending half of a transport: any plaintext becomes one or more
+ * length-prefixed sealed messages of at most 65,535 bytes each.
+ */
+export class TransportSealer extends TransportHalf {
   /** Seals `plaintext` (split as needed) into wire bytes: [sealed length][sealed body] repeated. */
   seal(plaintext: Uint8Array): Buffer {
     const count = Math.max(1, Math.ceil(plaintext.length / MAX_TRANSPORT_PLAINTEXT));
@@ -58,12 +69,9 @@ export class TransportSealer {
     for (let i = 0; i < count; i++) {
       const part = plaintext.subarray(i * MAX_TRANSPORT_PLAINTEXT, (i + 1) * MAX_TRANSPORT_PLAINTEXT);
       length.writeUInt16BE(part.length + TAG_LEN);
-      at += this.cipher.encryptWithAd(EMPTY, length).copy(out, at);
-      at += this.cipher.encryptWithAd(EMPTY, part).copy(out, at);
-      if (++this.sinceRekey >= this.rekeyAfter) {
-        this.cipher.rekey();
-        this.sinceRekey = 0;
-      }
+      at += this.cipher.encryptWithAdInto(EMPTY, length, out, at);
+      at += this.cipher.encryptWithAdInto(EMPTY, part, out, at);
+      this.messageDone();
     }
     return out;
   }
@@ -76,24 +84,11 @@ export class TransportSealer {
  * authenticate throws NoiseError DECRYPT_FAILED (a length as soon as its 18
  * bytes are in), and every call after that throws it too.
  */
-export class TransportOpener {
+export class TransportOpener extends TransportHalf {
   private readonly queue = new ByteQueue();
   private failed: NoiseError | undefined;
-  private sinceRekey = 0;
   /** The body length of the message whose length was read (0: read a length next). */
   private bodyLength = 0;
-  private readonly rekeyAfter: number;
-
-  constructor(
-    private readonly cipher: CipherState,
-    o: TransportOptions = {},
-  ) {
-    this.rekeyAfter = o.rekeyAfterMessages ?? DEFAULT_REKEY_AFTER_MESSAGES;
-  }
-
-  get messages(): bigint {
-    return this.cipher.nonce / 2n;
-  }
 
   /** Bytes held of a message that has not fully arrived. */
   get bufferedBytes(): number {
@@ -115,10 +110,7 @@ export class TransportOpener {
         if (this.queue.length < this.bodyLength) break;
         out.push(this.cipher.decryptWithAd(EMPTY, this.queue.take(this.bodyLength)));
         this.bodyLength = 0;
-        if (++this.sinceRekey >= this.rekeyAfter) {
-          this.cipher.rekey();
-          this.sinceRekey = 0;
-        }
+        this.messageDone();
       }
     } catch (err) {
       if (err instanceof NoiseError) return this.fail(err);
