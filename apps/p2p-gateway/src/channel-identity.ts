@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { generateDhKeyPair, type DhKeyPair } from "@timenet/noise";
 import { verifySignature, type NodeKey } from "@timenet/node-key";
+import { canonicalFields } from "./canonical-writer.js";
 
 /** The wire protocol this build speaks: 2 = everything after TCP inside Noise XX. */
 export const WIRE_PROTOCOL_VERSION = 2;
@@ -16,20 +17,32 @@ export const FINGERPRINT_BYTES = 16;
 /**
  * What this process proves in every Noise handshake: a static X25519 key,
  * fresh per process (it never leaves memory), and the node key's signature
- * over it, made once at start.
+ * over it, made once at start; with the prologues and the fingerprint of its
+ * network, the same for every connection.
  */
 export interface ChannelIdentity {
   nodeKey: NodeKey;
   staticKey: DhKeyPair;
   identityPayload: Buffer;
-  network: string;
-  genesisHash: Uint8Array;
+  /** Version, network and genesis: the prologue of every session between nodes of our network. */
+  prologue: Buffer;
+  /** Version only: for sessions whose fingerprints differ. */
+  neutralPrologue: Buffer;
+  /** Message 1's payload. */
+  fingerprint: Buffer;
 }
 
 export function createChannelIdentity(nodeKey: NodeKey, network: string, genesisHash: Uint8Array): ChannelIdentity {
   const staticKey = generateDhKeyPair();
   const signature = nodeKey.sign(Buffer.concat([STATIC_KEY_TAG, staticKey.publicKey]));
-  return { nodeKey, staticKey, identityPayload: Buffer.concat([nodeKey.publicKey, signature]), network, genesisHash };
+  return {
+    nodeKey,
+    staticKey,
+    identityPayload: Buffer.concat([nodeKey.publicKey, signature]),
+    prologue: networkPrologue(network, genesisHash),
+    neutralPrologue: neutralPrologue(),
+    fingerprint: networkFingerprint(network, genesisHash),
+  };
 }
 
 /**
@@ -44,16 +57,9 @@ export function provenNodeId(payload: Uint8Array, remoteStatic: Uint8Array): Uin
   return ok ? new Uint8Array(nodeId) : undefined;
 }
 
-function lengthPrefixed(s: string | Uint8Array): Buffer {
-  const b = typeof s === "string" ? Buffer.from(s, "utf8") : Buffer.from(s);
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(b.length);
-  return Buffer.concat([len, b]);
-}
-
 /** The prologue of every session on our network: the protocol version, the network name and the genesis hash. */
-export function networkPrologue(network: string, genesisHash: Uint8Array): Buffer {
-  return Buffer.concat([lengthPrefixed(PROLOGUE_TAG), lengthPrefixed(String(WIRE_PROTOCOL_VERSION)), lengthPrefixed(network), lengthPrefixed(genesisHash)]);
+function networkPrologue(network: string, genesisHash: Uint8Array): Buffer {
+  return canonicalFields(PROLOGUE_TAG, String(WIRE_PROTOCOL_VERSION), network, genesisHash);
 }
 
 /**
@@ -62,16 +68,11 @@ export function networkPrologue(network: string, genesisHash: Uint8Array): Buffe
  * only so each side can tell the other, authenticated, which network or
  * genesis it is on; nothing else is ever accepted on it.
  */
-export function neutralPrologue(): Buffer {
-  return Buffer.concat([lengthPrefixed(PROLOGUE_TAG), lengthPrefixed(String(WIRE_PROTOCOL_VERSION))]);
+function neutralPrologue(): Buffer {
+  return canonicalFields(PROLOGUE_TAG, String(WIRE_PROTOCOL_VERSION));
 }
 
 /** A hash of network and genesis: says "same network or not" in message 1 without naming either. */
-export function networkFingerprint(network: string, genesisHash: Uint8Array): Buffer {
-  return createHash("sha256")
-    .update(lengthPrefixed(FINGERPRINT_TAG))
-    .update(lengthPrefixed(network))
-    .update(lengthPrefixed(genesisHash))
-    .digest()
-    .subarray(0, FINGERPRINT_BYTES);
+function networkFingerprint(network: string, genesisHash: Uint8Array): Buffer {
+  return createHash("sha256").update(canonicalFields(FINGERPRINT_TAG, network, genesisHash)).digest().subarray(0, FINGERPRINT_BYTES);
 }

@@ -3,6 +3,7 @@ import { HelloSchema, type Hello, DisconnectReason } from "@timenet/proto";
 import { isValidIp } from "@timenet/net-address";
 import { verifySignature, type NodeKey } from "@timenet/node-key";
 import { randomBytes, timingSafeEqual } from "node:crypto";
+import { CanonicalWriter } from "./canonical-writer.js";
 
 export { WIRE_PROTOCOL_VERSION as PROTOCOL_VERSION } from "./channel-identity.js";
 const HELLO_TAG = "timenet/hello/v2";
@@ -150,28 +151,4 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 function hex(b: Uint8Array): string {
   return Buffer.from(b).toString("hex");
-}
-
-class CanonicalWriter {
-  private parts: Buffer[] = [];
-  u32(n: number): void {
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(n >>> 0);
-    this.parts.push(b);
-  }
-  u64(n: bigint): void {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64BE(BigInt.asUintN(64, n));
-    this.parts.push(b);
-  }
-  bytes(b: Uint8Array): void {
-    this.u32(b.length);
-    this.parts.push(Buffer.from(b));
-  }
-  str(s: string): void {
-    this.bytes(Buffer.from(s, "utf8"));
-  }
-  finish(): Uint8Array {
-    return Buffer.concat(this.parts);
-  }
 }

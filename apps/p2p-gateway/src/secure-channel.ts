@@ -5,9 +5,6 @@ import { encodeFrame, FRAME_HEADER_BYTES } from "@timenet/wire";
 import { ByteQueue } from "@timenet/byte-queue";
 import {
   FINGERPRINT_BYTES,
-  networkFingerprint,
-  networkPrologue,
-  neutralPrologue,
   provenNodeId,
   WIRE_PROTOCOL_VERSION,
   type ChannelIdentity,
@@ -115,11 +112,10 @@ export class SecureChannel {
     if (this.o.role === "initiator") {
       // One ephemeral key, two candidate transcripts: the responder picks the prologue.
       const ephemeralKey = generateDhKeyPair();
-      this.network = new HandshakeXX({ role: "initiator", prologue: networkPrologue(id.network, id.genesisHash), staticKey: id.staticKey, ephemeralKey });
-      this.neutral = new HandshakeXX({ role: "initiator", prologue: neutralPrologue(), staticKey: id.staticKey, ephemeralKey });
-      const fingerprint = networkFingerprint(id.network, id.genesisHash);
-      const m1 = this.network.write1(fingerprint);
-      this.neutral.write1(fingerprint);
+      this.network = new HandshakeXX({ role: "initiator", prologue: id.prologue, staticKey: id.staticKey, ephemeralKey });
+      this.neutral = new HandshakeXX({ role: "initiator", prologue: id.neutralPrologue, staticKey: id.staticKey, ephemeralKey });
+      const m1 = this.network.write1(id.fingerprint);
+      this.neutral.write1(id.fingerprint);
       this.host.write(Buffer.concat([PREAMBLE, lengthPrefix(m1.length), m1]));
     } else {
       this.host.write(PREAMBLE);
@@ -222,9 +218,9 @@ export class SecureChannel {
     const id = this.o.identity;
     // The fingerprint (message 1's payload, hashed into the transcript) picks the prologue.
     const fingerprint = m.subarray(32);
-    const same = fingerprint.length === FINGERPRINT_BYTES && fingerprint.equals(networkFingerprint(id.network, id.genesisHash));
+    const same = fingerprint.length === FINGERPRINT_BYTES && fingerprint.equals(id.fingerprint);
     this.neutralChosen = !same;
-    const prologue = same ? networkPrologue(id.network, id.genesisHash) : neutralPrologue();
+    const prologue = same ? id.prologue : id.neutralPrologue;
     this.active = new HandshakeXX({ role: "responder", prologue, staticKey: id.staticKey });
     this.active.read1(m);
     const m2 = this.active.write2(id.identityPayload);
