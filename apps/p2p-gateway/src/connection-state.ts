@@ -2,7 +2,6 @@ import { create } from "@bufbuild/protobuf";
 import { ConnectionEndSchema, ConnectionStateSchema, GatewayRunSchema, StateKeys, type ConnectionState } from "@timenet/proto";
 import type { StateBucket } from "@timenet/bus";
 import type { Logger } from "@timenet/telemetry";
-import { ENCRYPTION_LABEL } from "./secure-channel.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { CloseInfo, PeerConnection } from "./peer-connection.js";
 
@@ -101,7 +100,7 @@ export class ConnectionStatePublisher {
       direction: conn.direction,
       connectedAtMs: BigInt(conn.establishedAt),
       hello: conn.peerHello,
-      encryption: conn.secureSession ? ENCRYPTION_LABEL : "",
+      encryption: conn.encryption,
     });
   }
 

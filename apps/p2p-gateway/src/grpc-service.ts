@@ -5,7 +5,6 @@ import { isValidIp, normalizeIp } from "@timenet/net-address";
 import { GrpcStatusError, type ServiceImpl } from "@timenet/grpc";
 import { status } from "@grpc/grpc-js";
 import type { ConnectionManager } from "./connection-manager.js";
-import { ENCRYPTION_LABEL } from "./secure-channel.js";
 
 /** The operator's view of the gateway: who it is, its connections, and a way to drop one. */
 export function gatewayServiceImpl(manager: ConnectionManager, info: () => MessageInitShape<typeof GetInfoResponseSchema>): ServiceImpl<typeof GatewayService> {
@@ -28,7 +27,7 @@ export function gatewayServiceImpl(manager: ConnectionManager, info: () => Messa
           softwareVersion: c.peerHello?.softwareVersion ?? "",
           bestHeight: c.peerHello?.bestHeight ?? 0,
           remotePort: c.remotePort,
-          encryption: c.secureSession ? ENCRYPTION_LABEL : "",
+          encryption: c.encryption,
           transportMessagesOut: c.transportMessages.out,
           transportMessagesIn: c.transportMessages.in,
         })),

@@ -11,7 +11,7 @@ import { Handshake } from "./handshake.js";
 import { Heartbeat } from "./heartbeat.js";
 import type { LocalIdentity } from "./hello.js";
 import type { ChannelIdentity } from "./channel-identity.js";
-import type { SecureSession } from "./secure-channel.js";
+import { ENCRYPTION_LABEL, type SecureSession } from "./secure-channel.js";
 import { reportListenerError } from "./listener-errors.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { RateLimits } from "./options.js";
@@ -185,6 +185,11 @@ export class PeerConnection {
 
   get traffic(): Readonly<TrafficCounts> {
     return this.io.traffic;
+  }
+
+  /** How the link is protected ("noise-xx" once the Noise handshake completed, else ""). */
+  get encryption(): string {
+    return this.secureSession ? ENCRYPTION_LABEL : "";
   }
 
   /** Noise transport messages sealed and opened so far. */

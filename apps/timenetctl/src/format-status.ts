@@ -7,6 +7,7 @@ import type { GatewayView } from "./node-probes.js";
 import type { Part } from "./part.js";
 import type { StatusHeights } from "./status-heights.js";
 import * as label from "./status-labels.js";
+import { nodeIdLabel } from "./peer-labels.js";
 import { formatTimestamp } from "./timestamp.js";
 
 /** Everything `status` asked one node, each service's part on its own. */
@@ -88,7 +89,7 @@ export function formatPeerTable(connections: readonly Connection[], now: number)
     .map((c) => [
       c.ip,
       label.directionLabel(c.direction),
-      c.nodeId ? c.nodeId.slice(0, 16) : "-",
+      nodeIdLabel(c.nodeId),
       c.encryption || "-",
       label.sinceLabel(c.connectedSinceMs, now),
       label.rttLabel(c.lastRttMs),
