@@ -126,3 +126,39 @@ describe("a node of protocol 1", () => {
     server.close();
   });
 });
+
+describe("strangers before the channel opens", () => {
+  test("an oversized handshake message, a non-timenet banner, and silence after the preamble: closed, unblamed, and an honest link beside them untouched", async () => {
+    const a = await node(226, { handshakeTimeoutMs: 500 });
+    const offences = record(a.bus, Subjects.offence, OffenceSchema);
+    // The honest peer, established and answering pings throughout.
+    const honest = await ScriptedPeer.dial(a.endpoint, "127.0.0.227");
+    honest.answerPings();
+    await honest.handshake(a.ip);
+    await waitFor(() => a.gateway.manager.isConnected("127.0.0.227" as PeerIp), { message: "honest peer connected" });
+    const honestConn = a.gateway.manager.get("127.0.0.227" as PeerIp)!.connId;
+
+    const stranger = async (bytes: Buffer) => {
+      const s = connect({ host: a.ip, port: a.endpoint.port, localAddress: "127.0.0.228" });
+      s.on("error", () => undefined);
+      s.on("data", () => undefined);
+      await new Promise((r) => s.once("connect", r));
+      s.write(bytes);
+      await new Promise((r) => s.once("close", r));
+    };
+    // Too big: the preamble, then a handshake message declaring 60 000 bytes (only its header is sent).
+    await stranger(Buffer.concat([PREAMBLE, Buffer.from([0xea, 0x60])]));
+    // Not timenet at all (an SSH server's banner read as a frame length).
+    await stranger(Buffer.from("SSH-2.0-OpenSSH_9.2p1\r\n"));
+    // Too slow: the preamble, then nothing (the Noise stage times out).
+    await stranger(PREAMBLE);
+
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_disconnects_total", { reason: "authentication_failed", initiator: "local" }), 2);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_disconnects_total", { reason: "handshake_timeout", initiator: "local" }), 1);
+    await a.bus.flush();
+    assert.deepEqual(offences, [], "nothing before authentication is an offence");
+    assert.equal(a.gateway.manager.get("127.0.0.227" as PeerIp)?.connId, honestConn, "the honest link was never closed");
+    assert.equal(honest.goodbyes().length, 0);
+    honest.close();
+  });
+});
