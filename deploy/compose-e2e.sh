@@ -102,6 +102,8 @@ cleanup() {
     docker network rm "$WAN" >/dev/null 2>&1
     rm -rf "$WORK"
   fi
+  # Repeated last: CI shows only the tail of a long log dump.
+  if [[ -n ${FAILED_WITH:-} ]]; then printf '[e2e] FAIL (repeated after the logs above): %s\n' "$FAILED_WITH" >&2; fi
   exit "$rc"
 }
 trap cleanup EXIT
@@ -116,7 +118,19 @@ jsq() {
       console.log(typeof v === "object" ? JSON.stringify(v) : String(v)); });' "$@"
 }
 # status: `timenetctl status --compose --json` inside the current host's network.
-status() { compose exec -T p2p-gateway timenetctl --json --timeout 3000 status --compose 2>/dev/null || true; }
+# A `docker exec` that times out or prints no JSON (a busy CI machine) is asked
+# again, up to three times, so a check never reads "no connection" from a
+# status that simply did not answer.
+status() {
+  local out try
+  for try in 1 2 3; do
+    out=$(compose exec -T p2p-gateway timenetctl --json --timeout 3000 status --compose 2>/dev/null || true)
+    if jsq 'j.gateway && j.gateway.info ? 1 : 0' 0 <<<"$out" | grep -qx 1; then break; fi
+    echo "[e2e $(date +%H:%M:%S)] status of host $HOST did not answer (try $try)" >&2
+    sleep 1
+  done
+  printf '%s\n' "$out"
+}
 height() { status | jsq 'Number(j.blockStore.tip.height ?? 0)' -1; }
 # conn IP: "connId direction rtt" of the current host's connection to IP, or "none".
 conn() { status | jsq "(() => { const c = (j.gateway.connections ?? []).find((k) => k.ip === '$1'); return c ? [c.connId, c.direction, c.lastRttMs ?? 0].join(' ') : 'none'; })()" none; }
@@ -124,7 +138,15 @@ conn() { status | jsq "(() => { const c = (j.gateway.connections ?? []).find((k)
 link() { status | jsq "(() => { const c = (j.gateway.connections ?? []).find((k) => k.ip === '$1'); return c ? [c.encryption || 'plaintext', c.nodeId].join(' ') : 'none'; })()" none; }
 own_id() { status | jsq 'j.gateway.info.nodeId' none; }
 # registry_peer IP FIELD: a field of the current host's registry entry for IP.
-registry_peer() { compose exec -T p2p-gateway timenetctl --json --node peer-registry peer "$1" 2>/dev/null | jsq "j.peer ? (j.peer.$2 ?? 0) : 'none'" none; }
+registry_peer() {
+  local v try
+  for try in 1 2 3; do
+    v=$(compose exec -T p2p-gateway timenetctl --json --node peer-registry peer "$1" 2>/dev/null | jsq "j.peer ? (j.peer.$2 ?? 0) : 'none'" unreachable)
+    [[ $v != unreachable ]] && break
+    sleep 1
+  done
+  echo "$v"
+}
 # targets BIND: "up/total" of that Prometheus's active targets.
 targets() { curl -fsS -m 3 "http://$1:9090/api/v1/targets?state=active" 2>/dev/null | jsq 'j.data.activeTargets.filter((t) => t.health === "up").length + "/" + j.data.activeTargets.length' 0/0; }
 # diag: what each host sees now (printed when a wait fails).

@@ -13,7 +13,7 @@
 TIMENET_TARGETS=(p2p-gateway peer-registry chain-sync block-store block-producer timenetctl)
 
 log() { printf '[%s %s] %s\n' "${LOG_TAG:-compose}" "$(date +%H:%M:%S)" "$*"; }
-fail() { printf '[%s] FAIL: %s\n' "${LOG_TAG:-compose}" "$*" >&2; exit 1; }
+fail() { FAILED_WITH="$*"; printf '[%s] FAIL: %s\n' "${LOG_TAG:-compose}" "$*" >&2; exit 1; }
 ok() { printf '[%s] ok: %s\n' "${LOG_TAG:-compose}" "$*"; }
 now() { date +%s; }
 
