@@ -1,13 +1,7 @@
 import { toBinary } from "@bufbuild/protobuf";
-import { signBlock, type NetworkParams } from "@timenet/chain";
+import { BLOCK_HEADER_RESERVE, signBlock, type NetworkParams } from "@timenet/chain";
 import type { NodeKey } from "@timenet/node-key";
 import { BlockSchema, type Block, type ChainTip } from "@timenet/proto";
-
-/**
- * Bytes a signed header takes in an encoded Block, rounded up (the largest
- * is 188: tag, length, and height, hashes, timestamp, producer, signature).
- */
-export const BLOCK_HEADER_RESERVE = 256;
 
 function varintLength(n: number): number {
   let len = 1;
@@ -21,11 +15,6 @@ function varintLength(n: number): number {
 /** Bytes one transaction adds to an encoded Block (tag, length, data): what maxBlockBytes counts. */
 export function txCost(tx: Uint8Array): number {
   return 1 + varintLength(tx.length) + tx.length;
-}
-
-/** The largest transaction that fits a block of the network on its own. */
-export function maxTxBytes(network: NetworkParams): number {
-  return network.maxBlockBytes - BLOCK_HEADER_RESERVE - 6;
 }
 
 /** The byte budget of a block's transactions, in txCost units. */

@@ -5,5 +5,5 @@ export { ProducerError, type ProducerErrorCode } from "./producer-error.js";
 export { resolveProducerIdentity, type ProducerIdentity } from "./producer-key.js";
 export { Mempool, type MempoolLimits, type TxAdmission } from "./mempool.js";
 export { rankDistance, turnBaseMs, turnFor, type Turn, type TurnInput } from "./turn.js";
-export { buildBlock, maxTxBytes, txBudget, txCost, BLOCK_HEADER_RESERVE } from "./block-builder.js";
+export { buildBlock, txBudget, txCost } from "./block-builder.js";
 export { Production, type BlockStoreClient, type ProductionStatus } from "./production.js";

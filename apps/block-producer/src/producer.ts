@@ -1,10 +1,9 @@
 import type { Registry } from "prom-client";
-import { hashHex } from "@timenet/chain";
+import { hashHex, maxTxBytes } from "@timenet/chain";
 import { BlockProducerService, BlockStoreService, ChainTipSchema, PeerMessageSchema, Subjects } from "@timenet/proto";
 import { ServiceFrame } from "@timenet/service-runtime";
 import { createGrpcClient } from "@timenet/grpc";
 import type { Logger } from "@timenet/telemetry";
-import { maxTxBytes } from "./block-builder.js";
 import { Mempool } from "./mempool.js";
 import { ProducerMetrics } from "./metrics.js";
 import { resolveBlockProducerOptions, type BlockProducerOptions, type ResolvedBlockProducerOptions } from "./options.js";

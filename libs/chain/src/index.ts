@@ -29,3 +29,4 @@ export {
   weightWindow,
 } from "./schedule.js";
 export { preferred, summariseBranch, type BranchSummary } from "./fork-choice.js";
+export { BLOCK_HEADER_RESERVE, maxTxBytes } from "./tx-limits.js";
