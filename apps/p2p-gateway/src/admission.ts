@@ -56,11 +56,18 @@ export class AdmissionControl {
     return [...this.bans].filter(([, b]) => b.untilMs > now).map(([ip]) => ip);
   }
 
+  /** The subnet (network group) of an IP under the policy's prefixes. */
+  subnetOf(ip: PeerIp): string {
+    return subnetKey(ip, this.prefixV4, this.prefixV6);
+  }
+
   /**
-   * The reason to refuse an inbound socket from `ip`, or undefined to accept.
-   * `inboundIps` are the remote IPs of the inbound sockets already open.
+   * The reason to refuse an inbound socket from `ip`, "inbound_full" when
+   * only the total of inbound slots is reached (eviction may make room), or
+   * undefined to accept. `inboundIps` are the remote IPs of the inbound
+   * sockets already open.
    */
-  admit(ip: PeerIp, inboundIps: Iterable<PeerIp>, now = Date.now()): DisconnectReason | undefined {
+  admit(ip: PeerIp, inboundIps: Iterable<PeerIp>, now = Date.now()): DisconnectReason | "inbound_full" | undefined {
     if (this.isBanned(ip, now)) return DisconnectReason.BANNED;
     if (this.allow.has(ip)) return undefined;
     if (this.maxInbound === Number.POSITIVE_INFINITY && this.maxPerSubnet === Number.POSITIVE_INFINITY) return undefined;
@@ -73,7 +80,8 @@ export class AdmissionControl {
       inbound++;
       if (subnetKey(other, this.prefixV4, this.prefixV6) === subnet) sameSubnet++;
     }
-    if (inbound >= this.maxInbound || sameSubnet >= this.maxPerSubnet) return DisconnectReason.TOO_MANY_CONNECTIONS;
+    if (sameSubnet >= this.maxPerSubnet) return DisconnectReason.TOO_MANY_CONNECTIONS;
+    if (inbound >= this.maxInbound) return "inbound_full";
     return undefined;
   }
 }

@@ -2,6 +2,7 @@ import { atMost, bytes, custom, durationMs, int, list, optional, parseConfig, se
 import { normalizeIp } from "@timenet/net-address";
 import { formatRate, parseRate, type Rate } from "@timenet/rate-limit";
 import { DEFAULT_RATE_LIMITS, GATEWAY_DEFAULTS as D } from "./options.js";
+import { DEFAULT_ACCEPT_RATES } from "./accept-rate-limit.js";
 
 const rate = (description: string, def: Rate) =>
   custom({ description: `${description}: count/period:burst`, default: def, expected: "a rate such as 20/s:200 (count/period:burst)", parse: parseRate, show: formatRate });
@@ -34,13 +35,16 @@ export const gatewayEnvSchema = {
   MAX_SEND_QUEUE: bytes({ description: "Per-connection send buffer; overflow closes the connection", default: D.maxSendQueueBytes, min: 64 * 1024 }),
   DIAL_TIMEOUT: durationMs({ description: "TCP connect timeout", default: D.dialTimeoutMs, min: 10 }),
   MAX_CONNECTIONS: int({ description: "Open peer sockets of any state", default: D.maxConnections, min: 1 }),
-  MAX_SOCKETS_PER_IP: int({ description: "Open sockets from one IP (handshaking included); more are refused at accept", default: D.maxSocketsPerIp, min: 2 }),
+  MAX_SOCKETS_PER_IP: int({ description: "Inbound sockets from one IP (handshaking included; our own dials to it do not count); more are refused at accept", default: D.maxSocketsPerIp, min: 2 }),
   GOSSIP_SEEN_CACHE: int({ description: "Tx hashes (relayed once) and peer+block announcements (published once) remembered", default: D.seenCacheSize, min: 100 }),
   PEER_REQUEST_TIMEOUT: durationMs({ description: "Default timeout of p2p.request", default: D.peerRequestTimeoutMs, min: 10 }),
+  ACCEPT_RATE_PER_IP: rate("New inbound sockets per remote IP, checked at accept (allow-listed IPs exempt)", DEFAULT_ACCEPT_RATES.perIp),
+  ACCEPT_RATE_PER_SUBNET: rate("New inbound sockets per /24 (IPv6 /64), checked at accept (allow-listed IPs exempt)", DEFAULT_ACCEPT_RATES.perSubnet),
   RATE_LIMIT_GET_BLOCKS: rate("GetBlocks requests per peer", DEFAULT_RATE_LIMITS.getBlocks),
   RATE_LIMIT_GET_PEERS: rate("GetPeers requests per peer", DEFAULT_RATE_LIMITS.getPeers),
   RATE_LIMIT_PING: rate("Pings per peer (each is answered with a Pong)", DEFAULT_RATE_LIMITS.ping),
   RATE_LIMIT_GOSSIP: rate("NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossip),
+  RATE_LIMIT_GOSSIP_BYTES: rate("Bytes of NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossipBytes),
   RATE_LIMIT_ABUSE: rate("Dropped messages tolerated per peer before a RATE_LIMIT offence is reported", DEFAULT_RATE_LIMITS.abuse),
   ANNOUNCE_MAX_AGE: durationMs({ description: "Our new tip is announced to peers only while this fresh (not during catch-up)", default: D.announceMaxAgeMs, min: 0 }),
   CLOCK_WARN_OFFSET: durationMs({

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from "node:crypto";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { Direction, DisconnectReason, DisconnectReasonSchema, enumLabel, type Envelope } from "@timenet/proto";
 import { TypedEvents } from "@timenet/events";
@@ -11,6 +12,9 @@ import type { GatewayMetrics } from "./metrics.js";
 import { directionLabel, PeerConnection, type CloseInfo, type ConnectionTuning } from "./peer-connection.js";
 import { resolveDuplicate } from "./duplicate-resolution.js";
 import { isHandshakeFailure } from "./reasons.js";
+import { AcceptRateLimit, type AcceptRates } from "./accept-rate-limit.js";
+import { LogThrottle } from "./log-throttle.js";
+import { selectEvictionVictim, type EvictionCandidate } from "./inbound-eviction.js";
 
 export interface ConnectionManagerOptions {
   local: LocalIdentity;
@@ -30,8 +34,14 @@ export interface ConnectionManagerOptions {
   logger: Logger;
   metrics: GatewayMetrics;
   labeler: PeerLabeler;
-  /** Admission: a reason to refuse this IP at accept, before any handshake byte. */
-  admit?: (ip: PeerIp) => DisconnectReason | undefined;
+  /** Admission: a reason to refuse this IP at accept, before any handshake byte; "inbound_full" lets eviction make room. */
+  admit?: (ip: PeerIp) => DisconnectReason | "inbound_full" | undefined;
+  /** The network group of an IP (its /24 or /64 under the admission policy). */
+  subnetOf: (ip: PeerIp) => string;
+  /** Peers never evicted (the allow-list). */
+  isProtected?: (ip: PeerIp) => boolean;
+  /** New inbound sockets per IP and per subnet. */
+  acceptRates: AcceptRates;
   /** Our wall clock, for our Hellos' timestamps. */
   wallClock: WallClock;
 }
@@ -87,8 +97,14 @@ export class ConnectionManager {
   /** One per gateway, i.e. per session: a later dial always carries a later Hello. */
   private readonly helloTimestamps = new HelloTimestamps();
   private stopping = false;
+  private readonly acceptRate: AcceptRateLimit;
+  /** One log line per IP and refusal reason per 10 s: a flood of sockets must not become a flood of lines. */
+  private readonly refusalLog = new LogThrottle();
+  /** Orders subnets for eviction's protection: secret, so an attacker cannot aim at the unprotected ones. */
+  private readonly evictionKey = randomBytes(16);
 
   constructor(private readonly o: ConnectionManagerOptions) {
+    this.acceptRate = new AcceptRateLimit(o.acceptRates);
     this.events = new TypedEvents((event, err) => reportListenerError(o.metrics, o.logger, event, err, this.emittingFor));
   }
 
@@ -161,19 +177,63 @@ export class ConnectionManager {
       socket.destroy();
       return;
     }
-    const refusal = this.stopping
-      ? DisconnectReason.SHUTDOWN
-      : this.sockets.size >= this.o.maxConnections || this.socketCount(ip) >= this.o.maxSocketsPerIp
-        ? DisconnectReason.TOO_MANY_CONNECTIONS
-        : this.o.admit?.(ip);
+    const refusal = this.admission(ip);
     if (refusal !== undefined) {
       // Refused before any handshake byte: the peer learns nothing from us.
-      this.o.metrics.acceptRefused.inc({ reason: enumLabel(DisconnectReasonSchema, refusal) });
-      this.o.logger.info({ peer_ip: ip, reason: enumLabel(DisconnectReasonSchema, refusal) }, "inbound connection refused at accept");
+      const reason = typeof refusal === "string" ? refusal : enumLabel(DisconnectReasonSchema, refusal);
+      this.o.metrics.acceptRefused.inc({ reason });
+      const suppressed = this.refusalLog.admit(`${ip}/${reason}`);
+      if (suppressed !== undefined) this.o.logger.info({ peer_ip: ip, reason, suppressed }, "inbound connection refused at accept");
       socket.destroy();
       return;
     }
     this.adopt(socket, ip, Direction.INBOUND);
+  }
+
+  /**
+   * Inbound sockets from an IP in any state. Our own dials to it do not
+   * count: a dial to a wrong port some peer told us about (a tarpit that
+   * never closes) must not keep the real node at that IP from connecting in.
+   */
+  private inboundSocketCount(ip: PeerIp): number {
+    let n = 0;
+    for (const c of this.sockets) if (c.remoteIp === ip && c.direction === Direction.INBOUND) n++;
+    return n;
+  }
+
+  /** Why an inbound socket from ip is refused, or undefined (after evicting a connection to make room, if one may go). */
+  private admission(ip: PeerIp): DisconnectReason | "accept_rate_ip" | "accept_rate_subnet" | undefined {
+    if (this.stopping) return DisconnectReason.SHUTDOWN;
+    if (this.sockets.size >= this.o.maxConnections || this.inboundSocketCount(ip) >= this.o.maxSocketsPerIp) return DisconnectReason.TOO_MANY_CONNECTIONS;
+    if (!this.o.isProtected?.(ip)) {
+      const rate = this.acceptRate.check(ip, this.o.subnetOf(ip));
+      if (rate !== "ok") return rate;
+    }
+    const verdict = this.o.admit?.(ip);
+    if (verdict !== "inbound_full") return verdict;
+    return this.evictFor(ip) ? undefined : DisconnectReason.TOO_MANY_CONNECTIONS;
+  }
+
+  /** Every inbound slot is taken: closes the connection eviction chooses, if any may go. */
+  private evictFor(newcomer: PeerIp): boolean {
+    const candidates: Array<EvictionCandidate & { conn: PeerConnection }> = [];
+    for (const conn of this.established.values()) {
+      if (conn.direction !== Direction.INBOUND || this.o.isProtected?.(conn.remoteIp)) continue;
+      candidates.push({
+        conn,
+        ip: conn.remoteIp,
+        subnet: this.o.subnetOf(conn.remoteIp),
+        connectedAtMs: conn.establishedAt,
+        rttMs: conn.lastRttMs,
+        lastUsefulAtMs: conn.lastUsefulAtMs,
+      });
+    }
+    const rank = (subnet: string) => createHash("sha256").update(this.evictionKey).update(subnet).digest().readUInt32BE(0);
+    const victim = selectEvictionVictim(candidates, rank);
+    if (!victim) return false;
+    this.o.metrics.evictions.inc();
+    victim.conn.close(DisconnectReason.EVICTED, `every inbound slot taken: room made for ${newcomer}`);
+    return true;
   }
 
   /** Dials an endpoint. Resolves with the connection once TCP is up (the handshake follows). */

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { DisconnectReason, type Envelope } from "@timenet/proto";
-import { encodeFrame, envelopeKindLabel, FrameDecoder, FrameError } from "@timenet/wire";
+import { encodeFrame, envelopeKindLabel, FrameDecoder, FrameError, snake, type FrameAdmission, type FrameErrorCode } from "@timenet/wire";
 import type { GatewayMetrics } from "./metrics.js";
 import { SecureChannel, type SecureChannelOptions, type SecureSession } from "./secure-channel.js";
 
@@ -29,7 +29,15 @@ export interface FramedSocketOptions {
   maxSendQueueBytes: number;
   metrics: GatewayMetrics;
   channel: SecureChannelOptions;
+  /** Prices each frame from its length and head before its body is buffered (the connection's frame policy). */
+  admission: FrameAdmission;
 }
+
+const UNREADABLE: Record<FrameErrorCode, DisconnectReason> = {
+  FRAME_TOO_LARGE: DisconnectReason.FRAME_TOO_LARGE,
+  BAD_FRAME: DisconnectReason.BAD_FRAME,
+  UNEXPECTED_FRAME: DisconnectReason.PROTOCOL_ERROR,
+};
 
 export interface TrafficCounts {
   bytesIn: number;
@@ -61,7 +69,7 @@ export class FramedSocket {
     private readonly handler: FramedSocketHandler,
     private readonly o: FramedSocketOptions,
   ) {
-    this.decoder = new FrameDecoder(o.maxFrameBytes);
+    this.decoder = new FrameDecoder(o.maxFrameBytes, o.admission);
     this.channel = new SecureChannel(
       {
         write: (bytes) => {
@@ -182,23 +190,32 @@ export class FramedSocket {
   }
 
   private onPlaintext(chunk: Buffer): void {
-    let frames;
     try {
-      frames = this.decoder.push(chunk);
+      this.decoder.feed(chunk, {
+        // A frame earlier in this chunk may have ended the connection.
+        reading: () => this.reading,
+        frame: ({ envelope, size, body, decodeMs }) => {
+          const kind = envelopeKindLabel(envelope);
+          this.countIn(kind, size);
+          this.o.metrics.decodeSeconds(kind, decodeMs / 1000);
+          this.handler.frame(envelope, kind, body);
+        },
+        skipped: (head, size, why) => {
+          const kind = head.kind === undefined ? "unknown" : snake(head.kind);
+          this.countIn(kind, size);
+          this.o.metrics.framesSkipped.inc({ kind, why });
+        },
+      });
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
       this.reading = false;
-      this.handler.unreadable(err.code === "FRAME_TOO_LARGE" ? DisconnectReason.FRAME_TOO_LARGE : DisconnectReason.BAD_FRAME, err.message);
-      return;
+      this.handler.unreadable(UNREADABLE[err.code], err.message);
     }
-    for (const { envelope, size, body } of frames) {
-      // A frame earlier in this chunk may have ended the connection.
-      if (!this.reading) return;
-      const kind = envelopeKindLabel(envelope);
-      this.traffic.bytesIn += size;
-      this.traffic.framesIn++;
-      this.o.metrics.traffic(kind, "in", size);
-      this.handler.frame(envelope, kind, body);
-    }
+  }
+
+  private countIn(kind: string, size: number): void {
+    this.traffic.bytesIn += size;
+    this.traffic.framesIn++;
+    this.o.metrics.traffic(kind, "in", size);
   }
 }

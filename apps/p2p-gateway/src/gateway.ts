@@ -15,6 +15,7 @@ import { gatewayServiceImpl } from "./grpc-service.js";
 import { PROTOCOL_VERSION, type LocalIdentity } from "./hello.js";
 import { createChannelIdentity } from "./channel-identity.js";
 import { GatewayMetrics } from "./metrics.js";
+import { FramePrices } from "./frame-prices.js";
 import { NatsBridge } from "./nats-bridge.js";
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from "./options.js";
 import { RegistryLink } from "./registry-link.js";
@@ -90,11 +91,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         closeGraceMs: o.closeGraceMs,
         maxPendingRequests: o.maxPendingRequests,
         rateLimits: o.rateLimits,
+        prices: new FramePrices({ maxFrameBytes: o.maxFrameBytes, maxBlockBytes: o.maxBlockBytes, maxTxs: o.maxTxs }),
       },
       logger,
       metrics,
       labeler,
       admit: (ip) => admission.admit(ip, manager.inboundIps()),
+      subnetOf: (ip) => admission.subnetOf(ip),
+      isProtected: (ip) => admission.allowList.has(ip),
+      acceptRates: o.acceptRates,
       wallClock: o.wallClock,
     });
 

@@ -24,11 +24,14 @@ export class GatewayMetrics {
   readonly dialAttempts: Counter<"peer">;
   readonly dialFailures: Counter<"reason" | "peer">;
   readonly acceptRefused: Counter<"reason">;
+  readonly evictions: Counter;
   readonly gossip: Counter<"kind" | "result">;
   readonly dropped: Counter<"reason">;
   readonly offences: Counter<"kind">;
   readonly peerRequests: Counter<"result">;
   readonly rateLimited: Counter<"kind">;
+  readonly framesSkipped: Counter<"kind" | "why">;
+  readonly decodeSecondsTotal: Counter<"kind">;
   readonly dialRequests: Counter<"result">;
   readonly admissionPolicyVersion: Gauge;
   readonly bannedIps: Gauge;
@@ -53,6 +56,15 @@ export class GatewayMetrics {
     }
     c.frames.inc();
     c.bytes.inc(bytes);
+  }
+
+  private readonly decodeChildren = new Map<string, { inc(n?: number): void }>();
+
+  /** CPU spent decoding a peer's frame (runs for every frame: children cached). */
+  decodeSeconds(kind: string, seconds: number): void {
+    let c = this.decodeChildren.get(kind);
+    if (!c) this.decodeChildren.set(kind, (c = this.decodeSecondsTotal.labels({ kind })));
+    c.inc(seconds);
   }
 
   constructor(registry: Registry) {
@@ -101,12 +113,20 @@ export class GatewayMetrics {
     this.natsPublishErrors = new Counter({ name: "timenet_gateway_nats_publish_errors_total", help: "Failed publishes to NATS by subject", labelNames: ["subject"], registers: r });
     this.dialAttempts = new Counter({ name: "timenet_gateway_dial_attempts_total", help: "Outbound dials started", labelNames: ["peer"], registers: r });
     this.dialFailures = new Counter({ name: "timenet_gateway_dial_failures_total", help: "Outbound dials that failed before a socket opened", labelNames: ["reason", "peer"], registers: r });
-    this.acceptRefused = new Counter({ name: "timenet_gateway_accept_refused_total", help: "Inbound sockets refused at accept, before any handshake byte", labelNames: ["reason"], registers: r });
+    this.acceptRefused = new Counter({ name: "timenet_gateway_accept_refused_total", help: "Inbound sockets refused at accept, before any handshake byte: a disconnect reason (banned, too_many_connections, shutdown) or accept_rate_ip / accept_rate_subnet", labelNames: ["reason"], registers: r });
     this.gossip = new Counter({ name: "timenet_gateway_gossip_total", help: "Gossip received: Tx relayed (first sight), NewBlock announced (first from that peer; never relayed), or duplicate", labelNames: ["kind", "result"], registers: r });
     this.dropped = new Counter({ name: "timenet_gateway_dropped_messages_total", help: "Messages dropped: no such peer, connection gone, unknown kind", labelNames: ["reason"], registers: r });
     this.offences = new Counter({ name: "timenet_gateway_offences_total", help: "Offences reported to the registry, by kind", labelNames: ["kind"], registers: r });
     this.peerRequests = new Counter({ name: "timenet_gateway_peer_requests_total", help: "p2p.request questions to peers by result", labelNames: ["result"], registers: r });
     this.rateLimited = new Counter({ name: "timenet_gateway_rate_limited_total", help: "Peer messages dropped for exceeding the per-peer rate limit, by kind", labelNames: ["kind"], registers: r });
+    this.evictions = new Counter({ name: "timenet_gateway_evictions_total", help: "Inbound connections closed (EVICTED) to make room for a newcomer when every inbound slot was taken", registers: r });
+    this.framesSkipped = new Counter({
+      name: "timenet_gateway_frames_skipped_total",
+      help: "Peer frames discarded unread (never buffered or decoded), by kind and why: rate_limited, unsolicited (blocks nobody asked for, or a late answer), unknown_kind",
+      labelNames: ["kind", "why"],
+      registers: r,
+    });
+    this.decodeSecondsTotal = new Counter({ name: "timenet_gateway_decode_seconds_total", help: "CPU seconds spent decoding peer frames, by kind (decode work peers cost us)", labelNames: ["kind"], registers: r });
     this.dialRequests = new Counter({
       name: "timenet_gateway_dial_requests_total",
       help: "registry.dial requests: dialled, or skipped (already_connected, already_dialing, self, banned, bad_request)",

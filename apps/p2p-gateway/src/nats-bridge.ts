@@ -63,6 +63,8 @@ function txKey(data: Uint8Array): string {
 export class NatsBridge {
   private readonly subs: BusSubscription[] = [];
   private readonly seen: SeenCache;
+  /** The highest block announced to us so far (whoever announces a higher one first was useful). */
+  private highestAnnounced = 0;
 
   constructor(private readonly o: NatsBridgeOptions) {
     this.seen = new SeenCache(o.seenCacheSize);
@@ -144,11 +146,20 @@ export class NatsBridge {
       }
       if (p.case === "tx") {
         this.o.metrics.gossip.inc({ kind, result: "relayed" });
-        // First sight: relay to every other peer, never back to the sender.
-        for (const c of this.o.manager.connections()) if (c.remoteIp !== conn.remoteIp) c.send(env);
+        // First sight: relay to every other peer, never back to the sender,
+        // within each peer's relay byte budget (a flood we received is not
+        // multiplied into every link's send queue).
+        for (const c of this.o.manager.connections()) {
+          if (c.remoteIp !== conn.remoteIp && c.relay(env, body.length) === "over_budget") this.drop("relay_budget");
+        }
       } else {
         // Each peer's first announcement of a block: its height, for chain-sync and the registry.
         this.o.metrics.gossip.inc({ kind, result: "announced" });
+        // The first to tell us of a higher block is useful (eviction protects it).
+        if (p.case === "newBlock" && p.value.height > this.highestAnnounced) {
+          this.highestAnnounced = p.value.height;
+          conn.lastUsefulAtMs = Date.now();
+        }
       }
     }
     const subject = Subjects.peerIn(kind as PeerMessageKind);

@@ -1,4 +1,5 @@
 import type { Rate } from "@timenet/rate-limit";
+import { DEFAULT_ACCEPT_RATES, type AcceptRates } from "./accept-rate-limit.js";
 import { DEVNET } from "@timenet/chain";
 import { PORT_PLAN } from "@timenet/config";
 import type { NodeKey } from "@timenet/node-key";
@@ -34,6 +35,9 @@ export interface GatewayOptions extends ServiceEndpointOptions {
   handshakeTimeoutMs?: number;
   /** Default 8 MiB. */
   maxFrameBytes?: number;
+  /** The network's block size and transactions-per-block limits: the price of Tx frames and of answers to our GetBlocks. Default: the devnet's. */
+  maxBlockBytes?: number;
+  maxTxs?: number;
   /** Per-connection send buffer cap. Default 32 MiB. */
   maxSendQueueBytes?: number;
   /** Default 5 s. */
@@ -46,8 +50,10 @@ export interface GatewayOptions extends ServiceEndpointOptions {
   announceMaxAgeMs?: number;
   /** Open peer sockets of any state. Default 128. */
   maxConnections?: number;
-  /** Open sockets from one IP in any state; more are refused at accept. Default 4. */
+  /** Inbound sockets from one IP in any state (our dials to it do not count); more are refused at accept. Default 4. */
   maxSocketsPerIp?: number;
+  /** New inbound sockets per IP and per subnet (allow-listed IPs exempt). Default DEFAULT_ACCEPT_RATES: 5/s:10 per IP, 20/s:40 per /24. */
+  acceptRates?: Partial<AcceptRates>;
   /** Tx hashes (relay-once) and peer+block announcements (publish-once) remembered. Default 100 000. */
   seenCacheSize?: number;
   /** Default and cap for p2p.request timeouts. Default 10 s / 60 s. */
@@ -75,8 +81,10 @@ export interface RateLimits {
   getBlocks: Rate;
   getPeers: Rate;
   ping: Rate;
-  /** new_block, tx, and unsolicited blocks/peers. */
+  /** new_block, tx, and unsolicited blocks/peers/unknown kinds. */
   gossip: Rate;
+  /** Bytes (on the wire) of those same messages: a peer is limited by what it costs, not only by how often it sends. */
+  gossipBytes: Rate;
   /** Drops tolerated before they count as sustained abuse (one RATE_LIMIT offence per emptied bucket). */
   abuse: Rate;
 }
@@ -91,6 +99,9 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   getPeers: { count: 1, periodMs: 10_000, burst: 5 },
   ping: { count: 1, periodMs: 1_000, burst: 10 },
   gossip: { count: 200, periodMs: 1_000, burst: 1_000 },
+  // Four full-size transactions a second, sixteen at once: far above what a
+  // producer can put in blocks, far below what fills a send queue.
+  gossipBytes: { count: 4 * 1024 * 1024, periodMs: 1_000, burst: 16 * 1024 * 1024 },
   abuse: { count: 100, periodMs: 60_000, burst: 200 },
 };
 
@@ -107,6 +118,8 @@ export const GATEWAY_DEFAULTS = {
   missedPongs: 3,
   handshakeTimeoutMs: 10_000,
   maxFrameBytes: 8 * 1024 * 1024,
+  maxBlockBytes: DEVNET.maxBlockBytes,
+  maxTxs: DEVNET.maxTxs,
   maxSendQueueBytes: 32 * 1024 * 1024,
   dialTimeoutMs: 5_000,
   admissionWaitMs: 2_000,
@@ -125,7 +138,7 @@ export const GATEWAY_DEFAULTS = {
 
 export type ResolvedGatewayOptions = typeof GATEWAY_DEFAULTS &
   ResolvedServiceEndpoints &
-  Pick<GatewayOptions, "dialLocalAddress" | "announcePort"> & { nodeKey: NodeKey; rateLimits: RateLimits };
+  Pick<GatewayOptions, "dialLocalAddress" | "announcePort"> & { nodeKey: NodeKey; rateLimits: RateLimits; acceptRates: AcceptRates };
 
 export function resolveGatewayOptions(o: GatewayOptions): ResolvedGatewayOptions {
   const d = withDefaults(GATEWAY_DEFAULTS, o);
@@ -136,5 +149,6 @@ export function resolveGatewayOptions(o: GatewayOptions): ResolvedGatewayOptions
     dialLocalAddress: o.dialLocalAddress ?? (d.listenHost === "0.0.0.0" || d.listenHost === "::" ? undefined : d.listenHost),
     nodeKey: o.nodeKey,
     rateLimits: { ...DEFAULT_RATE_LIMITS, ...o.rateLimits },
+    acceptRates: { ...DEFAULT_ACCEPT_RATES, ...o.acceptRates },
   };
 }

@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { Direction, DisconnectReason, DisconnectReasonSchema, enumLabel, EnvelopeSchema, type Envelope, type Hello } from "@timenet/proto";
 import { TypedEvents } from "@timenet/events";
+import { TokenBucket } from "@timenet/rate-limit";
 import type { PeerIp } from "@timenet/net-address";
 import type { Logger } from "@timenet/telemetry";
 import { systemClock } from "./clock.js";
@@ -16,6 +17,9 @@ import { reportListenerError } from "./listener-errors.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { RateLimits } from "./options.js";
 import { PeerRateLimits } from "./peer-rate-limits.js";
+import type { FramePrices } from "./frame-prices.js";
+import { inboundFrameAdmission } from "./inbound-frame-policy.js";
+import { envelopeRuleViolation } from "@timenet/wire";
 import { PeerRequestError, PendingRequests } from "./pending-requests.js";
 
 export type ConnectionState = "handshaking" | "established" | "closing" | "closed";
@@ -34,6 +38,8 @@ export interface ConnectionTuning {
   rateLimits: RateLimits;
   /** Transport messages per direction before its key is replaced (Noise Rekey). */
   rekeyAfterMessages?: number;
+  /** What each kind of frame may cost (from the network's block and transaction limits). */
+  prices: FramePrices;
 }
 
 export interface PeerConnectionOptions extends ConnectionTuning {
@@ -110,6 +116,8 @@ export class PeerConnection {
   closeInfo: CloseInfo | undefined;
   /** What the Noise handshake proved, once it completed. */
   secureSession: SecureSession | undefined;
+  /** When the peer last gave us something new (blocks we asked for, or the first announcement of a higher block): eviction protects the useful. */
+  lastUsefulAtMs = 0;
 
   private readonly o: PeerConnectionOptions;
   private readonly log: Logger;
@@ -118,6 +126,8 @@ export class PeerConnection {
   private readonly heartbeat: Heartbeat;
   private readonly pending: PendingRequests;
   private readonly limits: PeerRateLimits;
+  /** Bytes of gossip we relay to this peer: a flood we received is not passed on beyond this rate. */
+  private readonly relayBytes: TokenBucket;
 
   constructor(opts: PeerConnectionOptions) {
     this.o = opts;
@@ -138,11 +148,25 @@ export class PeerConnection {
         error: (err) => this.close(DisconnectReason.SOCKET_ERROR, `${err.code ?? ""} ${err.message}`.trim(), BY_PEER),
         closed: () => this.onSocketClosed(),
       },
-      { ...opts, channel: { role: opts.direction === Direction.OUTBOUND ? "initiator" : "responder", identity: opts.channelIdentity, rekeyAfterMessages: opts.rekeyAfterMessages } },
+      {
+        ...opts,
+        channel: { role: opts.direction === Direction.OUTBOUND ? "initiator" : "responder", identity: opts.channelIdentity, rekeyAfterMessages: opts.rekeyAfterMessages },
+        admission: inboundFrameAdmission(opts.prices, {
+          established: () => this.state === "established",
+          expectedAnswer: (requestId) => this.pending.expected(requestId),
+          limit: (kind, size) => {
+            const verdict = this.limits.check(kind, size);
+            if (verdict !== "ok") this.o.metrics.rateLimited.inc({ kind });
+            return verdict;
+          },
+          abuse: (kind) => this.onAbuse(kind),
+        }),
+      },
     );
     this.remotePort = this.io.remotePort;
     this.localPort = this.io.localPort;
     this.limits = new PeerRateLimits(opts.rateLimits);
+    this.relayBytes = new TokenBucket(opts.rateLimits.gossipBytes);
     this.pending = new PendingRequests(opts.maxPendingRequests, systemClock);
     this.heartbeat = new Heartbeat(
       {
@@ -210,10 +234,20 @@ export class PeerConnection {
     return this.io.send(envelope);
   }
 
+  /** Relays gossip (a Tx) within this peer's relay byte budget (over it, nothing is sent). */
+  relay(envelope: Envelope, bytes: number): "sent" | "over_budget" | "not_sent" {
+    if (this.state !== "established") return "not_sent";
+    if (!this.relayBytes.take(bytes)) return "over_budget";
+    return this.io.send(envelope) ? "sent" : "not_sent";
+  }
+
   /** Asks the peer a question on this socket and waits for the response with the same request id. */
   request(envelope: Envelope, timeoutMs: number): Promise<Envelope> {
     if (this.state !== "established") return Promise.reject(new PeerRequestError("PEER_CLOSED", "connection is not established"));
-    return this.pending.ask(timeoutMs, (requestId) => this.io.send({ ...envelope, requestId }));
+    const q = envelope.payload;
+    const answer = q.case === "getBlocks" ? this.o.prices.blocksAnswer(q.value.count) : q.case === "getPeers" ? this.o.prices.peersAnswer(q.value.max) : undefined;
+    if (!answer) return Promise.reject(new PeerRequestError("NOT_A_QUESTION", `${q.case ?? "empty"} is not a question a peer answers`));
+    return this.pending.ask(timeoutMs, answer, (requestId) => this.io.send({ ...envelope, requestId }));
   }
 
   /**
@@ -255,6 +289,9 @@ export class PeerConnection {
   }
 
   private onFrame(envelope: Envelope, kind: string, body: Uint8Array): void {
+    // Field rules (hash lengths, bounded strings) before anything reads the message.
+    const violation = envelopeRuleViolation(envelope);
+    if (violation) return this.close(DisconnectReason.PROTOCOL_ERROR, violation);
     // Goodbye ends the connection in every state, with the peer's reason.
     if (envelope.payload.case === "goodbye") this.onGoodbye(envelope.payload.value.reason, envelope.payload.value.message);
     else if (this.state === "handshaking") this.handshake.onFrame(envelope);
@@ -285,23 +322,16 @@ export class PeerConnection {
     this.heartbeat.start();
   }
 
-  /** False (and counted) when the peer is over its limit for this kind. */
-  private withinLimits(kind: string): boolean {
-    const verdict = this.limits.check(kind);
-    if (verdict === "ok") return true;
-    this.o.metrics.rateLimited.inc({ kind });
-    if (verdict === "abuse") {
-      this.log.warn({ kind }, "peer keeps exceeding its rate limits");
-      this.events.emit("abuse", `sustained ${kind} above its rate limit`);
-    }
-    return false;
+  /** The frame policy skipped a message over the peer's limits, and the peer has been over them for too long. */
+  private onAbuse(kind: string): void {
+    this.log.warn({ kind }, "peer keeps exceeding its rate limits");
+    this.events.emit("abuse", `sustained ${kind} above its rate limit`);
   }
 
   private onEstablishedFrame(envelope: Envelope, kind: string, body: Uint8Array): void {
     const p = envelope.payload;
     switch (p.case) {
       case "ping":
-        if (!this.withinLimits(kind)) return;
         // Answer at once, on this socket, with the same nonce.
         this.io.send(create(EnvelopeSchema, { payload: { case: "pong", value: { nonce: p.value.nonce } } }));
         return;
@@ -311,9 +341,11 @@ export class PeerConnection {
       case "helloAck":
         return this.close(DisconnectReason.PROTOCOL_ERROR, `${kind} after the handshake`);
       default: {
-        // Responses to our own questions are never rate limited.
-        if (this.pending.answer(envelope, kind)) return;
-        if (!this.withinLimits(kind)) return;
+        // Rate limits were applied from the frame's head (answers to our own questions are exempt).
+        if (this.pending.answer(envelope, kind)) {
+          if (p.case === "blocks" && p.value.blocks.length > 0) this.lastUsefulAtMs = Date.now();
+          return;
+        }
         this.events.emit("message", envelope, kind, body);
       }
     }

@@ -2,7 +2,7 @@ import { TokenBucket } from "@timenet/rate-limit";
 import type { RateLimits } from "./options.js";
 
 /** The rate-limit class of an incoming message kind; undefined = not limited. */
-function limitClass(kind: string): keyof Omit<RateLimits, "abuse"> | undefined {
+export function limitClass(kind: string): "getBlocks" | "getPeers" | "ping" | "gossip" | undefined {
   switch (kind) {
     case "get_blocks":
       return "getBlocks";
@@ -14,28 +14,38 @@ function limitClass(kind: string): keyof Omit<RateLimits, "abuse"> | undefined {
     case "tx":
     case "blocks": // unsolicited (responses to our requests are never limited)
     case "peers":
+    case "unknown":
       return "gossip";
     default:
       return undefined;
   }
 }
 
+export type LimitVerdict = "ok" | "drop" | "abuse";
+
 /**
- * One peer connection's token buckets. `allow` says whether a message may be
- * handled; drops fill an abuse bucket, and emptying it is sustained abuse:
+ * One peer connection's token buckets: messages per kind class, and bytes of
+ * everything we did not ask for (gossip, unsolicited and unknown frames), so
+ * a peer is limited by what it costs us, not only by how often it sends.
+ * A refused message fills an abuse bucket, and emptying it is sustained abuse:
  * the caller reports one offence and the abuse bucket starts over, so a
  * flood yields a bounded trickle of offences rather than one per message.
  */
 export class PeerRateLimits {
   private readonly buckets = new Map<string, TokenBucket>();
+  private readonly bytes: TokenBucket;
   private abuse: TokenBucket;
 
-  constructor(private readonly limits: RateLimits) {
-    this.abuse = new TokenBucket(limits.abuse);
+  constructor(
+    private readonly limits: RateLimits,
+    now = Date.now(),
+  ) {
+    this.abuse = new TokenBucket(limits.abuse, now);
+    this.bytes = new TokenBucket(limits.gossipBytes, now);
   }
 
-  /** "ok", "drop", or "abuse" (drop, and the peer has now been dropping for too long). */
-  check(kind: string, now = Date.now()): "ok" | "drop" | "abuse" {
+  /** Whether a message of this kind and size (bytes on the wire) may be handled. */
+  check(kind: string, size: number, now = Date.now()): LimitVerdict {
     const cls = limitClass(kind);
     if (cls === undefined) return "ok";
     let b = this.buckets.get(cls);
@@ -43,7 +53,8 @@ export class PeerRateLimits {
       b = new TokenBucket(this.limits[cls], now);
       this.buckets.set(cls, b);
     }
-    if (b.take(1, now)) return "ok";
+    const within = b.take(1, now) && (cls !== "gossip" || this.bytes.take(size, now));
+    if (within) return "ok";
     if (this.abuse.take(1, now)) return "drop";
     this.abuse = new TokenBucket(this.limits.abuse, now);
     return "abuse";

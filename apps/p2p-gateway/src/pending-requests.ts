@@ -1,9 +1,10 @@
 import type { Envelope } from "@timenet/proto";
 import type { Clock, TimerHandle } from "./clock.js";
+import type { Answer } from "./frame-prices.js";
 
 export class PeerRequestError extends Error {
   constructor(
-    readonly code: "TIMEOUT" | "PEER_CLOSED" | "TOO_MANY_REQUESTS",
+    readonly code: "TIMEOUT" | "PEER_CLOSED" | "TOO_MANY_REQUESTS" | "NOT_A_QUESTION",
     message: string,
   ) {
     super(message);
@@ -12,6 +13,8 @@ export class PeerRequestError extends Error {
 }
 
 interface Pending {
+  /** What the answer may be: its kind, size and shape (priced before it is read). */
+  answer: Answer;
   resolve(env: Envelope): void;
   reject(err: Error): void;
   timer: TimerHandle;
@@ -44,7 +47,7 @@ export class PendingRequests {
    * question is registered before it is sent: sending may close the
    * connection, which must reject it too.
    */
-  ask(timeoutMs: number, send: (requestId: number) => void): Promise<Envelope> {
+  ask(timeoutMs: number, answer: Answer, send: (requestId: number) => void): Promise<Envelope> {
     if (this.pending.size >= this.max) {
       return Promise.reject(new PeerRequestError("TOO_MANY_REQUESTS", `${this.pending.size} requests already pending on this connection`));
     }
@@ -55,9 +58,14 @@ export class PendingRequests {
         this.pending.delete(id);
         reject(new PeerRequestError("TIMEOUT", `no response within ${timeoutMs}ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { answer, resolve, reject, timer });
       send(id);
     });
+  }
+
+  /** The answer awaited under this request id, if any. */
+  expected(requestId: number): Answer | undefined {
+    return this.pending.get(requestId)?.answer;
   }
 
   /** Hands a response to the question it answers; false if it answers none (then it is an unsolicited message). */

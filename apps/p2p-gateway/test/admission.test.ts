@@ -1,7 +1,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import { EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, Subjects } from "@timenet/proto";
+import { DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, Subjects } from "@timenet/proto";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
 import { dialVia, metricValue, nodePool, pushPolicy, record, ScriptedPeer, waitConnected, writePolicy } from "./harness.js";
@@ -59,14 +59,20 @@ describe("admission policy from the registry", () => {
     await friend.handshake(a.ip);
     await waitFor(() => a.gateway.manager.connections().length === 3, { message: "three established" });
 
-    // Raising the subnet cap leaves the total cap (3 strangers) in force.
+    // Raising the subnet cap leaves the total cap (3 strangers) in force:
+    // a newcomer beyond it takes the slot eviction frees (here the youngest
+    // of the one subnet; the oldest stays, by subnet and by uptime).
     await pushPolicy(a, { maxPerSubnet: 10, maxInbound: 3, allowList: ["127.0.0.69"] });
     const fourth = await ScriptedPeer.dial(a.endpoint, "127.0.0.66");
     await fourth.handshake(a.ip);
-    const fifth = await ScriptedPeer.connect(a.endpoint, "127.0.0.67");
-    assert.equal(await refusedAtAccept(fifth), true);
-    assert.equal(await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "too_many_connections" }), 2);
-    for (const p of [first, second, friend, fourth]) p.close();
+    const fifth = await ScriptedPeer.dial(a.endpoint, "127.0.0.67");
+    await fifth.handshake(a.ip);
+    await fourth.waitClosed();
+    assert.equal(fourth.goodbyes()[0]?.payload.value && (fourth.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.EVICTED);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_evictions_total"), 1);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "too_many_connections" }), 1);
+    assert.equal(first.closed || second.closed || friend.closed, false);
+    for (const p of [first, second, friend, fifth]) p.close();
   });
 
   test("an older policy never replaces a newer one", async () => {

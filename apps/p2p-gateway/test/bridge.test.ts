@@ -190,7 +190,7 @@ describe("chain.tip", () => {
   test("a fresh tip is announced to peers as NewBlock once and goes into our Hello; a stale one only into the Hello", async () => {
     const inB = record(b.bus, Subjects.peerIn("new_block"), PeerMessageSchema);
     await b.bus.flush();
-    const header = { height: 7, prevHash: new Uint8Array(32), merkleRoot: new Uint8Array(32), timestampMs: BigInt(Date.now()), producerId: new Uint8Array(32) };
+    const header = { height: 7, prevHash: new Uint8Array(32), merkleRoot: new Uint8Array(32), timestampMs: BigInt(Date.now()), producerId: new Uint8Array(32), signature: new Uint8Array(64) };
     const hash = new Uint8Array(32).fill(7);
     a.bus.publish(Subjects.chainTip, ChainTipSchema, { height: 7, hash, timestampMs: BigInt(Date.now()), genesisHash: DEVNET.genesisHash, header });
     await waitFor(() => inB.length === 1, { message: "b got the announcement" });

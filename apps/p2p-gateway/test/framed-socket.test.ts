@@ -72,6 +72,8 @@ async function pair(opts: { maxFrameBytes?: number; maxSendQueueBytes?: number; 
       maxSendQueueBytes: opts.maxSendQueueBytes ?? 1024 * 1024,
       metrics: new GatewayMetrics(registry),
       channel: { role: "responder", identity: createChannelIdentity(NodeKey.generate(), "devnet", DEVNET_GENESIS_HASH) },
+      // Every frame read (the connection's frame policy is tested on its own).
+      admission: () => ({ action: "decode" }),
     },
   );
   ours.start();

@@ -44,8 +44,9 @@ export interface TestNode {
 
 const logLevel = process.env.TEST_LOG_LEVEL ?? "silent";
 
-export async function startNode(k: number, extra: Partial<GatewayOptions> = {}): Promise<TestNode> {
-  const ip = `127.0.0.${k}` as PeerIp;
+/** A node on 127.0.0.k, or on the given loopback address (127.0.5.1: a node in another /24). */
+export async function startNode(k: number | string, extra: Partial<GatewayOptions> = {}): Promise<TestNode> {
+  const ip = (typeof k === "string" ? k : `127.0.0.${k}`) as PeerIp;
   const nats = await startNatsServer({ jetstream: true });
   const bus = await Bus.connect({ servers: nats.url, name: `test-${k}` });
   const key = extra.nodeKey ?? NodeKey.generate();

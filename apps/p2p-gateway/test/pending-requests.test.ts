@@ -4,7 +4,9 @@ import { create } from "@bufbuild/protobuf";
 import { EnvelopeSchema, type Envelope } from "@timenet/proto";
 import { PeerRequestError, PendingRequests } from "../src/pending-requests.js";
 import { ManualClock } from "./manual-clock.js";
+import type { Answer } from "../src/frame-prices.js";
 
+const ANSWER: Answer = { kind: "peers", maxBytes: 1024, shape: { maxFields: 10 } };
 const peers = (requestId: number): Envelope => create(EnvelopeSchema, { requestId, payload: { case: "peers", value: { peers: [] } } });
 
 function rejection(p: Promise<unknown>): Promise<PeerRequestError> {
@@ -21,8 +23,8 @@ test("a response is matched to its question by request id, each id distinct and 
   const clock = new ManualClock();
   const pending = new PendingRequests(10, clock);
   const sent: number[] = [];
-  const first = pending.ask(1_000, (id) => sent.push(id));
-  const second = pending.ask(1_000, (id) => sent.push(id));
+  const first = pending.ask(1_000, ANSWER, (id) => sent.push(id));
+  const second = pending.ask(1_000, ANSWER, (id) => sent.push(id));
   assert.equal(sent.length, 2);
   assert.ok(sent.every((id) => id !== 0));
   assert.notEqual(sent[0], sent[1]);
@@ -38,7 +40,7 @@ test("a response is matched to its question by request id, each id distinct and 
 test("what is not an answer to a pending question is left to the caller", () => {
   const pending = new PendingRequests(10, new ManualClock());
   let id = 0;
-  void pending.ask(1_000, (i) => (id = i));
+  void pending.ask(1_000, ANSWER, (i) => (id = i));
   // An unknown id, an unsolicited message (id 0), and a question that happens to carry our id.
   assert.equal(pending.answer(peers(id + 1), "peers"), false);
   assert.equal(pending.answer(peers(0), "peers"), false);
@@ -54,7 +56,7 @@ test("a question without an answer times out and is forgotten", async () => {
   const clock = new ManualClock();
   const pending = new PendingRequests(10, clock);
   let id = 0;
-  const asked = pending.ask(500, (i) => (id = i));
+  const asked = pending.ask(500, ANSWER, (i) => (id = i));
   clock.advance(499);
   assert.equal(pending.size, 1);
   clock.advance(1);
@@ -67,8 +69,8 @@ test("a question without an answer times out and is forgotten", async () => {
 test("at most max questions wait at once; closing rejects every one of them", async () => {
   const clock = new ManualClock();
   const pending = new PendingRequests(2, clock);
-  const asked = [pending.ask(1_000, () => undefined), pending.ask(1_000, () => undefined)];
-  assert.equal((await rejection(pending.ask(1_000, () => assert.fail("not sent")))).code, "TOO_MANY_REQUESTS");
+  const asked = [pending.ask(1_000, ANSWER, () => undefined), pending.ask(1_000, ANSWER, () => undefined)];
+  assert.equal((await rejection(pending.ask(1_000, ANSWER, () => assert.fail("not sent")))).code, "TOO_MANY_REQUESTS");
   pending.rejectAll("connection closed: shutdown");
   for (const p of asked) {
     const err = await rejection(p);
@@ -80,6 +82,6 @@ test("at most max questions wait at once; closing rejects every one of them", as
 
 test("a send that closes the connection rejects the question it was sending", async () => {
   const pending = new PendingRequests(2, new ManualClock());
-  const asked = pending.ask(1_000, () => pending.rejectAll("send queue full"));
+  const asked = pending.ask(1_000, ANSWER, () => pending.rejectAll("send queue full"));
   assert.equal((await rejection(asked)).code, "PEER_CLOSED");
 });

@@ -75,19 +75,27 @@ test("rate limits: a burst passes, excess is dropped, and only sustained excess 
     ...DEFAULT_RATE_LIMITS,
     getBlocks: { count: 10, periodMs: 1_000, burst: 100 },
     abuse: { count: 1, periodMs: 1_000, burst: 20 },
-  });
+  }, 0);
   // A sync burst of 100 GetBlocks at once is within the burst.
-  for (let i = 0; i < 100; i++) assert.equal(limits.check("get_blocks", 0), "ok");
+  for (let i = 0; i < 100; i++) assert.equal(limits.check("get_blocks", 0, 0), "ok");
   // Then excess is dropped; the 21st drop without the abuse bucket refilling is abuse, once.
-  const verdicts = Array.from({ length: 25 }, () => limits.check("get_blocks", 0));
+  const verdicts = Array.from({ length: 25 }, () => limits.check("get_blocks", 0, 0));
   assert.deepEqual(verdicts.slice(0, 20), Array(20).fill("drop"));
   assert.equal(verdicts[20], "abuse");
   assert.deepEqual(verdicts.slice(21), Array(4).fill("drop"));
   // Unlimited kinds and other kinds have their own budget.
-  assert.equal(limits.check("get_peers", 0), "ok");
-  assert.equal(limits.check("blocks_response_not_limited", 0), "ok");
+  assert.equal(limits.check("get_peers", 0, 0), "ok");
+  assert.equal(limits.check("blocks_response_not_limited", 0, 0), "ok");
   // A second later the rate has refilled ten.
-  assert.equal(limits.check("get_blocks", 1_000), "ok");
+  assert.equal(limits.check("get_blocks", 0, 1_000), "ok");
+});
+
+test("gossip is limited by its bytes too: a few large messages exhaust what many small ones would not", () => {
+  const limits = new PeerRateLimits({ ...DEFAULT_RATE_LIMITS, gossipBytes: { count: 1_000, periodMs: 1_000, burst: 4_000 } }, 0);
+  assert.equal(limits.check("tx", 3_000, 0), "ok");
+  assert.equal(limits.check("tx", 3_000, 0), "drop", "over the byte burst");
+  assert.equal(limits.check("tx", 500, 0), "ok", "small ones still fit what is left");
+  assert.equal(limits.check("tx", 3_000, 3_000), "ok", "refilled after three seconds");
 });
 
 test("the README's configuration table lists every variable the gateway reads", () => {

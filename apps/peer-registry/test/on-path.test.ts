@@ -157,7 +157,7 @@ describe("on the path between two honest nodes", () => {
     await a.bus.flush();
     const txData = Buffer.from("tx-payload-marker");
     b.bus.publish(Subjects.peerOutBroadcast, BroadcastSchema, { envelope: { payload: { case: "tx", value: { data: txData } } } });
-    const header = { height: 5, prevHash: new Uint8Array(32), merkleRoot: new Uint8Array(32), timestampMs: BigInt(Date.now()), producerId: new Uint8Array(32) };
+    const header = { height: 5, prevHash: new Uint8Array(32), merkleRoot: new Uint8Array(32), timestampMs: BigInt(Date.now()), producerId: new Uint8Array(32), signature: new Uint8Array(64) };
     b.bus.publish(Subjects.chainTip, ChainTipSchema, { height: 5, hash: tipHash, timestampMs: BigInt(Date.now()), genesisHash: info.genesisHash, header });
     await waitFor(() => txs.length === 1 && blocks.length === 1, { message: "tx and announcement reached a" });
     assert.deepEqual(Buffer.from(blocks[0]!.envelope!.payload.value.hash!), tipHash);

@@ -42,6 +42,21 @@ export class ByteQueue {
     return out;
   }
 
+  /** Removes the first n bytes (n <= length) without copying them anywhere. */
+  discard(n: number): void {
+    this.size -= n;
+    while (n > 0) {
+      const c = this.chunks[0]!;
+      if (c.length <= n) {
+        n -= c.length;
+        this.chunks.shift();
+      } else {
+        this.chunks[0] = c.subarray(n);
+        n = 0;
+      }
+    }
+  }
+
   /** Removes and returns everything held. */
   takeAll(): Buffer {
     return this.take(this.size);

@@ -2,6 +2,8 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { EnvelopeSchema, type Envelope } from "@timenet/proto";
 import { ByteQueue } from "@timenet/byte-queue";
 import { FrameError } from "./frame-error.js";
+import { ENVELOPE_HEAD_BYTES, peekEnvelopeHead, type EnvelopeHead } from "./envelope-head.js";
+import { checkShape, type ShapeLimit } from "./message-shape.js";
 
 /** 8 MiB: room for a 256-block batch of ~1 KiB blocks many times over. */
 export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
@@ -18,23 +20,57 @@ export function encodeFrame(envelope: Envelope): Buffer {
 
 export interface DecodedFrame {
   envelope: Envelope;
+  head: EnvelopeHead;
   /** Bytes on the wire, header included (for byte counters). */
   size: number;
   /** The encoded Envelope as received, to forward without re-encoding. */
   body: Uint8Array;
+  /** Milliseconds spent decoding it (the CPU a peer made us spend). */
+  decodeMs: number;
 }
+
+/**
+ * What a frame may cost, decided from its length and head before its body is
+ * buffered: "decode" it (after an optional shape check), "skip" its bytes as
+ * they arrive (never buffered, never decoded), or refuse it with a FrameError
+ * that ends the stream.
+ */
+export type FrameVerdict = { action: "decode"; shape?: ShapeLimit } | { action: "skip"; why: string } | FrameError;
+
+/** Prices each frame from its head; called once per frame, in stream order, after the previous frame was handled. */
+export type FrameAdmission = (head: EnvelopeHead, bodyLength: number) => FrameVerdict;
+
+/** What the decoder hands each frame to; frames are handled one at a time, so a frame can change how the next is priced. */
+export interface FrameSink {
+  frame(f: DecodedFrame): void;
+  /** A frame skipped by the admission (its bytes are discarded as they arrive). */
+  skipped?(head: EnvelopeHead, size: number, why: string): void;
+  /** False stops reading (the connection is ending): the rest of the chunk is ignored. */
+  reading?(): boolean;
+}
+
+const DECODE_DEFAULT: FrameVerdict = { action: "decode" };
 
 /**
  * Incremental decoder: feed it whatever the socket delivers (one byte or many
  * frames at a time) and it yields the same frames. It holds at most one
- * partial frame, and rejects a declared length above the maximum before
- * allocating anything for it.
+ * partial frame; a declared length above the maximum is refused from the
+ * header, and every other price (the admission's) from the length and the
+ * first ENVELOPE_HEAD_BYTES of the body, before the rest is buffered.
+ * Unknown fields are skipped, never kept.
  */
 export class FrameDecoder {
   private readonly queue = new ByteQueue();
   private failed: FrameError | undefined;
+  /** The frame being read: its length and verdict once known. */
+  private current: { length: number; head: EnvelopeHead; shape: ShapeLimit | undefined } | undefined;
+  /** Bytes of a skipped frame still to discard. */
+  private skipRemaining = 0;
 
-  constructor(private readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {}
+  constructor(
+    private readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES,
+    private readonly admission: FrameAdmission = () => DECODE_DEFAULT,
+  ) {}
 
   /** Bytes held for a frame that has not fully arrived (non-zero at close = truncated frame). */
   get bufferedBytes(): number {
@@ -43,29 +79,67 @@ export class FrameDecoder {
 
   /** Decodes every complete frame in the stream so far. Throws FrameError; after that, always throws it. */
   push(chunk: Uint8Array): DecodedFrame[] {
-    if (this.failed) throw this.failed;
-    this.queue.push(chunk);
     const out: DecodedFrame[] = [];
-    while (this.queue.length >= FRAME_HEADER_BYTES) {
-      const length = this.queue.peek(FRAME_HEADER_BYTES).readUInt32BE(0);
-      if (length > this.maxFrameBytes) {
-        this.failed = new FrameError("FRAME_TOO_LARGE", `frame of ${length} bytes exceeds the maximum of ${this.maxFrameBytes}`);
+    this.feed(chunk, { frame: (f) => out.push(f) });
+    return out;
+  }
+
+  /** Hands every complete frame to the sink, one at a time. Throws FrameError; after that, always throws it. */
+  feed(chunk: Uint8Array, sink: FrameSink): void {
+    if (this.failed) throw this.failed;
+    try {
+      this.feedUnsafe(chunk, sink);
+    } catch (err) {
+      if (err instanceof FrameError) {
+        this.failed = err;
         this.queue.clear();
-        throw this.failed;
+        this.current = undefined;
       }
-      if (this.queue.length < FRAME_HEADER_BYTES + length) break;
-      this.queue.take(FRAME_HEADER_BYTES);
+      throw err;
+    }
+  }
+
+  private feedUnsafe(chunk: Uint8Array, sink: FrameSink): void {
+    this.queue.push(chunk);
+    for (;;) {
+      if (sink.reading && !sink.reading()) return;
+      if (this.skipRemaining > 0) {
+        const n = Math.min(this.skipRemaining, this.queue.length);
+        this.queue.discard(n);
+        this.skipRemaining -= n;
+        if (this.skipRemaining > 0) return;
+      }
+      if (!this.current) {
+        if (this.queue.length < FRAME_HEADER_BYTES) return;
+        const length = this.queue.peek(FRAME_HEADER_BYTES).readUInt32BE(0);
+        if (length > this.maxFrameBytes) throw new FrameError("FRAME_TOO_LARGE", `frame of ${length} bytes exceeds the maximum of ${this.maxFrameBytes}`);
+        const headBytes = Math.min(length, ENVELOPE_HEAD_BYTES);
+        if (this.queue.length < FRAME_HEADER_BYTES + headBytes) return;
+        const head = peekEnvelopeHead(this.queue.peek(FRAME_HEADER_BYTES + headBytes).subarray(FRAME_HEADER_BYTES), length);
+        const verdict = this.admission(head, length);
+        if (verdict instanceof FrameError) throw verdict;
+        if (verdict.action === "skip") {
+          this.queue.discard(FRAME_HEADER_BYTES);
+          this.skipRemaining = length;
+          sink.skipped?.(head, FRAME_HEADER_BYTES + length, verdict.why);
+          continue;
+        }
+        this.current = { length, head, shape: verdict.shape };
+      }
+      const { length, head, shape } = this.current;
+      if (this.queue.length < FRAME_HEADER_BYTES + length) return;
+      this.current = undefined;
+      this.queue.discard(FRAME_HEADER_BYTES);
       const body = this.queue.take(length);
+      const started = performance.now();
+      if (shape) checkShape(body, head.payloadOffset, length, shape);
       let envelope: Envelope;
       try {
-        envelope = fromBinary(EnvelopeSchema, body);
+        envelope = fromBinary(EnvelopeSchema, body, { readUnknownFields: false });
       } catch (err) {
-        this.failed = new FrameError("BAD_FRAME", `frame does not decode as an Envelope: ${(err as Error).message}`);
-        this.queue.clear();
-        throw this.failed;
+        throw new FrameError("BAD_FRAME", `frame does not decode as an Envelope: ${(err as Error).message}`);
       }
-      out.push({ envelope, size: FRAME_HEADER_BYTES + length, body });
+      sink.frame({ envelope, head, size: FRAME_HEADER_BYTES + length, body, decodeMs: performance.now() - started });
     }
-    return out;
   }
 }

@@ -1,3 +1,15 @@
 export { FrameError, type FrameErrorCode } from "./frame-error.js";
-export { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, FrameDecoder, type DecodedFrame } from "./frame-codec.js";
+export {
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeFrame,
+  FRAME_HEADER_BYTES,
+  FrameDecoder,
+  type DecodedFrame,
+  type FrameAdmission,
+  type FrameSink,
+  type FrameVerdict,
+} from "./frame-codec.js";
+export { ENVELOPE_HEAD_BYTES, peekEnvelopeHead, type EnvelopeHead } from "./envelope-head.js";
+export { checkShape, type ShapeLimit } from "./message-shape.js";
 export { ENVELOPE_KINDS, envelopeKindLabel, snake, type EnvelopeKind } from "./envelope-kind.js";
+export { envelopeRuleViolation, FIELD_LIMITS } from "./envelope-rules.js";

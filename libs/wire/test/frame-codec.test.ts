@@ -113,3 +113,61 @@ test("kind labels are snake_case", () => {
   assert.equal(envelopeKindLabel(sample()[1]!), "get_blocks");
   assert.equal(envelopeKindLabel(sample()[5]!), "unknown");
 });
+
+test("the admission prices each frame from its head, for any split of the stream; skipped frames are discarded unread", () => {
+  const envs = sample();
+  const bytes = stream(envs);
+  for (const step of [1, 2, 3, 7, 13, 64, bytes.length]) {
+    const heads: string[] = [];
+    const skipped: string[] = [];
+    const got: Envelope[] = [];
+    // Tx frames skipped, everything else decoded: the decision is made before the body is buffered.
+    const d = new FrameDecoder(1 << 20, (head, length) => {
+      heads.push(`${head.kind ?? "none"}:${length}:${head.requestId}`);
+      return head.kind === "tx" ? { action: "skip", why: "test" } : { action: "decode" };
+    });
+    for (let i = 0; i < bytes.length; i += step) {
+      d.feed(bytes.subarray(i, i + step), { frame: (f) => got.push(f.envelope), skipped: (h) => skipped.push(h.kind ?? "none") });
+      assert.ok(d.bufferedBytes <= 200, `split ${step}: ${d.bufferedBytes} bytes held (a skipped 5000-byte tx must not be buffered)`);
+    }
+    assertSame(got, envs.filter((e) => e.payload.case !== "tx"));
+    assert.deepEqual(skipped, ["tx"]);
+    assert.equal(heads[1], "getBlocks:" + (encodeFrame(envs[1]!).length - 4) + ":7");
+  }
+});
+
+test("a refusal from the head ends the stream before the body arrives; the shape check stops at the first excess entry", () => {
+  const d = new FrameDecoder(1 << 20, () => new FrameError("FRAME_TOO_LARGE", "priced out"));
+  const frame = encodeFrame(create(EnvelopeSchema, { payload: { case: "tx", value: { data: new Uint8Array(1000) } } }));
+  assert.throws(() => d.push(frame.subarray(0, 4 + 13)), (e: unknown) => e instanceof FrameError && e.code === "FRAME_TOO_LARGE");
+  // 100 000 empty entries where 3 were asked for: refused after the fourth, without decoding any.
+  const payload = Buffer.alloc(200_000, Buffer.from([0x0a, 0x00]));
+  const body = Buffer.concat([Buffer.from([0x8a, 0x01, 0xc0, 0x9a, 0x0c]), payload]); // field 17, length 200 000
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(body.length);
+  const shaped = new FrameDecoder(1 << 20, () => ({ action: "decode", shape: { maxFields: 3 } }));
+  assert.throws(() => shaped.push(Buffer.concat([header, body])), (e: unknown) => e instanceof FrameError && e.code === "BAD_FRAME" && /more than 3 fields/.test(e.message));
+});
+
+test("only the canonical envelope shape is read: fields out of order, a second payload or padding after it are BAD_FRAME", () => {
+  const ping = Buffer.from([0x62, 0x02, 0x08, 0x01]);
+  const cases = [
+    Buffer.concat([ping, Buffer.from([0x08, 0x05])]), // request_id after the payload
+    Buffer.concat([ping, ping]), // two payloads
+    Buffer.concat([Buffer.from([0x10, 0x01]), ping]), // an unknown field before it
+  ];
+  for (const body of cases) {
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(body.length);
+    assert.throws(() => new FrameDecoder().push(Buffer.concat([header, body])), (e: unknown) => e instanceof FrameError && e.code === "BAD_FRAME");
+  }
+});
+
+test("the shape check reads nested and length-delimited fields exactly: a real Peers answer of 32 addresses passes a limit of 32", () => {
+  const peers = Array.from({ length: 32 }, (_, i) => ({ ip: `10.0.0.${i}`, port: 24100, lastSeenMs: 1_700_000_000_000n }));
+  const frame = encodeFrame(create(EnvelopeSchema, { requestId: 9, payload: { case: "peers", value: { peers } } }));
+  const ok = new FrameDecoder(1 << 20, () => ({ action: "decode", shape: { maxFields: 32 } }));
+  assert.equal(ok.push(frame).length, 1);
+  const tight = new FrameDecoder(1 << 20, () => ({ action: "decode", shape: { maxFields: 31 } }));
+  assert.throws(() => tight.push(frame), (e: unknown) => e instanceof FrameError && e.code === "BAD_FRAME");
+});

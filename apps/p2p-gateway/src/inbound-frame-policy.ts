@@ -1,0 +1,60 @@
+import { FrameError, snake, type EnvelopeHead, type FrameVerdict, type ShapeLimit } from "@timenet/wire";
+import type { Answer, FramePrices } from "./frame-prices.js";
+import type { LimitVerdict } from "./peer-rate-limits.js";
+
+/** What the policy needs to know about its connection when a frame's head arrives. */
+export interface FramePolicyContext {
+  /** Hello, HelloAck and Goodbye only, until the handshake completed. */
+  established(): boolean;
+  /** The answer we wait for under this request id, if any. */
+  expectedAnswer(requestId: number): Answer | undefined;
+  /** The per-peer rate limits (count and bytes) for a message we did not ask for. */
+  limit(kind: string, size: number): LimitVerdict;
+  /** The peer is over its limits for good (one offence per emptied abuse bucket). */
+  abuse(kind: string): void;
+}
+
+const DECODE = { action: "decode" } as const;
+const HANDSHAKE_KINDS = new Set(["hello", "helloAck", "goodbye"]);
+
+/**
+ * Prices every incoming frame from its length and head, before its body is
+ * buffered or decoded: the one place that says what a connection accepts in
+ * each phase. Before the handshake only Hello, HelloAck and Goodbye, each a
+ * few hundred bytes; after it every kind within its price; `Blocks` (and
+ * large `Peers`) only as the answer to our own question and within what we
+ * asked; unknown kinds, unsolicited blocks and frames over the peer's rate
+ * limits are skipped unread (their bytes are discarded as they arrive).
+ */
+export function inboundFrameAdmission(prices: FramePrices, ctx: FramePolicyContext): (head: EnvelopeHead, bodyLength: number) => FrameVerdict {
+  return (head, bodyLength) => {
+    const kind = head.kind;
+    const label = kind === undefined ? "unknown" : snake(kind);
+    if (!ctx.established()) {
+      if (kind === undefined || !HANDSHAKE_KINDS.has(kind)) return new FrameError("UNEXPECTED_FRAME", `${label} before the handshake completed`);
+      return priced(label, bodyLength, prices.of(kind)!);
+    }
+    if (kind === "hello" || kind === "helloAck") return new FrameError("UNEXPECTED_FRAME", `${label} after the handshake`);
+    if (head.requestId !== 0 && (kind === "blocks" || kind === "peers")) {
+      const answer = ctx.expectedAnswer(head.requestId);
+      // Our own question's answer: priced by what we asked, never rate limited.
+      if (answer && answer.kind === kind) {
+        if (bodyLength > answer.maxBytes) return new FrameError("FRAME_TOO_LARGE", `${label} answer of ${bodyLength} bytes, we asked for at most ${answer.maxBytes}`);
+        return { action: "decode", shape: answer.shape };
+      }
+    }
+    const verdict = ctx.limit(label, bodyLength + 4);
+    if (verdict === "abuse") ctx.abuse(label);
+    if (verdict !== "ok") return { action: "skip", why: "rate_limited" };
+    // A late answer (we stopped waiting) or one nobody asked for: not read.
+    if (kind === "blocks") return { action: "skip", why: "unsolicited" };
+    if (kind === undefined) return { action: "skip", why: "unknown_kind" };
+    if (kind === "peers") return priced(label, bodyLength, prices.of(kind)!, prices.peersShape);
+    return priced(label, bodyLength, prices.of(kind)!);
+  };
+}
+
+function priced(label: string, bodyLength: number, price: number, shape?: ShapeLimit): FrameVerdict {
+  if (bodyLength > price) return new FrameError("FRAME_TOO_LARGE", `${label} of ${bodyLength} bytes, at most ${price}`);
+  return shape ? { action: "decode", shape } : DECODE;
+}

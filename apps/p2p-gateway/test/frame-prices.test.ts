@@ -1,0 +1,191 @@
+// Every frame is priced from its length and head before its body is read: a
+// real peer on a real socket sends what is too big, not asked for, unknown,
+// or shaped to be costly to decode, beside an honest link that must not
+// notice. The gateway runs in this process, so its event loop is ours to
+// measure.
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { create } from "@bufbuild/protobuf";
+import { DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, PeerRequestErrorCode, PeerRequestSchema, PeerResponseSchema, Subjects, type Envelope } from "@timenet/proto";
+import { encodeFrame, FIELD_LIMITS } from "@timenet/wire";
+import { maxTxBytes, DEVNET } from "@timenet/chain";
+import { waitFor } from "@timenet/testkit";
+import type { PeerIp } from "@timenet/net-address";
+import { dialVia, metricValue, nodePool, record, ScriptedPeer, waitConnected, type TestNode } from "./harness.js";
+
+const { node, stopAll } = nodePool();
+after(stopAll);
+
+const MiB = 1024 * 1024;
+
+/** A varint's bytes. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return out;
+}
+
+/** A frame whose envelope carries `payload` (already encoded) under Envelope field `field`, with an optional request id. */
+function rawFrame(field: number, payload: Uint8Array, requestId = 0): Buffer {
+  const head = [...(requestId ? [0x08, ...varint(requestId)] : []), ...varint(field * 8 + 2), ...varint(payload.length)];
+  const body = Buffer.concat([Buffer.from(head), payload]);
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(body.length);
+  return Buffer.concat([header, body]);
+}
+
+/** A Blocks payload of `n` empty entries: 2 bytes each, the costliest thing to decode per byte. */
+const emptyBlocks = (n: number) => Buffer.alloc(n * 2, Buffer.from([0x0a, 0x00]));
+
+const FIELD = { ping: 12, blocks: 17, tx: 19 } as const;
+
+/** Connected, handshaken attacker from `from`, answering pings like an honest peer (so only its attack is judged). */
+async function attacker(a: TestNode, from: string): Promise<ScriptedPeer> {
+  const p = await ScriptedPeer.dial(a.endpoint, from);
+  p.answerPings();
+  await p.handshake(a.ip);
+  await waitFor(() => a.gateway.manager.isConnected(from as PeerIp), { message: "attacker connected" });
+  return p;
+}
+
+async function honestPair(ka: number, kb: number): Promise<{ a: TestNode; b: TestNode; connId: number }> {
+  const [a, b] = await Promise.all([node(ka), node(kb)]);
+  await dialVia(b, a);
+  await waitConnected(a, b);
+  return { a, b, connId: a.gateway.manager.get(b.ip)!.connId };
+}
+
+function goodbyeReason(p: ScriptedPeer): DisconnectReason | undefined {
+  const g = p.goodbyes()[0];
+  return g?.payload.case === "goodbye" ? g.payload.value.reason : undefined;
+}
+
+describe("frames priced before they are read", () => {
+  test("an unsolicited 8 MiB Blocks of empty entries is skipped unread: no decode, no close, the honest link and the event loop untouched", async () => {
+    const { a, b, connId } = await honestPair(242, 243);
+    const p = await attacker(a, "127.0.2.1");
+    const frame = rawFrame(FIELD.blocks, emptyBlocks(4 * MiB - 8));
+    assert.ok(frame.length > 8 * MiB - 64 && frame.length <= 8 * MiB + 4);
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
+    for (let i = 0; i < 3; i++) p.send(frame);
+    // Unsolicited, or (the third: 24 MiB within a second) over the peer's byte budget: unread either way.
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_frames_skipped_total", { kind: "blocks" })) === 3, {
+      timeoutMs: 20_000,
+      message: "three frames skipped",
+    });
+    loop.disable();
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_decode_seconds_total", { kind: "blocks" }), 0, "nothing of them was decoded");
+    // Decoding one such frame took ~1.4 s before frames were priced.
+    assert.ok(loop.max / 1e6 < 200, `event-loop delay peaked at ${(loop.max / 1e6).toFixed(0)} ms`);
+    assert.equal(a.gateway.manager.isConnected("127.0.2.1" as PeerIp), true, "skipping is not a punishment");
+    assert.equal(a.gateway.manager.get(b.ip)?.connId, connId, "the honest link stayed");
+    p.close();
+  });
+
+  test("a frame above its kind's price closes from its header: a 1 MiB Ping, and any Blocks before the Hello", async () => {
+    const a = await node(244);
+    const offences = record(a.bus, Subjects.offence, OffenceSchema);
+    const p = await attacker(a, "127.0.2.2");
+    // Only the header and the head of the body: the gateway must not wait for the rest.
+    p.send(rawFrame(FIELD.ping, Buffer.alloc(MiB)).subarray(0, 4 + 16));
+    await p.waitClosed();
+    assert.equal(goodbyeReason(p), DisconnectReason.FRAME_TOO_LARGE);
+
+    const early = await ScriptedPeer.dial(a.endpoint, "127.0.2.3");
+    early.send(rawFrame(FIELD.blocks, emptyBlocks(16)).subarray(0, 20));
+    await early.waitClosed();
+    assert.equal(goodbyeReason(early), DisconnectReason.PROTOCOL_ERROR);
+    await a.bus.flush();
+    await waitFor(() => offences.length === 2, { message: "two offences" });
+    assert.deepEqual(offences.map((o) => [o.ip, o.kind]).sort(), [
+      ["127.0.2.2", OffenceKind.FRAME_TOO_LARGE],
+      ["127.0.2.3", OffenceKind.PROTOCOL_VIOLATION],
+    ]);
+  });
+
+  test("a Tx above the network's transaction limit is refused from its header; one within it is relayed once", async () => {
+    const { a, b } = await honestPair(245, 246);
+    const txs = record(b.bus, Subjects.peerIn("tx"), PeerMessageSchema);
+    const big = await attacker(a, "127.0.2.4");
+    big.send(rawFrame(FIELD.tx, Buffer.concat([Buffer.from([0x0a, ...varint(maxTxBytes(DEVNET) + 1)]), Buffer.alloc(maxTxBytes(DEVNET) + 1)])));
+    await big.waitClosed();
+    assert.equal(goodbyeReason(big), DisconnectReason.FRAME_TOO_LARGE);
+
+    const fine = await attacker(a, "127.0.2.5");
+    const tx = create(EnvelopeSchema, { payload: { case: "tx", value: { data: Buffer.alloc(maxTxBytes(DEVNET), 7) } } });
+    fine.send(tx);
+    fine.send(tx);
+    await waitFor(() => txs.length === 1, { message: "relayed to the honest peer" });
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_gossip_total", { kind: "tx", result: "duplicate" })) === 1, { message: "second copy not relayed" });
+    assert.equal(txs.length, 1);
+    fine.close();
+  });
+
+  test("an answer with more blocks than we asked for is refused before it is decoded", async () => {
+    const a = await node(247);
+    const p = await attacker(a, "127.0.2.6");
+    const asked = a.bus.request(
+      Subjects.peerRequest,
+      PeerRequestSchema,
+      { peerIp: "127.0.2.6", envelope: { payload: { case: "getBlocks", value: { fromHeight: 1, count: 2 } } }, timeoutMs: 5_000 },
+      PeerResponseSchema,
+      { timeoutMs: 10_000 },
+    );
+    const q = await p.next((e) => e.payload.case === "getBlocks");
+    p.send(rawFrame(FIELD.blocks, emptyBlocks(100_000), q!.requestId));
+    await p.waitClosed();
+    assert.equal(goodbyeReason(p), DisconnectReason.BAD_FRAME);
+    const res = await asked;
+    assert.equal(res.result.case, "error");
+    assert.equal((res.result.value as { code: number }).code, PeerRequestErrorCode.PEER_CLOSED);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_decode_seconds_total", { kind: "blocks" }), 0);
+  });
+
+  test("unknown kinds and empty frames are skipped unread; a flood of them is a bounded trickle of RATE_LIMIT offences", async () => {
+    const a = await node(248, { rateLimits: { gossip: { count: 100, periodMs: 1_000, burst: 100 }, abuse: { count: 1, periodMs: 60_000, burst: 50 } } });
+    const offences = record(a.bus, Subjects.offence, OffenceSchema);
+    const p = await attacker(a, "127.0.2.7");
+    const empty = Buffer.alloc(4);
+    const unknown = rawFrame(30, Buffer.alloc(64));
+    const burst = Buffer.concat(Array.from({ length: 1000 }, (_, i) => (i % 2 ? empty : unknown)));
+    p.send(burst);
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_frames_skipped_total")) === 1000, { message: "all skipped" });
+    await a.bus.flush();
+    await waitFor(() => offences.length >= 1, { message: "abuse reported" });
+    assert.ok(offences.every((o) => o.kind === OffenceKind.RATE_LIMIT && o.ip === "127.0.2.7"));
+    assert.ok(offences.length <= 20, `${offences.length} offences for one flood`);
+    p.close();
+  });
+
+  test("envelopes in non-canonical form, and fields beyond their rules, close the connection", async () => {
+    const a = await node(249);
+    // Padding after the payload (room for unknown fields that nobody priced).
+    const padded = await attacker(a, "127.0.2.8");
+    const ping = Buffer.from([0x62, 0x02, 0x08, 0x01]); // ping { nonce: 1 }
+    const body = Buffer.concat([ping, Buffer.from([0xfa, 0x01, 0x03, 1, 2, 3])]);
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(body.length);
+    padded.send(Buffer.concat([header, body]));
+    await padded.waitClosed();
+    assert.equal(goodbyeReason(padded), DisconnectReason.BAD_FRAME);
+
+    // A Goodbye longer than its rule: refused, not logged or stored.
+    const chatty = await attacker(a, "127.0.2.9");
+    chatty.send(create(EnvelopeSchema, { payload: { case: "goodbye", value: { reason: DisconnectReason.SHUTDOWN, message: "x".repeat(FIELD_LIMITS.goodbyeChars + 1) } } }));
+    await chatty.waitClosed();
+    assert.equal(goodbyeReason(chatty), DisconnectReason.PROTOCOL_ERROR);
+
+    // A Hello whose best_hash is not 32 bytes never reaches the handshake.
+    const liar = await ScriptedPeer.dial(a.endpoint, "127.0.2.10");
+    const hello: Envelope = create(EnvelopeSchema, { payload: { case: "hello", value: { ...liar.hello(a.ip), bestHash: Buffer.alloc(40) } } });
+    liar.send(encodeFrame(hello));
+    await liar.waitClosed();
+    assert.equal(goodbyeReason(liar), DisconnectReason.PROTOCOL_ERROR);
+  });
+});

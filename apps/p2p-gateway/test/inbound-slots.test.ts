@@ -1,0 +1,78 @@
+// Strangers against the accept path and the inbound slots: a real flood of
+// connection attempts from one /24, and a subnet of strangers trying to hold
+// every inbound slot, beside an honest peer that must keep its link.
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { connect, type Socket } from "node:net";
+import { once } from "node:events";
+import { waitFor } from "@timenet/testkit";
+import { selectEvictionVictim, type EvictionCandidate } from "../src/inbound-eviction.js";
+import { dialVia, metricValue, nodePool, pushPolicy, ScriptedPeer, waitConnected } from "./harness.js";
+
+const { node, stopAll } = nodePool();
+after(stopAll);
+
+describe("accept rate", () => {
+  test("1,000 connection attempts in a second from one /24 are refused at accept by rate; an honest peer from another /24 connects meanwhile", async () => {
+    const [a, b] = await Promise.all([node("127.0.5.1"), node("127.0.6.1")]);
+    const sockets: Socket[] = [];
+    let failed = 0; // attempts the kernel refused before our accept saw them (a full backlog)
+    const started = Date.now();
+    const attempts = Array.from({ length: 1000 }, async (_, i) => {
+      const s = connect({ host: a.ip, port: a.endpoint.port, localAddress: `127.0.7.${1 + (i % 250)}` });
+      sockets.push(s);
+      s.on("error", () => undefined);
+      const how = await Promise.race([once(s, "connect").then(() => "connected"), once(s, "close").then(() => "failed")]);
+      if (how === "failed") failed++;
+    });
+    await dialVia(b, a);
+    await Promise.all(attempts);
+    const elapsed = (Date.now() - started) / 1000;
+    await waitConnected(a, b);
+    for (const s of sockets) s.destroy();
+    const refused = await metricValue(a.gateway, "timenet_gateway_accept_refused_total");
+    const bySubnet = await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "accept_rate_subnet" });
+    // What the /24 may open: a burst of 40, then 20/s.
+    const admitted = 1000 - failed - refused;
+    assert.ok(admitted <= 40 + Math.ceil(20 * elapsed) + 1, `${admitted} admitted in ${elapsed.toFixed(1)} s (${bySubnet} refused by the subnet's rate, ${failed} never reached accept)`);
+    assert.ok(bySubnet > 500, `${bySubnet} refused by the subnet's rate`);
+    assert.equal(a.gateway.manager.isConnected(b.ip), true);
+  });
+});
+
+describe("inbound eviction", () => {
+  test("strangers from one /24 filling every inbound slot evict each other, never the honest peer from another subnet", async () => {
+    const a = await node("127.0.8.1");
+    const honest = await node("127.0.9.1");
+    // Eviction needs room to choose: with 30 slots, 2 subnets, 8 lowest RTTs and the older half are protected.
+    await pushPolicy(a, { maxInbound: 30, maxPerSubnet: 100 });
+    await dialVia(honest, a);
+    await waitConnected(a, honest);
+    const connId = a.gateway.manager.get(honest.ip)!.connId;
+    const strangers: ScriptedPeer[] = [];
+    for (let i = 1; i <= 40; i++) {
+      const p = await ScriptedPeer.dial(a.endpoint, `127.0.10.${i}`);
+      p.answerPings();
+      await p.handshake(a.ip);
+      strangers.push(p);
+    }
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_evictions_total")) === 11, { message: "11 evictions (40 strangers, 29 free slots)" });
+    assert.equal(a.gateway.manager.get(honest.ip)?.connId, connId, "the honest link stayed");
+    // The last newcomer is established once the gateway has its HelloAck.
+    await waitFor(() => a.gateway.manager.connections().filter((c) => c.remoteIp !== honest.ip).length === 29, { message: "29 strangers hold the other slots" });
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_accept_refused_total"), 0, "every newcomer found room");
+    for (const p of strangers) p.close();
+  });
+
+  test("protection: one per subnet by a secret order, lowest RTT, recently useful, oldest half; the youngest of the most crowded subnet goes", () => {
+    const c = (ip: string, subnet: string, connectedAtMs: number, rttMs = 0, lastUsefulAtMs = 0): EvictionCandidate => ({ ip, subnet, connectedAtMs, rttMs, lastUsefulAtMs });
+    const rank = (s: string) => (s === "b" ? 0 : 1);
+    const p = { bySubnet: 1, byRtt: 1, byUseful: 1, oldestShare: 0.5 };
+    const all = [c("a1", "a", 1), c("a2", "a", 2, 5), c("a3", "a", 3, 0, 99), c("a4", "a", 4), c("a5", "a", 5), c("b1", "b", 6), c("b2", "b", 7)];
+    // b1: its subnet first; a2: lowest RTT; a3: useful; then the oldest half of {a1, a4, a5, b2}: a1, a4.
+    // Left: a5, b2 — subnet a holds more of the rest... both one each; the younger group's newest is b2 (7).
+    assert.equal(selectEvictionVictim(all, rank, p)?.ip, "b2");
+    assert.equal(selectEvictionVictim([...all, c("a6", "a", 8)], rank, p)?.ip, "a6");
+    assert.equal(selectEvictionVictim([c("x", "x", 1)], rank, p), undefined, "a lone candidate is protected by its subnet");
+  });
+});
