@@ -21,6 +21,11 @@ export const registryEnvSchema = {
   STABLE_AFTER: durationMs({ description: "Connection age that resets a peer's failure count", default: D.stableAfterMs, min: 0 }),
   DIAL_GIVE_UP: durationMs({ description: "A dial the gateway neither completed nor reported within this is retried (not counted against the peer)", default: D.dialGiveUpMs, min: 100 }),
   FORGET_AFTER_FAILURES: int({ description: "Learned peers are forgotten after this many consecutive failures", default: D.forgetAfterFailures, min: 1 }),
+  UNVERIFIED_MAX_FAILURES: int({
+    description: "An address learned from peer exchange that never completed a handshake is dropped after this many failed dials (never counted against the IP; at most FORGET_AFTER_FAILURES)",
+    default: D.unverifiedMaxFailures,
+    min: 1,
+  }),
   MAX_BOOK_SIZE: int({ description: "Peer book entries; the worst learned ones are evicted beyond this", default: D.maxBookSize, min: 10 }),
   SCORE_LOW_PENALTY: int({ description: "Score lost per low-grade offence (ping/handshake timeout, rate limit)", default: S.lowPenalty, min: 0 }),
   SCORE_MID_PENALTY: int({ description: "Score lost per mid-grade offence (bad frame, protocol violation, invalid block)", default: S.midPenalty, min: 0 }),
@@ -37,6 +42,7 @@ export const registryEnvSchema = {
     parse: parseRate,
     show: formatRate,
   }),
+  PEER_EXCHANGE_SOURCES: int({ description: "Peers whose candidate budget is remembered across their reconnects; beyond this the fullest budget is forgotten", default: D.peerExchangeSources, min: 1 }),
 };
 
 /** Values each valid alone that do not work together. */

@@ -3,7 +3,7 @@ import { compareIp, type PeerEndpoint, type PeerIp } from "@timenet/net-address"
 import type { Logger } from "@timenet/telemetry";
 import { backoffDelayMs } from "./backoff.js";
 import type { RegistryMetrics } from "./metrics.js";
-import { isBanned, type PeerRecords } from "./peer-records.js";
+import { holdsJudgement, isBanned, isUnverified, type PeerRecords } from "./peer-records.js";
 
 export interface DialOrder {
   ip: PeerIp;
@@ -25,6 +25,8 @@ export interface DialPlannerOptions {
   stableAfterMs: number;
   dialGiveUpMs: number;
   forgetAfterFailures: number;
+  /** Failed dials after which an unverified address (see isUnverified) is dropped; at most forgetAfterFailures. */
+  unverifiedMaxFailures: number;
   random?: () => number;
 }
 
@@ -36,7 +38,7 @@ const SOCKET_ERROR = /^[a-z_]{1,24}$/;
  * own restart, a ban, an operator's close, a lost duplicate, the peer's
  * announced shutdown.
  */
-const BLAMELESS = new Set([DisconnectReason.SHUTDOWN, DisconnectReason.OPERATOR, DisconnectReason.BANNED, DisconnectReason.DUPLICATE, DisconnectReason.LOCAL_RESTART]);
+const BLAMELESS = new Set([DisconnectReason.SHUTDOWN, DisconnectReason.OPERATOR, DisconnectReason.BANNED, DisconnectReason.DUPLICATE, DisconnectReason.LOCAL_RESTART, DisconnectReason.EVICTED]);
 
 /**
  * Whom to dial, and when: persistent peers (configuration, addnode) always,
@@ -46,6 +48,11 @@ const BLAMELESS = new Set([DisconnectReason.SHUTDOWN, DisconnectReason.OPERATOR,
  * dials at once; the lower waits PASSIVE_WAIT first. Failures back off
  * exponentially with jitter; the count resets only once a connection has
  * lived STABLE_AFTER (resetting at connect would let a flapping peer cycle).
+ *
+ * A failure belongs to the address dialled: one reported for a port the
+ * record no longer holds says nothing about the peer. An unverified address
+ * (a third party's claim) that keeps failing is dropped quietly; nothing of
+ * it is ever held against the IP.
  */
 export class DialPlanner {
   /** Dials sent to the gateway and not yet resolved: IP -> give-up time. Only IPs in the book. */
@@ -162,6 +169,12 @@ export class DialPlanner {
     this.pending.delete(ip);
     const p = this.o.records.get(ip);
     if (!p) return;
+    if (ev.port !== 0 && ev.port !== p.port) {
+      // The peer's own Hello corrected the port while this dial was out.
+      this.o.metrics.dialFailures.inc({ reason: "stale_address" });
+      this.o.logger.info({ peer_ip: ip, port: ev.port, record_port: p.port }, "dial to a port the record no longer holds failed; not counted against the peer");
+      return;
+    }
     if (ev.reason === DisconnectReason.SELF_CONNECTION) {
       if (!p.isSelf) this.o.logger.info({ peer_ip: ip }, "address is this node itself; never dialling it again");
       p.isSelf = true;
@@ -202,13 +215,32 @@ export class DialPlanner {
     const ip = p.ip as PeerIp;
     p.consecutiveDialFailures++;
     this.o.metrics.dialFailures.inc({ reason });
+    if (isUnverified(p) && p.consecutiveDialFailures >= Math.min(this.o.unverifiedMaxFailures, this.o.forgetAfterFailures)) {
+      this.o.logger.info({ peer_ip: ip, port: p.port, failures: p.consecutiveDialFailures, reason }, "dropping an address learned from peer exchange: it never answered as a peer (nothing held against the IP)");
+      this.o.records.remove(ip, "unverified");
+      return;
+    }
     if (!p.persistent && !p.allowListed && p.source !== PeerSource.CONFIG && p.consecutiveDialFailures >= this.o.forgetAfterFailures && !isBanned(p, now)) {
+      if (holdsJudgement(p)) return this.dropAddress(p, reason, now);
       this.o.logger.info({ peer_ip: ip, failures: p.consecutiveDialFailures, reason }, "giving up on peer: forgotten after repeated dial failures");
       this.o.records.remove(ip, "given_up");
       return;
     }
     this.scheduleRedial(p, this.backoff(p.consecutiveDialFailures), now);
     this.o.logger.info({ peer_ip: ip, reason, failures: p.consecutiveDialFailures, retry_in_ms: Number(p.nextDialMs) - now }, "dial failed; retry scheduled");
+    this.o.records.save(p, now);
+  }
+
+  /**
+   * Gives up dialling a judged IP without forgetting its judgement: forgotten,
+   * an offender would come back with a clean score and ban count. Its port
+   * is cleared (never dialled, never shared); its own Hello sets it again.
+   */
+  private dropAddress(p: Peer, reason: string, now: number): void {
+    this.o.metrics.forgotten.inc({ reason: "given_up_judged" });
+    this.o.logger.info({ peer_ip: p.ip, failures: p.consecutiveDialFailures, reason, score: Math.round(p.score), bans: p.banCount }, "giving up on dialling peer; its score and bans are kept");
+    p.port = 0;
+    p.consecutiveDialFailures = 0;
     this.o.records.save(p, now);
   }
 

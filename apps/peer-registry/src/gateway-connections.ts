@@ -16,7 +16,8 @@ import { TypedEvents, type ListenerErrorHandler } from "@timenet/events";
 import type { StateChange } from "@timenet/bus";
 import type { Logger } from "@timenet/telemetry";
 import type { RegistryMetrics } from "./metrics.js";
-import type { PeerRecords } from "./peer-records.js";
+import { isUnverified, type PeerRecords } from "./peer-records.js";
+import { nodeIdHex } from "./peer-strings.js";
 
 export type GatewayConnectionEvents = {
   /** A new gateway run: whatever was asked of the previous one is moot. */
@@ -117,8 +118,8 @@ export class GatewayConnections {
     const p = this.o.records.getOrCreate(ip, source, now, { nextDialMs: this.o.firstDialAt(ip, now), evenIfFull: true })!;
     const h = s.hello;
     if (h) {
-      if (h.listenPort > 0 && h.listenPort <= 65535) p.port = h.listenPort;
-      p.nodeId = Buffer.from(h.nodeId).toString("hex");
+      if (h.listenPort > 0 && h.listenPort <= 65535 && h.listenPort !== p.port) this.correctPort(p, h.listenPort);
+      p.nodeId = nodeIdHex(h.nodeId);
       p.softwareVersion = h.softwareVersion;
       p.network = h.network;
       p.bestHeight = h.bestHeight;
@@ -133,6 +134,21 @@ export class GatewayConnections {
     this.o.metrics.gatewayState.inc({ change: "connected" });
     this.o.records.save(p, now);
     this.events.emit("connected", p, now);
+  }
+
+  /**
+   * The peer's own Hello names its listen port (it completed a handshake with
+   * us, from that IP): it replaces a claimed or outdated one. The failures of
+   * a claimed port were that address's, not the peer's: they go with it.
+   */
+  private correctPort(p: Peer, port: number): void {
+    const claimed = isUnverified(p);
+    if (p.port !== 0) {
+      this.o.metrics.portCorrections.inc({ was: claimed ? "unverified" : "verified" });
+      this.o.logger.info({ peer_ip: p.ip, port, was: p.port, claimed }, "listen port corrected by the peer's own Hello");
+    }
+    if (claimed) p.consecutiveDialFailures = 0;
+    p.port = port;
   }
 
   private onEnded(ip: PeerIp, s: ConnectionState, now: number): void {

@@ -26,6 +26,7 @@ await runMain("peer-registry", logger, async () => {
     stableAfterMs: env.STABLE_AFTER,
     dialGiveUpMs: env.DIAL_GIVE_UP,
     forgetAfterFailures: env.FORGET_AFTER_FAILURES,
+    unverifiedMaxFailures: env.UNVERIFIED_MAX_FAILURES,
     maxBookSize: env.MAX_BOOK_SIZE,
     score: {
       lowPenalty: env.SCORE_LOW_PENALTY,
@@ -38,5 +39,6 @@ await runMain("peer-registry", logger, async () => {
     peerExchangeIntervalMs: env.PEER_EXCHANGE_INTERVAL,
     peerExchangeMax: env.PEER_EXCHANGE_MAX,
     candidateRate: env.PEER_EXCHANGE_CANDIDATES,
+    peerExchangeSources: env.PEER_EXCHANGE_SOURCES,
   });
 });

@@ -22,6 +22,9 @@ export class RegistryMetrics {
   readonly dialFailures: Counter<"reason">;
   readonly forgotten: Counter<"reason">;
   readonly candidates: Counter<"result">;
+  readonly exchangeSources: Gauge;
+  readonly portCorrections: Counter<"was">;
+  readonly clipped: Counter<"field">;
   readonly peerExchangeRequests: Counter<"result">;
   readonly gatewayState: Counter<"change">;
   readonly policyPublishes: Counter<"result">;
@@ -53,14 +56,32 @@ export class RegistryMetrics {
     this.unbans = new Counter({ name: "timenet_registry_unbans_total", help: "Bans lifted: expired or operator", labelNames: ["reason"], registers: r });
     this.offences = new Counter({ name: "timenet_registry_offences_total", help: "Offences received, by kind and severity", labelNames: ["kind", "severity"], registers: r });
     this.dialAttempts = new Counter({ name: "timenet_registry_dial_attempts_total", help: "Dials asked of the gateway: persistent (configured) or fill (towards the outbound target)", labelNames: ["why"], registers: r });
-    this.dialFailures = new Counter({ name: "timenet_registry_dial_failures_total", help: "Dials that failed, by reason (socket error, handshake reason, no_answer)", labelNames: ["reason"], registers: r });
-    this.forgotten = new Counter({ name: "timenet_registry_forgotten_total", help: "Book entries removed: given_up (dial failures) or evicted (book full)", labelNames: ["reason"], registers: r });
+    this.dialFailures = new Counter({
+      name: "timenet_registry_dial_failures_total",
+      help: "Dials that failed, by reason (socket error, handshake reason, no_answer, stale_address: a port the record no longer holds)",
+      labelNames: ["reason"],
+      registers: r,
+    });
+    this.forgotten = new Counter({
+      name: "timenet_registry_forgotten_total",
+      help: "Book entries removed: given_up (dial failures), unverified (a peer-exchange address that never answered as a peer), evicted (book full); given_up_judged: only the address of a judged IP was dropped",
+      labelNames: ["reason"],
+      registers: r,
+    });
     this.candidates = new Counter({
       name: "timenet_registry_peer_exchange_candidates_total",
       help: "Addresses learned from peer exchange: accepted, or rejected (known, invalid, private, self, rate_limited, book_full)",
       labelNames: ["result"],
       registers: r,
     });
+    this.exchangeSources = new Gauge({ name: "timenet_registry_peer_exchange_sources", help: "Telling peers whose candidate budget is remembered (bounded by PEER_EXCHANGE_SOURCES)", registers: r });
+    this.portCorrections = new Counter({
+      name: "timenet_registry_port_corrections_total",
+      help: "Ports replaced by the peer's own Hello, by what the replaced one was: unverified (a peer-exchange claim) or verified",
+      labelNames: ["was"],
+      registers: r,
+    });
+    this.clipped = new Counter({ name: "timenet_registry_clipped_fields_total", help: "Peer-supplied fields cut to their limit before the book stored them, by field", labelNames: ["field"], registers: r });
     this.peerExchangeRequests = new Counter({ name: "timenet_registry_peer_exchange_requests_total", help: "GetPeers: answered (to peers) and asked (of peers) by result", labelNames: ["result"], registers: r });
     this.gatewayState = new Counter({
       name: "timenet_registry_gateway_state_total",

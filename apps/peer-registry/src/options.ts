@@ -49,6 +49,12 @@ export interface RegistryOptions extends ServiceEndpointOptions {
   dialGiveUpMs?: number;
   /** Learned (not configured) peers are forgotten after this many consecutive failures. Default 8. */
   forgetAfterFailures?: number;
+  /**
+   * An address learned from peer exchange and never verified (no handshake
+   * with that IP yet) is dropped after this many failed dials, never counted
+   * against the IP. At most forgetAfterFailures. Default 3.
+   */
+  unverifiedMaxFailures?: number;
   /** How often dials, ban expiry and stable connections are evaluated. Default 1 s. */
   tickMs?: number;
   /** Most dials sent in one tick. Default 8. */
@@ -64,6 +70,8 @@ export interface RegistryOptions extends ServiceEndpointOptions {
   peerExchangeMaxAgeMs?: number;
   /** New candidates accepted from one peer. Default 64 per 10 min. */
   candidateRate?: Rate;
+  /** Telling peers whose candidate budget is remembered, whatever they do; beyond this the fullest budget is forgotten. Default 1024. */
+  peerExchangeSources?: number;
 }
 
 export const DEFAULT_SCORE_POLICY: ScorePolicy = {
@@ -90,6 +98,7 @@ export const REGISTRY_DEFAULTS = {
   stableAfterMs: 60_000,
   dialGiveUpMs: 20_000,
   forgetAfterFailures: 8,
+  unverifiedMaxFailures: 3,
   tickMs: 1_000,
   maxDialsPerTick: 8,
   maxBookSize: 5_000,
@@ -97,6 +106,7 @@ export const REGISTRY_DEFAULTS = {
   peerExchangeMax: 32,
   peerExchangeMaxAgeMs: 3 * 60 * 60_000,
   candidateRate: { count: 64, periodMs: 10 * 60_000, burst: 64 } as Rate,
+  peerExchangeSources: 1_024,
 };
 
 export type ResolvedRegistryOptions = typeof REGISTRY_DEFAULTS &

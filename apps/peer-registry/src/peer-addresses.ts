@@ -1,10 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { PeerAddressSchema, PeerSource, type PeerAddress } from "@timenet/proto";
 import { isPublicIp, isValidIp, normalizeIp, type PeerIp } from "@timenet/net-address";
-import { TokenBucket, type Rate } from "@timenet/rate-limit";
+import type { Rate } from "@timenet/rate-limit";
 import type { Logger } from "@timenet/telemetry";
 import type { RegistryMetrics } from "./metrics.js";
 import { isBanned, type PeerRecords } from "./peer-records.js";
+import { SourceBudgets } from "./source-budgets.js";
 
 export type CandidateResult = "accepted" | "known" | "invalid" | "private" | "self" | "rate_limited" | "book_full" | "unknown_source";
 
@@ -19,6 +20,8 @@ export interface PeerAddressesOptions {
   maxAgeMs: number;
   /** New candidates accepted from one source peer. */
   candidateRate: Rate;
+  /** Source peers whose budget is remembered. */
+  maxSources: number;
   /** When a new IP may first be dialled (the dial planner's rule). */
   firstDialAt: (ip: string, now: number) => number;
 }
@@ -28,14 +31,20 @@ export interface PeerAddressesOptions {
  * tell others about (ones we have really been connected to, recently, never
  * banned, never private ones to a public peer), and which addresses we take
  * from others as dial candidates (a bounded number per source peer, so one
- * peer cannot flood the book). A source's budget lives as long as its book
- * entry: reconnecting does not refill it.
+ * peer cannot flood the book). A source's budget is keyed by its IP and kept
+ * apart from its book entry: reconnecting, or leaving the book and coming
+ * back, does not refill it.
+ *
+ * An address taken is a third party's claim: the record it creates is
+ * unverified (see `isUnverified`) until a handshake with that IP completes,
+ * and a claim never changes an entry the book already holds, whose port is
+ * the peer's own word (its Hello), the operator's, or an earlier claim.
  */
 export class PeerAddresses {
-  private readonly budgets = new Map<PeerIp, TokenBucket>();
+  private readonly budgets: SourceBudgets;
 
   constructor(private readonly o: PeerAddressesOptions) {
-    o.records.events.on("removed", (ip) => this.budgets.delete(ip));
+    this.budgets = new SourceBudgets({ rate: o.candidateRate, maxSources: o.maxSources, onSize: (n) => o.metrics.exchangeSources.set(n) });
   }
 
   /** Up to `max` good peers to tell `forIp` about. */
@@ -66,15 +75,10 @@ export class PeerAddresses {
     };
     const read = addrs.slice(0, this.o.max);
     if (addrs.length > read.length) count("rate_limited", addrs.length - read.length);
-    // Budgets are kept for book entries only, so they are bounded by the book.
+    // Only a peer we hold a connection record of may tell us anything.
     if (!this.o.records.has(from)) {
       if (read.length > 0) count("unknown_source", read.length);
       return tally;
-    }
-    let budget = this.budgets.get(from);
-    if (!budget) {
-      budget = new TokenBucket(this.o.candidateRate, now);
-      this.budgets.set(from, budget);
     }
     const fromPublic = isPublicIp(from);
     for (const a of read) {
@@ -82,11 +86,11 @@ export class PeerAddresses {
       else {
         const ip = normalizeIp(a.ip);
         if (ip === from || this.o.records.has(ip)) count("known");
-        else if (!budget.take(1, now)) count("rate_limited");
+        else if (!this.budgets.take(from, now)) count("rate_limited");
         else count(this.addCandidate(ip, a.port, fromPublic, now));
       }
     }
-    if (tally.accepted) this.o.logger.info({ peer_ip: from, ...tally }, "learned peers from peer exchange");
+    if (tally.accepted) this.o.logger.info({ peer_ip: from, ...tally }, "learned peers from peer exchange (unverified until a handshake)");
     return tally;
   }
 

@@ -53,6 +53,7 @@ export function openPeerBook(o: { store: PeerStore; options: ResolvedRegistryOpt
     stableAfterMs: options.stableAfterMs,
     dialGiveUpMs: options.dialGiveUpMs,
     forgetAfterFailures: options.forgetAfterFailures,
+    unverifiedMaxFailures: options.unverifiedMaxFailures,
     random: o.random,
   });
   const firstDialAt = (ip: string, now: number) => planner.firstDialAt(ip, now);
@@ -74,6 +75,7 @@ export function openPeerBook(o: { store: PeerStore; options: ResolvedRegistryOpt
     max: options.peerExchangeMax,
     maxAgeMs: options.peerExchangeMaxAgeMs,
     candidateRate: options.candidateRate,
+    maxSources: options.peerExchangeSources,
     firstDialAt,
   });
 

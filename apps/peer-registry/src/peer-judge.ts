@@ -6,6 +6,7 @@ import type { Logger } from "@timenet/telemetry";
 import type { RegistryMetrics } from "./metrics.js";
 import type { ScorePolicy } from "./options.js";
 import { isBanned, type PeerRecords } from "./peer-records.js";
+import { clipText, LOG_TEXT_LIMIT } from "./peer-strings.js";
 import { banDurationMs, decayedScore, gradeOf, penaltyFor } from "./scoring.js";
 
 export type PeerJudgeEvents = {
@@ -79,7 +80,7 @@ export class PeerJudge {
     p.score = score;
     p.scoreAtMs = BigInt(now);
     const shouldBan = score <= this.o.score.banThreshold;
-    this.o.logger.warn({ peer_ip: ip, kind, severity, score: Math.round(score), detail: off.detail }, "offence");
+    this.o.logger.warn({ peer_ip: ip, kind, severity, score: Math.round(score), detail: clipText(off.detail, LOG_TEXT_LIMIT) }, "offence");
     let banned = false;
     if (shouldBan && p.allowListed) {
       this.o.logger.warn({ peer_ip: ip, kind, score: Math.round(score) }, "allow-listed peer is never banned automatically");

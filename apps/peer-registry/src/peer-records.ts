@@ -4,9 +4,10 @@ import { compareIp, type PeerIp } from "@timenet/net-address";
 import { TypedEvents, type ListenerErrorHandler } from "@timenet/events";
 import type { Logger } from "@timenet/telemetry";
 import type { BookCounts, RegistryMetrics } from "./metrics.js";
+import { clipPeerFields } from "./peer-strings.js";
 import type { PeerStore } from "./peer-store.js";
 
-export type RemovedWhy = "given_up" | "evicted";
+export type RemovedWhy = "given_up" | "unverified" | "evicted";
 
 export type PeerRecordEvents = {
   /** An IP left the book: every unit forgets what it kept about it. */
@@ -33,6 +34,21 @@ export function isBanned(p: Peer, now: number): boolean {
 }
 
 /**
+ * Whether the record rests on a third party's claim only: learned from peer
+ * exchange, no handshake with that IP ever completed, and no operator vouched
+ * for it (configuration, addnode, allow-list). Nothing that happens to such
+ * an address (its dials failing) is held against the IP.
+ */
+export function isUnverified(p: Peer): boolean {
+  return p.source === PeerSource.PEER_EXCHANGE && p.totalConnections === 0 && !p.persistent && !p.allowListed;
+}
+
+/** Whether the record holds a judgement of the IP (a penalty not yet lifted, or past bans) that must outlive its connections. */
+export function holdsJudgement(p: Peer): boolean {
+  return p.score < 0 || p.banCount > 0;
+}
+
+/**
  * The peer book's records and their storage: one `Peer` per normalised IP
  * (never two for one machine), written through to LMDB on every change. It
  * decides nothing about peers; the dial planner, the judge, the gateway's
@@ -52,6 +68,7 @@ export class PeerRecords {
   load(now: number): Peer[] {
     const loaded = this.o.store.load((ip, err) => this.o.logger.error({ peer_ip: ip, err: err.message }, "undecodable peer record skipped"));
     for (const p of loaded) {
+      this.clip(p); // a book written before the limits
       refreshState(p, now);
       this.peers.set(p.ip as PeerIp, p);
     }
@@ -117,9 +134,10 @@ export class PeerRecords {
     return p;
   }
 
-  /** Writes a changed record through to LMDB (and derives its state). */
+  /** Writes a changed record through to LMDB (and derives its state); the one place records are written, so peer-supplied fields are clipped here. */
   save(p: Peer, now: number): void {
     if (p.connId !== 0) p.lastSeenMs = BigInt(now);
+    this.clip(p);
     refreshState(p, now);
     this.o.store.put(p);
   }
@@ -129,6 +147,13 @@ export class PeerRecords {
     this.o.store.remove(ip);
     this.o.metrics.forgotten.inc({ reason: why });
     this.events.emit("removed", ip, why);
+  }
+
+  private clip(p: Peer): void {
+    const cut = clipPeerFields(p);
+    if (cut.length === 0) return;
+    for (const field of cut) this.o.metrics.clipped.inc({ field });
+    this.o.logger.warn({ peer_ip: p.ip, fields: cut }, "peer-supplied fields over their limit were clipped before storing");
   }
 
   /** Drops the least valuable entry that nothing pins; false if there is none. */
@@ -145,9 +170,20 @@ export class PeerRecords {
   }
 }
 
-/** Lower score, then more failures, then seen longest ago. */
+/**
+ * What losing the entry would forget, least first: a claim nobody verified,
+ * then a plain peer, then a judgement (an offender evicted would come back
+ * with a clean slate, so it goes last, the lightest penalty first).
+ */
+function weight(p: Peer): number {
+  return holdsJudgement(p) ? 2 : isUnverified(p) ? 0 : 1;
+}
+
+/** Less to forget, then the lighter judgement, then more failures, then seen longest ago. */
 function worse(a: Peer, b: Peer): boolean {
-  if (a.score !== b.score) return a.score < b.score;
+  if (weight(a) !== weight(b)) return weight(a) < weight(b);
+  if (a.score !== b.score) return a.score > b.score;
+  if (a.banCount !== b.banCount) return a.banCount < b.banCount;
   if (a.consecutiveDialFailures !== b.consecutiveDialFailures) return a.consecutiveDialFailures > b.consecutiveDialFailures;
   return a.lastSeenMs < b.lastSeenMs;
 }

@@ -6,7 +6,7 @@ import { DialFailedSchema, Direction, DisconnectReason, OffenceKind, PeerState }
 import { conn, ip, makeBook, offence, peerOf, run } from "./book-fixture.js";
 import { backoffDelayMs } from "../src/backoff.js";
 
-const dialFailed = (addr: string, socketError: string, reason = DisconnectReason.UNSPECIFIED) => create(DialFailedSchema, { ip: addr, port: 24100, socketError, reason });
+const dialFailed = (addr: string, socketError: string, reason = DisconnectReason.UNSPECIFIED, port = 24100) => create(DialFailedSchema, { ip: addr, port, socketError, reason });
 
 test("backoff doubles with jitter and is capped", () => {
   assert.deepEqual([1, 2, 3, 4, 10].map((f) => backoffDelayMs(f, 1_000, 60_000, () => 0)), [500, 1_000, 2_000, 4_000, 30_000]);
@@ -55,7 +55,8 @@ test("dial failures back off and learned peers are forgotten after too many; a s
   b.planner.onDialFailed(dialFailed("10.0.0.7", "bogus label!"), 4_000);
   assert.equal(b.records.get(ip("10.0.0.7")), undefined, "forgotten after three failures");
   assert.equal(await b.metric("timenet_registry_dial_failures_total", { reason: "other" }), 1, "an unknown label is bounded");
-  assert.equal(await b.metric("timenet_registry_forgotten_total", { reason: "given_up" }), 1);
+  // It never answered as a peer: dropped as an unverified claim (the lower of the two limits applies).
+  assert.equal(await b.metric("timenet_registry_forgotten_total", { reason: "unverified" }), 1);
 
   b.planner.onDialFailed(dialFailed("10.0.0.8", "etimedout"), 2_000);
   b.connections.apply(conn("10.0.0.8", 5, { at: 3_000 }), 3_000);
@@ -83,7 +84,7 @@ test("a dial the gateway never reported (our gateway was away) is retried after 
   b.connections.apply(run(2), 7_500);
   assert.equal(b.planner.pendingCount, 0);
   assert.deepEqual(b.planner.due(7_500).map((o) => o.ip), ["10.0.0.1"], "redialled through the new gateway now");
-  b.planner.onDialFailed(dialFailed("10.0.0.1", "econnrefused"), 7_600);
+  b.planner.onDialFailed(dialFailed("10.0.0.1", "econnrefused", DisconnectReason.UNSPECIFIED, 1), 7_600);
   assert.equal(peerOf(b, "10.0.0.1").consecutiveDialFailures, 1, "a reported failure counts");
   for (const [k, reason] of [DisconnectReason.SHUTDOWN, DisconnectReason.OPERATOR, DisconnectReason.DUPLICATE, DisconnectReason.LOCAL_RESTART, DisconnectReason.BANNED].entries()) {
     b.connections.apply(conn("10.0.0.1", 10 + k, { run: 2, at: 8_000 + k }), 8_000 + k);
@@ -118,4 +119,37 @@ test("the planner's pending dials are bounded by the book: a forgotten, evicted 
   }
   assert.ok(b.planner.pendingCount <= b.records.size);
   assert.ok(await b.metric("timenet_registry_forgotten_total", { reason: "evicted" }) > 0, "the bound was reached");
+});
+
+test("an address learned from peer exchange: its failures are never held against the IP; it is dropped quietly; a failure of a port the record no longer holds counts for nothing", async () => {
+  const b = await makeBook({ backoffMinMs: 1_000, forgetAfterFailures: 8, unverifiedMaxFailures: 2, bootstrapPeers: [{ ip: ip("10.0.0.1"), port: 1 }] });
+  b.connections.apply(run(1), 1_000);
+  b.connections.markInitialized(1_000);
+  b.connections.apply(conn("10.0.0.1", 1), 1_000);
+  const claim = (a: string, port: number) => ({ $typeName: "timenet.p2p.v1.PeerAddress" as const, ip: a, port, lastSeenMs: 0n });
+  b.addresses.ingest(ip("10.0.0.1"), [claim("10.0.0.7", 22), claim("10.0.0.8", 22)], 1_000);
+  // 10.0.0.7 never answers as a peer: two failures and it is gone, with no score, no ban, no offence.
+  for (const at of [2_000, 3_000]) {
+    b.planner.markSent(ip("10.0.0.7"), at);
+    b.planner.onDialFailed(dialFailed("10.0.0.7", "", DisconnectReason.FRAME_TOO_LARGE, 22), at);
+  }
+  assert.equal(b.records.has(ip("10.0.0.7")), false, "dropped after two failures, not FORGET_AFTER_FAILURES");
+  assert.equal(await b.metric("timenet_registry_forgotten_total", { reason: "unverified" }), 1);
+  assert.equal(await b.metric("timenet_registry_offences_total"), 0);
+  assert.equal(b.judge.policy(3_000).bans.length, 0);
+  // 10.0.0.8 fails once at the claimed port, then connects in: its Hello names 24108.
+  b.planner.markSent(ip("10.0.0.8"), 2_000);
+  b.planner.onDialFailed(dialFailed("10.0.0.8", "econnrefused", DisconnectReason.UNSPECIFIED, 22), 2_000);
+  b.planner.markSent(ip("10.0.0.8"), 4_000); // a second dial to port 22 is out
+  b.connections.apply(conn("10.0.0.8", 8, { direction: Direction.INBOUND, port: 24108, at: 5_000 }), 5_000);
+  b.connections.apply(conn("10.0.0.8", 8, { port: 24108, at: 5_000, ended: { reason: DisconnectReason.SHUTDOWN, livedMs: 100 } }), 5_500);
+  // The dial to port 22 fails after the peer proved its own port: not the peer's failure.
+  b.planner.onDialFailed(dialFailed("10.0.0.8", "", DisconnectReason.FRAME_TOO_LARGE, 22), 6_000);
+  const p = peerOf(b, "10.0.0.8");
+  assert.deepEqual([p.port, p.consecutiveDialFailures, p.score, p.isSelf], [24108, 0, 0, false]);
+  assert.equal(await b.metric("timenet_registry_dial_failures_total", { reason: "stale_address" }), 1);
+  // Verified now: its own failures count again, and it is forgotten only after FORGET_AFTER_FAILURES.
+  for (let k = 0; k < 3; k++) b.planner.onDialFailed(dialFailed("10.0.0.8", "econnrefused", DisconnectReason.UNSPECIFIED, 24108), 7_000 + k);
+  assert.equal(peerOf(b, "10.0.0.8").consecutiveDialFailures, 3);
+  assert.equal(await b.metric("timenet_registry_forgotten_total", { reason: "unverified" }), 1);
 });

@@ -1,7 +1,8 @@
 // The book's connection state comes from the gateway's published state only.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Direction, DisconnectReason, PeerDirection, PeerState } from "@timenet/proto";
+import { create } from "@bufbuild/protobuf";
+import { DialFailedSchema, Direction, DisconnectReason, PeerDirection, PeerState } from "@timenet/proto";
 import { conn, deleted, ip, makeBook, peerOf, run } from "./book-fixture.js";
 
 test("connections and their ends arrive as state; the reason and lifetime of each end reach the dial planner", async () => {
@@ -99,4 +100,32 @@ test("an entry whose key and IP disagree, or whose IP is not one, is ignored and
   b.connections.apply(deleted("2001:db8::7"), 1_100);
   assert.equal(peerOf(b, "2001:db8::7").lastDisconnectReason, DisconnectReason.LOCAL_RESTART);
   assert.equal(b.records.get(ip("2001:db8::7"))!.state, PeerState.DISCONNECTED);
+});
+
+test("the peer's own Hello corrects a claimed port (and the claim's failures go with it); a huge string in it is clipped before it is stored", async () => {
+  const b = await makeBook({ unverifiedMaxFailures: 3 });
+  b.connections.apply(run(1), 1_000);
+  b.connections.markInitialized(1_000);
+  b.connections.apply(conn("10.0.7.9", 9), 1_000);
+  b.addresses.ingest(ip("10.0.7.9"), [{ $typeName: "timenet.p2p.v1.PeerAddress", ip: "10.0.7.1", port: 22, lastSeenMs: 0n }], 1_000);
+  b.planner.onDialFailed(create(DialFailedSchema, { ip: "10.0.7.1", port: 22, reason: DisconnectReason.BAD_FRAME }), 1_500);
+  assert.equal(peerOf(b, "10.0.7.1").consecutiveDialFailures, 1);
+  const inbound = conn("10.0.7.1", 1, { direction: Direction.INBOUND, port: 24107, at: 2_000 });
+  if (inbound.op === "put" && "connection" in inbound.value) {
+    const hello = inbound.value.connection.hello!;
+    hello.softwareVersion = "v".repeat(4 << 20);
+    hello.network = "n".repeat(1_000);
+    hello.bestHash = new Uint8Array(1 << 20);
+    hello.nodeId = new Uint8Array(1 << 20);
+  }
+  b.connections.apply(inbound, 2_000);
+  const p = peerOf(b, "10.0.7.1");
+  assert.deepEqual([p.port, p.consecutiveDialFailures, p.state], [24107, 0, PeerState.CONNECTED]);
+  assert.equal(await b.metric("timenet_registry_port_corrections_total", { was: "unverified" }), 1);
+  assert.deepEqual([p.softwareVersion.length, p.network.length, p.bestHash.length, p.nodeId], [128, 64, 0, ""]);
+  assert.equal(await b.metric("timenet_registry_clipped_fields_total"), 3);
+  // What is on disk is what ListPeers shows: clipped.
+  await b.store.flushed();
+  const again = await b.reopen(3_000);
+  assert.equal(peerOf(again, "10.0.7.1").softwareVersion.length, 128);
 });

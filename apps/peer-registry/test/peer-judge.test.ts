@@ -1,8 +1,9 @@
 // The judge: offences graded by kind, decaying scores, bans, the admission policy.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { OffenceKind, PeerState } from "@timenet/proto";
-import { ip, makeBook, offence, peerOf } from "./book-fixture.js";
+import { create } from "@bufbuild/protobuf";
+import { DialFailedSchema, Direction, DisconnectReason, OffenceKind, PeerState } from "@timenet/proto";
+import { conn, ip, makeBook, offence, peerOf, run } from "./book-fixture.js";
 import { banDurationMs, decayedScore } from "../src/scoring.js";
 
 test("bans double and are capped; scores decay towards zero", () => {
@@ -77,4 +78,34 @@ test("the admission policy lists live bans and the allow-list with the limits; i
   const v = later.judge.policy(3_000).version;
   later.judge.ban(ip("10.0.8.3"), 0, "", 3_000);
   assert.ok(later.judge.policy(3_000).version > v, "every change raises it");
+});
+
+test("a judgement survives the peer's reconnects, a full book and its dial failures", async () => {
+  const b = await makeBook({ maxBookSize: 10, forgetAfterFailures: 2, backoffMinMs: 1_000 });
+  b.connections.apply(run(1), 1_000);
+  b.connections.markInitialized(1_000);
+  const m = "10.0.11.1";
+  b.connections.apply(conn(m, 1, { direction: Direction.INBOUND }), 1_000);
+  b.judge.onOffence(offence(m, OffenceKind.BAD_FRAME), 1_000);
+  b.connections.apply(conn(m, 1, { ended: { reason: DisconnectReason.BAD_FRAME, livedMs: 10 } }), 1_100);
+  // It reconnects at once: the same score, and a second mid offence bans.
+  b.connections.apply(conn(m, 2, { direction: Direction.INBOUND, at: 1_200 }), 1_200);
+  assert.ok(peerOf(b, m).score <= -59, `score ${peerOf(b, m).score} kept`);
+  assert.equal(b.judge.onOffence(offence(m, OffenceKind.BAD_FRAME), 1_300), true);
+  b.connections.apply(conn(m, 2, { at: 1_200, ended: { reason: DisconnectReason.BANNED, livedMs: 100 } }), 1_300);
+  b.judge.tick(Number(peerOf(b, m).banUntilMs) + 1); // the ban lapses: score 0, one ban on record
+  const after = Number(peerOf(b, m).banUntilMs) + 10_000;
+  // It refuses our redials: we stop dialling it, but its ban count stays.
+  for (let k = 0; k < 2; k++) b.planner.onDialFailed(create(DialFailedSchema, { ip: m, port: 24100, socketError: "econnrefused" }), after + k);
+  assert.deepEqual([peerOf(b, m).banCount, peerOf(b, m).port], [1, 0]);
+  assert.equal(await b.metric("timenet_registry_forgotten_total", { reason: "given_up_judged" }), 1);
+  // A full book evicts claims and plain peers before it.
+  b.connections.apply(conn("10.0.11.9", 9), after);
+  for (let i = 0; i < 30; i++) b.addresses.ingest(ip("10.0.11.9"), [{ $typeName: "timenet.p2p.v1.PeerAddress", ip: `10.0.12.${i}`, port: 24100, lastSeenMs: 0n }], after + i);
+  assert.equal(b.records.size, 10);
+  assert.ok(b.records.has(ip(m)), "the judged IP is kept");
+  // When it comes back, its next ban lasts twice as long.
+  b.connections.apply(conn(m, 3, { direction: Direction.INBOUND, at: after + 100 }), after + 100);
+  b.judge.onOffence(offence(m, OffenceKind.BAD_SIGNATURE), after + 200);
+  assert.equal(Number(peerOf(b, m).banUntilMs) - (after + 200), 2 * 3_600_000);
 });

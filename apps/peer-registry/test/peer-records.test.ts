@@ -1,7 +1,8 @@
 // The records and their storage: one per IP, written through, bounded.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { OffenceKind, PeerSource, PeerState } from "@timenet/proto";
+import { create } from "@bufbuild/protobuf";
+import { OffenceKind, PeerSchema, PeerSource, PeerState } from "@timenet/proto";
 import { conn, ip, makeBook, offence, peerOf, run } from "./book-fixture.js";
 
 const addr = (a: string) => ({ $typeName: "timenet.p2p.v1.PeerAddress" as const, ip: a, port: 24100, lastSeenMs: 0n });
@@ -66,4 +67,14 @@ test("a listener that throws is counted and logged; the change it listened to st
   assert.equal(b.planner.isPending(ip("10.0.9.2")), false, "the planner forgot it too");
   assert.equal(after, 1, "a listener after the throwing one still ran");
   assert.equal(await b.metric("timenet_registry_listener_errors_total", { event: "removed" }), 1);
+});
+
+test("a book written before the limits is clipped as it loads", async () => {
+  const b = await makeBook();
+  b.store.put(create(PeerSchema, { ip: "10.0.9.7", softwareVersion: "x".repeat(1 << 20), banReason: "operator: " + "y".repeat(10_000), bestHash: new Uint8Array(64) }));
+  await b.store.flushed();
+  const again = await b.reopen(2_000);
+  const p = peerOf(again, "10.0.9.7");
+  assert.deepEqual([p.softwareVersion.length, p.banReason.length, p.bestHash.length], [128, 256, 0]);
+  assert.equal(await again.metric("timenet_registry_clipped_fields_total", { field: "softwareVersion" }), 1);
 });
