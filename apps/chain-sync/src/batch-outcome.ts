@@ -13,11 +13,13 @@ export type FetchResult =
   | { kind: "gateway_silent"; detail: string }
   /** The gateway did not ask the peer: not connected, connection closed, or its own per-connection limit. */
   | { kind: "peer_unreachable"; detail: string }
+  /** The peer's connection closed while our question was out: it left (Goodbye), or the link broke. Nothing proven. */
+  | { kind: "peer_left"; detail: string }
   /** The peer did not answer within the timeout. */
   | { kind: "timeout"; detail: string }
   /** The peer answered with another message than Blocks. */
   | { kind: "not_blocks"; answered: string }
-  /** No blocks from a height the peer claimed to have. */
+  /** No blocks from a height the peer claimed to have (see the outcomes `empty` and `unbacked_claim`). */
   | { kind: "empty" }
   /** A block at another height than its place in the answer. */
   | { kind: "out_of_order"; index: number; height: number | undefined }
@@ -45,8 +47,18 @@ export type BatchOutcome =
   | { kind: "fork_too_deep"; peer: PeerIp; detail: string }
   /** The store found a block invalid. */
   | { kind: "invalid"; peer: PeerIp; height: number; reason: string; detail: string }
-  /** A GetBlocks failed (at `from`, after any earlier rounds were applied). */
+  /**
+   * A GetBlocks failed (at `from`, after any earlier rounds were applied).
+   * `empty` here: no blocks from a height within max_reorg_depth of the
+   * peer's claim, which a reorg on its side may have taken back.
+   */
   | (FetchFailure & { peer: PeerIp; from: number })
+  /**
+   * No blocks from `from`, at least max_reorg_depth below the height the peer
+   * claimed: no reorg takes back that much, so the claim was never backed.
+   * `report`: the first proof of this claim (reported once, never per batch).
+   */
+  | { kind: "unbacked_claim"; peer: PeerIp; from: number; claim: number; report: boolean }
   /** Fetched back twice the reorg limit and still no common block: another chain, not an offence. */
   | { kind: "does_not_link"; peer: PeerIp; from: number }
   /**
@@ -54,8 +66,11 @@ export type BatchOutcome =
    * claims less than the batch, or kept answering short for too many rounds.
    */
   | { kind: "rest_elsewhere"; peer: PeerIp; why: "peer_height" | "rounds" }
-  /** Nobody claims the range (yet). */
-  | { kind: "no_peer" }
+  /**
+   * Nobody credibly claims the range: its claimant left or lost its standing
+   * since it was planned. `deliveries`: how often this batch was taken.
+   */
+  | { kind: "no_peer"; deliveries: number }
   /** Every peer claiming the range failed it: start over with all of them. */
   | { kind: "every_peer_tried" }
   /** Ahead of the tip, and the chain did not reach its parent in time (or there was no room to wait). */

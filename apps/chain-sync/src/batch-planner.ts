@@ -12,20 +12,30 @@ export interface BatchPlannerOptions {
   logger: Logger;
   batchSize: number;
   maxPendingBatches: number;
+  /** Batches planned beyond what is backed (see PeerHeights.horizon). */
+  lookaheadBatches: number;
   replanAfterMs: number;
 }
 
 /**
- * Turns the gap between our tip and the best peer's height into batches on
- * the work queue. Runs only on the replica holding the planner lease. Never
- * queues more than maxPendingBatches untaken batches; if the tip stops
- * moving while we are behind, the range is planned again (a lost batch
- * cannot stall the sync; a duplicate is just "already have").
+ * Turns the gap between our tip and the planning horizon into batches on
+ * the work queue. Runs only on the replica holding the planner lease. The
+ * horizon is what peers in good standing claim, but never more than
+ * lookaheadBatches beyond what is backed: a claim is probed, not believed,
+ * so one peer's lie cannot fill the queue with heights that do not exist.
+ * When the best claim in good standing falls below the plan (its claimant
+ * left or lost its standing), the plan falls with it, and what lies above is
+ * planned again once a claim in good standing covers it. Never queues more than
+ * maxPendingBatches untaken batches; if the tip stops moving while we are
+ * behind, the range is planned again (a lost batch cannot stall the sync; a
+ * duplicate is just "already have").
  */
 export class BatchPlanner {
   private planned = 0;
   private planId = BigInt(Date.now());
   private planning = false;
+  /** Asked to plan while planning: once more when done (the tip or a claim moved meanwhile). */
+  private again = false;
   private lastReplanAt = Date.now();
 
   constructor(private readonly o: BatchPlannerOptions) {}
@@ -37,16 +47,22 @@ export class BatchPlanner {
 
   /** A new leader starts from our tip. */
   reset(): void {
-    this.planned = this.o.tip.height;
+    this.setPlanned(this.o.tip.height);
     this.planId++;
     this.lastReplanAt = Date.now();
   }
 
   async plan(): Promise<void> {
-    if (this.planning) return;
+    if (this.planning) {
+      this.again = true;
+      return;
+    }
     this.planning = true;
     try {
-      await this.planOnce();
+      do {
+        this.again = false;
+        await this.planOnce();
+      } while (this.again);
     } catch (err) {
       this.o.logger.warn({ err: (err as Error).message }, "planning failed; retrying at the next tick");
     } finally {
@@ -54,28 +70,42 @@ export class BatchPlanner {
     }
   }
 
+  private setPlanned(height: number): void {
+    this.planned = height;
+    this.o.metrics.plannedUpTo.set(height);
+  }
+
   private async planOnce(): Promise<void> {
     const { tip, heights, queue, metrics, logger } = this.o;
-    const best = heights.best();
     const ours = tip.height;
-    if (!best || best.height <= ours) {
-      this.planned = ours;
+    const horizon = heights.horizon(ours, this.o.lookaheadBatches * this.o.batchSize);
+    // Only a claim that is gone or lost its standing drops the plan; the lookahead only paces it (it moves with a tip that may step back).
+    const claimed = heights.best()?.height ?? 0;
+    if (this.planned > Math.max(ours, claimed)) {
+      // What lies above is claimed by nobody in good standing now: its batches are dropped by the workers, and planned again from here.
+      logger.info({ our_height: ours, planned_up_to: this.planned, best_claim: claimed, horizon }, "claims above the plan are gone or unbacked; the plan falls back");
+      this.planId++;
+      this.setPlanned(Math.max(ours, horizon));
+    }
+    if (horizon <= ours) {
+      this.setPlanned(ours);
       return;
     }
     const now = Date.now();
-    if (this.planned < ours) this.planned = ours;
+    if (this.planned < ours) this.setPlanned(ours);
     if (now - tip.changedAt > this.o.replanAfterMs && now - this.lastReplanAt > this.o.replanAfterMs && this.planned > ours) {
-      logger.warn({ our_height: ours, planned_up_to: this.planned, best_peer_ip: best.ip, best_height: best.height }, "no progress; planning the range again");
-      this.planned = ours;
+      const best = heights.best();
+      logger.warn({ our_height: ours, planned_up_to: this.planned, best_peer_ip: best?.ip, best_height: best?.height }, "no progress; planning the range again");
+      this.setPlanned(ours);
       this.planId++;
       this.lastReplanAt = now;
     }
-    if (this.planned >= best.height) return;
+    if (this.planned >= horizon) return;
     let { pending } = await queueDepth(queue);
     const first = this.planned + 1;
-    while (this.planned < best.height && pending < this.o.maxPendingBatches) {
+    while (this.planned < horizon && pending < this.o.maxPendingBatches) {
       const from = this.planned + 1;
-      const count = Math.min(this.o.batchSize, best.height - this.planned);
+      const count = Math.min(this.o.batchSize, horizon - this.planned);
       const queued = await publishBatch(queue, { fromHeight: from, count, plannedAtMs: BigInt(now), planId: this.planId }, `${this.planId}:${from}:${count}`);
       if (queued === "refused") {
         // The queue is at its bound: this range stays unplanned and is tried again at the next tick.
@@ -84,11 +114,9 @@ export class BatchPlanner {
         break;
       }
       metrics.batchesPlanned.inc();
-      this.planned += count;
+      this.setPlanned(this.planned + count);
       pending++;
     }
-    if (this.planned >= first) {
-      logger.debug({ from: first, to: this.planned, best_peer_ip: best.ip, best_height: best.height }, "batches planned");
-    }
+    if (this.planned >= first) logger.debug({ from: first, to: this.planned, horizon }, "batches planned");
   }
 }

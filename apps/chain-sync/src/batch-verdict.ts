@@ -8,6 +8,13 @@ import type { BatchOutcome } from "./batch-outcome.js";
  */
 export const LOSING_BRANCH_TRIES = 3;
 
+/**
+ * A batch nobody credibly claims is offered again this often (a claim may
+ * be on its way: a NewBlock another replica heard first), then dropped: the
+ * planner plans the range again once a claim in good standing covers it.
+ */
+export const UNCLAIMED_TRIES = 3;
+
 /** What happens to a batch after its outcome, and whether its peer is reported. */
 export type Verdict =
   /** Done: the batch leaves the queue (its peer reported for `offence`, if set). */
@@ -47,7 +54,13 @@ export function verdict(o: BatchOutcome): Verdict {
     case "not_blocks":
       return { action: "reassign", offence: OffenceKind.PROTOCOL_VIOLATION, detail: `answered GetBlocks ${o.from} with ${o.answered}` };
     case "empty":
-      return { action: "reassign", offence: OffenceKind.EMPTY_RESPONSE, detail: `no blocks from ${o.from} although it claimed the height` };
+      return { action: "reassign", detail: `no blocks from ${o.from}, within max_reorg_depth of its claim: a reorg may have taken them back` };
+    case "unbacked_claim":
+      return o.report
+        ? { action: "reassign", offence: OffenceKind.UNBACKED_CLAIM, detail: `claimed height ${o.claim} and has no blocks from ${o.from}` }
+        : { action: "reassign", detail: `claimed height ${o.claim} and has no blocks from ${o.from} (this claim already reported)` };
+    case "peer_left":
+      return { action: "reassign", detail: `the peer left while asked: ${o.detail}` };
     case "timeout":
       return { action: "reassign", offence: OffenceKind.REQUEST_TIMEOUT, detail: `GetBlocks ${o.from} timed out: ${o.detail}` };
     case "peer_unreachable":
@@ -59,7 +72,9 @@ export function verdict(o: BatchOutcome): Verdict {
     case "every_peer_tried":
       return { action: "reassign_all", detail: "every peer tried; starting over with all of them" };
     case "no_peer":
-      return { action: "hand_back", delayMs: 1_000, detail: "no peer claims the range" };
+      return o.deliveries < UNCLAIMED_TRIES
+        ? { action: "hand_back", delayMs: 500, detail: "no peer in good standing claims the range" }
+        : { action: "ack", detail: "no peer in good standing claims the range: dropped, planned again once one does" };
     case "parent_not_reached":
       return { action: "hand_back", delayMs: 500, detail: "the chain did not reach the batch's parent in time" };
     case "gateway_silent":

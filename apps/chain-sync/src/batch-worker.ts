@@ -19,7 +19,7 @@ import type { PeerIp } from "@timenet/net-address";
 import type { Bus } from "@timenet/bus";
 import type { ServiceClient } from "@timenet/grpc";
 import type { Logger } from "@timenet/telemetry";
-import type { BatchOutcome } from "./batch-outcome.js";
+import type { BatchOutcome, FetchFailure } from "./batch-outcome.js";
 import { pause, STOPPED, unlessAborted } from "./abortable.js";
 import { verdict } from "./batch-verdict.js";
 import type { BlockBuffer } from "./block-buffer.js";
@@ -155,7 +155,7 @@ export class BatchWorker {
     const tried = new Set(batch.triedPeers);
     const peer = heights.pick(to, tried) ?? heights.pick(from, tried);
     if (!peer) {
-      if (tried.size === 0) return { kind: "no_peer" };
+      if (!heights.pick(from)) return { kind: "no_peer", deliveries: msg.info.deliveryCount };
       // Every claimant failed it: start over after a pause, so peers that all fail cannot make a tight loop.
       return (await pause(RETRY_ALL_PEERS_AFTER_MS, signal)) ? { kind: "every_peer_tried" } : { kind: "stopping" };
     }
@@ -165,14 +165,18 @@ export class BatchWorker {
     for (let rounds = 0; progress.next <= to; rounds++) {
       if (signal.aborted) return { kind: "stopping" };
       const next = progress.next;
-      // Never ask beyond what the peer claims: the rest of a batch it only partly has is another peer's.
-      const end = Math.min(to, heights.heightOf(peer) ?? 0);
+      // Never ask beyond what the peer credibly claims: the rest of a batch it only partly has is another peer's.
+      const claim = heights.heightOf(peer) ?? 0;
+      const end = Math.min(to, heights.credibleOf(peer) ?? 0);
       if (end < next) return { kind: "rest_elsewhere", peer, why: "peer_height" };
       if (rounds === MAX_ROUNDS) return { kind: "rest_elsewhere", peer, why: "rounds" };
+      // Reaching heights that neither our chain nor anything this IP served backs: the question tests its claim.
+      const probe = end > Math.max(tip.height, heights.standing.backedOf(peer));
       const fetched = await getBlocks(this.o.bus, peer, next, end - next + 1, this.o.requestTimeoutMs, signal);
       if (fetched.kind === "stopping") return fetched;
-      if (fetched.kind !== "blocks") return { ...fetched, peer, from: next };
+      if (fetched.kind !== "blocks") return this.unanswered(fetched, peer, next, claim, probe ? end : undefined);
       const { blocks } = fetched;
+      const last = next + blocks.length - 1;
 
       let res: PutBlocksResponse;
       for (;;) {
@@ -190,21 +194,25 @@ export class BatchWorker {
         case PutResult.APPLIED:
           wrote = true;
           heights.succeeded(peer);
+          heights.standing.backed(peer, last);
           metrics.blocksApplied.inc(res.applied);
           progress.next += blocks.length;
           break;
         case PutResult.ALREADY_HAVE:
+          heights.standing.backed(peer, last);
           progress.next += blocks.length;
           break;
         case PutResult.FORK_NOT_PREFERRED:
           // Kept aside by the store: the next blocks may make that fork the preferred chain.
           keptAside = true;
+          heights.standing.backed(peer, last);
           progress.next += blocks.length;
           break;
         case PutResult.HELD:
           // The store has them (early by our clock); what follows links to them once they are released.
           held = true;
           if (res.applied > 0) wrote = true;
+          heights.standing.backed(peer, last);
           progress.next += blocks.length;
           break;
         case PutResult.TOO_EARLY:
@@ -233,6 +241,24 @@ export class BatchWorker {
     return keptAside ? { kind: "fork_not_preferred", peer, inARow: heights.servedLosingBranch(peer) } : { kind: "already_have" };
   }
 
+  /**
+   * A GetBlocks that brought no blocks, and what it does to the peer's
+   * standing. No blocks at least max_reorg_depth below its claim proves the
+   * claim unbacked (its final height never goes down, so no reorg explains
+   * it; we asked within the claim). Leaving, a timeout, or no blocks nearer
+   * its claim prove nothing: when that was a probe, its claims are only
+   * suspended for a while.
+   */
+  private unanswered(fetched: FetchFailure, peer: PeerIp, next: number, claim: number, probedUpTo: number | undefined): BatchOutcome {
+    const { heights } = this.o;
+    if (fetched.kind === "empty") {
+      heights.lower(peer, next - 1);
+      if (next + this.o.maxReorgDepth <= claim) return { kind: "unbacked_claim", peer, from: next, claim, report: heights.standing.unbacked(peer, claim) };
+    }
+    if (probedUpTo !== undefined && (fetched.kind === "empty" || fetched.kind === "peer_left" || fetched.kind === "timeout")) heights.standing.probeFailed(peer, probedUpTo);
+    return { ...fetched, peer, from: next };
+  }
+
   /** Carries out the verdict on a batch's outcome: report, then ack, reassign or hand back. */
   private async settle(msg: JsMsg, batch: SyncBatch, outcome: BatchOutcome, progress: Progress): Promise<void> {
     const v = verdict(outcome);
@@ -243,6 +269,7 @@ export class BatchWorker {
     switch (v.action) {
       case "ack":
         if (outcome.kind === "fork_too_deep") this.o.logger.error(log, "batch refused: fork too deep");
+        if (outcome.kind === "no_peer") this.o.logger.info(log, "batch dropped: nobody in good standing claims it");
         if (v.offence !== undefined && peer !== undefined) this.report(peer, v.offence, v.detail);
         msg.ack();
         this.done++;

@@ -1,5 +1,5 @@
 import type { Registry } from "prom-client";
-import { BlockStoreService, Buckets, ChainSyncService, ChainTipSchema, decodeGatewayState, PeerMessageSchema, Subjects, WorkerHeartbeatSchema } from "@timenet/proto";
+import { BlockStoreService, Buckets, ChainSyncService, ChainTipSchema, decodeGatewayState, OffenceKind, OffenceSchema, PeerMessageSchema, Subjects, WorkerHeartbeatSchema } from "@timenet/proto";
 import { isValidIp, normalizeIp } from "@timenet/net-address";
 import { StateBucket } from "@timenet/bus";
 import { createGrpcClient } from "@timenet/grpc";
@@ -8,6 +8,7 @@ import { ServiceFrame } from "@timenet/service-runtime";
 import { BatchPlanner } from "./batch-planner.js";
 import { BatchWorker } from "./batch-worker.js";
 import { BlockBuffer } from "./block-buffer.js";
+import { ClaimStanding } from "./claim-standing.js";
 import { ConnectedPeers } from "./connected-peers.js";
 import { SyncMetrics } from "./metrics.js";
 import { resolveChainSyncOptions, type ChainSyncOptions, type ResolvedChainSyncOptions } from "./options.js";
@@ -47,7 +48,14 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
       logger.error({ event, err }, "event listener threw");
     };
     const tip = new TipTracker(onListenerError);
-    const heights = new PeerHeights();
+    // Planning looks again at once when a claim stops steering (planNow is defined below; only a worker's probe calls this).
+    const standing = new ClaimStanding({ maxEntries: o.maxStandingEntries, unbackedForMs: o.unbackedClaimMs }, (ip, reason, forMs) => {
+      metrics.claimsDistrusted.inc({ reason });
+      metrics.standingEntries.set(standing.size);
+      logger.warn({ peer_ip: ip, reason, for_ms: forMs }, "peer's height claims steer nothing for a while");
+      planNow();
+    });
+    const heights = new PeerHeights(standing);
     const progress = new SyncProgress();
     const genesisHex = Buffer.from(o.network.genesisHash).toString("hex");
 
@@ -78,13 +86,17 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
       logger,
       batchSize: o.batchSize,
       maxPendingBatches: o.maxPendingBatches,
+      lookaheadBatches: o.lookaheadBatches,
       replanAfterMs: o.replanAfterMs,
     });
     const planNow = () => {
       const best = heights.best();
       metrics.bestPeerHeight.set(best?.height ?? 0);
+      metrics.standingEntries.set(standing.size);
       if (lease.leader) void planner.plan();
     };
+    // The horizon moves with the tip: what the last batch backed makes room for the next.
+    tip.on("advanced", () => planNow());
     lease.on("changed", (leader) => {
       metrics.plannerLeader.set(leader ? 1 : 0);
       if (leader) {
@@ -103,6 +115,10 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
         if (p?.case !== "newBlock" || !isValidIp(m.peerIp)) return;
         heights.set(normalizeIp(m.peerIp), p.value.height);
         planNow();
+      }),
+      // Another replica proved a claim unbacked: this one stops trusting it too (and does not report it again).
+      bus.subscribe(Subjects.offence, OffenceSchema, (off) => {
+        if (off.kind === OffenceKind.UNBACKED_CLAIM && isValidIp(off.ip)) standing.reportedElsewhere(normalizeIp(off.ip));
       }),
     ];
     cleanups.push(() => subs.forEach((s) => s.unsubscribe()));

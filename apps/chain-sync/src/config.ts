@@ -9,6 +9,8 @@ export const chainSyncEnvSchema = {
   BLOCK_STORE_GRPC: str({ description: "The block-store's gRPC address", default: D.blockStoreGrpc }),
   SYNC_BATCH_SIZE: int({ description: "Blocks per batch", default: D.batchSize, min: 1, max: 1_000 }),
   SYNC_MAX_PENDING_BATCHES: int({ description: "Batches planned and not yet taken", default: D.maxPendingBatches, min: 1 }),
+  SYNC_LOOKAHEAD_BATCHES: int({ description: "Batches planned beyond what peers have backed with blocks: how far a height claim is probed", default: D.lookaheadBatches, min: 1 }),
+  SYNC_UNBACKED_CLAIM_FOR: durationMs({ description: "A peer found claiming heights it cannot serve: its claims steer nothing for this long", default: D.unbackedClaimMs, min: 1_000 }),
   SYNC_CONCURRENCY: int({ description: "Batches one replica works on at once", default: D.concurrency, min: 2, max: 64 }),
   SYNC_MAX_BUFFERED_BLOCKS: int({ description: "Fetched blocks held waiting for the chain to reach them", default: D.maxBufferedBlocks, min: 1 }),
   SYNC_ACK_WAIT: durationMs({ description: "A taken batch not finished within this is redelivered", default: D.ackWaitMs, min: 100 }),

@@ -31,7 +31,8 @@ export async function getBlocks(bus: Bus, peer: PeerIp, from: number, count: num
   if (res === STOPPED) return { kind: "stopping" };
   if (res.result.case === "error") {
     const { code, message } = res.result.value;
-    return code === PeerRequestErrorCode.TIMEOUT ? { kind: "timeout", detail: message } : { kind: "peer_unreachable", detail: message };
+    if (code === PeerRequestErrorCode.TIMEOUT) return { kind: "timeout", detail: message };
+    return code === PeerRequestErrorCode.PEER_CLOSED ? { kind: "peer_left", detail: message } : { kind: "peer_unreachable", detail: message };
   }
   const env = res.result.value;
   if (!env || env.payload.case !== "blocks") return { kind: "not_blocks", answered: env?.payload.case ?? "nothing" };

@@ -20,6 +20,8 @@ await runMain("chain-sync", logger, async () =>
     blockStoreGrpc: env.BLOCK_STORE_GRPC,
     batchSize: env.SYNC_BATCH_SIZE,
     maxPendingBatches: env.SYNC_MAX_PENDING_BATCHES,
+    lookaheadBatches: env.SYNC_LOOKAHEAD_BATCHES,
+    unbackedClaimMs: env.SYNC_UNBACKED_CLAIM_FOR,
     concurrency: env.SYNC_CONCURRENCY,
     maxBufferedBlocks: env.SYNC_MAX_BUFFERED_BLOCKS,
     ackWaitMs: env.SYNC_ACK_WAIT,

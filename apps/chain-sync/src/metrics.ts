@@ -18,11 +18,14 @@ export class SyncMetrics {
   readonly batchesRefused: Counter<"by">;
   readonly leaseRenewalFailures: Counter<"reason">;
   readonly leaseDropped: Counter<"reason">;
+  readonly plannedUpTo: Gauge;
+  readonly claimsDistrusted: Counter<"reason">;
+  readonly standingEntries: Gauge;
 
   constructor(registry: Registry) {
     const r = [registry];
     this.ourHeight = new Gauge({ name: "timenet_sync_our_height", help: "Height of our chain (the block-store's tip)", registers: r });
-    this.bestPeerHeight = new Gauge({ name: "timenet_sync_best_peer_height", help: "Highest height a connected peer claims", registers: r });
+    this.bestPeerHeight = new Gauge({ name: "timenet_sync_best_peer_height", help: "Highest height a connected peer in good standing claims (a peer out of standing counts only up to what it served)", registers: r });
     this.batches = new Counter({
       name: "timenet_sync_batches_total",
       help: "Batches finished by this worker, by outcome (README: chain-sync, what each does to the batch and whether the peer is reported)",
@@ -62,6 +65,14 @@ export class SyncMetrics {
       labelNames: ["by"],
       registers: r,
     });
+    this.plannedUpTo = new Gauge({ name: "timenet_sync_planned_up_to", help: "The last height the planner queued (at most SYNC_LOOKAHEAD_BATCHES beyond what is backed)", registers: r });
+    this.claimsDistrusted = new Counter({
+      name: "timenet_sync_claims_distrusted_total",
+      help: "Peer IPs whose height claims stopped steering the sync for a while, by reason: unbacked (proved: reported), probe_failed (a probe of the claim failed without proof: suspended), reported (by another replica)",
+      labelNames: ["reason"],
+      registers: r,
+    });
+    this.standingEntries = new Gauge({ name: "timenet_sync_claim_standing_entries", help: "Peer IPs whose claim standing is remembered (bounded by maxStandingEntries)", registers: r });
     this.plannerLeader.set(0);
   }
 }

@@ -13,6 +13,15 @@ export interface ChainSyncOptions extends ServiceEndpointOptions {
   batchSize?: number;
   /** Batches planned and not yet taken; the planner waits beyond this. Default 64. */
   maxPendingBatches?: number;
+  /**
+   * Batches planned beyond what is backed (our tip, or what a peer served us):
+   * how far a peer's height claim is probed before its blocks arrive. Default 16.
+   */
+  lookaheadBatches?: number;
+  /** A peer shown to claim heights it cannot serve: its claims steer nothing for this long (kept per IP, across reconnects). Default 10 min. */
+  unbackedClaimMs?: number;
+  /** Peer IPs whose claim standing is remembered. Default 4096. */
+  maxStandingEntries?: number;
   /** Batches one replica works on at once. Default 4. */
   concurrency?: number;
   /** Blocks held in memory waiting for the chain to reach them, per replica. Default 4096. */
@@ -37,6 +46,9 @@ export const CHAIN_SYNC_DEFAULTS = {
   blockStoreGrpc: grpcAddress("block-store"),
   batchSize: 128,
   maxPendingBatches: 64,
+  lookaheadBatches: 16,
+  unbackedClaimMs: 10 * 60_000,
+  maxStandingEntries: 4_096,
   concurrency: 4,
   maxBufferedBlocks: 4096,
   ackWaitMs: 30_000,

@@ -1,4 +1,5 @@
 import type { PeerIp } from "@timenet/net-address";
+import { ClaimStanding } from "./claim-standing.js";
 
 interface PeerHeight {
   height: number;
@@ -10,15 +11,25 @@ interface PeerHeight {
 
 /**
  * What each connected peer claims to have (its Hello, then its NewBlock
- * announcements). Bounded by the gateway's connection count.
+ * announcements), bounded by the gateway's connection count, and what those
+ * claims are worth: a claim counts only as far as its IP's standing allows
+ * (`ClaimStanding`, which outlives the connection).
  */
 export class PeerHeights {
   private readonly peers = new Map<PeerIp, PeerHeight>();
+
+  constructor(readonly standing = new ClaimStanding()) {}
 
   set(ip: PeerIp, height: number): void {
     const p = this.peers.get(ip);
     if (p) p.height = Math.max(p.height, height);
     else this.peers.set(ip, { height, failures: 0, losing: 0 });
+  }
+
+  /** The peer answered that it lacks `height + 1` (after a reorg, or it never had it): its claim is no more than `height` now. */
+  lower(ip: PeerIp, height: number): void {
+    const p = this.peers.get(ip);
+    if (p) p.height = Math.min(p.height, Math.max(0, height));
   }
 
   remove(ip: PeerIp): void {
@@ -51,18 +62,42 @@ export class PeerHeights {
     return this.peers.get(ip)?.height;
   }
 
+  /** What the peer's claim is worth now: all of it in good standing, else what its IP has backed. */
+  credibleOf(ip: PeerIp): number | undefined {
+    const p = this.peers.get(ip);
+    return p && this.standing.credible(ip, p.height);
+  }
+
+  /** The highest credible claim, and whose. */
   best(): { ip: PeerIp; height: number } | undefined {
     let best: { ip: PeerIp; height: number } | undefined;
-    for (const [ip, p] of this.peers) if (!best || p.height > best.height) best = { ip, height: p.height };
+    for (const [ip, p] of this.peers) {
+      const height = this.standing.credible(ip, p.height);
+      if (!best || height > best.height) best = { ip, height };
+    }
     return best;
   }
 
   /**
-   * A peer that claims `height`, not in `exclude`: the fewest recent
-   * failures first, then at random, so workers spread over peers.
+   * How far to plan: each credible claim, but no more than `lookahead`
+   * beyond what is backed (our tip, or what that IP served us, if higher).
+   * A claim is probed that far; only blocks served move it on.
    */
-  pick(height: number, exclude: ReadonlySet<string>): PeerIp | undefined {
-    const able = [...this.peers].filter(([ip, p]) => p.height >= height && !exclude.has(ip));
+  horizon(tip: number, lookahead: number): number {
+    let horizon = tip;
+    for (const [ip, p] of this.peers) {
+      const reach = Math.min(this.standing.credible(ip, p.height), Math.max(tip, this.standing.backedOf(ip)) + lookahead);
+      horizon = Math.max(horizon, reach);
+    }
+    return horizon;
+  }
+
+  /**
+   * A peer that credibly claims `height`, not in `exclude`: the fewest
+   * recent failures first, then at random, so workers spread over peers.
+   */
+  pick(height: number, exclude: ReadonlySet<string> = new Set()): PeerIp | undefined {
+    const able = [...this.peers].filter(([ip, p]) => this.standing.credible(ip, p.height) >= height && !exclude.has(ip));
     if (able.length === 0) return undefined;
     const least = Math.min(...able.map(([, p]) => p.failures));
     const best = able.filter(([, p]) => p.failures === least);

@@ -58,6 +58,8 @@ export interface SyncNode {
   startSync(extra?: Partial<ChainSyncOptions>): Promise<ChainSync>;
   /** Tells this node's gateway to dial another node (as its registry would). */
   dial(to: SyncNode): Promise<void>;
+  /** Stops the gateway (SIGTERM: Goodbye{SHUTDOWN} to every peer) and starts it again: the same key, address and port. */
+  restartGateway(): Promise<void>;
   height(): Promise<number>;
   tipHash(): Promise<string>;
   stop(): Promise<void>;
@@ -112,6 +114,10 @@ export async function startNode(k: number, o: NodeOptions = {}): Promise<SyncNod
       bus.publish(Subjects.registryDial, DialRequestSchema, { ip: to.ip, port: to.p2pPort, reason: "test" });
       await bus.flush();
     },
+    async restartGateway() {
+      await node.gateway.stop();
+      node.gateway = await startGateway();
+    },
     async height() {
       return (await store.getTip({})).tip!.height;
     },
@@ -144,7 +150,16 @@ export async function startNode(k: number, o: NodeOptions = {}): Promise<SyncNod
       stderr,
     });
     cleanup.push(() => node.storeProcess.stop());
-    node.gateway = await startServiceProcess({
+    node.gateway = await startGateway();
+    cleanup.push(() => node.gateway.stop());
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
+  return node;
+
+  function startGateway(): Promise<ServiceProcess> {
+    return startServiceProcess({
       main: GATEWAY_MAIN,
       env: {
         NODE_NAME: `gw${k}`,
@@ -164,12 +179,7 @@ export async function startNode(k: number, o: NodeOptions = {}): Promise<SyncNod
       readyUrl: `http://127.0.0.1:${gwMetrics}/readyz`,
       stderr,
     });
-    cleanup.push(() => node.gateway.stop());
-  } catch (err) {
-    await node.stop();
-    throw err;
   }
-  return node;
 }
 
 /** Starts nodes for one test file and stops them all in its `after` hook. */

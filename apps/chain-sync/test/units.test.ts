@@ -10,6 +10,7 @@ import { ConnectedPeers } from "../src/connected-peers.js";
 import type { BatchOutcome } from "../src/batch-outcome.js";
 import { verdict } from "../src/batch-verdict.js";
 import { BlockBuffer } from "../src/block-buffer.js";
+import { ClaimStanding } from "../src/claim-standing.js";
 import { PeerHeights } from "../src/peer-heights.js";
 import { SyncProgress } from "../src/sync-progress.js";
 import { TipTracker } from "../src/tip-tracker.js";
@@ -30,6 +31,71 @@ test("peer heights: the best peer, and a pick that skips tried peers and prefers
   for (let i = 0; i < 20; i++) assert.equal(h.pick(400, new Set()), "10.0.0.2");
   h.remove(ip("10.0.0.2"));
   assert.equal(h.pick(400, new Set()), "10.0.0.3");
+});
+
+test("claim standing: a proven unbacked claim steers nothing for its time, is reported once, and is remembered per IP; failures without proof suspend briefly, doubling", () => {
+  let now = 0;
+  const distrusted: string[] = [];
+  const s = new ClaimStanding({ unbackedForMs: 60_000, suspendMinMs: 1_000, suspendMaxMs: 4_000, maxEntries: 3, now: () => now }, (addr, reason, forMs) => void distrusted.push(`${addr} ${reason} ${forMs}`));
+  const liar = ip("10.0.0.66");
+  assert.equal(s.credible(liar, 4_294_967_295), 4_294_967_295, "in good standing until shown otherwise");
+  s.backed(liar, 120);
+  assert.equal(s.unbacked(liar, 4_294_967_295), true, "the first proof is reported");
+  assert.equal(s.unbacked(liar, 4_294_967_295), false, "never twice for the same claim");
+  assert.equal(s.unbacked(liar, 4_294_967_294), false, "nor again within its time");
+  assert.equal(s.credible(liar, 4_294_967_295), 120, "only what it backed counts");
+  assert.equal(s.trusts(liar), false);
+  now = 60_001;
+  assert.equal(s.credible(liar, 4_294_967_295), 4_294_967_295, "standing returns after unbackedForMs");
+  assert.equal(s.unbacked(liar, 4_294_967_295), false, "the same claim is not reported again");
+
+  assert.deepEqual(distrusted, ["10.0.0.66 unbacked 60000", "10.0.0.66 unbacked 60000"], "out of standing again, unreported");
+
+  // Failures that prove nothing (it left, timed out): a suspension, doubling up to the cap, ended by a probe that succeeds.
+  const honest = ip("10.0.0.7");
+  const fail = () => {
+    s.probeFailed(honest, 600);
+    s.probeFailed(honest, 700); // another batch asked at the same time: the same failure
+    assert.equal(s.credible(honest, 5_000), s.backedOf(honest), "suspended: only what it served counts");
+    const forMs = Number(distrusted.at(-1)!.split(" ")[2]);
+    now += forMs;
+    assert.equal(s.credible(honest, 5_000), 5_000, "back after the suspension");
+    return forMs;
+  };
+  assert.deepEqual([fail(), fail(), fail(), fail()], [1_000, 2_000, 4_000, 4_000]);
+  s.backed(honest, 650); // the real chain, short of what the failed probes asked for, ends nothing
+  assert.equal(fail(), 4_000);
+  s.backed(honest, 700); // it served what it failed to: the run is over
+  assert.equal(fail(), 1_000);
+
+  // Another replica's report: distrusted here too, and not reported by us.
+  const other = ip("10.0.0.8");
+  s.reportedElsewhere(other);
+  assert.equal(s.trusts(other), false);
+  assert.equal(s.unbacked(other, 900), false);
+  // Bounded: the entry written to longest ago goes.
+  s.backed(ip("10.0.0.9"), 1);
+  assert.equal(s.size, 3);
+  assert.equal(s.backedOf(liar), 0, "the oldest entry was forgotten");
+});
+
+test("peer heights: a claim is planned only a lookahead beyond what is backed; an IP out of standing counts only up to what it served", () => {
+  const standing = new ClaimStanding();
+  const h = new PeerHeights(standing);
+  const [honest, liar] = [ip("10.0.0.1"), ip("10.0.0.2")];
+  h.set(honest, 1_000);
+  h.set(liar, 4_294_967_295);
+  assert.equal(h.horizon(100, 512), 612, "probed a lookahead past our tip, however high the claim");
+  standing.backed(liar, 900);
+  assert.equal(h.horizon(100, 512), 1_412, "or past what that peer served");
+  standing.unbacked(liar, 4_294_967_295);
+  assert.equal(h.horizon(100, 512), 900, "out of standing: what it served, no further");
+  assert.equal(h.horizon(900, 512), 1_000, "the honest claim, whole once the lookahead covers it");
+  assert.deepEqual(h.best(), { ip: "10.0.0.1", height: 1_000 }, "the lie is not the best height");
+  assert.equal(h.pick(950, new Set()), "10.0.0.1", "nor is the liar asked beyond what it served");
+  assert.equal(h.pick(1_001, new Set()), undefined);
+  h.lower(honest, 800);
+  assert.equal(h.heightOf(honest), 800, "an answer without a height lowers the claim");
 });
 
 test("tip tracker: waits resolve when the tip reaches them, or false after the timeout", async () => {
@@ -68,7 +134,12 @@ test("verdict: a peer is reported only for what is provably its own; our gateway
     [{ kind: "fork_too_deep", peer, detail: "" }, "ack", undefined],
     [{ kind: "invalid", peer, height: 5, reason: "bad_signature", detail: "" }, "reassign", OffenceKind.INVALID_BLOCK],
     [{ kind: "timeout", peer, from: 1, detail: "" }, "reassign", OffenceKind.REQUEST_TIMEOUT],
-    [{ kind: "empty", peer, from: 1 }, "reassign", OffenceKind.EMPTY_RESPONSE],
+    [{ kind: "empty", peer, from: 1 }, "reassign", undefined],
+    [{ kind: "unbacked_claim", peer, from: 1, claim: 4_294_967_295, report: true }, "reassign", OffenceKind.UNBACKED_CLAIM],
+    [{ kind: "unbacked_claim", peer, from: 1, claim: 4_294_967_295, report: false }, "reassign", undefined],
+    [{ kind: "peer_left", peer, from: 1, detail: "" }, "reassign", undefined],
+    [{ kind: "no_peer", deliveries: 1 }, "hand_back", undefined],
+    [{ kind: "no_peer", deliveries: 3 }, "ack", undefined],
     [{ kind: "not_blocks", peer, from: 1, answered: "pong" }, "reassign", OffenceKind.PROTOCOL_VIOLATION],
     [{ kind: "out_of_order", peer, from: 1, index: 0, height: 7 }, "reassign", OffenceKind.INVALID_BLOCK],
     [{ kind: "peer_unreachable", peer, from: 1, detail: "" }, "reassign", undefined],

@@ -57,7 +57,7 @@ test("the planner does not plan past a batch the full queue refused, and plans i
   const heights = new PeerHeights();
   heights.set("10.0.0.1" as PeerIp, 1_000);
   const tip = new TipTracker(() => undefined);
-  const planner = new BatchPlanner({ queue: q, heights, tip, metrics, logger, batchSize: 100, maxPendingBatches: 4, replanAfterMs: 60_000 });
+  const planner = new BatchPlanner({ queue: q, heights, tip, metrics, logger, batchSize: 100, maxPendingBatches: 4, lookaheadBatches: 16, replanAfterMs: 60_000 });
   planner.reset();
   await planner.plan();
   assert.equal(planner.plannedUpTo, 0, "nothing planned: the first batch was refused");

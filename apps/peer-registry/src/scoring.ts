@@ -34,6 +34,8 @@ const GRADES = new Map<OffenceKind, Severity>([
   [OffenceKind.RATE_LIMIT, Severity.LOW],
   [OffenceKind.REQUEST_TIMEOUT, Severity.LOW],
   [OffenceKind.EMPTY_RESPONSE, Severity.LOW],
+  // A height claimed and not served (chain-sync, once per claim): it misleads our planning, harms no data.
+  [OffenceKind.UNBACKED_CLAIM, Severity.LOW],
 ]);
 
 export function gradeOf(kind: OffenceKind): Severity {
