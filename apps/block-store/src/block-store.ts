@@ -7,6 +7,7 @@ import type { Logger } from "@timenet/telemetry";
 import { FutureBlocks, type HoldLimits } from "./future-blocks.js";
 import type { StoreMetrics } from "./metrics.js";
 import { BLOCK_STORE_DEFAULTS } from "./options.js";
+import { openChainTables, type ChainTables } from "./chain-tables.js";
 import { SideBranches, type SideLimits } from "./side-branches.js";
 import { storedHeader } from "./stored-header.js";
 
@@ -60,13 +61,6 @@ export interface BlockStoreDeps {
   /** Validation's clock. Default Date.now. */
   now?: () => number;
 }
-
-type ChainTables = {
-  blocks: Database<Uint8Array, Uint8Array>;
-  heights: Database<Uint8Array, number>;
-  meta: Database<Uint8Array, string>;
-  side: Database<Uint8Array, Uint8Array>;
-};
 
 const META_GENESIS = "genesis";
 const META_TIP = "tip";
@@ -130,12 +124,7 @@ export class BlockStore {
    * `ERR_GENESIS_MISMATCH`; one that cannot be opened with a StoreOpenError.
    */
   static async open(path: string, deps: BlockStoreDeps): Promise<BlockStore> {
-    const env = await LmdbEnvironment.open(path, "the block store", (root) => ({
-      blocks: root.openDB<Uint8Array, Uint8Array>({ name: "blocks", encoding: "binary", keyEncoding: "binary" }),
-      heights: root.openDB<Uint8Array, number>({ name: "heights", encoding: "binary", keyEncoding: "uint32" }),
-      meta: root.openDB<Uint8Array, string>({ name: "meta", encoding: "binary" }),
-      side: root.openDB<Uint8Array, Uint8Array>({ name: "side", encoding: "binary", keyEncoding: "binary" }),
-    }));
+    const env = await LmdbEnvironment.open(path, "the block store", openChainTables);
     try {
       return new BlockStore(env, deps, path);
     } catch (err) {

@@ -5,8 +5,11 @@ export {
   type BlockStoreOptions,
   type ResolvedBlockStoreOptions,
 } from "./options.js";
-export { blockStoreEnvSchema, parseBlockStoreEnv, type BlockStoreEnv } from "./config.js";
+export { blockStoreEnvChecks, blockStoreEnvSchema, parseBlockStoreEnv, type BlockStoreEnv } from "./config.js";
 export { BlockStore, BlockStoreError, type BlockStoreDeps, type BlockStoreErrorCode, type PutOutcome, type StoredTip } from "./block-store.js";
 export { StoreMetrics } from "./metrics.js";
 export { blockStoreServiceImpl, putResponse } from "./block-store-service.js";
-export { servePeers } from "./serve-peers.js";
+export { PeerServer, type PeerServerOptions, type ServeLimit } from "./serve-peers.js";
+export { ServeThread, ServeThreadError, type ServeThreadErrorCode, type ServeThreadOptions } from "./serve-thread.js";
+export { mainThreadBackend, type ServeBackend } from "./serve-backend.js";
+export { ServeBudget, type BudgetLimit, type ByteRate, type ServeBudgetLimits } from "./serve-budget.js";

@@ -3,10 +3,10 @@ import { loadNetworkOrExit } from "@timenet/chain";
 import { loadConfigOrExit } from "@timenet/config";
 import { createLogger } from "@timenet/telemetry";
 import { endpointsFromEnv, runMain } from "@timenet/service-runtime";
-import { blockStoreEnvSchema } from "./config.js";
+import { blockStoreEnvChecks, blockStoreEnvSchema } from "./config.js";
 import { startBlockStore } from "./service.js";
 
-const env = loadConfigOrExit(blockStoreEnvSchema);
+const env = loadConfigOrExit(blockStoreEnvSchema, process.env, blockStoreEnvChecks);
 // A bad network file is a configuration error: one line on stderr, exit 2, like the other services.
 const network = loadNetworkOrExit(env.NETWORK);
 const logger = createLogger({ service: "block-store", node: env.NODE_NAME, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
@@ -19,6 +19,14 @@ await runMain("block-store", logger, async () => {
     dbPath: env.STORE_DB_PATH,
     serveMaxBlocks: env.SERVE_MAX_BLOCKS,
     serveMaxBytes: env.SERVE_MAX_BYTES,
+    servePeerRate: env.SERVE_PEER_RATE,
+    servePeerBurst: env.SERVE_PEER_BURST,
+    serveGlobalRate: env.SERVE_GLOBAL_RATE,
+    serveGlobalBurst: env.SERVE_GLOBAL_BURST,
+    serveMaxPeers: env.SERVE_MAX_PEERS,
+    serveQueue: env.SERVE_QUEUE,
+    serveQueuePerPeer: env.SERVE_QUEUE_PER_PEER,
+    serveMaxBacklog: env.SERVE_MAX_BACKLOG,
     tipRepublishMs: env.TIP_REPUBLISH,
     sideMaxBlocks: env.STORE_SIDE_MAX_BLOCKS,
     sideMaxBytes: env.STORE_SIDE_MAX_BYTES,

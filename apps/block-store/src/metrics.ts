@@ -21,6 +21,14 @@ export class StoreMetrics {
   readonly heldBlocks: Gauge;
   readonly heldBytes: Gauge;
   readonly holdResults: Counter<"result">;
+  readonly serveRequests: Counter<"result" | "reason">;
+  readonly serveBytes: Counter;
+  readonly serveLatency: Histogram;
+  readonly serveQueueDepth: Gauge;
+  readonly servePeers: Gauge;
+  readonly serveBacklogBytes: Gauge;
+  readonly serveWorkerUp: Gauge;
+  readonly serveWorkerRestarts: Counter<"reason">;
 
   constructor(registry: Registry) {
     const r = [registry];
@@ -63,6 +71,34 @@ export class StoreMetrics {
       name: "timenet_store_hold_total",
       help: "Runs of early blocks: held, full (the hold is full: too_early), too_far (further ahead than STORE_HOLD_MAX_AHEAD: too_early), released (offered to the chain when due), dropped (did not apply when due)",
       labelNames: ["result"],
+      registers: r,
+    });
+    this.serveRequests = new Counter({
+      name: "timenet_store_serve_requests_total",
+      help:
+        "Peers' GetBlocks by result (served, short: cut by a budget, refused: answered with no blocks) and reason (none, peer_budget, global_budget, peers_full, queue_full, peer_queue_full, nats_backlog, worker_down, worker_crashed, read_failed, stopping)",
+      labelNames: ["result", "reason"],
+      registers: r,
+    });
+    this.serveBytes = new Counter({ name: "timenet_store_serve_bytes_total", help: "Bytes of blocks sent to peers in answer to GetBlocks", registers: r });
+    this.serveLatency = new Histogram({
+      name: "timenet_store_serve_latency_seconds",
+      help: "From a peer's GetBlocks arriving to its answer being published",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: r,
+    });
+    this.serveQueueDepth = new Gauge({ name: "timenet_store_serve_queue_depth", help: "GetBlocks handed to the serving thread and not yet answered (bound: SERVE_QUEUE)", registers: r });
+    this.servePeers = new Gauge({ name: "timenet_store_serve_peers", help: "Peers with a serving byte budget tracked (bound: SERVE_MAX_PEERS)", registers: r });
+    this.serveBacklogBytes = new Gauge({
+      name: "timenet_store_serve_backlog_bytes",
+      help: "Bytes of answers published and not yet taken by the NATS server (bound: SERVE_MAX_BACKLOG)",
+      registers: r,
+    });
+    this.serveWorkerUp = new Gauge({ name: "timenet_store_serve_worker_up", help: "1 while the serving worker thread is running", registers: r });
+    this.serveWorkerRestarts = new Counter({
+      name: "timenet_store_serve_worker_restarts_total",
+      help: "Serving worker threads that ended unasked and were restarted, by reason: error (an uncaught error), exit (ended without one)",
+      labelNames: ["reason"],
       registers: r,
     });
   }

@@ -11,6 +11,28 @@ export interface BlockStoreOptions extends ServiceEndpointOptions {
   serveMaxBlocks?: number;
   /** Most bytes of blocks in one answer to a peer's GetBlocks (at least one block is sent). Default 4 MiB. */
   serveMaxBytes?: number;
+  /** Bytes per second of blocks served to one peer IP (a token bucket). Default 8 MiB/s. */
+  servePeerRate?: number;
+  /** Bytes one peer IP may be served at once after a quiet spell; at least serveMaxBytes, or a full answer never fits. Default 16 MiB. */
+  servePeerBurst?: number;
+  /** Bytes per second of blocks served to all peers together. Default 32 MiB/s. */
+  serveGlobalRate?: number;
+  /** Bytes all peers may be served at once. Default 64 MiB. */
+  serveGlobalBurst?: number;
+  /** Peers with a byte budget tracked at once (idle ones are forgotten first). Default 1024. */
+  serveMaxPeers?: number;
+  /** GetBlocks handed to the serving thread and not yet answered; more are refused. Default 64. */
+  serveQueue?: number;
+  /** The same, for one peer IP. Default 16. */
+  serveQueuePerPeer?: number;
+  /** Bytes of answers published and not yet taken by the NATS server; while above, GetBlocks are refused. Default 64 MiB. */
+  serveMaxBacklog?: number;
+  /**
+   * Where answers to peers are read and encoded: "worker" (a thread of its
+   * own, so serving never delays PutBlocks) or "main" (the store's thread,
+   * as before; kept to measure the difference). Default "worker".
+   */
+  serveThread?: "worker" | "main";
   /** How often the tip is re-published on chain.tip (it is also sent on every change). Default 5 s. */
   tipRepublishMs?: number;
   /** Most blocks kept aside on branches the fork choice does not prefer (oldest heights evicted first). Default 2048. */
@@ -31,6 +53,15 @@ export interface BlockStoreOptions extends ServiceEndpointOptions {
 export const BLOCK_STORE_DEFAULTS = {
   serveMaxBlocks: 256,
   serveMaxBytes: 4 * 1024 * 1024,
+  servePeerRate: 8 * 1024 * 1024,
+  servePeerBurst: 16 * 1024 * 1024,
+  serveGlobalRate: 32 * 1024 * 1024,
+  serveGlobalBurst: 64 * 1024 * 1024,
+  serveMaxPeers: 1024,
+  serveQueue: 64,
+  serveQueuePerPeer: 16,
+  serveMaxBacklog: 64 * 1024 * 1024,
+  serveThread: "worker" as "worker" | "main",
   tipRepublishMs: 5_000,
   sideMaxBlocks: 2048,
   sideMaxBytes: 64 * 1024 * 1024,

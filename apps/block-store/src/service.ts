@@ -7,7 +7,10 @@ import { BlockStore, type PutOutcome } from "./block-store.js";
 import { blockStoreServiceImpl } from "./block-store-service.js";
 import { StoreMetrics } from "./metrics.js";
 import { resolveBlockStoreOptions, type BlockStoreOptions, type ResolvedBlockStoreOptions } from "./options.js";
-import { servePeers } from "./serve-peers.js";
+import { mainThreadBackend } from "./serve-backend.js";
+import type { ServeBudgetLimits } from "./serve-budget.js";
+import { PeerServer } from "./serve-peers.js";
+import { ServeThread } from "./serve-thread.js";
 
 /** Room left in a NATS message for SendToPeer and Envelope around the blocks. */
 const REPLY_OVERHEAD_BYTES = 1024;
@@ -17,6 +20,8 @@ export interface BlockStoreHandle {
   readonly metricsPort: number;
   readonly options: ResolvedBlockStoreOptions;
   readonly store: BlockStore;
+  /** Answers to peers' GetBlocks (its backend: the serving worker, or the main thread). */
+  readonly serving: PeerServer;
   readonly registry: Registry;
   readonly logger: Logger;
   /** Publishes the tip on chain.tip now. */
@@ -58,8 +63,25 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
     if (serveMaxBytes < o.serveMaxBytes) {
       logger.warn({ serve_max_bytes: o.serveMaxBytes, nats_max_payload: natsMax, using: serveMaxBytes }, "SERVE_MAX_BYTES exceeds the NATS server's max_payload: answers to peers are capped lower");
     }
-    const peers = servePeers({ bus, store, metrics, logger, maxBlocks: o.serveMaxBlocks, maxBytes: serveMaxBytes });
-    cleanups.push(() => peers.unsubscribe());
+    const budget: ServeBudgetLimits = {
+      peer: { bytesPerSec: o.servePeerRate, burstBytes: o.servePeerBurst },
+      global: { bytesPerSec: o.serveGlobalRate, burstBytes: o.serveGlobalBurst },
+      maxPeers: o.serveMaxPeers,
+    };
+    const serving = new PeerServer({
+      bus,
+      backend: o.serveThread === "main" ? mainThreadBackend(store, budget) : new ServeThread({ dbPath: o.dbPath, budget, logger, metrics }),
+      metrics,
+      logger,
+      maxBlocks: o.serveMaxBlocks,
+      maxBytes: serveMaxBytes,
+      queueMax: o.serveQueue,
+      queuePerPeer: o.serveQueuePerPeer,
+      maxBacklogBytes: o.serveMaxBacklog,
+    });
+    // Pushed after the store and the bus: it ends (its worker answers what it holds) before either closes.
+    cleanups.push(() => serving.stop());
+    await serving.start();
 
     const republish = setInterval(publishTip, o.tipRepublishMs);
     cleanups.push(() => clearInterval(republish));
@@ -93,6 +115,7 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
       height: store.tip.height,
       tip: hashHex(store.tip.hash),
       max_reorg_depth: o.network.maxReorgDepth,
+      serving_on: serving.backend.where,
     });
 
     return {
@@ -100,6 +123,7 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
       metricsPort: frame.metricsPort,
       options: o,
       store,
+      serving,
       registry,
       logger,
       publishTip,

@@ -5,48 +5,30 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { DEVNET, hashHex } from "@timenet/chain";
-import { BlocksSchema, PeerMessageSchema, PutResult, SendToPeerSchema, Subjects, type SendToPeer } from "@timenet/proto";
-import { tempDir, waitFor } from "@timenet/testkit";
+import { BlocksSchema, PutResult } from "@timenet/proto";
+import { tempDir } from "@timenet/testkit";
 import { startBlockStore } from "../src/service.js";
 import { batches, buildChain, endOf, GENESIS } from "./chain-builder.js";
 import { startTestStore, testLogger, type TestStore } from "./harness.js";
+import { peerAsker } from "./peer-asker.js";
 
 const PEER = "203.0.113.7";
 
-/** Publishes GetBlocks as the gateway would and records the replies. */
-function peerSide(s: TestStore) {
-  const replies: SendToPeer[] = [];
-  s.bus.subscribe(Subjects.peerOutSend, SendToPeerSchema, (m) => void replies.push(m));
-  let nextId = 100;
-  return {
-    replies,
-    async ask(fromHeight: number, count: number, connId = 42) {
-      const requestId = nextId++;
-      s.bus.publish(Subjects.peerIn("get_blocks"), PeerMessageSchema, {
-        peerIp: PEER,
-        connId,
-        envelope: { requestId, payload: { case: "getBlocks", value: { fromHeight, count } } },
-      });
-      const reply = await waitFor(() => replies.find((r) => r.envelope?.requestId === requestId), { message: `reply to request ${requestId}` });
-      assert.equal(reply.peerIp, PEER);
-      assert.equal(reply.connId, connId, "the reply goes out on the connection the request came in on");
-      const payload = reply.envelope!.payload;
-      if (payload.case !== "blocks") throw new Error(`reply ${requestId} is ${payload.case}, not blocks`);
-      return payload.value;
-    },
-  };
+/** Publishes GetBlocks as the gateway would, from one peer, and records the replies. */
+async function peerSide(s: TestStore) {
+  const asker = await peerAsker(s.bus);
+  return { replies: asker.replies, ask: (fromHeight: number, count: number, connId = 42) => asker.ask(PEER, fromHeight, count, connId) };
 }
 
 describe("answering peers' GetBlocks", () => {
   let s: TestStore;
-  let peer: ReturnType<typeof peerSide>;
+  let peer: Awaited<ReturnType<typeof peerSide>>;
   const chain = buildChain(GENESIS, 300);
 
   before(async () => {
     s = await startTestStore();
     for (const batch of batches(chain, 150)) assert.equal((await s.client.putBlocks({ blocks: batch })).result, PutResult.APPLIED);
-    peer = peerSide(s);
-    await s.bus.flush();
+    peer = await peerSide(s);
   });
   after(() => s?.stop());
 
@@ -70,11 +52,11 @@ describe("answering peers' GetBlocks", () => {
     const dir = await tempDir("replica-");
     const replica = await startBlockStore({ node: "r2", natsUrl: s.nats.url, dbPath: join(dir.path, "blocks"), network: DEVNET, grpcPort: 0, metricsPort: 0, logger: testLogger("r2") });
     try {
-      const before = peer.replies.length;
+      const before = peer.replies.size;
       for (let i = 0; i < 10; i++) await peer.ask(0, 1);
       await s.bus.flush();
       await new Promise((r) => setTimeout(r, 100));
-      assert.equal(peer.replies.length - before, 10);
+      assert.equal(peer.replies.size - before, 10);
     } finally {
       await replica.stop();
       await dir.remove();
@@ -89,8 +71,7 @@ describe("SERVE_MAX_BYTES", () => {
       const chain = buildChain(GENESIS, 20, { padBytes: 3_000 });
       const big = buildChain(endOf(chain.at(-1)!), 1, { padBytes: 20_000 });
       assert.equal((await s.client.putBlocks({ blocks: [...chain, ...big] })).result, PutResult.APPLIED);
-      const peer = peerSide(s);
-      await s.bus.flush();
+      const peer = await peerSide(s);
       const answer = await peer.ask(1, 100);
       assert.equal(answer.blocks.length, 3, "three ~3 KB blocks fit in 10 000 bytes, four do not");
       assert.ok(toBinary(BlocksSchema, answer).length <= 10_000);

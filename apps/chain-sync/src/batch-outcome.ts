@@ -21,6 +21,8 @@ export type FetchResult =
   | { kind: "not_blocks"; answered: string }
   /** No blocks from a height the peer claimed to have (see the outcomes `empty` and `unbacked_claim`). */
   | { kind: "empty" }
+  /** No blocks, and the peer said why: it is over its serving budget (Blocks.busy). Nothing about its chain. */
+  | { kind: "busy" }
   /** A block at another height than its place in the answer. */
   | { kind: "out_of_order"; index: number; height: number | undefined }
   /** We are stopping: the question was given up. */

@@ -59,6 +59,8 @@ export function verdict(o: BatchOutcome): Verdict {
       return o.report
         ? { action: "reassign", offence: OffenceKind.UNBACKED_CLAIM, detail: `claimed height ${o.claim} and has no blocks from ${o.from}` }
         : { action: "reassign", detail: `claimed height ${o.claim} and has no blocks from ${o.from} (this claim already reported)` };
+    case "busy":
+      return { action: "reassign", detail: `the peer is busy serving others (over its serving budget): asked elsewhere` };
     case "peer_left":
       return { action: "reassign", detail: `the peer left while asked: ${o.detail}` };
     case "timeout":

@@ -37,7 +37,7 @@ export async function getBlocks(bus: Bus, peer: PeerIp, from: number, count: num
   const env = res.result.value;
   if (!env || env.payload.case !== "blocks") return { kind: "not_blocks", answered: env?.payload.case ?? "nothing" };
   const blocks = env.payload.value.blocks.slice(0, count);
-  if (blocks.length === 0) return { kind: "empty" };
+  if (blocks.length === 0) return env.payload.value.busy ? { kind: "busy" } : { kind: "empty" };
   for (const [i, b] of blocks.entries()) {
     if (b.header?.height !== from + i) return { kind: "out_of_order", index: i, height: b.header?.height };
   }

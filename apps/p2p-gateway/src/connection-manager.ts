@@ -3,7 +3,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { Direction, DisconnectReason, DisconnectReasonSchema, enumLabel, type Envelope } from "@timenet/proto";
 import { TypedEvents } from "@timenet/events";
 import { normalizeIp, type PeerEndpoint, type PeerIp } from "@timenet/net-address";
-import type { Logger, PeerLabeler } from "@timenet/telemetry";
+import { LogThrottle, type Logger, type PeerLabeler } from "@timenet/telemetry";
 import type { WallClock } from "./clock.js";
 import { HelloTimestamps, type LocalIdentity } from "./hello.js";
 import type { ChannelIdentity } from "./channel-identity.js";
@@ -13,7 +13,6 @@ import { directionLabel, PeerConnection, type CloseInfo, type ConnectionTuning }
 import { resolveDuplicate } from "./duplicate-resolution.js";
 import { isHandshakeFailure } from "./reasons.js";
 import { AcceptRateLimit, type AcceptRates } from "./accept-rate-limit.js";
-import { LogThrottle } from "./log-throttle.js";
 import { selectEvictionVictim, type EvictionCandidate } from "./inbound-eviction.js";
 
 export interface ConnectionManagerOptions {
@@ -99,7 +98,7 @@ export class ConnectionManager {
   private stopping = false;
   private readonly acceptRate: AcceptRateLimit;
   /** One log line per IP and refusal reason per 10 s: a flood of sockets must not become a flood of lines. */
-  private readonly refusalLog = new LogThrottle();
+  private readonly refusalLog = new LogThrottle(10_000);
   /** Orders subnets for eviction's protection: secret, so an attacker cannot aim at the unprotected ones. */
   private readonly evictionKey = randomBytes(16);
 
@@ -182,7 +181,7 @@ export class ConnectionManager {
       // Refused before any handshake byte: the peer learns nothing from us.
       const reason = typeof refusal === "string" ? refusal : enumLabel(DisconnectReasonSchema, refusal);
       this.o.metrics.acceptRefused.inc({ reason });
-      const suppressed = this.refusalLog.admit(`${ip}/${reason}`);
+      const suppressed = this.refusalLog.tick(`${ip}/${reason}`);
       if (suppressed !== undefined) this.o.logger.info({ peer_ip: ip, reason, suppressed }, "inbound connection refused at accept");
       socket.destroy();
       return;

@@ -63,8 +63,8 @@ export class FramePrices {
     return {
       kind: "blocks",
       maxBytes: Math.min(this.n.maxFrameBytes, n * (this.n.maxBlockBytes + ENTRY_OVERHEAD) + ENVELOPE_OVERHEAD),
-      // A Block is a header and its txs; an empty entry is still one of the n.
-      shape: { maxFields: n, nested: { field: 1, limit: { maxFields: 1 + this.n.maxTxs } } },
+      // A Block is a header and its txs; an empty entry is still one of the n (+1: the busy flag).
+      shape: { maxFields: n + 1, nested: { field: 1, limit: { maxFields: 1 + this.n.maxTxs } } },
     };
   }
 

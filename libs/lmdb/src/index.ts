@@ -1,1 +1,1 @@
-export { LmdbEnvironment, StoreOpenError } from "./lmdb-environment.js";
+export { LmdbEnvironment, StoreOpenError, type LmdbOpenOptions } from "./lmdb-environment.js";

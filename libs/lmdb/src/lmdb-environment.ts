@@ -9,6 +9,15 @@ export class StoreOpenError extends Error {
   }
 }
 
+export interface LmdbOpenOptions {
+  /**
+   * Open for reading only (default false): another thread or process of the
+   * same host writes, this one reads the same environment, whose tables must
+   * already exist.
+   */
+  readOnly?: boolean;
+}
+
 /**
  * One LMDB environment (a directory) and its named tables. LMDB commits
  * whole transactions copy-on-write, so a crash leaves every table as it was
@@ -25,10 +34,10 @@ export class LmdbEnvironment<Tables> {
    * in the error ("the peer book"). A failure to open the tables closes the
    * environment again.
    */
-  static async open<Tables>(path: string, what: string, openTables: (root: RootDatabase) => Tables): Promise<LmdbEnvironment<Tables>> {
+  static async open<Tables>(path: string, what: string, openTables: (root: RootDatabase) => Tables, options: LmdbOpenOptions = {}): Promise<LmdbEnvironment<Tables>> {
     let root: RootDatabase;
     try {
-      root = open({ path, compression: false });
+      root = open({ path, compression: false, readOnly: options.readOnly ?? false });
     } catch (err) {
       throw new StoreOpenError(`cannot open ${what} at ${path}: ${(err as Error).message}`, { cause: err });
     }
@@ -40,9 +49,11 @@ export class LmdbEnvironment<Tables> {
     }
   }
 
-  /** Resolves when every write so far is durable. */
+  /** Resolves when every write so far is durable (at once for a read-only environment, which has no writes). */
   flushed(): Promise<void> {
-    return this.root.flushed.then(() => undefined);
+    // lmdb-js has no `flushed` on a read-only root.
+    const flushed = this.root.flushed as Promise<unknown> | undefined;
+    return flushed === undefined ? Promise.resolve() : flushed.then(() => undefined);
   }
 
   /** Flushes, then closes. */
