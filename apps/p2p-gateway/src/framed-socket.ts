@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { TokenBucket, type Rate } from "@timenet/rate-limit";
 import { DisconnectReason, type Envelope } from "@timenet/proto";
 import { encodeFrame, envelopeKindLabel, FrameDecoder, FrameError, snake, type FrameAdmission, type FrameErrorCode } from "@timenet/wire";
 import type { GatewayMetrics } from "./metrics.js";
@@ -31,7 +32,19 @@ export interface FramedSocketOptions {
   channel: SecureChannelOptions;
   /** Prices each frame from its length and head before its body is buffered (the connection's frame policy). */
   admission: FrameAdmission;
+  /**
+   * Bytes of frames skipped unread (unasked, unknown, over the rate limits)
+   * allowed per peer, each frame charged SKIP_FRAME_COST more; beyond it the
+   * socket is not read until the budget refills: TCP's own flow control then
+   * holds the sender back, and its bytes cost us no decryption at all.
+   */
+  skipBudget: Rate;
 }
+
+/** What a skipped frame costs beyond its bytes (the head read, the policy, the counters): empty frames are not free. */
+const SKIP_FRAME_COST = 256;
+/** Longest pause of reading one socket: its pings still get answered after it, and honest peers never get here. */
+const MAX_READ_PAUSE_MS = 2_000;
 
 const UNREADABLE: Record<FrameErrorCode, DisconnectReason> = {
   FRAME_TOO_LARGE: DisconnectReason.FRAME_TOO_LARGE,
@@ -63,6 +76,8 @@ export class FramedSocket {
   private outbox: Buffer[] = [];
   private outboxBytes = 0;
   private flushQueued = false;
+  private readonly skipBudget: TokenBucket;
+  private pauseTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -70,6 +85,7 @@ export class FramedSocket {
     private readonly o: FramedSocketOptions,
   ) {
     this.decoder = new FrameDecoder(o.maxFrameBytes, o.admission);
+    this.skipBudget = new TokenBucket(o.skipBudget);
     this.channel = new SecureChannel(
       {
         write: (bytes) => {
@@ -117,6 +133,7 @@ export class FramedSocket {
     s.on("close", () => {
       this.handler.closed();
       clearTimeout(this.graceTimer);
+      clearTimeout(this.pauseTimer);
     });
     this.channel.start();
   }
@@ -203,7 +220,8 @@ export class FramedSocket {
         skipped: (head, size, why) => {
           const kind = head.kind === undefined ? "unknown" : snake(head.kind);
           this.countIn(kind, size);
-          this.o.metrics.framesSkipped.inc({ kind, why });
+          this.o.metrics.skipped(kind, why);
+          if (!this.skipBudget.take(size + SKIP_FRAME_COST)) this.pauseReading(size + SKIP_FRAME_COST);
         },
       });
     } catch (err) {
@@ -211,6 +229,20 @@ export class FramedSocket {
       this.reading = false;
       this.handler.unreadable(UNREADABLE[err.code], err.message);
     }
+  }
+
+  /** Stops reading this socket until the skip budget has refilled `cost` (bounded): the sender waits on TCP, not on our CPU. */
+  private pauseReading(cost: number): void {
+    if (this.pauseTimer !== undefined || this.socket.destroyed) return;
+    const rate = this.o.skipBudget;
+    const waitMs = Math.min(MAX_READ_PAUSE_MS, Math.ceil((cost * rate.periodMs) / rate.count));
+    this.o.metrics.readPauses.inc();
+    this.socket.pause();
+    this.pauseTimer = setTimeout(() => {
+      this.pauseTimer = undefined;
+      if (!this.socket.destroyed) this.socket.resume();
+    }, waitMs);
+    this.pauseTimer.unref();
   }
 
   private countIn(kind: string, size: number): void {

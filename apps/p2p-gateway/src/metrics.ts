@@ -25,6 +25,7 @@ export class GatewayMetrics {
   readonly dialFailures: Counter<"reason" | "peer">;
   readonly acceptRefused: Counter<"reason">;
   readonly evictions: Counter;
+  readonly readPauses: Counter;
   readonly gossip: Counter<"kind" | "result">;
   readonly dropped: Counter<"reason">;
   readonly offences: Counter<"kind">;
@@ -59,6 +60,15 @@ export class GatewayMetrics {
   }
 
   private readonly decodeChildren = new Map<string, { inc(n?: number): void }>();
+  private readonly skippedChildren = new Map<string, { inc(n?: number): void }>();
+
+  /** Counts a frame skipped unread (a flood of empty frames runs this per frame: children cached). */
+  skipped(kind: string, why: string): void {
+    const key = `${kind}/${why}`;
+    let c = this.skippedChildren.get(key);
+    if (!c) this.skippedChildren.set(key, (c = this.framesSkipped.labels({ kind, why })));
+    c.inc();
+  }
 
   /** CPU spent decoding a peer's frame (runs for every frame: children cached). */
   decodeSeconds(kind: string, seconds: number): void {
@@ -119,6 +129,11 @@ export class GatewayMetrics {
     this.offences = new Counter({ name: "timenet_gateway_offences_total", help: "Offences reported to the registry, by kind", labelNames: ["kind"], registers: r });
     this.peerRequests = new Counter({ name: "timenet_gateway_peer_requests_total", help: "p2p.request questions to peers by result", labelNames: ["result"], registers: r });
     this.rateLimited = new Counter({ name: "timenet_gateway_rate_limited_total", help: "Peer messages dropped for exceeding the per-peer rate limit, by kind", labelNames: ["kind"], registers: r });
+    this.readPauses = new Counter({
+      name: "timenet_gateway_read_pauses_total",
+      help: "Times a peer's socket was not read for a while because it sent more unread (skipped) frames than its budget: TCP holds the sender back",
+      registers: r,
+    });
     this.evictions = new Counter({ name: "timenet_gateway_evictions_total", help: "Inbound connections closed (EVICTED) to make room for a newcomer when every inbound slot was taken", registers: r });
     this.framesSkipped = new Counter({
       name: "timenet_gateway_frames_skipped_total",

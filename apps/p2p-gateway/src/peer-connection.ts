@@ -151,6 +151,7 @@ export class PeerConnection {
       {
         ...opts,
         channel: { role: opts.direction === Direction.OUTBOUND ? "initiator" : "responder", identity: opts.channelIdentity, rekeyAfterMessages: opts.rekeyAfterMessages },
+        skipBudget: opts.rateLimits.gossipBytes,
         admission: inboundFrameAdmission(opts.prices, {
           established: () => this.state === "established",
           expectedAnswer: (requestId) => this.pending.expected(requestId),

@@ -88,6 +88,23 @@ describe("frames priced before they are read", () => {
     p.close();
   });
 
+  test("a peer that keeps sending what is skipped is not read beyond its budget: TCP holds it back, and its bytes cost no decryption", async () => {
+    const a = await node("127.0.2.100");
+    const p = await attacker(a, "127.0.2.11");
+    const frame = rawFrame(FIELD.blocks, emptyBlocks(4 * MiB - 8));
+    const started = Date.now();
+    for (let i = 0; i < 12; i++) p.send(frame); // 96 MiB queued on our side of the socket
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_read_pauses_total")) >= 1, { timeoutMs: 20_000, message: "reading paused" });
+    await new Promise<void>((r) => setTimeout(r, 1_500)); // let the pauses and refills run: the bound below is what they allow
+    const elapsedS = (Date.now() - started) / 1000;
+    const read = await metricValue(a.gateway, "timenet_gateway_bytes_total", { kind: "blocks", direction: "in" });
+    // The default budget: a burst of 16 MiB, then 4 MiB/s (plus the frame that tipped it over).
+    assert.ok(read <= (16 + 4 * elapsedS + 8) * MiB, `${(read / MiB).toFixed(0)} MiB read in ${elapsedS.toFixed(1)} s`);
+    assert.ok(read < 12 * 8 * MiB, "not everything was read");
+    // (Its pongs wait behind its own flood in the stream: a peer that keeps this up times out on its own.)
+    p.close();
+  });
+
   test("a frame above its kind's price closes from its header: a 1 MiB Ping, and any Blocks before the Hello", async () => {
     const a = await node(244);
     const offences = record(a.bus, Subjects.offence, OffenceSchema);
