@@ -1,7 +1,8 @@
 // The local devnet as a library: startDevnet() starts N nodes (node k on
 // 127.0.0.k, its own nats-server, every service a real process, logs in
 // devnet/logs/) and returns handles to sample and stop them. Used by
-// `npm run devnet` (devnet.mjs) and `npm run soak` (soak.mjs).
+// `npm run devnet` (devnet.mjs), `npm run soak` (soak.mjs) and `npm run attack`
+// (apps/p2p-gateway/attack/, on its own addresses and directory).
 import { spawn, spawnSync } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -48,7 +49,7 @@ export function build() {
 
 const main = (app) => join(ROOT, "apps", app, "dist/src/main.js");
 
-async function waitReady(url, name, timeoutMs = 30_000) {
+async function waitReady(url, name, logs, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
@@ -58,10 +59,10 @@ async function waitReady(url, name, timeoutMs = 30_000) {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${name} not ready at ${url} within ${timeoutMs} ms (see devnet/logs/${name}.log)`);
+  throw new Error(`${name} not ready at ${url} within ${timeoutMs} ms (see ${join(logs, `${name}.log`)})`);
 }
 
-async function waitPort(host, port, timeoutMs = 10_000) {
+async function waitPort(host, port, logs, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const ok = await new Promise((r) => {
@@ -75,17 +76,25 @@ async function waitPort(host, port, timeoutMs = 10_000) {
     if (ok) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`nothing listens on ${host}:${port} (see devnet/logs)`);
+  throw new Error(`nothing listens on ${host}:${port} (see ${logs})`);
 }
 
 /**
  * Starts the network. Options: nodes, workers (chain-sync replicas per node),
- * producers (nodes 1..P run a block-producer), reset (wipe devnet/), env
- * (extra variables for every service), onExit(name, code) for unexpected exits.
+ * producers (nodes 1..P run a block-producer), reset (wipe the directory), env
+ * (extra variables for every service), onExit(name, code) for unexpected exits,
+ * ipBase (node k listens on `${ipBase}.${k}`; default "127.0.0", so a second
+ * devnet on other addresses does not collide with the first), dir (data and
+ * logs; default devnet/ in the repository), network (every service's NETWORK:
+ * default "devnet"; a network file with a devnet name changes the intervals).
+ * The handle's ipOf(k) is node k's address and processes() each service's
+ * name and pid.
  */
 export async function startDevnet(o) {
   const { nodes, workers, producers } = o;
-  const DEVNET = join(ROOT, "devnet");
+  const ipBase = o.ipBase ?? "127.0.0";
+  const nodeIp = (k) => `${ipBase}.${k}`;
+  const DEVNET = o.dir ?? join(ROOT, "devnet");
   const LOGS = join(DEVNET, "logs");
   const DATA = join(DEVNET, "data");
   if (o.reset) rmSync(DEVNET, { recursive: true, force: true });
@@ -113,17 +122,17 @@ export async function startDevnet(o) {
   };
 
   const startNode = async (k) => {
-    const ip = ipOf(k);
+    const ip = nodeIp(k);
     const dir = join(DATA, `n${k}`);
     mkdirSync(join(dir, "nats"), { recursive: true });
     const natsConf = join(dir, "nats.conf");
     writeFileSync(natsConf, `listen: ${ip}:${PORT_PLAN.nats}\nmax_payload: 8MB\njetstream {\n  store_dir: "${join(dir, "nats")}"\n}\n`);
     run(`n${k}-nats`, nats, ["-c", natsConf]);
-    await waitPort(ip, PORT_PLAN.nats);
-    const common = { NODE_NAME: `n${k}`, NATS_URL: `nats://${ip}:${PORT_PLAN.nats}`, NETWORK: "devnet", LOG_LEVEL: "info", LOG_PRETTY: "false", GRPC_HOST: ip, METRICS_HOST: ip };
+    await waitPort(ip, PORT_PLAN.nats, LOGS);
+    const common = { NODE_NAME: `n${k}`, NATS_URL: `nats://${ip}:${PORT_PLAN.nats}`, NETWORK: o.network ?? "devnet", LOG_LEVEL: "info", LOG_PRETTY: "false", GRPC_HOST: ip, METRICS_HOST: ip };
 
     run(`n${k}-block-store`, process.execPath, [main("block-store")], { ...common, STORE_DB_PATH: join(dir, "blocks"), GRPC_PORT: grpcPort("block-store"), METRICS_PORT: metricsPort("block-store") });
-    await waitReady(`http://${ip}:${metricsPort("block-store")}/readyz`, `n${k}-block-store`);
+    await waitReady(`http://${ip}:${metricsPort("block-store")}/readyz`, `n${k}-block-store`, LOGS);
 
     const others = Array.from({ length: nodes }, (_, i) => i + 1).filter((j) => j !== k);
     run(`n${k}-p2p-gateway`, process.execPath, [main("p2p-gateway")], {
@@ -133,16 +142,16 @@ export async function startDevnet(o) {
       NODE_KEY_FILE: join(dir, "node.key"),
       GRPC_PORT: grpcPort("p2p-gateway"),
       METRICS_PORT: metricsPort("p2p-gateway"),
-      NAMED_PEERS: others.map(ipOf).join(","),
+      NAMED_PEERS: others.map(nodeIp).join(","),
     });
-    await waitReady(`http://${ip}:${metricsPort("p2p-gateway")}/readyz`, `n${k}-p2p-gateway`);
+    await waitReady(`http://${ip}:${metricsPort("p2p-gateway")}/readyz`, `n${k}-p2p-gateway`, LOGS);
 
     run(`n${k}-peer-registry`, process.execPath, [main("peer-registry")], {
       ...common,
       PUBLIC_IP: ip,
-      BOOTSTRAP_PEERS: others.map((j) => `${ipOf(j)}:${PORT_PLAN.p2p}`).join(","),
-      // The devnet's nodes share 127.0.0.0/24: they allow-list each other (the limits are for strangers).
-      ALLOW_LIST: others.map(ipOf).join(","),
+      BOOTSTRAP_PEERS: others.map((j) => `${nodeIp(j)}:${PORT_PLAN.p2p}`).join(","),
+      // The devnet's nodes share one /24: they allow-list each other (the limits are for strangers).
+      ALLOW_LIST: others.map(nodeIp).join(","),
       REGISTRY_DB_PATH: join(dir, "peers"),
       GRPC_PORT: grpcPort("peer-registry"),
       METRICS_PORT: metricsPort("peer-registry"),
@@ -199,7 +208,8 @@ export async function startDevnet(o) {
     await stop();
     throw err;
   }
-  return { nodes, stop, logs: LOGS, ports: PORT_PLAN };
+  const processes = () => children.filter((c) => !c.exited).map((c) => ({ name: c.name, pid: c.child.pid }));
+  return { nodes, stop, logs: LOGS, ports: PORT_PLAN, ipOf: nodeIp, processes };
 }
 
 /** Sum of a metric's samples (matching labels) in a /metrics text; undefined when absent. */

@@ -1,0 +1,46 @@
+import type { Attack } from "../attack.js";
+import { PREAMBLE } from "../../src/secure-channel.js";
+
+const SOCKETS = 500;
+/** Up to the registry's default per-/24 inbound limit from each /24. */
+const PER_SUBNET = 4;
+const TRICKLE_MS = 1_000;
+
+/**
+ * 500 sockets held open as long as the gateway lets them: half trickle the
+ * preamble one byte a second (never reaching the Noise handshake), half
+ * complete the handshake and trickle a frame one byte a second (a frame that
+ * never completes). A closed one reconnects a second later.
+ */
+export const slowloris: Attack = {
+  name: "slowloris",
+  description: "500 sockets from 125 /24s: half trickle the preamble, half an endless frame after the handshake, 1 byte/s each",
+  subnets: SOCKETS / PER_SUBNET,
+  async run(ctx) {
+    await ctx.clients(SOCKETS, async (i) => {
+      const target = ctx.target(i);
+      const from = ctx.address(i);
+      if (i % 2 === 0) {
+        const s = await ctx.socket(target, from);
+        if (!s) return ctx.pause(TRICKLE_MS);
+        s.resume();
+        for (let at = 0; ctx.running && !s.destroyed; at++) {
+          await ctx.write(s, PREAMBLE.subarray(at % PREAMBLE.length, (at % PREAMBLE.length) + 1));
+          await ctx.pause(TRICKLE_MS);
+        }
+        s.destroy();
+      } else {
+        const p = await ctx.peer(target, from, { hello: true });
+        if (!p) return ctx.pause(TRICKLE_MS);
+        ctx.deaf(p);
+        // A frame header declaring 1 MiB, then its body a byte at a time.
+        const header = Buffer.from([0, 0x10, 0, 0]);
+        for (let at = 0; ctx.running && !p.socket.destroyed; at++) {
+          await ctx.seal(p, at < header.length ? header.subarray(at, at + 1) : Buffer.from([0]));
+          await ctx.pause(TRICKLE_MS);
+        }
+        p.close();
+      }
+    });
+  },
+};

@@ -1,0 +1,32 @@
+import type { Measured } from "./observation.js";
+
+const MIB = 1024 * 1024;
+
+/** What a node must hold under every attack (THREAT-MODEL.md, "Budgets a node must hold under attack"). */
+export const BUDGETS = {
+  honestLinksClosed: 0,
+  offencesAgainstHonest: 0,
+  bansOfHonest: 0,
+  gatewayRssBytes: 512 * MIB,
+  eventLoopP99Ms: 100,
+  heightSpread: 1,
+  /** The soak's bound on a block's first-to-last node time (deploy/devnet/soak.mjs --p99-bound-ms). */
+  propagationMs: 3_000,
+} as const;
+
+/** After an attack shorter than the block interval, how long the next block is waited for (the devnet makes one every ~10 s). */
+export const BLOCK_WAIT_MS = 30_000;
+
+/** Every budget the measurements break, one line each. */
+export function violations(m: Measured): string[] {
+  const out: string[] = [];
+  if (m.honestLinksClosed > BUDGETS.honestLinksClosed) out.push(`${m.honestLinksClosed} honest link(s) closed`);
+  if (m.offences > BUDGETS.offencesAgainstHonest) out.push(`${m.offences} offence(s) against honest IPs`);
+  if (m.bans > BUDGETS.bansOfHonest) out.push(`${m.bans} ban(s) of honest IPs`);
+  if (m.rssPeak >= BUDGETS.gatewayRssBytes) out.push(`gateway RSS ${Math.round(m.rssPeak / MIB)} MiB on n${m.rssNode} (budget < ${BUDGETS.gatewayRssBytes / MIB})`);
+  if (m.eventLoopP99Ms >= BUDGETS.eventLoopP99Ms) out.push(`event-loop delay p99 ${Math.round(m.eventLoopP99Ms)} ms on n${m.eventLoopNode} (budget < ${BUDGETS.eventLoopP99Ms})`);
+  if (m.heightSpread > BUDGETS.heightSpread) out.push(`honest heights ${m.heightSpread} blocks apart (budget ${BUDGETS.heightSpread})`);
+  if (m.reach.blocks === 0) out.push(`no new block was made during the attack or within ${BLOCK_WAIT_MS / 1000} s after it`);
+  else if (!(m.reach.maxMs < BUDGETS.propagationMs)) out.push(`a block took ${m.reach.maxMs === Infinity ? "forever" : `${Math.round(m.reach.maxMs)} ms`} to reach every honest node (bound ${BUDGETS.propagationMs} ms)`);
+  return out;
+}
