@@ -16,6 +16,7 @@ import { PROTOCOL_VERSION, type LocalIdentity } from "./hello.js";
 import { createChannelIdentity } from "./channel-identity.js";
 import { GatewayMetrics } from "./metrics.js";
 import { FramePrices } from "./frame-prices.js";
+import { maxTxBytes } from "@timenet/chain";
 import { NatsBridge } from "./nats-bridge.js";
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from "./options.js";
 import { RegistryLink } from "./registry-link.js";
@@ -148,6 +149,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       logger,
       seenCacheSize: o.seenCacheSize,
       defaultRequestTimeoutMs: o.peerRequestTimeoutMs,
+      maxTxBytes: maxTxBytes(o),
       maxRequestTimeoutMs: o.maxPeerRequestTimeoutMs,
     });
     bridge.start();

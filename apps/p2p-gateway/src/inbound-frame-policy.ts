@@ -35,6 +35,8 @@ export function inboundFrameAdmission(prices: FramePrices, ctx: FramePolicyConte
       return priced(label, bodyLength, prices.of(kind)!);
     }
     if (kind === "hello" || kind === "helloAck") return new FrameError("UNEXPECTED_FRAME", `${label} after the handshake`);
+    // No payload at all means nothing in any version of the protocol (an unknown kind has a field number).
+    if (head.field === 0) return new FrameError("UNEXPECTED_FRAME", "an envelope without a payload");
     if (head.requestId !== 0 && (kind === "blocks" || kind === "peers")) {
       const answer = ctx.expectedAnswer(head.requestId);
       // Our own question's answer: priced by what we asked, never rate limited.
@@ -48,7 +50,7 @@ export function inboundFrameAdmission(prices: FramePrices, ctx: FramePolicyConte
     if (verdict !== "ok") return { action: "skip", why: "rate_limited" };
     // A late answer (we stopped waiting) or one nobody asked for: not read.
     if (kind === "blocks") return { action: "skip", why: "unsolicited" };
-    if (kind === undefined) return { action: "skip", why: "unknown_kind" };
+    if (kind === undefined) return { action: "skip", why: "unknown_kind" }; // a later protocol's kind: not read
     if (kind === "peers") return priced(label, bodyLength, prices.of(kind)!, prices.peersShape);
     return priced(label, bodyLength, prices.of(kind)!);
   };

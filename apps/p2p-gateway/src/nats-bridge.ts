@@ -34,6 +34,8 @@ export interface NatsBridgeOptions {
   logger: Logger;
   seenCacheSize: number;
   defaultRequestTimeoutMs: number;
+  /** The network's transaction size limit: a larger Tx is never broadcast. */
+  maxTxBytes: number;
   maxRequestTimeoutMs: number;
 }
 
@@ -93,6 +95,8 @@ export class NatsBridge {
       bus.subscribe(Subjects.peerOutBroadcast, BroadcastSchema, (m) => {
         if (!m.envelope) return this.drop("bad_broadcast");
         const p = m.envelope.payload;
+        // A Tx our peers would refuse from its header (and close the link for) is never sent.
+        if (p.case === "tx" && p.value.data.length > this.o.maxTxBytes) return this.drop("tx_too_large");
         if (p.case === "tx") this.seen.add(txKey(p.value.data)); // our own Tx is not relayed back to us
         const exclude = new Set(m.excludeIps.filter(isValidIp).map((ip) => normalizeIp(ip)));
         for (const c of manager.connections()) if (!exclude.has(c.remoteIp)) c.send(m.envelope);

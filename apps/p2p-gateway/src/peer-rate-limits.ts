@@ -35,6 +35,7 @@ export class PeerRateLimits {
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly bytes: TokenBucket;
   private abuse: TokenBucket;
+  private quietUntil = 0;
 
   constructor(
     private readonly limits: RateLimits,
@@ -55,8 +56,11 @@ export class PeerRateLimits {
     }
     const within = b.take(1, now) && (cls !== "gossip" || this.bytes.take(size, now));
     if (within) return "ok";
-    if (this.abuse.take(1, now)) return "drop";
+    if (this.abuse.take(1, now) || now < this.quietUntil) return "drop";
+    // One abuse verdict per period of the abuse rate: a flood of millions of
+    // messages is one offence and one log line a minute, not one per bucket.
     this.abuse = new TokenBucket(this.limits.abuse, now);
+    this.quietUntil = now + this.limits.abuse.periodMs;
     return "abuse";
   }
 }

@@ -164,19 +164,23 @@ describe("frames priced before they are read", () => {
     assert.equal(await metricValue(a.gateway, "timenet_gateway_decode_seconds_total", { kind: "blocks" }), 0);
   });
 
-  test("unknown kinds and empty frames are skipped unread; a flood of them is a bounded trickle of RATE_LIMIT offences", async () => {
+  test("unknown kinds are skipped unread, and a flood of them is a bounded trickle of RATE_LIMIT offences; an empty envelope is a protocol error", async () => {
     const a = await node(248, { rateLimits: { gossip: { count: 100, periodMs: 1_000, burst: 100 }, abuse: { count: 1, periodMs: 60_000, burst: 50 } } });
     const offences = record(a.bus, Subjects.offence, OffenceSchema);
     const p = await attacker(a, "127.0.2.7");
-    const empty = Buffer.alloc(4);
     const unknown = rawFrame(30, Buffer.alloc(64));
-    const burst = Buffer.concat(Array.from({ length: 1000 }, (_, i) => (i % 2 ? empty : unknown)));
+    const burst = Buffer.concat(Array.from({ length: 1000 }, () => unknown));
     p.send(burst);
     await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_frames_skipped_total")) === 1000, { message: "all skipped" });
     await a.bus.flush();
     await waitFor(() => offences.length >= 1, { message: "abuse reported" });
     assert.ok(offences.every((o) => o.kind === OffenceKind.RATE_LIMIT && o.ip === "127.0.2.7"));
-    assert.ok(offences.length <= 20, `${offences.length} offences for one flood`);
+    assert.equal(offences.length, 1, "one offence per minute of flood");
+
+    const empty = await attacker(a, "127.0.2.12");
+    empty.send(Buffer.alloc(4));
+    await empty.waitClosed();
+    assert.equal(goodbyeReason(empty), DisconnectReason.PROTOCOL_ERROR);
     p.close();
   });
 

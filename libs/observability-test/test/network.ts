@@ -3,6 +3,7 @@
 //
 //   host-1  gateway, registry, block-store, chain-sync, block-producer (devnet key 0)
 //   host-2  gateway, registry, block-store, chain-sync; its NATS takes 8 MB messages
+//           (host-1's only 256 KB)
 //   host-3  gateway, block-store, chain-sync on a 2-block fork of its own, on a
 //           copy of the network whose max_reorg_depth is 1: its genesis is final,
 //           so it sees host-1's chain and can never take it
@@ -189,14 +190,16 @@ export async function planTestNetwork(): Promise<TestNetwork> {
     },
     services: () => hosts.flatMap((h) => h.services),
     async start() {
-      // NATS: host-2's takes 8 MB messages (as the devnet's), the others have the 1 MB default.
+      // NATS: host-2's takes 8 MB messages (as the devnet's), host-1's only 256 KB
+      // (so a transaction within the network's limit still fails to reach its
+      // bus: the gateway's NATS publish errors), host-3's the 1 MB default.
       const natsOf = async (h: Host, start: () => Promise<{ url: string; stop(): Promise<void> }>) => {
         const n = await start();
         natsStops.push(() => n.stop());
         h.natsUrl = n.url;
       };
       await Promise.all([
-        natsOf(h1, () => startNatsServer({ jetstream: true })),
+        natsOf(h1, () => startNatsWithConfig("max_payload: 256KB")),
         natsOf(h2, () => startNatsWithConfig("max_payload: 8MB")),
         natsOf(h3, () => startNatsServer({ jetstream: true })),
         natsOf(intruder, () => startNatsServer()),

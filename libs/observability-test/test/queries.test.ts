@@ -118,11 +118,12 @@ async function causeTheFaults(n: TestNetwork): Promise<void> {
   // host-3 has met host-1's longer chain and found it forks deeper than it may follow.
   await seen(`timenet_store_reorgs_total{host="host-3", result="too_deep"}`);
 
-  // A 2 MiB transaction: host-2's NATS takes it, host-1's (1 MB max_payload)
-  // cannot, so host-1's gateway fails to publish it on p2p.in.tx.
+  // A 512 KiB transaction (within the network's limit): host-2's NATS takes
+  // it, host-1's (256 KB max_payload) cannot, so host-1's gateway fails to
+  // publish it on p2p.in.tx.
   const bus = await Bus.connect({ servers: h2.natsUrl, name: "observability-test" });
   try {
-    bus.publish(Subjects.peerOutBroadcast, BroadcastSchema, { envelope: { payload: { case: "tx", value: { data: new Uint8Array(2 * 1024 * 1024).fill(7) } } } });
+    bus.publish(Subjects.peerOutBroadcast, BroadcastSchema, { envelope: { payload: { case: "tx", value: { data: new Uint8Array(512 * 1024).fill(7) } } } });
     await bus.flush();
     await seen(`timenet_gateway_nats_publish_errors_total{host="host-1"}`);
   } finally {
