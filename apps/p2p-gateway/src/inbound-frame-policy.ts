@@ -8,6 +8,8 @@ export interface FramePolicyContext {
   established(): boolean;
   /** The answer we wait for under this request id, if any. */
   expectedAnswer(requestId: number): Answer | undefined;
+  /** We asked under this id and stopped waiting: an answer now is late, not unsolicited. */
+  askedLately(requestId: number): boolean;
   /** The per-peer rate limits (count and bytes) for a message we did not ask for. */
   limit(kind: string, size: number): LimitVerdict;
   /** The peer is over its limits for good (one offence per emptied abuse bucket). */
@@ -15,6 +17,8 @@ export interface FramePolicyContext {
 }
 
 const DECODE = { action: "decode" } as const;
+/** The largest frame of a kind this build does not know that is skipped rather than refused. */
+const MAX_UNKNOWN_KIND_BYTES = 64 * 1024;
 const HANDSHAKE_KINDS = new Set(["hello", "helloAck", "goodbye"]);
 
 /**
@@ -23,7 +27,8 @@ const HANDSHAKE_KINDS = new Set(["hello", "helloAck", "goodbye"]);
  * each phase. Before the handshake only Hello, HelloAck and Goodbye, each a
  * few hundred bytes; after it every kind within its price; `Blocks` (and
  * large `Peers`) only as the answer to our own question and within what we
- * asked; unknown kinds, unsolicited blocks and frames over the peer's rate
+ * asked (a late answer is skipped unread; Blocks never asked for close the
+ * connection); unknown kinds up to 64 KiB and frames over the peer's rate
  * limits are skipped unread (their bytes are discarded as they arrive).
  */
 export function inboundFrameAdmission(prices: FramePrices, ctx: FramePolicyContext): (head: EnvelopeHead, bodyLength: number) => FrameVerdict {
@@ -45,12 +50,19 @@ export function inboundFrameAdmission(prices: FramePrices, ctx: FramePolicyConte
         return { action: "decode", shape: answer.shape };
       }
     }
+    if (kind === "blocks") {
+      // A late answer (we stopped waiting) is skipped unread; Blocks nobody
+      // asked for are the peer's own doing, refused from the header (it must
+      // not make us decrypt megabytes to skip them).
+      if (head.requestId === 0 || !ctx.askedLately(head.requestId)) return new FrameError("UNEXPECTED_FRAME", "blocks nobody asked for");
+    }
+    // A later protocol's kind is skipped unread, but never a large one.
+    if (kind === undefined && bodyLength > MAX_UNKNOWN_KIND_BYTES) return new FrameError("FRAME_TOO_LARGE", `unknown kind (field ${head.field}) of ${bodyLength} bytes`);
     const verdict = ctx.limit(label, bodyLength + 4);
     if (verdict === "abuse") ctx.abuse(label);
     if (verdict !== "ok") return { action: "skip", why: "rate_limited" };
-    // A late answer (we stopped waiting) or one nobody asked for: not read.
-    if (kind === "blocks") return { action: "skip", why: "unsolicited" };
-    if (kind === undefined) return { action: "skip", why: "unknown_kind" }; // a later protocol's kind: not read
+    if (kind === "blocks") return { action: "skip", why: "late" };
+    if (kind === undefined) return { action: "skip", why: "unknown_kind" };
     if (kind === "peers") return priced(label, bodyLength, prices.of(kind)!, prices.peersShape);
     return priced(label, bodyLength, prices.of(kind)!);
   };

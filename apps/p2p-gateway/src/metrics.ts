@@ -137,7 +137,7 @@ export class GatewayMetrics {
     this.evictions = new Counter({ name: "timenet_gateway_evictions_total", help: "Inbound connections closed (EVICTED) to make room for a newcomer when every inbound slot was taken", registers: r });
     this.framesSkipped = new Counter({
       name: "timenet_gateway_frames_skipped_total",
-      help: "Peer frames discarded unread (never buffered or decoded), by kind and why: rate_limited, unsolicited (blocks nobody asked for, or a late answer), unknown_kind",
+      help: "Peer frames discarded unread (never buffered or decoded), by kind and why: rate_limited, late (an answer after we stopped waiting), unknown_kind",
       labelNames: ["kind", "why"],
       registers: r,
     });

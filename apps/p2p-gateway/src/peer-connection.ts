@@ -155,6 +155,7 @@ export class PeerConnection {
         admission: inboundFrameAdmission(opts.prices, {
           established: () => this.state === "established",
           expectedAnswer: (requestId) => this.pending.expected(requestId),
+          askedLately: (requestId) => this.pending.wasAsked(requestId),
           limit: (kind, size) => {
             const verdict = this.limits.check(kind, size);
             if (verdict !== "ok") this.o.metrics.rateLimited.inc({ kind });

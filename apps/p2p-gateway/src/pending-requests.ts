@@ -20,6 +20,9 @@ interface Pending {
   timer: TimerHandle;
 }
 
+/** Timed-out questions whose late answers are still recognised (and skipped unread) rather than taken as unsolicited. */
+const LATE_ANSWERS_REMEMBERED = 32;
+
 /** Only these kinds answer a question; any other kind is never taken for a response, whatever its request id. */
 const RESPONSE_KINDS = new Set(["blocks", "peers"]);
 
@@ -31,6 +34,8 @@ const RESPONSE_KINDS = new Set(["blocks", "peers"]);
 export class PendingRequests {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  /** Ids of questions that timed out, newest last (bounded). */
+  private readonly late: number[] = [];
 
   constructor(
     private readonly max: number,
@@ -56,11 +61,22 @@ export class PendingRequests {
     return new Promise<Envelope>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
         this.pending.delete(id);
+        this.rememberLate(id);
         reject(new PeerRequestError("TIMEOUT", `no response within ${timeoutMs}ms`));
       }, timeoutMs);
       this.pending.set(id, { answer, resolve, reject, timer });
       send(id);
     });
+  }
+
+  /** Whether we asked under this id and stopped waiting (its answer may still come, late: not the peer's fault). */
+  wasAsked(requestId: number): boolean {
+    return this.late.includes(requestId);
+  }
+
+  private rememberLate(id: number): void {
+    this.late.push(id);
+    if (this.late.length > LATE_ANSWERS_REMEMBERED) this.late.shift();
   }
 
   /** The answer awaited under this request id, if any. */
