@@ -39,8 +39,8 @@ RUN npx nx run-many -t build --outputStyle=stream \
 # tools (nx, typescript, eslint, buf) go. Then drop what is not run.
 RUN npm prune --omit=dev --no-audit --no-fund \
  && rm -rf .nx node_modules/.cache proto \
-           apps/*/src apps/*/test apps/*/bench apps/*/test-results \
-           apps/*/dist/test apps/*/dist/bench apps/*/tsconfig.json \
+           apps/*/src apps/*/test apps/*/bench apps/*/attack apps/*/test-results \
+           apps/*/dist/test apps/*/dist/bench apps/*/dist/attack apps/*/tsconfig.json \
            libs/*/src libs/*/test libs/*/test-results libs/*/dist/test libs/*/tsconfig.json libs/*/buf.gen.yaml \
            eslint.config.js nx.json tsconfig.base.json \
  && find . -name '*.tsbuildinfo' -delete \
