@@ -45,36 +45,29 @@ export class GatewayMetrics {
   /** Brings the clock gauges up to date; called at every scrape (set by the gateway's ClockOffsets). */
   refreshClock: () => void = () => undefined;
 
-  private readonly trafficChildren = new Map<string, { frames: { inc(n?: number): void }; bytes: { inc(n?: number): void } }>();
+  /** Labelled counter children used for every frame, made once: a label lookup per frame is what a flood of tiny frames costs. */
+  private readonly children = new Map<string, { inc(n?: number): void }>();
 
-  /** Counts one frame; the labelled children are cached (this runs for every frame). */
+  private child(key: string, make: () => { inc(n?: number): void }): { inc(n?: number): void } {
+    let c = this.children.get(key);
+    if (!c) this.children.set(key, (c = make()));
+    return c;
+  }
+
+  /** Counts one frame. */
   traffic(kind: string, direction: "in" | "out", bytes: number): void {
-    const key = `${kind}/${direction}`;
-    let c = this.trafficChildren.get(key);
-    if (!c) {
-      c = { frames: this.frames.labels({ kind, direction }), bytes: this.bytes.labels({ kind, direction }) };
-      this.trafficChildren.set(key, c);
-    }
-    c.frames.inc();
-    c.bytes.inc(bytes);
+    this.child(`frames/${kind}/${direction}`, () => this.frames.labels({ kind, direction })).inc();
+    this.child(`bytes/${kind}/${direction}`, () => this.bytes.labels({ kind, direction })).inc(bytes);
   }
 
-  private readonly decodeChildren = new Map<string, { inc(n?: number): void }>();
-  private readonly skippedChildren = new Map<string, { inc(n?: number): void }>();
-
-  /** Counts a frame skipped unread (a flood of empty frames runs this per frame: children cached). */
+  /** Counts a frame skipped unread. */
   skipped(kind: string, why: string): void {
-    const key = `${kind}/${why}`;
-    let c = this.skippedChildren.get(key);
-    if (!c) this.skippedChildren.set(key, (c = this.framesSkipped.labels({ kind, why })));
-    c.inc();
+    this.child(`skipped/${kind}/${why}`, () => this.framesSkipped.labels({ kind, why })).inc();
   }
 
-  /** CPU spent decoding a peer's frame (runs for every frame: children cached). */
+  /** CPU spent decoding a peer's frame. */
   decodeSeconds(kind: string, seconds: number): void {
-    let c = this.decodeChildren.get(kind);
-    if (!c) this.decodeChildren.set(kind, (c = this.decodeSecondsTotal.labels({ kind })));
-    c.inc(seconds);
+    this.child(`decode/${kind}`, () => this.decodeSecondsTotal.labels({ kind })).inc(seconds);
   }
 
   constructor(registry: Registry) {
