@@ -25,7 +25,7 @@ export function gatewayServiceImpl(manager: ConnectionManager, info: () => Messa
           connId: c.connId,
           nodeId: Buffer.from(c.secureSession?.remoteNodeId ?? []).toString("hex"),
           softwareVersion: c.peerHello?.softwareVersion ?? "",
-          bestHeight: c.peerHello?.bestHeight ?? 0,
+          bestHeight: c.bestHeight,
           remotePort: c.remotePort,
           encryption: c.encryption,
           transportMessagesOut: c.transportMessages.out,

@@ -159,6 +159,7 @@ export class NatsBridge {
       } else {
         // Each peer's first announcement of a block: its height, for chain-sync and the registry.
         this.o.metrics.gossip.inc({ kind, result: "announced" });
+        if (p.case === "newBlock") conn.noteAnnouncedHeight(p.value.height);
         // The first to tell us of a higher block is useful (eviction protects it).
         if (p.case === "newBlock" && p.value.height > this.highestAnnounced) {
           this.highestAnnounced = p.value.height;

@@ -118,6 +118,8 @@ export class PeerConnection {
   secureSession: SecureSession | undefined;
   /** When the peer last gave us something new (blocks we asked for, or the first announcement of a higher block): eviction protects the useful. */
   lastUsefulAtMs = 0;
+  /** The highest height the peer announced after its Hello (NewBlock); 0 before one. A claim, shown to operators, never trusted. */
+  private announcedHeight = 0;
 
   private readonly o: PeerConnectionOptions;
   private readonly log: Logger;
@@ -197,6 +199,15 @@ export class PeerConnection {
   /** The peer's Hello, once accepted. */
   get peerHello(): Hello | undefined {
     return this.handshake.peerHello;
+  }
+
+  /** The peer's latest known height: its Hello's, raised by each NewBlock it announced since (Hello alone goes stale within minutes). */
+  get bestHeight(): number {
+    return Math.max(this.peerHello?.bestHeight ?? 0, this.announcedHeight);
+  }
+
+  noteAnnouncedHeight(height: number): void {
+    if (height > this.announcedHeight) this.announcedHeight = height;
   }
 
   /** What the peer's Hello said about its clock, once the handshake completed (observed only, never judged). */

@@ -86,6 +86,26 @@ describe("NATS bridge", () => {
     assert.deepEqual(inA.map((m) => m.peerIp), ["127.0.0.52", "127.0.0.51"]);
   });
 
+  test("ListConnections shows each peer's latest announced height, not the stale one of its Hello", async () => {
+    const client = createGrpcClient(GatewayService, `127.0.0.1:${a.gateway.grpcPort}`);
+    try {
+      const heightOfC = async () => (await client.listConnections({})).connections.find((x) => x.ip === "127.0.0.52")!.bestHeight;
+      const helloHeight = await heightOfC();
+      const announce = (height: number, fill: number) =>
+        c.bus.publish(Subjects.peerOutBroadcast, BroadcastSchema, { envelope: { payload: { case: "newBlock", value: { height, hash: new Uint8Array(32).fill(fill) } } } });
+      const announced = () => metricValue(a.gateway, "timenet_gateway_gossip_total", { kind: "new_block", result: "announced" });
+      const before = await announced();
+      announce(helloHeight + 7, 0xc1);
+      await waitFor(async () => (await heightOfC()) === helloHeight + 7, { message: "c's announcement raises its height on a" });
+      // A lower announcement (a reorg's, or an older block's) does not lower what is known.
+      announce(helloHeight + 3, 0xc2);
+      await waitFor(async () => (await announced()) === before + 2, { message: "a saw the lower announcement" });
+      assert.equal(await heightOfC(), helloHeight + 7);
+    } finally {
+      client.close();
+    }
+  });
+
   test("p2p.request: the answer comes back on the socket the question went out on, paired by request id", async () => {
     const asked = record(a.bus, Subjects.peerIn("get_peers"), PeerMessageSchema);
     // a's peer-exchange stand-in answers through p2p.out.send, naming the connection.
