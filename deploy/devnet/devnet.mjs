@@ -6,6 +6,7 @@
 // metrics 9101-9105), every service a real process, logs in devnet/logs/,
 // state in devnet/data/. Shows height and peers per node every second until
 // Ctrl-C, which stops everything cleanly (gateways say Goodbye{SHUTDOWN}).
+import { relative } from "node:path";
 import { parseArgs } from "node:util";
 import { build, ipOf, metricsText, sample, startDevnet } from "./network.mjs";
 
@@ -80,11 +81,15 @@ async function statusTable() {
   return [line(head), ...rows.map(line)].join("\n");
 }
 
+// The one line that shows the devnet as a fleet (connection matrix, drift, forks).
+const fleetLine = `npx timenetctl status --all --hosts ${relative(process.cwd(), net.fleetFile) || net.fleetFile}`;
+console.log(`devnet: all ${NODES} nodes started; the devnet as a fleet:  ${fleetLine}`);
+
 const tty = process.stdout.isTTY;
 let ticks = 0;
 setInterval(async () => {
   if (stopping) return;
   const table = await statusTable();
-  if (tty) process.stdout.write(`\x1b[2J\x1b[H timenet devnet: ${NODES} nodes, ${WORKERS} sync workers each, ${PRODUCERS} producers — Ctrl-C stops\n\n${table}\n`);
+  if (tty) process.stdout.write(`\x1b[2J\x1b[H timenet devnet: ${NODES} nodes, ${WORKERS} sync workers each, ${PRODUCERS} producers — Ctrl-C stops\n\n${table}\n\nfleet view: ${fleetLine}\n`);
   else if (ticks++ % 10 === 0) process.stdout.write(`${new Date().toISOString()}\n${table}\n`);
 }, 1_000);

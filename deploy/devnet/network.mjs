@@ -8,33 +8,15 @@ import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensurePackages, findExecutable } from "../../tools/machine/ensure-machine.mjs";
 
 export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const ipOf = (k) => `127.0.0.${k}`;
 
 /** nats-server from PATH or Debian's /usr/sbin; installs Debian's package when root, else one line and exit 1. */
 export function ensureNatsServer() {
-  const find = () => {
-    for (const dir of [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/usr/bin", "/usr/local/bin"]) {
-      if (dir && existsSync(join(dir, "nats-server"))) return join(dir, "nats-server");
-    }
-    return undefined;
-  };
-  let nats = find();
-  if (nats) return nats;
-  if (!(process.getuid?.() === 0 && existsSync("/usr/bin/apt-get"))) {
-    console.error("devnet: nats-server is missing: sudo apt-get install -y nats-server");
-    process.exit(1);
-  }
-  console.log("devnet: installing nats-server (Debian package)...");
-  spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit" });
-  const r = spawnSync("apt-get", ["install", "-y", "-qq", "nats-server"], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-  nats = find();
-  if (r.status !== 0 || !nats) {
-    console.error("devnet: could not install nats-server: sudo apt-get install -y nats-server");
-    process.exit(1);
-  }
-  return nats;
+  ensurePackages(["nats-server"]);
+  return findExecutable("nats-server");
 }
 
 /** Builds every package (Nx, cached); exits with one line on failure. */
@@ -209,7 +191,11 @@ export async function startDevnet(o) {
     throw err;
   }
   const processes = () => children.filter((c) => !c.exited).map((c) => ({ name: c.name, pid: c.child.pid }));
-  return { nodes, stop, logs: LOGS, ports: PORT_PLAN, ipOf: nodeIp, processes };
+  // The devnet as a fleet for `timenetctl status --all --hosts <fleetFile>`
+  // (node k by its address; the port plan's ports, as on a real host).
+  const fleetFile = join(DEVNET, "fleet.json");
+  writeFileSync(fleetFile, `${JSON.stringify(Array.from({ length: nodes }, (_, i) => ({ name: `n${i + 1}`, address: nodeIp(i + 1) })), null, 2)}\n`);
+  return { nodes, stop, logs: LOGS, ports: PORT_PLAN, ipOf: nodeIp, processes, fleetFile };
 }
 
 /** Sum of a metric's samples (matching labels) in a /metrics text; undefined when absent. */
