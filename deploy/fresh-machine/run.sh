@@ -18,5 +18,5 @@ git clone -q --no-hardlinks . "$work/repo"
 [ -z "$(git status --porcelain --untracked-files=no)" ] || echo "fresh-machine: note: uncommitted changes are not part of this test (it clones HEAD)" >&2
 echo "fresh-machine: $(git rev-parse --short HEAD) in a fresh $image container"
 start=$SECONDS
-docker run --rm --name "$name" -v "$work/repo:/repo" -w /repo -e CI=true "$image" bash deploy/fresh-machine/in-container.sh
+docker run --rm --name "$name" -v "$work/repo:/repo" -w /repo -e CI=true -e FRESH_MACHINE_ONLY="${FRESH_MACHINE_ONLY:-}" "$image" bash deploy/fresh-machine/in-container.sh
 echo "fresh-machine: passed in $((SECONDS - start)) s"
