@@ -2,10 +2,11 @@ import { jetstream, JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstr
 import { Kvm, type KV } from "@nats-io/kv";
 import { RequestError, TimeoutError, type NatsConnection } from "@nats-io/transport-node";
 import { TypedEvents, type ListenerErrorHandler } from "@timenet/events";
+import { Buckets } from "@timenet/proto";
 import type { Logger } from "@timenet/telemetry";
 import type { SyncMetrics } from "./metrics.js";
 
-export const LEASE_BUCKET = "SYNC_LEADER";
+export const LEASE_BUCKET = Buckets.syncLeader;
 export const LEASE_KEY = "planner";
 
 export interface PlannerLeaseOptions {

@@ -1,10 +1,10 @@
 import { AckPolicy, DiscardPolicy, JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy, StorageType, type Consumer, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { Subjects, SyncBatchSchema } from "@timenet/proto";
+import { Streams, Subjects, SyncBatchSchema } from "@timenet/proto";
 
-export const SYNC_STREAM = "SYNC_BATCHES";
-export const SYNC_CONSUMER = "sync-workers";
+export const SYNC_STREAM = Streams.syncBatches.name;
+export const SYNC_CONSUMER = Streams.syncBatches.consumer;
 
 /** JetStream's error code for a publish refused at a stream's max_msgs (discard: new). */
 const MAX_MESSAGES_EXCEEDED = 10077;

@@ -8,6 +8,8 @@ export interface DevnetHandle {
   ports: { p2p: number; nats: number; services: Record<string, { grpc: number; metrics: number }> };
   ipOf(k: number): string;
   processes(): Array<{ name: string; pid: number | undefined }>;
+  /** The read-only NATS user (each node's NATS runs with one user per service). */
+  natsOperator: { user: string; pass: string };
   stop(): Promise<void>;
 }
 

@@ -42,7 +42,7 @@ export class HonestNode {
   static async connect(net: DevnetHandle, k: number, onTip: (k: number, height: number) => void): Promise<HonestNode> {
     const ip = net.ipOf(k);
     const svc = net.ports.services;
-    const bus = await Bus.connect({ servers: `nats://${ip}:${net.ports.nats}`, name: `attack-observer-${k}` });
+    const bus = await Bus.connect({ servers: `nats://${ip}:${net.ports.nats}`, name: `attack-observer-${k}`, ...net.natsOperator });
     bus.subscribe(Subjects.chainTip, ChainTipSchema, (t) => onTip(k, t.height));
     const pid = net.processes().find((p) => p.name === `n${k}-p2p-gateway`)?.pid;
     return new HonestNode(

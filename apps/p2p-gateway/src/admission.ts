@@ -14,12 +14,20 @@ export class AdmissionControl {
   private maxPerSubnet = Number.POSITIVE_INFINITY;
   private prefixV4 = 24;
   private prefixV6 = 64;
+  private epoch = "";
   private version = -1n;
   private received = false;
 
-  /** Applies a policy unless it is older than the one held; true when applied. */
+  /**
+   * Applies a policy unless it is older than the one held within the same
+   * registry epoch; true when applied. A policy of another epoch always
+   * applies: only the registry's NATS user may write the bucket, and the
+   * bucket delivers its writes in order, so the latest one is the registry's
+   * current run (a restarted registry starts again from version 1).
+   */
   apply(p: AdmissionPolicy): boolean {
-    if (p.version < this.version) return false;
+    if (this.received && p.epoch === this.epoch && p.version < this.version) return false;
+    this.epoch = p.epoch;
     this.version = p.version;
     this.received = true;
     const bans = new Map<PeerIp, { untilMs: number; reason: string }>();

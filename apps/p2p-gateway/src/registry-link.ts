@@ -62,7 +62,7 @@ export class RegistryLink {
       if (info.reason === DisconnectReason.DUPLICATE || info.reason === DisconnectReason.SHUTDOWN) return;
       this.publishDialFailed(conn.remoteIp, conn.remotePort, info.reason, "", info.detail);
     });
-    const bucket = await StateBucket.open(bus, Buckets.admission);
+    const bucket = await StateBucket.follow(bus, Buckets.admission);
     let firstPolicy!: () => void;
     const applied = new Promise<void>((r) => (firstPolicy = r));
     this.policyWatch = await bucket.watch({ key: StateKeys.admissionPolicy, decode: (_key, v) => fromBinary(AdmissionPolicySchema, v) }, (change) => {

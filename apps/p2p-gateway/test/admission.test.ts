@@ -1,7 +1,8 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import { DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, Subjects } from "@timenet/proto";
+import { AdmissionPolicySchema, DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, Subjects } from "@timenet/proto";
+import { AdmissionControl } from "../src/admission.js";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
 import { dialVia, metricValue, nodePool, pushPolicy, record, ScriptedPeer, waitConnected, writePolicy } from "./harness.js";
@@ -81,6 +82,40 @@ describe("admission policy from the registry", () => {
     await writePolicy(a, { version: 1n, bans: [{ ip: "127.0.0.70", untilMs: BigInt(Date.now() + 60_000) }] });
     await pushPolicy(a, { maxInbound: 1 });
     assert.equal(a.gateway.admission.isBanned("127.0.0.70" as PeerIp), false);
+  });
+
+  test("a restarted registry's epoch replaces the policy whatever its version; an old epoch's huge version is not sticky", async () => {
+    const a = await node("127.0.4.73");
+    const ban = (ip: string) => [{ ip, untilMs: BigInt(Date.now() + 60_000), reason: "test" }];
+    const banned = (ip: string) => a.gateway.admission.isBanned(ip as PeerIp);
+    // A run that wrote version 2^63 (the attack of a rogue writer before per-service users).
+    await writePolicy(a, { epoch: "run-1", version: 2n ** 63n, bans: ban("127.0.0.80") });
+    await waitFor(() => banned("127.0.0.80"), { message: "run-1's policy applied" });
+    // Within run-1 an older version is ignored; the next run's version 1 then replaces both.
+    await writePolicy(a, { epoch: "run-1", version: 5n, bans: ban("127.0.0.81") });
+    await writePolicy(a, { epoch: "run-2", version: 1n, bans: ban("127.0.0.82") });
+    await waitFor(() => banned("127.0.0.82"), { message: "run-2's version 1 applied" });
+    assert.equal(banned("127.0.0.80"), false, "run-1's version 2^63 no longer holds");
+    assert.equal(banned("127.0.0.81"), false);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_admission_policy_version"), 1);
+    // Within run-2 versions move forward.
+    await writePolicy(a, { epoch: "run-2", version: 2n, bans: ban("127.0.0.83") });
+    await waitFor(() => banned("127.0.0.83"), { message: "run-2's version 2 applied" });
+  });
+});
+
+describe("AdmissionControl epochs", () => {
+  test("within one epoch only newer versions apply; another epoch always applies", () => {
+    const c = new AdmissionControl();
+    const policy = (epoch: string, version: bigint, ip: string) => create(AdmissionPolicySchema, { epoch, version, bans: [{ ip, untilMs: BigInt(Date.now() + 60_000) }] });
+    assert.equal(c.apply(policy("e1", 10n, "10.0.0.1")), true);
+    assert.equal(c.apply(policy("e1", 9n, "10.0.0.2")), false, "older within the epoch");
+    assert.equal(c.isBanned("10.0.0.1" as PeerIp), true);
+    assert.equal(c.apply(policy("e1", 11n, "10.0.0.3")), true);
+    assert.equal(c.apply(policy("e0", 1n, "10.0.0.4")), true, "another epoch: the registry's latest write");
+    assert.equal(c.isBanned("10.0.0.3" as PeerIp), false);
+    assert.equal(c.apply(policy("e0", 0n, "10.0.0.5")), false);
+    assert.equal(c.isBanned("10.0.0.4" as PeerIp), true);
   });
 });
 

@@ -1,4 +1,3 @@
-import { fromBinary } from "@bufbuild/protobuf";
 import { AdmissionPolicySchema, StateKeys } from "@timenet/proto";
 import type { StateBucket } from "@timenet/bus";
 import type { Logger } from "@timenet/telemetry";
@@ -29,10 +28,8 @@ export class AdmissionPublisher {
 
   constructor(private readonly o: AdmissionPublisherOptions) {}
 
-  /** Continues the version above the stored policy's, then writes the current policy. */
+  /** Writes the current policy: a new epoch replaces whatever a previous run stored, whatever its version. */
   async start(): Promise<void> {
-    const stored = await this.o.bucket.get(StateKeys.admissionPolicy, (v) => fromBinary(AdmissionPolicySchema, v)).catch(() => undefined);
-    if (stored) this.o.judge.continueAfter(stored.version);
     this.writing = this.write();
     await this.writing;
   }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { AdmissionPolicySchema, enumLabel, OffenceKindSchema, PeerSource, SeveritySchema, type AdmissionPolicy, type Offence, type Peer } from "@timenet/proto";
 import type { PeerIp } from "@timenet/net-address";
@@ -26,6 +27,8 @@ export interface PeerJudgeOptions {
   limits: { maxInbound: number; maxPerSubnet: number; subnetPrefixV4: number; subnetPrefixV6: number };
   /** When a new IP may first be dialled (the dial planner's rule), for records the judge creates. */
   firstDialAt: (ip: string, now: number) => number;
+  /** This run's admission-policy epoch (AdmissionPolicy.epoch). Default: start time and 8 random hex digits, new per run. */
+  epoch?: string;
 }
 
 /**
@@ -37,16 +40,17 @@ export interface PeerJudgeOptions {
  */
 export class PeerJudge {
   readonly events: TypedEvents<PeerJudgeEvents>;
-  /** Increases with every change; `continueAfter` lifts it above a stored policy's. */
-  private version = BigInt(Date.now()) * 1000n;
+  /**
+   * The admission policy's epoch and version: a new epoch per run, versions
+   * from 1 within it, so nothing a previous run (or its clock) wrote can keep
+   * a later run's policy from a gateway.
+   */
+  readonly epoch: string;
+  private version = 1n;
 
   constructor(private readonly o: PeerJudgeOptions) {
     this.events = new TypedEvents<PeerJudgeEvents>(o.onListenerError);
-  }
-
-  /** A restarted registry continues above the version it published before, whatever the clock says. */
-  continueAfter(storedVersion: bigint): void {
-    if (storedVersion >= this.version) this.version = storedVersion + 1n;
+    this.epoch = o.epoch ?? `${Date.now()}-${randomBytes(4).toString("hex")}`;
   }
 
   /** This run's allow-list: allow-listed IPs override automatic bans (an operator's ban stands). */
@@ -126,6 +130,7 @@ export class PeerJudge {
       allowList: records.filter((p) => p.allowListed).map((p) => p.ip),
       ...this.o.limits,
       version: this.version,
+      epoch: this.epoch,
       issuedAtMs: BigInt(now),
     });
   }

@@ -55,7 +55,7 @@ export async function startRegistry(options: RegistryOptions): Promise<PeerRegis
     cleanups.push(() => admission.stop());
 
     // The gateway's connection set: read whole first, then followed.
-    const gatewayState = await StateBucket.open(bus, Buckets.connections);
+    const gatewayState = await StateBucket.follow(bus, Buckets.connections);
     const watch = await gatewayState.watch({ decode: decodeGatewayState }, (change) => connections.apply(change, Date.now()));
     cleanups.push(() => watch.stop());
     await watch.initialized;

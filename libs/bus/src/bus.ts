@@ -1,5 +1,5 @@
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { connect, NoRespondersError, RequestError, TimeoutError, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { connect, NoRespondersError, PermissionViolationError, RequestError, TimeoutError, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { BusError } from "./bus-error.js";
 
 export type BusStatus = "connected" | "disconnected" | "reconnecting" | "reconnected" | "closed";
@@ -12,6 +12,12 @@ export interface BusEvents {
   /** A handler that throws or rejects is reported here; the subscription keeps going. */
   onHandlerError?(subject: string, err: Error): void;
   onStatus?(status: BusStatus): void;
+  /**
+   * The server refused a publish or subscribe (this service's NATS user has
+   * no permission for the subject): a bug in the permission table or in the
+   * service, never normal operation.
+   */
+  onPermissionError?(operation: "publish" | "subscription", subject: string, err: Error): void;
 }
 
 export interface BusOptions extends BusEvents {
@@ -22,6 +28,12 @@ export interface BusOptions extends BusEvents {
   pass?: string;
   /** Default -1: reconnect forever (the NATS server is on the same host). */
   maxReconnectAttempts?: number;
+  /**
+   * Subject prefix of this connection's reply inboxes. Default `_INBOX.<user>`
+   * with a user (the prefix the node's NATS permissions grant each user, see
+   * natsInboxPrefix in @timenet/proto), else `_INBOX`.
+   */
+  inboxPrefix?: string;
 }
 
 export interface MessageContext {
@@ -66,6 +78,7 @@ export class Bus {
         user: opts.user,
         pass: opts.pass,
         maxReconnectAttempts: opts.maxReconnectAttempts ?? -1,
+        inboxPrefix: opts.inboxPrefix ?? (opts.user ? `_INBOX.${opts.user}` : undefined),
         reconnectTimeWait: 500,
       });
     } catch (err) {
@@ -74,6 +87,12 @@ export class Bus {
     }
     return new Bus(nc, opts);
   }
+
+  /** Publishes and subscriptions the server refused so far (see BusEvents.onPermissionError). */
+  get permissionViolations(): number {
+    return this.refused;
+  }
+  private refused = 0;
 
   get connected(): boolean {
     return !this.connection.isClosed() && !this.connection.isDraining() && this.isUp;
@@ -186,6 +205,11 @@ export class Bus {
 
   private async watchStatus(): Promise<void> {
     for await (const s of this.connection.status()) {
+      if (s.type === "error" && s.error instanceof PermissionViolationError) {
+        this.refused++;
+        this.events.onPermissionError?.(s.error.operation, s.error.subject, s.error);
+        continue;
+      }
       const map: Record<string, BusStatus | undefined> = {
         disconnect: "disconnected",
         reconnecting: "reconnecting",

@@ -14,5 +14,6 @@ export function busLogHooks(logger: HookLogger): BusEvents {
     onDecodeError: (subject, err) => logger.warn({ subject, err: err.message }, "undecodable NATS message dropped"),
     onHandlerError: (subject, err) => logger.error({ subject, err: err.message }, "NATS handler failed"),
     onStatus: (status) => logger.info({ status }, "NATS connection status"),
+    onPermissionError: (operation, subject, err) => logger.error({ operation, subject, err: err.message }, "NATS refused: this service's NATS user may not use the subject (deploy/nats/users.conf)"),
   };
 }

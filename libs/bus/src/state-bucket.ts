@@ -1,5 +1,5 @@
 import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
-import { StorageType } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, StorageType, type JetStreamManager } from "@nats-io/jetstream";
 import { create, isMessage, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { Bus } from "./bus.js";
 import { BusError } from "./bus-error.js";
@@ -24,18 +24,41 @@ export interface StateBucketLimits {
 
 /**
  * A NATS JetStream KV bucket holding one service's published state as
- * protobuf values (the contracts in proto/): the service that owns it writes,
- * others watch. Only the latest value of each key is kept (history 1), on
- * file storage so the state outlives a NATS restart. Every service opens the
- * bucket with the same settings, so whichever starts first creates it.
+ * protobuf values (the contracts in proto/): the service that owns it opens
+ * it with `open` (creating it) and writes; others `follow` it and only read
+ * and watch (the node's NATS permissions let only the owner's user create or
+ * write it). Only the latest value of each key is kept (history 1), on file
+ * storage so the state outlives a NATS restart.
  */
 export class StateBucket {
+  /** A follower's view of whether the bucket exists yet (the owner creates it). */
+  private present: boolean;
+  private jsm: JetStreamManager | undefined;
+
   private constructor(
     private readonly bus: Bus,
     private readonly kv: KV,
     readonly name: string,
-  ) {}
+    private readonly follower?: { pollMs: number },
+  ) {
+    this.present = follower === undefined;
+  }
 
+  /**
+   * Reads and watches a bucket another service owns, without ever creating
+   * it: until its owner has created it, it reads as empty and a watch starts
+   * once it appears (checked every `pollMs`, default 250 ms).
+   */
+  static async follow(bus: Bus, name: string, o: { pollMs?: number } = {}): Promise<StateBucket> {
+    try {
+      const kv = await new Kvm(bus.connection).open(name);
+      return new StateBucket(bus, kv, name, { pollMs: o.pollMs ?? 250 });
+    } catch (err) {
+      throw new BusError("ERR_BUS_STATE", `cannot open the KV bucket ${name} (NATS must run with JetStream): ${(err as Error).message}`, name, { cause: err });
+    }
+  }
+
+  /** Creates the bucket (idempotent) for its owner, the one service that writes it. */
   static async open(bus: Bus, name: string, limits: StateBucketLimits = {}): Promise<StateBucket> {
     try {
       const kv = await new Kvm(bus.connection).create(name, {
@@ -52,6 +75,7 @@ export class StateBucket {
 
   /** Writes the value of `key`; resolves with its revision once the server stored it. */
   async put<D extends DescMessage>(key: string, schema: D, msg: MessageShape<D> | MessageInitShape<D>): Promise<number> {
+    this.mustOwn(key);
     const bytes = toBinary(schema, isMessage(msg, schema) ? msg : create(schema, msg as MessageInitShape<D>));
     try {
       return await this.kv.put(key, bytes);
@@ -61,6 +85,7 @@ export class StateBucket {
   }
 
   async delete(key: string): Promise<void> {
+    this.mustOwn(key);
     try {
       await this.kv.delete(key);
     } catch (err) {
@@ -70,6 +95,7 @@ export class StateBucket {
 
   /** The value of `key` now, or undefined when it has none (or was deleted). */
   async get<M>(key: string, decode: (value: Uint8Array) => M): Promise<M | undefined> {
+    if (!(await this.exists())) return undefined;
     let e;
     try {
       e = await this.kv.get(key);
@@ -82,6 +108,7 @@ export class StateBucket {
   /** The keys that hold a value now (deleted ones excluded), matching a filter such as `c.>`. */
   async keys(filter = ">"): Promise<string[]> {
     const out: string[] = [];
+    if (!(await this.exists())) return out;
     for await (const k of await this.kv.keys(filter)) out.push(k);
     return out;
   }
@@ -97,22 +124,70 @@ export class StateBucket {
     const filter = opts.key ?? ">";
     let markInitialized!: () => void;
     const initialized = new Promise<void>((r) => (markInitialized = r));
-    // The watch flags the last of the entries present at its start as an update;
-    // with no entry present it delivers none, so an empty start is settled here.
-    if ((await this.keys(filter)).length === 0) markInitialized();
-    let iter;
-    try {
-      iter = await this.kv.watch({ key: filter });
-    } catch (err) {
-      throw new BusError("ERR_BUS_STATE", `cannot watch ${this.name}/${filter}: ${(err as Error).message}`, filter, { cause: err });
-    }
-    void (async () => {
-      for await (const e of iter) {
-        this.deliver(e, opts.decode, handler);
-        if (e.isUpdate) markInitialized();
+    let stopped = false;
+    let stopIter: (() => void) | undefined;
+    let poll: NodeJS.Timeout | undefined;
+    const begin = async (): Promise<void> => {
+      // The watch flags the last of the entries present at its start as an update;
+      // with no entry present it delivers none, so an empty start is settled here.
+      if ((await this.keys(filter)).length === 0) markInitialized();
+      let iter;
+      try {
+        iter = await this.kv.watch({ key: filter });
+      } catch (err) {
+        throw new BusError("ERR_BUS_STATE", `cannot watch ${this.name}/${filter}: ${(err as Error).message}`, filter, { cause: err });
       }
-    })();
-    return { initialized, stop: () => iter.stop() };
+      stopIter = () => iter.stop();
+      if (stopped) iter.stop();
+      void (async () => {
+        for await (const e of iter) {
+          this.deliver(e, opts.decode, handler);
+          if (e.isUpdate) markInitialized();
+        }
+      })();
+    };
+    if (await this.exists()) {
+      await begin();
+    } else {
+      // Not created by its owner yet: empty now, watched from its first entry once it exists.
+      markInitialized();
+      const later = () => {
+        poll = setTimeout(() => void check().catch((err: Error) => this.bus.events.onHandlerError?.(`${this.name}/${filter}`, err)), this.follower!.pollMs);
+      };
+      const check = async (): Promise<void> => {
+        const yes = await this.exists().catch(() => false);
+        if (stopped) return;
+        if (yes) await begin();
+        else later();
+      };
+      later();
+    }
+    return {
+      initialized,
+      stop: () => {
+        stopped = true;
+        clearTimeout(poll);
+        stopIter?.();
+      },
+    };
+  }
+
+  /** Whether the bucket exists: always for its owner; for a follower, once the owner has created it. */
+  private async exists(): Promise<boolean> {
+    if (this.present) return true;
+    try {
+      this.jsm ??= await jetstreamManager(this.bus.connection);
+      await this.jsm.streams.info(`KV_${this.name}`);
+      this.present = true;
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return false;
+      throw new BusError("ERR_BUS_STATE", `cannot look up the KV bucket ${this.name}: ${(err as Error).message}`, this.name, { cause: err });
+    }
+    return true;
+  }
+
+  private mustOwn(key: string): void {
+    if (this.follower) throw new BusError("ERR_BUS_STATE", `${this.name} is followed, not owned: this service may not write ${key}`, key);
   }
 
   private deliver<M>(e: KvWatchEntry, decode: (key: string, value: Uint8Array) => M, handler: (change: StateChange<M>) => void): void {

@@ -27,3 +27,4 @@ export {
   type ScrapeTarget,
 } from "./prometheus.js";
 export { startNatsWithConfig, type ConfiguredNats } from "./nats.js";
+export { startPermissionedNats, type PermissionedNats } from "./permissioned-nats.js";

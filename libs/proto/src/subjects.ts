@@ -30,6 +30,14 @@ export const Buckets = {
   connections: "P2P_CONNECTIONS",
   /** The registry's admission policy: key `policy`. */
   admission: "REGISTRY_ADMISSION",
+  /** chain-sync's planner lease among its replicas: key `planner` (see proto/timenet/sync/v1/sync.proto). */
+  syncLeader: "SYNC_LEADER",
+} as const;
+
+/** JetStream streams other than KV buckets, with their durable consumers. */
+export const Streams = {
+  /** chain-sync's work queue of `sync.batch` messages, taken by every replica. */
+  syncBatches: { name: "SYNC_BATCHES", consumer: "sync-workers", subject: Subjects.syncBatch },
 } as const;
 
 export const StateKeys = {

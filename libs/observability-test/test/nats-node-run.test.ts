@@ -1,0 +1,76 @@
+// Two whole nodes of real service processes (the devnet library: every
+// service with its own NATS user on nats-servers running the generated
+// deploy/nats/users.conf): they connect, produce, sync, exchange peers and
+// publish their state, and no NATS permission is violated on the way.
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { tempDir, waitFor } from "@timenet/testkit";
+import { DEPLOY } from "./network.js";
+
+interface Devnet {
+  logs: string;
+  ipOf(k: number): string;
+  ports: { services: Record<string, { metrics: number }> };
+  stop(): Promise<void>;
+}
+interface DevnetLib {
+  startDevnet(o: Record<string, unknown>): Promise<Devnet>;
+  metricsText(url: string): Promise<string>;
+  sample(text: string, name: string, labels?: Record<string, string>): number | undefined;
+}
+
+const SERVICES = ["p2p-gateway", "peer-registry", "chain-sync", "block-store", "block-producer"];
+const lib = (await import(pathToFileURL(join(DEPLOY, "devnet", "network.mjs")).href)) as DevnetLib;
+const dir = await tempDir("nats-node-run-");
+let net: Devnet | undefined;
+after(async () => {
+  await net?.stop();
+  await dir.remove();
+});
+
+test("gateway, registry, store, sync and producer run on their own NATS users with no permission violation", { timeout: 120_000 }, async () => {
+  const exits: string[] = [];
+  net = await lib.startDevnet({
+    nodes: 2,
+    workers: 2,
+    producers: 1,
+    ipBase: "127.0.4",
+    dir: dir.path,
+    reset: true,
+    network: "devnet-fast",
+    onExit: (name: string, code: unknown) => exits.push(`${name} exited ${String(code)}`),
+  });
+  const metric = async (k: number, service: string, name: string, labels?: Record<string, string>) =>
+    lib.sample(await lib.metricsText(`http://${net!.ipOf(k)}:${net!.ports.services[service]!.metrics}/metrics`), name, labels) ?? 0;
+  // Connected both ways, the registries see each other, node 2 syncs node 1's blocks.
+  await waitFor(async () => (await metric(1, "p2p-gateway", "timenet_gateway_peers")) >= 1 && (await metric(2, "p2p-gateway", "timenet_gateway_peers")) >= 1, {
+    timeoutMs: 30_000,
+    message: "the two gateways connected",
+  });
+  await waitFor(async () => (await metric(2, "peer-registry", "timenet_registry_peers", { state: "connected" })) >= 1, { timeoutMs: 30_000, message: "registry 2 sees node 1" });
+  await waitFor(async () => (await metric(2, "block-store", "timenet_store_height")) >= 5, { timeoutMs: 60_000, message: "node 2 synced 5 blocks" });
+  assert.ok((await metric(1, "p2p-gateway", "timenet_gateway_admission_policy_version")) >= 1, "gateway 1 enforces its registry's policy");
+  assert.ok((await metric(2, "p2p-gateway", "timenet_gateway_admission_policy_version")) >= 1, "gateway 2 enforces its registry's policy");
+  assert.deepEqual(exits, []);
+
+  // No refusal: not in either NATS server's log, not counted by any service.
+  for (const k of [1, 2]) {
+    for (const s of SERVICES.filter((x) => k === 1 || x !== "block-producer")) {
+      assert.equal(await metric(k, s, "timenet_nats_permission_violations_total"), 0, `n${k} ${s} had refusals`);
+    }
+  }
+  const natsLogs = readdirSync(net.logs).filter((f) => f.endsWith("-nats.log"));
+  assert.equal(natsLogs.length, 2);
+  for (const f of natsLogs) {
+    const text: string = readFileSync(join(net.logs, f), "utf8");
+    assert.match(text, /Server is ready/);
+    assert.deepEqual(
+      text.split("\n").filter((l: string) => /violation/i.test(l)),
+      [],
+      f,
+    );
+  }
+});
