@@ -22,6 +22,12 @@
 #   7. each host's Prometheus scrapes every target of its node "up"
 #   8. B's gateway stopped by Compose: A records Goodbye{SHUTDOWN}; then every
 #      container of both hosts exits 0 on SIGTERM within the grace period
+# Hardening (deploy/e2e/hardening.sh), along the way: before anything starts,
+# `docker-compose config` has every service read-only, without capabilities,
+# with no-new-privileges and memory/pids limits, pinned monitoring images and
+# Grafana's entrypoint refusing admin/admin; once A is up, Docker applied it
+# (and the gateway has no capabilities and cannot write /app); after step 7,
+# `docker stats` of every container (none above 90 % of its memory limit).
 # Everything is torn down at the end, also on failure (docker-compose down -v,
 # the shared network removed).
 #
@@ -40,6 +46,8 @@ cd "$(dirname "$0")/.."
 LOG_TAG=e2e
 # shellcheck source=deploy/compose-lib.sh
 source deploy/compose-lib.sh
+# shellcheck source=deploy/e2e/hardening.sh
+source deploy/e2e/hardening.sh
 require_docker
 default_images
 
@@ -71,12 +79,12 @@ fill_env() {
 # the network's rule, not a producer setting.
 common=(TIMENET_TAG=$TAG TIMENET_IMAGE_PREFIX=timenet NETWORK=devnet-fast E2E_WAN_NETWORK=$WAN LOG_LEVEL=info SYNC_WORKERS=2)
 fill_env deploy/hosts/host-1.env "$WORK/a.env" "${common[@]}" COMPOSE_PROFILES=producer,monitoring NODE_NAME=e2e-a \
-  PUBLIC_IP=$IP_A E2E_PUBLIC_IP=$IP_A BOOTSTRAP_PEERS=$IP_B:24100 ALLOW_LIST=$IP_B \
-  OPERATOR_BIND=$BIND_A P2P_BIND=$BIND_A NATS_BIND=$BIND_A NATS_PASS=e2e-a-$RANDOM$RANDOM \
+  PUBLIC_IP=$IP_A E2E_PUBLIC_IP=$IP_A BOOTSTRAP_PEERS=$IP_B:24100 ALLOW_LIST=$IP_B OPERATOR_TLS_HOST_DIR=$WORK/tls/host-a \
+  OPERATOR_BIND=$BIND_A P2P_BIND=$BIND_A NATS_BIND=$BIND_A $(nats_passwords) \
   PRODUCER_DEVNET_INDEX=0
 fill_env deploy/hosts/host-2.env "$WORK/b.env" "${common[@]}" COMPOSE_PROFILES=monitoring NODE_NAME=e2e-b \
-  PUBLIC_IP=$IP_B E2E_PUBLIC_IP=$IP_B BOOTSTRAP_PEERS=$IP_A:24100 ALLOW_LIST=$IP_A \
-  OPERATOR_BIND=$BIND_B P2P_BIND=$BIND_B NATS_BIND=$BIND_B NATS_PASS=e2e-b-$RANDOM$RANDOM
+  PUBLIC_IP=$IP_B E2E_PUBLIC_IP=$IP_B BOOTSTRAP_PEERS=$IP_A:24100 ALLOW_LIST=$IP_A OPERATOR_TLS_HOST_DIR=$WORK/tls/host-b \
+  OPERATOR_BIND=$BIND_B P2P_BIND=$BIND_B NATS_BIND=$BIND_B $(nats_passwords)
 
 # host a|b CMD...: run CMD with `compose` bound to that host's project.
 HOST=a
@@ -172,6 +180,17 @@ t0=$(now)
 if [[ -z ${E2E_NO_BUILD:-} ]]; then build_images "$TAG" "$VERSION"; fi
 ok "images (${VERSION}) ready in $(($(now) - t0))s; NODE_IMAGE=$NODE_IMAGE NATS_IMAGE=$NATS_IMAGE PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE"
 
+hardening_config
+hardening_grafana_entrypoint
+ok "hardened: ${HARDENED_SERVICES} services read-only, no capabilities, no-new-privileges, memory and pids limits; monitoring images pinned; Grafana refuses admin/admin"
+
+# Operator TLS: one CA, a cert per host (named for its OPERATOR_BIND, where
+# timenetctl on this machine dials it) and one for the operator's timenetctl.
+operator_tls "$TAG" "$WORK/tls" host-a "$BIND_A"
+operator_tls "$TAG" "$WORK/tls" host-b "$BIND_B"
+operator_tls "$TAG" "$WORK/tls" operator
+ok "operator TLS: a CA, host-a, host-b and an operator client cert (timenetctl operator-ca/operator-cert create)"
+
 for h in a b; do host "$h" compose down -v --remove-orphans >/dev/null 2>&1 || true; done
 docker network rm "$WAN" >/dev/null 2>&1 || true
 docker network create --subnet "$SUBNET" "$WAN" >/dev/null || fail "docker network create --subnet $SUBNET $WAN"
@@ -181,6 +200,8 @@ t1=$(now)
 host a compose up -d --no-build "${A_SERVICES[@]}" >"$WORK/up-a.log" 2>&1 || { cat "$WORK/up-a.log" >&2; fail "host A: up -d"; }
 host a wait_healthy 8 180 || fail "host A: not every container healthy within 180 s"
 ok "host A ($IP_A): 8 containers healthy $(($(now) - t1))s after up -d"
+host a hardening_containers
+ok "host A's containers run as configured: read-only root, no capabilities, limits, non-root timenet images; the gateway cannot write /app, writes /app/data"
 # Three batches' worth of chain (SYNC_BATCH_SIZE 16 in two-hosts.yml) before B exists.
 a_height_ge() { (($(host a height) >= $1)); }
 until_true 90 "host A did not reach height 48" a_height_ge 48
@@ -235,7 +256,7 @@ ok "the link is Noise XX both ways, and each host sees the other's own node id (
 
 printf '[{"name":"host-a","address":"%s","p2p_ip":"%s"},{"name":"host-b","address":"%s","p2p_ip":"%s"}]\n' \
   "$BIND_A" "$IP_A" "$BIND_B" "$IP_B" >"$WORK/fleet.json"
-fleet_ok() { docker run --rm --network host -v "$WORK/fleet.json:/fleet.json:ro" "timenet/timenetctl:$TAG" status --all --hosts /fleet.json >"$WORK/fleet.txt" 2>&1; }
+fleet_ok() { docker run --rm --network host -v "$WORK/fleet.json:/fleet.json:ro" -v "$WORK/tls/operator:/tls:ro" "timenet/timenetctl:$TAG" --tls-dir /tls status --all --hosts /fleet.json >"$WORK/fleet.txt" 2>&1; }
 until_true 20 "timenetctl status --all: $(cat "$WORK/fleet.txt" 2>/dev/null)" fleet_ok
 ok "timenetctl status --all (from the host): $(tail -1 "$WORK/fleet.txt")"
 
@@ -275,6 +296,9 @@ ok "B's gateway killed: running again after ${restart_s}s (restart policy), reco
 all_up() { [[ $(targets "$BIND_A") == 6/6 && $(targets "$BIND_B") == 6/6 ]]; }
 until_true 120 "Prometheus targets up: not 6/6 on each host" all_up
 ok "Prometheus: A 6/6 targets up (gateway, registry, store, producer, 2 chain-sync), B 6/6 (gateway, registry, store, 3 chain-sync)"
+log "docker stats (memory use / limit, pids) after the catch-up, scaling and restart:"
+hardening_stats timenet-e2e-
+ok "every container below 90 % of its memory limit"
 
 # --- 8. SIGTERM -----------------------------------------------------------------------------------
 host b compose stop -t 15 p2p-gateway >/dev/null 2>&1

@@ -8,6 +8,14 @@
 #   build_images TAG VERSION every image target, classic builder, as timenet/<target>:TAG
 #   wait_healthy N SECS      every container of `compose` (a function the caller
 #                            defines) healthy, and at least N of them
+#   nats_passwords           NATS_PASS_<USER>=p<random hex> lines, one per NATS
+#                            user of deploy/nats/users.conf
+#   operator_tls TAG DIR NAME IP...  the operator plane's TLS (deploy/README.md
+#                            "Operator TLS") made by the built timenetctl image:
+#                            once an operator CA in DIR/ca, then DIR/NAME, a
+#                            host's TLS directory (the service names and each IP
+#                            as SANs; "operator" for timenetctl's client cert),
+#                            owned by the services' uid 10001, tls.key 0640
 # LOG_TAG names the script in the output.
 
 TIMENET_TARGETS=(p2p-gateway peer-registry chain-sync block-store block-producer timenetctl)
@@ -21,6 +29,26 @@ require_docker() {
   command -v docker >/dev/null || fail "docker is not installed (shared/offline-containers/setup.sh installs it)"
   command -v docker-compose >/dev/null || fail "docker-compose (v1) is not installed"
   docker info >/dev/null 2>&1 || fail "no Docker daemon answers"
+}
+
+nats_passwords() {
+  local v
+  for v in GATEWAY REGISTRY SYNC STORE PRODUCER OPERATOR; do
+    printf 'NATS_PASS_%s=p%s\n' "$v" "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
+  done
+}
+
+operator_tls() {
+  local tag=$1 dir=$2 name=$3 ips
+  shift 3
+  ips=$(IFS=,; echo "$*")
+  mkdir -p "$dir"
+  ctl_tls() { docker run --rm -u 0 -v "$dir:/tls" "timenet/timenetctl:$tag" "$@" >/dev/null; }
+  [[ -f $dir/ca/ca.crt ]] || ctl_tls operator-ca create --out /tls/ca || fail "timenetctl operator-ca create"
+  ctl_tls operator-cert create --ca /tls/ca --out "/tls/$name" --name "$name" \
+    --dns p2p-gateway,peer-registry,chain-sync,block-store,block-producer ${ips:+--ip "$ips"} || fail "timenetctl operator-cert create --name $name"
+  docker run --rm -u 0 --entrypoint sh -v "$dir/$name:/tls" "timenet/timenetctl:$tag" \
+    -c 'chown -R 10001:10001 /tls && chmod 0750 /tls && chmod 0640 /tls/tls.key' || fail "chown $dir/$name"
 }
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }

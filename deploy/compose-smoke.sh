@@ -47,6 +47,9 @@ VERSION=$(git describe --tags --always --dirty 2>/dev/null || echo smoke)
 # The variables docker-compose.yml reads; the shell's values win over the env file's.
 export NODE_IMAGE NATS_IMAGE TIMENET_TAG=$TAG TIMENET_IMAGE_PREFIX=timenet
 export OPERATOR_BIND=$BIND P2P_BIND=$BIND NATS_BIND=$BIND
+# Random NATS passwords: the env file's CHANGE-ME placeholders stop the stack.
+# shellcheck disable=SC2046
+export $(nats_passwords)
 export BOOTSTRAP_PEERS= ALLOW_LIST= NAMED_PEERS= PUBLIC_IP=$BIND
 # devnet-fast (deploy/networks/devnet-fast.json): the devnet's genesis and public
 # keys, 500 ms blocks. The shipped testnet.json holds placeholders for the
@@ -70,6 +73,7 @@ cleanup() {
       compose ps 2>&1 | sed 's/^/  /' || true
     fi
     compose down -v --remove-orphans -t 15 >/dev/null 2>&1 || true
+    [[ -n ${TLS_WORK:-} ]] && rm -rf "$TLS_WORK"
   fi
   if [[ -n ${SMOKE_SOURCE_IP:-} ]]; then
     ip netns del "$NETNS" 2>/dev/null || true
@@ -87,6 +91,13 @@ if [[ -z ${SMOKE_NO_BUILD:-} ]]; then
 fi
 build_s=$(($(now) - t0))
 ok "images built (${build_s}s; NODE_IMAGE=$NODE_IMAGE, version $VERSION)"
+# Operator TLS (deploy/README.md "Operator TLS"): the services bind 0.0.0.0 in
+# their containers and refuse to start without it. A CA, this host's cert (for
+# $BIND, where the published ports are) and an operator's client cert.
+TLS_WORK=$(mktemp -d /tmp/timenet-smoke-tls.XXXXXX)
+operator_tls "$TAG" "$TLS_WORK" host "$BIND"
+operator_tls "$TAG" "$TLS_WORK" operator
+export OPERATOR_TLS_HOST_DIR=$TLS_WORK/host
 
 # --- 2. config ------------------------------------------------------------
 for f in deploy/hosts/host-*.env; do
@@ -128,7 +139,7 @@ compose exec -T p2p-gateway timenetctl --node peer-registry peers >/dev/null || 
 ok "timenetctl peers answers"
 
 # From the host too, through the published gRPC ports (the image's CLI, host networking).
-docker run --rm --network host "timenet/timenetctl:$TAG" --node "$BIND" stats >/dev/null || fail "timenetctl --node $BIND stats from the host"
+docker run --rm --network host -v "$TLS_WORK/operator:/tls:ro" "timenet/timenetctl:$TAG" --tls-dir /tls --node "$BIND" stats >/dev/null || fail "timenetctl --node $BIND stats from the host"
 ok "timenetctl --node $BIND stats answers from the host (published 50052)"
 
 # Published ports: P2P on P2P_BIND, everything else on OPERATOR_BIND, chain-sync none.
@@ -172,7 +183,7 @@ if [[ -n ${SMOKE_PRODUCER:-} ]]; then
   height=0 deadline=$(($(now) + 60))
   while ((height < 3)) && (($(now) < deadline)); do
     sleep 2
-    height=$(compose exec -T block-store node -e "fetch('http://127.0.0.1:9104/metrics').then(r=>r.text()).then(t=>{const m=t.match(/^timenet_store_height(?:\{[^}]*\})? (\d+)/m);console.log(m?m[1]:0)})" | tr -d '\r')
+    height=$(compose exec -T block-store node -e "const f=require('fs'),d=process.env.OPERATOR_TLS_DIR,o={ca:f.readFileSync(d+'/ca.crt'),cert:f.readFileSync(d+'/tls.crt'),key:f.readFileSync(d+'/tls.key')};require('https').get('https://127.0.0.1:9104/metrics',o,r=>{let t='';r.on('data',c=>t+=c).on('end',()=>{const m=t.match(/^timenet_store_height(?:\{[^}]*\})? (\d+)/m);console.log(m?m[1]:0)})})" | tr -d '\r')
   done
   ((height >= 3)) || fail "the chain did not grow with the producer (height $height)"
   ok "block-producer -> block-store: height $height"
@@ -220,7 +231,7 @@ n=$(compose ps -q chain-sync | wc -l)
 seen=0 deadline=$(($(now) + 60))
 while ((seen < 3)) && (($(now) < deadline)); do
   sleep 2
-  seen=$(compose exec -T --index=1 chain-sync node -e "fetch('http://127.0.0.1:9103/metrics').then(r=>r.text()).then(t=>{const m=t.match(/^timenet_sync_workers_seen(?:\{[^}]*\})? (\d+)/m);console.log(m?m[1]:0)})" | tr -d '\r')
+  seen=$(compose exec -T --index=1 chain-sync node -e "const f=require('fs'),d=process.env.OPERATOR_TLS_DIR,o={ca:f.readFileSync(d+'/ca.crt'),cert:f.readFileSync(d+'/tls.crt'),key:f.readFileSync(d+'/tls.key')};require('https').get('https://127.0.0.1:9103/metrics',o,r=>{let t='';r.on('data',c=>t+=c).on('end',()=>{const m=t.match(/^timenet_sync_workers_seen(?:\{[^}]*\})? (\d+)/m);console.log(m?m[1]:0)})})" | tr -d '\r')
 done
 ((seen == 3)) || fail "replica 1 sees $seen chain-sync workers, expected 3"
 ok "--scale chain-sync=3: 3 healthy replicas, each seen by the others ($(($(now) - t2))s)"

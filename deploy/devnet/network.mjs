@@ -4,7 +4,8 @@
 // `npm run devnet` (devnet.mjs), `npm run soak` (soak.mjs) and `npm run attack`
 // (apps/p2p-gateway/attack/, on its own addresses and directory).
 import { spawn, spawnSync } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -85,6 +86,10 @@ export async function startDevnet(o) {
   const nats = ensureNatsServer();
   // The port plan, from the built config lib (startDevnet runs after the build).
   const { PORT_PLAN } = await import("../../libs/config/dist/src/index.js");
+  // NATS as on a host: one user per service (the generated deploy/nats/users.conf), random passwords per run.
+  const { NATS_PASSWORD_ENV } = await import("../../libs/proto/dist/src/index.js");
+  const natsPasswords = Object.fromEntries(Object.values(NATS_PASSWORD_ENV).map((v) => [v, `p${randomBytes(24).toString("hex")}`]));
+  const natsAuth = (user) => ({ NATS_USER: user, NATS_PASS: natsPasswords[NATS_PASSWORD_ENV[user]] });
   const grpcPort = (service) => String(PORT_PLAN.services[service].grpc);
   const metricsPort = (service) => String(PORT_PLAN.services[service].metrics);
   const children = [];
@@ -108,17 +113,19 @@ export async function startDevnet(o) {
     const dir = join(DATA, `n${k}`);
     mkdirSync(join(dir, "nats"), { recursive: true });
     const natsConf = join(dir, "nats.conf");
-    writeFileSync(natsConf, `listen: ${ip}:${PORT_PLAN.nats}\nmax_payload: 8MB\njetstream {\n  store_dir: "${join(dir, "nats")}"\n}\n`);
-    run(`n${k}-nats`, nats, ["-c", natsConf]);
+    copyFileSync(join(ROOT, "deploy", "nats", "users.conf"), join(dir, "users.conf"));
+    writeFileSync(natsConf, `listen: ${ip}:${PORT_PLAN.nats}\nmax_payload: 8MB\njetstream {\n  store_dir: "${join(dir, "nats")}"\n}\ninclude ./users.conf\n`);
+    run(`n${k}-nats`, nats, ["-c", natsConf], natsPasswords);
     await waitPort(ip, PORT_PLAN.nats, LOGS);
     const common = { NODE_NAME: `n${k}`, NATS_URL: `nats://${ip}:${PORT_PLAN.nats}`, NETWORK: o.network ?? "devnet", LOG_LEVEL: "info", LOG_PRETTY: "false", GRPC_HOST: ip, METRICS_HOST: ip };
 
-    run(`n${k}-block-store`, process.execPath, [main("block-store")], { ...common, STORE_DB_PATH: join(dir, "blocks"), GRPC_PORT: grpcPort("block-store"), METRICS_PORT: metricsPort("block-store") });
+    run(`n${k}-block-store`, process.execPath, [main("block-store")], { ...common, ...natsAuth("block-store"), STORE_DB_PATH: join(dir, "blocks"), GRPC_PORT: grpcPort("block-store"), METRICS_PORT: metricsPort("block-store") });
     await waitReady(`http://${ip}:${metricsPort("block-store")}/readyz`, `n${k}-block-store`, LOGS);
 
     const others = Array.from({ length: nodes }, (_, i) => i + 1).filter((j) => j !== k);
     run(`n${k}-p2p-gateway`, process.execPath, [main("p2p-gateway")], {
       ...common,
+      ...natsAuth("p2p-gateway"),
       P2P_HOST: ip,
       P2P_PORT: String(PORT_PLAN.p2p),
       NODE_KEY_FILE: join(dir, "node.key"),
@@ -130,6 +137,7 @@ export async function startDevnet(o) {
 
     run(`n${k}-peer-registry`, process.execPath, [main("peer-registry")], {
       ...common,
+      ...natsAuth("peer-registry"),
       PUBLIC_IP: ip,
       BOOTSTRAP_PEERS: others.map((j) => `${nodeIp(j)}:${PORT_PLAN.p2p}`).join(","),
       // The devnet's nodes share one /24: they allow-list each other (the limits are for strangers).
@@ -142,6 +150,7 @@ export async function startDevnet(o) {
       // The first replica has the port plan's ports; the others take ephemeral ones.
       run(`n${k}-chain-sync-${w}`, process.execPath, [main("chain-sync")], {
         ...common,
+        ...natsAuth("chain-sync"),
         WORKER_ID: `n${k}-w${w}`,
         BLOCK_STORE_GRPC: `${ip}:${grpcPort("block-store")}`,
         GRPC_PORT: w === 0 ? grpcPort("chain-sync") : "0",
@@ -151,6 +160,7 @@ export async function startDevnet(o) {
     if (k <= producers) {
       run(`n${k}-block-producer`, process.execPath, [main("block-producer")], {
         ...common,
+        ...natsAuth("block-producer"),
         PRODUCER_DEVNET_INDEX: String(k - 1),
         BLOCK_STORE_GRPC: `${ip}:${grpcPort("block-store")}`,
         GRPC_PORT: grpcPort("block-producer"),
@@ -195,7 +205,8 @@ export async function startDevnet(o) {
   // (node k by its address; the port plan's ports, as on a real host).
   const fleetFile = join(DEVNET, "fleet.json");
   writeFileSync(fleetFile, `${JSON.stringify(Array.from({ length: nodes }, (_, i) => ({ name: `n${i + 1}`, address: nodeIp(i + 1) })), null, 2)}\n`);
-  return { nodes, stop, logs: LOGS, ports: PORT_PLAN, ipOf: nodeIp, processes, fleetFile };
+  // natsOperator: the read-only NATS user for observers (the soak, the attack's honest nodes).
+  return { nodes, stop, logs: LOGS, ports: PORT_PLAN, ipOf: nodeIp, processes, fleetFile, natsOperator: { user: "operator", pass: natsPasswords[NATS_PASSWORD_ENV.operator] } };
 }
 
 /** Sum of a metric's samples (matching labels) in a /metrics text; undefined when absent. */

@@ -7,9 +7,12 @@
 // ids from then to the end), no connection closed with PING_TIMEOUT, no node
 // reported an offence against another (every node is honest), all nodes end
 // within one block of each other, and block propagation (first to last node
-// seeing a new tip) has a p99 under the bound.
+// seeing a new tip) has a p99 under the bound. At the end it prints each
+// service's peak RSS and thread count (from /proc), the figures the Compose
+// mem_limit / pids_limit are sized from.
 import { parseArgs } from "node:util";
 import { build, ipOf, metricsText, sample, startDevnet } from "./network.mjs";
+import { formatProcTable, startProcSampler } from "./proc-sampler.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -41,6 +44,7 @@ const net = await startDevnet({
   onExit: (name, code) => unexpectedExits.push(`${name} exited (${code})`),
 });
 const started = Date.now();
+const sampler = startProcSampler(net.processes);
 const failures = [];
 const buses = [];
 const clients = [];
@@ -48,7 +52,7 @@ try {
   // Tip arrivals per node: height -> time each node's store reported it.
   const arrivals = new Map();
   for (let k = 1; k <= NODES; k++) {
-    const bus = await Bus.connect({ servers: `nats://${ipOf(k)}:${net.ports.nats}`, name: `soak-${k}` });
+    const bus = await Bus.connect({ servers: `nats://${ipOf(k)}:${net.ports.nats}`, name: `soak-${k}`, ...net.natsOperator });
     buses.push(bus);
     bus.subscribe(Subjects.chainTip, ChainTipSchema, (t) => {
       const key = `${t.height}:${Buffer.from(t.hash).toString("hex")}`;
@@ -123,6 +127,7 @@ try {
   console.log(`  connections: ${firstConnIds.size} directed links, replaced ${replaced.size}, PING_TIMEOUT ${pingTimeouts}, offences ${offences}`);
   console.log(`  heights at the end: ${heights.join(", ")} (spread ${spread})`);
   console.log(`  block propagation over the ${spreads.length} blocks made after the settle time (first to last node): p50 ${Math.round(p50)} ms, p99 ${Math.round(p99)} ms (bound ${BOUND} ms)`);
+  console.log(`  memory and threads per service (largest process of each):\n${formatProcTable(sampler.stop())}`);
 } finally {
   for (const c of clients) c.close();
   await Promise.all(buses.map((b) => b.close()));

@@ -39,7 +39,7 @@ export async function startBlockProducer(options: BlockProducerOptions): Promise
     const mempool = new Mempool({ maxTxs: o.mempoolMaxTxs, maxBytes: o.mempoolMaxBytes, maxTxBytes: maxTxBytes(o.network) });
     const metrics = new ProducerMetrics(registry, () => ({ txs: mempool.size, bytes: mempool.bytes }));
 
-    const store = createGrpcClient(BlockStoreService, o.blockStoreGrpc);
+    const store = createGrpcClient(BlockStoreService, o.blockStoreGrpc, { tls: o.tls });
     cleanups.push(() => store.close());
     const production = new Production({
       network: o.network,

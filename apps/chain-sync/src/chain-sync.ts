@@ -60,7 +60,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
     const genesisHex = Buffer.from(o.network.genesisHash).toString("hex");
 
     const bus = await frame.connectBus(`chain-sync-${o.workerId}`);
-    const store = createGrpcClient(BlockStoreService, o.blockStoreGrpc);
+    const store = createGrpcClient(BlockStoreService, o.blockStoreGrpc, { tls: o.tls });
     cleanups.push(() => store.close());
 
     // Our tip: from the store now, then from chain.tip and every PutBlocks answer.
@@ -125,7 +125,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
 
     // Who is connected: the gateway's state, read whole now, then followed.
     const connected = new ConnectedPeers(heights, genesisHex, planNow);
-    const gatewayState = await StateBucket.open(bus, Buckets.connections);
+    const gatewayState = await StateBucket.follow(bus, Buckets.connections);
     const watch = await gatewayState.watch({ decode: decodeGatewayState }, (change) => connected.apply(change));
     cleanups.push(() => watch.stop());
     await watch.initialized;

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Registry } from "prom-client";
 import type { TypedEvents } from "@timenet/events";
-import { Buckets, GatewayService } from "@timenet/proto";
+import { Buckets, Direction, GatewayService } from "@timenet/proto";
 import { StateBucket } from "@timenet/bus";
 import { ServiceFrame } from "@timenet/service-runtime";
 import { PeerLabeler, type Logger } from "@timenet/telemetry";
@@ -21,6 +21,7 @@ import { NatsBridge } from "./nats-bridge.js";
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from "./options.js";
 import { RegistryLink } from "./registry-link.js";
 import { RecentDisconnects } from "./recent-disconnects.js";
+import { SourceIpWatch } from "./source-ip-watch.js";
 import type { CloseInfo, PeerConnection } from "./peer-connection.js";
 
 const CLOCK_EVALUATE_MS = 30_000;
@@ -104,6 +105,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       wallClock: o.wallClock,
     });
 
+    // One IP = one peer needs real source IPs: a proxy that hides them is reported, never acted on.
+    const sourceIps = new SourceIpWatch({ ...o.sourceIpWatch, gauge: metrics.sourceIpMasked, logger });
+    manager.events.on("connected", (c) => {
+      const nodeId = c.secureSession?.remoteNodeId ?? c.peerHello?.nodeId;
+      if (c.direction === Direction.INBOUND && nodeId) sourceIps.inbound(c.remoteIp, nodeId);
+    });
+
     // Our clock against our peers': observed, never held against anyone.
     const clockOffsets = new ClockOffsets({ clock: systemClock, wallClock: o.wallClock, warnOffsetMs: o.clockWarnOffsetMs, minPeers: o.clockMinPeers, metrics, logger });
     metrics.refreshClock = () => void clockOffsets.evaluate();
@@ -185,7 +193,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       recentDisconnects: recent.list(),
       ...clockInfo(clockOffsets.evaluate(), o),
     });
-    await frame.serve([{ service: GatewayService, impl: gatewayServiceImpl(manager, info) }], [{ name: "nats", check: () => bus.connected }]);
+    await frame.serve([{ service: GatewayService, impl: gatewayServiceImpl(manager, info) }], [
+      { name: "nats", check: () => bus.connected },
+      { name: "source_ips_visible", check: () => !sourceIps.masked, reason: () => sourceIps.reason },
+    ]);
 
     frame.started({
       p2p: `${o.listenHost}:${p2pPort}`,

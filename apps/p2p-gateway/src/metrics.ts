@@ -42,6 +42,7 @@ export class GatewayMetrics {
   readonly clockOffset: Gauge;
   readonly clockPeers: Gauge;
   readonly clockSuspect: Gauge;
+  readonly sourceIpMasked: Gauge;
   /** Brings the clock gauges up to date; called at every scrape (set by the gateway's ClockOffsets). */
   refreshClock: () => void = () => undefined;
 
@@ -170,6 +171,11 @@ export class GatewayMetrics {
       help: "1 when our clock looks wrong: at least CLOCK_MIN_PEERS peers sampled and |clock offset| above CLOCK_WARN_OFFSET (check NTP; no peer is penalised for it)",
       registers: r,
       collect,
+    });
+    this.sourceIpMasked = new Gauge({
+      name: "timenet_gateway_source_ip_masked",
+      help: "1 when inbound peers' source IPs look replaced by a proxy (several peers from one private address, e.g. Docker's userland-proxy); /readyz fails too. Nobody is penalised for it",
+      registers: r,
     });
     this.admissionPolicyVersion.set(-1);
     for (const d of ["inbound", "outbound"]) this.peers.set({ direction: d }, 0);

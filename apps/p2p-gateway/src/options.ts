@@ -4,6 +4,7 @@ import { DEVNET } from "@timenet/chain";
 import { PORT_PLAN } from "@timenet/config";
 import type { NodeKey } from "@timenet/node-key";
 import { systemWallClock, type WallClock } from "./clock.js";
+import type { SourceIpWatchSettings } from "./source-ip-watch.js";
 import { resolveServiceEndpoints, withDefaults, type ResolvedServiceEndpoints, type ServiceEndpointOptions } from "@timenet/service-runtime";
 
 /**
@@ -19,6 +20,8 @@ export interface GatewayOptions extends ServiceEndpointOptions {
   announcePort?: number;
   /** Local address outbound sockets bind to. Default: listenHost when it is a specific address. */
   dialLocalAddress?: string;
+  /** Detection of a proxy that hides peers' source IPs (SourceIpWatchSettings; defaults: the container's default gateway, RFC 1918/ULA, 3 peers). */
+  sourceIpWatch?: SourceIpWatchSettings;
   /** IPs that get their own `peer` metrics label (the registry's allow-list adds to them). */
   namedPeers?: string[];
   network?: string;
@@ -138,7 +141,7 @@ export const GATEWAY_DEFAULTS = {
 
 export type ResolvedGatewayOptions = typeof GATEWAY_DEFAULTS &
   ResolvedServiceEndpoints &
-  Pick<GatewayOptions, "dialLocalAddress" | "announcePort"> & { nodeKey: NodeKey; rateLimits: RateLimits; acceptRates: AcceptRates };
+  Pick<GatewayOptions, "dialLocalAddress" | "announcePort"> & { sourceIpWatch: SourceIpWatchSettings; nodeKey: NodeKey; rateLimits: RateLimits; acceptRates: AcceptRates };
 
 export function resolveGatewayOptions(o: GatewayOptions): ResolvedGatewayOptions {
   const d = withDefaults(GATEWAY_DEFAULTS, o);
@@ -147,6 +150,7 @@ export function resolveGatewayOptions(o: GatewayOptions): ResolvedGatewayOptions
     ...d,
     announcePort: o.announcePort,
     dialLocalAddress: o.dialLocalAddress ?? (d.listenHost === "0.0.0.0" || d.listenHost === "::" ? undefined : d.listenHost),
+    sourceIpWatch: o.sourceIpWatch ?? {},
     nodeKey: o.nodeKey,
     rateLimits: { ...DEFAULT_RATE_LIMITS, ...o.rateLimits },
     acceptRates: { ...DEFAULT_ACCEPT_RATES, ...o.acceptRates },

@@ -7,7 +7,7 @@ export const ExitCode = {
   usage: 2,
   /** The peer-registry cannot be reached (down, wrong port, no answer in time). */
   unreachable: 3,
-  /** The peer-registry answered and refused the request (not found, invalid). */
+  /** The service answered and refused the request (not found, invalid), or TLS refused (no or a foreign client cert). */
   refused: 4,
 } as const;
 

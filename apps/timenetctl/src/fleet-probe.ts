@@ -5,6 +5,7 @@ import type { FleetHost } from "./fleet-file.js";
 import { probeGateway, probeTip, type GatewayView } from "./node-probes.js";
 import type { Part } from "./part.js";
 import { nodeTarget } from "./registry-target.js";
+import type { Dial } from "./dial.js";
 
 /** What `status --all` learnt of one host. */
 export interface HostReport {
@@ -30,12 +31,12 @@ async function peerIpOf(host: string): Promise<string | undefined> {
 }
 
 /** Asks every host's gateway (GetInfo, ListConnections) and store (GetTip), all at once. */
-export function probeFleet(hosts: readonly FleetHost[], ports: { gateway: number; store: number }, timeoutMs: number): Promise<HostReport[]> {
+export function probeFleet(hosts: readonly FleetHost[], ports: { gateway: number; store: number }, dial: Dial): Promise<HostReport[]> {
   return Promise.all(
     hosts.map(async (h) => {
       const gatewayTarget = nodeTarget(h.node, h.gatewayPort ?? ports.gateway);
       const storeTarget = `${h.node.host}:${h.storePort ?? ports.store}`;
-      const [ip, gateway, tip] = await Promise.all([h.p2pIp ?? peerIpOf(h.node.host), probeGateway(gatewayTarget, timeoutMs), probeTip(storeTarget, timeoutMs)]);
+      const [ip, gateway, tip] = await Promise.all([h.p2pIp ?? peerIpOf(h.node.host), probeGateway(gatewayTarget, dial), probeTip(storeTarget, dial)]);
       return { name: h.name, address: h.address, ip, gatewayTarget, storeTarget, gateway, tip };
     }),
   );

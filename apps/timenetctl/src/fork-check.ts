@@ -5,6 +5,7 @@ import { groupByValue } from "./fleet-drift.js";
 import type { HostReport } from "./fleet-probe.js";
 import { BLOCK_STORE } from "./node-probes.js";
 import { probe } from "./part.js";
+import type { Dial } from "./dial.js";
 
 /** The block hashes of one sampled height: the groups of hosts agreeing on a hash, and who could not say. */
 export interface HeightSample {
@@ -26,8 +27,8 @@ export function sampleHeights(min: number): number[] {
   return [...new Set(heights)];
 }
 
-async function hashAt(host: HostReport, height: number, timeoutMs: number) {
-  return probe(BlockStoreService, BLOCK_STORE, host.storeTarget, timeoutMs, async (store, call) => {
+async function hashAt(host: HostReport, height: number, dial: Dial) {
+  return probe(BlockStoreService, BLOCK_STORE, host.storeTarget, dial, async (store, call) => {
     const { block } = await store.getBlock({ by: { case: "height", value: height } }, call);
     if (!block?.header) throw new CliError(`block-store at ${host.storeTarget} has no block at height ${height}`, ExitCode.failure);
     return hashHex(blockHash(block.header));
@@ -35,13 +36,13 @@ async function hashAt(host: HostReport, height: number, timeoutMs: number) {
 }
 
 /** Compares the block hashes of every answering store at heights sampled below their common height. */
-export async function checkForks(hosts: readonly HostReport[], timeoutMs: number): Promise<ForkCheck> {
+export async function checkForks(hosts: readonly HostReport[], dial: Dial): Promise<ForkCheck> {
   const stores = hosts.flatMap((h) => (h.tip.ok ? [{ host: h, height: h.tip.value.height }] : []));
   if (stores.length === 0) return { commonHeight: undefined, samples: [] };
   const commonHeight = Math.min(...stores.map((s) => s.height));
   const samples = await Promise.all(
     sampleHeights(commonHeight).map(async (height): Promise<HeightSample> => {
-      const answers = await Promise.all(stores.map(async ({ host }) => [host.name, await hashAt(host, height, timeoutMs)] as const));
+      const answers = await Promise.all(stores.map(async ({ host }) => [host.name, await hashAt(host, height, dial)] as const));
       return {
         height,
         hashes: groupByValue(answers.flatMap(([name, a]) => (a.ok ? [[name, a.value] as const] : []))),

@@ -13,6 +13,7 @@ import {
 import { CliError, ExitCode } from "./cli-error.js";
 import { REGISTRY, type ServiceName } from "./grpc-failure.js";
 import { probe, type Part } from "./part.js";
+import type { Dial } from "./dial.js";
 
 // The questions `status` asks each service of a node; each answer is a Part.
 
@@ -34,26 +35,26 @@ export interface GatewayView {
 }
 
 /** Who the node is (GetInfo) and its connections (ListConnections), asked together. */
-export function probeGateway(target: string, timeoutMs: number): Promise<Part<GatewayView>> {
-  return probe(GatewayService, GATEWAY, target, timeoutMs, async (gw, call) => {
+export function probeGateway(target: string, dial: Dial): Promise<Part<GatewayView>> {
+  return probe(GatewayService, GATEWAY, target, dial, async (gw, call) => {
     const [info, list] = await Promise.all([gw.getInfo({}, call), gw.listConnections({}, call)]);
     return { info, connections: list.connections };
   });
 }
 
-export function probeSync(target: string, timeoutMs: number): Promise<Part<StatusResponse>> {
-  return probe(ChainSyncService, CHAIN_SYNC, target, timeoutMs, (sync, call) => sync.status({}, call));
+export function probeSync(target: string, dial: Dial): Promise<Part<StatusResponse>> {
+  return probe(ChainSyncService, CHAIN_SYNC, target, dial, (sync, call) => sync.status({}, call));
 }
 
 /** The store's tip. */
-export function probeTip(target: string, timeoutMs: number): Promise<Part<ChainTip>> {
-  return probe(BlockStoreService, BLOCK_STORE, target, timeoutMs, async (store, call) => {
+export function probeTip(target: string, dial: Dial): Promise<Part<ChainTip>> {
+  return probe(BlockStoreService, BLOCK_STORE, target, dial, async (store, call) => {
     const { tip } = await store.getTip({}, call);
     if (!tip) throw new CliError(`block-store at ${target} answered without a tip`, ExitCode.failure);
     return tip;
   });
 }
 
-export function probeRegistry(target: string, timeoutMs: number): Promise<Part<StatsResponse>> {
-  return probe(PeerRegistryService, REGISTRY, target, timeoutMs, (registry, call) => registry.stats({}, call));
+export function probeRegistry(target: string, dial: Dial): Promise<Part<StatsResponse>> {
+  return probe(PeerRegistryService, REGISTRY, target, dial, (registry, call) => registry.stats({}, call));
 }

@@ -31,3 +31,17 @@ export function stateOption(text: string): PeerState {
   if (state === undefined) throw new InvalidArgumentError(`expected ${STATE_CHOICES.join(", ")}`);
   return state as PeerState;
 }
+
+/** "a,b, c" as ["a", "b", "c"] (empty items dropped). */
+export function listOption(text: string): string[] {
+  return text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+export function daysOption(text: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 36500)) throw new InvalidArgumentError("expected days, a whole number from 1");
+  return n;
+}

@@ -1,6 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceClient } from "@timenet/grpc";
 import { CliError } from "./cli-error.js";
+import type { Dial } from "./dial.js";
 import type { ServiceName } from "./grpc-failure.js";
 import { withService } from "./registry-client.js";
 
@@ -15,11 +16,11 @@ export async function probe<S extends DescService, T>(
   service: S,
   name: ServiceName,
   target: string,
-  timeoutMs: number,
+  dial: Dial,
   use: (client: ServiceClient<S>, call: { deadlineMs: number }) => Promise<T>,
 ): Promise<Part<T>> {
   try {
-    return { ok: true, value: await withService(service, name, target, timeoutMs, (client) => use(client, { deadlineMs: timeoutMs })) };
+    return { ok: true, value: await withService(service, name, target, dial, (client) => use(client, { deadlineMs: dial.timeoutMs })) };
   } catch (err) {
     if (err instanceof CliError) return { ok: false, error: err.message };
     throw err;

@@ -13,7 +13,9 @@ import type { CommandReport } from "./command-report.js";
 import { DEFAULT_FLEET_FILE } from "./fleet-file.js";
 import { DEFAULT_PORTS } from "./node-probes.js";
 import { unbanCommand } from "./commands/unban.js";
-import { durationOption, portOption, STATE_CHOICES, stateOption, timeoutOption } from "./option-parsers.js";
+import { daysOption, durationOption, listOption, portOption, STATE_CHOICES, stateOption, timeoutOption } from "./option-parsers.js";
+import { operatorCaCreateCommand, operatorCertCreateCommand, type OperatorCertArgs } from "./commands/operator-tls.js";
+import { operatorCredentials } from "./operator-credentials.js";
 import { processOutput, type Output } from "./output.js";
 import { DEFAULT_P2P_PORT, peerEndpointArgument, peerIpArgument } from "./peer-arguments.js";
 import { nodeTarget, parseNode, registryTarget } from "./registry-target.js";
@@ -31,7 +33,12 @@ interface GlobalOptions {
   registryPort: number;
   timeout: number;
   json?: boolean;
+  tlsDir?: string;
+  config?: string;
 }
+
+/** The operator's client cert: --tls-dir, else TIMENET_TLS_DIR, else the config file (read only by commands that dial). */
+const credentialsOf = (g: GlobalOptions) => operatorCredentials({ tlsDir: g.tlsDir, config: g.config, env: process.env });
 
 interface StatusOptions {
   gatewayPort: number;
@@ -65,6 +72,8 @@ export function buildProgram({ output = processOutput, now = Date.now, color = p
     .option("--registry-port <n>", "peer-registry gRPC port, when --node names none", portOption, DEFAULT_PORTS.registry)
     .option("--timeout <ms>", "deadline of each gRPC call, in ms", timeoutOption, 5000)
     .option("--json", "print the answer as JSON (protobuf JSON mapping; for scripts)")
+    .option("--tls-dir <dir>", "operator TLS directory (ca.crt, tls.crt, tls.key) for mutual TLS; else $TIMENET_TLS_DIR, else tlsDir of the config file")
+    .option("--config <file>", "config file, JSON {\"tlsDir\": \"...\"} (default $XDG_CONFIG_HOME/timenet/timenetctl.json or ~/.config/timenet/timenetctl.json)")
     .configureOutput({
       writeOut: (text) => output.out(text),
       writeErr: (text) => output.err(text),
@@ -76,7 +85,8 @@ export function buildProgram({ output = processOutput, now = Date.now, color = p
     const opts = command.optsWithGlobals<GlobalOptions>();
     const target = registryTarget(opts.node, opts.registryPort);
     const call = { deadlineMs: opts.timeout };
-    const text = await withRegistry(target, opts.timeout, (registry) => body({ registry, call, json: opts.json === true, now }));
+    const dial = { timeoutMs: opts.timeout, tls: credentialsOf(opts) };
+    const text = await withRegistry(target, dial, (registry) => body({ registry, call, json: opts.json === true, now }));
     output.out(`${text}\n`);
   };
 
@@ -149,6 +159,27 @@ export function buildProgram({ output = processOutput, now = Date.now, color = p
     .requiredOption("--key <file>", "the key file")
     .action((opts: { key: string }, command: Command) => local(command, (json) => producerKeyShowCommand(opts.key, json)));
 
+  // Local: the operator plane's CA and certificates (deploy/README.md "Operator TLS").
+  program
+    .command("operator-ca")
+    .description("the operator CA that signs every host's and operator's TLS certificate (local; asks no node)")
+    .command("create")
+    .description("write DIR/ca.crt and DIR/ca.key (mode 0600; never overwrites); once per fleet, keep ca.key offline")
+    .requiredOption("--out <dir>", "the CA directory")
+    .action((opts: { out: string }, command: Command) => local(command, (json) => operatorCaCreateCommand(opts.out, json)));
+  program
+    .command("operator-cert")
+    .description("TLS directories for hosts and operators, signed by the operator CA (local; asks no node)")
+    .command("create")
+    .description("write DIR2/ca.crt, tls.crt, tls.key (0600): a cert for server and client auth; SANs: localhost, 127.0.0.1, --name, --dns, --ip")
+    .requiredOption("--ca <dir>", "the CA directory (ca.crt, ca.key) of `operator-ca create`")
+    .requiredOption("--out <dir>", "the TLS directory to create")
+    .requiredOption("--name <name>", "the host's or operator's name (its common name; a SAN too)")
+    .option("--dns <names>", "more DNS names, comma-separated (a host: p2p-gateway,peer-registry,chain-sync,block-store,block-producer)", listOption, [])
+    .option("--ip <ips>", "more IP addresses, comma-separated (a host: its private/VPN address)", listOption, [])
+    .option("--days <n>", "validity in days (default 825)", daysOption)
+    .action((opts: OperatorCertArgs, command: Command) => local(command, (json) => operatorCertCreateCommand(opts, json)));
+
   /** A report command: its text goes to stdout even when it ends in a failure (then the exit code). */
   const report = async (body: () => Promise<CommandReport>) => {
     const { text, failure } = await body();
@@ -167,7 +198,7 @@ export function buildProgram({ output = processOutput, now = Date.now, color = p
     .option("--compose", "inside the node's Compose network: each service by its service name (p2p-gateway, chain-sync, ...)")
     .action((opts: StatusOptions, command: Command) => {
       const g = command.optsWithGlobals<GlobalOptions>();
-      const common = { timeoutMs: g.timeout, json: g.json === true, now };
+      const common = { timeoutMs: g.timeout, tls: credentialsOf(g), json: g.json === true, now };
       if (opts.all) {
         return report(() =>
           statusAllCommand({ ...common, hostsFile: opts.hosts, ports: { gateway: opts.gatewayPort, store: opts.storePort }, color }),

@@ -10,10 +10,10 @@ export interface CliRun {
   err: string;
 }
 
-/** Runs `node dist/src/main.js ...args` to completion. */
-export function runCliProcess(args: readonly string[], timeoutMs = 20_000): Promise<CliRun> {
+/** Runs `node dist/src/main.js ...args` to completion; `env` is added to ours (undefined values unset). */
+export function runCliProcess(args: readonly string[], timeoutMs = 20_000, env: Record<string, string | undefined> = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => void (out += d.toString()));

@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { blockHash, DEVNET, devnetProducerKey, signBlock } from "@timenet/chain";
 import { Bus } from "@timenet/bus";
-import { createGrpcClient } from "@timenet/grpc";
+import { createGrpcClient, type MutualTls } from "@timenet/grpc";
 import { BlockStoreService, DialRequestSchema, GatewayService, Subjects, type Block } from "@timenet/proto";
+import { httpsStatus } from "./https-get.js";
 import { freePort, startNatsServer, startServiceProcess, tempDir, waitFor, type ServiceProcess } from "@timenet/testkit";
 
 const APPS = fileURLToPath(new URL("../../../", import.meta.url));
@@ -18,6 +19,10 @@ const childLogLevel = process.env.TEST_LOG_LEVEL ?? "fatal";
 export interface NodeOptions {
   chainSync?: boolean;
   gatewayEnv?: Record<string, string>;
+  /** Default 127.0.0.k. */
+  ip?: string;
+  /** Mutual TLS: every service gets OPERATOR_TLS_DIR=dir; the test's own clients and readiness probes use `client`. */
+  tls?: { dir: string; client: MutualTls };
 }
 
 export interface TestNode {
@@ -36,16 +41,16 @@ export interface TestNode {
 }
 
 export async function startNode(k: number, o: NodeOptions = {}): Promise<TestNode> {
-  const ip = `127.0.0.${k}`;
+  const ip = o.ip ?? `127.0.0.${k}`;
   const nats = await startNatsServer({ jetstream: true });
   const bus = await Bus.connect({ servers: nats.url, name: `timenetctl-test-${k}` });
   const dir = await tempDir(`timenetctl-node-${k}-`);
   const free = () => freePort(ip);
   const [p2pPort, gateway, gwMetrics, store, stMetrics, sync, syncMetrics] = [await free(), await free(), await free(), await free(), await free(), await free(), await free()];
-  const common = { NATS_URL: nats.url, GRPC_HOST: ip, METRICS_HOST: ip, LOG_LEVEL: childLogLevel, NETWORK: "devnet" };
+  const common = { NATS_URL: nats.url, GRPC_HOST: ip, METRICS_HOST: ip, LOG_LEVEL: childLogLevel, NETWORK: "devnet", ...(o.tls ? { OPERATOR_TLS_DIR: o.tls.dir } : {}) };
   const processes: ServiceProcess[] = [];
-  const gatewayClient = createGrpcClient(GatewayService, `${ip}:${gateway}`);
-  const storeClient = createGrpcClient(BlockStoreService, `${ip}:${store}`);
+  const gatewayClient = createGrpcClient(GatewayService, `${ip}:${gateway}`, { tls: o.tls?.client });
+  const storeClient = createGrpcClient(BlockStoreService, `${ip}:${store}`, { tls: o.tls?.client });
   const stop = async () => {
     gatewayClient.close();
     storeClient.close();
@@ -55,7 +60,10 @@ export async function startNode(k: number, o: NodeOptions = {}): Promise<TestNod
     await dir.remove();
   };
   const start = async (main: string, env: Record<string, string>, metricsPort: number) => {
-    processes.push(await startServiceProcess({ main, env: { ...common, ...env }, readyUrl: `http://${ip}:${metricsPort}/readyz`, timeoutMs: 20_000 }));
+    const tls = o.tls?.client;
+    const readyUrl = `${tls ? "https" : "http"}://${ip}:${metricsPort}/readyz`;
+    const readyCheck = tls ? async () => (await httpsStatus(readyUrl, { ca: tls.ca })) === 200 : undefined;
+    processes.push(await startServiceProcess({ main, env: { ...common, ...env }, readyUrl, readyCheck, timeoutMs: 20_000 }));
     return processes.at(-1)!;
   };
   try {

@@ -20,4 +20,11 @@ export class ConfigError extends Error {
     err.message = `invalid configuration: ${values.map(([v, s]) => `${v}=${JSON.stringify(s)}`).join(", ")}: expected ${expected}`;
     return err;
   }
+
+  /** A value refused for a reason that is its own sentence: `GRPC_HOST=0.0.0.0 is beyond loopback: ...`. */
+  static refusal(variable: string, value: string | undefined, message: string): ConfigError {
+    const err = new ConfigError(variable, value, "");
+    err.message = message;
+    return err;
+  }
 }

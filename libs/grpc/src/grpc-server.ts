@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { create, isMessage, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { HealthImplementation } from "grpc-health-check";
 import { ReflectionService } from "@grpc/reflection";
@@ -6,6 +6,7 @@ import { toServiceDefinition } from "./service-definition.js";
 import { MESSAGE_SIZE_OPTIONS } from "./message-size.js";
 import { reflectionPackage } from "./reflection.js";
 import { GrpcStatusError } from "./status-error.js";
+import { serverCredentials, type MutualTls } from "./mutual-tls.js";
 import type { CallContext, ServiceImpl } from "./service-types.js";
 
 export interface GrpcLogger {
@@ -21,6 +22,8 @@ export interface GrpcServerOptions {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of different services
   services: Array<{ service: DescService; impl: ServiceImpl<any> }>;
   logger?: GrpcLogger;
+  /** Mutual TLS: serve TLS and require a client cert signed by `tls.ca`. Default none (plaintext: loopback only). */
+  tls?: MutualTls;
 }
 
 export interface GrpcServerHandle {
@@ -43,7 +46,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
     server.addService(toServiceDefinition(service), implementation(service, impl as Record<string, unknown>, opts.logger));
   }
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${opts.port}`, ServerCredentials.createInsecure(), (err, p) =>
+    server.bindAsync(`${host}:${opts.port}`, serverCredentials(opts.tls), (err, p) =>
       err ? reject(new Error(`cannot bind gRPC on ${host}:${opts.port}: ${err.message}`)) : resolve(p),
     );
   });

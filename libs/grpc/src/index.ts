@@ -1,5 +1,6 @@
 export { startGrpcServer, type GrpcLogger, type GrpcServerHandle, type GrpcServerOptions } from "./grpc-server.js";
-export { createGrpcClient } from "./grpc-client.js";
+export { createGrpcClient, type GrpcClientOptions } from "./grpc-client.js";
+export { channelCredentials, serverCredentials, type MutualTls } from "./mutual-tls.js";
 export { GrpcStatusError } from "./status-error.js";
 export { toServiceDefinition } from "./service-definition.js";
 export { reflectionPackage } from "./reflection.js";

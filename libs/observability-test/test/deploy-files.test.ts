@@ -2,8 +2,10 @@
 // files promtool and Grafana load, and their consistency with each other.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeOperatorCa, writeOperatorCert } from "@timenet/operator-tls";
+import { tempDir } from "@timenet/testkit";
 import { allPanels, dashboardQueries, loadDashboards, variablesIn } from "../src/dashboards.js";
 import { promtool } from "../src/prometheus.js";
 import { DEPLOY, JOBS } from "./network.js";
@@ -24,11 +26,36 @@ function jobNames(file: string): string[] {
   return [...readFileSync(join(PROM, file), "utf8").matchAll(/^\s*- job_name:\s*(\S+)/gm)].map((m) => m[1]!);
 }
 
+/**
+ * deploy/prometheus copied with a real TLS directory at tls/ (as Compose mounts
+ * it): promtool checks that every tls_config file exists.
+ */
+async function withOperatorTls<T>(body: (dir: string) => Promise<T>): Promise<T> {
+  const work = await tempDir("prometheus-config-");
+  try {
+    const dir = join(work.path, "prometheus");
+    cpSync(PROM, dir, { recursive: true, filter: (src) => !src.startsWith(join(PROM, "tls")) });
+    await writeOperatorCa(join(work.path, "ca"));
+    await writeOperatorCert(join(work.path, "ca"), join(dir, "tls"), { name: "prometheus" });
+    return await body(dir);
+  } finally {
+    await work.remove();
+  }
+}
+
 describe("deploy/prometheus", () => {
   for (const file of ["prometheus.yml", "fleet.yml"]) {
-    it(`promtool check config ${file} (its rule files and file_sd files included)`, async () => {
-      const r = await promtool(["check", "config", join(PROM, file)]);
+    it(`promtool check config ${file} (its rule files, file_sd and TLS files included)`, async () => {
+      const r = await withOperatorTls((dir) => promtool(["check", "config", join(dir, file)]));
       assert.equal(r.code, 0, r.stdout + r.stderr);
+    });
+
+    it(`${file} scrapes every job over HTTPS with the operator TLS directory at tls/`, () => {
+      const text = readFileSync(join(PROM, file), "utf8");
+      const jobs = text.split(/^\s*- job_name:/m).slice(1);
+      assert.equal(jobs.length, JOBS.length);
+      for (const job of jobs) assert.match(job, /^\s*scheme: https$/m, job.split("\n")[0]);
+      assert.match(text, /ca_file: tls\/ca\.crt\n\s*cert_file: tls\/tls\.crt\n\s*key_file: tls\/tls\.key/);
     });
 
     it(`${file} has one job per service, named as the dashboards and alerts expect`, () => {

@@ -1,3 +1,4 @@
+import { ConfigError } from "@timenet/config";
 import type { Logger } from "@timenet/telemetry";
 
 export interface Stoppable {
@@ -6,7 +7,8 @@ export interface Stoppable {
 
 /**
  * The body of every service's main.ts: starts it, logs a fatal start error
- * and exits 1, stops cleanly on SIGTERM/SIGINT (exit 0; Compose's grace
+ * and exits 1 (a ConfigError: its one line on stderr and exit 2, as
+ * loadConfigOrExit), stops cleanly on SIGTERM/SIGINT (exit 0; Compose's grace
  * period), and treats an uncaught exception as fatal.
  */
 export async function runMain(name: string, logger: Logger, start: () => Promise<Stoppable>): Promise<void> {
@@ -18,6 +20,10 @@ export async function runMain(name: string, logger: Logger, start: () => Promise
   try {
     service = await start();
   } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
     logger.fatal({ err }, `${name} failed to start`);
     process.exit(1);
   }

@@ -1,5 +1,7 @@
 import { PORT_PLAN, type ServiceName } from "@timenet/config";
+import type { OperatorTls } from "@timenet/operator-tls";
 import type { Logger } from "@timenet/telemetry";
+import { operatorTlsFor } from "./operator-plane.js";
 
 /** What every service's options have in common: its name, NATS, and where it listens. */
 export interface ServiceEndpointOptions {
@@ -15,6 +17,12 @@ export interface ServiceEndpointOptions {
   /** Default 127.0.0.1. */
   metricsHost?: string;
   metricsPort?: number;
+  /**
+   * OPERATOR_TLS_DIR: ca.crt, tls.crt, tls.key. gRPC and metrics then serve
+   * mutual TLS, and the service's own gRPC clients present this cert. Default
+   * none: then both hosts must be loopback, or the start is refused.
+   */
+  tlsDir?: string;
   logger?: Logger;
   /** Default "info". */
   logLevel?: string;
@@ -29,22 +37,31 @@ export interface ResolvedServiceEndpoints {
   grpcPort: number;
   metricsHost: string;
   metricsPort: number;
+  /** The loaded, validated TLS directory, if any. */
+  tls: OperatorTls | undefined;
   logger: Logger | undefined;
   logLevel: string;
 }
 
-/** The endpoints with the port plan's ports for `service`, named `node` unless the caller names it. */
+/**
+ * The endpoints with the port plan's ports for `service`, named `node` unless
+ * the caller names it. Throws a ConfigError when a listener is beyond loopback
+ * without a TLS directory, or the TLS directory is not valid.
+ */
 export function resolveServiceEndpoints(o: ServiceEndpointOptions, defaults: { node: string; service: ServiceName }): ResolvedServiceEndpoints {
   const ports = PORT_PLAN.services[defaults.service];
+  const grpcHost = o.grpcHost ?? "127.0.0.1";
+  const metricsHost = o.metricsHost ?? "127.0.0.1";
   return {
     node: o.node ?? defaults.node,
     natsUrl: o.natsUrl,
     natsUser: o.natsUser,
     natsPass: o.natsPass,
-    grpcHost: o.grpcHost ?? "127.0.0.1",
+    grpcHost,
     grpcPort: o.grpcPort ?? ports.grpc,
-    metricsHost: o.metricsHost ?? "127.0.0.1",
+    metricsHost,
     metricsPort: o.metricsPort ?? ports.metrics,
+    tls: operatorTlsFor({ grpcHost, metricsHost, tlsDir: o.tlsDir }),
     logger: o.logger,
     logLevel: o.logLevel ?? "info",
   };
@@ -52,7 +69,7 @@ export function resolveServiceEndpoints(o: ServiceEndpointOptions, defaults: { n
 
 /** The common variables (serviceEnvSchema in @timenet/config) as options. */
 export function endpointsFromEnv(
-  env: { NODE_NAME: string; NATS_URL: string; NATS_USER?: string | undefined; NATS_PASS?: string | undefined; GRPC_HOST: string; GRPC_PORT: number; METRICS_HOST: string; METRICS_PORT: number },
+  env: { NODE_NAME: string; NATS_URL: string; NATS_USER?: string | undefined; NATS_PASS?: string | undefined; GRPC_HOST: string; GRPC_PORT: number; METRICS_HOST: string; METRICS_PORT: number; OPERATOR_TLS_DIR?: string | undefined },
   logger: Logger,
 ): ServiceEndpointOptions {
   return {
@@ -64,6 +81,7 @@ export function endpointsFromEnv(
     grpcPort: env.GRPC_PORT,
     metricsHost: env.METRICS_HOST,
     metricsPort: env.METRICS_PORT,
+    tlsDir: env.OPERATOR_TLS_DIR,
     logger,
   };
 }

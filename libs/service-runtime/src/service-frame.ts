@@ -1,5 +1,6 @@
-import type { Registry } from "prom-client";
+import { Counter, type Registry } from "prom-client";
 import { Bus, busLogHooks } from "@timenet/bus";
+import { checkNatsCredentials } from "@timenet/config";
 import { startGrpcServer, type ServiceImpl } from "@timenet/grpc";
 import { createLogger, createRegistry, startTelemetryServer, type Logger, type ReadinessCheck } from "@timenet/telemetry";
 import type { DescService } from "@bufbuild/protobuf";
@@ -26,9 +27,33 @@ export class ServiceFrame {
     this.registry = createRegistry({ service, node: o.node });
   }
 
-  /** Connects to the node's NATS; closed on stop. */
+  /**
+   * Connects to the node's NATS; closed on stop. Credentials that break
+   * checkNatsCredentials' rule (a placeholder, short or empty password; no
+   * user for a NATS beyond loopback) throw a ConfigError first: runMain's one
+   * line and exit 2.
+   */
   async connectBus(name = `${this.service}-${this.o.node}`): Promise<Bus> {
-    const bus = await Bus.connect({ servers: this.o.natsUrl, name, user: this.o.natsUser, pass: this.o.natsPass, ...busLogHooks(this.logger) });
+    checkNatsCredentials({ url: this.o.natsUrl, user: this.o.natsUser, pass: this.o.natsPass });
+    const hooks = busLogHooks(this.logger);
+    // A refusal by the server means the permission table and the service disagree: loud in logs and counted.
+    const refused = new Counter({
+      name: "timenet_nats_permission_violations_total",
+      help: "Publishes and subscriptions the NATS server refused to this service's user",
+      labelNames: ["operation"],
+      registers: [this.registry],
+    });
+    const bus = await Bus.connect({
+      servers: this.o.natsUrl,
+      name,
+      user: this.o.natsUser,
+      pass: this.o.natsPass,
+      ...hooks,
+      onPermissionError: (operation, subject, err) => {
+        refused.inc({ operation });
+        hooks.onPermissionError?.(operation, subject, err);
+      },
+    });
     this.cleanups.push(() => bus.close());
     return bus;
   }
@@ -36,10 +61,17 @@ export class ServiceFrame {
   /** Starts the gRPC API and the telemetry server; both stop on stop. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of different services
   async serve(services: Array<{ service: DescService; impl: ServiceImpl<any> }>, readiness: ReadinessCheck[]): Promise<void> {
-    const grpc = await startGrpcServer({ host: this.o.grpcHost, port: this.o.grpcPort, services, logger: this.logger });
+    const grpc = await startGrpcServer({ host: this.o.grpcHost, port: this.o.grpcPort, services, logger: this.logger, tls: this.o.tls });
     this.cleanups.push(() => grpc.stop());
     this.grpcPort = grpc.port;
-    const telemetry = await startTelemetryServer({ host: this.o.metricsHost, port: this.o.metricsPort, registry: this.registry, logger: this.logger, readiness });
+    const telemetry = await startTelemetryServer({
+      host: this.o.metricsHost,
+      port: this.o.metricsPort,
+      registry: this.registry,
+      logger: this.logger,
+      readiness,
+      tls: this.o.tls,
+    });
     this.cleanups.push(() => telemetry.stop());
     this.metricsPort = telemetry.port;
   }
@@ -61,7 +93,7 @@ export class ServiceFrame {
 
   /** The one "started" line: where the API and metrics listen, and what the service adds. */
   started(fields: Record<string, unknown>): void {
-    this.logger.info({ grpc: this.grpcPort, metrics: this.metricsPort, ...fields }, `${this.service} started`);
+    this.logger.info({ grpc: this.grpcPort, metrics: this.metricsPort, operatorTls: this.o.tls?.dir ?? false, ...fields }, `${this.service} started`);
   }
 
   /** Runs every cleanup, in reverse (also after a failed start). */

@@ -50,6 +50,24 @@ test("/readyz is 503 until every check passes; a throwing check is not ready", a
   }
 });
 
+test("/readyz names why a failing check fails (its reason), and only while it fails", async () => {
+  let visible = true;
+  const s = await startTelemetryServer({
+    port: 0,
+    registry: createRegistry({ service: "r", collectDefault: false }),
+    readiness: [{ name: "source_ips_visible", check: () => visible, reason: () => "every peer from 172.17.0.1" }],
+  });
+  try {
+    assert.deepEqual(await (await fetch(`http://127.0.0.1:${s.port}/readyz`)).json(), { status: "ready", checks: { source_ips_visible: true } });
+    visible = false;
+    const r = await fetch(`http://127.0.0.1:${s.port}/readyz`);
+    assert.equal(r.status, 503);
+    assert.deepEqual(await r.json(), { status: "not_ready", checks: { source_ips_visible: false }, reasons: { source_ips_visible: "every peer from 172.17.0.1" } });
+  } finally {
+    await s.stop();
+  }
+});
+
 test("a port in use is a TelemetryError naming the address", async () => {
   const registry = createRegistry({ service: "p", collectDefault: false });
   const s = await startTelemetryServer({ port: 0, registry });

@@ -8,6 +8,8 @@ export interface ServiceProcessOptions {
   env: Record<string, string>;
   /** Polled until it answers 200 (the service's /readyz). */
   readyUrl: string;
+  /** Default: fetch(readyUrl) answers 200. Replace it for HTTPS with the operator CA (fetch cannot take a CA). */
+  readyCheck?: () => Promise<boolean>;
   timeoutMs?: number;
   /** "inherit" also copies the child's output (its logs) to our stderr; the tail is always kept for start-up errors. */
   stderr?: "inherit" | "ignore";
@@ -62,7 +64,7 @@ export async function startServiceProcess(o: ServiceProcessOptions): Promise<Ser
       async () => {
         if (done) throw new Error(`${o.main} exited with ${String(await exited)} before it was ready: ${tail.trim() || "(no output)"}`);
         try {
-          return (await fetch(o.readyUrl)).status === 200;
+          return o.readyCheck ? await o.readyCheck() : (await fetch(o.readyUrl)).status === 200;
         } catch {
           return false;
         }

@@ -1,3 +1,4 @@
+import type { MutualTls } from "@timenet/grpc";
 import { CliError, ExitCode } from "../cli-error.js";
 import type { CommandReport } from "../command-report.js";
 import { connectionMatrix, missingLinks, type MatrixCell } from "../connection-matrix.js";
@@ -15,6 +16,8 @@ export interface StatusAllRequest {
   /** Ports of hosts whose entry names none. */
   ports: { gateway: number; store: number };
   timeoutMs: number;
+  /** The operator's client cert (mutual TLS), if any: one for the whole fleet (one operator CA). */
+  tls?: MutualTls | undefined;
   json: boolean;
   /** Colour MISSING (stdout is a terminal). */
   color: boolean;
@@ -82,9 +85,9 @@ function fleetText(f: FleetStatus, now: number, color: boolean): string {
  */
 export async function statusAllCommand(r: StatusAllRequest): Promise<CommandReport> {
   const fleet = await readFleetFile(r.hostsFile);
-  const hosts = await probeFleet(fleet, r.ports, r.timeoutMs);
+  const hosts = await probeFleet(fleet, r.ports, r);
   const matrix = connectionMatrix(hosts);
-  const partial = { hosts, matrix, missing: missingLinks(hosts, matrix), drifts: valueDrifts(hosts), forks: await checkForks(hosts, r.timeoutMs) };
+  const partial = { hosts, matrix, missing: missingLinks(hosts, matrix), drifts: valueDrifts(hosts), forks: await checkForks(hosts, r) };
   const f: FleetStatus = { ...partial, problems: fleetProblems(partial) };
   const text = r.json ? JSON.stringify(fleetJson(f), null, 2) : fleetText(f, r.now(), r.color);
   if (hosts.every((h) => !h.gateway.ok && !h.tip.ok)) return { text, failure: new CliError(`no host of ${r.hostsFile} answered`, ExitCode.unreachable) };

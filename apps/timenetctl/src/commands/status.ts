@@ -1,4 +1,5 @@
 import { ChainTipSchema, ConnectionSchema, GetInfoResponseSchema, StatsResponseSchema, StatusResponseSchema, type ChainTip } from "@timenet/proto";
+import type { MutualTls } from "@timenet/grpc";
 import { CliError, ExitCode } from "../cli-error.js";
 import type { CommandReport } from "../command-report.js";
 import { formatStatus, type NodeStatus } from "../format-status.js";
@@ -12,6 +13,8 @@ export interface StatusRequest {
   node: string;
   targets: NodeStatus["targets"];
   timeoutMs: number;
+  /** The operator's client cert (mutual TLS), if any. */
+  tls?: MutualTls | undefined;
   json: boolean;
   now(): number;
 }
@@ -43,10 +46,10 @@ export function statusJson(s: NodeStatus): unknown {
  */
 export async function statusCommand(r: StatusRequest): Promise<CommandReport> {
   const [gateway, sync, tip, registry] = await Promise.all([
-    probeGateway(r.targets.gateway, r.timeoutMs),
-    probeSync(r.targets.sync, r.timeoutMs),
-    probeTip(r.targets.store, r.timeoutMs),
-    probeRegistry(r.targets.registry, r.timeoutMs),
+    probeGateway(r.targets.gateway, r),
+    probeSync(r.targets.sync, r),
+    probeTip(r.targets.store, r),
+    probeRegistry(r.targets.registry, r),
   ]);
   const status: NodeStatus = { node: r.node, targets: r.targets, gateway, sync, tip, registry, heights: statusHeights(gateway, sync, tip) };
   const text = r.json ? JSON.stringify(statusJson(status), null, 2) : formatStatus(status, r.now());
