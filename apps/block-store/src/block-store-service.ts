@@ -4,9 +4,12 @@ import { HASH_LENGTH } from "@timenet/chain";
 import { BlockInvalidReason, PutBlocksResponseSchema, type BlockStoreService, type PutBlocksResponse } from "@timenet/proto";
 import { GrpcStatusError, type ServiceImpl } from "@timenet/grpc";
 import type { BlockStore, PutOutcome } from "./block-store.js";
+import type { ImportPipeline } from "./import-pipeline.js";
 
 export interface BlockStoreServiceDeps {
   store: BlockStore;
+  /** Where puts go: validated (in parallel) and committed in order. */
+  importer: ImportPipeline;
   /** Called after every put (the service publishes the tip when it changed). */
   onPut(outcome: PutOutcome): void;
 }
@@ -52,8 +55,8 @@ export function blockStoreServiceImpl(d: BlockStoreServiceDeps): ServiceImpl<typ
         yield { block };
       }
     },
-    putBlocks(req) {
-      const outcome = store.put(req.blocks);
+    async putBlocks(req) {
+      const outcome = await d.importer.put(req.blocks);
       d.onPut(outcome);
       return putResponse(store, outcome);
     },

@@ -1,7 +1,7 @@
 import type { Database, RootDatabase } from "lmdb";
 import { LmdbEnvironment } from "@timenet/lmdb";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { blockHash, hashHex, preferred, producerIndex, summariseBranch, validateChain, weightWindow, type NetworkParams } from "@timenet/chain";
+import { blockHash, hashHex, preferred, producerIndex, summariseBranch, validateChain, weightWindow, type NetworkParams, type StatelessChecks } from "@timenet/chain";
 import { BlockInvalidReason, BlockInvalidReasonSchema, BlockSchema, enumLabel, PutResultSchema, ChainTipSchema, PutResult, type Block, type BlockHeader, type ChainTip } from "@timenet/proto";
 import type { Logger } from "@timenet/telemetry";
 import { FutureBlocks, type HoldLimits } from "./future-blocks.js";
@@ -48,6 +48,16 @@ export interface PutOutcome {
   /** For INVALID: why, and the index of the first bad block in the request. */
   invalid?: { reason: BlockInvalidReason; index: number };
   detail: string;
+}
+
+/**
+ * The stateless half of validation, done before the put (in worker threads,
+ * see import-pipeline.ts), one entry per block of the put, with each block's
+ * encoding (what is written). The rules still run in put's order.
+ */
+export interface Prechecked {
+  checks: readonly StatelessChecks[];
+  encoded: readonly Uint8Array[];
 }
 
 export interface BlockStoreDeps {
@@ -246,8 +256,8 @@ export class BlockStore {
    * win), holds blocks early by our clock, or refuses. Nothing is written
    * for any other result.
    */
-  put(blocks: readonly Block[]): PutOutcome {
-    const outcome = this.decide(blocks);
+  put(blocks: readonly Block[], pre?: Prechecked): PutOutcome {
+    const outcome = this.decide(blocks, pre);
     this.deps.metrics.putRequests.inc({ result: enumLabel(PutResultSchema, outcome.result) });
     if (outcome.invalid) this.deps.metrics.validationFailures.inc({ reason: enumLabel(BlockInvalidReasonSchema, outcome.invalid.reason) });
     return outcome;
@@ -318,7 +328,7 @@ export class BlockStore {
     return this.outcome(PutResult.INVALID, `block ${index}: ${detail}`, { invalid: { reason, index } });
   }
 
-  private decide(blocks: readonly Block[]): PutOutcome {
+  private decide(blocks: readonly Block[], pre: Prechecked | undefined): PutOutcome {
     if (blocks.length === 0) return this.invalid(BlockInvalidReason.MALFORMED, 0, "no blocks");
     // Hashes first: a header the canonical encoding refuses is MALFORMED at its index.
     const hashes: Uint8Array[] = [];
@@ -327,6 +337,12 @@ export class BlockStore {
       if (!block.header) return this.invalid(BlockInvalidReason.MALFORMED, i, "block has no header");
       if (block.header.height !== first + i) {
         return this.invalid(BlockInvalidReason.MALFORMED, i, `not contiguous: height ${block.header.height}, expected ${first + i}`);
+      }
+      // The workers hashed every block they found well formed.
+      const checked = pre?.checks[i];
+      if (checked?.ok) {
+        hashes.push(checked.hash);
+        continue;
       }
       try {
         hashes.push(blockHash(block.header));
@@ -355,11 +371,12 @@ export class BlockStore {
     }
     const rest = blocks.slice(skip);
     const restHashes = hashes.slice(skip);
+    const restPre = pre && { checks: pre.checks.slice(skip), encoded: pre.encoded.slice(skip) };
     // parent undefined: a height-0 block that is not our genesis; validation says WRONG_GENESIS.
-    const checked = validateChain(rest, parent?.header, this.deps.network, this.now());
+    const checked = validateChain(rest, parent?.header, this.deps.network, this.now(), restPre?.checks);
     if (checked.ok) {
       if (parent === undefined) return this.invalid(BlockInvalidReason.WRONG_GENESIS, 0, "a second genesis"); // validation refuses it first
-      return this.place(rest, restHashes, parent);
+      return this.place(rest, restHashes, parent, restPre?.encoded);
     }
     if (checked.reason !== BlockInvalidReason.TIMESTAMP_IN_FUTURE) return this.invalid(checked.reason, skip + checked.index, checked.detail);
 
@@ -368,11 +385,11 @@ export class BlockStore {
     const cut = checked.index;
     const early = rest.slice(cut);
     const earlyParent = cut > 0 ? rest[cut - 1]!.header : parent?.header;
-    const later = validateChain(early, earlyParent, this.deps.network, Number.POSITIVE_INFINITY);
+    const later = validateChain(early, earlyParent, this.deps.network, Number.POSITIVE_INFINITY, restPre?.checks.slice(cut));
     if (!later.ok) return this.invalid(later.reason, skip + cut + later.index, later.detail);
     let now: PutOutcome | undefined;
     if (cut > 0) {
-      now = this.place(rest.slice(0, cut), restHashes.slice(0, cut), parent!);
+      now = this.place(rest.slice(0, cut), restHashes.slice(0, cut), parent!, restPre?.encoded.slice(0, cut));
       if (now.result !== PutResult.APPLIED && now.result !== PutResult.FORK_NOT_PREFERRED) return now;
     }
     return this.holdEarly(early, restHashes[cut]!, now);
@@ -405,10 +422,10 @@ export class BlockStore {
    * when the fork choice prefers them, kept aside when it does not, refused
    * when they leave the chain at or below the final height.
    */
-  private place(rest: readonly Block[], hashes: Uint8Array[], parent: Parent): PutOutcome {
+  private place(rest: readonly Block[], hashes: Uint8Array[], parent: Parent, encoded: readonly Uint8Array[] | undefined): PutOutcome {
     const newTip = { height: parent.header.height + rest.length, hash: hashes[hashes.length - 1]!, header: rest[rest.length - 1]!.header! };
     if (same(parent.hash, this.current.hash)) {
-      this.commit(rest, hashes, { tip: newTip, fork: undefined });
+      this.commit(rest, hashes, encoded, { tip: newTip, fork: undefined });
       return this.outcome(PutResult.APPLIED, `appended ${rest.length} blocks`, { applied: rest.length, tip: newTip, tipChanged: true });
     }
     const fork = this.forkPoint(parent);
@@ -445,7 +462,7 @@ export class BlockStore {
     if (mine !== undefined && !preferred(theirs, mine)) {
       const bytes = rest.reduce((n, b) => n + toBinary(BlockSchema, b).length, 0);
       const kept = this.side.couldKeep(rest.length, bytes);
-      if (kept) this.commit(rest, hashes, undefined);
+      if (kept) this.commit(rest, hashes, encoded, undefined);
       metrics.reorgs.inc({ result: "not_preferred" });
       logger.info({ ...log, weight: theirs.weight, main_weight: mine.weight, kept }, "fork not preferred to the main chain");
       return this.outcome(
@@ -454,7 +471,7 @@ export class BlockStore {
         { reorgDepth: fork.depth },
       );
     }
-    this.commit(rest, hashes, { tip: newTip, fork });
+    this.commit(rest, hashes, encoded, { tip: newTip, fork });
     metrics.reorgs.inc({ result: "switched" });
     metrics.reorgDepth.observe(fork.depth);
     logger.warn({ ...log, weight: theirs.weight, main_weight: mine?.weight ?? 0 }, "switched to a preferred fork");
@@ -519,14 +536,19 @@ export class BlockStore {
    * join it), the tip and the final height; for blocks kept aside, the side
    * index. Then side blocks now final are deleted and the cap enforced.
    */
-  private commit(rest: readonly Block[], hashes: readonly Uint8Array[], to: { tip: StoredTip; fork: ForkPoint | undefined } | undefined): void {
+  private commit(
+    rest: readonly Block[],
+    hashes: readonly Uint8Array[],
+    given: readonly Uint8Array[] | undefined,
+    to: { tip: StoredTip; fork: ForkPoint | undefined } | undefined,
+  ): void {
     const started = process.hrtime.bigint();
     const depth = this.deps.network.maxReorgDepth;
     const oldTip = this.current;
     const final = to === undefined ? this.final : Math.max(this.final, to.tip.height - depth);
     const spare = new Set<string>();
     this.root.transactionSync(() => {
-      const encoded = rest.map((b) => toBinary(BlockSchema, b));
+      const encoded = given ?? rest.map((b) => toBinary(BlockSchema, b));
       for (const [i, bytes] of encoded.entries()) this.blocks.putSync(hashes[i]!, bytes);
       if (to === undefined) {
         for (const [i, block] of rest.entries()) {

@@ -1,4 +1,4 @@
-import { atMost, bytes, durationMs, int, parseConfig, serviceEnvSchema, str, type ConfigOf, type CrossCheck, type Env } from "@timenet/config";
+import { atMost, bytes, durationMs, int, oneOf, parseConfig, serviceEnvSchema, str, type ConfigOf, type CrossCheck, type Env } from "@timenet/config";
 import { BLOCK_STORE_DEFAULTS as D } from "./options.js";
 
 /** The block-store's environment variables (the README's configuration table is generated from this). */
@@ -16,6 +16,9 @@ export const blockStoreEnvSchema = {
   SERVE_QUEUE: int({ description: "GetBlocks handed to the serving thread and not yet answered; beyond, refused with no blocks", default: D.serveQueue, min: 1, max: 10_000 }),
   SERVE_QUEUE_PER_PEER: int({ description: "The same for one peer IP (at most SERVE_QUEUE)", default: D.serveQueuePerPeer, min: 1, max: 10_000 }),
   SERVE_MAX_BACKLOG: bytes({ description: "Bytes of answers published and not yet taken by the NATS server; while above, GetBlocks are refused", default: D.serveMaxBacklog, min: 1024 * 1024 }),
+  STORE_VALIDATION: oneOf(["workers", "sequential"], { description: "Where PutBlocks checks signatures, merkle roots and sizes: `workers` (worker threads, overlapping the commit of the put before) or `sequential` (the writer's thread, the old path)", default: D.validation }),
+  STORE_VERIFY_THREADS: int({ description: "Validation worker threads (0: one per core)", default: D.verifyThreads, min: 0, max: 256 }),
+  STORE_VERIFY_QUEUE: int({ description: "Chunks of blocks waiting for the validation workers; beyond, a put is checked on the writer's thread", default: D.verifyQueue, min: 1, max: 10_000 }),
   TIP_REPUBLISH: durationMs({ description: "How often the tip is re-published on chain.tip (also on every change)", default: D.tipRepublishMs, min: 100 }),
   STORE_SIDE_MAX_BLOCKS: int({ description: "Most blocks kept aside on branches the fork choice does not prefer (lowest heights evicted first)", default: D.sideMaxBlocks, min: 1 }),
   STORE_SIDE_MAX_BYTES: bytes({ description: "Most bytes of blocks kept aside", default: D.sideMaxBytes, min: 1024 * 1024 }),

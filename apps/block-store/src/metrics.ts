@@ -28,6 +28,8 @@ export class StoreMetrics {
   readonly servePeers: Gauge;
   readonly serveBacklogBytes: Gauge;
   readonly serveWorkerUp: Gauge;
+  readonly verifyWorkerRestarts: Counter;
+  readonly verifyFallbacks: Counter<"reason">;
   readonly serveWorkerRestarts: Counter<"reason">;
 
   constructor(registry: Registry) {
@@ -95,6 +97,13 @@ export class StoreMetrics {
       registers: r,
     });
     this.serveWorkerUp = new Gauge({ name: "timenet_store_serve_worker_up", help: "1 while the serving worker thread is running", registers: r });
+    this.verifyWorkerRestarts = new Counter({ name: "timenet_store_verify_worker_restarts_total", help: "Validation worker threads replaced after ending unasked", registers: r });
+    this.verifyFallbacks = new Counter({
+      name: "timenet_store_verify_fallbacks_total",
+      help: "Puts whose stateless checks ran on the writer's thread instead of the workers (reason: queue_full, worker_exited)",
+      labelNames: ["reason"],
+      registers: r,
+    });
     this.serveWorkerRestarts = new Counter({
       name: "timenet_store_serve_worker_restarts_total",
       help: "Serving worker threads that ended unasked and were restarted, by reason: error (an uncaught error), exit (ended without one)",

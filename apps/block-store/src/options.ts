@@ -33,6 +33,17 @@ export interface BlockStoreOptions extends ServiceEndpointOptions {
    * as before; kept to measure the difference). Default "worker".
    */
   serveThread?: "worker" | "main";
+  /**
+   * How PutBlocks validates: "workers" (the stateless checks — signatures,
+   * merkle roots, sizes — on worker threads, overlapping the commit of the
+   * put before) or "sequential" (everything on the writer's thread, as
+   * before; kept to measure the difference). Default "workers".
+   */
+  validation?: "workers" | "sequential";
+  /** Validation worker threads; 0 means one per core (os.availableParallelism()). Default 0. */
+  verifyThreads?: number;
+  /** Chunks of blocks handed to the validation workers and not yet checked; beyond, a put is checked on the writer's thread. Default 64. */
+  verifyQueue?: number;
   /** How often the tip is re-published on chain.tip (it is also sent on every change). Default 5 s. */
   tipRepublishMs?: number;
   /** Most blocks kept aside on branches the fork choice does not prefer (oldest heights evicted first). Default 2048. */
@@ -62,6 +73,9 @@ export const BLOCK_STORE_DEFAULTS = {
   serveQueuePerPeer: 16,
   serveMaxBacklog: 64 * 1024 * 1024,
   serveThread: "worker" as "worker" | "main",
+  validation: "workers" as "workers" | "sequential",
+  verifyThreads: 0,
+  verifyQueue: 64,
   tipRepublishMs: 5_000,
   sideMaxBlocks: 2048,
   sideMaxBytes: 64 * 1024 * 1024,

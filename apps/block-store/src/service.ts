@@ -11,6 +11,8 @@ import { mainThreadBackend } from "./serve-backend.js";
 import type { ServeBudgetLimits } from "./serve-budget.js";
 import { PeerServer } from "./serve-peers.js";
 import { ServeThread } from "./serve-thread.js";
+import { ImportPipeline } from "./import-pipeline.js";
+import { VerifyPool } from "./verify-pool.js";
 
 /** Room left in a NATS message for SendToPeer and Envelope around the blocks. */
 const REPLY_OVERHEAD_BYTES = 1024;
@@ -20,6 +22,8 @@ export interface BlockStoreHandle {
   readonly metricsPort: number;
   readonly options: ResolvedBlockStoreOptions;
   readonly store: BlockStore;
+  /** PutBlocks' way in: validation workers, then the single writer. */
+  readonly importer: ImportPipeline;
   /** Answers to peers' GetBlocks (its backend: the serving worker, or the main thread). */
   readonly serving: PeerServer;
   readonly registry: Registry;
@@ -50,6 +54,15 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
       now: o.now,
     });
     cleanups.push(() => store.close());
+
+    const pool =
+      o.validation === "workers"
+        ? new VerifyPool({ limits: { maxTxs: o.network.maxTxs, maxBlockBytes: o.network.maxBlockBytes }, logger, metrics, threads: o.verifyThreads || undefined, queueMax: o.verifyQueue })
+        : undefined;
+    await pool?.ready();
+    const importer = new ImportPipeline(store, pool, metrics);
+    // Pushed after the store: puts accepted so far are committed before it closes.
+    cleanups.push(() => importer.stop());
 
     const bus = await frame.connectBus();
 
@@ -105,7 +118,7 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
       publishTip();
       logger.debug({ height: outcome.tip.height, hash: hashHex(outcome.tip.hash), applied: outcome.applied }, "new tip");
     };
-    const impl = blockStoreServiceImpl({ store, onPut });
+    const impl = blockStoreServiceImpl({ store, importer, onPut });
     await frame.serve([{ service: BlockStoreService, impl }], [{ name: "nats", check: () => bus.connected }]);
 
     frame.started({
@@ -123,6 +136,7 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
       metricsPort: frame.metricsPort,
       options: o,
       store,
+      importer,
       serving,
       registry,
       logger,

@@ -74,6 +74,8 @@ export class SideBranches {
 
   /** The block joined the main chain: no longer a side block (its body stays). */
   remove(height: number, hash: Uint8Array): void {
+    // Nothing kept aside (the common case while syncing): no read per block.
+    if (this.count === 0) return;
     const key = sideKey(height, hash);
     const v = this.index.get(key);
     if (v === undefined) return;

@@ -1,12 +1,19 @@
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 import type { BlockHeader } from "@timenet/proto";
 import { headerSigningBytes } from "./header-encoding.js";
 
 /** SHA-256 applied twice: the hash of blocks, transactions and merkle nodes. */
 export function sha256d(...parts: Uint8Array[]): Uint8Array {
-  const inner = createHash("sha256");
-  for (const part of parts) inner.update(part);
-  return new Uint8Array(createHash("sha256").update(inner.digest()).digest());
+  // The one-shot hash() where it can be used: no Hash object per call (the store hashes every block and tx).
+  let inner: Buffer;
+  if (parts.length === 1) inner = hash("sha256", parts[0]!, "buffer");
+  else {
+    const h = createHash("sha256");
+    for (const part of parts) h.update(part);
+    inner = h.digest();
+  }
+  // A copy: never a view of a shared Buffer pool.
+  return new Uint8Array(hash("sha256", inner, "buffer"));
 }
 
 /**

@@ -1,10 +1,7 @@
-import { toBinary } from "@bufbuild/protobuf";
-import { verifySignature } from "@timenet/node-key";
-import { BlockInvalidReason, BlockSchema, type Block, type BlockHeader } from "@timenet/proto";
+import { BlockInvalidReason, type Block, type BlockHeader } from "@timenet/proto";
 import { blockHash, bytesEqual, hashHex } from "./block-hash.js";
-import { headerFieldProblem, headerSigningBytes } from "./header-encoding.js";
-import { merkleRoot, txHash } from "./merkle.js";
 import type { NetworkParams } from "./network-params.js";
+import { statelessChecks, type StatelessChecks } from "./stateless-checks.js";
 import { earliestTimestampMs, producerIndex, rankAt } from "./schedule.js";
 
 export type BlockValidation = { ok: true; hash: Uint8Array } | { ok: false; reason: BlockInvalidReason; detail: string };
@@ -24,30 +21,30 @@ const invalid = (reason: BlockInvalidReason, detail: string): BlockValidation =>
  * BAD_SIGNATURE, BAD_MERKLE_ROOT, TIMESTAMP_BEFORE_PARENT, BEFORE_TURN,
  * TIMESTAMP_IN_FUTURE.
  *
+ * The checks that need no chain (MALFORMED, TOO_LARGE, the signature, the
+ * merkle root: stateless-checks.ts) may be computed beforehand, elsewhere
+ * (a worker thread), and given as `checks`; this function still decides
+ * which failure counts, in the order above. `parentHash`, when known, saves
+ * hashing the parent again.
+ *
  * The producers' schedule is a rule (schedule.ts): a block's timestamp is at
  * least its parent's + interval * (1 + its producer's rank distance).
  * TIMESTAMP_IN_FUTURE is checked last, so a block failing only it is valid
  * but early (the store holds it: our clock may be the slow one); `nowMs` of
  * Infinity skips that check.
  */
-export function validateBlock(block: Block, parent: BlockHeader | undefined, params: NetworkParams, nowMs: number): BlockValidation {
+export function validateBlock(
+  block: Block,
+  parent: BlockHeader | undefined,
+  params: NetworkParams,
+  nowMs: number,
+  checks: StatelessChecks = statelessChecks(block, params),
+  parentHash?: Uint8Array,
+): BlockValidation {
   const header = block.header;
+  if (!checks.ok) return invalid(checks.reason, checks.detail);
   if (header === undefined) return invalid(BlockInvalidReason.MALFORMED, "block has no header");
-  const problem = headerFieldProblem(header);
-  if (problem !== undefined) return invalid(BlockInvalidReason.MALFORMED, problem);
-
-  if (block.txs.length > params.maxTxs) {
-    return invalid(BlockInvalidReason.TOO_LARGE, `${block.txs.length} txs, at most ${params.maxTxs}`);
-  }
-  const size = toBinary(BlockSchema, block).length;
-  if (size > params.maxBlockBytes) return invalid(BlockInvalidReason.TOO_LARGE, `${size} bytes, at most ${params.maxBlockBytes}`);
-  // A transaction appears once per block: it is its id. (The merkle tree no
-  // longer depends on this rule — merkleRoot never duplicates a node, so
-  // [a,b,c] and [a,b,c,c] have different roots — but a repeat means nothing.)
-  const txHashes = new Set(block.txs.map((tx) => hashHex(txHash(tx))));
-  if (txHashes.size !== block.txs.length) return invalid(BlockInvalidReason.MALFORMED, "a transaction appears twice");
-
-  const hash = blockHash(header);
+  const hash = checks.hash;
 
   if (parent === undefined) {
     const genesis = params.genesis;
@@ -64,20 +61,19 @@ export function validateBlock(block: Block, parent: BlockHeader | undefined, par
   if (header.height !== parent.height + 1) {
     return invalid(BlockInvalidReason.BAD_HEIGHT, `height ${header.height}, expected ${parent.height + 1}`);
   }
-  const parentHash = blockHash(parent);
-  if (!bytesEqual(header.prevHash, parentHash)) {
-    return invalid(BlockInvalidReason.BAD_PREV_HASH, `prev_hash ${hashHex(header.prevHash)}, parent is ${hashHex(parentHash)}`);
+  const parentId = parentHash ?? blockHash(parent);
+  if (!bytesEqual(header.prevHash, parentId)) {
+    return invalid(BlockInvalidReason.BAD_PREV_HASH, `prev_hash ${hashHex(header.prevHash)}, parent is ${hashHex(parentId)}`);
   }
   const index = producerIndex(header.producerId, params);
   if (index < 0) {
     return invalid(BlockInvalidReason.UNKNOWN_PRODUCER, `producer ${hashHex(header.producerId)} is not a ${params.name} producer`);
   }
-  if (!verifySignature(header.producerId, headerSigningBytes(header), header.signature)) {
+  if (!checks.signatureValid) {
     return invalid(BlockInvalidReason.BAD_SIGNATURE, `signature does not verify for producer ${hashHex(header.producerId)}`);
   }
-  const root = merkleRoot(block.txs);
-  if (!bytesEqual(header.merkleRoot, root)) {
-    return invalid(BlockInvalidReason.BAD_MERKLE_ROOT, `merkle_root ${hashHex(header.merkleRoot)}, txs give ${hashHex(root)}`);
+  if (!bytesEqual(header.merkleRoot, checks.merkleRoot)) {
+    return invalid(BlockInvalidReason.BAD_MERKLE_ROOT, `merkle_root ${hashHex(header.merkleRoot)}, txs give ${hashHex(checks.merkleRoot)}`);
   }
   if (header.timestampMs < parent.timestampMs) {
     return invalid(BlockInvalidReason.TIMESTAMP_BEFORE_PARENT, `timestamp ${header.timestampMs} is before the parent's ${parent.timestampMs}`);
@@ -106,11 +102,18 @@ export function validateBlock(block: Block, parent: BlockHeader | undefined, par
  * genesis when `parent` is undefined), each next block as the child of the
  * one before. Stops at the first failure and gives its index in `blocks`.
  */
-export function validateChain(blocks: readonly Block[], parent: BlockHeader | undefined, params: NetworkParams, nowMs: number): ChainValidation {
+export function validateChain(
+  blocks: readonly Block[],
+  parent: BlockHeader | undefined,
+  params: NetworkParams,
+  nowMs: number,
+  checks?: readonly StatelessChecks[],
+): ChainValidation {
   const hashes: Uint8Array[] = [];
   let previous = parent;
   for (const [index, block] of blocks.entries()) {
-    const result = validateBlock(block, previous, params, nowMs);
+    // The parent's hash is the one just computed: no block is hashed twice.
+    const result = validateBlock(block, previous, params, nowMs, checks?.[index] ?? statelessChecks(block, params), hashes[index - 1]);
     if (!result.ok) return { ok: false, index, reason: result.reason, detail: result.detail };
     hashes.push(result.hash);
     previous = block.header;

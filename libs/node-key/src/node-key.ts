@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import { isStrictPoint, isStrictSignature } from "./strict-ed25519.js";
+import { SPKI_ED25519_PREFIX } from "./spki.js";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
@@ -11,8 +12,6 @@ export class NodeKeyError extends Error {
   }
 }
 
-// DER prefix of an ed25519 SubjectPublicKeyInfo; the raw 32-byte key follows it.
-const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 // DER prefix of an ed25519 PKCS#8 PrivateKeyInfo; the raw 32-byte seed follows it.
 const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 

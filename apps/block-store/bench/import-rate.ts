@@ -1,0 +1,122 @@
+// npm run bench:store [-- --blocks 20000 --batch 128 --inflight 4 --threads 2 --rounds 3 --only sequential|workers]
+// The block-store's raw import rate (BlockStore behind ImportPipeline, real
+// LMDB in a temp dir, no gRPC) for the same blocks, in the same run:
+//   - the machine's limit: their signatures verified on 2 worker threads
+//     with keys parsed once;
+//   - before: validation = "sequential" (the old single-threaded path);
+//   - after: validation on worker threads, one put at a time and with
+//     several puts in flight (what lets verifying k+1 overlap committing k).
+// The measurements take turns, `rounds` times, and each row is its median:
+// on a shared machine the load drifts, and this spreads the drift evenly.
+import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
+import { join } from "node:path";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Registry } from "prom-client";
+import { DEVNET, headerSigningBytes } from "@timenet/chain";
+import { BlockSchema, PutResult } from "@timenet/proto";
+import { createLogger } from "@timenet/telemetry";
+import { tempDir } from "@timenet/testkit";
+import { BlockStore } from "../src/block-store.js";
+import { ImportPipeline } from "../src/import-pipeline.js";
+import { StoreMetrics } from "../src/metrics.js";
+import { VerifyPool } from "../src/verify-pool.js";
+import { buildChain, GENESIS } from "../test/chain-builder.js";
+import type { SigJob } from "./sig-worker.js";
+
+const { values } = parseArgs({
+  options: {
+    blocks: { type: "string", default: "20000" },
+    batch: { type: "string", default: "128" },
+    inflight: { type: "string", default: "4" },
+    threads: { type: "string", default: "2" },
+    rounds: { type: "string", default: "3" },
+    only: { type: "string" },
+  },
+});
+const N = Number(values.blocks);
+const BATCH = Number(values.batch);
+const INFLIGHT = Number(values.inflight);
+const THREADS = Number(values.threads);
+const logger = createLogger({ service: "block-store", node: "bench", level: "warn", pretty: false });
+
+const t0 = performance.now();
+// ~1 KiB blocks; decoded from their bytes, as PutBlocks hands them to the store.
+const chain = buildChain(GENESIS, N, { padBytes: 960 }).map((b) => fromBinary(BlockSchema, toBinary(BlockSchema, b)));
+const meanBytes = chain.reduce((n, b) => n + toBinary(BlockSchema, b).length, 0) / N;
+console.log(`built and signed ${N} blocks of ${Math.round(meanBytes)} bytes in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+/** Blocks/s of verifying every header's signature on `threads` worker threads. */
+async function signatureRate(threads: number): Promise<number> {
+  const workers = Array.from({ length: threads }, () => new Worker(new URL("./sig-worker.js", import.meta.url)));
+  try {
+    const jobs: SigJob[] = workers.map(() => ({ keys: [], data: [], sigs: [] }));
+    chain.forEach((b, i) => {
+      const job = jobs[i % threads]!;
+      job.keys.push(b.header!.producerId);
+      job.data.push(headerSigningBytes(b.header!));
+      job.sigs.push(b.header!.signature);
+    });
+    const started = performance.now();
+    const ok = await Promise.all(workers.map((w, i) => new Promise<number>((resolve) => { w.once("message", resolve); w.postMessage(jobs[i]); })));
+    const rate = N / ((performance.now() - started) / 1000);
+    if (ok.reduce((a, b) => a + b, 0) !== N) throw new Error("bench: a signature did not verify");
+    return rate;
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/** Blocks/s of importing the chain into a fresh store, `inflight` puts outstanding at a time. */
+async function importRate(validation: "sequential" | "workers", inflight: number): Promise<number> {
+  const dir = await tempDir("import-rate-");
+  const metrics = new StoreMetrics(new Registry());
+  const store = await BlockStore.open(join(dir.path, "blocks"), { network: DEVNET, metrics, logger });
+  const pool = validation === "workers" ? new VerifyPool({ limits: { maxTxs: DEVNET.maxTxs, maxBlockBytes: DEVNET.maxBlockBytes }, logger, metrics, threads: THREADS }) : undefined;
+  const importer = new ImportPipeline(store, pool, metrics);
+  try {
+    await pool?.ready();
+    const started = performance.now();
+    const outstanding = new Set<Promise<void>>();
+    for (let i = 0; i < N; i += BATCH) {
+      const p = importer.put(chain.slice(i, i + BATCH)).then((o) => {
+        if (o.result !== PutResult.APPLIED) throw new Error(`bench: put at ${i}: ${o.detail}`);
+        outstanding.delete(p);
+      });
+      outstanding.add(p);
+      if (outstanding.size >= inflight) await Promise.race(outstanding);
+    }
+    await Promise.all(outstanding);
+    await store.flushed();
+    const rate = N / ((performance.now() - started) / 1000);
+    if (store.tip.height !== N) throw new Error(`bench: tip ${store.tip.height}, expected ${N}`);
+    return rate;
+  } finally {
+    await importer.stop();
+    await store.close();
+    await dir.remove();
+  }
+}
+
+const only = values.only;
+const measures: Array<{ key: string; what: string; run: () => Promise<number> }> = [];
+if (!only) measures.push({ key: "limit", what: "limit: signatures verified on 2 threads (keys cached)", run: () => signatureRate(2) });
+if (!only || only === "sequential") measures.push({ key: "before", what: "store, before: validation=sequential, 1 put at a time", run: () => importRate("sequential", 1) });
+if (!only || only === "workers") {
+  measures.push({ key: "after1", what: `store, after: validation=workers (${THREADS} threads), 1 put at a time`, run: () => importRate("workers", 1) });
+  measures.push({ key: "afterN", what: `store, after: validation=workers (${THREADS} threads), ${INFLIGHT} puts in flight`, run: () => importRate("workers", INFLIGHT) });
+}
+const samples = new Map<string, number[]>(measures.map((m) => [m.key, []]));
+for (let round = 1; round <= Number(values.rounds); round++) {
+  for (const m of measures) samples.get(m.key)!.push(await m.run());
+  console.log(`round ${round}: ${measures.map((m) => `${m.key} ${Math.round(samples.get(m.key)!.at(-1)!)}`).join(", ")} blocks/s`);
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const rate = (key: string) => (samples.has(key) ? median(samples.get(key)!) : undefined);
+const sig = rate("limit");
+const before = rate("before");
+console.log(`\n${N} blocks of ~${Math.round(meanBytes)} bytes, puts of ${BATCH}, ${DEVNET.name}, median of ${values.rounds} rounds:\n`);
+console.log("| path | blocks/s | ratio to the 2-thread signature limit | ratio to before |");
+console.log("|---|---|---|---|");
+const ratio = (a: number, b: number | undefined) => (b === undefined ? "-" : `${(a / b).toFixed(2)}x`);
+for (const m of measures) console.log(`| ${m.what} | ${Math.round(rate(m.key)!)} | ${ratio(rate(m.key)!, sig)} | ${ratio(rate(m.key)!, before)} |`);

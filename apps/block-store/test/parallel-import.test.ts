@@ -1,0 +1,203 @@
+// Validation on worker threads against the old sequential path, on real
+// LMDB stores in temp dirs: same outcomes, same commits, in order; a
+// worker that ends mid-put; stop() draining the puts it accepted.
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { join } from "node:path";
+import { clone } from "@bufbuild/protobuf";
+import { Registry } from "prom-client";
+import { DEVNET, hashHex } from "@timenet/chain";
+import { BlockInvalidReason, BlockSchema, PutResult, type Block } from "@timenet/proto";
+import { tempDir } from "@timenet/testkit";
+import { BlockStore, type PutOutcome } from "../src/block-store.js";
+import { ImportPipeline } from "../src/import-pipeline.js";
+import { StoreMetrics } from "../src/metrics.js";
+import { VerifyPool } from "../src/verify-pool.js";
+import { batches, buildChain, endOf, GENESIS } from "./chain-builder.js";
+import { testLogger } from "./harness.js";
+
+const logger = testLogger("parallel");
+const limits = { maxTxs: DEVNET.maxTxs, maxBlockBytes: DEVNET.maxBlockBytes };
+// One clock for both paths: "ms ahead of our clock" details are compared too.
+const NOW = Date.now();
+
+interface Opened {
+  store: BlockStore;
+  importer: ImportPipeline;
+  pool: VerifyPool | undefined;
+  metrics: StoreMetrics;
+  path: string;
+  close(): Promise<void>;
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+async function open(validation: "workers" | "sequential", path?: string): Promise<Opened> {
+  let dbPath = path;
+  if (dbPath === undefined) {
+    const dir = await tempDir("parallel-import-");
+    cleanups.push(() => dir.remove());
+    dbPath = join(dir.path, "blocks");
+  }
+  const metrics = new StoreMetrics(new Registry());
+  const store = await BlockStore.open(dbPath, { network: DEVNET, metrics, logger, now: () => NOW });
+  const pool = validation === "workers" ? new VerifyPool({ limits, logger, metrics, threads: 2, minChunk: 4 }) : undefined;
+  await pool?.ready();
+  const importer = new ImportPipeline(store, pool, metrics);
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await importer.stop();
+    await store.close();
+  };
+  cleanups.push(close);
+  return { store, importer, pool, metrics, path: dbPath, close };
+}
+
+/** What must be identical between the two paths. */
+const summary = (o: PutOutcome) => ({
+  result: o.result,
+  applied: o.applied,
+  tip: o.tip.height,
+  tipHash: hashHex(o.tip.hash),
+  invalid: o.invalid,
+  held: o.held,
+  detail: o.detail,
+});
+
+const mainChain = (s: BlockStore) => Array.from({ length: s.tip.height + 1 }, (_, h) => hashHex(s.hashAt(h)!));
+
+function badSignature(b: Block): Block {
+  const c = clone(BlockSchema, b);
+  c.header!.signature = new Uint8Array(c.header!.signature);
+  c.header!.signature[3]! ^= 0x01;
+  return c;
+}
+
+function badMerkle(b: Block): Block {
+  const c = clone(BlockSchema, b);
+  c.txs[0] = new TextEncoder().encode("a tx the producer did not sign");
+  return c;
+}
+
+function repeatedTx(b: Block): Block {
+  const c = clone(BlockSchema, b);
+  c.txs.push(c.txs[0]!);
+  return c;
+}
+
+/** Puts every run at once (in flight together), and their outcomes in order. */
+const putAll = (o: Opened, runs: Block[][]) => Promise.all(runs.map((r) => o.importer.put(r)));
+
+describe("validation on worker threads", () => {
+  test("a bad signature in the middle of the puts in flight: the puts before it commit in order, it and the later ones do not; outcomes equal the sequential path's", async () => {
+    const chain = buildChain(GENESIS, 200, { padBytes: 500 });
+    const runs = batches(chain, 40);
+    runs[2] = [...runs[2]!.slice(0, 17), badSignature(runs[2]![17]!), ...runs[2]!.slice(18)];
+    const seq = await open("sequential");
+    const par = await open("workers");
+    const expected = (await putAll(seq, runs)).map(summary);
+    const got = (await putAll(par, runs)).map(summary);
+    assert.deepEqual(got, expected);
+    assert.deepEqual(
+      got.map((o) => o.result),
+      [PutResult.APPLIED, PutResult.APPLIED, PutResult.INVALID, PutResult.PARENT_UNKNOWN, PutResult.PARENT_UNKNOWN],
+    );
+    assert.deepEqual(got[2]!.invalid, { reason: BlockInvalidReason.BAD_SIGNATURE, index: 17 });
+    assert.equal(par.store.tip.height, 80);
+    assert.deepEqual(mainChain(par.store), mainChain(seq.store));
+    assert.equal(mainChain(par.store)[80], hashHex(endOf(chain[79]!).hash));
+    assert.equal(par.store.blockAt(81), undefined, "nothing of the refused put is on the main chain");
+    assert.equal(par.store.blockByHash(endOf(chain[80]!).hash), undefined, "nor stored at all");
+  });
+
+  test("every kind of failure, early blocks held, and a run offered again give the sequential path's outcomes", async () => {
+    const chain = buildChain(GENESIS, 120);
+    // Ahead of our clock by the drift bound and more: a minute more is held, ten are too early to hold.
+    const behind = NOW - Number(endOf(chain.at(-1)!).timestampMs) + DEVNET.maxFutureDriftMs;
+    const held = buildChain(endOf(chain.at(-1)!), 10, { lateByMs: behind + 60_000 });
+    const tooEarly = buildChain(endOf(chain.at(-1)!), 10, { lateByMs: behind + 10 * 60_000, salt: "later" });
+    const scenarios: Block[][] = [
+      chain.slice(0, 30),
+      [...chain.slice(30, 40), badMerkle(chain[40]!), ...chain.slice(41, 60)],
+      [...chain.slice(30, 45), repeatedTx(chain[45]!), ...chain.slice(46, 60)],
+      chain.slice(30, 60),
+      chain.slice(20, 70), // the first 30 already on the chain: skipped
+      chain.slice(70, 70), // no blocks
+      chain.slice(70, 120),
+      chain.slice(0, 50), // all on the main chain
+      tooEarly,
+      held,
+    ];
+    const seq = await open("sequential");
+    const par = await open("workers");
+    const outcomes: PutResult[] = [];
+    for (const [i, run] of scenarios.entries()) {
+      const expected = summary(seq.store.put(run));
+      const got = summary(await par.importer.put(run));
+      assert.deepEqual(got, expected, `scenario ${i}`);
+      outcomes.push(got.result);
+    }
+    assert.deepEqual(outcomes, [
+      PutResult.APPLIED,
+      PutResult.INVALID,
+      PutResult.INVALID,
+      PutResult.APPLIED,
+      PutResult.APPLIED,
+      PutResult.INVALID,
+      PutResult.APPLIED,
+      PutResult.ALREADY_HAVE,
+      PutResult.TOO_EARLY,
+      PutResult.HELD,
+    ]);
+    assert.equal(par.store.tip.height, 120);
+    assert.deepEqual(mainChain(par.store), mainChain(seq.store));
+    assert.equal(par.store.nextDueMs() !== undefined, true, "the early run is held");
+  });
+
+  test("a worker that ends while it holds a chunk: the put is checked on the writer's thread, applied whole, and the worker replaced", async () => {
+    const chain = buildChain(GENESIS, 160);
+    const par = await open("workers");
+    const dying = par.pool!.workers[0]!;
+    const exited = once(dying, "exit");
+    void dying.terminate();
+    // Handed out before the exit is seen: the first chunk goes to the dying worker.
+    const outcome = await par.importer.put(chain.slice(0, 80));
+    await exited;
+    assert.equal(outcome.result, PutResult.APPLIED, outcome.detail);
+    assert.equal(outcome.applied, 80);
+    assert.equal(par.pool!.restarts, 1);
+    assert.equal((await par.metrics.verifyFallbacks.get()).values.find((v) => v.labels.reason === "worker_exited")?.value, 1);
+    assert.notEqual(par.pool!.workers[0], dying);
+    const next = await par.importer.put(chain.slice(80));
+    assert.equal(next.result, PutResult.APPLIED, next.detail);
+    // Reopened from disk: every block whole, the tip where the puts left it.
+    await par.close();
+    const again = await open("sequential", par.path);
+    assert.equal(again.store.tip.height, 160);
+    for (let h = 1; h <= 160; h++) assert.equal(hashHex(endOf(again.store.blockAt(h)!).hash), hashHex(endOf(chain[h - 1]!).hash), `block ${h}`);
+  });
+
+  test("stop() commits every put it accepted, in order, refuses later ones, and ends the workers", async () => {
+    const chain = buildChain(GENESIS, 250);
+    const par = await open("workers");
+    const pending = batches(chain, 50).map((run) => par.importer.put(run));
+    const workers = par.pool!.workers;
+    const exits = workers.map((w) => once(w, "exit"));
+    const stopped = par.importer.stop();
+    await assert.rejects(par.importer.put(chain.slice(0, 1)), { code: "ERR_IMPORT_STOPPED" });
+    await stopped;
+    const outcomes = await Promise.all(pending);
+    assert.deepEqual(
+      outcomes.map((o) => [o.result, o.tip.height]),
+      [50, 100, 150, 200, 250].map((h) => [PutResult.APPLIED, h]),
+    );
+    await Promise.all(exits);
+    assert.equal(par.store.tip.height, 250);
+  });
+});
