@@ -1,43 +1,112 @@
-// npm run bench:sync [-- --blocks N --workers 1,2,4]
-// Time to sync N blocks (~1 KiB each) from one peer on loopback with 1, 2 and
-// 4 chain-sync workers, beside the block-store's raw PutBlocks rate for the
-// same blocks in the same run (the limit): the ratio is what to compare.
+// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --verify]
+// Time to sync N blocks (~1 KiB each) with 1..8 chain-sync workers from 1 or
+// more source peers, each behind a relay that delays every chunk by RTT/2 per
+// direction, beside the block-store's raw PutBlocks rate for the same blocks
+// in the same run (the limit): the ratio is what to compare. --verify adds
+// the two-core ed25519 verification rate of the same headers (the machine's limit).
 import { parseArgs } from "node:util";
 import { DEVNET } from "@timenet/chain";
+import { DialRequestSchema, Subjects } from "@timenet/proto";
+import { freePort } from "@timenet/testkit";
 import { buildChain, putChain, startNode, waitHeight, type SyncNode } from "../test/harness.js";
+import { startDelayRelay, type DelayRelay } from "./delay-relay.js";
+import { verifyRate } from "./verify-rate.js";
 
-const { values } = parseArgs({ options: { blocks: { type: "string", default: "20000" }, workers: { type: "string", default: "1,2,4" } } });
+const { values } = parseArgs({
+  options: {
+    blocks: { type: "string", default: "20000" },
+    workers: { type: "string", default: "1,2,4,8" },
+    peers: { type: "string", default: "1,4" },
+    rtt: { type: "string", default: "0,20,100" },
+    verify: { type: "boolean", default: false },
+    counters: { type: "boolean", default: false },
+  },
+});
+const list = (s: string) => s.split(",").map(Number);
 const N = Number(values.blocks);
-const workerCounts = values.workers.split(",").map(Number);
+const workerCounts = list(values.workers);
+const peerCounts = list(values.peers);
+const rtts = list(values.rtt);
+// The bench's own loopback range (sources, targets) and its relays' range.
+const NODE_IP = (i: number) => `127.0.13.${i}`;
+const RELAY_IP = (i: number) => `127.0.14.${i}`;
 
 const t0 = performance.now();
 const chain = buildChain(DEVNET.genesis.header!, N);
 console.log(`built and signed ${N} blocks in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+const sigRate = values.verify ? await verifyRate(chain, 2) : undefined;
+
+/** A sync replica's counters (batches, puts, fetches by result), summed over the target's replicas. */
+async function counters(target: SyncNode): Promise<string> {
+  const sums = new Map<string, number>();
+  for (const s of target.syncs) {
+    for (const m of await s.registry.getMetricsAsJSON()) {
+      const short = { timenet_sync_batches_total: "batch", timenet_sync_puts_total: "put", timenet_sync_fetches_total: "fetch" }[m.name];
+      if (!short) continue;
+      for (const v of m.values) {
+        const key = `${short}.${String(v.labels.result)}`;
+        sums.set(key, (sums.get(key) ?? 0) + v.value);
+      }
+    }
+  }
+  return [...sums].sort().map(([k, v]) => `${k}=${v}`).join(" ");
+}
 
 const nodes: SyncNode[] = [];
+let relays: DelayRelay[] = [];
+// Interrupted: the nodes' child processes (nats-server, gateway, store) are stopped, not orphaned.
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    void Promise.allSettled([...relays.map((r) => r.stop()), ...nodes.map((n) => n.stop())]).then(() => process.exit(130));
+  });
+}
 try {
-  const source = await startNode(200);
-  nodes.push(source);
+  const sources: SyncNode[] = [];
+  for (let i = 0; i < Math.max(...peerCounts); i++) sources.push(await startNode(0, { ip: NODE_IP(1 + i) }));
+  nodes.push(...sources);
   const putStart = performance.now();
-  await putChain(source, chain, 128); // the batch size chain-sync uses
+  await putChain(sources[0]!, chain, 128); // the batch size chain-sync uses
   const rawRate = N / ((performance.now() - putStart) / 1000);
+  await Promise.all(sources.slice(1).map((s) => putChain(s, chain, 512)));
+  console.log(`block-store PutBlocks (raw, batches of 128): ${Math.round(rawRate)} blocks/s`);
+  if (sigRate) console.log(`ed25519 verification of the same headers, 2 threads: ${Math.round(sigRate)}/s (store raw = ${(rawRate / sigRate).toFixed(2)}x of it)`);
 
-  const rows: Array<{ what: string; rate: number }> = [{ what: "block-store PutBlocks (raw, batches of 128)", rate: rawRate }];
-  for (const [i, w] of workerCounts.entries()) {
-    const target = await startNode(201 + i);
-    nodes.push(target);
-    for (let k = 0; k < w; k++) await target.startSync({ ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000 });
-    const started = performance.now();
-    await target.dial(source);
-    await waitHeight(target, N, 600_000);
-    rows.push({ what: `chain-sync, ${w} worker${w > 1 ? "s" : ""} (from one peer)`, rate: N / ((performance.now() - started) / 1000) });
-    await target.stop();
-    nodes.pop();
+  const rows: string[] = [];
+  let run = 0;
+  for (const rtt of rtts) {
+    for (const peers of peerCounts) {
+      relays = [];
+      for (let i = 0; i < peers; i++) {
+        const host = RELAY_IP(1 + i);
+        relays.push(await startDelayRelay({ host, port: await freePort(host), target: { host: sources[i]!.ip, port: sources[i]!.p2pPort }, oneWayMs: rtt / 2, upstreamLocalAddress: host }));
+      }
+      let prev: number | undefined;
+      for (const w of workerCounts) {
+        const target = await startNode(0, { ip: NODE_IP(100 + (run++ % 100)) });
+        nodes.push(target);
+        for (let k = 0; k < w; k++) await target.startSync({ ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000 });
+        const started = performance.now();
+        for (const r of relays) target.bus.publish(Subjects.registryDial, DialRequestSchema, { ip: r.host, port: r.port, reason: "bench" });
+        await target.bus.flush();
+        await waitHeight(target, N, 900_000);
+        const rate = N / ((performance.now() - started) / 1000);
+        const vsPrev = prev === undefined ? "" : `${(rate / prev).toFixed(2)}x`;
+        prev = rate;
+        const row = `| ${rtt} ms | ${peers} | ${w} | ${Math.round(rate)} | ${(rate / rawRate).toFixed(2)}x | ${vsPrev} |`;
+        rows.push(row);
+        console.log(row, values.counters ? await counters(target) : "");
+        await target.stop();
+        nodes.pop();
+      }
+      await Promise.all(relays.map((r) => r.stop()));
+      relays = [];
+    }
   }
-  console.log(`\n${N} blocks of ~1 KiB, loopback, one source peer:\n`);
-  console.log("| path | blocks/s | ratio to raw PutBlocks |");
-  console.log("|---|---|---|");
-  for (const r of rows) console.log(`| ${r.what} | ${Math.round(r.rate)} | ${(r.rate / rawRate).toFixed(2)}x |`);
+  console.log(`\n${N} blocks of ~1 KiB, loopback, sources behind a relay delaying RTT/2 each way; raw PutBlocks ${Math.round(rawRate)} blocks/s${sigRate ? `, 2-thread ed25519 verify ${Math.round(sigRate)}/s` : ""}:\n`);
+  console.log("| RTT | peers | workers | blocks/s | ratio to raw PutBlocks | vs previous worker count |");
+  console.log("|---|---|---|---|---|---|");
+  for (const r of rows) console.log(r);
 } finally {
+  await Promise.all(relays.map((r) => r.stop()));
   await Promise.all(nodes.map((n) => n.stop()));
 }

@@ -1,5 +1,6 @@
+import { setMaxListeners } from "node:events";
 import { fromBinary } from "@bufbuild/protobuf";
-import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import type { JsMsg } from "@nats-io/jetstream";
 import {
   BlockInvalidReasonSchema,
   enumLabel,
@@ -63,6 +64,18 @@ const STOP_PUT_GRACE_MS = 2_000;
  */
 const MAX_ROUNDS = 64;
 
+/**
+ * A peer over its serving budget (Blocks.busy) with no other peer to ask:
+ * asked again after BUSY_BACKOFF_MS × the tries so far, this many times,
+ * before the batch goes back on the queue. Keeping it here keeps the batch
+ * the chain may need next out of the queue's tail.
+ */
+const MAX_BUSY_TRIES = 8;
+const BUSY_BACKOFF_MS = 50;
+
+/** A pull for one batch waits this long on an empty queue before asking again (JetStream's minimum). */
+const PULL_EXPIRES_MS = 1_000;
+
 /** Where a batch has got to: the first height not yet on our chain by this batch's doing. */
 interface Progress {
   next: number;
@@ -80,50 +93,85 @@ interface Progress {
  * in bounded memory until the chain reaches it, or is handed back.
  */
 export class BatchWorker {
-  private messages: ConsumerMessages | undefined;
+  private pulling: Promise<void> = Promise.resolve();
   /** Aborted by stop(): every fetch and wait gives up, and its batch is handed back. */
   private readonly stopping = new AbortController();
   private readonly active = new Set<Promise<void>>();
-  private waiting = 0;
+  /** Batches parked ahead of the tip: their blocks fetched and held in the buffer, their slot given to the next batch. */
+  private parked = 0;
+  /** Wakes the consumer loop when a slot frees (a batch ends or parks). */
+  private slotFreed: (() => void) | undefined;
   done = 0;
   inFlight = 0;
 
-  constructor(private readonly o: BatchWorkerOptions) {}
+  constructor(private readonly o: BatchWorkerOptions) {
+    // Every parked batch listens on it (bounded by the buffer), beyond Node's default of 10.
+    setMaxListeners(0, this.stopping.signal);
+  }
 
   async start(): Promise<void> {
-    this.messages = await this.o.queue.consumer.consume({ max_messages: this.o.concurrency });
-    void (async () => {
-      for await (const msg of this.messages!) {
-        if (this.stopping.signal.aborted) {
-          // Pulled but not started: straight back to the queue for another replica.
-          this.o.metrics.batches.inc({ result: "stopping" });
-          msg.nak();
-          continue;
-        }
-        const job = this.handle(msg).catch((err: unknown) => {
-          this.o.metrics.batches.inc({ result: "unexpected_error" });
-          this.o.logger.error({ err: (err as Error).message }, "batch failed unexpectedly; handing it back");
-          msg.nak(1_000);
-        });
-        this.active.add(job);
-        void job.finally(() => this.active.delete(job));
-        // Never more than `concurrency` batches at once in this replica.
-        while (this.active.size >= this.o.concurrency) await Promise.race(this.active);
+    this.pulling = this.pull();
+  }
+
+  /**
+   * Takes one batch whenever a slot is free, never more: a batch pulled
+   * ahead into a replica whose slots are all taken would sit there while
+   * other replicas idle, and it is the earliest one not started, so likely
+   * the one the chain needs next (why more workers made sync slower).
+   */
+  private async pull(): Promise<void> {
+    const { signal } = this.stopping;
+    while (!signal.aborted) {
+      // Never more than `concurrency` batches fetching or writing at once in this replica; parked ones (bounded by the buffer) hold no slot.
+      while (this.active.size - this.parked >= this.o.concurrency && !signal.aborted) await new Promise<void>((resolve) => (this.slotFreed = resolve));
+      if (signal.aborted) return;
+      let msg: JsMsg | null;
+      try {
+        msg = await this.o.queue.consumer.next({ expires: PULL_EXPIRES_MS });
+      } catch (err) {
+        if (signal.aborted) return;
+        this.o.logger.warn({ err: (err as Error).message }, "taking a batch failed; trying again");
+        await pause(1_000, signal);
+        continue;
       }
-    })();
+      if (!msg) continue;
+      if (signal.aborted) {
+        // Pulled but not started: straight back to the queue for another replica.
+        this.o.metrics.batches.inc({ result: "stopping" });
+        msg.nak();
+        return;
+      }
+      const taken = msg;
+      const job = this.handle(taken).catch((err: unknown) => {
+        this.o.metrics.batches.inc({ result: "unexpected_error" });
+        this.o.logger.error({ err: (err as Error).message }, "batch failed unexpectedly; handing it back");
+        taken.nak(1_000);
+      });
+      this.active.add(job);
+      void job.finally(() => {
+        this.active.delete(job);
+        this.wake();
+      });
+    }
+  }
+
+  private wake(): void {
+    const resolve = this.slotFreed;
+    this.slotFreed = undefined;
+    resolve?.();
   }
 
   /**
    * Stops taking batches and hands every batch not yet committed back to the
    * queue at once (nak without delay: another replica takes it now, not
    * after the ack wait). Only a PutBlocks already in flight is waited for,
-   * up to STOP_PUT_GRACE_MS.
+   * up to STOP_PUT_GRACE_MS; a pull already asked ends within PULL_EXPIRES_MS.
    */
   async stop(): Promise<void> {
     this.stopping.abort();
-    const closed = this.messages?.close();
+    this.wake();
     await Promise.allSettled([...this.active]);
-    await closed;
+    await this.pulling;
   }
 
   private async handle(msg: JsMsg): Promise<void> {
@@ -153,7 +201,7 @@ export class BatchWorker {
     const to = from + batch.count - 1;
     if (batch.count === 0 || tip.height >= to) return { kind: "already_have" };
     const tried = new Set(batch.triedPeers);
-    const peer = heights.pick(to, tried) ?? heights.pick(from, tried);
+    let peer = heights.pick(to, tried) ?? heights.pick(from, tried);
     if (!peer) {
       if (!heights.pick(from)) return { kind: "no_peer", deliveries: msg.info.deliveryCount };
       // Every claimant failed it: start over after a pause, so peers that all fail cannot make a tight loop.
@@ -162,6 +210,7 @@ export class BatchWorker {
     let wrote = false;
     let keptAside = false;
     let held = false;
+    let busyTries = 0;
     for (let rounds = 0; progress.next <= to; rounds++) {
       if (signal.aborted) return { kind: "stopping" };
       const next = progress.next;
@@ -172,23 +221,46 @@ export class BatchWorker {
       if (rounds === MAX_ROUNDS) return { kind: "rest_elsewhere", peer, why: "rounds" };
       // Reaching heights that neither our chain nor anything this IP served backs: the question tests its claim.
       const probe = end > Math.max(tip.height, heights.standing.backedOf(peer));
+      heights.asking(peer);
+      const askedAt = performance.now();
       const fetched = await getBlocks(this.o.bus, peer, next, end - next + 1, this.o.requestTimeoutMs, signal);
+      heights.answered(peer, fetched.kind === "blocks" ? fetched.blocks.length : 0, performance.now() - askedAt);
       if (fetched.kind === "stopping") return fetched;
+      metrics.fetches.inc({ result: fetched.kind === "blocks" && fetched.blocks.length < end - next + 1 ? "short" : fetched.kind });
+      if (fetched.kind === "busy" && busyTries < MAX_BUSY_TRIES) {
+        // Over its serving budget, nothing about its chain: another peer that has `next` now, else this one again shortly.
+        busyTries++;
+        tried.add(peer);
+        const other = heights.pick(next, tried);
+        if (other) peer = other;
+        else if (!(await pause(BUSY_BACKOFF_MS * busyTries, signal))) return { kind: "stopping" };
+        continue;
+      }
       if (fetched.kind !== "blocks") return this.unanswered(fetched, peer, next, claim, probe ? end : undefined);
       const { blocks } = fetched;
       const last = next + blocks.length - 1;
 
       let res: PutBlocksResponse;
+      // Far ahead of the tip, the store would verify every signature only to answer "parent unknown":
+      // parked first until the batch before this one is (at most) being written, so the store's work is never wasted on it.
+      const before = next - 1 - blocks.length;
+      if (tip.height < before) {
+        const waited = await this.waitForParent(msg, before, blocks.length, signal);
+        if (signal.aborted) return { kind: "stopping" };
+        if (waited === "no_room") return { kind: "parent_not_reached" };
+        // Not reached in time: offered anyway (it may extend a side branch the store holds); its answer decides.
+      }
       for (;;) {
         const put = await this.put(blocks, signal);
         if (put === STOPPED) return { kind: "stopping" };
         if (typeof put === "string") return { kind: "store_failed", detail: put };
         res = put;
+        metrics.puts.inc({ result: enumLabel(PutResultSchema, res.result) });
         if (res.result !== PutResult.PARENT_UNKNOWN || tip.height >= next - 1) break;
         // Ahead of the tip: wait (bounded) for the batches before it, then offer the same blocks again.
         const reached = await this.waitForParent(msg, next - 1, blocks.length, signal);
         if (signal.aborted) return { kind: "stopping" };
-        if (!reached) return { kind: "parent_not_reached" };
+        if (reached !== "reached") return { kind: "parent_not_reached" };
       }
       switch (res.result) {
         case PutResult.APPLIED:
@@ -332,19 +404,22 @@ export class BatchWorker {
 
   /**
    * Holds a batch (its blocks reserved in the bounded buffer) until the tip
-   * reaches `height`, keeping the message alive. At most concurrency-1 batches
-   * of a replica wait, so one slot always works on what the chain needs next.
+   * reaches `height`, keeping the message alive. A parked batch gives up its
+   * slot (another replica may hold the batch the chain needs next, so none of
+   * ours may stop this one from fetching the one after): only the buffer
+   * bounds how many wait; beyond it a batch is handed back.
    */
-  private async waitForParent(msg: JsMsg, height: number, blocks: number, signal: AbortSignal): Promise<boolean> {
-    if (this.waiting >= this.o.concurrency - 1 || !this.o.buffer.tryReserve(blocks)) return false;
-    this.waiting++;
+  private async waitForParent(msg: JsMsg, height: number, blocks: number, signal: AbortSignal): Promise<"reached" | "timeout" | "no_room"> {
+    if (!this.o.buffer.tryReserve(blocks)) return "no_room";
+    this.parked++;
+    this.wake();
     this.o.metrics.bufferedBlocks.set(this.o.buffer.size);
     const keepAlive = setInterval(() => msg.working(), Math.max(100, Math.floor(this.o.ackWaitMs / 3)));
     try {
-      return await this.o.tip.waitFor(height, this.o.maxWaitMs, signal);
+      return (await this.o.tip.waitFor(height, this.o.maxWaitMs, signal)) ? "reached" : "timeout";
     } finally {
       clearInterval(keepAlive);
-      this.waiting--;
+      this.parked--;
       this.o.buffer.release(blocks);
       this.o.metrics.bufferedBlocks.set(this.o.buffer.size);
     }

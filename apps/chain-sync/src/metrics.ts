@@ -21,6 +21,8 @@ export class SyncMetrics {
   readonly plannedUpTo: Gauge;
   readonly claimsDistrusted: Counter<"reason">;
   readonly standingEntries: Gauge;
+  readonly puts: Counter<"result">;
+  readonly fetches: Counter<"result">;
 
   constructor(registry: Registry) {
     const r = [registry];
@@ -39,6 +41,8 @@ export class SyncMetrics {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: r,
     });
+    this.puts = new Counter({ name: "timenet_sync_puts_total", help: "PutBlocks calls to the store, by result (parent_unknown ahead of the tip is work wasted)", labelNames: ["result"], registers: r });
+    this.fetches = new Counter({ name: "timenet_sync_fetches_total", help: "GetBlocks asked of peers, by result (blocks, short, busy, timeout, ...)", labelNames: ["result"], registers: r });
     this.blocksApplied = new Counter({ name: "timenet_sync_blocks_applied_total", help: "Blocks this worker got written to the store", registers: r });
     this.validationFailures = new Counter({ name: "timenet_sync_validation_failures_total", help: "Batches the store found invalid, by reason", labelNames: ["reason"], registers: r });
     this.offences = new Counter({ name: "timenet_sync_offences_total", help: "Offences reported against peers, by kind", labelNames: ["kind"], registers: r });

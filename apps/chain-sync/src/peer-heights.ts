@@ -7,7 +7,14 @@ interface PeerHeight {
   failures: number;
   /** Batches in a row in which it served only a branch the fork choice does not prefer. */
   losing: number;
+  /** GetBlocks this replica has out to it now. */
+  asked: number;
+  /** Measured: ms per block of its answers (round trip included), a moving average; undefined until it answered. */
+  msPerBlock: number | undefined;
 }
+
+/** Weight of the newest answer in a peer's measured rate. */
+const RATE_WEIGHT = 0.3;
 
 /**
  * What each connected peer claims to have (its Hello, then its NewBlock
@@ -23,7 +30,7 @@ export class PeerHeights {
   set(ip: PeerIp, height: number): void {
     const p = this.peers.get(ip);
     if (p) p.height = Math.max(p.height, height);
-    else this.peers.set(ip, { height, failures: 0, losing: 0 });
+    else this.peers.set(ip, { height, failures: 0, losing: 0, asked: 0, msPerBlock: undefined });
   }
 
   /** The peer answered that it lacks `height + 1` (after a reorg, or it never had it): its claim is no more than `height` now. */
@@ -34,6 +41,21 @@ export class PeerHeights {
 
   remove(ip: PeerIp): void {
     this.peers.delete(ip);
+  }
+
+  /** A GetBlocks to it is out; `answered` ends it, with the blocks it brought and how long it took. */
+  asking(ip: PeerIp): void {
+    const p = this.peers.get(ip);
+    if (p) p.asked++;
+  }
+
+  answered(ip: PeerIp, blocks: number, ms: number): void {
+    const p = this.peers.get(ip);
+    if (!p) return;
+    p.asked = Math.max(0, p.asked - 1);
+    if (blocks === 0) return;
+    const sample = ms / blocks;
+    p.msPerBlock = p.msPerBlock === undefined ? sample : p.msPerBlock + RATE_WEIGHT * (sample - p.msPerBlock);
   }
 
   failed(ip: PeerIp): void {
@@ -94,13 +116,19 @@ export class PeerHeights {
 
   /**
    * A peer that credibly claims `height`, not in `exclude`: the fewest
-   * recent failures first, then at random, so workers spread over peers.
+   * recent failures first, then the one expected to answer soonest (its
+   * measured ms per block × the questions it already has from us, plus
+   * this one; a peer not yet measured first, to measure it), then at random,
+   * so requests spread over peers by their rate and pipeline on each.
    */
   pick(height: number, exclude: ReadonlySet<string> = new Set()): PeerIp | undefined {
     const able = [...this.peers].filter(([ip, p]) => this.standing.credible(ip, p.height) >= height && !exclude.has(ip));
     if (able.length === 0) return undefined;
     const least = Math.min(...able.map(([, p]) => p.failures));
-    const best = able.filter(([, p]) => p.failures === least);
+    const expected = ([, p]: [PeerIp, PeerHeight]) => (p.asked + 1) * (p.msPerBlock ?? 0);
+    const fewest = able.filter(([, p]) => p.failures === least);
+    const soonest = Math.min(...fewest.map(expected));
+    const best = fewest.filter((e) => expected(e) === soonest);
     return best[Math.floor(Math.random() * best.length)]![0];
   }
 

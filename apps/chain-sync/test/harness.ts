@@ -39,6 +39,8 @@ export interface NodeOptions {
   network?: string;
   storeEnv?: Record<string, string>;
   gatewayEnv?: Record<string, string>;
+  /** The node's loopback address. Default 127.0.0.k (benches pass their own range). */
+  ip?: string;
 }
 
 export interface SyncNode {
@@ -66,7 +68,7 @@ export interface SyncNode {
 }
 
 export async function startNode(k: number, o: NodeOptions = {}): Promise<SyncNode> {
-  const ip = `127.0.0.${k}` as PeerIp;
+  const ip = (o.ip ?? `127.0.0.${k}`) as PeerIp;
   const nats = await startNatsServer({ jetstream: true });
   const bus = await Bus.connect({ servers: nats.url, name: `test-${k}` });
   const dir = await tempDir(`sync-${k}-`);

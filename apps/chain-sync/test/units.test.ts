@@ -33,6 +33,24 @@ test("peer heights: the best peer, and a pick that skips tried peers and prefers
   assert.equal(h.pick(400, new Set()), "10.0.0.3");
 });
 
+test("peer heights: a pick spreads questions by each peer's measured rate and what it already has from us", () => {
+  const h = new PeerHeights();
+  const [slow, fast, fresh] = [ip("10.0.0.1"), ip("10.0.0.2"), ip("10.0.0.3")];
+  for (const p of [slow, fast, fresh]) h.set(p, 1_000);
+  h.answered(slow, 100, 1_000); // 10 ms a block
+  h.answered(fast, 100, 200); // 2 ms a block
+  assert.equal(h.pick(500), fresh, "a peer not yet measured is asked first, to measure it");
+  h.asking(fresh);
+  h.answered(fresh, 0, 5_000); // a failure brings no rate
+  h.failed(fresh);
+  for (let i = 0; i < 10; i++) assert.equal(h.pick(500), fast);
+  // Five questions out to the fast one: (5 + 1) × 2 ms expected, more than the idle slow one's 10 ms.
+  for (let i = 0; i < 5; i++) h.asking(fast);
+  assert.equal(h.pick(500), slow);
+  h.answered(fast, 100, 100);
+  assert.equal(h.pick(500), fast, "an answer frees its place");
+});
+
 test("claim standing: a proven unbacked claim steers nothing for its time, is reported once, and is remembered per IP; failures without proof suspend briefly, doubling", () => {
   let now = 0;
   const distrusted: string[] = [];

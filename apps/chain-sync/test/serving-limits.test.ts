@@ -1,0 +1,69 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { OffenceSchema, Subjects } from "@timenet/proto";
+import { blockHash, DEVNET } from "@timenet/chain";
+import type { ChainSync } from "../src/chain-sync.js";
+import { buildChain, nodePool, putChain, waitHeight } from "./harness.js";
+
+const { node, stopAll } = nodePool();
+after(stopAll);
+
+const CHAIN = buildChain(DEVNET.genesis.header!, 1_200);
+const tipHex = (n: number) => Buffer.from(blockHash(CHAIN[n - 1]!.header!)).toString("hex");
+const ip = (k: number) => ({ ip: `127.0.13.${k}` });
+
+/**
+ * A store that serves one GetBlocks of a peer at a time (the rest answered
+ * Blocks.busy, no blocks) and ~1 MiB at once then 256 KiB/s (answers cut
+ * short, then busy): its serving limits, not its chain, cut the answers.
+ */
+const LIMITED = { SERVE_QUEUE_PER_PEER: "1", SERVE_MAX_BYTES: "256KiB", SERVE_PEER_BURST: "1MiB", SERVE_PEER_RATE: "256KiB" };
+
+/** GetBlocks answered with `result` (busy, short, blocks...), over the replicas. */
+async function fetches(syncs: readonly ChainSync[], result: string, metric = "timenet_sync_fetches_total"): Promise<number> {
+  let n = 0;
+  for (const s of syncs) {
+    const m = (await s.registry.getMetricsAsJSON()).find((x) => x.name === metric);
+    n += m?.values.filter((v) => v.labels.result === result).reduce((a, v) => a + v.value, 0) ?? 0;
+  }
+  return n;
+}
+
+describe("answers cut short by a peer's serving limits", () => {
+  test("from the only peer, busy and short answers still complete every batch from that peer, and nobody is blamed", async (t) => {
+    const source = await node(0, { ...ip(201), storeEnv: LIMITED });
+    await putChain(source, CHAIN);
+    const c = await node(0, ip(202));
+    const offences: string[] = [];
+    c.bus.subscribe(Subjects.offence, OffenceSchema, (off) => void offences.push(`${off.ip} ${off.kind}`));
+    await c.startSync({ concurrency: 4 });
+    await c.dial(source);
+    await waitHeight(c, CHAIN.length, 60_000);
+    assert.equal(await c.tipHash(), tipHex(CHAIN.length));
+    // The limits did cut answers: otherwise this test proves nothing.
+    t.diagnostic(`busy ${await fetches(c.syncs, "busy")}, short ${await fetches(c.syncs, "short")}, batches handed on for busy ${await fetches(c.syncs, "busy", "timenet_sync_batches_total")}`);
+    assert.ok((await fetches(c.syncs, "busy")) > 0, "the source answered busy at least once");
+    // Asked again in the worker, never sent to the queue's tail (behind every batch planned since) to wait for the same peer.
+    assert.equal(await fetches(c.syncs, "busy", "timenet_sync_batches_total"), 0, "no batch left its worker for busy");
+    assert.deepEqual(offences, [], "a peer at its serving limit is never reported");
+  });
+
+  test("with a limited peer and an unlimited one, two workers complete the range, and the limited one is not blamed", async () => {
+    const limited = await node(0, { ...ip(203), storeEnv: LIMITED });
+    const open = await node(0, ip(204));
+    await putChain(limited, CHAIN);
+    await putChain(open, CHAIN);
+    const c = await node(0, ip(205));
+    const offences: string[] = [];
+    c.bus.subscribe(Subjects.offence, OffenceSchema, (off) => void offences.push(`${off.ip} ${off.kind}`));
+    await c.startSync({ concurrency: 4 });
+    await c.startSync({ concurrency: 4 });
+    // The limited peer first, so batches are surely taken to it before the other is known.
+    await c.dial(limited);
+    await c.dial(open);
+    await waitHeight(c, CHAIN.length, 60_000);
+    assert.equal(await c.tipHash(), tipHex(CHAIN.length));
+    assert.ok((await fetches(c.syncs, "busy")) + (await fetches(c.syncs, "short")) > 0, "the limited peer cut an answer short at least once");
+    assert.deepEqual(offences, [], "nobody is reported");
+  });
+});
