@@ -28,6 +28,11 @@ export interface Measured {
   eventLoopP99Ms: number;
   /** The node whose gateway had it. */
   eventLoopNode: number;
+  /** Most scrape windows of one gateway whose p99 was at or over the budget (a lone window can be the shared machine's scheduler; a loop the attack stalls shows in several). */
+  eventLoopWindowsOver: number;
+  /** That gateway's node, and its windows in all. */
+  eventLoopWindowsNode: number;
+  eventLoopWindows: number;
   /** Highest height difference between honest nodes over the samples. */
   heightSpread: number;
   /** Blocks first seen during the attack (or, if none was, the first one after it). */
@@ -43,6 +48,9 @@ export interface Measured {
  * resolution), a p99 rather than the one slowest turn.
  */
 export const GATEWAY_SCRAPE_MS = 2_000;
+
+/** The event-loop p99 budget of one scrape window, ms (BUDGETS.eventLoopP99Ms; here to keep budgets.ts free of a cycle). */
+export const EVENT_LOOP_BUDGET_MS = 100;
 
 /** The sum of a counter over an honest peer's label, per node and peer. */
 type Counters = Map<string, number>;
@@ -65,6 +73,8 @@ export class Observation {
   private rssNode = 0;
   private eventLoopP99Ms = 0;
   private eventLoopNode = 0;
+  /** Per node: scrape windows in all, and those at or over the budget. */
+  private readonly loopWindows = new Map<number, { all: number; over: number }>();
   private heightSpread = 0;
   private lastGatewayScrape = performance.now();
 
@@ -172,6 +182,7 @@ export class Observation {
       rssNode: this.rssNode,
       eventLoopP99Ms: this.eventLoopP99Ms,
       eventLoopNode: this.eventLoopNode,
+      ...this.windowsOver(),
       heightSpread: this.heightSpread,
       reach: this.reach.over(this.startedAt, judgeTo, propagationBoundMs),
       samples: this.samples,
@@ -226,7 +237,19 @@ export class Observation {
     this.rssNode = k;
   }
 
+  private windowsOver(): { eventLoopWindowsOver: number; eventLoopWindowsNode: number; eventLoopWindows: number } {
+    let worst = { eventLoopWindowsOver: 0, eventLoopWindowsNode: 0, eventLoopWindows: 0 };
+    for (const [k, w] of this.loopWindows) {
+      if (w.over > worst.eventLoopWindowsOver) worst = { eventLoopWindowsOver: w.over, eventLoopWindowsNode: k, eventLoopWindows: w.all };
+    }
+    return worst;
+  }
+
   private eventLoop(k: number, ms: number): void {
+    const w = this.loopWindows.get(k) ?? { all: 0, over: 0 };
+    w.all++;
+    if (ms >= EVENT_LOOP_BUDGET_MS) w.over++;
+    this.loopWindows.set(k, w);
     if (ms <= this.eventLoopP99Ms) return;
     this.eventLoopP99Ms = ms;
     this.eventLoopNode = k;

@@ -45,7 +45,8 @@ export function table(rows: Row[]): string {
       `${m.offences} / ${m.bans}`,
       // What an earlier attack left behind shows beside the peak.
       m.rssAtStart >= 256 * MIB ? `${Math.round(m.rssPeak / MIB)} MiB (${Math.round(m.rssAtStart / MIB)} at start)` : `${Math.round(m.rssPeak / MIB)} MiB`,
-      `${Math.round(m.eventLoopP99Ms)} ms`,
+      // The worst window, and (when any) how many windows of one gateway reached the budget.
+      m.eventLoopWindowsOver > 0 ? `${Math.round(m.eventLoopP99Ms)} ms (${m.eventLoopWindowsOver}/${m.eventLoopWindows} over)` : `${Math.round(m.eventLoopP99Ms)} ms`,
       String(m.heightSpread),
       reach,
       r.error ? "attack failed" : r.violations.length === 0 ? "ok" : "FAIL",
