@@ -9,11 +9,10 @@
 // The measurements take turns, `rounds` times, and each row is its median:
 // on a shared machine the load drifts, and this spreads the drift evenly.
 import { parseArgs } from "node:util";
-import { Worker } from "node:worker_threads";
 import { join } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Registry } from "prom-client";
-import { DEVNET, headerSigningBytes } from "@timenet/chain";
+import { DEVNET, signatureRate } from "@timenet/chain";
 import { BlockSchema, PutResult } from "@timenet/proto";
 import { createLogger } from "@timenet/telemetry";
 import { tempDir } from "@timenet/testkit";
@@ -22,7 +21,6 @@ import { ImportPipeline } from "../src/import-pipeline.js";
 import { StoreMetrics } from "../src/metrics.js";
 import { VerifyPool } from "../src/verify-pool.js";
 import { buildChain, GENESIS } from "../test/chain-builder.js";
-import type { SigJob } from "./sig-worker.js";
 
 const { values } = parseArgs({
   options: {
@@ -45,27 +43,6 @@ const t0 = performance.now();
 const chain = buildChain(GENESIS, N, { padBytes: 960 }).map((b) => fromBinary(BlockSchema, toBinary(BlockSchema, b)));
 const meanBytes = chain.reduce((n, b) => n + toBinary(BlockSchema, b).length, 0) / N;
 console.log(`built and signed ${N} blocks of ${Math.round(meanBytes)} bytes in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-
-/** Blocks/s of verifying every header's signature on `threads` worker threads. */
-async function signatureRate(threads: number): Promise<number> {
-  const workers = Array.from({ length: threads }, () => new Worker(new URL("./sig-worker.js", import.meta.url)));
-  try {
-    const jobs: SigJob[] = workers.map(() => ({ keys: [], data: [], sigs: [] }));
-    chain.forEach((b, i) => {
-      const job = jobs[i % threads]!;
-      job.keys.push(b.header!.producerId);
-      job.data.push(headerSigningBytes(b.header!));
-      job.sigs.push(b.header!.signature);
-    });
-    const started = performance.now();
-    const ok = await Promise.all(workers.map((w, i) => new Promise<number>((resolve) => { w.once("message", resolve); w.postMessage(jobs[i]); })));
-    const rate = N / ((performance.now() - started) / 1000);
-    if (ok.reduce((a, b) => a + b, 0) !== N) throw new Error("bench: a signature did not verify");
-    return rate;
-  } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
-  }
-}
 
 /** Blocks/s of importing the chain into a fresh store, `inflight` puts outstanding at a time. */
 async function importRate(validation: "sequential" | "workers", inflight: number): Promise<number> {
@@ -100,7 +77,7 @@ async function importRate(validation: "sequential" | "workers", inflight: number
 
 const only = values.only;
 const measures: Array<{ key: string; what: string; run: () => Promise<number> }> = [];
-if (!only) measures.push({ key: "limit", what: "limit: signatures verified on 2 threads (keys cached)", run: () => signatureRate(2) });
+if (!only) measures.push({ key: "limit", what: "limit: signatures verified on 2 threads (keys cached)", run: () => signatureRate(chain, 2) });
 if (!only || only === "sequential") measures.push({ key: "before", what: "store, before: validation=sequential, 1 put at a time", run: () => importRate("sequential", 1) });
 if (!only || only === "workers") {
   measures.push({ key: "after1", what: `store, after: validation=workers (${THREADS} threads), 1 put at a time`, run: () => importRate("workers", 1) });

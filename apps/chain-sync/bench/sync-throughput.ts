@@ -5,12 +5,11 @@
 // in the same run (the limit): the ratio is what to compare. --verify adds
 // the two-core ed25519 verification rate of the same headers (the machine's limit).
 import { parseArgs } from "node:util";
-import { DEVNET } from "@timenet/chain";
+import { DEVNET, signatureRate } from "@timenet/chain";
 import { DialRequestSchema, Subjects } from "@timenet/proto";
 import { freePort } from "@timenet/testkit";
 import { buildChain, putChain, startNode, waitHeight, type SyncNode } from "../test/harness.js";
 import { startDelayRelay, type DelayRelay } from "./delay-relay.js";
-import { verifyRate } from "./verify-rate.js";
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +33,7 @@ const RELAY_IP = (i: number) => `127.0.14.${i}`;
 const t0 = performance.now();
 const chain = buildChain(DEVNET.genesis.header!, N);
 console.log(`built and signed ${N} blocks in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-const sigRate = values.verify ? await verifyRate(chain, 2) : undefined;
+const sigRate = values.verify ? await signatureRate(chain, 2) : undefined;
 
 /** A sync replica's counters (batches, puts, fetches by result), summed over the target's replicas. */
 async function counters(target: SyncNode): Promise<string> {

@@ -31,3 +31,4 @@ export {
 } from "./schedule.js";
 export { preferred, summariseBranch, type BranchSummary } from "./fork-choice.js";
 export { BLOCK_HEADER_RESERVE, maxTxBytes } from "./tx-limits.js";
+export { signatureRate } from "./signature-rate.js";
