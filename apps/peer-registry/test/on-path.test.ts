@@ -71,7 +71,8 @@ describe("on the path between two honest nodes", () => {
 
   test("setup: a dials b through the relay and the link is established", async () => {
     const port = await freePort(B_SEEN_AS);
-    b = await node(215, { p2pPort: port, registry: { passiveWaitMs: 600_000 } });
+    // b never dials (no fill, no passive timeout): a dial from b would reach a directly, and a would then hold b under two IPs.
+    b = await node(215, { p2pPort: port, registry: { passiveWaitMs: 600_000, targetOutbound: 0 } });
     relay = await startTcpRelay({
       host: B_SEEN_AS,
       port,
@@ -123,10 +124,11 @@ describe("on the path between two honest nodes", () => {
 
   test("an injected length header, and an injected plaintext Goodbye, are authentication failures, not the peer's word", async () => {
     const header = Buffer.from([0, 0, 0, 5]);
-    const live = () => relay.links.filter((l) => !l.closed).at(-1)!;
-    await strike("length header", () => live().inject("up", header), b);
+    // Into every open link: a redial that lost a duplicate race may not be closed yet, and the last link opened need not be the one in use.
+    const open = () => relay.links.filter((l) => !l.closed);
+    await strike("length header", () => open().forEach((l) => l.inject("up", header)), b);
     const goodbye = clearFrame({ payload: { case: "goodbye", value: { reason: DisconnectReason.BAD_SIGNATURE, message: "forged" } } });
-    await strike("goodbye", () => live().inject("down", goodbye), a);
+    await strike("goodbye", () => open().forEach((l) => l.inject("down", goodbye)), a);
     // a never took the forged Goodbye for b's: no peer-initiated bad_signature close anywhere.
     assert.equal(await gatewayMetric(a, "timenet_gateway_disconnects_total", { reason: "bad_signature" }), 0);
   });
