@@ -4,7 +4,7 @@ import { HASH_LENGTH } from "@timenet/chain";
 import { BlockInvalidReason, PutBlocksResponseSchema, type BlockStoreService, type PutBlocksResponse } from "@timenet/proto";
 import { GrpcStatusError, type ServiceImpl } from "@timenet/grpc";
 import type { BlockStore, PutOutcome } from "./block-store.js";
-import type { ImportPipeline } from "./import-pipeline.js";
+import { ImportBusyError, type ImportPipeline } from "./import-pipeline.js";
 
 export interface BlockStoreServiceDeps {
   store: BlockStore;
@@ -56,7 +56,13 @@ export function blockStoreServiceImpl(d: BlockStoreServiceDeps): ServiceImpl<typ
       }
     },
     async putBlocks(req) {
-      const outcome = await d.importer.put(req.blocks);
+      let outcome;
+      try {
+        outcome = await d.importer.put(req.blocks);
+      } catch (err) {
+        if (err instanceof ImportBusyError) throw new GrpcStatusError(status.RESOURCE_EXHAUSTED, err.message);
+        throw err;
+      }
       d.onPut(outcome);
       return putResponse(store, outcome);
     },

@@ -14,6 +14,15 @@ export class ImportStoppedError extends Error {
   }
 }
 
+/** More puts are waiting for the writer than `maxQueuedPuts`: asked again shortly, nothing is lost. */
+export class ImportBusyError extends Error {
+  readonly code = "ERR_IMPORT_BUSY";
+  constructor(queued: number) {
+    super(`${queued} puts are already waiting for the block-store's writer: try again shortly`);
+    this.name = "ImportBusyError";
+  }
+}
+
 /**
  * The way blocks come in: each put's stateless checks start at once on the
  * validation workers, and the puts then go to the single writer
@@ -21,22 +30,33 @@ export class ImportStoppedError extends Error {
  * at a time in the order they arrived. So batch k+1 is verified while batch
  * k is committed, and the outcome of every put is the one the sequential
  * path gives. Without a pool (`pool` undefined) every put is the old
- * single-threaded BlockStore.put.
+ * single-threaded BlockStore.put. At most `maxQueuedPuts` puts wait at once
+ * (their blocks are held in memory): beyond, a put is refused with
+ * ImportBusyError before any work, and its caller asks again.
  */
 export class ImportPipeline {
   private tail: Promise<unknown> = Promise.resolve();
   private stopping = false;
   /** For checks on this thread, when the workers cannot take them. */
   private readonly verifier = new CachedVerifier();
+  /** Puts accepted and not yet answered. */
+  private queued = 0;
 
   constructor(
     private readonly store: BlockStore,
     private readonly pool: VerifyPool | undefined,
     private readonly metrics: StoreMetrics,
+    private readonly maxQueuedPuts = Number.POSITIVE_INFINITY,
   ) {}
 
   put(blocks: readonly Block[]): Promise<PutOutcome> {
     if (this.stopping) return Promise.reject(new ImportStoppedError());
+    if (this.queued >= this.maxQueuedPuts) {
+      this.metrics.importRefused.inc();
+      return Promise.reject(new ImportBusyError(this.queued));
+    }
+    this.queued++;
+    this.metrics.importQueue.set(this.queued);
     const pool = this.pool;
     let turn: Promise<PutOutcome>;
     if (pool === undefined) {
@@ -48,7 +68,10 @@ export class ImportPipeline {
       turn = this.tail.then(async () => this.store.put(blocks, { checks: await checks, encoded }));
     }
     this.tail = turn.catch(() => undefined);
-    return turn;
+    return turn.finally(() => {
+      this.queued--;
+      this.metrics.importQueue.set(this.queued);
+    });
   }
 
   /** Refuses new puts and resolves when every accepted one is committed (or refused); then ends the workers. */

@@ -13,5 +13,5 @@ export { PeerServer, type PeerServerOptions, type ServeLimit } from "./serve-pee
 export { ServeThread, ServeThreadError, type ServeThreadErrorCode, type ServeThreadOptions } from "./serve-thread.js";
 export { mainThreadBackend, type ServeBackend } from "./serve-backend.js";
 export { ServeBudget, type BudgetLimit, type ByteRate, type ServeBudgetLimits } from "./serve-budget.js";
-export { ImportPipeline, ImportStoppedError } from "./import-pipeline.js";
+export { ImportBusyError, ImportPipeline, ImportStoppedError } from "./import-pipeline.js";
 export { VerifyPool, VerifyPoolError, type VerifyPoolOptions, type VerifyPoolErrorCode } from "./verify-pool.js";

@@ -30,6 +30,7 @@ await runMain("block-store", logger, async () => {
     validation: env.STORE_VALIDATION,
     verifyThreads: env.STORE_VERIFY_THREADS,
     verifyQueue: env.STORE_VERIFY_QUEUE,
+    importQueue: env.STORE_IMPORT_QUEUE,
     tipRepublishMs: env.TIP_REPUBLISH,
     sideMaxBlocks: env.STORE_SIDE_MAX_BLOCKS,
     sideMaxBytes: env.STORE_SIDE_MAX_BYTES,

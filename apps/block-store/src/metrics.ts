@@ -30,6 +30,8 @@ export class StoreMetrics {
   readonly serveWorkerUp: Gauge;
   readonly verifyWorkerRestarts: Counter;
   readonly verifyFallbacks: Counter<"reason">;
+  readonly importQueue: Gauge;
+  readonly importRefused: Counter;
   readonly serveWorkerRestarts: Counter<"reason">;
 
   constructor(registry: Registry) {
@@ -102,6 +104,12 @@ export class StoreMetrics {
       name: "timenet_store_verify_fallbacks_total",
       help: "Puts whose stateless checks ran on the writer's thread instead of the workers (reason: queue_full, worker_exited)",
       labelNames: ["reason"],
+      registers: r,
+    });
+    this.importQueue = new Gauge({ name: "timenet_store_import_queue", help: "PutBlocks calls accepted and not yet answered (at most STORE_IMPORT_QUEUE)", registers: r });
+    this.importRefused = new Counter({
+      name: "timenet_store_import_refused_total",
+      help: "PutBlocks calls refused (RESOURCE_EXHAUSTED) because STORE_IMPORT_QUEUE puts were already waiting for the writer",
       registers: r,
     });
     this.serveWorkerRestarts = new Counter({

@@ -44,6 +44,8 @@ export interface BlockStoreOptions extends ServiceEndpointOptions {
   verifyThreads?: number;
   /** Chunks of blocks handed to the validation workers and not yet checked; beyond, a put is checked on the writer's thread. Default 64. */
   verifyQueue?: number;
+  /** PutBlocks calls accepted and waiting for the writer (their blocks in memory); beyond, a put is refused with RESOURCE_EXHAUSTED and asked again. Default 32. */
+  importQueue?: number;
   /** How often the tip is re-published on chain.tip (it is also sent on every change). Default 5 s. */
   tipRepublishMs?: number;
   /** Most blocks kept aside on branches the fork choice does not prefer (oldest heights evicted first). Default 2048. */
@@ -76,6 +78,7 @@ export const BLOCK_STORE_DEFAULTS = {
   validation: "workers" as "workers" | "sequential",
   verifyThreads: 0,
   verifyQueue: 64,
+  importQueue: 32,
   tipRepublishMs: 5_000,
   sideMaxBlocks: 2048,
   sideMaxBytes: 64 * 1024 * 1024,

@@ -60,7 +60,7 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
         ? new VerifyPool({ limits: { maxTxs: o.network.maxTxs, maxBlockBytes: o.network.maxBlockBytes }, logger, metrics, threads: o.verifyThreads || undefined, queueMax: o.verifyQueue })
         : undefined;
     await pool?.ready();
-    const importer = new ImportPipeline(store, pool, metrics);
+    const importer = new ImportPipeline(store, pool, metrics, o.importQueue);
     // Pushed after the store: puts accepted so far are committed before it closes.
     cleanups.push(() => importer.stop());
 

@@ -36,7 +36,7 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function open(validation: "workers" | "sequential", path?: string): Promise<Opened> {
+async function open(validation: "workers" | "sequential", path?: string, maxQueuedPuts?: number): Promise<Opened> {
   let dbPath = path;
   if (dbPath === undefined) {
     const dir = await tempDir("parallel-import-");
@@ -47,7 +47,7 @@ async function open(validation: "workers" | "sequential", path?: string): Promis
   const store = await BlockStore.open(dbPath, { network: DEVNET, metrics, logger, now: () => NOW });
   const pool = validation === "workers" ? new VerifyPool({ limits, logger, metrics, threads: 2, minChunk: 4 }) : undefined;
   await pool?.ready();
-  const importer = new ImportPipeline(store, pool, metrics);
+  const importer = new ImportPipeline(store, pool, metrics, maxQueuedPuts);
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -69,6 +69,8 @@ const summary = (o: PutOutcome) => ({
   held: o.held,
   detail: o.detail,
 });
+
+const valueOf = async (metric: { get(): Promise<{ values: Array<{ value: number }> }> }) => (await metric.get()).values.reduce((n, v) => n + v.value, 0);
 
 const mainChain = (s: BlockStore) => Array.from({ length: s.tip.height + 1 }, (_, h) => hashHex(s.hashAt(h)!));
 
@@ -199,5 +201,22 @@ describe("validation on worker threads", () => {
     );
     await Promise.all(exits);
     assert.equal(par.store.tip.height, 250);
+  });
+
+  test("at most maxQueuedPuts wait for the writer: the next is refused before any work (ERR_IMPORT_BUSY), counted, and taken once one is answered", async () => {
+    const chain = buildChain(GENESIS, 200);
+    const par = await open("workers", undefined, 2);
+    const [first, second, third, fourth] = batches(chain, 50);
+    const accepted = [par.importer.put(first!), par.importer.put(second!)];
+    await assert.rejects(par.importer.put(third!), { code: "ERR_IMPORT_BUSY" });
+    assert.equal(await valueOf(par.metrics.importRefused), 1);
+    assert.equal(await valueOf(par.metrics.importQueue), 2);
+    assert.deepEqual((await Promise.all(accepted)).map((o) => o.result), [PutResult.APPLIED, PutResult.APPLIED]);
+    // Nothing of the refused put was written: it is offered again, whole, and applies after the others.
+    assert.equal(par.store.tip.height, 100);
+    assert.equal((await par.importer.put(third!)).result, PutResult.APPLIED);
+    assert.equal((await par.importer.put(fourth!)).result, PutResult.APPLIED);
+    assert.equal(par.store.tip.height, 200);
+    assert.equal(await valueOf(par.metrics.importQueue), 0);
   });
 });
