@@ -1,6 +1,7 @@
 import type { Logger } from "@timenet/telemetry";
 import type { SyncMetrics } from "./metrics.js";
 import type { PeerHeights } from "./peer-heights.js";
+import type { SyncWindow } from "./sync-window.js";
 import type { TipTracker } from "./tip-tracker.js";
 import { publishBatch, queueDepth, type WorkQueue } from "./work-queue.js";
 
@@ -15,6 +16,8 @@ export interface BatchPlannerOptions {
   /** Batches planned beyond what is backed (see PeerHeights.horizon). */
   lookaheadBatches: number;
   replanAfterMs: number;
+  /** How far beyond our tip batches are planned (the batch that crosses it included). Default: no limit but the others. */
+  window?: SyncWindow;
 }
 
 /**
@@ -23,6 +26,9 @@ export interface BatchPlannerOptions {
  * horizon is what peers in good standing claim, but never more than
  * lookaheadBatches beyond what is backed: a claim is probed, not believed,
  * so one peer's lie cannot fill the queue with heights that do not exist.
+ * Batches start no further than the sync window beyond our tip (sized
+ * from the store's rate and the fetch time: see SyncWindow), so what is
+ * fetched ahead is what the store will take soon.
  * When the best claim in good standing falls below the plan (its claimant
  * left or lost its standing), the plan falls with it, and what lies above is
  * planned again once a claim in good standing covers it. Never queues more than
@@ -103,7 +109,10 @@ export class BatchPlanner {
     if (this.planned >= horizon) return;
     let { pending } = await queueDepth(queue);
     const first = this.planned + 1;
-    while (this.planned < horizon && pending < this.o.maxPendingBatches) {
+    const window = this.o.window?.blocks() ?? Number.POSITIVE_INFINITY;
+    if (Number.isFinite(window)) metrics.windowBlocks.set(window);
+    const limit = ours + window;
+    while (this.planned < horizon && this.planned < limit && pending < this.o.maxPendingBatches) {
       const from = this.planned + 1;
       const count = Math.min(this.o.batchSize, horizon - this.planned);
       const queued = await publishBatch(queue, { fromHeight: from, count, plannedAtMs: BigInt(now), planId: this.planId }, `${this.planId}:${from}:${count}`);

@@ -1,4 +1,5 @@
 import { setMaxListeners } from "node:events";
+import { status } from "@grpc/grpc-js";
 import { fromBinary } from "@bufbuild/protobuf";
 import type { JsMsg } from "@nats-io/jetstream";
 import {
@@ -27,6 +28,7 @@ import type { BlockBuffer } from "./block-buffer.js";
 import { getBlocks } from "./get-blocks.js";
 import type { SyncMetrics } from "./metrics.js";
 import type { PeerHeights } from "./peer-heights.js";
+import type { SyncWindow } from "./sync-window.js";
 import type { TipTracker } from "./tip-tracker.js";
 import { publishBatch, type WorkQueue } from "./work-queue.js";
 
@@ -44,6 +46,8 @@ export interface BatchWorkerOptions {
   maxWaitMs: number;
   ackWaitMs: number;
   maxReorgDepth: number;
+  /** Told how long each GetBlocks round took (it sizes the planner's window). */
+  window?: SyncWindow;
 }
 
 /** Pause before a batch that every peer failed starts over with all of them. */
@@ -72,6 +76,10 @@ const MAX_ROUNDS = 64;
  */
 const MAX_BUSY_TRIES = 8;
 const BUSY_BACKOFF_MS = 50;
+
+/** The store refused a put because its writer's queue is full: offered again after this × the tries so far, this many times. */
+const MAX_STORE_BUSY_TRIES = 20;
+const STORE_BUSY_BACKOFF_MS = 25;
 
 /** A pull for one batch waits this long on an empty queue before asking again (JetStream's minimum). */
 const PULL_EXPIRES_MS = 1_000;
@@ -224,7 +232,9 @@ export class BatchWorker {
       heights.asking(peer);
       const askedAt = performance.now();
       const fetched = await getBlocks(this.o.bus, peer, next, end - next + 1, this.o.requestTimeoutMs, signal);
-      heights.answered(peer, fetched.kind === "blocks" ? fetched.blocks.length : 0, performance.now() - askedAt);
+      const tookMs = performance.now() - askedAt;
+      heights.answered(peer, fetched.kind === "blocks" ? fetched.blocks.length : 0, tookMs);
+      if (fetched.kind === "blocks") this.o.window?.fetched(tookMs, fetched.blocks.length);
       if (fetched.kind === "stopping") return fetched;
       metrics.fetches.inc({ result: fetched.kind === "blocks" && fetched.blocks.length < end - next + 1 ? "short" : fetched.kind });
       if (fetched.kind === "busy" && busyTries < MAX_BUSY_TRIES) {
@@ -390,12 +400,18 @@ export class BatchWorker {
 
   /** The store's answer, why there is none, or STOPPED (never sent once stopping; waited for briefly once sent). */
   private async put(blocks: Block[], signal: AbortSignal): Promise<PutBlocksResponse | string | typeof STOPPED> {
-    if (signal.aborted) return STOPPED;
     let res;
-    try {
-      res = await unlessAborted(this.o.store.putBlocks({ blocks }, { deadlineMs: 30_000 }), signal, STOP_PUT_GRACE_MS);
-    } catch (err) {
-      return (err as Error).message;
+    for (let tries = 1; ; tries++) {
+      if (signal.aborted) return STOPPED;
+      try {
+        res = await unlessAborted(this.o.store.putBlocks({ blocks }, { deadlineMs: 30_000 }), signal, STOP_PUT_GRACE_MS);
+        break;
+      } catch (err) {
+        // The store's writer has STORE_IMPORT_QUEUE puts waiting (many replicas): the fetched blocks are kept and offered again.
+        if ((err as { code?: number }).code !== status.RESOURCE_EXHAUSTED || tries === MAX_STORE_BUSY_TRIES) return (err as Error).message;
+        this.o.metrics.puts.inc({ result: "store_busy" });
+        if (!(await pause(STORE_BUSY_BACKOFF_MS * tries, signal))) return STOPPED;
+      }
     }
     if (res === STOPPED) return STOPPED;
     if (res.tip) this.o.tip.update(res.tip.height, res.tip.hash);

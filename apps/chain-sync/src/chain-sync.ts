@@ -15,6 +15,7 @@ import { resolveChainSyncOptions, type ChainSyncOptions, type ResolvedChainSyncO
 import { PeerHeights } from "./peer-heights.js";
 import { PlannerLease } from "./planner-lease.js";
 import { SyncProgress } from "./sync-progress.js";
+import { SyncWindow } from "./sync-window.js";
 import { syncServiceImpl } from "./sync-service.js";
 import { TipTracker } from "./tip-tracker.js";
 import { openWorkQueue } from "./work-queue.js";
@@ -78,6 +79,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
 
     const queue = await openWorkQueue(bus.connection, { ackWaitMs: o.ackWaitMs, maxPendingBatches: o.maxPendingBatches });
     const lease = new PlannerLease({ nc: bus.connection, workerId: o.workerId, ttlMs: o.leaseTtlMs, logger, metrics, onListenerError });
+    const window = new SyncWindow({ batchSize: o.batchSize, minBatches: o.windowMinBatches, maxBatches: o.windowMaxBatches, progress });
     const planner = new BatchPlanner({
       queue,
       heights,
@@ -88,6 +90,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
       maxPendingBatches: o.maxPendingBatches,
       lookaheadBatches: o.lookaheadBatches,
       replanAfterMs: o.replanAfterMs,
+      window,
     });
     const planNow = () => {
       const best = heights.best();
@@ -144,6 +147,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
       maxWaitMs: o.maxWaitMs,
       ackWaitMs: o.ackWaitMs,
       maxReorgDepth: o.network.maxReorgDepth,
+      window,
     });
     await worker.start();
     cleanups.push(() => worker.stop());

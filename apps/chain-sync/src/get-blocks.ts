@@ -32,6 +32,8 @@ export async function getBlocks(bus: Bus, peer: PeerIp, from: number, count: num
   if (res.result.case === "error") {
     const { code, message } = res.result.value;
     if (code === PeerRequestErrorCode.TIMEOUT) return { kind: "timeout", detail: message };
+    // Our gateway has enough questions out to it already: like the peer's own busy, nothing about the peer.
+    if (code === PeerRequestErrorCode.TOO_MANY_REQUESTS) return { kind: "busy" };
     return code === PeerRequestErrorCode.PEER_CLOSED ? { kind: "peer_left", detail: message } : { kind: "peer_unreachable", detail: message };
   }
   const env = res.result.value;

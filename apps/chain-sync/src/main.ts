@@ -21,6 +21,8 @@ await runMain("chain-sync", logger, async () =>
     batchSize: env.SYNC_BATCH_SIZE,
     maxPendingBatches: env.SYNC_MAX_PENDING_BATCHES,
     lookaheadBatches: env.SYNC_LOOKAHEAD_BATCHES,
+    windowMinBatches: env.SYNC_WINDOW_MIN_BATCHES,
+    windowMaxBatches: env.SYNC_WINDOW_MAX_BATCHES,
     unbackedClaimMs: env.SYNC_UNBACKED_CLAIM_FOR,
     concurrency: env.SYNC_CONCURRENCY,
     maxBufferedBlocks: env.SYNC_MAX_BUFFERED_BLOCKS,

@@ -19,6 +19,7 @@ export class SyncMetrics {
   readonly leaseRenewalFailures: Counter<"reason">;
   readonly leaseDropped: Counter<"reason">;
   readonly plannedUpTo: Gauge;
+  readonly windowBlocks: Gauge;
   readonly claimsDistrusted: Counter<"reason">;
   readonly standingEntries: Gauge;
   readonly puts: Counter<"result">;
@@ -41,7 +42,7 @@ export class SyncMetrics {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: r,
     });
-    this.puts = new Counter({ name: "timenet_sync_puts_total", help: "PutBlocks calls to the store, by result (parent_unknown ahead of the tip is work wasted)", labelNames: ["result"], registers: r });
+    this.puts = new Counter({ name: "timenet_sync_puts_total", help: "PutBlocks calls to the store, by result (parent_unknown ahead of the tip is work wasted; store_busy: its writer queue was full, offered again)", labelNames: ["result"], registers: r });
     this.fetches = new Counter({ name: "timenet_sync_fetches_total", help: "GetBlocks asked of peers, by result (blocks, short, busy, timeout, ...)", labelNames: ["result"], registers: r });
     this.blocksApplied = new Counter({ name: "timenet_sync_blocks_applied_total", help: "Blocks this worker got written to the store", registers: r });
     this.validationFailures = new Counter({ name: "timenet_sync_validation_failures_total", help: "Batches the store found invalid, by reason", labelNames: ["reason"], registers: r });
@@ -69,6 +70,7 @@ export class SyncMetrics {
       labelNames: ["by"],
       registers: r,
     });
+    this.windowBlocks = new Gauge({ name: "timenet_sync_window_blocks", help: "How far beyond our tip batches are planned: 2 × the store's rate × one batch's fetch time, in whole batches between SYNC_WINDOW_MIN_BATCHES and SYNC_WINDOW_MAX_BATCHES", registers: r });
     this.plannedUpTo = new Gauge({ name: "timenet_sync_planned_up_to", help: "The last height the planner queued (at most SYNC_LOOKAHEAD_BATCHES beyond what is backed)", registers: r });
     this.claimsDistrusted = new Counter({
       name: "timenet_sync_claims_distrusted_total",

@@ -18,6 +18,14 @@ export interface ChainSyncOptions extends ServiceEndpointOptions {
    * how far a peer's height claim is probed before its blocks arrive. Default 16.
    */
   lookaheadBatches?: number;
+  /**
+   * The sync window, in batches beyond our tip: 2 × the store's rate × one
+   * batch's measured fetch time, never below min (what is planned before
+   * anything is measured) nor above max. Default 8 (1,024 blocks, Bitcoin
+   * Core's window) and 64.
+   */
+  windowMinBatches?: number;
+  windowMaxBatches?: number;
   /** A peer shown to claim heights it cannot serve: its claims steer nothing for this long (kept per IP, across reconnects). Default 10 min. */
   unbackedClaimMs?: number;
   /** Peer IPs whose claim standing is remembered. Default 4096. */
@@ -47,6 +55,8 @@ export const CHAIN_SYNC_DEFAULTS = {
   batchSize: 128,
   maxPendingBatches: 64,
   lookaheadBatches: 16,
+  windowMinBatches: 8,
+  windowMaxBatches: 64,
   unbackedClaimMs: 10 * 60_000,
   maxStandingEntries: 4_096,
   concurrency: 4,

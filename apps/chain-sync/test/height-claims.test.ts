@@ -22,6 +22,7 @@ import type { PeerIp } from "@timenet/net-address";
 import { createLogger } from "@timenet/telemetry";
 import { startNatsServer, tempDir, waitFor } from "@timenet/testkit";
 import { Registry } from "prom-client";
+import { SyncWindow } from "../src/sync-window.js";
 import { BatchPlanner } from "../src/batch-planner.js";
 import { SyncMetrics } from "../src/metrics.js";
 import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
@@ -121,17 +122,24 @@ function metricValue(text: string, name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** What a planner works with: a real work queue on its own nats-server, and empty heights and tip. */
+async function plannerParts() {
+  const nats = await startNatsServer({ jetstream: true });
+  cleanups.push(() => nats.stop());
+  const bus = await Bus.connect({ servers: nats.url, name: "planner" });
+  cleanups.push(() => bus.close());
+  return {
+    queue: await openWorkQueue(bus.connection, { ackWaitMs: 30_000, maxPendingBatches: 100 }),
+    metrics: new SyncMetrics(new Registry()),
+    logger: createLogger({ service: "chain-sync", node: "planner", level: process.env.TEST_LOG_LEVEL ?? "silent", pretty: false }),
+    heights: new PeerHeights(),
+    tip: new TipTracker(() => assert.fail("no listener throws")),
+  };
+}
+
 describe("the planner, on a real work queue", () => {
   test("plans a claim only a lookahead past what is backed, falls back when the claim loses its standing, and plans the next honest height at once", async () => {
-    const nats = await startNatsServer({ jetstream: true });
-    cleanups.push(() => nats.stop());
-    const bus = await Bus.connect({ servers: nats.url, name: "planner" });
-    cleanups.push(() => bus.close());
-    const queue = await openWorkQueue(bus.connection, { ackWaitMs: 30_000, maxPendingBatches: 100 });
-    const metrics = new SyncMetrics(new Registry());
-    const logger = createLogger({ service: "chain-sync", node: "planner", level: process.env.TEST_LOG_LEVEL ?? "silent", pretty: false });
-    const heights = new PeerHeights();
-    const tip = new TipTracker(() => assert.fail("no listener throws"));
+    const { queue, metrics, logger, heights, tip } = await plannerParts();
     const planner = new BatchPlanner({ queue, heights, tip, metrics, logger, batchSize: 10, maxPendingBatches: 100, lookaheadBatches: 3, replanAfterMs: 60_000 });
     const [liar, honest] = ["10.0.0.66" as PeerIp, "10.0.0.1" as PeerIp];
     const queued = async () => {
@@ -165,6 +173,22 @@ describe("the planner, on a real work queue", () => {
     await planner.plan();
     assert.equal(planner.plannedUpTo, 26);
     assert.deepEqual((await queued()).slice(-1), ["26+1"]);
+  });
+
+  test("plans no batch that starts beyond the sync window past our tip; the window slides with the tip", async () => {
+    const { queue, metrics, logger, heights, tip } = await plannerParts();
+    // Nothing measured: the window is its minimum, 2 batches of 10.
+    const window = new SyncWindow({ batchSize: 10, minBatches: 2, maxBatches: 4, progress: { blocksPerSecond: () => 0 } });
+    const planner = new BatchPlanner({ queue, heights, tip, metrics, logger, batchSize: 10, maxPendingBatches: 100, lookaheadBatches: 100, replanAfterMs: 60_000, window });
+    planner.reset();
+    heights.set("10.0.0.1" as PeerIp, 1_000);
+    heights.standing.backed("10.0.0.1" as PeerIp, 1_000);
+    await planner.plan();
+    assert.equal(planner.plannedUpTo, 20, "two batches past the tip, though 1000 are claimed and backed");
+    assert.equal(await metrics.windowBlocks.get().then((g) => g.values[0]!.value), 20);
+    tip.update(15, new Uint8Array(32).fill(15));
+    await planner.plan();
+    assert.equal(planner.plannedUpTo, 40, "the tip moved 15: the batch that crosses tip + 20 is planned too");
   });
 });
 

@@ -13,6 +13,7 @@ import { BlockBuffer } from "../src/block-buffer.js";
 import { ClaimStanding } from "../src/claim-standing.js";
 import { PeerHeights } from "../src/peer-heights.js";
 import { SyncProgress } from "../src/sync-progress.js";
+import { SyncWindow } from "../src/sync-window.js";
 import { TipTracker } from "../src/tip-tracker.js";
 import { chainSyncEnvSchema, parseChainSyncEnv } from "../src/config.js";
 
@@ -191,6 +192,31 @@ test("progress: blocks per second over the window", () => {
   p.record(1_000, 2_000);
   assert.equal(p.blocksPerSecond(2_000), 500);
   assert.equal(p.blocksPerSecond(60_000), 0, "stale samples mean no progress");
+});
+
+test("sync window: min batches before anything is measured; 2 × store rate × one batch's fetch time, in whole batches, capped; a stale fetch time is forgotten", () => {
+  let now = 0;
+  let rate = 0;
+  const w = new SyncWindow({ batchSize: 128, minBatches: 8, maxBatches: 64, progress: { blocksPerSecond: () => rate }, now: () => now });
+  assert.equal(w.blocks(), 8 * 128, "nothing measured");
+  rate = 2_000;
+  assert.equal(w.blocks(), 8 * 128, "a rate but no fetch time");
+  w.fetched(500, 64); // half a batch in 500 ms: a whole one takes 1 s
+  assert.equal(w.fetchMs, 1_000);
+  assert.equal(w.blocks(), 32 * 128, "2 × 2000 blocks/s × 1 s = 4000 blocks: 32 batches");
+  w.fetched(100, 128); // the moving average moves a fifth of the way
+  assert.equal(w.fetchMs, 820);
+  rate = 100_000;
+  assert.equal(w.blocks(), 64 * 128, "capped at max");
+  rate = 10;
+  assert.equal(w.blocks(), 8 * 128, "never below min");
+  rate = 2_000;
+  now += 61_000;
+  assert.equal(w.fetchMs, undefined, "a minute-old fetch time says nothing about today's peers");
+  assert.equal(w.blocks(), 8 * 128);
+  w.fetched(250, 128);
+  assert.equal(w.fetchMs, 250, "a fresh sample starts the average again");
+  assert.throws(() => new SyncWindow({ batchSize: 128, minBatches: 9, maxBatches: 8, progress: { blocksPerSecond: () => 0 } }), RangeError);
 });
 
 test("configuration: defaults follow the port plan; a bad value stops the service with one line", () => {

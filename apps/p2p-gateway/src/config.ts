@@ -38,6 +38,7 @@ export const gatewayEnvSchema = {
   MAX_SOCKETS_PER_IP: int({ description: "Inbound sockets from one IP (handshaking included; our own dials to it do not count); more are refused at accept", default: D.maxSocketsPerIp, min: 2 }),
   GOSSIP_SEEN_CACHE: int({ description: "Tx hashes (relayed once) and peer+block announcements (published once) remembered", default: D.seenCacheSize, min: 100 }),
   PEER_REQUEST_TIMEOUT: durationMs({ description: "Default timeout of p2p.request", default: D.peerRequestTimeoutMs, min: 10 }),
+  MAX_BLOCK_REQUESTS_PER_PEER: int({ description: "GetBlocks out to one peer at once for all local sync replicas together; beyond, p2p.request answers TOO_MANY_REQUESTS", default: D.maxBlockRequestsPerPeer, min: 1, max: 256 }),
   ACCEPT_RATE_PER_IP: rate("New inbound sockets per remote IP, checked at accept (allow-listed IPs exempt)", DEFAULT_ACCEPT_RATES.perIp),
   ACCEPT_RATE_PER_SUBNET: rate("New inbound sockets per /24 (IPv6 /64), checked at accept (allow-listed IPs exempt)", DEFAULT_ACCEPT_RATES.perSubnet),
   RATE_LIMIT_GET_BLOCKS: rate("GetBlocks requests per peer", DEFAULT_RATE_LIMITS.getBlocks),

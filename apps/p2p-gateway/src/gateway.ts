@@ -159,6 +159,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       defaultRequestTimeoutMs: o.peerRequestTimeoutMs,
       maxTxBytes: maxTxBytes(o),
       maxRequestTimeoutMs: o.maxPeerRequestTimeoutMs,
+      maxBlockRequestsPerPeer: o.maxBlockRequestsPerPeer,
     });
     bridge.start();
     cleanups.push(() => bridge.stop());

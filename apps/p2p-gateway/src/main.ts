@@ -48,6 +48,7 @@ await runMain("p2p-gateway", logger, async () => {
     maxSocketsPerIp: env.MAX_SOCKETS_PER_IP,
     seenCacheSize: env.GOSSIP_SEEN_CACHE,
     peerRequestTimeoutMs: env.PEER_REQUEST_TIMEOUT,
+    maxBlockRequestsPerPeer: env.MAX_BLOCK_REQUESTS_PER_PEER,
     clockWarnOffsetMs: env.CLOCK_WARN_OFFSET,
     clockMinPeers: env.CLOCK_MIN_PEERS,
   });

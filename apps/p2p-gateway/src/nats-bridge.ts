@@ -37,6 +37,8 @@ export interface NatsBridgeOptions {
   /** The network's transaction size limit: a larger Tx is never broadcast. */
   maxTxBytes: number;
   maxRequestTimeoutMs: number;
+  /** GetBlocks out to one peer at once, for every local asker together (all sync replicas). */
+  maxBlockRequestsPerPeer: number;
 }
 
 const KINDS = new Set<string>(PEER_MESSAGE_KINDS);
@@ -67,6 +69,8 @@ export class NatsBridge {
   private readonly seen: SeenCache;
   /** The highest block announced to us so far (whoever announces a higher one first was useful). */
   private highestAnnounced = 0;
+  /** GetBlocks out per connection now (an entry only while some are: bounded by the connections). */
+  private readonly blockRequests = new Map<PeerConnection, number>();
 
   constructor(private readonly o: NatsBridgeOptions) {
     this.seen = new SeenCache(o.seenCacheSize);
@@ -115,6 +119,12 @@ export class NatsBridge {
         const conn = manager.get(normalizeIp(m.peerIp));
         if (!conn) return fail(PeerRequestErrorCode.NOT_CONNECTED, `not connected to ${m.peerIp}`, "not_connected");
         const timeout = Math.min(m.timeoutMs || this.o.defaultRequestTimeoutMs, this.o.maxRequestTimeoutMs);
+        // Pipelined, but bounded per peer whatever the number of sync replicas: a peer's GetBlocks rate limit is not ours to overrun.
+        const asked = this.blockRequests.get(conn) ?? 0;
+        if (question === "getBlocks" && asked >= this.o.maxBlockRequestsPerPeer) {
+          return fail(PeerRequestErrorCode.TOO_MANY_REQUESTS, `${asked} GetBlocks already out to ${conn.remoteIp}: ask again shortly or ask another peer`, "too_many_block_requests");
+        }
+        if (question === "getBlocks") this.blockRequests.set(conn, asked + 1);
         try {
           const response = await conn.request(m.envelope, timeout);
           this.o.metrics.peerRequests.inc({ result: "ok" });
@@ -124,6 +134,12 @@ export class NatsBridge {
           if (err.code === "TIMEOUT") fail(PeerRequestErrorCode.TIMEOUT, err.message, "timeout");
           else if (err.code === "PEER_CLOSED") fail(PeerRequestErrorCode.PEER_CLOSED, err.message, "peer_closed");
           else fail(PeerRequestErrorCode.BAD_REQUEST, err.message, "too_many_requests");
+        } finally {
+          if (question === "getBlocks") {
+            const left = (this.blockRequests.get(conn) ?? 1) - 1;
+            if (left > 0) this.blockRequests.set(conn, left);
+            else this.blockRequests.delete(conn);
+          }
         }
       }),
     );

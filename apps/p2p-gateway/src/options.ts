@@ -64,6 +64,13 @@ export interface GatewayOptions extends ServiceEndpointOptions {
   maxPeerRequestTimeoutMs?: number;
   /** Requests waiting for a response on one connection. Default 256. */
   maxPendingRequests?: number;
+  /**
+   * GetBlocks asked of one peer through p2p.request and not yet answered,
+   * for all local askers (every chain-sync replica) together; beyond, the
+   * asker is told TOO_MANY_REQUESTS (about us, not the peer). Default 16:
+   * Bitcoin Core keeps 16 blocks in flight per peer, CometBFT 20 requests.
+   */
+  maxBlockRequestsPerPeer?: number;
   /** How long a closing socket may take to flush its Goodbye. Default 2 s. */
   closeGraceMs?: number;
   /**
@@ -133,6 +140,7 @@ export const GATEWAY_DEFAULTS = {
   peerRequestTimeoutMs: 10_000,
   maxPeerRequestTimeoutMs: 60_000,
   maxPendingRequests: 256,
+  maxBlockRequestsPerPeer: 16,
   closeGraceMs: 2_000,
   clockWarnOffsetMs: 5_000,
   clockMinPeers: 3,

@@ -159,6 +159,33 @@ describe("NATS bridge", () => {
     assert.equal((notAQuestion.result.value as { code: number }).code, PeerRequestErrorCode.BAD_REQUEST);
   });
 
+  test("GetBlocks out to one peer are bounded for every asker together: beyond 16, TOO_MANY_REQUESTS at once, never sent; a place frees when one ends", async () => {
+    const reached = record(c.bus, Subjects.peerIn("get_blocks"), PeerMessageSchema);
+    await c.bus.flush();
+    // Nobody on c answers get_blocks: each question holds its place until its timeout.
+    const ask = (timeoutMs: number) =>
+      b.bus.request(
+        Subjects.peerRequest,
+        PeerRequestSchema,
+        { peerIp: "127.0.0.52", envelope: { payload: { case: "getBlocks", value: { fromHeight: 1, count: 1 } } }, timeoutMs },
+        PeerResponseSchema,
+        { timeoutMs: timeoutMs + 5_000 },
+      );
+    const held = Array.from({ length: 16 }, () => ask(1_500));
+    await waitFor(() => reached.length === 16, { message: "16 questions reached c" });
+    const refused = await ask(1_500);
+    assert.equal(refused.result.case, "error");
+    assert.equal((refused.result.value as { code: number }).code, PeerRequestErrorCode.TOO_MANY_REQUESTS);
+    // A GetPeers is not a GetBlocks: still asked.
+    const peers = await b.bus.request(Subjects.peerRequest, PeerRequestSchema, { peerIp: "127.0.0.52", envelope: { payload: { case: "getPeers", value: { max: 1 } } }, timeoutMs: 100 }, PeerResponseSchema);
+    assert.equal((peers.result.value as { code: number }).code, PeerRequestErrorCode.TIMEOUT);
+    for (const r of await Promise.all(held)) assert.equal((r.result.value as { code: number }).code, PeerRequestErrorCode.TIMEOUT);
+    const later = await ask(100);
+    assert.equal((later.result.value as { code: number }).code, PeerRequestErrorCode.TIMEOUT, "asked again once the others ended");
+    assert.equal(reached.length, 17, "the refused question never went out");
+    assert.equal(await metricValue(b.gateway, "timenet_gateway_peer_requests_total", { result: "too_many_block_requests" }), 1);
+  });
+
   test("a reply naming a connection that is gone is dropped, never sent down another socket", async () => {
     a.bus.publish(Subjects.peerOutSend, SendToPeerSchema, {
       peerIp: "127.0.0.51",

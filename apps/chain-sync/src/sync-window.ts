@@ -1,0 +1,64 @@
+import type { SyncProgress } from "./sync-progress.js";
+
+export interface SyncWindowOptions {
+  /** Blocks per batch: the window is a whole number of them. */
+  batchSize: number;
+  /** The window never shrinks below this many batches (what is planned before anything is measured). */
+  minBatches: number;
+  /** Nor grows beyond this many. */
+  maxBatches: number;
+  /** How fast our chain grows now (the store's rate, all replicas together). */
+  progress: Pick<SyncProgress, "blocksPerSecond">;
+  now?: () => number;
+}
+
+/** Weight of the newest round in the measured fetch time. */
+const FETCH_WEIGHT = 0.2;
+
+/** A measured fetch time older than this says nothing about the peers we have now. */
+const FETCH_SAMPLE_MAX_AGE_MS = 60_000;
+
+/**
+ * How far ahead of our tip batches are planned: twice the blocks the store
+ * writes while one batch is being fetched — the sync's bandwidth-delay
+ * product (store rate × fetch time, RTT included), doubled so that the
+ * window can grow when the store could go faster than the window lets it —
+ * as whole batches between minBatches and maxBatches. A larger window only
+ * holds fetched blocks waiting for their parent (memory, and batches that
+ * park); a smaller one leaves the store waiting for the network (Bitcoin
+ * Core's is a fixed 1,024 blocks, Lodestar buffers at most 10 batches).
+ */
+export class SyncWindow {
+  /** One batch's fetch time, ms (a moving average of every GetBlocks round this replica made, scaled to a whole batch). */
+  private batchFetchMs: number | undefined;
+  private sampledAt = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly o: SyncWindowOptions) {
+    if (o.minBatches < 1 || o.maxBatches < o.minBatches) throw new RangeError(`sync window: need 1 <= minBatches (${o.minBatches}) <= maxBatches (${o.maxBatches})`);
+    this.now = o.now ?? Date.now;
+  }
+
+  /** A GetBlocks round took `ms` and brought `blocks` blocks. */
+  fetched(ms: number, blocks: number): void {
+    if (blocks <= 0 || !(ms >= 0)) return;
+    const sample = (ms * this.o.batchSize) / blocks;
+    const fresh = this.batchFetchMs !== undefined && this.now() - this.sampledAt <= FETCH_SAMPLE_MAX_AGE_MS;
+    this.batchFetchMs = fresh ? this.batchFetchMs! + FETCH_WEIGHT * (sample - this.batchFetchMs!) : sample;
+    this.sampledAt = this.now();
+  }
+
+  /** The measured time to fetch one batch, ms (undefined before any, or when stale). */
+  get fetchMs(): number | undefined {
+    return this.batchFetchMs !== undefined && this.now() - this.sampledAt <= FETCH_SAMPLE_MAX_AGE_MS ? this.batchFetchMs : undefined;
+  }
+
+  /** The window now, in blocks beyond our tip. */
+  blocks(): number {
+    const { batchSize, minBatches, maxBatches } = this.o;
+    const fetchMs = this.fetchMs ?? 0;
+    const wanted = (2 * this.o.progress.blocksPerSecond(this.now()) * fetchMs) / 1000;
+    const batches = Math.min(maxBatches, Math.max(minBatches, Math.ceil(wanted / batchSize)));
+    return batches * batchSize;
+  }
+}
