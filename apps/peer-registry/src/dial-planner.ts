@@ -49,6 +49,12 @@ const BLAMELESS = new Set([DisconnectReason.SHUTDOWN, DisconnectReason.OPERATOR,
  * exponentially with jitter; the count resets only once a connection has
  * lived STABLE_AFTER (resetting at connect would let a flapping peer cycle).
  *
+ * A node held under one IP is not dialled under another (a multi-homed
+ * host, or an address relayed with our source IP kept: it sees us under one
+ * IP, so one of the two sockets loses a duplicate race, and redialling it
+ * would win the next race and close the other, for ever). That address is
+ * dialled again once the node is no longer connected.
+ *
  * A failure belongs to the address dialled: one reported for a port the
  * record no longer holds says nothing about the peer. An unverified address
  * (a third party's claim) that keeps failing is dropped quietly; nothing of
@@ -111,9 +117,11 @@ export class DialPlanner {
     let outbound = this.o.records.directions().outbound + this.pending.size;
     const orders: DialOrder[] = [];
     const candidates: Peer[] = [];
+    const held = this.connectedNodes();
     for (const p of this.o.records.all()) {
       const ip = p.ip as PeerIp;
       if (p.connId !== 0 || p.isSelf || p.port === 0 || this.pending.has(ip) || isBanned(p, now)) continue;
+      if (p.nodeId !== "" && held.has(p.nodeId)) continue;
       if (Number(p.nextDialMs) > now || ip === this.o.publicIp) continue;
       if (p.persistent) orders.push({ ip, port: p.port, why: "persistent" });
       else candidates.push(p);
@@ -148,6 +156,18 @@ export class DialPlanner {
     const delay = reason === DisconnectReason.LOCAL_RESTART ? 0 : this.backoff(Math.max(1, p.consecutiveDialFailures));
     this.scheduleRedial(p, delay, now);
     this.o.records.save(p, now);
+    if (p.nodeId !== "" && this.connectedNodes().has(p.nodeId)) {
+      const under = [...this.o.records.all()].find((q) => q.connId !== 0 && q.nodeId === p.nodeId)?.ip;
+      this.o.metrics.redialsDeferred.inc({ reason: "same_node_connected" });
+      this.o.logger.info({ peer_ip: p.ip, connected_as: under, node_id: p.nodeId.slice(0, 16), reason: enumLabel(DisconnectReasonSchema, reason) }, "this node is connected under another IP: not redialling this address while it is");
+    }
+  }
+
+  /** Node ids of the peers connected now. */
+  private connectedNodes(): Set<string> {
+    const held = new Set<string>();
+    for (const p of this.o.records.all()) if (p.connId !== 0 && p.nodeId !== "") held.add(p.nodeId);
+    return held;
   }
 
   /** The IP was banned: a dial sent to it is moot. */

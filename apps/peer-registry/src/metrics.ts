@@ -20,6 +20,7 @@ export class RegistryMetrics {
   readonly offences: Counter<"kind" | "severity">;
   readonly dialAttempts: Counter<"why">;
   readonly dialFailures: Counter<"reason">;
+  readonly redialsDeferred: Counter<"reason">;
   readonly forgotten: Counter<"reason">;
   readonly candidates: Counter<"result">;
   readonly exchangeSources: Gauge;
@@ -59,6 +60,12 @@ export class RegistryMetrics {
     this.dialFailures = new Counter({
       name: "timenet_registry_dial_failures_total",
       help: "Dials that failed, by reason (socket error, handshake reason, no_answer, stale_address: a port the record no longer holds)",
+      labelNames: ["reason"],
+      registers: r,
+    });
+    this.redialsDeferred = new Counter({
+      name: "timenet_registry_redials_deferred_total",
+      help: "Ended connections not redialled for now, by reason (same_node_connected: its node is connected under another IP)",
       labelNames: ["reason"],
       registers: r,
     });

@@ -79,7 +79,7 @@ export const runId = (id: number) => new Uint8Array(16).fill(id);
 export function conn(
   addr: string,
   connId: number,
-  o: { run?: number; direction?: Direction; at?: number; port?: number; ended?: { reason: DisconnectReason; livedMs: number } } = {},
+  o: { run?: number; direction?: Direction; at?: number; port?: number; node?: number; ended?: { reason: DisconnectReason; livedMs: number } } = {},
 ): StateChange<GatewayStateValue> {
   const value: ConnectionState = create(ConnectionStateSchema, {
     ip: addr,
@@ -87,7 +87,7 @@ export function conn(
     runId: runId(o.run ?? 1),
     direction: o.direction ?? Direction.OUTBOUND,
     connectedAtMs: BigInt(o.at ?? 1_000),
-    hello: { listenPort: o.port ?? 24100, nodeId: new Uint8Array(32).fill(connId), softwareVersion: "v", network: "devnet", bestHeight: 7 },
+    hello: { listenPort: o.port ?? 24100, nodeId: new Uint8Array(32).fill(o.node ?? connId), softwareVersion: "v", network: "devnet", bestHeight: 7 },
     ended: o.ended ? { reason: o.ended.reason, livedMs: BigInt(o.ended.livedMs), atMs: 2_000n } : undefined,
   });
   // The key is the normalised IP's, as the gateway writes it (the IP field may be in any form).

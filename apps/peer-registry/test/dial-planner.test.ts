@@ -153,3 +153,18 @@ test("an address learned from peer exchange: its failures are never held against
   assert.equal(peerOf(b, "10.0.0.8").consecutiveDialFailures, 3);
   assert.equal(await b.metric("timenet_registry_forgotten_total", { reason: "unverified" }), 1);
 });
+
+test("a node connected under one IP is not dialled under another (the redial would only win the next duplicate race); once it is gone, both addresses are dialled", async () => {
+  const b = await makeBook({ backoffMinMs: 100, bootstrapPeers: [{ ip: ip("10.0.0.1"), port: 1 }, { ip: ip("10.0.0.2"), port: 1 }] });
+  b.connections.apply(run(1), 1_000);
+  b.connections.markInitialized(1_000);
+  // Both addresses answered as node 7; the peer kept the socket of 10.0.0.1, the other lost the duplicate race.
+  b.connections.apply(conn("10.0.0.1", 1, { node: 7 }), 1_000);
+  b.connections.apply(conn("10.0.0.2", 2, { node: 7 }), 1_000);
+  b.connections.apply(conn("10.0.0.2", 2, { node: 7, ended: { reason: DisconnectReason.DUPLICATE, livedMs: 10 } }), 1_100);
+  assert.deepEqual(b.planner.due(60_000), [], "not redialled while node 7 is held under 10.0.0.1");
+  assert.equal(await b.metric("timenet_registry_redials_deferred_total", { reason: "same_node_connected" }), 1);
+  assert.equal(peerOf(b, "10.0.0.2").consecutiveDialFailures, 0, "nothing held against the address");
+  b.connections.apply(conn("10.0.0.1", 1, { node: 7, ended: { reason: DisconnectReason.PING_TIMEOUT, livedMs: 100_000 } }), 61_000);
+  assert.deepEqual(b.planner.due(200_000).map((o) => `${o.ip}/${o.why}`).sort(), ["10.0.0.1/persistent", "10.0.0.2/persistent"]);
+});
