@@ -2,19 +2,11 @@ import { toBinary } from "@bufbuild/protobuf";
 import { BLOCK_HEADER_RESERVE, signBlock, type NetworkParams } from "@timenet/chain";
 import type { NodeKey } from "@timenet/node-key";
 import { BlockSchema, type Block, type ChainTip } from "@timenet/proto";
-
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    len++;
-  }
-  return len;
-}
+import { lengthDelimitedBytes } from "@timenet/wire";
 
 /** Bytes one transaction adds to an encoded Block (tag, length, data): what maxBlockBytes counts. */
 export function txCost(tx: Uint8Array): number {
-  return 1 + varintLength(tx.length) + tx.length;
+  return lengthDelimitedBytes(tx.length);
 }
 
 /** The byte budget of a block's transactions, in txCost units. */

@@ -1,3 +1,4 @@
+import { lengthDelimitedBytes, varintLength } from "@timenet/wire";
 /**
  * The answer to a peer's GetBlocks as the bytes of a SendToPeer, spliced
  * around the stored block bytes: no block is decoded and encoded again, and
@@ -21,15 +22,9 @@ const ENVELOPE_BLOCKS = [0x8a, 0x01]; // field 17 (oneof payload.blocks), length
 const BLOCKS_BLOCK = 0x0a; // Blocks field 1 (repeated Block), length-delimited
 const BLOCKS_BUSY = [0x10, 0x01]; // Blocks field 2 (busy), varint true
 
-function varintLength(n: number): number {
-  let len = 1;
-  for (; n >= 0x80; n = Math.floor(n / 0x80)) len++;
-  return len;
-}
-
 /** Bytes one block adds to a `repeated Block` field: tag, length varint, body. */
 export function entryBytes(bodyLength: number): number {
-  return 1 + varintLength(bodyLength) + bodyLength;
+  return lengthDelimitedBytes(bodyLength);
 }
 
 /** `busy`: no block could be sent for load, not for lack of blocks (Blocks.busy: the asker blames nobody). */

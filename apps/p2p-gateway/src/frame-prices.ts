@@ -1,5 +1,5 @@
 import { maxTxBytes } from "@timenet/chain";
-import type { EnvelopeKind, ShapeLimit } from "@timenet/wire";
+import { lengthDelimitedBytes, type EnvelopeKind, type ShapeLimit } from "@timenet/wire";
 
 /** What the network's rules allow, from which every kind's price follows. */
 export interface FramePriceInputs {
@@ -43,7 +43,7 @@ export class FramePrices {
   of(kind: EnvelopeKind): number | undefined {
     // Exact: a Tx one byte over the network's limit is refused from its header.
     // (Envelope field 19's tag takes two bytes, Tx.data's one.)
-    if (kind === "tx") return Math.min(this.n.maxFrameBytes, lengthDelimited(2, lengthDelimited(1, this.maxTxBytes)));
+    if (kind === "tx") return Math.min(this.n.maxFrameBytes, lengthDelimitedBytes(lengthDelimitedBytes(this.maxTxBytes), 2));
     if (kind === "peers") return Math.min(this.n.maxFrameBytes, MAX_PEERS_PER_MESSAGE * PEER_ADDRESS_BYTES + ENVELOPE_OVERHEAD);
     return SMALL_PRICES[kind];
   }
@@ -75,12 +75,6 @@ export class FramePrices {
   }
 }
 
-/** Bytes of a length-delimited field (its tag, varint length) holding n bytes. */
-function lengthDelimited(tagBytes: number, n: number): number {
-  let varint = 1;
-  for (let v = n; v >= 0x80; v = Math.floor(v / 0x80)) varint++;
-  return tagBytes + varint + n;
-}
 
 /** What we accept as the answer to one of our questions. */
 export interface Answer {

@@ -11,5 +11,6 @@ export {
 } from "./frame-codec.js";
 export { ENVELOPE_HEAD_BYTES, peekEnvelopeHead, type EnvelopeHead } from "./envelope-head.js";
 export { checkShape, type ShapeLimit } from "./message-shape.js";
+export { lengthDelimitedBytes, varintLength } from "./varint-length.js";
 export { ENVELOPE_KINDS, envelopeKindLabel, snake, type EnvelopeKind } from "./envelope-kind.js";
 export { envelopeRuleViolation, FIELD_LIMITS } from "./envelope-rules.js";
