@@ -25,6 +25,8 @@ import { SourceIpWatch } from "./source-ip-watch.js";
 import type { CloseInfo, PeerConnection } from "./peer-connection.js";
 
 const CLOCK_EVALUATE_MS = 30_000;
+/** How often the source-IP alarm drops evidence older than its window. */
+const SOURCE_IP_EVALUATE_MS = 10_000;
 
 /** The clock fields of GetInfo. */
 function clockInfo(v: ClockVerdict, o: ResolvedGatewayOptions) {
@@ -111,6 +113,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const nodeId = c.secureSession?.remoteNodeId ?? c.peerHello?.nodeId;
       if (c.direction === Direction.INBOUND && nodeId) sourceIps.inbound(c.remoteIp, nodeId);
     });
+    // The alarm ends when its evidence is older than the window, with or without a new connection or a /readyz.
+    const sourceIpTimer = setInterval(() => sourceIps.evaluate(), SOURCE_IP_EVALUATE_MS).unref();
+    cleanups.push(() => clearInterval(sourceIpTimer));
 
     // Our clock against our peers': observed, never held against anyone.
     const clockOffsets = new ClockOffsets({ clock: systemClock, wallClock: o.wallClock, warnOffsetMs: o.clockWarnOffsetMs, minPeers: o.clockMinPeers, metrics, logger });

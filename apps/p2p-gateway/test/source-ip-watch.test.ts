@@ -87,6 +87,19 @@ describe("source IPs masked by a proxy", () => {
     second.close();
   });
 
+  test("the alarm ends once no new peer has come from that address within the window; the same strangers coming back raise it again", async () => {
+    const a = await node("127.0.11.30", { sourceIpWatch: { bridgeIp: null, isPrivate: (ip) => ip === PROXY, windowMs: 4_000 } });
+    const strangers = [ScriptedPeer.identity(), ScriptedPeer.identity(), ScriptedPeer.identity()];
+    for (const s of strangers) await leave(a, await arrive(a, PROXY, s), PROXY);
+    assert.equal((await readyz(a)).status, 503);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_source_ip_masked"), 1);
+    // Nobody comes from there any more: /readyz is healthy again, not until a restart.
+    await waitFor(async () => (await readyz(a)).status === 200, { timeoutMs: 15_000, intervalMs: 100, message: "alarm ended" });
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_source_ip_masked"), 0);
+    for (const s of strangers) await leave(a, await arrive(a, PROXY, s), PROXY);
+    assert.equal((await readyz(a)).status, 503, "raised again by fresh evidence");
+  });
+
   test("the default gateway is read from a /proc/net/route table", () => {
     const table = [
       "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
