@@ -1,7 +1,7 @@
 import { atMost, bytes, custom, durationMs, int, list, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type CrossCheck, type Env } from "@timenet/config";
 import { normalizeIp } from "@timenet/net-address";
 import { formatRate, parseRate, type Rate } from "@timenet/rate-limit";
-import { DEFAULT_RATE_LIMITS, GATEWAY_DEFAULTS as D } from "./options.js";
+import { DEFAULT_GET_BLOCKS_PACE, DEFAULT_RATE_LIMITS, GATEWAY_DEFAULTS as D } from "./options.js";
 import { DEFAULT_ACCEPT_RATES } from "./accept-rate-limit.js";
 
 const rate = (description: string, def: Rate) =>
@@ -42,6 +42,7 @@ export const gatewayEnvSchema = {
   ACCEPT_RATE_PER_IP: rate("New inbound sockets per remote IP, checked at accept (allow-listed IPs exempt)", DEFAULT_ACCEPT_RATES.perIp),
   ACCEPT_RATE_PER_SUBNET: rate("New inbound sockets per /24 (IPv6 /64), checked at accept (allow-listed IPs exempt)", DEFAULT_ACCEPT_RATES.perSubnet),
   RATE_LIMIT_GET_BLOCKS: rate("GetBlocks requests per peer", DEFAULT_RATE_LIMITS.getBlocks),
+  GET_BLOCKS_PACE: rate("GetBlocks we send one peer, all local sync replicas together (keep it under the peers' RATE_LIMIT_GET_BLOCKS, or they skip ours)", DEFAULT_GET_BLOCKS_PACE),
   RATE_LIMIT_GET_PEERS: rate("GetPeers requests per peer", DEFAULT_RATE_LIMITS.getPeers),
   RATE_LIMIT_PING: rate("Pings per peer (each is answered with a Pong)", DEFAULT_RATE_LIMITS.ping),
   RATE_LIMIT_GOSSIP: rate("NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossip),
@@ -63,6 +64,12 @@ export const gatewayEnvChecks: Array<CrossCheck<typeof gatewayEnvSchema>> = [
   // A frame that cannot fit the send queue would close every connection it is sent on.
   atMost("MAX_FRAME_BYTES", "MAX_SEND_QUEUE"),
   atMost("MAX_SOCKETS_PER_IP", "MAX_CONNECTIONS"),
+  // Peers run the same defaults: a pace above our own inbound limit would overrun theirs.
+  {
+    variables: ["GET_BLOCKS_PACE", "RATE_LIMIT_GET_BLOCKS"],
+    expected: "GET_BLOCKS_PACE no faster and no burstier than RATE_LIMIT_GET_BLOCKS",
+    holds: (c) => c.GET_BLOCKS_PACE.count / c.GET_BLOCKS_PACE.periodMs <= c.RATE_LIMIT_GET_BLOCKS.count / c.RATE_LIMIT_GET_BLOCKS.periodMs && c.GET_BLOCKS_PACE.burst <= c.RATE_LIMIT_GET_BLOCKS.burst,
+  },
 ];
 
 export type GatewayEnv = ConfigOf<typeof gatewayEnvSchema>;

@@ -165,6 +165,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       maxTxBytes: maxTxBytes(o),
       maxRequestTimeoutMs: o.maxPeerRequestTimeoutMs,
       maxBlockRequestsPerPeer: o.maxBlockRequestsPerPeer,
+      getBlocksPace: o.getBlocksPace,
     });
     bridge.start();
     cleanups.push(() => bridge.stop());

@@ -49,6 +49,7 @@ await runMain("p2p-gateway", logger, async () => {
     seenCacheSize: env.GOSSIP_SEEN_CACHE,
     peerRequestTimeoutMs: env.PEER_REQUEST_TIMEOUT,
     maxBlockRequestsPerPeer: env.MAX_BLOCK_REQUESTS_PER_PEER,
+    getBlocksPace: env.GET_BLOCKS_PACE,
     clockWarnOffsetMs: env.CLOCK_WARN_OFFSET,
     clockMinPeers: env.CLOCK_MIN_PEERS,
   });

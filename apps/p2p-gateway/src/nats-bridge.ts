@@ -22,6 +22,7 @@ import type { Logger } from "@timenet/telemetry";
 import type { ConnectionManager } from "./connection-manager.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { PeerConnection } from "./peer-connection.js";
+import { TokenBucket, type Rate } from "@timenet/rate-limit";
 import { PeerRequestError } from "./pending-requests.js";
 import { offenceFor } from "./reasons.js";
 import { SeenCache } from "./seen-cache.js";
@@ -39,6 +40,8 @@ export interface NatsBridgeOptions {
   maxRequestTimeoutMs: number;
   /** GetBlocks out to one peer at once, for every local asker together (all sync replicas). */
   maxBlockRequestsPerPeer: number;
+  /** How fast GetBlocks go to one peer, for every local asker together. */
+  getBlocksPace: Rate;
 }
 
 const KINDS = new Set<string>(PEER_MESSAGE_KINDS);
@@ -71,6 +74,8 @@ export class NatsBridge {
   private highestAnnounced = 0;
   /** GetBlocks out per connection now (an entry only while some are: bounded by the connections). */
   private readonly blockRequests = new Map<PeerConnection, number>();
+  /** Our GetBlocks pace per connection (gone with it). */
+  private readonly blockPace = new WeakMap<PeerConnection, TokenBucket>();
 
   constructor(private readonly o: NatsBridgeOptions) {
     this.seen = new SeenCache(o.seenCacheSize);
@@ -124,6 +129,10 @@ export class NatsBridge {
         if (question === "getBlocks" && asked >= this.o.maxBlockRequestsPerPeer) {
           return fail(PeerRequestErrorCode.TOO_MANY_REQUESTS, `${asked} GetBlocks already out to ${conn.remoteIp}: ask again shortly or ask another peer`, "too_many_block_requests");
         }
+        if (question === "getBlocks" && !this.paceOf(conn).take()) {
+          const { count, periodMs } = this.o.getBlocksPace;
+          return fail(PeerRequestErrorCode.TOO_MANY_REQUESTS, `GetBlocks to ${conn.remoteIp} paced at ${count} per ${periodMs} ms (its own limit skips more): ask again shortly or ask another peer`, "paced");
+        }
         if (question === "getBlocks") this.blockRequests.set(conn, asked + 1);
         try {
           const response = await conn.request(m.envelope, timeout);
@@ -143,6 +152,12 @@ export class NatsBridge {
         }
       }),
     );
+  }
+
+  private paceOf(conn: PeerConnection): TokenBucket {
+    let bucket = this.blockPace.get(conn);
+    if (!bucket) this.blockPace.set(conn, (bucket = new TokenBucket(this.o.getBlocksPace)));
+    return bucket;
   }
 
   stop(): void {

@@ -71,6 +71,15 @@ export interface GatewayOptions extends ServiceEndpointOptions {
    * Bitcoin Core keeps 16 blocks in flight per peer, CometBFT 20 requests.
    */
   maxBlockRequestsPerPeer?: number;
+  /**
+   * How fast we send GetBlocks to one peer through p2p.request, for every
+   * local asker together. A peer skips GetBlocks beyond its
+   * RATE_LIMIT_GET_BLOCKS unanswered (then they time out, and a timeout is
+   * held against it), so we keep under the protocol's default there
+   * (20/s:200) with a margin. Beyond, the asker is told TOO_MANY_REQUESTS
+   * at once. Default DEFAULT_GET_BLOCKS_PACE: 16/s:160.
+   */
+  getBlocksPace?: Rate;
   /** How long a closing socket may take to flush its Goodbye. Default 2 s. */
   closeGraceMs?: number;
   /**
@@ -104,6 +113,9 @@ export interface RateLimits {
  * burst of 200 is far above that and far below a flood. Pings come every
  * 10 s by default. A peer exchange is asked every few minutes.
  */
+/** Our own pace of GetBlocks towards one peer: 80 % of the default inbound limit (below), for jitter. */
+export const DEFAULT_GET_BLOCKS_PACE: Rate = { count: 16, periodMs: 1_000, burst: 160 };
+
 export const DEFAULT_RATE_LIMITS: RateLimits = {
   getBlocks: { count: 20, periodMs: 1_000, burst: 200 },
   getPeers: { count: 1, periodMs: 10_000, burst: 5 },
@@ -141,6 +153,7 @@ export const GATEWAY_DEFAULTS = {
   maxPeerRequestTimeoutMs: 60_000,
   maxPendingRequests: 256,
   maxBlockRequestsPerPeer: 16,
+  getBlocksPace: DEFAULT_GET_BLOCKS_PACE,
   closeGraceMs: 2_000,
   clockWarnOffsetMs: 5_000,
   clockMinPeers: 3,

@@ -15,6 +15,7 @@ import {
 } from "@timenet/proto";
 import { createGrpcClient } from "@timenet/grpc";
 import { DEVNET } from "@timenet/chain";
+import { DEFAULT_RATE_LIMITS } from "../src/options.js";
 import { waitFor } from "@timenet/testkit";
 import { dialVia, metricValue, record, startNode, waitConnected, type TestNode } from "./harness.js";
 
@@ -257,5 +258,34 @@ describe("chain.tip", () => {
       await d.stop();
     }
     assert.equal(inB.length, 1);
+  });
+});
+
+describe("our GetBlocks pace towards one peer", () => {
+  test("beyond GET_BLOCKS_PACE a GetBlocks is TOO_MANY_REQUESTS at once and never sent; the peer's own rate limit never sees an excess", async () => {
+    const d = await startNode(54, { getBlocksPace: { count: 2, periodMs: 1_000, burst: 3 } });
+    const e = await startNode(55, { rateLimits: { ...DEFAULT_RATE_LIMITS, getBlocks: { count: 2, periodMs: 1_000, burst: 3 } } });
+    try {
+      await dialVia(d, e);
+      await waitConnected(d, e);
+      const reached = record(e.bus, Subjects.peerIn("get_blocks"), PeerMessageSchema);
+      await e.bus.flush();
+      // Nobody on e answers: each question times out after 100 ms, whatever the pace.
+      const ask = () =>
+        d.bus.request(Subjects.peerRequest, PeerRequestSchema, { peerIp: e.ip, envelope: { payload: { case: "getBlocks", value: { fromHeight: 1, count: 1 } } }, timeoutMs: 100 }, PeerResponseSchema, {
+          timeoutMs: 5_000,
+        });
+      const codeOf = (r: Awaited<ReturnType<typeof ask>>) => (r.result.value as { code: number }).code;
+      const burst = await Promise.all([ask(), ask(), ask()]);
+      assert.deepEqual(burst.map(codeOf), [PeerRequestErrorCode.TIMEOUT, PeerRequestErrorCode.TIMEOUT, PeerRequestErrorCode.TIMEOUT], "the burst goes out");
+      assert.equal(codeOf(await ask()), PeerRequestErrorCode.TOO_MANY_REQUESTS, "beyond it, refused here");
+      assert.equal(await metricValue(d.gateway, "timenet_gateway_peer_requests_total", { result: "paced" }), 1);
+      // A token comes back after 500 ms: asked again, it goes out.
+      await waitFor(async () => codeOf(await ask()) === PeerRequestErrorCode.TIMEOUT, { timeoutMs: 3_000, intervalMs: 100, message: "paced again" });
+      await waitFor(() => reached.length === 4, { message: "4 GetBlocks reached e" });
+      assert.equal(await metricValue(e.gateway, "timenet_gateway_rate_limited_total"), 0, "e dropped none for its rate limit");
+    } finally {
+      await Promise.all([d.stop(), e.stop()]);
+    }
   });
 });

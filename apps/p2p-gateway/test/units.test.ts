@@ -108,4 +108,9 @@ test("values fine alone but not together stop the gateway with one line naming b
     message: 'invalid configuration: MAX_FRAME_BYTES="16MiB", MAX_SEND_QUEUE="8MiB": expected MAX_FRAME_BYTES <= MAX_SEND_QUEUE',
   });
   assert.throws(() => parseGatewayEnv({ MAX_SOCKETS_PER_IP: "10", MAX_CONNECTIONS: "5" }), /expected MAX_SOCKETS_PER_IP <= MAX_CONNECTIONS$/);
+  // Our GetBlocks pace above the inbound limit (which peers share by default) would overrun them.
+  assert.deepEqual(parseGatewayEnv({}).GET_BLOCKS_PACE, { count: 16, periodMs: 1_000, burst: 160 });
+  assert.throws(() => parseGatewayEnv({ GET_BLOCKS_PACE: "30/s:100" }), /GET_BLOCKS_PACE="30\/s:100", RATE_LIMIT_GET_BLOCKS="20\/s:200": expected GET_BLOCKS_PACE no faster/);
+  assert.throws(() => parseGatewayEnv({ GET_BLOCKS_PACE: "10/s:300" }), /expected GET_BLOCKS_PACE no faster and no burstier than RATE_LIMIT_GET_BLOCKS$/);
+  assert.equal(parseGatewayEnv({ GET_BLOCKS_PACE: "40/s:400", RATE_LIMIT_GET_BLOCKS: "50/s:500" }).GET_BLOCKS_PACE.count, 40);
 });
