@@ -28,7 +28,7 @@ export interface Measured {
   eventLoopP99Ms: number;
   /** The node whose gateway had it. */
   eventLoopNode: number;
-  /** Most scrape windows of one gateway whose p99 was at or over the budget (a lone window can be the shared machine's scheduler; a loop the attack stalls shows in several). */
+  /** Most scrape windows of one gateway whose p99 was at or over the budget (one or two can be the shared machine's scheduler; a loop the attack stalls shows in several). */
   eventLoopWindowsOver: number;
   /** That gateway's node, and its windows in all. */
   eventLoopWindowsNode: number;
