@@ -43,8 +43,8 @@ export class SyncWindow {
   fetched(ms: number, blocks: number): void {
     if (blocks <= 0 || !(ms >= 0)) return;
     const sample = (ms * this.o.batchSize) / blocks;
-    const fresh = this.batchFetchMs !== undefined && this.now() - this.sampledAt <= FETCH_SAMPLE_MAX_AGE_MS;
-    this.batchFetchMs = fresh ? this.batchFetchMs! + FETCH_WEIGHT * (sample - this.batchFetchMs!) : sample;
+    const current = this.fetchMs;
+    this.batchFetchMs = current === undefined ? sample : current + FETCH_WEIGHT * (sample - current);
     this.sampledAt = this.now();
   }
 

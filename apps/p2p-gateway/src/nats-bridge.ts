@@ -72,10 +72,8 @@ export class NatsBridge {
   private readonly seen: SeenCache;
   /** The highest block announced to us so far (whoever announces a higher one first was useful). */
   private highestAnnounced = 0;
-  /** GetBlocks out per connection now (an entry only while some are: bounded by the connections). */
-  private readonly blockRequests = new Map<PeerConnection, number>();
-  /** Our GetBlocks pace per connection (gone with it). */
-  private readonly blockPace = new WeakMap<PeerConnection, TokenBucket>();
+  /** Per connection (gone with it): our GetBlocks out to it now, and our pace towards it. */
+  private readonly blockAsks = new WeakMap<PeerConnection, { out: number; pace: TokenBucket }>();
 
   constructor(private readonly o: NatsBridgeOptions) {
     this.seen = new SeenCache(o.seenCacheSize);
@@ -125,15 +123,15 @@ export class NatsBridge {
         if (!conn) return fail(PeerRequestErrorCode.NOT_CONNECTED, `not connected to ${m.peerIp}`, "not_connected");
         const timeout = Math.min(m.timeoutMs || this.o.defaultRequestTimeoutMs, this.o.maxRequestTimeoutMs);
         // Pipelined, but bounded per peer whatever the number of sync replicas: a peer's GetBlocks rate limit is not ours to overrun.
-        const asked = this.blockRequests.get(conn) ?? 0;
-        if (question === "getBlocks" && asked >= this.o.maxBlockRequestsPerPeer) {
-          return fail(PeerRequestErrorCode.TOO_MANY_REQUESTS, `${asked} GetBlocks already out to ${conn.remoteIp}: ask again shortly or ask another peer`, "too_many_block_requests");
+        const asks = question === "getBlocks" ? this.blockAsksOf(conn) : undefined;
+        if (asks && asks.out >= this.o.maxBlockRequestsPerPeer) {
+          return fail(PeerRequestErrorCode.TOO_MANY_REQUESTS, `${asks.out} GetBlocks already out to ${conn.remoteIp}: ask again shortly or ask another peer`, "too_many_block_requests");
         }
-        if (question === "getBlocks" && !this.paceOf(conn).take()) {
+        if (asks && !asks.pace.take()) {
           const { count, periodMs } = this.o.getBlocksPace;
           return fail(PeerRequestErrorCode.TOO_MANY_REQUESTS, `GetBlocks to ${conn.remoteIp} paced at ${count} per ${periodMs} ms (its own limit skips more): ask again shortly or ask another peer`, "paced");
         }
-        if (question === "getBlocks") this.blockRequests.set(conn, asked + 1);
+        if (asks) asks.out++;
         try {
           const response = await conn.request(m.envelope, timeout);
           this.o.metrics.peerRequests.inc({ result: "ok" });
@@ -144,20 +142,16 @@ export class NatsBridge {
           else if (err.code === "PEER_CLOSED") fail(PeerRequestErrorCode.PEER_CLOSED, err.message, "peer_closed");
           else fail(PeerRequestErrorCode.BAD_REQUEST, err.message, "too_many_requests");
         } finally {
-          if (question === "getBlocks") {
-            const left = (this.blockRequests.get(conn) ?? 1) - 1;
-            if (left > 0) this.blockRequests.set(conn, left);
-            else this.blockRequests.delete(conn);
-          }
+          if (asks) asks.out--;
         }
       }),
     );
   }
 
-  private paceOf(conn: PeerConnection): TokenBucket {
-    let bucket = this.blockPace.get(conn);
-    if (!bucket) this.blockPace.set(conn, (bucket = new TokenBucket(this.o.getBlocksPace)));
-    return bucket;
+  private blockAsksOf(conn: PeerConnection): { out: number; pace: TokenBucket } {
+    let asks = this.blockAsks.get(conn);
+    if (!asks) this.blockAsks.set(conn, (asks = { out: 0, pace: new TokenBucket(this.o.getBlocksPace) }));
+    return asks;
   }
 
   stop(): void {

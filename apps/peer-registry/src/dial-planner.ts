@@ -156,10 +156,10 @@ export class DialPlanner {
     const delay = reason === DisconnectReason.LOCAL_RESTART ? 0 : this.backoff(Math.max(1, p.consecutiveDialFailures));
     this.scheduleRedial(p, delay, now);
     this.o.records.save(p, now);
-    if (p.nodeId !== "" && this.connectedNodes().has(p.nodeId)) {
-      const under = [...this.o.records.all()].find((q) => q.connId !== 0 && q.nodeId === p.nodeId)?.ip;
+    const under = p.nodeId === "" ? undefined : [...this.o.records.all()].find((q) => q.connId !== 0 && q.nodeId === p.nodeId);
+    if (under) {
       this.o.metrics.redialsDeferred.inc({ reason: "same_node_connected" });
-      this.o.logger.info({ peer_ip: p.ip, connected_as: under, node_id: p.nodeId.slice(0, 16), reason: enumLabel(DisconnectReasonSchema, reason) }, "this node is connected under another IP: not redialling this address while it is");
+      this.o.logger.info({ peer_ip: p.ip, connected_as: under.ip, node_id: p.nodeId.slice(0, 16), reason: enumLabel(DisconnectReasonSchema, reason) }, "this node is connected under another IP: not redialling this address while it is");
     }
   }
 
