@@ -40,9 +40,13 @@ const logger = createLogger({ service: "block-store", node: "bench", level: "war
 
 const t0 = performance.now();
 // ~1 KiB blocks; decoded from their bytes, as PutBlocks hands them to the store.
-const chain = buildChain(GENESIS, N, { padBytes: 960 }).map((b) => fromBinary(BlockSchema, toBinary(BlockSchema, b)));
-const meanBytes = chain.reduce((n, b) => n + toBinary(BlockSchema, b).length, 0) / N;
+// Their bytes are kept too: PutBlocks keeps each block's bytes as sent (decodePutBlocksRequest).
+const encodedChain = buildChain(GENESIS, N, { padBytes: 960 }).map((b) => toBinary(BlockSchema, b));
+const chain = encodedChain.map((bytes) => fromBinary(BlockSchema, bytes));
+const meanBytes = encodedChain.reduce((n, b) => n + b.length, 0) / N;
 console.log(`built and signed ${N} blocks of ${Math.round(meanBytes)} bytes in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+const commitsSeen: string[] = [];
 
 /** Blocks/s of importing the chain into a fresh store, `inflight` puts outstanding at a time. */
 async function importRate(validation: "sequential" | "workers", inflight: number): Promise<number> {
@@ -56,7 +60,7 @@ async function importRate(validation: "sequential" | "workers", inflight: number
     const started = performance.now();
     const outstanding = new Set<Promise<void>>();
     for (let i = 0; i < N; i += BATCH) {
-      const p = importer.put(chain.slice(i, i + BATCH)).then((o) => {
+      const p = importer.put(chain.slice(i, i + BATCH), validation === "workers" ? encodedChain.slice(i, i + BATCH) : undefined).then((o) => {
         if (o.result !== PutResult.APPLIED) throw new Error(`bench: put at ${i}: ${o.detail}`);
         outstanding.delete(p);
       });
@@ -67,6 +71,10 @@ async function importRate(validation: "sequential" | "workers", inflight: number
     await store.flushed();
     const rate = N / ((performance.now() - started) / 1000);
     if (store.tip.height !== N) throw new Error(`bench: tip ${store.tip.height}, expected ${N}`);
+    const perCommit = (await metrics.putsPerCommit.get()).values;
+    const sum = perCommit.find((v) => v.metricName?.endsWith("_sum"))?.value ?? 0;
+    const count = perCommit.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
+    commitsSeen.push(`${validation}/${inflight}: ${count} commits, ${(sum / Math.max(count, 1)).toFixed(2)} puts each`);
     return rate;
   } finally {
     await importer.stop();
@@ -86,6 +94,7 @@ if (!only || only === "workers") {
 const samples = new Map<string, number[]>(measures.map((m) => [m.key, []]));
 for (let round = 1; round <= Number(values.rounds); round++) {
   for (const m of measures) samples.get(m.key)!.push(await m.run());
+  console.log(`round ${round}: ${commitsSeen.splice(0).join("; ")}`);
   console.log(`round ${round}: ${measures.map((m) => `${m.key} ${Math.round(samples.get(m.key)!.at(-1)!)}`).join(", ")} blocks/s`);
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

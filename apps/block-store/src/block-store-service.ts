@@ -5,6 +5,7 @@ import { BlockInvalidReason, PutBlocksResponseSchema, type BlockStoreService, ty
 import { GrpcStatusError, type ServiceImpl } from "@timenet/grpc";
 import type { BlockStore, PutOutcome } from "./block-store.js";
 import { ImportBusyError, type ImportPipeline } from "./import-pipeline.js";
+import { blockBytesAsSent } from "./put-blocks-request.js";
 
 export interface BlockStoreServiceDeps {
   store: BlockStore;
@@ -58,7 +59,7 @@ export function blockStoreServiceImpl(d: BlockStoreServiceDeps): ServiceImpl<typ
     async putBlocks(req) {
       let outcome;
       try {
-        outcome = await d.importer.put(req.blocks);
+        outcome = await d.importer.put(req.blocks, blockBytesAsSent(req));
       } catch (err) {
         if (err instanceof ImportBusyError) throw new GrpcStatusError(status.RESOURCE_EXHAUSTED, err.message);
         throw err;

@@ -55,6 +55,9 @@ export interface PutOutcome {
  * see import-pipeline.ts), one entry per block of the put, with each block's
  * encoding (what is written). The rules still run in put's order.
  */
+/** LMDB page size of a new block store (an existing one keeps its own). */
+export const BLOCK_STORE_PAGE_BYTES = 8192;
+
 export interface Prechecked {
   checks: readonly StatelessChecks[];
   encoded: readonly Uint8Array[];
@@ -99,6 +102,8 @@ function copy(bytes: Uint8Array): Uint8Array {
  */
 export class BlockStore {
   private current: StoredTip;
+  /** Inside putGroup: commits are child transactions of the group's. */
+  private grouped = false;
   /** Blocks at or below this height are final; it never decreases. */
   private final: number;
   private readonly now: () => number;
@@ -134,7 +139,8 @@ export class BlockStore {
    * `ERR_GENESIS_MISMATCH`; one that cannot be opened with a StoreOpenError.
    */
   static async open(path: string, deps: BlockStoreDeps): Promise<BlockStore> {
-    const env = await LmdbEnvironment.open(path, "the block store", openChainTables);
+    // 8 KiB pages: ~1 KiB blocks pack 6 to a page instead of 3, and a commit writes fewer pages (LMDB's commit was the writer's largest cost).
+    const env = await LmdbEnvironment.open(path, "the block store", openChainTables, { pageSize: BLOCK_STORE_PAGE_BYTES });
     try {
       return new BlockStore(env, deps, path);
     } catch (err) {
@@ -261,6 +267,53 @@ export class BlockStore {
     this.deps.metrics.putRequests.inc({ result: enumLabel(PutResultSchema, outcome.result) });
     if (outcome.invalid) this.deps.metrics.validationFailures.inc({ reason: enumLabel(BlockInvalidReasonSchema, outcome.invalid.reason) });
     return outcome;
+  }
+
+  /**
+   * Several puts, in order, in ONE LMDB transaction: each is decided as put
+   * would, seeing the ones before it, and written in a child transaction of
+   * the group's, so one put that throws takes back only its own writes (its
+   * slot holds the error). What costs a commit (the sync, the pages of the
+   * indexes) is paid once per group instead of once per put: the writer's
+   * largest cost when puts queue up. Nothing of the group is visible to
+   * readers (GetBlocks, other processes) before the whole commit; if that
+   * commit fails, the store's memory is put back as it was and the error is
+   * thrown for every put.
+   */
+  putGroup(puts: ReadonlyArray<{ blocks: readonly Block[]; pre?: Prechecked }>): Array<PutOutcome | { error: unknown }> {
+    if (puts.length <= 1) return puts.map((p) => this.tryPut(p.blocks, p.pre));
+    const started = process.hrtime.bigint();
+    const before = { current: this.current, final: this.final, side: this.side.counts() };
+    let outcomes: Array<PutOutcome | { error: unknown }>;
+    this.grouped = true;
+    try {
+      outcomes = this.root.transactionSync(() => puts.map((p) => this.tryPut(p.blocks, p.pre)));
+    } catch (err) {
+      this.current = before.current;
+      this.final = before.final;
+      this.side.restoreCounts(before.side);
+      this.deps.metrics.height.set(this.current.height);
+      this.deps.metrics.finalHeight.set(this.final);
+      throw err;
+    } finally {
+      this.grouped = false;
+    }
+    this.deps.metrics.writeLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    this.deps.metrics.putsPerCommit.observe(puts.length);
+    return outcomes;
+  }
+
+  private tryPut(blocks: readonly Block[], pre: Prechecked | undefined): PutOutcome | { error: unknown } {
+    try {
+      return this.put(blocks, pre);
+    } catch (error) {
+      return { error };
+    }
+  }
+
+  /** Whether a block with this hash is stored (main chain or aside). */
+  hasBlock(hash: Uint8Array): boolean {
+    return this.blocks.doesExist(hash);
   }
 
   /** Resolves when every commit so far is on disk. */
@@ -580,7 +633,11 @@ export class BlockStore {
       }
       this.side.prune(final, spare);
     });
-    this.deps.metrics.writeLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    // In a group, the group's transaction is the one timed (its commit is the write).
+    if (!this.grouped) {
+      this.deps.metrics.writeLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      this.deps.metrics.putsPerCommit.observe(1);
+    }
     this.side.publish();
     if (to !== undefined) {
       this.current = to.tip;

@@ -1,8 +1,8 @@
 import { toBinary } from "@bufbuild/protobuf";
-import { statelessChecks, type StatelessChecks } from "@timenet/chain";
+import { blockHash, hashHex, statelessChecks, type StatelessChecks } from "@timenet/chain";
 import { CachedVerifier } from "@timenet/node-key";
-import { BlockSchema, type Block } from "@timenet/proto";
-import type { BlockStore, PutOutcome } from "./block-store.js";
+import { BlockSchema, type Block, type BlockHeader } from "@timenet/proto";
+import type { BlockStore, Prechecked, PutOutcome } from "./block-store.js";
 import type { StoreMetrics } from "./metrics.js";
 import { VerifyPoolError, type VerifyPool } from "./verify-pool.js";
 
@@ -23,33 +23,65 @@ export class ImportBusyError extends Error {
   }
 }
 
+/** ImportPipeline's bounds. */
+export interface ImportPipelineLimits {
+  /** Puts accepted and not yet answered (their blocks in memory); beyond, ImportBusyError. Default unbounded. */
+  maxQueuedPuts?: number;
+  /** Most puts written by one LMDB transaction (group commit). Default 8. */
+  maxGroupPuts?: number;
+}
+
+interface QueuedPut {
+  blocks: readonly Block[];
+  /** Hex hash of the last block, while the put is queued: a later put may link to it. */
+  lastHash?: string;
+  /** Workers' checks and the bytes they checked; undefined on the sequential path. */
+  pre?: Promise<Prechecked>;
+  /** Bytes to check at the put's turn: its parent was unknown when it came. */
+  deferred?: readonly Uint8Array[];
+  /** Set when `pre` settled (or at once without workers): the writer may take it now. */
+  settled?: { pre: Prechecked | undefined } | { error: unknown };
+  resolve(o: PutOutcome): void;
+  reject(err: unknown): void;
+}
+
 /**
  * The way blocks come in: each put's stateless checks start at once on the
  * validation workers, and the puts then go to the single writer
- * (BlockStore.put: linkage, schedule, fork choice, one LMDB transaction) one
- * at a time in the order they arrived. So batch k+1 is verified while batch
- * k is committed, and the outcome of every put is the one the sequential
- * path gives. Without a pool (`pool` undefined) every put is the old
- * single-threaded BlockStore.put. At most `maxQueuedPuts` puts wait at once
- * (their blocks are held in memory): beyond, a put is refused with
+ * (BlockStore: linkage, schedule, fork choice, LMDB) in the order they
+ * arrived. So batch k+1 is verified while batch k is committed, and the
+ * outcome of every put is the one the sequential path gives. When the writer
+ * finds several puts checked and waiting, it writes them in one transaction
+ * (BlockStore.putGroup, at most `maxGroupPuts`): the commit's fixed cost is
+ * what held the writer back once verification ran on every core. Without a
+ * pool (`pool` undefined) every put is the old single-threaded path. At most
+ * `maxQueuedPuts` puts wait at once: beyond, a put is refused with
  * ImportBusyError before any work, and its caller asks again.
  */
 export class ImportPipeline {
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue: QueuedPut[] = [];
+  /** The writer's loop while it runs (undefined when the queue is empty). */
+  private writer: Promise<void> | undefined;
   private stopping = false;
   /** For checks on this thread, when the workers cannot take them. */
   private readonly verifier = new CachedVerifier();
   /** Puts accepted and not yet answered. */
   private queued = 0;
+  private readonly maxQueuedPuts: number;
+  private readonly maxGroupPuts: number;
 
   constructor(
     private readonly store: BlockStore,
     private readonly pool: VerifyPool | undefined,
     private readonly metrics: StoreMetrics,
-    private readonly maxQueuedPuts = Number.POSITIVE_INFINITY,
-  ) {}
+    limits: ImportPipelineLimits = {},
+  ) {
+    this.maxQueuedPuts = limits.maxQueuedPuts ?? Number.POSITIVE_INFINITY;
+    this.maxGroupPuts = limits.maxGroupPuts ?? 8;
+  }
 
-  put(blocks: readonly Block[]): Promise<PutOutcome> {
+  /** `encoded`: each block's bytes as they came (checked and written as they are); without them the blocks are encoded here. */
+  put(blocks: readonly Block[], encoded?: readonly Uint8Array[]): Promise<PutOutcome> {
     if (this.stopping) return Promise.reject(new ImportStoppedError());
     if (this.queued >= this.maxQueuedPuts) {
       this.metrics.importRefused.inc();
@@ -57,18 +89,22 @@ export class ImportPipeline {
     }
     this.queued++;
     this.metrics.importQueue.set(this.queued);
-    const pool = this.pool;
-    let turn: Promise<PutOutcome>;
-    if (pool === undefined) {
-      turn = this.tail.then(() => this.store.put(blocks));
+    let entry!: QueuedPut;
+    const answered = new Promise<PutOutcome>((resolve, reject) => (entry = { blocks, resolve, reject }));
+    if (this.pool === undefined) {
+      entry.settled = { pre: undefined };
     } else {
-      // Encoded once: the workers check these bytes, and the commit writes them.
-      const encoded = blocks.map((b) => toBinary(BlockSchema, b));
-      const checks = pool.check(encoded).catch((err: unknown) => this.onThisThread(err, blocks, encoded));
-      turn = this.tail.then(async () => this.store.put(blocks, { checks: await checks, encoded }));
+      // One set of bytes: the workers check them, and the commit writes them.
+      const bytes = encoded?.length === blocks.length ? encoded : blocks.map((b) => toBinary(BlockSchema, b));
+      entry.lastHash = lastHashOf(blocks);
+      // A put that links to nothing we have or will have could only be answered parent_unknown (or malformed):
+      // its signatures are not verified ahead, on cores the puts that do link need.
+      if (this.parentKnown(blocks[0]?.header)) this.check(entry, bytes);
+      else entry.deferred = bytes;
     }
-    this.tail = turn.catch(() => undefined);
-    return turn.finally(() => {
+    this.queue.push(entry);
+    this.writer ??= this.write();
+    return answered.finally(() => {
       this.queued--;
       this.metrics.importQueue.set(this.queued);
     });
@@ -77,8 +113,68 @@ export class ImportPipeline {
   /** Refuses new puts and resolves when every accepted one is committed (or refused); then ends the workers. */
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.tail;
+    await this.writer;
     await this.pool?.stop();
+  }
+
+  /** The single writer: the oldest put when its checks are in, with every put after it already checked. */
+  private async write(): Promise<void> {
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      if (head.deferred !== undefined) {
+        // Every put before it is written: its parent is stored now, or it never came.
+        const verify = this.parentKnown(head.blocks[0]?.header);
+        this.metrics.checksDeferred.inc({ outcome: verify ? "verified" : "parent_unknown" });
+        // Without the parent the writer's own path answers at once (hashes only: parent_unknown or malformed, as ever).
+        if (verify) this.check(head, head.deferred);
+        else head.settled = { pre: undefined };
+        head.deferred = undefined;
+      }
+      if (head.settled === undefined) await head.pre!.catch(() => undefined);
+      // Settled by the handlers attached before this await, which run first.
+      const group: QueuedPut[] = [];
+      while (group.length < this.maxGroupPuts && this.queue[0]?.settled !== undefined) group.push(this.queue.shift()!);
+      const ready: Array<{ put: QueuedPut; pre: Prechecked | undefined }> = [];
+      for (const put of group) {
+        const settled = put.settled!;
+        if ("error" in settled) put.reject(settled.error);
+        else ready.push({ put, pre: settled.pre });
+      }
+      let outcomes: Array<PutOutcome | { error: unknown }>;
+      try {
+        outcomes = this.store.putGroup(ready.map((r) => ({ blocks: r.put.blocks, pre: r.pre })));
+      } catch (err) {
+        outcomes = ready.map(() => ({ error: err }));
+      }
+      for (const [i, o] of outcomes.entries()) {
+        if ("error" in o) ready[i]!.put.reject(o.error);
+        else ready[i]!.put.resolve(o);
+      }
+      // Answers, gRPC and NATS get the loop between two writes.
+      await new Promise((r) => setImmediate(r));
+    }
+    this.writer = undefined;
+  }
+
+  /** The put's stateless checks, started on the workers; `settled` when they are in. */
+  private check(entry: QueuedPut, bytes: readonly Uint8Array[]): void {
+    entry.pre = this.pool!
+      .check(bytes)
+      .catch((err: unknown) => this.onThisThread(err, entry.blocks, bytes))
+      .then((checks) => ({ checks, encoded: bytes }));
+    entry.pre.then(
+      (pre) => (entry.settled = { pre }),
+      (error: unknown) => (entry.settled = { error }),
+    );
+  }
+
+  /** The block before `first` is stored, or is the last block of a put queued before: only then can the put apply. */
+  private parentKnown(first: BlockHeader | undefined): boolean {
+    if (first === undefined) return false;
+    if (first.height === 0) return true;
+    if (this.store.hasBlock(first.prevHash)) return true;
+    const prev = hashHex(first.prevHash);
+    return this.queue.some((q) => q.lastHash === prev);
   }
 
   private onThisThread(err: unknown, blocks: readonly Block[], encoded: readonly Uint8Array[]): StatelessChecks[] {
@@ -86,5 +182,16 @@ export class ImportPipeline {
     this.metrics.verifyFallbacks.inc({ reason: err.code === "ERR_VERIFY_QUEUE_FULL" ? "queue_full" : "worker_exited" });
     const verify = this.verifier.verify.bind(this.verifier);
     return blocks.map((b, i) => statelessChecks(b, this.store.network, verify, encoded[i]!.length));
+  }
+}
+
+/** Hex hash of the last block, or undefined when its header cannot be hashed (the writer says why). */
+function lastHashOf(blocks: readonly Block[]): string | undefined {
+  const header = blocks.at(-1)?.header;
+  if (header === undefined) return undefined;
+  try {
+    return hashHex(blockHash(header));
+  } catch {
+    return undefined;
   }
 }

@@ -31,6 +31,7 @@ await runMain("block-store", logger, async () => {
     verifyThreads: env.STORE_VERIFY_THREADS,
     verifyQueue: env.STORE_VERIFY_QUEUE,
     importQueue: env.STORE_IMPORT_QUEUE,
+    groupCommitPuts: env.STORE_GROUP_COMMIT_PUTS,
     tipRepublishMs: env.TIP_REPUBLISH,
     sideMaxBlocks: env.STORE_SIDE_MAX_BLOCKS,
     sideMaxBytes: env.STORE_SIDE_MAX_BYTES,

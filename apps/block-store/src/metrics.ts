@@ -12,6 +12,7 @@ export class StoreMetrics {
   readonly reorgs: Counter<"result">;
   readonly reorgDepth: Histogram;
   readonly writeLatency: Histogram;
+  readonly putsPerCommit: Histogram;
   readonly blocksServed: Counter;
   readonly finalHeight: Gauge;
   readonly sideBlocks: Gauge;
@@ -32,6 +33,7 @@ export class StoreMetrics {
   readonly verifyFallbacks: Counter<"reason">;
   readonly importQueue: Gauge;
   readonly importRefused: Counter;
+  readonly checksDeferred: Counter<"outcome">;
   readonly serveWorkerRestarts: Counter<"reason">;
 
   constructor(registry: Registry) {
@@ -54,8 +56,14 @@ export class StoreMetrics {
     });
     this.writeLatency = new Histogram({
       name: "timenet_store_write_latency_seconds",
-      help: "Time of each PutBlocks LMDB transaction (commit included)",
+      help: "Time of each LMDB write transaction of PutBlocks, commit included (one put, or a group of queued puts)",
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: r,
+    });
+    this.putsPerCommit = new Histogram({
+      name: "timenet_store_puts_per_commit",
+      help: "PutBlocks calls written by each LMDB transaction: more than 1 when puts queue for the writer (group commit, STORE_GROUP_COMMIT_PUTS at most)",
+      buckets: [1, 2, 4, 8, 16],
       registers: r,
     });
     this.blocksServed = new Counter({ name: "timenet_store_blocks_served_total", help: "Blocks sent to peers in answer to GetBlocks", registers: r });
@@ -110,6 +118,12 @@ export class StoreMetrics {
     this.importRefused = new Counter({
       name: "timenet_store_import_refused_total",
       help: "PutBlocks calls refused (RESOURCE_EXHAUSTED) because STORE_IMPORT_QUEUE puts were already waiting for the writer",
+      registers: r,
+    });
+    this.checksDeferred = new Counter({
+      name: "timenet_store_checks_deferred_total",
+      help: "Puts whose parent was neither stored nor queued when they came, so not verified ahead; at their turn: parent_unknown (answered without verifying a signature) or verified (the parent had come)",
+      labelNames: ["outcome"],
       registers: r,
     });
     this.serveWorkerRestarts = new Counter({

@@ -46,6 +46,8 @@ export interface BlockStoreOptions extends ServiceEndpointOptions {
   verifyQueue?: number;
   /** PutBlocks calls accepted and waiting for the writer (their blocks in memory); beyond, a put is refused with RESOURCE_EXHAUSTED and asked again. Default 32. */
   importQueue?: number;
+  /** Most queued puts written by one LMDB transaction (group commit); 1 writes every put alone. Default 8. */
+  groupCommitPuts?: number;
   /** How often the tip is re-published on chain.tip (it is also sent on every change). Default 5 s. */
   tipRepublishMs?: number;
   /** Most blocks kept aside on branches the fork choice does not prefer (oldest heights evicted first). Default 2048. */
@@ -79,6 +81,7 @@ export const BLOCK_STORE_DEFAULTS = {
   verifyThreads: 0,
   verifyQueue: 64,
   importQueue: 32,
+  groupCommitPuts: 8,
   tipRepublishMs: 5_000,
   sideMaxBlocks: 2048,
   sideMaxBytes: 64 * 1024 * 1024,

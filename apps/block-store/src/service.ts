@@ -5,6 +5,7 @@ import { ServiceFrame } from "@timenet/service-runtime";
 import type { Logger } from "@timenet/telemetry";
 import { BlockStore, type PutOutcome } from "./block-store.js";
 import { blockStoreServiceImpl } from "./block-store-service.js";
+import { BLOCK_STORE_DECODERS } from "./put-blocks-request.js";
 import { StoreMetrics } from "./metrics.js";
 import { resolveBlockStoreOptions, type BlockStoreOptions, type ResolvedBlockStoreOptions } from "./options.js";
 import { mainThreadBackend } from "./serve-backend.js";
@@ -60,7 +61,7 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
         ? new VerifyPool({ limits: { maxTxs: o.network.maxTxs, maxBlockBytes: o.network.maxBlockBytes }, logger, metrics, threads: o.verifyThreads || undefined, queueMax: o.verifyQueue })
         : undefined;
     await pool?.ready();
-    const importer = new ImportPipeline(store, pool, metrics, o.importQueue);
+    const importer = new ImportPipeline(store, pool, metrics, { maxQueuedPuts: o.importQueue, maxGroupPuts: o.groupCommitPuts });
     // Pushed after the store: puts accepted so far are committed before it closes.
     cleanups.push(() => importer.stop());
 
@@ -119,7 +120,7 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
       logger.debug({ height: outcome.tip.height, hash: hashHex(outcome.tip.hash), applied: outcome.applied }, "new tip");
     };
     const impl = blockStoreServiceImpl({ store, importer, onPut });
-    await frame.serve([{ service: BlockStoreService, impl }], [{ name: "nats", check: () => bus.connected }]);
+    await frame.serve([{ service: BlockStoreService, impl, decoders: BLOCK_STORE_DECODERS }], [{ name: "nats", check: () => bus.connected }]);
 
     frame.started({
       db: o.dbPath,

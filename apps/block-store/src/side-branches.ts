@@ -115,6 +115,17 @@ export class SideBranches {
     }
   }
 
+  /** The in-memory totals, to put back if the transaction that changed them fails. */
+  counts(): { count: number; bytes: number } {
+    return { count: this.count, bytes: this.bytes };
+  }
+
+  restoreCounts(c: { count: number; bytes: number }): void {
+    this.count = c.count;
+    this.bytes = c.bytes;
+    this.publish();
+  }
+
   /** After the transaction committed: the gauges. */
   publish(): void {
     this.metrics.sideBlocks.set(this.count);

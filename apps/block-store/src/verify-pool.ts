@@ -67,6 +67,8 @@ export class VerifyPool {
   readonly threads: number;
   /** Workers replaced after ending unasked. */
   restarts = 0;
+  /** Blocks handed to the workers so far. */
+  blocksSent = 0;
   /** Workers that ended since the last answer: past MAX_CRASHES_IN_A_ROW one is not replaced (a worker that cannot start would loop). */
   private crashesInARow = 0;
 
@@ -113,6 +115,7 @@ export class VerifyPool {
       this.pending.set(id, { resolve, reject });
       slot.jobs.add(id);
       slot.worker.postMessage({ id, encoded } satisfies ToVerifyWorker);
+      this.blocksSent += encoded.length;
     });
   }
 

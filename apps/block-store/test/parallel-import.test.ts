@@ -47,7 +47,7 @@ async function open(validation: "workers" | "sequential", path?: string, maxQueu
   const store = await BlockStore.open(dbPath, { network: DEVNET, metrics, logger, now: () => NOW });
   const pool = validation === "workers" ? new VerifyPool({ limits, logger, metrics, threads: 2, minChunk: 4 }) : undefined;
   await pool?.ready();
-  const importer = new ImportPipeline(store, pool, metrics, maxQueuedPuts);
+  const importer = new ImportPipeline(store, pool, metrics, { maxQueuedPuts });
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -218,5 +218,66 @@ describe("validation on worker threads", () => {
     assert.equal((await par.importer.put(fourth!)).result, PutResult.APPLIED);
     assert.equal(par.store.tip.height, 200);
     assert.equal(await valueOf(par.metrics.importQueue), 0);
+  });
+
+  test("a put whose parent is neither stored nor queued is not verified ahead: answered parent_unknown on the writer's path; one that links to a queued put is", async () => {
+    const chain = buildChain(GENESIS, 90);
+    const [first, second, third] = batches(chain, 30);
+    const par = await open("workers");
+    const seq = await open("sequential");
+    const early = await par.importer.put(second!);
+    assert.deepEqual(summary(early), summary(seq.store.put(second!)));
+    assert.equal(early.result, PutResult.PARENT_UNKNOWN);
+    assert.equal(par.pool!.blocksSent, 0, "no signature of it was verified");
+    const deferred = async (outcome: string) => (await par.metrics.checksDeferred.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+    assert.equal(await deferred("parent_unknown"), 1);
+    // In flight together, each links to the one queued before it: all verified ahead, all applied.
+    const outcomes = await putAll(par, [first!, second!, third!]);
+    assert.deepEqual(outcomes.map((o) => o.result), [PutResult.APPLIED, PutResult.APPLIED, PutResult.APPLIED]);
+    assert.equal(par.pool!.blocksSent, 90);
+    assert.equal(await deferred("parent_unknown"), 1);
+    assert.equal(par.store.tip.height, 90);
+  });
+
+  test("puts that queue for the writer are written in one transaction each group, with the outcomes and chain of one put at a time", async () => {
+    const chain = buildChain(GENESIS, 150);
+    const runs = batches(chain, 30);
+    runs[2] = [...runs[2]!.slice(0, 5), badSignature(runs[2]![5]!), ...runs[2]!.slice(6)];
+    const seq = await open("sequential");
+    const expected = runs.map((r) => summary(seq.store.put(r)));
+    // One put at a time into a second store, then the same puts queued together on the writer's path.
+    const grouped = await open("sequential");
+    const got = await putAll(grouped, runs);
+    assert.deepEqual(got.map(summary), expected);
+    assert.deepEqual(
+      got.map((o) => o.result),
+      [PutResult.APPLIED, PutResult.APPLIED, PutResult.INVALID, PutResult.PARENT_UNKNOWN, PutResult.PARENT_UNKNOWN],
+    );
+    // The first put found the writer idle; the other four queued behind it and were written together.
+    const perCommit = (await grouped.metrics.putsPerCommit.get()).values;
+    const of = (suffix: string) => perCommit.find((v) => v.metricName === `timenet_store_puts_per_commit_${suffix}`)?.value;
+    assert.deepEqual([of("count"), of("sum")], [2, 5]);
+    assert.deepEqual(mainChain(grouped.store), mainChain(seq.store));
+    // Reopened from disk: what the group committed is there, and nothing of the refused puts.
+    await grouped.close();
+    const again = await open("sequential", grouped.path);
+    assert.deepEqual(mainChain(again.store), mainChain(seq.store));
+    assert.equal(again.store.hasBlock(endOf(runs[2]![0]!).hash), false, "nothing of the invalid put is stored");
+  });
+
+  test("a put that throws inside a group answers with its error alone; the others of the group commit", async () => {
+    const chain = buildChain(GENESIS, 60);
+    const [first, second] = batches(chain, 30);
+    const o = await open("sequential");
+    // A block whose txs cannot be read throws in validation, not an outcome: its put holds the error.
+    const broken = [{ ...second![0]!, get txs(): Uint8Array[] { throw new Error("unreadable txs"); } } as Block, ...second!.slice(1)];
+    const outcomes = o.store.putGroup([{ blocks: first! }, { blocks: broken }, { blocks: second! }]);
+    assert.equal((outcomes[0] as PutOutcome).result, PutResult.APPLIED);
+    assert.match(String((outcomes[1] as { error: unknown }).error), /unreadable txs/);
+    assert.equal((outcomes[2] as PutOutcome).result, PutResult.APPLIED);
+    assert.equal(o.store.tip.height, 60);
+    await o.close();
+    const again = await open("sequential", o.path);
+    assert.equal(again.store.tip.height, 60);
   });
 });

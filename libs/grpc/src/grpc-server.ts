@@ -2,7 +2,7 @@ import { Server, status, type ServerUnaryCall, type ServerWritableStream, type s
 import { create, isMessage, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { HealthImplementation } from "grpc-health-check";
 import { ReflectionService } from "@grpc/reflection";
-import { toServiceDefinition } from "./service-definition.js";
+import { toServiceDefinition, type RequestDecoders } from "./service-definition.js";
 import { MESSAGE_SIZE_OPTIONS } from "./message-size.js";
 import { reflectionPackage } from "./reflection.js";
 import { GrpcStatusError } from "./status-error.js";
@@ -20,7 +20,7 @@ export interface GrpcServerOptions {
   /** 0 = ephemeral. */
   port: number;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of different services
-  services: Array<{ service: DescService; impl: ServiceImpl<any> }>;
+  services: Array<{ service: DescService; impl: ServiceImpl<any>; decoders?: RequestDecoders }>;
   logger?: GrpcLogger;
   /** Mutual TLS: serve TLS and require a client cert signed by `tls.ca`. Default none (plaintext: loopback only). */
   tls?: MutualTls;
@@ -42,8 +42,8 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   const health = new HealthImplementation(Object.fromEntries(names.map((n) => [n, "SERVING" as const])));
   health.addToServer(server);
   new ReflectionService(reflectionPackage(opts.services.map((s) => s.service))).addToServer(server);
-  for (const { service, impl } of opts.services) {
-    server.addService(toServiceDefinition(service), implementation(service, impl as Record<string, unknown>, opts.logger));
+  for (const { service, impl, decoders } of opts.services) {
+    server.addService(toServiceDefinition(service, decoders), implementation(service, impl as Record<string, unknown>, opts.logger));
   }
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${opts.port}`, serverCredentials(opts.tls), (err, p) =>

@@ -9,8 +9,16 @@ function deserializer(schema: DescMessage) {
   return (bytes: Buffer) => fromBinary(schema, bytes);
 }
 
+/**
+ * Request decoders by method (local name) that replace the default
+ * fromBinary: for a server that wants more from the bytes than the message
+ * (the block-store keeps each block's bytes as sent). Each must decode the
+ * same message the default would.
+ */
+export type RequestDecoders = Partial<Record<string, (bytes: Buffer) => unknown>>;
+
 /** A grpc-js ServiceDefinition for a protobuf-es service: the same paths and bytes as any other gRPC stack. */
-export function toServiceDefinition(service: DescService): ServiceDefinition {
+export function toServiceDefinition(service: DescService, decoders: RequestDecoders = {}): ServiceDefinition {
   const def: Record<string, ServiceDefinition[string]> = {};
   for (const m of service.methods) {
     def[m.localName] = {
@@ -18,7 +26,7 @@ export function toServiceDefinition(service: DescService): ServiceDefinition {
       requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
       responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
       requestSerialize: serializer(m.input),
-      requestDeserialize: deserializer(m.input),
+      requestDeserialize: decoders[m.localName] ?? deserializer(m.input),
       responseSerialize: serializer(m.output),
       responseDeserialize: deserializer(m.output),
       originalName: m.name,

@@ -1,7 +1,7 @@
 import { Counter, type Registry } from "prom-client";
 import { Bus, busLogHooks } from "@timenet/bus";
 import { checkNatsCredentials } from "@timenet/config";
-import { startGrpcServer, type ServiceImpl } from "@timenet/grpc";
+import { startGrpcServer, type RequestDecoders, type ServiceImpl } from "@timenet/grpc";
 import { createLogger, createRegistry, startTelemetryServer, type Logger, type ReadinessCheck } from "@timenet/telemetry";
 import type { DescService } from "@bufbuild/protobuf";
 import { CleanupStack } from "./cleanup-stack.js";
@@ -60,7 +60,7 @@ export class ServiceFrame {
 
   /** Starts the gRPC API and the telemetry server; both stop on stop. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of different services
-  async serve(services: Array<{ service: DescService; impl: ServiceImpl<any> }>, readiness: ReadinessCheck[]): Promise<void> {
+  async serve(services: Array<{ service: DescService; impl: ServiceImpl<any>; decoders?: RequestDecoders }>, readiness: ReadinessCheck[]): Promise<void> {
     const grpc = await startGrpcServer({ host: this.o.grpcHost, port: this.o.grpcPort, services, logger: this.logger, tls: this.o.tls });
     this.cleanups.push(() => grpc.stop());
     this.grpcPort = grpc.port;

@@ -14,3 +14,4 @@ export { checkShape, type ShapeLimit } from "./message-shape.js";
 export { lengthDelimitedBytes, varintLength } from "./varint-length.js";
 export { ENVELOPE_KINDS, envelopeKindLabel, snake, type EnvelopeKind } from "./envelope-kind.js";
 export { envelopeRuleViolation, FIELD_LIMITS } from "./envelope-rules.js";
+export { fieldSlices } from "./field-slices.js";
