@@ -1,4 +1,4 @@
-// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --verify]
+// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --verify --counters]
 // Time to sync N blocks (~1 KiB each) with 1..8 chain-sync workers from 1 or
 // more source peers, each behind a relay that delays every chunk by RTT/2 per
 // direction, beside the block-store's raw PutBlocks rate for the same blocks
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     rtt: { type: "string", default: "0,20,100" },
     verify: { type: "boolean", default: false },
     counters: { type: "boolean", default: false },
+    rounds: { type: "string", default: "1" },
   },
 });
 const list = (s: string) => s.split(",").map(Number);
@@ -26,6 +27,8 @@ const N = Number(values.blocks);
 const workerCounts = list(values.workers);
 const peerCounts = list(values.peers);
 const rtts = list(values.rtt);
+const ROUNDS = Number(values.rounds);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 // The bench's own loopback range (sources, targets) and its relays' range.
 const NODE_IP = (i: number) => `127.0.13.${i}`;
 const RELAY_IP = (i: number) => `127.0.14.${i}`;
@@ -63,45 +66,67 @@ try {
   const sources: SyncNode[] = [];
   for (let i = 0; i < Math.max(...peerCounts); i++) sources.push(await startNode(0, { ip: NODE_IP(1 + i) }));
   nodes.push(...sources);
-  const putStart = performance.now();
-  await putChain(sources[0]!, chain, 128); // the batch size chain-sync uses
-  const rawRate = N / ((performance.now() - putStart) / 1000);
+  const rawRates: number[] = [];
+  /** The store's raw PutBlocks rate (batches of 128, one at a time) into a store, fresh unless given. */
+  const measureRaw = async (into?: SyncNode) => {
+    const store = into ?? (await startNode(0, { ip: NODE_IP(99) }));
+    const putStart = performance.now();
+    await putChain(store, chain, 128); // the batch size chain-sync uses
+    rawRates.push(N / ((performance.now() - putStart) / 1000));
+    if (!into) await store.stop();
+    console.log(`block-store PutBlocks (raw, batches of 128): ${Math.round(rawRates.at(-1)!)} blocks/s`);
+  };
+  await measureRaw(sources[0]);
   await Promise.all(sources.slice(1).map((s) => putChain(s, chain, 512)));
-  console.log(`block-store PutBlocks (raw, batches of 128): ${Math.round(rawRate)} blocks/s`);
-  if (sigRate) console.log(`ed25519 verification of the same headers, 2 threads: ${Math.round(sigRate)}/s (store raw = ${(rawRate / sigRate).toFixed(2)}x of it)`);
+  if (sigRate) console.log(`ed25519 verification of the same headers, 2 threads: ${Math.round(sigRate)}/s (store raw = ${(rawRates[0]! / sigRate).toFixed(2)}x of it)`);
 
-  const rows: string[] = [];
+  // Each row is the median of `rounds` runs; the worker counts of a row group take turns, and the raw
+  // rate is measured again before each group: on a shared machine the load drifts, this spreads it evenly.
+  const groups: Array<{ rtt: number; peers: number; samples: Map<number, number[]> }> = [];
   let run = 0;
   for (const rtt of rtts) {
     for (const peers of peerCounts) {
+      if (groups.length > 0) await measureRaw();
       relays = [];
       for (let i = 0; i < peers; i++) {
         const host = RELAY_IP(1 + i);
         relays.push(await startDelayRelay({ host, port: await freePort(host), target: { host: sources[i]!.ip, port: sources[i]!.p2pPort }, oneWayMs: rtt / 2, upstreamLocalAddress: host }));
       }
-      let prev: number | undefined;
-      for (const w of workerCounts) {
-        const target = await startNode(0, { ip: NODE_IP(100 + (run++ % 100)) });
-        nodes.push(target);
-        for (let k = 0; k < w; k++) await target.startSync({ ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000 });
-        const started = performance.now();
-        for (const r of relays) target.bus.publish(Subjects.registryDial, DialRequestSchema, { ip: r.host, port: r.port, reason: "bench" });
-        await target.bus.flush();
-        await waitHeight(target, N, 900_000);
-        const rate = N / ((performance.now() - started) / 1000);
-        const vsPrev = prev === undefined ? "" : `${(rate / prev).toFixed(2)}x`;
-        prev = rate;
-        const row = `| ${rtt} ms | ${peers} | ${w} | ${Math.round(rate)} | ${(rate / rawRate).toFixed(2)}x | ${vsPrev} |`;
-        rows.push(row);
-        console.log(row, values.counters ? await counters(target) : "");
-        await target.stop();
-        nodes.pop();
+      const samples = new Map<number, number[]>(workerCounts.map((w) => [w, []]));
+      groups.push({ rtt, peers, samples });
+      for (let round = 1; round <= ROUNDS; round++) {
+        for (const w of workerCounts) {
+          const target = await startNode(0, { ip: NODE_IP(100 + (run++ % 100)) });
+          nodes.push(target);
+          for (let k = 0; k < w; k++) await target.startSync({ ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000 });
+          const started = performance.now();
+          for (const r of relays) target.bus.publish(Subjects.registryDial, DialRequestSchema, { ip: r.host, port: r.port, reason: "bench" });
+          await target.bus.flush();
+          await waitHeight(target, N, 900_000);
+          const rate = N / ((performance.now() - started) / 1000);
+          samples.get(w)!.push(rate);
+          console.log(`${rtt} ms, ${peers} peers, ${w} workers, round ${round}: ${Math.round(rate)} blocks/s`, values.counters ? await counters(target) : "");
+          await target.stop();
+          nodes.pop();
+        }
       }
       await Promise.all(relays.map((r) => r.stop()));
       relays = [];
     }
   }
-  console.log(`\n${N} blocks of ~1 KiB, loopback, sources behind a relay delaying RTT/2 each way; raw PutBlocks ${Math.round(rawRate)} blocks/s${sigRate ? `, 2-thread ed25519 verify ${Math.round(sigRate)}/s` : ""}:\n`);
+  const rawRate = median(rawRates);
+  const rows: string[] = [];
+  for (const { rtt, peers, samples } of groups) {
+    let prev: number | undefined;
+    for (const w of workerCounts) {
+      const rate = median(samples.get(w)!);
+      const vsPrev = prev === undefined ? "" : `${(rate / prev).toFixed(2)}x`;
+      prev = rate;
+      rows.push(`| ${rtt} ms | ${peers} | ${w} | ${Math.round(rate)} | ${(rate / rawRate).toFixed(2)}x | ${vsPrev} |`);
+    }
+  }
+  const rounds = ROUNDS > 1 ? `, each row the median of ${ROUNDS} rounds` : "";
+  console.log(`\n${N} blocks of ~1 KiB, loopback, sources behind a relay delaying RTT/2 each way${rounds}; raw PutBlocks ${Math.round(rawRate)} blocks/s (median of ${rawRates.length}: ${rawRates.map(Math.round).join(", ")})${sigRate ? `, 2-thread ed25519 verify ${Math.round(sigRate)}/s` : ""}:\n`);
   console.log("| RTT | peers | workers | blocks/s | ratio to raw PutBlocks | vs previous worker count |");
   console.log("|---|---|---|---|---|---|");
   for (const r of rows) console.log(r);
