@@ -1,4 +1,4 @@
-// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --verify --counters]
+// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --timers production|test --verify --counters]
 // Time to sync N blocks (~1 KiB each) with 1..8 chain-sync workers from 1 or
 // more source peers, each behind a relay that delays every chunk by RTT/2 per
 // direction, beside the block-store's raw PutBlocks rate for the same blocks
@@ -10,6 +10,7 @@ import { DialRequestSchema, Subjects } from "@timenet/proto";
 import { freePort } from "@timenet/testkit";
 import { buildChain, putChain, startNode, waitHeight, type SyncNode } from "../test/harness.js";
 import { startDelayRelay, type DelayRelay } from "./delay-relay.js";
+import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     verify: { type: "boolean", default: false },
     counters: { type: "boolean", default: false },
     rounds: { type: "string", default: "1" },
+    timers: { type: "string", default: "production" },
   },
 });
 const list = (s: string) => s.split(",").map(Number);
@@ -28,6 +30,13 @@ const workerCounts = list(values.workers);
 const peerCounts = list(values.peers);
 const rtts = list(values.rtt);
 const ROUNDS = Number(values.rounds);
+// The replicas' lease, planner tick and heartbeat: production's defaults, or the tests' short ones
+// (`--timers test`: every replica renewing, ticking and beating several times a second).
+if (values.timers !== "production" && values.timers !== "test") throw new Error(`--timers production|test, not ${values.timers}`);
+const TIMERS =
+  values.timers === "production"
+    ? { leaseTtlMs: CHAIN_SYNC_DEFAULTS.leaseTtlMs, planIntervalMs: CHAIN_SYNC_DEFAULTS.planIntervalMs, heartbeatMs: CHAIN_SYNC_DEFAULTS.heartbeatMs }
+    : {};
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 // The bench's own loopback range (sources, targets) and its relays' range.
 const NODE_IP = (i: number) => `127.0.13.${i}`;
@@ -98,7 +107,7 @@ try {
         for (const w of workerCounts) {
           const target = await startNode(0, { ip: NODE_IP(100 + (run++ % 100)) });
           nodes.push(target);
-          for (let k = 0; k < w; k++) await target.startSync({ ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000 });
+          for (let k = 0; k < w; k++) await target.startSync({ ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000, ...TIMERS });
           const started = performance.now();
           for (const r of relays) target.bus.publish(Subjects.registryDial, DialRequestSchema, { ip: r.host, port: r.port, reason: "bench" });
           await target.bus.flush();

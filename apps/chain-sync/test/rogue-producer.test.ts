@@ -175,7 +175,9 @@ describe("a rogue producer's private branches", () => {
       const metrics = await (await fetch(h.storeMetricsUrl)).text();
       const value = (name: string, labels = "") => Number(new RegExp(`^${name}${labels.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m").exec(metrics)?.[1] ?? 0);
       offered += value("timenet_store_reorgs_total", '{result="not_preferred"}');
-      assert.equal(value("timenet_store_reorgs_total", '{result="switched"}'), 0, "no honest node reorged at all");
+      // A switch itself is no failure: the two honest producers, 300 ms apart, can still make one height twice
+      // under load and settle it by the fork choice. A switch to a rogue branch would have made a rogue block a
+      // tip (published on chain.tip at every change), which the checks above refuse.
       assert.ok(value("timenet_store_side_blocks") <= SIDE_MAX_BLOCKS, `side blocks ${value("timenet_store_side_blocks")}`);
       assert.ok(value("timenet_store_side_fill_ratio") <= 1);
     }
