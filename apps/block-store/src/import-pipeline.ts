@@ -52,8 +52,9 @@ interface QueuedPut {
  * arrived. So batch k+1 is verified while batch k is committed, and the
  * outcome of every put is the one the sequential path gives. When the writer
  * finds several puts checked and waiting, it writes them in one transaction
- * (BlockStore.putGroup, at most `maxGroupPuts`): the commit's fixed cost is
- * what held the writer back once verification ran on every core. Without a
+ * (BlockStore.putGroup, at most `maxGroupPuts`): the commit's fixed cost (its
+ * sync) is paid once for all, so a writer slowed by a slow disk catches up
+ * instead of falling further behind. Without a
  * pool (`pool` undefined) every put is the old single-threaded path. At most
  * `maxQueuedPuts` puts wait at once: beyond, a put is refused with
  * ImportBusyError before any work, and its caller asks again.
@@ -122,8 +123,9 @@ export class ImportPipeline {
     while (this.queue.length > 0) {
       const head = this.queue[0]!;
       if (head.deferred !== undefined) {
-        // Every put before it is written: its parent is stored now, or it never came.
-        const verify = this.parentKnown(head.blocks[0]?.header);
+        // Every put before it is written: its parent is stored now, or it is not coming before it
+        // (one queued behind it is written after it, so this put would find no parent either way).
+        const verify = this.parentKnown(head.blocks[0]?.header, false);
         this.metrics.checksDeferred.inc({ outcome: verify ? "verified" : "parent_unknown" });
         // Without the parent the writer's own path answers at once (hashes only: parent_unknown or malformed, as ever).
         if (verify) this.check(head, head.deferred);
@@ -168,11 +170,12 @@ export class ImportPipeline {
     );
   }
 
-  /** The block before `first` is stored, or is the last block of a put queued before: only then can the put apply. */
-  private parentKnown(first: BlockHeader | undefined): boolean {
+  /** The block before `first` is stored, or (`queued`) is the last block of a put queued before this one: only then can the put apply. */
+  private parentKnown(first: BlockHeader | undefined, queued = true): boolean {
     if (first === undefined) return false;
     if (first.height === 0) return true;
     if (this.store.hasBlock(first.prevHash)) return true;
+    if (!queued) return false;
     const prev = hashHex(first.prevHash);
     return this.queue.some((q) => q.lastHash === prev);
   }

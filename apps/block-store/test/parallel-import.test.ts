@@ -239,6 +239,18 @@ describe("validation on worker threads", () => {
     assert.equal(par.store.tip.height, 90);
   });
 
+  test("a put whose parent comes only behind it in the queue is not verified at its turn either: it could only be parent_unknown", async () => {
+    const chain = buildChain(GENESIS, 90);
+    const [first, second, third] = batches(chain, 30);
+    const par = await open("workers");
+    // third before second: when third's turn comes, second is still queued behind it.
+    const outcomes = await putAll(par, [first!, third!, second!]);
+    assert.deepEqual(outcomes.map((o) => o.result), [PutResult.APPLIED, PutResult.PARENT_UNKNOWN, PutResult.APPLIED]);
+    assert.equal(par.pool!.blocksSent, 60, "only the first and second puts were verified");
+    assert.equal((await par.metrics.checksDeferred.get()).values.find((v) => v.labels.outcome === "parent_unknown")?.value, 1);
+    assert.equal((await par.importer.put(third!)).result, PutResult.APPLIED, "offered again after its parent, it applies");
+  });
+
   test("puts that queue for the writer are written in one transaction each group, with the outcomes and chain of one put at a time", async () => {
     const chain = buildChain(GENESIS, 150);
     const runs = batches(chain, 30);
