@@ -50,14 +50,14 @@ export interface PutOutcome {
   detail: string;
 }
 
+/** LMDB page size of a new block store (an existing one keeps its own). */
+export const BLOCK_STORE_PAGE_BYTES = 8192;
+
 /**
  * The stateless half of validation, done before the put (in worker threads,
  * see import-pipeline.ts), one entry per block of the put, with each block's
  * encoding (what is written). The rules still run in put's order.
  */
-/** LMDB page size of a new block store (an existing one keeps its own). */
-export const BLOCK_STORE_PAGE_BYTES = 8192;
-
 export interface Prechecked {
   checks: readonly StatelessChecks[];
   encoded: readonly Uint8Array[];
