@@ -126,6 +126,8 @@ export class StoreMetrics {
       labelNames: ["outcome"],
       registers: r,
     });
+    // Both outcomes exist from the start, so a dashboard shows 0 rather than no data.
+    for (const outcome of ["parent_unknown", "verified"]) this.checksDeferred.inc({ outcome }, 0);
     this.serveWorkerRestarts = new Counter({
       name: "timenet_store_serve_worker_restarts_total",
       help: "Serving worker threads that ended unasked and were restarted, by reason: error (an uncaught error), exit (ended without one)",
