@@ -39,9 +39,11 @@ export type BatchOutcome =
   | { kind: "already_have" }
   /**
    * The peer's blocks are a valid fork the fork choice does not prefer: kept
-   * aside by the store. `inARow`: batches in a row this peer served nothing else.
+   * aside by the store. `inARow`: batches in a row this peer served nothing
+   * else, `forMs` since the first of them (on this connection), `graceMs`
+   * how long an honest peer may take to learn our branch.
    */
-  | { kind: "fork_not_preferred"; peer: PeerIp; inARow: number }
+  | { kind: "fork_not_preferred"; peer: PeerIp; inARow: number; forMs: number; graceMs: number }
   /** Valid so far, some blocks ahead of our clock: the store holds them until their time (our clock may be slow). */
   | { kind: "held"; peer: PeerIp }
   /** Too far ahead of our clock for the store to hold (or its hold is full): offered again later, nobody blamed. */

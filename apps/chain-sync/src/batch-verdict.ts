@@ -3,8 +3,10 @@ import type { BatchOutcome } from "./batch-outcome.js";
 
 /**
  * A peer serving a branch the fork choice does not prefer may only lack our
- * blocks for a moment (every node holding the same blocks prefers the same
- * chain); one that keeps at it this many batches in a row is reported.
+ * blocks for a while (every node holding the same blocks prefers the same
+ * chain, but after a partition heals each side must fetch the other's); one
+ * that keeps at it this many batches in a row, and for LOSING_BRANCH_GRACE
+ * on one connection, is reported.
  */
 export const LOSING_BRANCH_TRIES = 3;
 
@@ -38,8 +40,8 @@ export function verdict(o: BatchOutcome): Verdict {
     case "already_have":
       return { action: "ack", detail: "already on our chain" };
     case "fork_not_preferred":
-      return o.inARow >= LOSING_BRANCH_TRIES
-        ? { action: "ack", offence: OffenceKind.LOSING_BRANCH, detail: `served a branch our fork choice does not prefer ${o.inARow} batches in a row` }
+      return o.inARow >= LOSING_BRANCH_TRIES && o.forMs >= o.graceMs
+        ? { action: "ack", offence: OffenceKind.LOSING_BRANCH, detail: `served a branch our fork choice does not prefer ${o.inARow} batches in a row, for ${Math.round(o.forMs / 1000)} s` }
         : { action: "ack", detail: "a fork our fork choice does not prefer, kept aside" };
     case "held":
       return { action: "ack", detail: "blocks ahead of our clock, held by the store until their time" };

@@ -46,6 +46,8 @@ export interface BatchWorkerOptions {
   maxWaitMs: number;
   ackWaitMs: number;
   maxReorgDepth: number;
+  /** How long a peer may serve only a losing branch on one connection before it is reported (with LOSING_BRANCH_TRIES batches). */
+  losingBranchGraceMs: number;
   /** Told how long each GetBlocks round took (it sizes the planner's window). */
   window?: SyncWindow;
 }
@@ -320,7 +322,7 @@ export class BatchWorker {
     }
     if (held) return { kind: "held", peer };
     if (wrote) return { kind: "applied", peer };
-    return keptAside ? { kind: "fork_not_preferred", peer, inARow: heights.servedLosingBranch(peer) } : { kind: "already_have" };
+    return keptAside ? { kind: "fork_not_preferred", peer, ...heights.servedLosingBranch(peer, Date.now()), graceMs: this.o.losingBranchGraceMs } : { kind: "already_have" };
   }
 
   /**

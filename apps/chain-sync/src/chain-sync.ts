@@ -147,6 +147,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
       maxWaitMs: o.maxWaitMs,
       ackWaitMs: o.ackWaitMs,
       maxReorgDepth: o.network.maxReorgDepth,
+      losingBranchGraceMs: o.losingBranchGraceMs,
       window,
     });
     await worker.start();

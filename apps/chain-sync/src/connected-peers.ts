@@ -12,7 +12,8 @@ import type { PeerHeights } from "./peer-heights.js";
  */
 export class ConnectedPeers {
   private runId = "";
-  private readonly live = new Set<PeerIp>();
+  /** Each live peer's connection id: a new connection under the same IP starts its entry afresh. */
+  private readonly live = new Map<PeerIp, number>();
 
   constructor(
     private readonly heights: PeerHeights,
@@ -34,7 +35,7 @@ export class ConnectedPeers {
       if (id === this.runId) return;
       this.runId = id;
       // A new gateway run: the previous run's connections are gone.
-      for (const ip of [...this.live]) this.drop(ip);
+      for (const ip of [...this.live.keys()]) this.drop(ip);
       return;
     }
     const s = v.connection;
@@ -45,7 +46,9 @@ export class ConnectedPeers {
       this.drop(ip);
       return;
     }
-    this.live.add(ip);
+    // What a peer did on its previous connection (a losing branch served, say) is not carried into this one.
+    if (this.live.has(ip) && this.live.get(ip) !== s.connId) this.heights.remove(ip);
+    this.live.set(ip, s.connId);
     this.heights.set(ip, s.hello.bestHeight);
     this.onChange();
   }

@@ -24,6 +24,7 @@ await runMain("chain-sync", logger, async () =>
     windowMinBatches: env.SYNC_WINDOW_MIN_BATCHES,
     windowMaxBatches: env.SYNC_WINDOW_MAX_BATCHES,
     unbackedClaimMs: env.SYNC_UNBACKED_CLAIM_FOR,
+    losingBranchGraceMs: env.SYNC_LOSING_BRANCH_GRACE,
     concurrency: env.SYNC_CONCURRENCY,
     maxBufferedBlocks: env.SYNC_MAX_BUFFERED_BLOCKS,
     ackWaitMs: env.SYNC_ACK_WAIT,

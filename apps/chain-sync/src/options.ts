@@ -30,6 +30,13 @@ export interface ChainSyncOptions extends ServiceEndpointOptions {
   unbackedClaimMs?: number;
   /** Peer IPs whose claim standing is remembered. Default 4096. */
   maxStandingEntries?: number;
+  /**
+   * A peer serving only a branch our fork choice does not prefer is reported
+   * (LOSING_BRANCH) once it has done so for LOSING_BRANCH_TRIES batches in a
+   * row and for this long on one connection: an honest peer lacks our blocks
+   * for a while after a partition heals. Default 60 s.
+   */
+  losingBranchGraceMs?: number;
   /** Batches one replica works on at once. Default 4. */
   concurrency?: number;
   /** Blocks held in memory waiting for the chain to reach them, per replica. Default 4096. */
@@ -59,6 +66,7 @@ export const CHAIN_SYNC_DEFAULTS = {
   windowMaxBatches: 64,
   unbackedClaimMs: 10 * 60_000,
   maxStandingEntries: 4_096,
+  losingBranchGraceMs: 60_000,
   concurrency: 4,
   maxBufferedBlocks: 4096,
   ackWaitMs: 30_000,

@@ -5,8 +5,9 @@ interface PeerHeight {
   height: number;
   /** Batches this peer failed recently are given to others first. */
   failures: number;
-  /** Batches in a row in which it served only a branch the fork choice does not prefer. */
+  /** Batches in a row in which it served only a branch the fork choice does not prefer, and since when. */
   losing: number;
+  losingSinceMs: number;
   /** GetBlocks this replica has out to it now. */
   asked: number;
   /** Measured: ms per block of its answers (round trip included), a moving average; undefined until it answered. */
@@ -30,7 +31,7 @@ export class PeerHeights {
   set(ip: PeerIp, height: number): void {
     const p = this.peers.get(ip);
     if (p) p.height = Math.max(p.height, height);
-    else this.peers.set(ip, { height, failures: 0, losing: 0, asked: 0, msPerBlock: undefined });
+    else this.peers.set(ip, { height, failures: 0, losing: 0, losingSinceMs: 0, asked: 0, msPerBlock: undefined });
   }
 
   /** The peer answered that it lacks `height + 1` (after a reorg, or it never had it): its claim is no more than `height` now. */
@@ -71,12 +72,13 @@ export class PeerHeights {
     }
   }
 
-  /** The peer served a losing branch once more: how many batches in a row it has. */
-  servedLosingBranch(ip: PeerIp): number {
+  /** The peer served a losing branch once more: how many batches in a row it has, and for how long (its entry, so the row, ends with its connection). */
+  servedLosingBranch(ip: PeerIp, now: number): { inARow: number; forMs: number } {
     const p = this.peers.get(ip);
-    if (!p) return 0;
+    if (!p) return { inARow: 0, forMs: 0 };
     p.failures++;
-    return ++p.losing;
+    if (p.losing++ === 0) p.losingSinceMs = now;
+    return { inARow: p.losing, forMs: now - p.losingSinceMs };
   }
 
   /** What the peer claims now (it grows with its announcements), or undefined once it is gone. */

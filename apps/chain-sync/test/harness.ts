@@ -32,6 +32,8 @@ export const FAST: Partial<ChainSyncOptions> = {
   planIntervalMs: 100,
   replanAfterMs: 3_000,
   heartbeatMs: 300,
+  // Long enough for a healed partition's honest peer to learn our branch on a loaded machine; short enough for the rogue's test.
+  losingBranchGraceMs: 10_000,
 };
 
 export interface NodeOptions {

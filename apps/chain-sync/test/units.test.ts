@@ -245,14 +245,14 @@ test("connected peers follow the gateway's state: established ones of its curren
   const genesis = new Uint8Array(32).fill(1);
   const peers = new ConnectedPeers(h, Buffer.from(genesis).toString("hex"), () => void changes++);
   const run = (id: number) => ({ op: "put" as const, key: StateKeys.gatewayRun, revision: 1, value: { run: create(GatewayRunSchema, { runId: new Uint8Array(16).fill(id) }) } });
-  const conn = (addr: string, o: { run?: number; height?: number; genesis?: Uint8Array; ended?: boolean } = {}) => ({
+  const conn = (addr: string, o: { run?: number; height?: number; genesis?: Uint8Array; ended?: boolean; connId?: number } = {}) => ({
     op: "put" as const,
     key: StateKeys.connection(addr),
     revision: 1,
     value: {
       connection: create(ConnectionStateSchema, {
         ip: addr,
-        connId: 1,
+        connId: o.connId ?? 1,
         runId: new Uint8Array(16).fill(o.run ?? 1),
         hello: { bestHeight: o.height ?? 10, genesisHash: o.genesis ?? genesis },
         ended: o.ended ? { reason: DisconnectReason.PEER_CLOSED } : undefined,
@@ -272,8 +272,41 @@ test("connected peers follow the gateway's state: established ones of its curren
   peers.apply({ op: "delete", key: StateKeys.connection("10.0.0.1"), revision: 2 });
   assert.equal(h.size, 0);
   peers.apply(conn("10.0.0.1", { height: 50 }));
+  // A losing branch served on one connection is not carried into the next (the gateway replaced it without an end seen).
+  h.servedLosingBranch(ip("10.0.0.1"), 1_000);
+  peers.apply(conn("10.0.0.1", { height: 50 }));
+  assert.deepEqual(h.servedLosingBranch(ip("10.0.0.1"), 2_000), { inARow: 2, forMs: 1_000 }, "the same connection: the row goes on");
+  peers.apply(conn("10.0.0.1", { height: 50, connId: 2 }));
+  assert.deepEqual(h.servedLosingBranch(ip("10.0.0.1"), 3_000), { inARow: 1, forMs: 0 }, "a new connection: a new row");
   peers.apply(run(2)); // the gateway restarted: nobody it held is connected now
   assert.equal(h.size, 0);
+});
+
+test("verdict: a losing branch is reported only after LOSING_BRANCH_TRIES batches in a row and the grace on one connection (a healed partition's honest peer needs time to learn our branch)", () => {
+  const peer = ip("10.0.0.9");
+  const h = new PeerHeights();
+  h.set(peer, 100);
+  const graceMs = 10_000;
+  const offenceAt = (now: number) => {
+    const v = verdict({ kind: "fork_not_preferred", peer, ...h.servedLosingBranch(peer, now), graceMs });
+    assert.equal(v.action, "ack");
+    return v.action === "ack" ? v.offence : undefined;
+  };
+  // Three batches within a second: the peer may only lack our blocks yet.
+  assert.equal(offenceAt(1_000), undefined);
+  assert.equal(offenceAt(1_500), undefined);
+  assert.equal(offenceAt(2_000), undefined);
+  // Still at it past the grace: reported.
+  assert.equal(offenceAt(11_000), OffenceKind.LOSING_BRANCH);
+  // A batch it served on our branch ends the row; the grace counts again from the next losing one.
+  h.succeeded(peer);
+  for (const at of [20_000, 21_000, 22_000, 29_999]) assert.equal(offenceAt(at), undefined, `${at}`);
+  assert.equal(offenceAt(30_000), OffenceKind.LOSING_BRANCH);
+  // Past the grace but not yet three batches in a row: not reported either.
+  h.succeeded(peer);
+  assert.equal(offenceAt(40_000), undefined);
+  assert.equal(offenceAt(60_000), undefined);
+  assert.equal(offenceAt(60_001), OffenceKind.LOSING_BRANCH);
 });
 
 test("a batch larger than the buffer could never wait for its parent: refused at start with one line", () => {
