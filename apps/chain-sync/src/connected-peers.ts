@@ -47,7 +47,8 @@ export class ConnectedPeers {
       return;
     }
     // What a peer did on its previous connection (a losing branch served, say) is not carried into this one.
-    if (this.live.has(ip) && this.live.get(ip) !== s.connId) this.heights.remove(ip);
+    const held = this.live.get(ip);
+    if (held !== undefined && held !== s.connId) this.drop(ip);
     this.live.set(ip, s.connId);
     this.heights.set(ip, s.hello.bestHeight);
     this.onChange();
