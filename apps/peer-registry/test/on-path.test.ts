@@ -188,12 +188,18 @@ describe("on the path between two honest nodes", () => {
     const up = Buffer.concat(relay.links[0]!.captured.up);
     const upPreamble = 4 + up.readUInt32BE(0);
     probe.write(up.subarray(0, upPreamble + 2 + up.readUInt16BE(upPreamble)));
-    await waitFor(() => Buffer.concat(aFront.links[0]?.captured.down ?? []).length > 0, { message: "a answered" });
+    // The answer may come in several chunks (preamble, then message 2): wait for both whole.
+    const answerLength = (): number | undefined => {
+      const down = Buffer.concat(aFront.links[0]?.captured.down ?? []);
+      if (down.length < 4) return undefined;
+      const preambleLen = 4 + down.readUInt32BE(0);
+      if (down.length < preambleLen + 2) return undefined;
+      const total = preambleLen + 2 + down.readUInt16BE(preambleLen);
+      return down.length >= total ? total : undefined;
+    };
+    await waitFor(() => answerLength() !== undefined, { message: "a answered with its preamble and message 2" });
     probe.destroy();
-    const down = Buffer.concat(aFront.links[0]!.captured.down);
-    const preambleLen = 4 + down.readUInt32BE(0);
-    const m2Len = down.readUInt16BE(preambleLen);
-    const aOwnAnswer = down.subarray(0, preambleLen + 2 + m2Len);
+    const aOwnAnswer = Buffer.concat(aFront.links[0]!.captured.down).subarray(0, answerLength());
 
     // H (127.0.0.214) is a liar on the path: it answers a's dial with a's own answer.
     const hIp = "127.0.0.214" as PeerIp;
