@@ -1,10 +1,12 @@
-// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --timers production|test --verify --counters]
+// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --timers production|test --verify --counters --cpu]
 // Time to sync N blocks (~1 KiB each) with 1..8 chain-sync workers from 1 or
 // more source peers, each behind a relay that delays every chunk by RTT/2 per
 // direction, beside the block-store's raw PutBlocks rate for the same blocks
 // in the same run (the limit): the ratio is what to compare. --verify adds
 // the two-core ed25519 verification rate of the same headers (the machine's limit).
+// --cpu prints, per run, the CPU each part of the node spent per 1,000 blocks.
 import { parseArgs } from "node:util";
+import { CpuMeter, type CpuParts } from "./cpu-meter.js";
 import { DEVNET, signatureRate } from "@timenet/chain";
 import { DialRequestSchema, Subjects } from "@timenet/proto";
 import { freePort } from "@timenet/testkit";
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     rtt: { type: "string", default: "0,20,100" },
     verify: { type: "boolean", default: false },
     counters: { type: "boolean", default: false },
+    cpu: { type: "boolean", default: false },
     rounds: { type: "string", default: "1" },
     timers: { type: "string", default: "production" },
   },
@@ -61,6 +64,19 @@ async function counters(target: SyncNode): Promise<string> {
     }
   }
   return [...sums].sort().map(([k, v]) => `${k}=${v}`).join(" ");
+}
+
+/** The processes whose CPU --cpu reads: the bench's own (replicas and relays), the target's services, the sources'. */
+function cpuParts(target: SyncNode, sources: SyncNode[]): CpuParts {
+  const pids = (n: SyncNode) => ({ gateway: n.gateway.child.pid!, store: n.storeProcess.child.pid!, nats: n.nats.pid });
+  const t = pids(target);
+  return {
+    "replicas+relays": "self",
+    "target store": [t.store],
+    "target gateway": [t.gateway],
+    "target nats": [t.nats],
+    sources: sources.flatMap((s) => Object.values(pids(s))),
+  };
 }
 
 const nodes: SyncNode[] = [];
@@ -108,6 +124,7 @@ try {
           const target = await startNode(0, { ip: NODE_IP(100 + (run++ % 100)) });
           nodes.push(target);
           for (let k = 0; k < w; k++) await target.startSync({ ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000, ...TIMERS });
+          const cpu = values.cpu ? new CpuMeter(cpuParts(target, sources.slice(0, peers))) : undefined;
           const started = performance.now();
           for (const r of relays) target.bus.publish(Subjects.registryDial, DialRequestSchema, { ip: r.host, port: r.port, reason: "bench" });
           await target.bus.flush();
@@ -115,6 +132,7 @@ try {
           const rate = N / ((performance.now() - started) / 1000);
           samples.get(w)!.push(rate);
           console.log(`${rtt} ms, ${peers} peers, ${w} workers, round ${round}: ${Math.round(rate)} blocks/s`, values.counters ? await counters(target) : "");
+          if (cpu) console.log(`  ${cpu.report(N, performance.now() - started)}`);
           await target.stop();
           nodes.pop();
         }

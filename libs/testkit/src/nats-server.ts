@@ -15,6 +15,8 @@ export interface NatsServerHandle {
   readonly url: string;
   readonly port: number;
   readonly storeDir?: string;
+  /** The server's process id (benches read its CPU time). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
     url: `nats://${host}:${port}`,
     port,
     storeDir: store?.path,
+    pid: child.pid!,
     stop() {
       stopped ??= stop(child, exited).then(() => store?.remove());
       return stopped;
