@@ -34,7 +34,15 @@ test("a node known under two IPs is held under one, and its other address is not
   };
   // The two dials race at b: one loses as a duplicate, and a holds its address back.
   const deferred = () => registryMetric(a, "timenet_registry_redials_deferred_total", { reason: "same_node_connected" });
-  await waitFor(async () => (await deferred()) >= 1 && (await linked()), { timeoutMs: 15_000, intervalMs: 50, message: "a and b linked, the losing address held back" });
+  await waitFor(async () => (await deferred()) >= 1 && (await linked()), { timeoutMs: 30_000, intervalMs: 50, message: "a and b linked, the losing address held back" }).catch(
+    async (err: Error) => {
+      // What each side held, so a failure can be read without a rerun.
+      const held = async (n: typeof a) => [...(await gatewayPeers(n)).entries()].map(([ip, c]) => `${ip}#${c.connId}`).join(", ");
+      const records = (await a.registryClient().listPeers({})).peers.map((p) => `${p.ip}:${p.port} conn ${p.connId} failures ${p.consecutiveDialFailures} node ${p.nodeId.slice(0, 8)}`);
+      const duplicates = await gatewayMetric(b, "timenet_gateway_disconnects_total", { reason: "duplicate" });
+      throw new Error(`${err.message}; deferred ${await deferred()}, b closed ${duplicates} duplicates; a holds [${await held(a)}], b holds [${await held(b)}]; a's book [${records.join("; ")}]`);
+    },
+  );
   const first = await linked();
 
   // Ten of a's backoff steps (100 ms at first, 2 s at most here): a cycle would show as more duplicates and a new connection.
