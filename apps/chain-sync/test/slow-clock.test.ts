@@ -61,7 +61,18 @@ test("a node 20 s slow follows the chain 20 s late, records no offence against a
       return ours === theirs;
     },
     { timeoutMs: 45_000, intervalMs: 200, message: () => `the same chain at ${target}: slow ${ours}, honest ${theirs}` },
-  );
+  ).catch(async (err: Error) => {
+    // Where each node stands, so a failure can be read without a rerun.
+    const short = (hex: string) => hex.slice(0, 12);
+    const lines = await Promise.all(
+      all.map(async (n) => {
+        const at = await Promise.all([target - 2, target - 1, target].map(async (h) => short(await hashAt(n, h).catch(() => "none"))));
+        const m = (name: string) => metric(n.storeMetricsUrl, name);
+        return `${n.ip}: height ${await n.height()} (final ${await m("timenet_store_final_height")}), ${target - 2}..${target} ${at.join(" ")}, held ${await m("timenet_store_held_blocks")}, side ${await m("timenet_store_side_blocks")}`;
+      }),
+    );
+    throw new Error(`${err.message}\n${lines.join("\n")}\noffences: ${offences.join("; ") || "none"}`);
+  });
 
   // Its clock warning: 20 s behind the median of its three peers; the honest nodes' clocks are fine.
   await waitFor(async () => (await metric(slow.gatewayMetricsUrl, "timenet_gateway_clock_suspect")) === 1, { message: "clock warning on the slow node" });
