@@ -106,12 +106,18 @@ describe("frames priced before they are read", () => {
   });
 
   test("a peer that keeps sending what is skipped is not read beyond its budget: TCP holds it back, and its bytes cost no decryption", async () => {
-    const a = await node("127.0.2.100");
+    // Its own pongs wait behind its flood: at the tests' 100 ms pings, a loaded machine could close it for
+    // PING_TIMEOUT before its first 16 MiB were read, and the budget would never be reached. Pings here are slow.
+    const a = await node("127.0.2.100", { pingIntervalMs: 10_000 });
     const p = await attacker(a, "127.0.2.11");
     const frame = rawFrame(30, Buffer.alloc(64 * 1024 - 8)); // a kind this protocol does not have, at its size limit
     const started = Date.now();
     for (let i = 0; i < 1500; i++) p.send(frame); // 96 MiB queued on our side of the socket
-    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_read_pauses_total")) >= 1, { timeoutMs: 20_000, message: "reading paused" });
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_read_pauses_total")) >= 1, { timeoutMs: 20_000, message: "reading paused" }).catch(async (err: Error) => {
+      const read = await metricValue(a.gateway, "timenet_gateway_bytes_total", { kind: "unknown", direction: "in" });
+      const closes = (await a.gateway.registry.getSingleMetric("timenet_gateway_disconnects_total")?.get())?.values.map((v) => `${String(v.labels.reason)}=${v.value}`) ?? [];
+      throw new Error(`${err.message}: ${(read / MiB).toFixed(1)} MiB read, attacker ${p.closed ? "closed" : "open"}, closes [${closes.join(", ")}]`);
+    });
     await new Promise<void>((r) => setTimeout(r, 1_500)); // let the pauses and refills run: the bound below is what they allow
     const elapsedS = (Date.now() - started) / 1000;
     const read = await metricValue(a.gateway, "timenet_gateway_bytes_total", { kind: "unknown", direction: "in" });
