@@ -157,6 +157,11 @@ export async function gatewayPeers(n: TestNode): Promise<Map<string, { direction
   return new Map(res.connections.map((c) => [c.ip, { direction: c.direction, connId: c.connId }]));
 }
 
+/** "ip#connId, …": what a gateway's peers map holds, for failure messages. */
+export function describeConnections(peers: Map<string, { connId: number }>): string {
+  return [...peers.entries()].map(([ip, c]) => `${ip}#${c.connId}`).join(", ");
+}
+
 /** Sum of a metric's samples (matching labels) from a /metrics text. */
 export function sampleSum(text: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0;

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Direction, DisconnectReason, PeerSource, PeerState } from "@timenet/proto";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
-import { gatewayMetric, gatewayPeers, nodePool, registryMetric, waitLinked, type TestNode } from "./harness.js";
+import { describeConnections, gatewayMetric, gatewayPeers, nodePool, registryMetric, waitLinked, type TestNode } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -24,7 +24,7 @@ async function assertTruthful(a: TestNode, expected: number, step: string): Prom
     const all = (await a.registryClient().listPeers({})).peers.map((p) => p.ip);
     const registryMetricNow = await registryMetric(a, "timenet_registry_peers", { state: "connected" });
     const gatewayMetricNow = await gatewayMetric(a, "timenet_gateway_peers");
-    const held = `gateway holds [${[...gw.entries()].map(([ip, c]) => `${ip}#${c.connId}`).join(", ")}], the book [${peers.map((p) => `${p.ip}#${p.connId}`).join(", ")}]`;
+    const held = `gateway holds [${describeConnections(gw)}], the book [${peers.map((p) => `${p.ip}#${p.connId}`).join(", ")}]`;
     if (gw.size !== expected) return `the gateway holds ${gw.size}; ${held}`;
     if (stats.connected !== expected) return `the registry's stats say ${stats.connected} connected; ${held}`;
     if (stats.inbound + stats.outbound !== expected) return `inbound ${stats.inbound} + outbound ${stats.outbound}; ${held}`;

@@ -9,7 +9,7 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { freePort, startTcpRelay, waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
-import { gatewayMetric, gatewayPeers, nodePool, registryMetric } from "./harness.js";
+import { describeConnections, gatewayMetric, gatewayPeers, nodePool, registryMetric } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 const closers: Array<() => Promise<unknown>> = [];
@@ -37,7 +37,7 @@ test("a node known under two IPs is held under one, and its other address is not
   await waitFor(async () => (await deferred()) >= 1 && (await linked()), { timeoutMs: 30_000, intervalMs: 50, message: "a and b linked, the losing address held back" }).catch(
     async (err: Error) => {
       // What each side held, so a failure can be read without a rerun.
-      const held = async (n: typeof a) => [...(await gatewayPeers(n)).entries()].map(([ip, c]) => `${ip}#${c.connId}`).join(", ");
+      const held = async (n: typeof a) => describeConnections(await gatewayPeers(n));
       const records = (await a.registryClient().listPeers({})).peers.map((p) => `${p.ip}:${p.port} conn ${p.connId} failures ${p.consecutiveDialFailures} node ${p.nodeId.slice(0, 8)}`);
       const duplicates = await gatewayMetric(b, "timenet_gateway_disconnects_total", { reason: "duplicate" });
       throw new Error(`${err.message}; deferred ${await deferred()}, b closed ${duplicates} duplicates; a holds [${await held(a)}], b holds [${await held(b)}]; a's book [${records.join("; ")}]`);
