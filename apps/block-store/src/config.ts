@@ -19,6 +19,7 @@ export const blockStoreEnvSchema = {
   STORE_VALIDATION: oneOf(["workers", "sequential"], { description: "Where PutBlocks checks signatures, merkle roots and sizes: `workers` (worker threads, overlapping the commit of the put before) or `sequential` (the writer's thread, the old path)", default: D.validation }),
   STORE_VERIFY_THREADS: int({ description: "Validation worker threads (0: one per core)", default: D.verifyThreads, min: 0, max: 256 }),
   STORE_GROUP_COMMIT_PUTS: int({ description: "Most queued PutBlocks calls written by one LMDB transaction (group commit: one sync for several puts); 1 writes every put alone", default: D.groupCommitPuts, min: 1, max: 64 }),
+  STORE_PARENT_WAIT: durationMs({ description: "How long a PutBlocks call that came before the call ending at its parent waits for it (calls sent together can arrive out of order); 0 answers it PARENT_UNKNOWN at once", default: D.parentWaitMs, min: 0, max: 10_000 }),
   STORE_IMPORT_QUEUE: int({ description: "PutBlocks calls waiting for the writer; beyond, a put is refused (RESOURCE_EXHAUSTED) and its caller asks again", default: D.importQueue, min: 1, max: 10_000 }),
   STORE_VERIFY_QUEUE: int({ description: "Chunks of blocks waiting for the validation workers; beyond, a put is checked on the writer's thread", default: D.verifyQueue, min: 1, max: 10_000 }),
   TIP_REPUBLISH: durationMs({ description: "How often the tip is re-published on chain.tip (also on every change)", default: D.tipRepublishMs, min: 100 }),

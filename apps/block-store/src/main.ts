@@ -32,6 +32,7 @@ await runMain("block-store", logger, async () => {
     verifyQueue: env.STORE_VERIFY_QUEUE,
     importQueue: env.STORE_IMPORT_QUEUE,
     groupCommitPuts: env.STORE_GROUP_COMMIT_PUTS,
+    parentWaitMs: env.STORE_PARENT_WAIT,
     tipRepublishMs: env.TIP_REPUBLISH,
     sideMaxBlocks: env.STORE_SIDE_MAX_BLOCKS,
     sideMaxBytes: env.STORE_SIDE_MAX_BYTES,

@@ -34,6 +34,7 @@ export class StoreMetrics {
   readonly importQueue: Gauge;
   readonly importRefused: Counter;
   readonly checksDeferred: Counter<"outcome">;
+  readonly putsReordered: Counter<"outcome">;
   readonly serveWorkerRestarts: Counter<"reason">;
 
   constructor(registry: Registry) {
@@ -128,6 +129,13 @@ export class StoreMetrics {
     });
     // Both outcomes exist from the start, so a dashboard shows 0 rather than no data.
     for (const outcome of ["parent_unknown", "verified"]) this.checksDeferred.inc({ outcome }, 0);
+    this.putsReordered = new Counter({
+      name: "timenet_store_puts_reordered_total",
+      help: "Puts that came before the put ending at their parent (puts sent together can arrive out of order) and waited up to STORE_PARENT_WAIT for it: parent_came (then checked and written right after it, as if in order) or waited_out (then answered at their turn as before)",
+      labelNames: ["outcome"],
+      registers: r,
+    });
+    for (const outcome of ["parent_came", "waited_out"]) this.putsReordered.inc({ outcome }, 0);
     this.serveWorkerRestarts = new Counter({
       name: "timenet_store_serve_worker_restarts_total",
       help: "Serving worker threads that ended unasked and were restarted, by reason: error (an uncaught error), exit (ended without one)",

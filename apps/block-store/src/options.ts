@@ -48,6 +48,8 @@ export interface BlockStoreOptions extends ServiceEndpointOptions {
   importQueue?: number;
   /** Most queued puts written by one LMDB transaction (group commit); 1 writes every put alone. Default 8. */
   groupCommitPuts?: number;
+  /** How long a put that came before the put ending at its parent waits for it (puts sent together can arrive out of order); 0 answers it at once. Default 200 ms. */
+  parentWaitMs?: number;
   /** How often the tip is re-published on chain.tip (it is also sent on every change). Default 5 s. */
   tipRepublishMs?: number;
   /** Most blocks kept aside on branches the fork choice does not prefer (oldest heights evicted first). Default 2048. */
@@ -82,6 +84,7 @@ export const BLOCK_STORE_DEFAULTS = {
   verifyQueue: 64,
   importQueue: 32,
   groupCommitPuts: 8,
+  parentWaitMs: 200,
   tipRepublishMs: 5_000,
   sideMaxBlocks: 2048,
   sideMaxBytes: 64 * 1024 * 1024,

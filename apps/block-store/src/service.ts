@@ -61,7 +61,7 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
         ? new VerifyPool({ limits: { maxTxs: o.network.maxTxs, maxBlockBytes: o.network.maxBlockBytes }, logger, metrics, threads: o.verifyThreads || undefined, queueMax: o.verifyQueue })
         : undefined;
     await pool?.ready();
-    const importer = new ImportPipeline(store, pool, metrics, { maxQueuedPuts: o.importQueue, maxGroupPuts: o.groupCommitPuts });
+    const importer = new ImportPipeline(store, pool, metrics, { maxQueuedPuts: o.importQueue, maxGroupPuts: o.groupCommitPuts, parentWaitMs: o.parentWaitMs });
     // Pushed after the store: puts accepted so far are committed before it closes.
     cleanups.push(() => importer.stop());
 
