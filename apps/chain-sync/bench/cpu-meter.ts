@@ -25,6 +25,17 @@ function processCpuMs(pid: number): number {
   }
 }
 
+/** The machine's CPU times (all cores, ticks): the steal (time the hypervisor ran someone else) and the sum of every field. */
+function machineTicks(): { steal: number; all: number } {
+  try {
+    // "cpu  user nice system idle iowait irq softirq steal guest guest_nice"; guest time is inside user already.
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    return { steal: f[7] ?? 0, all: f.reduce((a, b) => a + b, 0) };
+  } catch {
+    return { steal: 0, all: 0 };
+  }
+}
+
 function selfCpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
@@ -36,6 +47,7 @@ function selfCpuMs(): number {
  */
 export class CpuMeter {
   private readonly start: Map<string, number>;
+  private readonly machineStart = machineTicks();
 
   constructor(private readonly parts: CpuParts) {
     this.start = new Map(Object.keys(parts).map((name) => [name, this.read(name)]));
@@ -46,7 +58,11 @@ export class CpuMeter {
     return p === "self" ? selfCpuMs() : p.reduce((sum, pid) => sum + processCpuMs(pid), 0);
   }
 
-  /** "cpu ms per 1,000 blocks: part X, …, total T (C cores busy)". */
+  /**
+   * "cpu ms per 1,000 blocks: part X, …, total T (C cores busy, S % stolen)". The steal is the share of
+   * the machine's time its hypervisor gave other guests: on a shared VM it moves a run's rate as much
+   * as anything measured here, and says when two runs are not comparable.
+   */
   report(blocks: number, wallMs: number): string {
     let total = 0;
     const each = Object.keys(this.parts).map((name) => {
@@ -54,6 +70,9 @@ export class CpuMeter {
       total += ms;
       return `${name} ${Math.round((ms * 1000) / blocks)}`;
     });
-    return `cpu ms per 1,000 blocks: ${each.join(", ")}, total ${Math.round((total * 1000) / blocks)} (${(total / wallMs).toFixed(2)} cores busy)`;
+    const m = machineTicks();
+    const all = m.all - this.machineStart.all;
+    const stolen = all > 0 ? `, ${(((m.steal - this.machineStart.steal) * 100) / all).toFixed(0)} % stolen` : "";
+    return `cpu ms per 1,000 blocks: ${each.join(", ")}, total ${Math.round((total * 1000) / blocks)} (${(total / wallMs).toFixed(2)} cores busy${stolen})`;
   }
 }

@@ -3,14 +3,17 @@
 // more source peers, each behind a relay that delays every chunk by RTT/2 per
 // direction, beside the block-store's raw PutBlocks rate for the same blocks
 // in the same run (the limit): the ratio is what to compare. --verify adds
-// the two-core ed25519 verification rate of the same headers (the machine's limit).
+// the two-core ed25519 verification rate of the same headers (the machine's limit), and the store's
+// PutBlocks rate with 4 puts in flight (its import as chain-sync drives it) against it.
 // --cpu prints, per run, the CPU each part of the node spent per 1,000 blocks.
+// With --rounds R, a row's rate is the median of its R runs and a step between worker counts the
+// median of the R ratios of runs made back to back (see below).
 import { parseArgs } from "node:util";
 import { CpuMeter, type CpuParts } from "./cpu-meter.js";
 import { DEVNET, signatureRate } from "@timenet/chain";
 import { DialRequestSchema, Subjects } from "@timenet/proto";
-import { freePort } from "@timenet/testkit";
-import { buildChain, putChain, startNode, waitHeight, type SyncNode } from "../test/harness.js";
+import { freePort, waitFor } from "@timenet/testkit";
+import { buildChain, putChain, startNode, type SyncNode } from "../test/harness.js";
 import { startDelayRelay, type DelayRelay } from "./delay-relay.js";
 import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
 
@@ -40,7 +43,11 @@ const TIMERS =
   values.timers === "production"
     ? { leaseTtlMs: CHAIN_SYNC_DEFAULTS.leaseTtlMs, planIntervalMs: CHAIN_SYNC_DEFAULTS.planIntervalMs, heartbeatMs: CHAIN_SYNC_DEFAULTS.heartbeatMs }
     : {};
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 // The bench's own loopback range (sources, targets) and its relays' range.
 const NODE_IP = (i: number) => `127.0.13.${i}`;
 const RELAY_IP = (i: number) => `127.0.14.${i}`;
@@ -103,7 +110,18 @@ try {
   };
   await measureRaw(sources[0]);
   await Promise.all(sources.slice(1).map((s) => putChain(s, chain, 512)));
-  if (sigRate) console.log(`ed25519 verification of the same headers, 2 threads: ${Math.round(sigRate)}/s (store raw = ${(rawRates[0]! / sigRate).toFixed(2)}x of it)`);
+  let pipelined: number | undefined;
+  if (sigRate) {
+    console.log(`ed25519 verification of the same headers, 2 threads: ${Math.round(sigRate)}/s (store raw = ${(rawRates[0]! / sigRate).toFixed(2)}x of it)`);
+    // The store's import as chain-sync drives it (several puts in flight, verified while the one before is
+    // committed), into a fresh store: what the store itself can take, against the machine's limit.
+    const store = await startNode(0, { ip: NODE_IP(98) });
+    const putStart = performance.now();
+    await putChain(store, chain, 128, 4);
+    pipelined = N / ((performance.now() - putStart) / 1000);
+    await store.stop();
+    console.log(`block-store PutBlocks, 4 in flight: ${Math.round(pipelined)} blocks/s (${(pipelined / sigRate).toFixed(2)}x of the 2-thread verification)`);
+  }
 
   // Each row is the median of `rounds` runs; the worker counts of a row group take turns, and the raw
   // rate is measured again before each group: on a shared machine the load drifts, this spreads it evenly.
@@ -120,7 +138,9 @@ try {
       const samples = new Map<number, number[]>(workerCounts.map((w) => [w, []]));
       groups.push({ rtt, peers, samples });
       for (let round = 1; round <= ROUNDS; round++) {
-        for (const w of workerCounts) {
+        // Every other round runs the worker counts in reverse: a drift of the machine's speed within a
+        // round then favours neither end of a step (and a step's two runs are always next to each other).
+        for (const w of round % 2 === 1 ? workerCounts : [...workerCounts].reverse()) {
           const target = await startNode(0, { ip: NODE_IP(100 + (run++ % 100)) });
           nodes.push(target);
           for (let k = 0; k < w; k++) await target.startSync({ ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000, ...TIMERS });
@@ -128,10 +148,20 @@ try {
           const started = performance.now();
           for (const r of relays) target.bus.publish(Subjects.registryDial, DialRequestSchema, { ip: r.host, port: r.port, reason: "bench" });
           await target.bus.flush();
-          await waitHeight(target, N, 900_000);
-          const rate = N / ((performance.now() - started) / 1000);
+          // The first block marks the end of start-up (dial, handshake, status, the first plan): printed apart.
+          let firstAt: number | undefined;
+          await waitFor(
+            async () => {
+              const h = await target.height();
+              if (h > 0) firstAt ??= performance.now();
+              return h >= N;
+            },
+            { timeoutMs: 900_000, intervalMs: 20, message: `${target.ip} reaches height ${N}` },
+          );
+          const ended = performance.now();
+          const rate = N / ((ended - started) / 1000);
           samples.get(w)!.push(rate);
-          console.log(`${rtt} ms, ${peers} peers, ${w} workers, round ${round}: ${Math.round(rate)} blocks/s`, values.counters ? await counters(target) : "");
+          console.log(`${rtt} ms, ${peers} peers, ${w} workers, round ${round}: ${Math.round(rate)} blocks/s (start-up ${Math.round(firstAt! - started)} ms, then ${Math.round(N / ((ended - firstAt!) / 1000))} blocks/s)`, values.counters ? await counters(target) : "");
           if (cpu) console.log(`  ${cpu.report(N, performance.now() - started)}`);
           await target.stop();
           nodes.pop();
@@ -144,18 +174,25 @@ try {
   const rawRate = median(rawRates);
   const rows: string[] = [];
   for (const { rtt, peers, samples } of groups) {
-    let prev: number | undefined;
+    let prev: number[] | undefined;
     for (const w of workerCounts) {
-      const rate = median(samples.get(w)!);
-      const vsPrev = prev === undefined ? "" : `${(rate / prev).toFixed(2)}x`;
-      prev = rate;
-      rows.push(`| ${rtt} ms | ${peers} | ${w} | ${Math.round(rate)} | ${(rate / rawRate).toFixed(2)}x | ${vsPrev} |`);
+      const runs = samples.get(w)!;
+      const rate = median(runs);
+      // A step is judged on its pairs: round r's N+1 run against round r's N run, measured back to back
+      // on the same machine, then the median of those ratios. Medians of each column taken apart would
+      // compare runs minutes apart, whose difference is the machine's drift as much as the workers'.
+      const step = prev === undefined ? undefined : median(runs.map((r, i) => r / prev![i]!));
+      const vsPrev = step === undefined ? "" : `${step.toFixed(2)}x`;
+      const spread = runs.length > 1 ? ` | ${Math.round(Math.min(...runs))}–${Math.round(Math.max(...runs))}` : "";
+      prev = runs;
+      rows.push(`| ${rtt} ms | ${peers} | ${w} | ${Math.round(rate)}${spread} | ${(rate / rawRate).toFixed(2)}x | ${vsPrev} |`);
     }
   }
   const rounds = ROUNDS > 1 ? `, each row the median of ${ROUNDS} rounds` : "";
-  console.log(`\n${N} blocks of ~1 KiB, loopback, sources behind a relay delaying RTT/2 each way${rounds}; raw PutBlocks ${Math.round(rawRate)} blocks/s (median of ${rawRates.length}: ${rawRates.map(Math.round).join(", ")})${sigRate ? `, 2-thread ed25519 verify ${Math.round(sigRate)}/s` : ""}:\n`);
-  console.log("| RTT | peers | workers | blocks/s | ratio to raw PutBlocks | vs previous worker count |");
-  console.log("|---|---|---|---|---|---|");
+  console.log(`\n${N} blocks of ~1 KiB, loopback, sources behind a relay delaying RTT/2 each way${rounds}; raw PutBlocks ${Math.round(rawRate)} blocks/s (median of ${rawRates.length}: ${rawRates.map(Math.round).join(", ")})${sigRate ? `, 2-thread ed25519 verify ${Math.round(sigRate)}/s, PutBlocks 4 in flight ${Math.round(pipelined!)} blocks/s (${(pipelined! / sigRate).toFixed(2)}x of it)` : ""}:\n`);
+  const range = ROUNDS > 1 ? " | single rounds" : "";
+  console.log(`| RTT | peers | workers | blocks/s${range} | ratio to raw PutBlocks | vs previous worker count${ROUNDS > 1 ? " (median of the rounds' pairs)" : ""} |`);
+  console.log(`|---|---|---|---|---|---|${ROUNDS > 1 ? "---|" : ""}`);
   for (const r of rows) console.log(r);
 } finally {
   await Promise.all(relays.map((r) => r.stop()));

@@ -213,11 +213,34 @@ export function buildChain(parent: BlockHeader, count: number, o: { salt?: strin
 }
 
 /** Writes blocks through the store's real PutBlocks, in batches. */
-export async function putChain(n: SyncNode, blocks: Block[], batch = 500): Promise<void> {
+/**
+ * Puts `blocks` in order in puts of `batch`, up to `inFlight` of them sent and not yet answered. Puts in
+ * flight together may reach the store out of order (gRPC streams interleave): one answered
+ * PARENT_UNKNOWN is sent again once the put before it is answered, as chain-sync does.
+ */
+export async function putChain(n: SyncNode, blocks: Block[], batch = 500, inFlight = 1): Promise<void> {
+  const sent = new Set<Promise<void>>();
+  let previous: Promise<void> = Promise.resolve();
   for (let i = 0; i < blocks.length; i += batch) {
-    const res = await n.store.putBlocks({ blocks: blocks.slice(i, i + batch) }, { deadlineMs: 30_000 });
-    if (res.applied === 0 && res.result !== 2 /* ALREADY_HAVE */) throw new Error(`putChain: ${res.result} ${res.detail}`);
+    const request = { blocks: blocks.slice(i, i + batch) };
+    const before = previous;
+    const put = n.store.putBlocks(request, { deadlineMs: 30_000 }).then(async (first) => {
+      let res = first;
+      if (res.result === 3 /* PARENT_UNKNOWN */ && inFlight > 1) {
+        await before;
+        res = await n.store.putBlocks(request, { deadlineMs: 30_000 });
+      }
+      if (res.applied === 0 && res.result !== 2 /* ALREADY_HAVE */) throw new Error(`putChain: ${res.result} ${res.detail}`);
+    });
+    previous = put;
+    sent.add(put);
+    void put.then(
+      () => sent.delete(put),
+      () => undefined,
+    );
+    if (sent.size >= inFlight) await Promise.race(sent);
   }
+  await Promise.all(sent);
 }
 
 export async function waitHeight(n: SyncNode, height: number, timeoutMs = 60_000): Promise<void> {
