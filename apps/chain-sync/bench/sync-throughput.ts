@@ -100,13 +100,15 @@ try {
   nodes.push(...sources);
   const rawRates: number[] = [];
   /** The store's raw PutBlocks rate (batches of 128, one at a time) into a store, fresh unless given. */
-  const measureRaw = async (into?: SyncNode) => {
+  const measureRaw = async (into?: SyncNode): Promise<number> => {
     const store = into ?? (await startNode(0, { ip: NODE_IP(99) }));
     const putStart = performance.now();
     await putChain(store, chain, 128); // the batch size chain-sync uses
-    rawRates.push(N / ((performance.now() - putStart) / 1000));
+    const rate = N / ((performance.now() - putStart) / 1000);
+    rawRates.push(rate);
     if (!into) await store.stop();
-    console.log(`block-store PutBlocks (raw, batches of 128): ${Math.round(rawRates.at(-1)!)} blocks/s`);
+    console.log(`block-store PutBlocks (raw, batches of 128): ${Math.round(rate)} blocks/s`);
+    return rate;
   };
   await measureRaw(sources[0]);
   await Promise.all(sources.slice(1).map((s) => putChain(s, chain, 512)));
@@ -124,20 +126,22 @@ try {
   }
 
   // Each row is the median of `rounds` runs; the worker counts of a row group take turns, and the raw
-  // rate is measured again before each group: on a shared machine the load drifts, this spreads it evenly.
-  const groups: Array<{ rtt: number; peers: number; samples: Map<number, number[]> }> = [];
+  // rate is measured again at the start of every round: this VM's speed drifts (by 1.7x within one
+  // run here, with the hypervisor's steal), so each run is compared with a raw rate taken beside it.
+  const groups: Array<{ rtt: number; peers: number; samples: Map<number, number[]>; raws: number[] }> = [];
   let run = 0;
   for (const rtt of rtts) {
     for (const peers of peerCounts) {
-      if (groups.length > 0) await measureRaw();
       relays = [];
       for (let i = 0; i < peers; i++) {
         const host = RELAY_IP(1 + i);
         relays.push(await startDelayRelay({ host, port: await freePort(host), target: { host: sources[i]!.ip, port: sources[i]!.p2pPort }, oneWayMs: rtt / 2, upstreamLocalAddress: host }));
       }
       const samples = new Map<number, number[]>(workerCounts.map((w) => [w, []]));
-      groups.push({ rtt, peers, samples });
+      const raws: number[] = [];
+      groups.push({ rtt, peers, samples, raws });
       for (let round = 1; round <= ROUNDS; round++) {
+        raws.push(await measureRaw());
         // Every other round runs the worker counts in reverse: a drift of the machine's speed within a
         // round then favours neither end of a step (and a step's two runs are always next to each other).
         for (const w of round % 2 === 1 ? workerCounts : [...workerCounts].reverse()) {
@@ -173,7 +177,7 @@ try {
   }
   const rawRate = median(rawRates);
   const rows: string[] = [];
-  for (const { rtt, peers, samples } of groups) {
+  for (const { rtt, peers, samples, raws } of groups) {
     let prev: number[] | undefined;
     for (const w of workerCounts) {
       const runs = samples.get(w)!;
@@ -185,13 +189,15 @@ try {
       const vsPrev = step === undefined ? "" : `${step.toFixed(2)}x`;
       const spread = runs.length > 1 ? ` | ${Math.round(Math.min(...runs))}–${Math.round(Math.max(...runs))}` : "";
       prev = runs;
-      rows.push(`| ${rtt} ms | ${peers} | ${w} | ${Math.round(rate)}${spread} | ${(rate / rawRate).toFixed(2)}x | ${vsPrev} |`);
+      // Each run against the raw rate of its own round, then the median: the machine's drift between rounds cancels.
+      const ratio = median(runs.map((r, i) => r / raws[i]!));
+      rows.push(`| ${rtt} ms | ${peers} | ${w} | ${Math.round(rate)}${spread} | ${ratio.toFixed(2)}x | ${vsPrev} |`);
     }
   }
   const rounds = ROUNDS > 1 ? `, each row the median of ${ROUNDS} rounds` : "";
   console.log(`\n${N} blocks of ~1 KiB, loopback, sources behind a relay delaying RTT/2 each way${rounds}; raw PutBlocks ${Math.round(rawRate)} blocks/s (median of ${rawRates.length}: ${rawRates.map(Math.round).join(", ")})${sigRate ? `, 2-thread ed25519 verify ${Math.round(sigRate)}/s, PutBlocks 4 in flight ${Math.round(pipelined!)} blocks/s (${(pipelined! / sigRate).toFixed(2)}x of it)` : ""}:\n`);
   const range = ROUNDS > 1 ? " | single rounds" : "";
-  console.log(`| RTT | peers | workers | blocks/s${range} | ratio to raw PutBlocks | vs previous worker count${ROUNDS > 1 ? " (median of the rounds' pairs)" : ""} |`);
+  console.log(`| RTT | peers | workers | blocks/s${range} | ratio to raw PutBlocks${ROUNDS > 1 ? " (median of the rounds')" : ""} | vs previous worker count${ROUNDS > 1 ? " (median of the rounds' pairs)" : ""} |`);
   console.log(`|---|---|---|---|---|---|${ROUNDS > 1 ? "---|" : ""}`);
   for (const r of rows) console.log(r);
 } finally {
