@@ -15,7 +15,7 @@ import { Registry } from "prom-client";
 import { DEVNET, signatureRate } from "@timenet/chain";
 import { BlockSchema, PutResult } from "@timenet/proto";
 import { createLogger } from "@timenet/telemetry";
-import { tempDir } from "@timenet/testkit";
+import { median, tempDir } from "@timenet/testkit";
 import { BlockStore } from "../src/block-store.js";
 import { ImportPipeline } from "../src/import-pipeline.js";
 import { StoreMetrics } from "../src/metrics.js";
@@ -97,7 +97,6 @@ for (let round = 1; round <= Number(values.rounds); round++) {
   console.log(`round ${round}: ${commitsSeen.splice(0).join("; ")}`);
   console.log(`round ${round}: ${measures.map((m) => `${m.key} ${Math.round(samples.get(m.key)!.at(-1)!)}`).join(", ")} blocks/s`);
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rate = (key: string) => (samples.has(key) ? median(samples.get(key)!) : undefined);
 const sig = rate("limit");
 const before = rate("before");

@@ -128,12 +128,15 @@ export class ImportPipeline {
       // A put that links to nothing we have or will have could only be answered parent_unknown (or malformed):
       // its signatures are not verified ahead, on cores the puts that do link need.
       const first = blocks[0]?.header;
-      const parent = first === undefined ? undefined : prevHashHex(first);
       if (this.parentKnown(first)) this.check(entry, bytes);
-      else if (parent !== undefined && this.parentWaitMs > 0) {
-        this.waitForParent(parent, entry, bytes);
-        return answered;
-      } else entry.deferred = bytes;
+      else {
+        const parent = this.parentWaitMs > 0 && first !== undefined ? prevHashHex(first) : undefined;
+        if (parent === undefined) entry.deferred = bytes;
+        else {
+          this.waitForParent(parent, entry, bytes);
+          return answered;
+        }
+      }
     }
     this.enqueue(entry);
     return answered;

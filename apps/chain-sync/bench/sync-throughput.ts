@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { CpuMeter, type CpuParts } from "./cpu-meter.js";
 import { DEVNET, signatureRate } from "@timenet/chain";
 import { DialRequestSchema, Subjects } from "@timenet/proto";
-import { freePort, waitFor } from "@timenet/testkit";
+import { freePort, median, waitFor } from "@timenet/testkit";
 import { buildChain, putChain, startNode, type SyncNode } from "../test/harness.js";
 import { startDelayRelay, type DelayRelay } from "./delay-relay.js";
 import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
@@ -43,11 +43,6 @@ const TIMERS =
   values.timers === "production"
     ? { leaseTtlMs: CHAIN_SYNC_DEFAULTS.leaseTtlMs, planIntervalMs: CHAIN_SYNC_DEFAULTS.planIntervalMs, heartbeatMs: CHAIN_SYNC_DEFAULTS.heartbeatMs }
     : {};
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 // The bench's own loopback range (sources, targets) and its relays' range.
 const NODE_IP = (i: number) => `127.0.13.${i}`;
 const RELAY_IP = (i: number) => `127.0.14.${i}`;
@@ -99,14 +94,19 @@ try {
   for (let i = 0; i < Math.max(...peerCounts); i++) sources.push(await startNode(0, { ip: NODE_IP(1 + i) }));
   nodes.push(...sources);
   const rawRates: number[] = [];
-  /** The store's raw PutBlocks rate (batches of 128, one at a time) into a store, fresh unless given. */
-  const measureRaw = async (into?: SyncNode): Promise<number> => {
-    const store = into ?? (await startNode(0, { ip: NODE_IP(99) }));
+  /** PutBlocks' rate for the whole chain in batches of 128 (chain-sync's), `inFlight` at once, into a store, fresh unless given. */
+  const putRate = async (inFlight: number, ip: string, into?: SyncNode): Promise<number> => {
+    const store = into ?? (await startNode(0, { ip }));
     const putStart = performance.now();
-    await putChain(store, chain, 128); // the batch size chain-sync uses
+    await putChain(store, chain, 128, inFlight);
     const rate = N / ((performance.now() - putStart) / 1000);
-    rawRates.push(rate);
     if (!into) await store.stop();
+    return rate;
+  };
+  /** The store's raw PutBlocks rate (one at a time): the reference of every ratio. */
+  const measureRaw = async (into?: SyncNode): Promise<number> => {
+    const rate = await putRate(1, NODE_IP(99), into);
+    rawRates.push(rate);
     console.log(`block-store PutBlocks (raw, batches of 128): ${Math.round(rate)} blocks/s`);
     return rate;
   };
@@ -117,11 +117,7 @@ try {
     console.log(`ed25519 verification of the same headers, 2 threads: ${Math.round(sigRate)}/s (store raw = ${(rawRates[0]! / sigRate).toFixed(2)}x of it)`);
     // The store's import as chain-sync drives it (several puts in flight, verified while the one before is
     // committed), into a fresh store: what the store itself can take, against the machine's limit.
-    const store = await startNode(0, { ip: NODE_IP(98) });
-    const putStart = performance.now();
-    await putChain(store, chain, 128, 4);
-    pipelined = N / ((performance.now() - putStart) / 1000);
-    await store.stop();
+    pipelined = await putRate(4, NODE_IP(98));
     console.log(`block-store PutBlocks, 4 in flight: ${Math.round(pipelined)} blocks/s (${(pipelined / sigRate).toFixed(2)}x of the 2-thread verification)`);
   }
 

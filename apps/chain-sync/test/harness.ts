@@ -2,7 +2,7 @@
 // and block-store processes + chain-sync replicas in-process, on 127.0.0.k.
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { BlockStoreService, DialRequestSchema, GatewayService, Subjects, type Block, type BlockHeader } from "@timenet/proto";
+import { BlockStoreService, DialRequestSchema, GatewayService, PutResult, Subjects, type Block, type BlockHeader } from "@timenet/proto";
 import { Bus } from "@timenet/bus";
 import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
 import { createLogger } from "@timenet/telemetry";
@@ -212,11 +212,10 @@ export function buildChain(parent: BlockHeader, count: number, o: { salt?: strin
   return blocks;
 }
 
-/** Writes blocks through the store's real PutBlocks, in batches. */
 /**
- * Puts `blocks` in order in puts of `batch`, up to `inFlight` of them sent and not yet answered. Puts in
- * flight together may reach the store out of order (gRPC streams interleave): one answered
- * PARENT_UNKNOWN is sent again once the put before it is answered, as chain-sync does.
+ * Writes blocks through the store's real PutBlocks, in order, in puts of `batch`, up to `inFlight` of
+ * them sent and not yet answered. Puts in flight together may reach the store out of order (gRPC
+ * streams interleave): one answered PARENT_UNKNOWN is sent again once the put before it is answered.
  */
 export async function putChain(n: SyncNode, blocks: Block[], batch = 500, inFlight = 1): Promise<void> {
   const sent = new Set<Promise<void>>();
@@ -226,11 +225,11 @@ export async function putChain(n: SyncNode, blocks: Block[], batch = 500, inFlig
     const before = previous;
     const put = n.store.putBlocks(request, { deadlineMs: 30_000 }).then(async (first) => {
       let res = first;
-      if (res.result === 3 /* PARENT_UNKNOWN */ && inFlight > 1) {
+      if (res.result === PutResult.PARENT_UNKNOWN && inFlight > 1) {
         await before;
         res = await n.store.putBlocks(request, { deadlineMs: 30_000 });
       }
-      if (res.applied === 0 && res.result !== 2 /* ALREADY_HAVE */) throw new Error(`putChain: ${res.result} ${res.detail}`);
+      if (res.applied === 0 && res.result !== PutResult.ALREADY_HAVE) throw new Error(`putChain: ${res.result} ${res.detail}`);
     });
     previous = put;
     sent.add(put);

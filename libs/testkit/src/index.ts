@@ -1,4 +1,5 @@
 export { freePort } from "./free-port.js";
+export { median } from "./median.js";
 export { tempDir } from "./temp-dir.js";
 export { nextEvent, waitFor } from "./wait.js";
 export { natsServerBinary, startNatsServer, type NatsServerHandle, type NatsServerOptions } from "./nats-server.js";
