@@ -44,6 +44,8 @@ export type BatchOutcome =
    * how long an honest peer may take to learn our branch.
    */
   | { kind: "fork_not_preferred"; peer: PeerIp; inARow: number; forMs: number; graceMs: number }
+  /** A fork probe: the peer's tip (at or below ours) is on a valid branch our fork choice does not prefer; kept aside, and our tip sent to it. */
+  | { kind: "losing_tip"; peer: PeerIp }
   /** Valid so far, some blocks ahead of our clock: the store holds them until their time (our clock may be slow). */
   | { kind: "held"; peer: PeerIp }
   /** Too far ahead of our clock for the store to hold (or its hold is full): offered again later, nobody blamed. */

@@ -17,6 +17,13 @@ export const LOSING_BRANCH_TRIES = 3;
  */
 export const UNCLAIMED_TRIES = 3;
 
+/**
+ * A fork probe our side could not finish (our gateway, our store, our
+ * waiting) is taken at most this many times, then dropped: the peer's next
+ * tip brings another.
+ */
+export const FORK_PROBE_DELIVERIES = 3;
+
 /** What happens to a batch after its outcome, and whether its peer is reported. */
 export type Verdict =
   /** Done: the batch leaves the queue (its peer reported for `offence`, if set). */
@@ -47,6 +54,8 @@ export function verdict(o: BatchOutcome): Verdict {
       return { action: "ack", detail: "blocks ahead of our clock, held by the store until their time" };
     case "too_early":
       return { action: "hand_back", delayMs: o.retryAfterMs, detail: `blocks too far ahead of our clock to hold; again in ${o.retryAfterMs} ms` };
+    case "losing_tip":
+      return { action: "ack", detail: "the peer's tip is on a branch our fork choice does not prefer: kept aside, our tip sent to it" };
     case "fork_too_deep":
       return { action: "ack", detail: `peer's chain forks deeper than MAX_REORG_DEPTH; not following it: ${o.detail}` };
     case "invalid":
@@ -91,5 +100,24 @@ export function verdict(o: BatchOutcome): Verdict {
       const unhandled: never = o;
       throw new Error(`no verdict for ${JSON.stringify(unhandled)}`);
     }
+  }
+}
+
+/**
+ * A fork probe asks one peer about one of its tips, so it is never passed to
+ * another peer: what would be reassigned is done (its offence, if any, still
+ * reported), what would be handed back is, at most FORK_PROBE_DELIVERIES
+ * times.
+ */
+export function probeVerdict(v: Verdict, deliveries: number): Verdict {
+  switch (v.action) {
+    case "reassign":
+      return v.offence === undefined ? { action: "ack", detail: `fork probe: ${v.detail}` } : { action: "ack", offence: v.offence, detail: v.detail };
+    case "reassign_all":
+      return { action: "ack", detail: `fork probe: ${v.detail}` };
+    case "hand_back":
+      return deliveries < FORK_PROBE_DELIVERIES ? v : { action: "ack", detail: `fork probe given up after ${deliveries} tries: ${v.detail}` };
+    default:
+      return v;
   }
 }

@@ -17,18 +17,19 @@ import {
   type PutBlocksResponse,
   type SyncBatch,
 } from "@timenet/proto";
-import type { PeerIp } from "@timenet/net-address";
+import { isValidIp, normalizeIp, type PeerIp } from "@timenet/net-address";
 import type { Bus } from "@timenet/bus";
 import type { ServiceClient } from "@timenet/grpc";
 import type { Logger } from "@timenet/telemetry";
 import type { BatchOutcome, FetchFailure } from "./batch-outcome.js";
 import { pause, STOPPED, unlessAborted } from "./abortable.js";
-import { verdict } from "./batch-verdict.js";
+import { probeVerdict, verdict } from "./batch-verdict.js";
 import type { BlockBuffer } from "./block-buffer.js";
 import { getBlocks } from "./get-blocks.js";
 import type { SyncMetrics } from "./metrics.js";
 import type { PeerHeights } from "./peer-heights.js";
 import type { SyncWindow } from "./sync-window.js";
+import type { TipAnnouncer } from "./tip-announcer.js";
 import type { TipTracker } from "./tip-tracker.js";
 import { publishBatch, type WorkQueue } from "./work-queue.js";
 
@@ -50,6 +51,8 @@ export interface BatchWorkerOptions {
   losingBranchGraceMs: number;
   /** Told how long each GetBlocks round took (it sizes the planner's window). */
   window?: SyncWindow;
+  /** Sends our tip to a peer that served a branch we do not prefer (it lacks ours). */
+  tipAnnouncer?: TipAnnouncer;
 }
 
 /** Pause before a batch that every peer failed starts over with all of them. */
@@ -209,9 +212,12 @@ export class BatchWorker {
     const { tip, heights, metrics } = this.o;
     const from = batch.fromHeight;
     const to = from + batch.count - 1;
-    if (batch.count === 0 || tip.height >= to) return { kind: "already_have" };
+    // A fork probe asks about a tip at or below ours, of one peer (see ForkProbes).
+    const forkPeer = forkPeerOf(batch);
+    if (batch.count === 0 || (forkPeer === undefined && tip.height >= to)) return { kind: "already_have" };
+    if (forkPeer !== undefined && heights.heightOf(forkPeer) === undefined) return { kind: "peer_left", peer: forkPeer, from, detail: "the peer whose tip was to be probed is no longer connected" };
     const tried = new Set(batch.triedPeers);
-    let peer = heights.pick(to, tried) ?? heights.pick(from, tried);
+    let peer = forkPeer ?? heights.pick(to, tried) ?? heights.pick(from, tried);
     if (!peer) {
       if (!heights.pick(from)) return { kind: "no_peer", deliveries: msg.info.deliveryCount };
       // Every claimant failed it: start over after a pause, so peers that all fail cannot make a tight loop.
@@ -243,7 +249,7 @@ export class BatchWorker {
         // Over its serving budget, nothing about its chain: another peer that has `next` now, else this one again shortly.
         busyTries++;
         tried.add(peer);
-        const other = heights.pick(next, tried);
+        const other = forkPeer === undefined ? heights.pick(next, tried) : undefined;
         if (other) peer = other;
         else if (!(await pause(BUSY_BACKOFF_MS * busyTries, signal))) return { kind: "stopping" };
         continue;
@@ -322,7 +328,12 @@ export class BatchWorker {
     }
     if (held) return { kind: "held", peer };
     if (wrote) return { kind: "applied", peer };
-    return keptAside ? { kind: "fork_not_preferred", peer, ...heights.servedLosingBranch(peer, Date.now()), graceMs: this.o.losingBranchGraceMs } : { kind: "already_have" };
+    if (!keptAside) return { kind: "already_have" };
+    // It lacks our branch: told our tip, so that its own fork choice can see both.
+    void this.o.tipAnnouncer?.announceTo(peer);
+    // A tip it announced (or said Hello with) at or below ours is no claim that its branch should win: nothing to count against it.
+    if (forkPeer !== undefined) return { kind: "losing_tip", peer };
+    return { kind: "fork_not_preferred", peer, ...heights.servedLosingBranch(peer, Date.now()), graceMs: this.o.losingBranchGraceMs };
   }
 
   /**
@@ -345,15 +356,17 @@ export class BatchWorker {
 
   /** Carries out the verdict on a batch's outcome: report, then ack, reassign or hand back. */
   private async settle(msg: JsMsg, batch: SyncBatch, outcome: BatchOutcome, progress: Progress): Promise<void> {
-    const v = verdict(outcome);
+    const forkPeer = forkPeerOf(batch);
+    const v = forkPeer === undefined ? verdict(outcome) : probeVerdict(verdict(outcome), msg.info.deliveryCount);
     const peer = "peer" in outcome ? outcome.peer : undefined;
     this.o.metrics.batches.inc({ result: outcome.kind });
     if (progress.rewound) this.o.metrics.forkFetches.inc({ result: outcome.kind });
-    const log = { peer_ip: peer ?? null, from: batch.fromHeight, count: batch.count, next: progress.next, result: outcome.kind, detail: v.detail };
+    const log = { peer_ip: peer ?? forkPeer ?? null, from: batch.fromHeight, count: batch.count, next: progress.next, result: outcome.kind, fork_probe: forkPeer !== undefined, detail: v.detail };
     switch (v.action) {
       case "ack":
         if (outcome.kind === "fork_too_deep") this.o.logger.error(log, "batch refused: fork too deep");
         if (outcome.kind === "no_peer") this.o.logger.info(log, "batch dropped: nobody in good standing claims it");
+        if (forkPeer !== undefined) this.o.logger.info(log, "fork probe done");
         if (v.offence !== undefined && peer !== undefined) this.report(peer, v.offence, v.detail);
         msg.ack();
         this.done++;
@@ -449,4 +462,9 @@ export class BatchWorker {
     this.o.logger.warn({ peer_ip: peer, kind: label, detail }, "peer offence reported");
     this.o.bus.publish(Subjects.offence, OffenceSchema, { ip: peer, kind, detail, atMs: BigInt(Date.now()) });
   }
+}
+
+/** The peer a fork probe batch asks (alone), or undefined for a batch of the plan. */
+function forkPeerOf(batch: SyncBatch): PeerIp | undefined {
+  return batch.forkPeer !== "" && isValidIp(batch.forkPeer) ? normalizeIp(batch.forkPeer) : undefined;
 }

@@ -10,6 +10,7 @@ import { BatchWorker } from "./batch-worker.js";
 import { BlockBuffer } from "./block-buffer.js";
 import { ClaimStanding } from "./claim-standing.js";
 import { ConnectedPeers } from "./connected-peers.js";
+import { ForkProbes } from "./fork-probes.js";
 import { SyncMetrics } from "./metrics.js";
 import { resolveChainSyncOptions, type ChainSyncOptions, type ResolvedChainSyncOptions } from "./options.js";
 import { PeerHeights } from "./peer-heights.js";
@@ -17,6 +18,7 @@ import { PlannerLease } from "./planner-lease.js";
 import { SyncProgress } from "./sync-progress.js";
 import { SyncWindow } from "./sync-window.js";
 import { syncServiceImpl } from "./sync-service.js";
+import { TipAnnouncer } from "./tip-announcer.js";
 import { TipTracker } from "./tip-tracker.js";
 import { openWorkQueue } from "./work-queue.js";
 
@@ -78,6 +80,9 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
     }
 
     const queue = await openWorkQueue(bus.connection, { ackWaitMs: o.ackWaitMs, maxPendingBatches: o.maxPendingBatches });
+    const forkProbes = new ForkProbes({ queue, store, tip, heights, metrics, logger, maxReorgDepth: o.network.maxReorgDepth, intervalMs: o.forkProbeIntervalMs });
+    cleanups.push(() => forkProbes.stop());
+    const tipAnnouncer = new TipAnnouncer({ bus, store, metrics, logger });
     const lease = new PlannerLease({ nc: bus.connection, workerId: o.workerId, ttlMs: o.leaseTtlMs, logger, metrics, onListenerError });
     const window = new SyncWindow({ batchSize: o.batchSize, minBatches: o.windowMinBatches, maxBatches: o.windowMaxBatches, progress });
     const planner = new BatchPlanner({
@@ -113,10 +118,13 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
         if (Buffer.from(t.genesisHash).toString("hex") === genesisHex) tip.update(t.height, t.hash);
       }),
       // Following: an announcement raises the peer's height; tip+1 is planned (and fetched) at once.
+      // One at or below our height that we do not hold may be a heavier branch: probed (the planner alone would never fetch it).
       bus.subscribe(Subjects.peerIn("new_block"), PeerMessageSchema, (m) => {
         const p = m.envelope?.payload;
         if (p?.case !== "newBlock" || !isValidIp(m.peerIp)) return;
-        heights.set(normalizeIp(m.peerIp), p.value.height);
+        const ip = normalizeIp(m.peerIp);
+        heights.set(ip, p.value.height);
+        if (lease.leader && p.value.height <= tip.height) void forkProbes.consider(ip, p.value.height, p.value.hash, p.value.header);
         planNow();
       }),
       // Another replica proved a claim unbacked: this one stops trusting it too (and does not report it again).
@@ -127,7 +135,15 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
     cleanups.push(() => subs.forEach((s) => s.unsubscribe()));
 
     // Who is connected: the gateway's state, read whole now, then followed.
-    const connected = new ConnectedPeers(heights, genesisHex, planNow);
+    const connected = new ConnectedPeers(heights, genesisHex, planNow, {
+      seen: (ip, height, hash) => {
+        if (lease.leader && height <= tip.height) void forkProbes.consider(ip, height, hash);
+      },
+      gone: (ip) => {
+        forkProbes.forget(ip);
+        tipAnnouncer.forget(ip);
+      },
+    });
     const gatewayState = await StateBucket.follow(bus, Buckets.connections);
     const watch = await gatewayState.watch({ decode: decodeGatewayState }, (change) => connected.apply(change));
     cleanups.push(() => watch.stop());
@@ -148,6 +164,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
       ackWaitMs: o.ackWaitMs,
       maxReorgDepth: o.network.maxReorgDepth,
       losingBranchGraceMs: o.losingBranchGraceMs,
+      tipAnnouncer,
       window,
     });
     await worker.start();

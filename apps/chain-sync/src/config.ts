@@ -13,6 +13,7 @@ export const chainSyncEnvSchema = {
   SYNC_WINDOW_MIN_BATCHES: int({ description: "The sync window (2 × the store's rate × one batch's fetch time, how far beyond our tip batches are planned) never below this many batches", default: D.windowMinBatches, min: 1 }),
   SYNC_WINDOW_MAX_BATCHES: int({ description: "Nor above this many", default: D.windowMaxBatches, min: 1 }),
   SYNC_LOSING_BRANCH_GRACE: durationMs({ description: "A peer serving only a branch our fork choice does not prefer is reported after 3 batches in a row and this long on one connection (a healed partition needs time)", default: D.losingBranchGraceMs, min: 1_000 }),
+  SYNC_FORK_PROBE_INTERVAL: durationMs({ description: "A peer's tip at or below our height that we do not hold is fetched from it for the fork choice (a heavier branch may be the shorter one) at most once per this per peer", default: D.forkProbeIntervalMs, min: 50 }),
   SYNC_UNBACKED_CLAIM_FOR: durationMs({ description: "A peer found claiming heights it cannot serve: its claims steer nothing for this long", default: D.unbackedClaimMs, min: 1_000 }),
   SYNC_CONCURRENCY: int({ description: "Batches one replica works on at once", default: D.concurrency, min: 2, max: 64 }),
   SYNC_MAX_BUFFERED_BLOCKS: int({ description: "Fetched blocks held waiting for the chain to reach them", default: D.maxBufferedBlocks, min: 1 }),

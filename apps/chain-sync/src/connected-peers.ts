@@ -21,6 +21,8 @@ export class ConnectedPeers {
     private readonly genesisHex: string,
     /** Something changed that the planner should look at. */
     private readonly onChange: () => void,
+    /** A new connection's peer and the tip its Hello names (a branch the sync by height may never fetch: see ForkProbes); and a peer gone. */
+    private readonly tips?: { seen(ip: PeerIp, height: number, hash: Uint8Array): void; gone(ip: PeerIp): void },
   ) {}
 
   apply(change: StateChange<GatewayStateValue>): void {
@@ -51,11 +53,13 @@ export class ConnectedPeers {
     if (held !== undefined && held !== s.connId) this.drop(ip);
     this.live.set(ip, s.connId);
     this.heights.set(ip, s.hello.bestHeight);
+    if (held !== s.connId) this.tips?.seen(ip, s.hello.bestHeight, s.hello.bestHash);
     this.onChange();
   }
 
   private drop(ip: PeerIp): void {
     this.live.delete(ip);
     this.heights.remove(ip);
+    this.tips?.gone(ip);
   }
 }

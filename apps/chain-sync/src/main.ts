@@ -25,6 +25,7 @@ await runMain("chain-sync", logger, async () =>
     windowMaxBatches: env.SYNC_WINDOW_MAX_BATCHES,
     unbackedClaimMs: env.SYNC_UNBACKED_CLAIM_FOR,
     losingBranchGraceMs: env.SYNC_LOSING_BRANCH_GRACE,
+    forkProbeIntervalMs: env.SYNC_FORK_PROBE_INTERVAL,
     concurrency: env.SYNC_CONCURRENCY,
     maxBufferedBlocks: env.SYNC_MAX_BUFFERED_BLOCKS,
     ackWaitMs: env.SYNC_ACK_WAIT,

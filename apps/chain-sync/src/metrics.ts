@@ -14,6 +14,8 @@ export class SyncMetrics {
   readonly workersSeen: Gauge;
   readonly bufferedBlocks: Gauge;
   readonly forkFetches: Counter<"result">;
+  readonly forkProbes: Counter<"result">;
+  readonly tipsAnnounced: Counter<"result">;
   readonly listenerErrors: Counter<"event">;
   readonly batchesRefused: Counter<"by">;
   readonly leaseRenewalFailures: Counter<"reason">;
@@ -51,6 +53,21 @@ export class SyncMetrics {
     this.workersSeen = new Gauge({ name: "timenet_sync_workers_seen", help: "chain-sync replicas heard from recently", registers: r });
     this.bufferedBlocks = new Gauge({ name: "timenet_sync_buffered_blocks", help: "Fetched blocks waiting for the chain to reach them", registers: r });
     this.forkFetches = new Counter({ name: "timenet_sync_fork_fetches_total", help: "Batches fetched back from below to a possible fork point, by the batch's outcome", labelNames: ["result"], registers: r });
+    this.forkProbes = new Counter({
+      name: "timenet_sync_fork_probes_total",
+      help: "Peers' tips at or below our height (announced, or in a Hello) looked at for a branch the sync by height would not fetch, by result (queued: fetched from that peer for the fork choice; known; deferred; ...)",
+      labelNames: ["result"],
+      registers: r,
+    });
+    this.tipsAnnounced = new Counter({
+      name: "timenet_sync_tips_announced_total",
+      help: "Our tip sent to a peer that served a branch our fork choice does not prefer, by result (sent, already_sent, store_failed, bus_failed)",
+      labelNames: ["result"],
+      registers: r,
+    });
+    // Shown at 0 from the start (dashboards), not "no data" until the first one.
+    this.forkProbes.inc({ result: "queued" }, 0);
+    this.tipsAnnounced.inc({ result: "sent" }, 0);
     this.listenerErrors = new Counter({ name: "timenet_sync_listener_errors_total", help: "Event listeners that threw (a bug; the emitter carried on), by event", labelNames: ["event"], registers: r });
     this.leaseRenewalFailures = new Counter({
       name: "timenet_sync_lease_renewal_failures_total",

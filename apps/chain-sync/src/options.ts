@@ -37,6 +37,12 @@ export interface ChainSyncOptions extends ServiceEndpointOptions {
    * for a while after a partition heals. Default 60 s.
    */
   losingBranchGraceMs?: number;
+  /**
+   * A peer's tip at or below our height that the store does not hold is
+   * fetched from it for the fork choice (a fork probe): at most once per this
+   * per peer. Default 1 s.
+   */
+  forkProbeIntervalMs?: number;
   /** Batches one replica works on at once. Default 4. */
   concurrency?: number;
   /** Blocks held in memory waiting for the chain to reach them, per replica. Default 4096. */
@@ -67,6 +73,7 @@ export const CHAIN_SYNC_DEFAULTS = {
   unbackedClaimMs: 10 * 60_000,
   maxStandingEntries: 4_096,
   losingBranchGraceMs: 60_000,
+  forkProbeIntervalMs: 1_000,
   concurrency: 4,
   maxBufferedBlocks: 4096,
   ackWaitMs: 30_000,

@@ -6,7 +6,7 @@ import { BlockStoreService, DialRequestSchema, GatewayService, PutResult, Subjec
 import { Bus } from "@timenet/bus";
 import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
 import { createLogger } from "@timenet/telemetry";
-import { blockHash, DEVNET, devnetProducerKey, loadNetwork, signBlock } from "@timenet/chain";
+import { blockHash, DEVNET, devnetProducerKey, earliestTimestampMs, loadNetwork, rankAt, signBlock, type NetworkParams } from "@timenet/chain";
 import { freePort, nodePoolOf, startNatsServer, startServiceProcess, tempDir, waitFor, type NatsServerHandle, type ServiceProcess } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
 import { startChainSync, type ChainSync } from "../src/chain-sync.js";
@@ -210,6 +210,27 @@ export function buildChain(parent: BlockHeader, count: number, o: { salt?: strin
     prev = block.header!;
   }
   return blocks;
+}
+
+/**
+ * A valid branch on `parent`: block i signed by devnet producer `producers[i]`
+ * at the earliest timestamp its rank allows (the first no earlier than
+ * `firstTimestampMs`), so the branch's fork-choice weight is chosen by the
+ * producers given: a run of one key weighs 1, a rotation 1 a block.
+ */
+export function signedBranch(parent: BlockHeader, producers: readonly number[], o: { salt: string; params?: NetworkParams; firstTimestampMs?: bigint }): Block[] {
+  const params = o.params ?? DEVNET;
+  const out: Block[] = [];
+  let p = parent;
+  for (const index of producers) {
+    const height = p.height + 1;
+    const earliest = earliestTimestampMs(p.timestampMs, rankAt(height, index, params), params);
+    const timestampMs = out.length === 0 && o.firstTimestampMs !== undefined && o.firstTimestampMs > earliest ? o.firstTimestampMs : earliest;
+    const block = signBlock({ height, prevHash: blockHash(p), timestampMs, txs: [Buffer.from(`${o.salt} ${height}`)] }, devnetProducerKey(index));
+    out.push(block);
+    p = block.header!;
+  }
+  return out;
 }
 
 /**

@@ -14,10 +14,10 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { blockHash, DEVNET, devnetProducerKey, earliestTimestampMs, hashHex, networkFileJson, rankAt, signBlock, withLimits } from "@timenet/chain";
+import { blockHash, DEVNET, devnetProducerKey, hashHex, networkFileJson, rankAt, signBlock, withLimits } from "@timenet/chain";
 import { ChainTipSchema, OffenceKind, OffenceSchema, PeerMessageSchema, SendToPeerSchema, Subjects, type Block, type BlockHeader } from "@timenet/proto";
 import { tempDir, waitFor } from "@timenet/testkit";
-import { buildChain, FAST, nodePool, putChain, startProducerProcess, waitHeight, type SyncNode } from "./harness.js";
+import { buildChain, FAST, nodePool, putChain, signedBranch, startProducerProcess, waitHeight, type SyncNode } from "./harness.js";
 
 const I = 300;
 // An early block is applied once it is at most this far ahead of the clock: well under an
@@ -36,16 +36,7 @@ after(async () => {
 
 /** Blocks signed by the rogue's key alone on `parent`, each at the earliest timestamp its turn allows. */
 function privateBranch(parent: BlockHeader, count: number, salt: string, params = NETWORK): Block[] {
-  const out: Block[] = [];
-  let p = parent;
-  for (let i = 0; i < count; i++) {
-    const height = p.height + 1;
-    const timestampMs = earliestTimestampMs(p.timestampMs, rankAt(height, ROGUE, params), params);
-    const block = signBlock({ height, prevHash: blockHash(p), timestampMs, txs: [Buffer.from(`${salt} ${height}`)] }, devnetProducerKey(ROGUE));
-    out.push(block);
-    p = block.header!;
-  }
-  return out;
+  return signedBranch(parent, new Array<number>(count).fill(ROGUE), { salt, params });
 }
 
 /**

@@ -8,7 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import { ConnectionStateSchema, DisconnectReason, GatewayRunSchema, OffenceKind, StateKeys } from "@timenet/proto";
 import { ConnectedPeers } from "../src/connected-peers.js";
 import type { BatchOutcome } from "../src/batch-outcome.js";
-import { verdict } from "../src/batch-verdict.js";
+import { FORK_PROBE_DELIVERIES, probeVerdict, verdict } from "../src/batch-verdict.js";
 import { BlockBuffer } from "../src/block-buffer.js";
 import { ClaimStanding } from "../src/claim-standing.js";
 import { PeerHeights } from "../src/peer-heights.js";
@@ -307,6 +307,23 @@ test("verdict: a losing branch is reported only after LOSING_BRANCH_TRIES batche
   assert.equal(offenceAt(40_000), undefined);
   assert.equal(offenceAt(60_000), undefined);
   assert.equal(offenceAt(60_001), OffenceKind.LOSING_BRANCH);
+});
+
+test("verdict of a fork probe: one peer's tip, never passed to another peer; offences still reported; handed back at most FORK_PROBE_DELIVERIES times; a losing tip blames nobody", () => {
+  const peer = ip("10.0.0.9");
+  const probe = (o: BatchOutcome, deliveries = 1) => probeVerdict(verdict(o), deliveries);
+  assert.deepEqual(probe({ kind: "losing_tip", peer }).action, "ack");
+  assert.equal((probe({ kind: "losing_tip", peer }) as { offence?: OffenceKind }).offence, undefined);
+  // What a plan's batch would give to another peer ends here; an invalid block is still the peer's offence.
+  const invalid = probe({ kind: "invalid", peer, height: 7, reason: "BAD_SIGNATURE", detail: "x" });
+  assert.deepEqual([invalid.action, (invalid as { offence?: OffenceKind }).offence], ["ack", OffenceKind.INVALID_BLOCK]);
+  const left = probe({ kind: "peer_left", peer, from: 7, detail: "gone" });
+  assert.deepEqual([left.action, (left as { offence?: OffenceKind }).offence], ["ack", undefined]);
+  assert.equal(probe({ kind: "does_not_link", peer, from: 7 }).action, "ack");
+  // Our side's trouble: handed back, a bounded number of times.
+  assert.equal(probe({ kind: "store_failed", detail: "down" }, 1).action, "hand_back");
+  assert.equal(probe({ kind: "store_failed", detail: "down" }, FORK_PROBE_DELIVERIES - 1).action, "hand_back");
+  assert.equal(probe({ kind: "store_failed", detail: "down" }, FORK_PROBE_DELIVERIES).action, "ack");
 });
 
 test("a batch larger than the buffer could never wait for its parent: refused at start with one line", () => {

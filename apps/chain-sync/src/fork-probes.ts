@@ -1,0 +1,171 @@
+import { status } from "@grpc/grpc-js";
+import { blockHash, bytesEqual, hashHex } from "@timenet/chain";
+import type { BlockHeader, BlockStoreService } from "@timenet/proto";
+import type { PeerIp } from "@timenet/net-address";
+import type { ServiceClient } from "@timenet/grpc";
+import type { Logger } from "@timenet/telemetry";
+import type { SyncMetrics } from "./metrics.js";
+import type { PeerHeights } from "./peer-heights.js";
+import type { TipTracker } from "./tip-tracker.js";
+import { publishBatch, type WorkQueue } from "./work-queue.js";
+
+/** What became of a peer's tip (an announcement, or the Hello of a new connection): the label of timenet_sync_fork_probes_total. */
+export type ForkProbeResult =
+  /** Above our tip: the planner fetches it, by height. */
+  | "above_our_tip"
+  | "our_tip"
+  /** So far below our tip that it could only fork at or below our final height: the store would refuse it. */
+  | "below_final"
+  /** The announced header is not the block announced (hash or height): nothing is fetched for it. */
+  | "bad_announcement"
+  /** The peer's claims are out of standing (see ClaimStanding): it steers nothing. */
+  | "not_credible"
+  /** The peer's last probe was less than the interval ago: this tip is looked at when it ends. */
+  | "deferred"
+  /** The store holds that block (on our chain or kept aside): its fork choice has decided already. */
+  | "known"
+  | "queued"
+  /** The same tip of the same peer was queued within the work queue's duplicate window. */
+  | "duplicate"
+  /** The work queue is at its bound: the tip is looked at again after the interval. */
+  | "refused"
+  | "store_failed";
+
+export interface ForkProbesOptions {
+  queue: WorkQueue;
+  store: ServiceClient<typeof BlockStoreService>;
+  tip: TipTracker;
+  heights: PeerHeights;
+  metrics: SyncMetrics;
+  logger: Logger;
+  maxReorgDepth: number;
+  /** A peer's tips are looked up and probed at most once per this; the latest one that came meanwhile is looked at when it ends. */
+  intervalMs: number;
+  /** Peers whose last probe is remembered (the least recent forgotten first). Default 1024. */
+  maxPeers?: number;
+}
+
+interface PeerProbe {
+  lastAt: number;
+  /** The latest tip that came within the interval, looked at when it ends. */
+  pending?: { height: number; hash: Uint8Array; header?: BlockHeader };
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * The fork choice prefers weight, not height, so a heavier branch can be the
+ * shorter one; the planner only fetches heights above our tip, and would
+ * never fetch it. Two honest nodes could then each hold the branch the other
+ * does not prefer, forever: the lighter one ahead never asks, the heavier one
+ * behind keeps being served a branch it refuses (seen on a testnet of two
+ * producers racing at the same rate).
+ *
+ * So a peer's tip at or below our height that the store does not hold is
+ * fetched from that peer alone (a fork probe batch: SyncBatch.fork_peer),
+ * back to where its chain meets ours, and the store's fork choice decides.
+ * Every node holding both branches then picks the same one. Bounded: one
+ * store lookup and at most one probe per peer per interval, only for tips
+ * above our final height, only from peers in good standing, only for a
+ * header that is the block announced. A liar's unknown tips cost one fetch
+ * per interval, and a fetch that proves nothing is what the worker already
+ * knows how to answer (invalid blocks are reported, no link costs nothing).
+ */
+export class ForkProbes {
+  private readonly peers = new Map<PeerIp, PeerProbe>();
+  private readonly maxPeers: number;
+  private stopped = false;
+
+  constructor(private readonly o: ForkProbesOptions) {
+    this.maxPeers = o.maxPeers ?? 1024;
+  }
+
+  /** A tip peer `ip` holds (announced in a NewBlock with its header, or in a new connection's Hello without). */
+  async consider(ip: PeerIp, height: number, hash: Uint8Array, header?: BlockHeader): Promise<ForkProbeResult> {
+    const result = await this.decide(ip, height, hash, header);
+    this.o.metrics.forkProbes.inc({ result });
+    if (result === "queued") this.o.logger.info({ peer_ip: ip, height, hash: hashHex(hash), our_height: this.o.tip.height }, "fork probe: a peer's tip at or below ours that we do not hold is fetched from it");
+    return result;
+  }
+
+  /** Forgets a peer (its connection ended): its deferred tip is dropped. */
+  forget(ip: PeerIp): void {
+    const p = this.peers.get(ip);
+    if (p?.timer) clearTimeout(p.timer);
+    this.peers.delete(ip);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const ip of [...this.peers.keys()]) this.forget(ip);
+  }
+
+  private async decide(ip: PeerIp, height: number, hash: Uint8Array, header: BlockHeader | undefined): Promise<ForkProbeResult> {
+    const { tip, heights, maxReorgDepth, intervalMs } = this.o;
+    if (height > tip.height) return "above_our_tip";
+    if (bytesEqual(hash, tip.hash)) return "our_tip";
+    // Its fork point is below `height`; at or below our final height the store refuses the branch.
+    if (height + maxReorgDepth <= tip.height) return "below_final";
+    if (hash.length !== 32) return "bad_announcement";
+    if (header !== undefined && (header.height !== height || !bytesEqual(blockHash(header), hash))) return "bad_announcement";
+    if ((heights.credibleOf(ip) ?? -1) < height) return "not_credible";
+    if (this.stopped) return "deferred";
+
+    const now = Date.now();
+    const p = this.peers.get(ip);
+    if (p && now - p.lastAt < intervalMs) {
+      // The latest tip wins: an older one the peer has moved on from is not worth a fetch.
+      p.pending = { height, hash, header };
+      p.timer ??= setTimeout(() => this.runDeferred(ip), p.lastAt + intervalMs - now);
+      return "deferred";
+    }
+    this.touch(ip, now);
+
+    try {
+      await this.o.store.getBlock({ by: { case: "hash", value: hash } }, { deadlineMs: 5_000 });
+      return "known";
+    } catch (err) {
+      if ((err as { code?: number }).code !== status.NOT_FOUND) {
+        this.o.logger.warn({ peer_ip: ip, err: (err as Error).message }, "fork probe: the block-store did not answer; the peer's next tip is looked at");
+        return "store_failed";
+      }
+    }
+    let queued;
+    try {
+      queued = await publishBatch(this.o.queue, { fromHeight: height, count: 1, plannedAtMs: BigInt(now), forkPeer: ip }, `fork:${ip}:${hashHex(hash)}`);
+    } catch (err) {
+      this.o.logger.warn({ peer_ip: ip, err: (err as Error).message }, "fork probe: the work queue did not take it; the peer's next tip is looked at");
+      return "refused";
+    }
+    if (queued === "refused") {
+      // Looked at again once the interval ends, unless a newer tip comes first.
+      const entry = this.peers.get(ip);
+      if (entry) {
+        entry.pending ??= { height, hash, header };
+        entry.timer ??= setTimeout(() => this.runDeferred(ip), intervalMs);
+      }
+      return "refused";
+    }
+    return queued;
+  }
+
+  private runDeferred(ip: PeerIp): void {
+    const p = this.peers.get(ip);
+    if (!p || this.stopped) return;
+    p.timer = undefined;
+    const pending = p.pending;
+    p.pending = undefined;
+    if (pending) void this.consider(ip, pending.height, pending.hash, pending.header);
+  }
+
+  /** Remembers the probe's time; the least recently probed peer is forgotten beyond the bound. */
+  private touch(ip: PeerIp, now: number): void {
+    const p = this.peers.get(ip) ?? { lastAt: now };
+    p.lastAt = now;
+    this.peers.delete(ip);
+    this.peers.set(ip, p);
+    if (this.peers.size > this.maxPeers) {
+      const oldest = this.peers.keys().next().value;
+      if (oldest !== undefined) this.forget(oldest);
+    }
+  }
+}
