@@ -77,7 +77,10 @@ interface WaitingPut {
  * for the put that ends at its parent: when that one comes, it is checked
  * and queued right behind it, as if it had come in order; else it is queued
  * as before and answered at its turn (parent_unknown, unless the parent came
- * meanwhile). Waiting puts count against `maxQueuedPuts`.
+ * meanwhile). A put waiting for a parent that becomes stored another way
+ * (inside a longer put, or an early block released from the hold) is
+ * queued as soon as it is (`releaseStored`), not when its wait ends.
+ * Waiting puts count against `maxQueuedPuts`.
  */
 export class ImportPipeline {
   private readonly queue: QueuedPut[] = [];
@@ -195,6 +198,25 @@ export class ImportPipeline {
     else this.waiting.set(parent, [w]);
   }
 
+  /**
+   * Queues every waiting put whose parent is stored by now, checked ahead:
+   * its parent came inside a longer put, or was released from the hold for
+   * early blocks (BlockStore.releaseDue), neither of which ends at it.
+   * Called after each write, and by the service after a release.
+   */
+  releaseStored(): void {
+    for (const [parent, puts] of [...this.waiting]) {
+      if (!this.store.hasBlock(Buffer.from(parent, "hex"))) continue;
+      this.waiting.delete(parent);
+      for (const w of puts) {
+        clearTimeout(w.timer);
+        this.metrics.putsReordered.inc({ outcome: "parent_stored" });
+        this.check(w.entry, w.bytes);
+        this.enqueue(w.entry);
+      }
+    }
+  }
+
   /** Its parent's put did not come in time: queued as a put whose parent is unknown, decided at its turn. */
   private waitedOut(w: WaitingPut): void {
     clearTimeout(w.timer);
@@ -237,6 +259,7 @@ export class ImportPipeline {
         if ("error" in o) ready[i]!.put.reject(o.error);
         else ready[i]!.put.resolve(o);
       }
+      if (this.waiting.size > 0) this.releaseStored();
       // Answers, gRPC and NATS get the loop between two writes.
       await new Promise((r) => setImmediate(r));
     }

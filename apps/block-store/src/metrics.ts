@@ -131,11 +131,11 @@ export class StoreMetrics {
     for (const outcome of ["parent_unknown", "verified"]) this.checksDeferred.inc({ outcome }, 0);
     this.putsReordered = new Counter({
       name: "timenet_store_puts_reordered_total",
-      help: "Puts that came before the put ending at their parent (puts sent together can arrive out of order) and waited up to STORE_PARENT_WAIT for it: parent_came (then checked and written right after it, as if in order) or waited_out (then answered at their turn as before)",
+      help: "Puts that came before the put ending at their parent (puts sent together can arrive out of order) and waited up to STORE_PARENT_WAIT for it: parent_came (then checked and written right after it, as if in order), parent_stored (the parent was stored another way: inside a longer put, or released from the hold; queued at once) or waited_out (then answered at their turn as before)",
       labelNames: ["outcome"],
       registers: r,
     });
-    for (const outcome of ["parent_came", "waited_out"]) this.putsReordered.inc({ outcome }, 0);
+    for (const outcome of ["parent_came", "parent_stored", "waited_out"]) this.putsReordered.inc({ outcome }, 0);
     this.serveWorkerRestarts = new Counter({
       name: "timenet_store_serve_worker_restarts_total",
       help: "Serving worker threads that ended unasked and were restarted, by reason: error (an uncaught error), exit (ended without one)",

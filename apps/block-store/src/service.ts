@@ -109,6 +109,8 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
       if (due === undefined) return;
       releaseTimer = setTimeout(() => {
         for (const outcome of store.releaseDue()) onPut(outcome);
+        // A put waiting for a parent that was held is not waiting for a put: it goes now.
+        importer.releaseStored();
         armRelease();
       }, Math.max(0, due - o.now()));
     };

@@ -285,6 +285,21 @@ describe("validation on worker threads", () => {
     await stopped;
   });
 
+  test("a put waiting for a parent that comes inside a longer put is queued as soon as that put is written, not when its wait ends", async () => {
+    const chain = buildChain(GENESIS, 60);
+    const par = await open("workers", undefined, undefined, 60_000);
+    const started = Date.now();
+    // Blocks 41..60 first: their parent, block 40, comes inside a put of 1..50, which ends at 50, not at 40.
+    const waiting = par.importer.put(chain.slice(40, 60));
+    const longer = await par.importer.put(chain.slice(0, 50));
+    assert.equal(longer.result, PutResult.APPLIED);
+    const released = await waiting;
+    assert.deepEqual([released.result, released.applied, par.store.tip.height], [PutResult.APPLIED, 10, 60]);
+    assert.ok(Date.now() - started < 10_000, "answered after the longer put, not after its 60 s wait");
+    const reordered = async (outcome: string) => (await par.metrics.putsReordered.get()).values.find((v) => v.labels.outcome === outcome)?.value;
+    assert.deepEqual([await reordered("parent_stored"), await reordered("waited_out")], [1, 0]);
+  });
+
   test("puts that queue for the writer are written in one transaction each group, with the outcomes and chain of one put at a time", async () => {
     const chain = buildChain(GENESIS, 150);
     const runs = batches(chain, 30);
