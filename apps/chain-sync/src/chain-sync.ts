@@ -83,6 +83,8 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
     const forkProbes = new ForkProbes({ queue, store, tip, heights, metrics, logger, maxReorgDepth: o.network.maxReorgDepth, intervalMs: o.forkProbeIntervalMs });
     cleanups.push(() => forkProbes.stop());
     const tipAnnouncer = new TipAnnouncer({ bus, store, metrics, logger });
+    // Every replica looks at the tips it hears (no lease needed: the work queue drops a probe queued twice).
+    tip.on("advanced", () => forkProbes.onTipMoved());
     const lease = new PlannerLease({ nc: bus.connection, workerId: o.workerId, ttlMs: o.leaseTtlMs, logger, metrics, onListenerError });
     const window = new SyncWindow({ batchSize: o.batchSize, minBatches: o.windowMinBatches, maxBatches: o.windowMaxBatches, progress });
     const planner = new BatchPlanner({
@@ -124,7 +126,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
         if (p?.case !== "newBlock" || !isValidIp(m.peerIp)) return;
         const ip = normalizeIp(m.peerIp);
         heights.set(ip, p.value.height);
-        if (lease.leader && p.value.height <= tip.height) void forkProbes.consider(ip, p.value.height, p.value.hash, p.value.header);
+        void forkProbes.consider(ip, p.value.height, p.value.hash, p.value.header);
         planNow();
       }),
       // Another replica proved a claim unbacked: this one stops trusting it too (and does not report it again).
@@ -136,9 +138,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
 
     // Who is connected: the gateway's state, read whole now, then followed.
     const connected = new ConnectedPeers(heights, genesisHex, planNow, {
-      seen: (ip, height, hash) => {
-        if (lease.leader && height <= tip.height) void forkProbes.consider(ip, height, hash);
-      },
+      seen: (ip, height, hash) => void forkProbes.consider(ip, height, hash),
       gone: (ip) => {
         forkProbes.forget(ip);
         tipAnnouncer.forget(ip);

@@ -7,11 +7,12 @@ import type { Logger } from "@timenet/telemetry";
 import type { SyncMetrics } from "./metrics.js";
 import type { PeerHeights } from "./peer-heights.js";
 import type { TipTracker } from "./tip-tracker.js";
+import { rememberRecent } from "./recent-map.js";
 import { publishBatch, type WorkQueue } from "./work-queue.js";
 
 /** What became of a peer's tip (an announcement, or the Hello of a new connection): the label of timenet_sync_fork_probes_total. */
 export type ForkProbeResult =
-  /** Above our tip: the planner fetches it, by height. */
+  /** Above our tip: the planner fetches it, by height; looked at again once our tip reaches its height (we may have got there on another branch). */
   | "above_our_tip"
   | "our_tip"
   /** So far below our tip that it could only fork at or below our final height: the store would refuse it. */
@@ -45,10 +46,16 @@ export interface ForkProbesOptions {
   maxPeers?: number;
 }
 
+interface PeerTip {
+  height: number;
+  hash: Uint8Array;
+  header?: BlockHeader;
+}
+
 interface PeerProbe {
   lastAt: number;
   /** The latest tip that came within the interval, looked at when it ends. */
-  pending?: { height: number; hash: Uint8Array; header?: BlockHeader };
+  pending?: PeerTip;
   timer?: NodeJS.Timeout;
 }
 
@@ -63,7 +70,10 @@ interface PeerProbe {
  * So a peer's tip at or below our height that the store does not hold is
  * fetched from that peer alone (a fork probe batch: SyncBatch.fork_peer),
  * back to where its chain meets ours, and the store's fork choice decides.
- * Every node holding both branches then picks the same one. Bounded: one
+ * Every node holding both branches then picks the same one. A tip named
+ * above ours is the planner's, but is looked at again once our tip reaches
+ * its height: we may have got there on another branch, and the planner's
+ * batch for it then ends "already have" by height alone. Bounded: one
  * store lookup and at most one probe per peer per interval, only for tips
  * above our final height, only from peers in good standing, only for a
  * header that is the block announced. A liar's unknown tips cost one fetch
@@ -72,6 +82,8 @@ interface PeerProbe {
  */
 export class ForkProbes {
   private readonly peers = new Map<PeerIp, PeerProbe>();
+  /** Each peer's latest tip above ours, looked at again when our tip gets there (onTipMoved). */
+  private readonly ahead = new Map<PeerIp, PeerTip>();
   private readonly maxPeers: number;
   private stopped = false;
 
@@ -87,21 +99,35 @@ export class ForkProbes {
     return result;
   }
 
+  /** Our tip moved (grew, or switched): the peers' tips it reached are looked at as tips at or below ours. */
+  onTipMoved(): void {
+    for (const [ip, t] of [...this.ahead]) {
+      if (t.height > this.o.tip.height) continue;
+      this.ahead.delete(ip);
+      void this.consider(ip, t.height, t.hash, t.header);
+    }
+  }
+
   /** Forgets a peer (its connection ended): its deferred tip is dropped. */
   forget(ip: PeerIp): void {
     const p = this.peers.get(ip);
     if (p?.timer) clearTimeout(p.timer);
     this.peers.delete(ip);
+    this.ahead.delete(ip);
   }
 
   stop(): void {
     this.stopped = true;
     for (const ip of [...this.peers.keys()]) this.forget(ip);
+    this.ahead.clear();
   }
 
   private async decide(ip: PeerIp, height: number, hash: Uint8Array, header: BlockHeader | undefined): Promise<ForkProbeResult> {
     const { tip, heights, maxReorgDepth, intervalMs } = this.o;
-    if (height > tip.height) return "above_our_tip";
+    if (height > tip.height) {
+      if (!this.stopped) rememberRecent(this.ahead, ip, { height, hash, header }, this.maxPeers);
+      return "above_our_tip";
+    }
     if (bytesEqual(hash, tip.hash)) return "our_tip";
     // Its fork point is below `height`; at or below our final height the store refuses the branch.
     if (height + maxReorgDepth <= tip.height) return "below_final";
@@ -161,11 +187,7 @@ export class ForkProbes {
   private touch(ip: PeerIp, now: number): void {
     const p = this.peers.get(ip) ?? { lastAt: now };
     p.lastAt = now;
-    this.peers.delete(ip);
-    this.peers.set(ip, p);
-    if (this.peers.size > this.maxPeers) {
-      const oldest = this.peers.keys().next().value;
-      if (oldest !== undefined) this.forget(oldest);
-    }
+    const evicted = rememberRecent(this.peers, ip, p, this.maxPeers);
+    if (evicted?.timer) clearTimeout(evicted.timer);
   }
 }

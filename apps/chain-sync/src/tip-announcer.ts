@@ -5,6 +5,7 @@ import type { Bus } from "@timenet/bus";
 import type { ServiceClient } from "@timenet/grpc";
 import type { Logger } from "@timenet/telemetry";
 import type { SyncMetrics } from "./metrics.js";
+import { rememberRecent } from "./recent-map.js";
 
 export interface TipAnnouncerOptions {
   bus: Bus;
@@ -42,9 +43,7 @@ export class TipAnnouncer {
     if (!tip?.header) return void this.o.metrics.tipsAnnounced.inc({ result: "store_failed" });
     const hex = hashHex(tip.hash);
     if (this.sent.get(ip) === hex) return void this.o.metrics.tipsAnnounced.inc({ result: "already_sent" });
-    this.sent.delete(ip);
-    this.sent.set(ip, hex);
-    if (this.sent.size > this.maxPeers) this.sent.delete(this.sent.keys().next().value!);
+    rememberRecent(this.sent, ip, hex, this.maxPeers);
     const ok = this.o.bus.publish(Subjects.peerOutSend, SendToPeerSchema, {
       peerIp: ip,
       envelope: { payload: { case: "newBlock", value: { height: tip.height, hash: tip.hash, header: tip.header } } },
