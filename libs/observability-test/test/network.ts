@@ -18,9 +18,9 @@
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { BlockStoreService, GatewayService, PutResult } from "@timenet/proto";
+import { BlockStoreService, GatewayService, PutResult, type BlockHeader } from "@timenet/proto";
 import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
-import { blockHash, DEVNET, devnetProducerKey, networkFileJson, signBlock, withLimits } from "@timenet/chain";
+import { blockHash, DEVNET, devnetProducerKey, earliestTimestampMs, loadNetwork, networkFileJson, rankAt, signBlock, withLimits } from "@timenet/chain";
 import { freePort, skewedClockEnv, startNatsServer, startServiceProcess, tempDir, waitFor, type ServiceProcess } from "@timenet/testkit";
 import { startNatsWithConfig } from "../src/nats.js";
 
@@ -209,7 +209,7 @@ export async function planTestNetwork(): Promise<TestNetwork> {
         startGateway(intruder, [], { GENESIS_HASH: "ab".repeat(32) }),
         startStore(h1),
         startStore(h2),
-        startStore(h3, { NETWORK: fastShallow }).then(() => forkAway(h3, FAST.blockIntervalMs)),
+        startStore(h3, { NETWORK: fastShallow }),
       ]);
       await Promise.all([startGateway(h1, [h2, h3, intruder]), startGateway(h2, [h1, h3])]);
       await Promise.all([
@@ -222,6 +222,7 @@ export async function planTestNetwork(): Promise<TestNetwork> {
       // host-3 joins only once host-1 and host-2 are past its fork, so that
       // neither of them could take its 2-block branch for the longer chain.
       await waitFor(async () => (await h1.height()) >= 4 && (await h2.height()) >= 4, { timeoutMs: 30_000, intervalMs: 100, message: "host-1 and host-2 at height 4" });
+      await forkAway(h3, h1, fastShallow);
       // A host whose clock is wrong (its gateway only; the store and
       // chain-sync keep the right time, so that the chain scenario stays).
       await startGateway(h3, [h1, h2], { ...skewedClockEnv(-20_000), CLOCK_MIN_PEERS: "1" });
@@ -241,19 +242,29 @@ export async function planTestNetwork(): Promise<TestNetwork> {
 /**
  * host-3's own chain before it meets anyone: a block by a key that is not a
  * producer (refused: a validation failure), then a valid 2-block branch from
- * genesis that no one else has.
+ * genesis that no one else has and that host-1 and host-2 do not prefer
+ * either (they probe it: a tip below theirs may be a heavier branch). Both
+ * blocks are key 0's, like host-1's whole chain, so both branches weigh 1
+ * and their first blocks have the same rank; the fork choice's last rule, the
+ * lower hash of the first block, must be host-1's, so host-3's is ground
+ * until its hash is higher.
  */
-async function forkAway(host: Host, intervalMs: number): Promise<void> {
-  const genesis = DEVNET.genesis.header!;
-  const now = BigInt(Date.now() - 5_000);
-  const at = now > genesis.timestampMs ? now : genesis.timestampMs + 1n;
-  const make = (height: number, prev: Uint8Array, keyIndex: number) =>
-    signBlock({ height, prevHash: prev, timestampMs: at + BigInt(height * intervalMs), txs: [Buffer.from(`${host.name} branch ${height}`)] }, devnetProducerKey(keyIndex));
-  const stranger = make(1, blockHash(genesis), 7);
+async function forkAway(host: Host, producer: Host, networkFile: string): Promise<void> {
+  const params = loadNetwork(networkFile);
+  const genesis = params.genesis.header!;
+  const theirs = blockHash((await producer.store.getBlock({ by: { case: "height", value: 1 } }, { deadlineMs: 5_000 })).block!.header!);
+  const at = BigInt(Date.now() - 5_000);
+  const make = (height: number, parent: BlockHeader, keyIndex: number, salt: number) => {
+    const earliest = earliestTimestampMs(parent.timestampMs, rankAt(height, keyIndex, params), params);
+    const timestampMs = height === 1 && at > earliest ? at : earliest;
+    return signBlock({ height, prevHash: blockHash(parent), timestampMs, txs: [Buffer.from(`${host.name} branch ${height} ${salt}`)] }, devnetProducerKey(keyIndex));
+  };
+  const stranger = signBlock({ height: 1, prevHash: blockHash(genesis), timestampMs: at, txs: [Buffer.from(`${host.name} stranger`)] }, devnetProducerKey(7));
   const refused = await host.store.putBlocks({ blocks: [stranger] }, { deadlineMs: 5_000 });
   if (refused.result !== PutResult.INVALID) throw new Error(`${host.name}: a block by a non-producer was not refused: ${PutResult[refused.result]}`);
-  const b1 = make(1, blockHash(genesis), 1);
-  const b2 = make(2, blockHash(b1.header!), 2);
+  let b1 = make(1, genesis, 0, 0);
+  for (let salt = 1; Buffer.compare(blockHash(b1.header!), theirs) <= 0; salt++) b1 = make(1, genesis, 0, salt);
+  const b2 = make(2, b1.header!, 0, 0);
   const put = await host.store.putBlocks({ blocks: [b1, b2] }, { deadlineMs: 5_000 });
   if (put.result !== PutResult.APPLIED) throw new Error(`${host.name}: its branch was not applied: ${PutResult[put.result]} ${put.detail}`);
 }
