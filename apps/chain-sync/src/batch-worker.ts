@@ -29,6 +29,7 @@ import { getBlocks } from "./get-blocks.js";
 import type { SyncMetrics } from "./metrics.js";
 import type { PeerHeights } from "./peer-heights.js";
 import type { SyncWindow } from "./sync-window.js";
+import type { ForkProbes } from "./fork-probes.js";
 import type { TipAnnouncer } from "./tip-announcer.js";
 import type { TipTracker } from "./tip-tracker.js";
 import { publishBatch, type WorkQueue } from "./work-queue.js";
@@ -53,6 +54,8 @@ export interface BatchWorkerOptions {
   window?: SyncWindow;
   /** Sends our tip to a peer that served a branch we do not prefer (it lacks ours). */
   tipAnnouncer?: TipAnnouncer;
+  /** Told how each fork probe ended (a probe that brings nothing stretches that peer's interval). */
+  forkProbes?: ForkProbes;
 }
 
 /** Pause before a batch that every peer failed starts over with all of them. */
@@ -358,6 +361,7 @@ export class BatchWorker {
   private async settle(msg: JsMsg, batch: SyncBatch, outcome: BatchOutcome, progress: Progress): Promise<void> {
     const forkPeer = forkPeerOf(batch);
     const v = forkPeer === undefined ? verdict(outcome) : probeVerdict(verdict(outcome), msg.info.deliveryCount);
+    if (forkPeer !== undefined && v.action === "ack") this.o.forkProbes?.probeDone(forkPeer, outcome.kind === "applied");
     const peer = "peer" in outcome ? outcome.peer : undefined;
     this.o.metrics.batches.inc({ result: outcome.kind });
     if (progress.rewound) this.o.metrics.forkFetches.inc({ result: outcome.kind });

@@ -165,6 +165,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
       maxReorgDepth: o.network.maxReorgDepth,
       losingBranchGraceMs: o.losingBranchGraceMs,
       tipAnnouncer,
+      forkProbes,
       window,
     });
     await worker.start();

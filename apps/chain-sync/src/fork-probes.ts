@@ -40,7 +40,12 @@ export interface ForkProbesOptions {
   metrics: SyncMetrics;
   logger: Logger;
   maxReorgDepth: number;
-  /** A peer's tips are looked up and probed at most once per this; the latest one that came meanwhile is looked at when it ends. */
+  /**
+   * A peer's tips are looked up and probed at most once per this; the latest
+   * one that came meanwhile is looked at when it ends. Each probe that brings
+   * no branch we switch to doubles that peer's interval, up to
+   * FORK_PROBE_MAX_BACKOFF times this; one that does resets it.
+   */
   intervalMs: number;
   /** Peers whose last probe is remembered (the least recent forgotten first). Default 1024. */
   maxPeers?: number;
@@ -52,8 +57,18 @@ interface PeerTip {
   header?: BlockHeader;
 }
 
+/**
+ * A peer's probes that bring nothing stretch its interval up to this many
+ * times the base: a liar that answers a probe with a block that does not
+ * link, then with our own chain's blocks, makes the store verify up to twice
+ * max_reorg_depth signatures for nothing, and is never an offence.
+ */
+export const FORK_PROBE_MAX_BACKOFF = 16;
+
 interface PeerProbe {
   lastAt: number;
+  /** This peer's interval now: the base, doubled by each probe that brought nothing. */
+  intervalMs: number;
   /** The latest tip that came within the interval, looked at when it ends. */
   pending?: PeerTip;
   timer?: NodeJS.Timeout;
@@ -99,6 +114,13 @@ export class ForkProbes {
     return result;
   }
 
+  /** A probe of this peer ended (in this replica): one that brought a branch we switched to resets its interval, any other doubles it. */
+  probeDone(ip: PeerIp, switched: boolean): void {
+    const p = this.peers.get(ip);
+    if (!p) return;
+    p.intervalMs = switched ? this.o.intervalMs : Math.min(p.intervalMs * 2, this.o.intervalMs * FORK_PROBE_MAX_BACKOFF);
+  }
+
   /** Our tip moved (grew, or switched): the peers' tips it reached are looked at as tips at or below ours. */
   onTipMoved(): void {
     for (const [ip, t] of [...this.ahead]) {
@@ -108,22 +130,30 @@ export class ForkProbes {
     }
   }
 
-  /** Forgets a peer (its connection ended): its deferred tip is dropped. */
+  /**
+   * A peer's connection ended: its deferred and remembered tips are dropped.
+   * Its last probe time and interval are kept (bounded by maxPeers), so a
+   * reconnect does not undo a backoff.
+   */
   forget(ip: PeerIp): void {
     const p = this.peers.get(ip);
     if (p?.timer) clearTimeout(p.timer);
-    this.peers.delete(ip);
+    if (p) {
+      p.timer = undefined;
+      p.pending = undefined;
+    }
     this.ahead.delete(ip);
   }
 
   stop(): void {
     this.stopped = true;
     for (const ip of [...this.peers.keys()]) this.forget(ip);
+    this.peers.clear();
     this.ahead.clear();
   }
 
   private async decide(ip: PeerIp, height: number, hash: Uint8Array, header: BlockHeader | undefined): Promise<ForkProbeResult> {
-    const { tip, heights, maxReorgDepth, intervalMs } = this.o;
+    const { tip, heights, maxReorgDepth } = this.o;
     if (height > tip.height) {
       if (!this.stopped) rememberRecent(this.ahead, ip, { height, hash, header }, this.maxPeers);
       return "above_our_tip";
@@ -138,10 +168,10 @@ export class ForkProbes {
 
     const now = Date.now();
     const p = this.peers.get(ip);
-    if (p && now - p.lastAt < intervalMs) {
+    if (p && now - p.lastAt < p.intervalMs) {
       // The latest tip wins: an older one the peer has moved on from is not worth a fetch.
       p.pending = { height, hash, header };
-      p.timer ??= setTimeout(() => this.runDeferred(ip), p.lastAt + intervalMs - now);
+      p.timer ??= setTimeout(() => this.runDeferred(ip), p.lastAt + p.intervalMs - now);
       return "deferred";
     }
     this.touch(ip, now);
@@ -167,7 +197,7 @@ export class ForkProbes {
       const entry = this.peers.get(ip);
       if (entry) {
         entry.pending ??= { height, hash, header };
-        entry.timer ??= setTimeout(() => this.runDeferred(ip), intervalMs);
+        entry.timer ??= setTimeout(() => this.runDeferred(ip), entry.intervalMs);
       }
       return "refused";
     }
@@ -185,7 +215,7 @@ export class ForkProbes {
 
   /** Remembers the probe's time; the least recently probed peer is forgotten beyond the bound. */
   private touch(ip: PeerIp, now: number): void {
-    const p = this.peers.get(ip) ?? { lastAt: now };
+    const p = this.peers.get(ip) ?? { lastAt: now, intervalMs: this.o.intervalMs };
     p.lastAt = now;
     const evicted = rememberRecent(this.peers, ip, p, this.maxPeers);
     if (evicted?.timer) clearTimeout(evicted.timer);

@@ -6,15 +6,16 @@
 // node, served the lighter branch again and again, reported it LOSING_BRANCH
 // (a slow-clock CI run: two producers racing at the same rate stayed split).
 // Then a peer announcing tips we do not hold as fast as the gateway lets it:
-// one fetch per peer per interval, and the honest chain goes on.
+// one fetch per peer per interval, stretched while its fetches bring nothing,
+// and the honest chain goes on.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { blockHash, DEVNET, hashHex, networkFileJson, withLimits } from "@timenet/chain";
-import { BlockHeaderSchema, BroadcastSchema, OffenceSchema, PeerMessageSchema, PutResult, Subjects, type Block } from "@timenet/proto";
+import { blockHash, DEVNET, devnetProducerKey, hashHex, networkFileJson, signBlock, withLimits } from "@timenet/chain";
+import { BlockHeaderSchema, BroadcastSchema, OffenceSchema, PeerMessageSchema, PutResult, SendToPeerSchema, Subjects, type Block } from "@timenet/proto";
 import { tempDir, waitFor } from "@timenet/testkit";
 import type { ChainSync } from "../src/chain-sync.js";
 import { FAST, nodePool, putChain, signedBranch, type SyncNode } from "./harness.js";
@@ -125,20 +126,33 @@ describe("a heavier branch that is not the longer one", () => {
 });
 
 describe("a peer announcing tips we do not hold, as fast as the gateway lets it", () => {
-  test("costs one fetch per interval; malformed announcements none; the honest chain goes on and the honest peer is not reported", async (t) => {
+  test("costs one fetch per interval, doubled by each fetch that brings nothing; malformed announcements none; the honest chain goes on and the honest peer is not reported", async (t) => {
     const { prefix, heavier } = branches();
     const chain = [...prefix, ...heavier];
     const nodes = await Promise.all([204, 205, 206].map(async (k) => node(k, { network: await network() })));
     const [p, c, l] = nodes as [SyncNode, SyncNode, SyncNode];
     const offences = watchOffences([p, c]);
     for (const n of nodes) await putChain(n, chain);
+    // l's answers are the test's: a probe's question (its tip's height) gets a signed block whose parent nobody has, and
+    // the question from below that follows gets our own chain's blocks short of the tip. So each probe makes c's store
+    // verify those and ends "does not link": no offence, and the most a probe can cost without a producer key.
+    await l.storeProcess.stop();
+    const asked: number[] = [];
+    l.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => {
+      if (m.peerIp !== c.ip) return;
+      asked.push(Date.now());
+      const q = m.envelope!.payload.value as { fromHeight: number; count: number };
+      const blocks =
+        q.fromHeight >= chain.length
+          ? [signBlock({ height: q.fromHeight, prevHash: randomBytes(32), timestampMs: BigInt(Date.now() - 1_000), txs: [randomBytes(8)] }, devnetProducerKey(q.fromHeight % 3))]
+          : chain.slice(q.fromHeight - 1, chain.length - 1);
+      l.bus.publish(Subjects.peerOutSend, SendToPeerSchema, { peerIp: m.peerIp, connId: m.connId, envelope: { requestId: m.envelope!.requestId, payload: { case: "blocks", value: { blocks } } } });
+    });
+    await l.bus.flush();
     const sc = await c.startSync(FAST);
     await waitFor(() => sc.isPlanner(), { message: "c's replica plans" });
     await linked(c, p);
     await linked(c, l);
-    // Every GetBlocks c sends to l (l's own store answers it from the honest chain).
-    const asked: number[] = [];
-    l.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => void (m.peerIp === c.ip && asked.push(Date.now())));
 
     // 100 announcements a second for 4 s (the gateway's gossip limit is 200/s): at c's height, each a block nobody has;
     // one in two with a header that is not the block announced.
@@ -170,10 +184,12 @@ describe("a peer announcing tips we do not hold, as fast as the gateway lets it"
     const during = asked.filter((at) => at <= floodEnded + 2_000).length;
     t.diagnostic(`${sent} announcements: ${bad} malformed, ${queued} probed, ${during} GetBlocks to the liar`);
     assert.ok(bad >= 1, "malformed announcements were seen and fetched nothing");
-    // One probe a second (SYNC_FORK_PROBE_INTERVAL), each one GetBlocks (its block is ours: nothing more), plus the last deferred one.
-    const bound = Math.ceil(floodMs / 1_000) + 2;
+    // At most one probe per SYNC_FORK_PROBE_INTERVAL (1 s), and each probe that brings nothing doubles it: probes at
+    // 0, 2 and 6 s (the last, the latest tip deferred), three GetBlocks each (the tip, from below, the tip again).
+    // Without the backoff: 5 or 6.
+    const bound = 4;
     assert.ok(queued >= 1 && queued <= bound, `${queued} probes, at most ${bound}`);
-    assert.ok(during <= 2 * bound, `${during} GetBlocks to the liar, at most ${2 * bound}`);
+    assert.ok(during >= 3 && during <= 3 * bound, `${during} GetBlocks to the liar, at most ${3 * bound}`);
     assert.ok((await c.gatewayGrpc.listConnections({})).connections.some((x) => x.ip === p.ip), "c still linked to p");
     assert.deepEqual(
       offences.filter((o) => o.includes(`reports ${p.ip}:`)),
