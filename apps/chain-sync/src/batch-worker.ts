@@ -23,7 +23,7 @@ import type { ServiceClient } from "@timenet/grpc";
 import type { Logger } from "@timenet/telemetry";
 import type { BatchOutcome, FetchFailure } from "./batch-outcome.js";
 import { pause, STOPPED, unlessAborted } from "./abortable.js";
-import { probeVerdict, verdict } from "./batch-verdict.js";
+import { FORK_PROBE_DELIVERIES, probeVerdict, verdict } from "./batch-verdict.js";
 import type { BlockBuffer } from "./block-buffer.js";
 import { getBlocks } from "./get-blocks.js";
 import type { SyncMetrics } from "./metrics.js";
@@ -89,6 +89,14 @@ const BUSY_BACKOFF_MS = 50;
 const MAX_STORE_BUSY_TRIES = 20;
 const STORE_BUSY_BACKOFF_MS = 25;
 
+/**
+ * Fork probes run beside the plan's batches, never in their slots (strangers
+ * that announce tips and never answer must not hold up the sync): at most
+ * this many at once in a replica, each question at most PROBE_REQUEST_TIMEOUT_MS.
+ */
+const MAX_PROBES_IN_FLIGHT = 2;
+const PROBE_REQUEST_TIMEOUT_MS = 3_000;
+
 /** A pull for one batch waits this long on an empty queue before asking again (JetStream's minimum). */
 const PULL_EXPIRES_MS = 1_000;
 
@@ -115,6 +123,8 @@ export class BatchWorker {
   private readonly active = new Set<Promise<void>>();
   /** Batches parked ahead of the tip: their blocks fetched and held in the buffer, their slot given to the next batch. */
   private parked = 0;
+  /** Fork probes running (they count as parked: beside the plan's batches). */
+  private probing = 0;
   /** Wakes the consumer loop when a slot frees (a batch ends or parks). */
   private slotFreed: (() => void) | undefined;
   done = 0;
@@ -198,6 +208,20 @@ export class BatchWorker {
       msg.term("undecodable batch");
       return;
     }
+    const probe = forkPeerOf(batch) !== undefined;
+    if (probe && this.probing >= MAX_PROBES_IN_FLIGHT) {
+      // Its own slots are taken: later (another replica may take it), or dropped after a few tries.
+      this.o.metrics.batches.inc({ result: "probe_slots_busy" });
+      if (msg.info.deliveryCount >= FORK_PROBE_DELIVERIES) msg.ack();
+      else msg.nak(500);
+      return;
+    }
+    if (probe) {
+      this.probing++;
+      // Beside the plan's batches: it holds none of their slots.
+      this.parked++;
+      this.wake();
+    }
     this.inFlight++;
     const started = performance.now();
     try {
@@ -207,6 +231,10 @@ export class BatchWorker {
       this.o.metrics.batchLatency.observe((performance.now() - started) / 1000);
     } finally {
       this.inFlight--;
+      if (probe) {
+        this.probing--;
+        this.parked--;
+      }
     }
   }
 
@@ -242,7 +270,8 @@ export class BatchWorker {
       const probe = end > Math.max(tip.height, heights.standing.backedOf(peer));
       heights.asking(peer);
       const askedAt = performance.now();
-      const fetched = await getBlocks(this.o.bus, peer, next, end - next + 1, this.o.requestTimeoutMs, signal);
+      const timeoutMs = forkPeer === undefined ? this.o.requestTimeoutMs : Math.min(this.o.requestTimeoutMs, PROBE_REQUEST_TIMEOUT_MS);
+      const fetched = await getBlocks(this.o.bus, peer, next, end - next + 1, timeoutMs, signal);
       const tookMs = performance.now() - askedAt;
       heights.answered(peer, fetched.kind === "blocks" ? fetched.blocks.length : 0, tookMs);
       if (fetched.kind === "blocks") this.o.window?.fetched(tookMs, fetched.blocks.length);
@@ -361,7 +390,8 @@ export class BatchWorker {
   private async settle(msg: JsMsg, batch: SyncBatch, outcome: BatchOutcome, progress: Progress): Promise<void> {
     const forkPeer = forkPeerOf(batch);
     const v = forkPeer === undefined ? verdict(outcome) : probeVerdict(verdict(outcome), msg.info.deliveryCount);
-    if (forkPeer !== undefined && v.action === "ack") this.o.forkProbes?.probeDone(forkPeer, outcome.kind === "applied");
+    // A probe that brought a branch (we switched to it, or keep it aside) was worth it; any other stretches the peer's interval.
+    if (forkPeer !== undefined && v.action === "ack") this.o.forkProbes?.probeDone(forkPeer, outcome.kind === "applied" || outcome.kind === "losing_tip");
     const peer = "peer" in outcome ? outcome.peer : undefined;
     this.o.metrics.batches.inc({ result: outcome.kind });
     if (progress.rewound) this.o.metrics.forkFetches.inc({ result: outcome.kind });

@@ -21,8 +21,10 @@ export type ForkProbeResult =
   | "bad_announcement"
   /** The peer's claims are out of standing (see ClaimStanding): it steers nothing. */
   | "not_credible"
-  /** The peer's last probe was less than the interval ago: this tip is looked at when it ends. */
+  /** The peer's last probe was less than its interval ago: this tip is looked at when it ends. */
   | "deferred"
+  /** MAX_LOOKUPS_PER_INTERVAL tips of any peers were looked up this interval: this one is looked at in the next. */
+  | "deferred_all"
   /** The store holds that block (on our chain or kept aside): its fork choice has decided already. */
   | "known"
   | "queued"
@@ -65,6 +67,9 @@ interface PeerTip {
  */
 export const FORK_PROBE_MAX_BACKOFF = 16;
 
+/** Store lookups (each a possible probe) per base interval, all peers together, in one replica. */
+export const MAX_LOOKUPS_PER_INTERVAL = 4;
+
 interface PeerProbe {
   lastAt: number;
   /** This peer's interval now: the base, doubled by each probe that brought nothing. */
@@ -101,6 +106,9 @@ export class ForkProbes {
   private readonly ahead = new Map<PeerIp, PeerTip>();
   private readonly maxPeers: number;
   private stopped = false;
+  /** Lookups in the current base interval, for MAX_LOOKUPS_PER_INTERVAL. */
+  private windowStart = 0;
+  private windowLookups = 0;
 
   constructor(private readonly o: ForkProbesOptions) {
     this.maxPeers = o.maxPeers ?? 1024;
@@ -114,11 +122,16 @@ export class ForkProbes {
     return result;
   }
 
-  /** A probe of this peer ended (in this replica): one that brought a branch we switched to resets its interval, any other doubles it. */
-  probeDone(ip: PeerIp, switched: boolean): void {
+  /**
+   * A probe of this peer ended (in this replica). One that brought a branch
+   * (we switched to it, or keep it aside: honest peers racing at one height
+   * do that) resets the peer's interval; any other (no answer, no link, a
+   * block we had) doubles it.
+   */
+  probeDone(ip: PeerIp, broughtBranch: boolean): void {
     const p = this.peers.get(ip);
     if (!p) return;
-    p.intervalMs = switched ? this.o.intervalMs : Math.min(p.intervalMs * 2, this.o.intervalMs * FORK_PROBE_MAX_BACKOFF);
+    p.intervalMs = broughtBranch ? this.o.intervalMs : Math.min(p.intervalMs * 2, this.o.intervalMs * FORK_PROBE_MAX_BACKOFF);
   }
 
   /** Our tip moved (grew, or switched): the peers' tips it reached are looked at as tips at or below ours. */
@@ -159,22 +172,31 @@ export class ForkProbes {
       return "above_our_tip";
     }
     if (bytesEqual(hash, tip.hash)) return "our_tip";
-    // Its fork point is below `height`; at or below our final height the store refuses the branch.
-    if (height + maxReorgDepth <= tip.height) return "below_final";
+    // Its fork point is below `height`; at or below our final height the store refuses the branch (the genesis is final from the start).
+    if (height === 0 || height + maxReorgDepth <= tip.height) return "below_final";
     if (hash.length !== 32) return "bad_announcement";
     if (header !== undefined && (header.height !== height || !bytesEqual(blockHash(header), hash))) return "bad_announcement";
     if ((heights.credibleOf(ip) ?? -1) < height) return "not_credible";
     if (this.stopped) return "deferred";
 
     const now = Date.now();
-    const p = this.peers.get(ip);
-    if (p && now - p.lastAt < p.intervalMs) {
+    if (now - this.windowStart >= this.o.intervalMs) {
+      this.windowStart = now;
+      this.windowLookups = 0;
+    }
+    const p = this.entry(ip);
+    // This peer's interval (stretched while its probes bring nothing), and everyone's bound per base interval
+    // (strangers connecting from many addresses each name a tip once).
+    const peerWait = p.lastAt + p.intervalMs - now;
+    const allWait = this.windowLookups >= MAX_LOOKUPS_PER_INTERVAL ? this.windowStart + this.o.intervalMs - now : 0;
+    if (peerWait > 0 || allWait > 0) {
       // The latest tip wins: an older one the peer has moved on from is not worth a fetch.
       p.pending = { height, hash, header };
-      p.timer ??= setTimeout(() => this.runDeferred(ip), p.lastAt + p.intervalMs - now);
-      return "deferred";
+      p.timer ??= setTimeout(() => this.runDeferred(ip), Math.max(peerWait, allWait, 1));
+      return peerWait > 0 ? "deferred" : "deferred_all";
     }
-    this.touch(ip, now);
+    p.lastAt = now;
+    this.windowLookups++;
 
     try {
       await this.o.store.getBlock({ by: { case: "hash", value: hash } }, { deadlineMs: 5_000 });
@@ -194,11 +216,8 @@ export class ForkProbes {
     }
     if (queued === "refused") {
       // Looked at again once the interval ends, unless a newer tip comes first.
-      const entry = this.peers.get(ip);
-      if (entry) {
-        entry.pending ??= { height, hash, header };
-        entry.timer ??= setTimeout(() => this.runDeferred(ip), entry.intervalMs);
-      }
+      p.pending ??= { height, hash, header };
+      p.timer ??= setTimeout(() => this.runDeferred(ip), p.intervalMs);
       return "refused";
     }
     return queued;
@@ -213,11 +232,11 @@ export class ForkProbes {
     if (pending) void this.consider(ip, pending.height, pending.hash, pending.header);
   }
 
-  /** Remembers the probe's time; the least recently probed peer is forgotten beyond the bound. */
-  private touch(ip: PeerIp, now: number): void {
-    const p = this.peers.get(ip) ?? { lastAt: now, intervalMs: this.o.intervalMs };
-    p.lastAt = now;
+  /** The peer's entry, made the most recent; the least recent peer is forgotten beyond the bound. */
+  private entry(ip: PeerIp): PeerProbe {
+    const p = this.peers.get(ip) ?? { lastAt: Number.NEGATIVE_INFINITY, intervalMs: this.o.intervalMs };
     const evicted = rememberRecent(this.peers, ip, p, this.maxPeers);
     if (evicted?.timer) clearTimeout(evicted.timer);
+    return p;
   }
 }
