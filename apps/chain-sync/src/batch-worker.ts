@@ -208,7 +208,9 @@ export class BatchWorker {
       msg.term("undecodable batch");
       return;
     }
-    const probe = forkPeerOf(batch) !== undefined;
+    // Read once: run and settle both treat a fork probe apart.
+    const forkPeer = forkPeerOf(batch);
+    const probe = forkPeer !== undefined;
     if (probe && this.probing >= MAX_PROBES_IN_FLIGHT) {
       // Its own slots are taken: later (another replica may take it), or dropped after a few tries.
       this.o.metrics.batches.inc({ result: "probe_slots_busy" });
@@ -226,8 +228,8 @@ export class BatchWorker {
     const started = performance.now();
     try {
       const progress: Progress = { next: batch.fromHeight, rewound: false };
-      const outcome = await this.run(msg, batch, progress, this.stopping.signal);
-      await this.settle(msg, batch, outcome, progress);
+      const outcome = await this.run(msg, batch, forkPeer, progress, this.stopping.signal);
+      await this.settle(msg, batch, forkPeer, outcome, progress);
       this.o.metrics.batchLatency.observe((performance.now() - started) / 1000);
     } finally {
       this.inFlight--;
@@ -239,12 +241,12 @@ export class BatchWorker {
   }
 
   /** Fetches and applies the batch's range, round by round, until it is complete or cannot be. */
-  private async run(msg: JsMsg, batch: SyncBatch, progress: Progress, signal: AbortSignal): Promise<BatchOutcome> {
+  /** `forkPeer`: the one peer a fork probe asks (undefined for a batch of the plan). */
+  private async run(msg: JsMsg, batch: SyncBatch, forkPeer: PeerIp | undefined, progress: Progress, signal: AbortSignal): Promise<BatchOutcome> {
     const { tip, heights, metrics } = this.o;
     const from = batch.fromHeight;
     const to = from + batch.count - 1;
     // A fork probe asks about a tip at or below ours, of one peer (see ForkProbes).
-    const forkPeer = forkPeerOf(batch);
     if (batch.count === 0 || (forkPeer === undefined && tip.height >= to)) return { kind: "already_have" };
     if (forkPeer !== undefined && heights.heightOf(forkPeer) === undefined) return { kind: "peer_left", peer: forkPeer, from, detail: "the peer whose tip was to be probed is no longer connected" };
     const tried = new Set(batch.triedPeers);
@@ -387,8 +389,7 @@ export class BatchWorker {
   }
 
   /** Carries out the verdict on a batch's outcome: report, then ack, reassign or hand back. */
-  private async settle(msg: JsMsg, batch: SyncBatch, outcome: BatchOutcome, progress: Progress): Promise<void> {
-    const forkPeer = forkPeerOf(batch);
+  private async settle(msg: JsMsg, batch: SyncBatch, forkPeer: PeerIp | undefined, outcome: BatchOutcome, progress: Progress): Promise<void> {
     const v = forkPeer === undefined ? verdict(outcome) : probeVerdict(verdict(outcome), msg.info.deliveryCount);
     // A probe that brought a branch (we switched to it, or keep it aside) was worth it; any other stretches the peer's interval.
     if (forkPeer !== undefined && v.action === "ack") this.o.forkProbes?.probeDone(forkPeer, outcome.kind === "applied" || outcome.kind === "losing_tip");

@@ -45,8 +45,8 @@ export interface ForkProbesOptions {
   /**
    * A peer's tips are looked up and probed at most once per this; the latest
    * one that came meanwhile is looked at when it ends. Each probe that brings
-   * no branch we switch to doubles that peer's interval, up to
-   * FORK_PROBE_MAX_BACKOFF times this; one that does resets it.
+   * no branch (none we switch to or keep aside) doubles that peer's interval,
+   * up to FORK_PROBE_MAX_BACKOFF times this; one that does resets it.
    */
   intervalMs: number;
   /** Peers whose last probe is remembered (the least recent forgotten first). Default 1024. */
@@ -94,11 +94,12 @@ interface PeerProbe {
  * above ours is the planner's, but is looked at again once our tip reaches
  * its height: we may have got there on another branch, and the planner's
  * batch for it then ends "already have" by height alone. Bounded: one
- * store lookup and at most one probe per peer per interval, only for tips
- * above our final height, only from peers in good standing, only for a
- * header that is the block announced. A liar's unknown tips cost one fetch
- * per interval, and a fetch that proves nothing is what the worker already
- * knows how to answer (invalid blocks are reported, no link costs nothing).
+ * store lookup and at most one probe per peer per its interval (stretched
+ * while its probes bring nothing), MAX_LOOKUPS_PER_INTERVAL for all peers
+ * together, only for tips above our final height, only from peers in good
+ * standing, only for a header that is the block announced. A fetch that
+ * proves nothing is what the worker already knows how to answer (invalid
+ * blocks are reported, no link costs nothing).
  */
 export class ForkProbes {
   private readonly peers = new Map<PeerIp, PeerProbe>();
@@ -160,7 +161,7 @@ export class ForkProbes {
 
   stop(): void {
     this.stopped = true;
-    for (const ip of [...this.peers.keys()]) this.forget(ip);
+    for (const p of this.peers.values()) clearTimeout(p.timer);
     this.peers.clear();
     this.ahead.clear();
   }
