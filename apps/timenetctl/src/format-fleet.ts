@@ -2,7 +2,7 @@ import type { ValueDrift } from "./fleet-drift.js";
 import type { HostReport } from "./fleet-probe.js";
 import type { ForkCheck, HeightSample } from "./fork-check.js";
 import { formatTable, type Column } from "./format-table.js";
-import { shortHex, unreachableLabel } from "./status-labels.js";
+import { clockCell, shortHex, unreachableLabel } from "./status-labels.js";
 
 const HOST_COLUMNS: readonly Column[] = [
   { header: "NAME" },
@@ -13,15 +13,16 @@ const HOST_COLUMNS: readonly Column[] = [
   { header: "GENESIS" },
   { header: "HEIGHT", align: "right" },
   { header: "PEERS", align: "right" },
+  { header: "CLOCK" },
 ];
 
 /** The host table of `status --all`, then a line per service that did not answer. */
 export function formatHostTable(hosts: readonly HostReport[]): string {
   const rows = hosts.map((h) => {
     const height = h.tip.ok ? String(h.tip.value.height) : "?";
-    if (!h.gateway.ok) return [h.name, h.address, "unreachable", "-", "-", "-", height, "-"];
+    if (!h.gateway.ok) return [h.name, h.address, "unreachable", "-", "-", "-", height, "-", "-"];
     const { info, connections } = h.gateway.value;
-    return [h.name, h.address, info.softwareVersion || "-", String(info.protocolVersion), info.network || "-", shortHex(info.genesisHash), height, String(connections.length)];
+    return [h.name, h.address, info.softwareVersion || "-", String(info.protocolVersion), info.network || "-", shortHex(info.genesisHash), height, String(connections.length), clockCell(info)];
   });
   const down = hosts.flatMap((h) => [
     ...(h.gateway.ok ? [] : [`${h.name}: gateway ${unreachableLabel(h.gateway.error)}`]),

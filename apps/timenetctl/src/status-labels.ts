@@ -54,3 +54,17 @@ export function clockLabel(c: ClockInfo): string {
   if (c.clockPeers < c.clockMinPeers) return `${side} the median of ${peersLabel(c.clockPeers)} (too few to judge: ${c.clockMinPeers} needed)`;
   return `within ${size} of ${peersLabel(c.clockPeers)}`;
 }
+
+/**
+ * The same, in one table cell for `status --all`: our clock minus the peers'
+ * median, "-20.1s CHECK NTP" when judged wrong, "+0.2s (1/3 peers)" with too
+ * few peers to judge, "no peers", "-" from a gateway that does not report it.
+ */
+export function clockCell(c: ClockInfo): string {
+  if (c.clockMinPeers === 0) return "-";
+  if (c.clockPeers === 0) return "no peers";
+  const offset = `${c.clockOffsetMs < 0 ? "-" : "+"}${(Math.abs(c.clockOffsetMs) / 1000).toFixed(1)}s`;
+  if (c.clockSuspect) return `${offset} CHECK NTP`;
+  if (c.clockPeers < c.clockMinPeers) return `${offset} (${c.clockPeers}/${c.clockMinPeers} peers)`;
+  return offset;
+}

@@ -111,9 +111,10 @@ test("status --all: the host table and a 2x2 matrix with → and ←, no MISSING
   const r = await statusAll(file);
   assert.equal(r.code, 0, r.err + r.out);
   assert.equal(r.err, "");
-  assert.match(r.out, /^NAME\s+ADDRESS\s+VERSION\s+PROTOCOL\s+NETWORK\s+GENESIS\s+HEIGHT\s+PEERS$/m);
-  assert.match(rowOf(r.out, "host-141") ?? "", /^host-141\s+127\.0\.0\.141\s+\S+\s+\d+\s+devnet\s+[0-9a-f]{16}\s+3\s+1$/);
-  assert.match(rowOf(r.out, "host-142") ?? "", /^host-142\s+127\.0\.0\.142\s+\S+\s+\d+\s+devnet\s+[0-9a-f]{16}\s+0\s+1$/);
+  assert.match(r.out, /^NAME\s+ADDRESS\s+VERSION\s+PROTOCOL\s+NETWORK\s+GENESIS\s+HEIGHT\s+PEERS\s+CLOCK$/m);
+  // One peer each: each clock is shown against it, not judged (CLOCK_MIN_PEERS is 3).
+  assert.match(rowOf(r.out, "host-141") ?? "", /^host-141\s+127\.0\.0\.141\s+\S+\s+\d+\s+devnet\s+[0-9a-f]{16}\s+3\s+1\s+[+-]\d+\.\ds \(1\/3 peers\)$/);
+  assert.match(rowOf(r.out, "host-142") ?? "", /^host-142\s+127\.0\.0\.142\s+\S+\s+\d+\s+devnet\s+[0-9a-f]{16}\s+0\s+1\s+[+-]\d+\.\ds \(1\/3 peers\)$/);
   const matrix = r.out.slice(r.out.indexOf("connections:"));
   assert.match(matrix, /^\s+host-141\s+host-142$/m);
   assert.match(matrix, /^host-141\s+--\s+→ \d+s \d+\.\dms$/m);
