@@ -1,4 +1,4 @@
-// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --timers production|test --verify --counters --cpu]
+// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --timers production|test --concurrency C --replicas inprocess|process --verify --counters --cpu]
 // Time to sync N blocks (~1 KiB each) with 1..8 chain-sync workers from 1 or
 // more source peers, each behind a relay that delays every chunk by RTT/2 per
 // direction, beside the block-store's raw PutBlocks rate for the same blocks
@@ -13,7 +13,8 @@ import { CpuMeter, type CpuParts } from "./cpu-meter.js";
 import { DEVNET, signatureRate } from "@timenet/chain";
 import { DialRequestSchema, Subjects } from "@timenet/proto";
 import { freePort, median, waitFor } from "@timenet/testkit";
-import { buildChain, putChain, startNode, type SyncNode } from "../test/harness.js";
+import type { ServiceProcess } from "@timenet/testkit";
+import { buildChain, putChain, startNode, startSyncProcess, type SyncNode } from "../test/harness.js";
 import { startDelayRelay, type DelayRelay } from "./delay-relay.js";
 import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
 
@@ -28,6 +29,8 @@ const { values } = parseArgs({
     cpu: { type: "boolean", default: false },
     rounds: { type: "string", default: "1" },
     timers: { type: "string", default: "production" },
+    concurrency: { type: "string" },
+    replicas: { type: "string", default: "inprocess" },
   },
 });
 const list = (s: string) => s.split(",").map(Number);
@@ -36,6 +39,14 @@ const workerCounts = list(values.workers);
 const peerCounts = list(values.peers);
 const rtts = list(values.rtt);
 const ROUNDS = Number(values.rounds);
+// Each replica's SYNC_CONCURRENCY: chain-sync's default unless given.
+const CONCURRENCY = values.concurrency === undefined ? {} : { concurrency: Number(values.concurrency) };
+// The replicas in the bench's own process (each its own NATS connection, consumer and store client; --counters
+// reads their registries), or each a real chain-sync process as `--scale chain-sync=N` runs them (production's
+// timers; one event loop each, on whichever core is free).
+if (values.replicas !== "inprocess" && values.replicas !== "process") throw new Error(`--replicas inprocess|process, not ${values.replicas}`);
+const AS_PROCESSES = values.replicas === "process";
+if (AS_PROCESSES && (values.timers !== "production" || values.counters)) throw new Error("--replicas process runs production's timers and has no --counters");
 // The replicas' lease, planner tick and heartbeat: production's defaults, or the tests' short ones
 // (`--timers test`: every replica renewing, ticking and beating several times a second).
 if (values.timers !== "production" && values.timers !== "test") throw new Error(`--timers production|test, not ${values.timers}`);
@@ -68,12 +79,12 @@ async function counters(target: SyncNode): Promise<string> {
   return [...sums].sort().map(([k, v]) => `${k}=${v}`).join(" ");
 }
 
-/** The processes whose CPU --cpu reads: the bench's own (replicas and relays), the target's services, the sources'. */
-function cpuParts(target: SyncNode, sources: SyncNode[]): CpuParts {
+/** The processes whose CPU --cpu reads: the bench's own (replicas unless they are processes, and relays), the target's services, the sources'. */
+function cpuParts(target: SyncNode, sources: SyncNode[], replicaProcesses: ServiceProcess[]): CpuParts {
   const pids = (n: SyncNode) => ({ gateway: n.gateway.child.pid!, store: n.storeProcess.child.pid!, nats: n.nats.pid });
   const t = pids(target);
   return {
-    "replicas+relays": "self",
+    ...(AS_PROCESSES ? { relays: "self", replicas: replicaProcesses.map((p) => p.child.pid!) } : { "replicas+relays": "self" }),
     "target store": [t.store],
     "target gateway": [t.gateway],
     "target nats": [t.nats],
@@ -143,8 +154,15 @@ try {
         for (const w of round % 2 === 1 ? workerCounts : [...workerCounts].reverse()) {
           const target = await startNode(0, { ip: NODE_IP(100 + (run++ % 100)) });
           nodes.push(target);
-          for (let k = 0; k < w; k++) await target.startSync({ ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000, ...TIMERS });
-          const cpu = values.cpu ? new CpuMeter(cpuParts(target, sources.slice(0, peers))) : undefined;
+          const replicaProcesses: ServiceProcess[] = [];
+          for (let k = 0; k < w; k++) {
+            if (!AS_PROCESSES) await target.startSync({ ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000, ...TIMERS, ...CONCURRENCY });
+            else {
+              const env = { SYNC_ACK_WAIT: "30000", SYNC_REQUEST_TIMEOUT: "10000", SYNC_MAX_WAIT: "20000", SYNC_REPLAN_AFTER: "30000", ...(values.concurrency ? { SYNC_CONCURRENCY: values.concurrency } : {}) };
+              replicaProcesses.push(await startSyncProcess(target, `${target.ip}-w${k}`, env));
+            }
+          }
+          const cpu = values.cpu ? new CpuMeter(cpuParts(target, sources.slice(0, peers), replicaProcesses)) : undefined;
           const started = performance.now();
           for (const r of relays) target.bus.publish(Subjects.registryDial, DialRequestSchema, { ip: r.host, port: r.port, reason: "bench" });
           await target.bus.flush();
@@ -163,6 +181,7 @@ try {
           samples.get(w)!.push(rate);
           console.log(`${rtt} ms, ${peers} peers, ${w} workers, round ${round}: ${Math.round(rate)} blocks/s (start-up ${Math.round(firstAt! - started)} ms, then ${Math.round(N / ((ended - firstAt!) / 1000))} blocks/s)`, values.counters ? await counters(target) : "");
           if (cpu) console.log(`  ${cpu.report(N, performance.now() - started)}`);
+          await Promise.all(replicaProcesses.map((p) => p.stop()));
           await target.stop();
           nodes.pop();
         }
