@@ -14,6 +14,8 @@ export interface FramePolicyContext {
   limit(kind: string, size: number): LimitVerdict;
   /** The peer is over its limits for good (one offence per emptied abuse bucket). */
   abuse(kind: string): void;
+  /** A GetBlocks with this request id was over the peer's rate limit and is skipped unread: it is answered busy (bounded). */
+  overLimitQuestion(requestId: number): void;
 }
 
 const DECODE = { action: "decode" } as const;
@@ -29,7 +31,8 @@ const HANDSHAKE_KINDS = new Set(["hello", "helloAck", "goodbye"]);
  * large `Peers`) only as the answer to our own question and within what we
  * asked (a late answer is skipped unread; Blocks never asked for close the
  * connection); unknown kinds up to 64 KiB and frames over the peer's rate
- * limits are skipped unread (their bytes are discarded as they arrive).
+ * limits are skipped unread (their bytes are discarded as they arrive), a
+ * GetBlocks among them answered busy.
  */
 export function inboundFrameAdmission(prices: FramePrices, ctx: FramePolicyContext): (head: EnvelopeHead, bodyLength: number) => FrameVerdict {
   return (head, bodyLength) => {
@@ -60,7 +63,11 @@ export function inboundFrameAdmission(prices: FramePrices, ctx: FramePolicyConte
     if (kind === undefined && bodyLength > MAX_UNKNOWN_KIND_BYTES) return new FrameError("FRAME_TOO_LARGE", `unknown kind (field ${head.field}) of ${bodyLength} bytes`);
     const verdict = ctx.limit(label, bodyLength + 4);
     if (verdict === "abuse") ctx.abuse(label);
-    if (verdict !== "ok") return { action: "skip", why: "rate_limited" };
+    if (verdict !== "ok") {
+      // Unanswered, an honest asker (another version, another limit) would wait out its timeout and blame us for it.
+      if (kind === "getBlocks" && head.requestId !== 0) ctx.overLimitQuestion(head.requestId);
+      return { action: "skip", why: "rate_limited" };
+    }
     if (kind === "blocks") return { action: "skip", why: "late" };
     if (kind === undefined) return { action: "skip", why: "unknown_kind" };
     if (kind === "peers") return priced(label, bodyLength, prices.of(kind)!, prices.peersShape);

@@ -31,6 +31,7 @@ export class GatewayMetrics {
   readonly offences: Counter<"kind">;
   readonly peerRequests: Counter<"result">;
   readonly rateLimited: Counter<"kind">;
+  readonly busyAnswers: Counter<"result">;
   readonly framesSkipped: Counter<"kind" | "why">;
   readonly decodeSecondsTotal: Counter<"kind">;
   readonly dialRequests: Counter<"result">;
@@ -123,6 +124,13 @@ export class GatewayMetrics {
     this.offences = new Counter({ name: "timenet_gateway_offences_total", help: "Offences reported to the registry, by kind", labelNames: ["kind"], registers: r });
     this.peerRequests = new Counter({ name: "timenet_gateway_peer_requests_total", help: "p2p.request questions to peers by result", labelNames: ["result"], registers: r });
     this.rateLimited = new Counter({ name: "timenet_gateway_rate_limited_total", help: "Peer messages dropped for exceeding the per-peer rate limit, by kind", labelNames: ["kind"], registers: r });
+    this.busyAnswers = new Counter({
+      name: "timenet_gateway_busy_answers_total",
+      help: "GetBlocks over a peer's rate limit: answered busy (sent), or beyond twice the limit skipped unanswered (skipped)",
+      labelNames: ["result"],
+      registers: r,
+    });
+    for (const result of ["sent", "skipped"]) this.busyAnswers.inc({ result }, 0);
     this.readPauses = new Counter({
       name: "timenet_gateway_read_pauses_total",
       help: "Times a peer's socket was not read for a while because it sent more unread (skipped) frames than its budget: TCP holds the sender back",

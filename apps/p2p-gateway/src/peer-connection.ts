@@ -164,6 +164,7 @@ export class PeerConnection {
             return verdict;
           },
           abuse: (kind) => this.onAbuse(kind),
+          overLimitQuestion: (requestId) => this.answerBusy(requestId),
         }),
       },
     );
@@ -339,6 +340,24 @@ export class PeerConnection {
   private onAbuse(kind: string): void {
     this.log.warn({ kind }, "peer keeps exceeding its rate limits");
     this.events.emit("abuse", `sustained ${kind} above its rate limit`);
+  }
+
+  /**
+   * A GetBlocks over the peer's rate limit, skipped unread: answered "busy"
+   * (Blocks with no blocks and busy set: "ask later or elsewhere", which says
+   * nothing about our chain), so an honest asker neither waits out its
+   * timeout nor reports us for it. Bounded by PeerRateLimits.mayAnswerBusy.
+   */
+  private answerBusy(requestId: number): void {
+    if (!this.limits.mayAnswerBusy()) {
+      this.o.metrics.busyAnswers.inc({ result: "skipped" });
+      return;
+    }
+    this.o.metrics.busyAnswers.inc({ result: "sent" });
+    // After the frame decoder's turn: the head is being read from inside it.
+    queueMicrotask(() => {
+      if (this.state === "established") this.io.send(create(EnvelopeSchema, { requestId, payload: { case: "blocks", value: { busy: true } } }));
+    });
   }
 
   private onEstablishedFrame(envelope: Envelope, kind: string, body: Uint8Array): void {

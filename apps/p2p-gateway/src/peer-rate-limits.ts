@@ -34,6 +34,7 @@ export type LimitVerdict = "ok" | "drop" | "abuse";
 export class PeerRateLimits {
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly bytes: TokenBucket;
+  private readonly busyAnswers: TokenBucket;
   private abuse: TokenBucket;
   private quietUntil = 0;
 
@@ -43,6 +44,17 @@ export class PeerRateLimits {
   ) {
     this.abuse = new TokenBucket(limits.abuse, now);
     this.bytes = new TokenBucket(limits.gossipBytes, now);
+    this.busyAnswers = new TokenBucket(limits.getBlocks, now);
+  }
+
+  /**
+   * Whether a GetBlocks over the limit may be answered busy: at most at the
+   * GetBlocks rate again. A peer asking up to twice our limit (another
+   * version's pace) is told at once each time; a flood beyond that is
+   * skipped unanswered, so answering never costs more than serving would.
+   */
+  mayAnswerBusy(now = Date.now()): boolean {
+    return this.busyAnswers.take(1, now);
   }
 
   /** Whether a message of this kind and size (bytes on the wire) may be handled. */

@@ -140,4 +140,31 @@ describe("rate limits", () => {
     assert.equal(p.closed, false);
     p.close();
   });
+
+  test("a GetBlocks over the limit is answered busy at once, never left to time out; at most at the limit's rate again, the rest skipped", async () => {
+    const a = await node(73, { rateLimits: { getBlocks: { count: 1, periodMs: 60_000, burst: 3 }, abuse: { count: 1, periodMs: 60_000, burst: 1_000 } } });
+    const asked = record(a.bus, Subjects.peerIn("get_blocks"), PeerMessageSchema);
+    const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.74");
+    await p.handshake(a.ip);
+    await waitFor(() => a.gateway.manager.isConnected("127.0.0.74" as PeerIp), { message: "established" });
+    for (let i = 1; i <= 10; i++) p.send(create(EnvelopeSchema, { requestId: i, payload: { case: "getBlocks", value: { fromHeight: 1, count: 16 } } }));
+    // 3 within the limit go to the store; the next 3 are answered busy (the same rate again); the last 4 get nothing.
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_busy_answers_total", { result: "skipped" })) === 4, { message: "4 skipped" });
+    const busy = () => p.frames.filter((f) => f.payload.case === "blocks" && f.payload.value.busy && f.payload.value.blocks.length === 0);
+    await waitFor(() => busy().length === 3, { message: "3 busy answers" });
+    assert.deepEqual(
+      busy().map((f) => f.requestId),
+      [4, 5, 6],
+    );
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_busy_answers_total", { result: "sent" }), 3);
+    await a.bus.flush();
+    assert.deepEqual(
+      asked.map((m) => m.envelope?.requestId),
+      [1, 2, 3],
+      "only the burst reached the store",
+    );
+    assert.equal(p.closed, false);
+    assert.equal(a.gateway.manager.isConnected("127.0.0.74" as PeerIp), true);
+    p.close();
+  });
 });

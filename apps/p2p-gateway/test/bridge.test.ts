@@ -288,4 +288,33 @@ describe("our GetBlocks pace towards one peer", () => {
       await Promise.all([d.stop(), e.stop()]);
     }
   });
+
+  test("paced faster than the peer's limit (another version or setting): the excess comes back busy at once, not as a timeout to hold against the peer", async () => {
+    const d = await startNode(56, { getBlocksPace: { count: 10, periodMs: 1_000, burst: 6 } });
+    // The harness's pings (every 100 ms) stay within e's ping limit for the whole test.
+    const e = await startNode(57, { rateLimits: { ...DEFAULT_RATE_LIMITS, ping: { count: 50, periodMs: 1_000, burst: 50 }, getBlocks: { count: 1, periodMs: 60_000, burst: 3 } } });
+    try {
+      await dialVia(d, e);
+      await waitConnected(d, e);
+      // Nobody on e answers what reaches its store's subject: those time out after 2 s.
+      const ask = () =>
+        d.bus.request(Subjects.peerRequest, PeerRequestSchema, { peerIp: e.ip, envelope: { payload: { case: "getBlocks", value: { fromHeight: 1, count: 1 } } }, timeoutMs: 2_000 }, PeerResponseSchema, {
+          timeoutMs: 10_000,
+        });
+      const started = Date.now();
+      const answers = await Promise.all([ask(), ask(), ask(), ask(), ask(), ask()].map((q) => q.then((r) => ({ r, ms: Date.now() - started }))));
+      const busy = answers.filter(({ r }) => r.result.case === "envelope" && r.result.value.payload.case === "blocks" && r.result.value.payload.value.busy);
+      const timedOut = answers.filter(({ r }) => r.result.case === "error" && r.result.value.code === PeerRequestErrorCode.TIMEOUT);
+      assert.equal(busy.length, 3, "the 3 over e's limit are told busy");
+      assert.equal(timedOut.length, 3, `the 3 within it reached e's store subject (nobody answers there): ${JSON.stringify(answers.map(({ r, ms }) => [r.result.case, r.result.case === "error" ? r.result.value.code : "", ms]))}`);
+      assert.ok(
+        busy.every(({ ms }) => ms < 1_500),
+        `busy answers came at once: ${busy.map(({ ms }) => ms).join(", ")} ms`,
+      );
+      assert.equal(await metricValue(e.gateway, "timenet_gateway_busy_answers_total", { result: "sent" }), 3);
+      assert.equal(await metricValue(d.gateway, "timenet_gateway_peer_requests_total", { result: "ok" }), 3);
+    } finally {
+      await Promise.all([d.stop(), e.stop()]);
+    }
+  });
 });
