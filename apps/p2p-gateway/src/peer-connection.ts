@@ -354,10 +354,8 @@ export class PeerConnection {
       return;
     }
     this.o.metrics.busyAnswers.inc({ result: "sent" });
-    // After the frame decoder's turn: the head is being read from inside it.
-    queueMicrotask(() => {
-      if (this.state === "established") this.io.send(create(EnvelopeSchema, { requestId, payload: { case: "blocks", value: { busy: true } } }));
-    });
+    // Queued for this turn's flush, as a pong sent from inside a read is.
+    this.io.send(create(EnvelopeSchema, { requestId, payload: { case: "blocks", value: { busy: true } } }));
   }
 
   private onEstablishedFrame(envelope: Envelope, kind: string, body: Uint8Array): void {

@@ -17,7 +17,7 @@ import { createGrpcClient } from "@timenet/grpc";
 import { DEVNET } from "@timenet/chain";
 import { DEFAULT_RATE_LIMITS } from "../src/options.js";
 import { waitFor } from "@timenet/testkit";
-import { dialVia, metricValue, record, startNode, waitConnected, type TestNode } from "./harness.js";
+import { dialVia, FAST, metricValue, record, startNode, waitConnected, type TestNode } from "./harness.js";
 
 let a: TestNode, b: TestNode, c: TestNode;
 before(async () => {
@@ -264,7 +264,7 @@ describe("chain.tip", () => {
 describe("our GetBlocks pace towards one peer", () => {
   test("beyond GET_BLOCKS_PACE a GetBlocks is TOO_MANY_REQUESTS at once and never sent; the peer's own rate limit never sees an excess", async () => {
     const d = await startNode(54, { getBlocksPace: { count: 2, periodMs: 1_000, burst: 3 } });
-    const e = await startNode(55, { rateLimits: { ...DEFAULT_RATE_LIMITS, getBlocks: { count: 2, periodMs: 1_000, burst: 3 } } });
+    const e = await startNode(55, { rateLimits: { ...DEFAULT_RATE_LIMITS, ...FAST.rateLimits, getBlocks: { count: 2, periodMs: 1_000, burst: 3 } } });
     try {
       await dialVia(d, e);
       await waitConnected(d, e);
@@ -291,8 +291,7 @@ describe("our GetBlocks pace towards one peer", () => {
 
   test("paced faster than the peer's limit (another version or setting): the excess comes back busy at once, not as a timeout to hold against the peer", async () => {
     const d = await startNode(56, { getBlocksPace: { count: 10, periodMs: 1_000, burst: 6 } });
-    // The harness's pings (every 100 ms) stay within e's ping limit for the whole test.
-    const e = await startNode(57, { rateLimits: { ...DEFAULT_RATE_LIMITS, ping: { count: 50, periodMs: 1_000, burst: 50 }, getBlocks: { count: 1, periodMs: 60_000, burst: 3 } } });
+    const e = await startNode(57, { rateLimits: { ...DEFAULT_RATE_LIMITS, ...FAST.rateLimits, getBlocks: { count: 1, periodMs: 60_000, burst: 3 } } });
     try {
       await dialVia(d, e);
       await waitConnected(d, e);
