@@ -40,19 +40,39 @@ export interface ClockInfo {
 
 const peersLabel = (n: number): string => `${n} peer${n === 1 ? "" : "s"}`;
 
+/** What a gateway's clock fields say, in the order they are judged: both the `status` line and the `status --all` cell show this. */
+type ClockJudgement = "unreported" | "no_peers" | "suspect" | "too_few" | "within";
+
+function judgeClock(c: ClockInfo): ClockJudgement {
+  if (c.clockMinPeers === 0) return "unreported";
+  if (c.clockPeers === 0) return "no_peers";
+  if (c.clockSuspect) return "suspect";
+  return c.clockPeers < c.clockMinPeers ? "too_few" : "within";
+}
+
+/** |offset| in seconds with one decimal: "20.1". */
+const offsetSeconds = (c: ClockInfo): string => (Math.abs(c.clockOffsetMs) / 1000).toFixed(1);
+
 /**
  * Our clock against the peers' (the median of their Hello timestamps):
  * "20.1 s behind the median of 4 peers — check NTP (CLOCK_WARN_OFFSET 5s)",
  * "within 0.2 s of 4 peers".
  */
 export function clockLabel(c: ClockInfo): string {
-  if (c.clockMinPeers === 0) return "not reported by this gateway";
-  if (c.clockPeers === 0) return "no peers to compare with";
-  const size = `${(Math.abs(c.clockOffsetMs) / 1000).toFixed(1)} s`;
+  const size = `${offsetSeconds(c)} s`;
   const side = c.clockOffsetMs < 0 ? `${size} behind` : `${size} ahead of`;
-  if (c.clockSuspect) return `${side} the median of ${peersLabel(c.clockPeers)} — check NTP (CLOCK_WARN_OFFSET ${formatDuration(Number(c.clockWarnOffsetMs))})`;
-  if (c.clockPeers < c.clockMinPeers) return `${side} the median of ${peersLabel(c.clockPeers)} (too few to judge: ${c.clockMinPeers} needed)`;
-  return `within ${size} of ${peersLabel(c.clockPeers)}`;
+  switch (judgeClock(c)) {
+    case "unreported":
+      return "not reported by this gateway";
+    case "no_peers":
+      return "no peers to compare with";
+    case "suspect":
+      return `${side} the median of ${peersLabel(c.clockPeers)} — check NTP (CLOCK_WARN_OFFSET ${formatDuration(Number(c.clockWarnOffsetMs))})`;
+    case "too_few":
+      return `${side} the median of ${peersLabel(c.clockPeers)} (too few to judge: ${c.clockMinPeers} needed)`;
+    case "within":
+      return `within ${size} of ${peersLabel(c.clockPeers)}`;
+  }
 }
 
 /**
@@ -61,10 +81,17 @@ export function clockLabel(c: ClockInfo): string {
  * few peers to judge, "no peers", "-" from a gateway that does not report it.
  */
 export function clockCell(c: ClockInfo): string {
-  if (c.clockMinPeers === 0) return "-";
-  if (c.clockPeers === 0) return "no peers";
-  const offset = `${c.clockOffsetMs < 0 ? "-" : "+"}${(Math.abs(c.clockOffsetMs) / 1000).toFixed(1)}s`;
-  if (c.clockSuspect) return `${offset} CHECK NTP`;
-  if (c.clockPeers < c.clockMinPeers) return `${offset} (${c.clockPeers}/${c.clockMinPeers} peers)`;
-  return offset;
+  const offset = `${c.clockOffsetMs < 0 ? "-" : "+"}${offsetSeconds(c)}s`;
+  switch (judgeClock(c)) {
+    case "unreported":
+      return "-";
+    case "no_peers":
+      return "no peers";
+    case "suspect":
+      return `${offset} CHECK NTP`;
+    case "too_few":
+      return `${offset} (${c.clockPeers}/${c.clockMinPeers} peers)`;
+    case "within":
+      return offset;
+  }
 }
