@@ -39,8 +39,15 @@ const workerCounts = list(values.workers);
 const peerCounts = list(values.peers);
 const rtts = list(values.rtt);
 const ROUNDS = Number(values.rounds);
-// Each replica's SYNC_CONCURRENCY: chain-sync's default unless given.
-const CONCURRENCY = values.concurrency === undefined ? {} : { concurrency: Number(values.concurrency) };
+// Every replica's options (SYNC_CONCURRENCY chain-sync's default unless given), in-process or as a process's environment.
+const REPLICA = { ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000, ...(values.concurrency === undefined ? {} : { concurrency: Number(values.concurrency) }) };
+const REPLICA_ENV: Record<string, string> = {
+  SYNC_ACK_WAIT: String(REPLICA.ackWaitMs),
+  SYNC_REQUEST_TIMEOUT: String(REPLICA.requestTimeoutMs),
+  SYNC_MAX_WAIT: String(REPLICA.maxWaitMs),
+  SYNC_REPLAN_AFTER: String(REPLICA.replanAfterMs),
+  ...(REPLICA.concurrency === undefined ? {} : { SYNC_CONCURRENCY: String(REPLICA.concurrency) }),
+};
 // The replicas in the bench's own process (each its own NATS connection, consumer and store client; --counters
 // reads their registries), or each a real chain-sync process as `--scale chain-sync=N` runs them (production's
 // timers; one event loop each, on whichever core is free).
@@ -156,11 +163,8 @@ try {
           nodes.push(target);
           const replicaProcesses: ServiceProcess[] = [];
           for (let k = 0; k < w; k++) {
-            if (!AS_PROCESSES) await target.startSync({ ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000, ...TIMERS, ...CONCURRENCY });
-            else {
-              const env = { SYNC_ACK_WAIT: "30000", SYNC_REQUEST_TIMEOUT: "10000", SYNC_MAX_WAIT: "20000", SYNC_REPLAN_AFTER: "30000", ...(values.concurrency ? { SYNC_CONCURRENCY: values.concurrency } : {}) };
-              replicaProcesses.push(await startSyncProcess(target, `${target.ip}-w${k}`, env));
-            }
+            if (!AS_PROCESSES) await target.startSync({ ...REPLICA, ...TIMERS });
+            else replicaProcesses.push(await startSyncProcess(target, `${target.ip}-w${k}`, REPLICA_ENV));
           }
           const cpu = values.cpu ? new CpuMeter(cpuParts(target, sources.slice(0, peers), replicaProcesses)) : undefined;
           const started = performance.now();
