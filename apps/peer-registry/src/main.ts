@@ -28,6 +28,7 @@ await runMain("peer-registry", logger, async () => {
     forgetAfterFailures: env.FORGET_AFTER_FAILURES,
     unverifiedMaxFailures: env.UNVERIFIED_MAX_FAILURES,
     maxBookSize: env.MAX_BOOK_SIZE,
+    maxBans: env.MAX_BANS,
     score: {
       lowPenalty: env.SCORE_LOW_PENALTY,
       midPenalty: env.SCORE_MID_PENALTY,

@@ -54,7 +54,7 @@ export class RegistryMetrics {
       },
     });
     this.bans = new Counter({ name: "timenet_registry_bans_total", help: "Bans imposed, by reason (offence kind, score, operator)", labelNames: ["reason"], registers: r });
-    this.unbans = new Counter({ name: "timenet_registry_unbans_total", help: "Bans lifted: expired or operator", labelNames: ["reason"], registers: r });
+    this.unbans = new Counter({ name: "timenet_registry_unbans_total", help: "Bans lifted: expired, operator, allow_listed, or evicted (lifted early to keep MAX_BANS)", labelNames: ["reason"], registers: r });
     this.offences = new Counter({ name: "timenet_registry_offences_total", help: "Offences received, by kind and severity", labelNames: ["kind", "severity"], registers: r });
     this.dialAttempts = new Counter({ name: "timenet_registry_dial_attempts_total", help: "Dials asked of the gateway: persistent (configured) or fill (towards the outbound target)", labelNames: ["why"], registers: r });
     this.dialFailures = new Counter({

@@ -61,6 +61,13 @@ export interface RegistryOptions extends ServiceEndpointOptions {
   maxDialsPerTick?: number;
   /** Book entries kept; the worst are evicted beyond this. Default 5000. */
   maxBookSize?: number;
+  /**
+   * Bans in force at once. A new ban beyond this lifts the one that ends
+   * soonest (an offender's before an operator's): an attacker with many IPs
+   * can then neither grow the book without bound nor push the admission
+   * policy, which lists every ban, past what NATS carries. Default 1024.
+   */
+  maxBans?: number;
   score?: Partial<ScorePolicy>;
   /** How often each connected peer is asked for its peers. Default 5 min. */
   peerExchangeIntervalMs?: number;
@@ -102,6 +109,7 @@ export const REGISTRY_DEFAULTS = {
   tickMs: 1_000,
   maxDialsPerTick: 8,
   maxBookSize: 5_000,
+  maxBans: 1_024,
   peerExchangeIntervalMs: 5 * 60_000,
   peerExchangeMax: 32,
   peerExchangeMaxAgeMs: 3 * 60 * 60_000,

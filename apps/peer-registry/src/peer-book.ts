@@ -63,6 +63,7 @@ export function openPeerBook(o: { store: PeerStore; options: ResolvedRegistryOpt
     logger,
     onListenerError,
     score: options.score,
+    maxBans: options.maxBans,
     limits: { maxInbound: options.maxInbound, maxPerSubnet: options.maxPerSubnet, subnetPrefixV4: options.subnetPrefixV4, subnetPrefixV6: options.subnetPrefixV6 },
     firstDialAt,
   });

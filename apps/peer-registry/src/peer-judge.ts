@@ -7,7 +7,7 @@ import type { Logger } from "@timenet/telemetry";
 import type { RegistryMetrics } from "./metrics.js";
 import type { ScorePolicy } from "./options.js";
 import { isBanned, type PeerRecords } from "./peer-records.js";
-import { clipText, LOG_TEXT_LIMIT } from "./peer-strings.js";
+import { clipText, LOG_TEXT_LIMIT, POLICY_REASON_LIMIT } from "./peer-strings.js";
 import { banDurationMs, decayedScore, gradeOf, penaltyFor } from "./scoring.js";
 
 export type PeerJudgeEvents = {
@@ -23,6 +23,8 @@ export interface PeerJudgeOptions {
   /** Where a throwing listener of this unit\'s events is reported (counted and logged). */
   onListenerError: ListenerErrorHandler;
   score: ScorePolicy;
+  /** Bans in force at once; beyond, the ban ending soonest is lifted (an offender's before an operator's). */
+  maxBans: number;
   /** The admission limits the gateway enforces on strangers. */
   limits: { maxInbound: number; maxPerSubnet: number; subnetPrefixV4: number; subnetPrefixV6: number };
   /** When a new IP may first be dialled (the dial planner's rule), for records the judge creates. */
@@ -31,12 +33,22 @@ export interface PeerJudgeOptions {
   epoch?: string;
 }
 
+export type BanLiftedWhy = "expired" | "operator" | "allow_listed" | "evicted";
+
 /**
  * The only judge of peers: grades offences by kind (scoring.ts holds the one
  * table), keeps each IP's decaying score, bans at the threshold (durations
  * doubling per ban), lifts bans when they lapse or an operator says so, and
  * makes the admission policy the gateway enforces (bans, allow-list, inbound
  * limits). Owns each record's score, ban and allow-list fields.
+ *
+ * At most `maxBans` bans are in force (Bitcoin Core bounds its list of
+ * misbehaving addresses the same way): a banned record is never evicted
+ * from the book, and the policy lists every ban, so without a bound an
+ * attacker with many addresses would grow both without end. A new ban beyond
+ * it first lifts the ban that ends soonest, an offender's before an
+ * operator's (`evicted`). That IP keeps its score and ban count: its next
+ * offence bans it again, for twice as long.
  */
 export class PeerJudge {
   readonly events: TypedEvents<PeerJudgeEvents>;
@@ -112,7 +124,7 @@ export class PeerJudge {
     return p;
   }
 
-  /** Lifts the bans that have lapsed. */
+  /** Lifts the bans that have lapsed, and any beyond maxBans. */
   tick(now: number): void {
     for (const p of this.o.records.all()) {
       if (p.banUntilMs > 0n && Number(p.banUntilMs) <= now) {
@@ -120,13 +132,14 @@ export class PeerJudge {
         this.o.records.save(p, now);
       }
     }
+    this.makeRoomForBans(this.o.maxBans, now);
   }
 
   /** The admission policy the gateway enforces. */
   policy(now: number): AdmissionPolicy {
     const records = [...this.o.records.all()];
     return create(AdmissionPolicySchema, {
-      bans: records.filter((p) => isBanned(p, now)).map((p) => ({ ip: p.ip, untilMs: p.banUntilMs, reason: p.banReason })),
+      bans: records.filter((p) => isBanned(p, now)).map((p) => ({ ip: p.ip, untilMs: p.banUntilMs, reason: clipText(p.banReason, POLICY_REASON_LIMIT) })),
       allowList: records.filter((p) => p.allowListed).map((p) => p.ip),
       ...this.o.limits,
       version: this.version,
@@ -136,6 +149,7 @@ export class PeerJudge {
   }
 
   private imposeBan(p: Peer, durationMs: number, reason: string, now: number): void {
+    if (!isBanned(p, now)) this.makeRoomForBans(this.o.maxBans - 1, now);
     p.banUntilMs = BigInt(now + durationMs);
     p.banReason = reason;
     p.banCount++;
@@ -146,14 +160,35 @@ export class PeerJudge {
     this.changed();
   }
 
-  private liftBan(p: Peer, why: "expired" | "operator" | "allow_listed", now: number): void {
+  /**
+   * Lifts bans, the one ending soonest first and offenders' before
+   * operators', until at most `keep` are in force (called with maxBans - 1
+   * before a new ban, and with maxBans at each tick: a book stored under a
+   * higher MAX_BANS is brought down at the first).
+   */
+  private makeRoomForBans(keep: number, now: number): void {
+    const banned = [...this.o.records.all()].filter((p) => isBanned(p, now));
+    if (banned.length <= keep) return;
+    const operator = (p: Peer) => (p.banReason.startsWith("operator") ? 1 : 0);
+    banned.sort((a, b) => operator(a) - operator(b) || Number(a.banUntilMs - b.banUntilMs));
+    for (const p of banned.slice(0, banned.length - keep)) {
+      this.o.logger.warn({ peer_ip: p.ip, ban_reason: clipText(p.banReason, LOG_TEXT_LIMIT), ban_until_ms: Number(p.banUntilMs), max_bans: this.o.maxBans }, "ban list full: the ban ending soonest is lifted early");
+      this.liftBan(p, "evicted", now);
+      this.o.records.save(p, now);
+    }
+  }
+
+  private liftBan(p: Peer, why: BanLiftedWhy, now: number): void {
     p.banUntilMs = 0n;
     p.banReason = "";
-    p.score = 0;
-    p.scoreAtMs = BigInt(now);
-    p.nextDialMs = BigInt(now);
+    // An evicted offender keeps its score (decaying as ever) and is not dialled sooner: it did not earn a clean slate.
+    if (why !== "evicted") {
+      p.score = 0;
+      p.scoreAtMs = BigInt(now);
+      p.nextDialMs = BigInt(now);
+    }
     this.o.metrics.unbans.inc({ reason: why });
-    this.o.logger.info({ peer_ip: p.ip, reason: why }, "ban lifted");
+    if (why !== "evicted") this.o.logger.info({ peer_ip: p.ip, reason: why }, "ban lifted");
     this.changed();
   }
 

@@ -54,7 +54,8 @@ export function holdsJudgement(p: Peer): boolean {
  * decides nothing about peers; the dial planner, the judge, the gateway's
  * connection state and peer exchange each change the fields they own and
  * `save` them here. Bounded: beyond `maxBookSize` the least valuable entry that
- * nothing pins is evicted.
+ * nothing pins is evicted (bans pin entries, and the judge keeps at most
+ * MAX_BANS of them).
  */
 export class PeerRecords {
   readonly events: TypedEvents<PeerRecordEvents>;

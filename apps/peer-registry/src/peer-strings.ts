@@ -24,6 +24,9 @@ export const PEER_FIELD_LIMITS = {
 
 export type ClippedField = keyof typeof PEER_FIELD_LIMITS;
 
+/** A ban's reason as the admission policy carries it (the book keeps it whole): MAX_BANS of them fit one NATS value. */
+export const POLICY_REASON_LIMIT = 32;
+
 /** Peer-supplied text in a log line (offence details, reasons): at most this many code units. */
 export const LOG_TEXT_LIMIT = 256;
 

@@ -43,8 +43,8 @@ export async function makeBook(extra: Partial<RegistryOptions> = {}, now = 1_000
     for (const s of stores) await s.close().catch(() => undefined);
     await dir.remove();
   });
-  const options = resolveRegistryOptions({ natsUrl: "nats://unused", dbPath: dir.path, publicIp: ip("10.0.0.50"), passiveWaitMs: 30_000, ...extra });
-  const open = async (at: number) => {
+  const baseOptions = resolveRegistryOptions({ natsUrl: "nats://unused", dbPath: dir.path, publicIp: ip("10.0.0.50"), passiveWaitMs: 30_000, ...extra });
+  const open = async (at: number, options = baseOptions) => {
     const store = await PeerStore.open(path);
     stores.push(store);
     let policyChanges = 0;
@@ -60,10 +60,10 @@ export async function makeBook(extra: Partial<RegistryOptions> = {}, now = 1_000
   const units = await open(now);
   return {
     ...units,
-    /** Closes this set's store and opens the units again over the same file. */
-    async reopen(at: number) {
+    /** Closes this set's store and opens the units again over the same file (with other options, as a restart with another configuration). */
+    async reopen(at: number, changed: Partial<RegistryOptions> = {}) {
       await units.store.close();
-      return open(at);
+      return open(at, resolveRegistryOptions({ ...baseOptions, ...changed }));
     },
   };
 }

@@ -2,7 +2,7 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { status } from "@grpc/grpc-js";
-import { PeerState, SendToPeerSchema, Subjects } from "@timenet/proto";
+import { OffenceKind, OffenceSchema, PeerState, SendToPeerSchema, Subjects } from "@timenet/proto";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
 import { gatewayMetric, gatewayPeers, nodePool, registryMetric, waitLinked } from "./harness.js";
@@ -99,6 +99,40 @@ describe("bans and admission", () => {
     const friend = await rawSocket({ ip: a.ip, port: a.p2pPort }, "127.0.0.130");
     assert.equal(await friend.firstBytes, true, "the allow-listed address is admitted");
     for (const f of [...flood, friend]) f.socket.destroy();
+  });
+
+  test("a flood of offenders is banned within MAX_BANS: the latest refused at accept, the earliest lifted early, the honest link untouched", async () => {
+    const b = await node(140);
+    const a = await node(141, { registry: { maxBans: 3, bootstrapPeers: [b.endpoint] } });
+    await waitLinked(a, b);
+    const linkBefore = (await gatewayPeers(a)).get(b.ip)!.connId;
+    // Ten addresses each commit a fatal offence (as a's gateway reports one), one after another.
+    const offenders = Array.from({ length: 10 }, (_, i) => `127.0.0.${150 + i}`);
+    for (const ip of offenders) {
+      a.bus.publish(Subjects.offence, OffenceSchema, { ip, kind: OffenceKind.WRONG_GENESIS, detail: "flood" });
+      await a.bus.flush();
+      await waitFor(async () => (await a.registryClient().getPeer({ ip }).catch(() => undefined))?.peer?.state === PeerState.BANNED, { message: `${ip} banned` });
+    }
+    assert.equal(await registryMetric(a, "timenet_registry_bans_total", { reason: "wrong_genesis" }), 10);
+    assert.equal(await registryMetric(a, "timenet_registry_unbans_total", { reason: "evicted" }), 7);
+    const states = await Promise.all(offenders.map(async (ip) => (await a.registryClient().getPeer({ ip })).peer!.state));
+    assert.deepEqual(states.map((st) => st === PeerState.BANNED), [...Array(7).fill(false), true, true, true], "the three latest stay banned");
+    // What a's gateway enforces, on real sockets: the latest offender is refused before a byte, the earliest is greeted.
+    // The policy is published whole: once it refuses the latest, it holds every change before.
+    await waitFor(
+      async () => {
+        const latest = await rawSocket({ ip: a.ip, port: a.p2pPort }, offenders[9]!);
+        const greeted = await latest.firstBytes;
+        latest.socket.destroy();
+        return !greeted;
+      },
+      { message: "the latest offender is refused at accept" },
+    );
+    const earliest = await rawSocket({ ip: a.ip, port: a.p2pPort }, offenders[0]!);
+    assert.equal(await earliest.firstBytes, true, "the earliest offender's ban was lifted to make room");
+    earliest.socket.destroy();
+    assert.equal((await gatewayPeers(a)).get(b.ip)?.connId, linkBefore, "the honest link was never touched");
+    assert.equal((await a.registryClient().getPeer({ ip: b.ip })).peer!.score, 0, "nor its IP penalised");
   });
 
   test("operators ban and unban over gRPC; bad input is a clear error", async () => {

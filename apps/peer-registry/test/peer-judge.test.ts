@@ -1,8 +1,8 @@
 // The judge: offences graded by kind, decaying scores, bans, the admission policy.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { create } from "@bufbuild/protobuf";
-import { DialFailedSchema, Direction, DisconnectReason, OffenceKind, PeerState } from "@timenet/proto";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { AdmissionPolicySchema, DialFailedSchema, Direction, DisconnectReason, OffenceKind, PeerState } from "@timenet/proto";
 import { conn, ip, makeBook, offence, peerOf, run } from "./book-fixture.js";
 import { banDurationMs, decayedScore } from "../src/scoring.js";
 
@@ -109,4 +109,42 @@ test("a judgement survives the peer's reconnects, a full book and its dial failu
   b.connections.apply(conn(m, 3, { direction: Direction.INBOUND, at: after + 100 }), after + 100);
   b.judge.onOffence(offence(m, OffenceKind.BAD_SIGNATURE), after + 200);
   assert.equal(Number(peerOf(b, m).banUntilMs) - (after + 200), 2 * 3_600_000);
+});
+
+test("at most maxBans bans are in force: a new one lifts the ban ending soonest, an offender's before an operator's; the book stays bounded", async () => {
+  const b = await makeBook({ maxBans: 3, maxBookSize: 10 });
+  b.judge.ban(ip("10.0.13.1"), 60_000, "watch", 1_000); // the operator's, ending soonest of all
+  // Many addresses each commit a fatal offence, one after another: later ones end later.
+  for (let i = 2; i <= 40; i++) assert.equal(b.judge.onOffence(offence(`10.0.13.${i}`, OffenceKind.WRONG_GENESIS), 1_000 + i), true);
+  const banned = () => [...b.records.all()].filter((p) => p.state === PeerState.BANNED).map((p) => p.ip).sort();
+  assert.deepEqual(banned(), ["10.0.13.1", "10.0.13.39", "10.0.13.40"], "the operator's ban and the two latest");
+  assert.deepEqual(b.judge.policy(2_000).bans.map((x) => x.ip).sort(), banned());
+  assert.equal(await b.metric("timenet_registry_unbans_total", { reason: "evicted" }), 37);
+  assert.equal(await b.metric("timenet_registry_bans_total", { reason: "wrong_genesis" }), 39);
+  // An evicted offender did not earn a clean slate: its score stands, and its next offence bans it for twice as long.
+  const early = peerOf(b, "10.0.13.38"); // the last one lifted (earlier ones may have left the full book since)
+  assert.ok(early.score <= -100, `score ${early.score} kept`);
+  assert.equal(early.banCount, 1);
+  assert.equal(b.judge.onOffence(offence("10.0.13.38", OffenceKind.BAD_FRAME), 3_000), true, "one mid offence bans it again");
+  assert.equal(Number(early.banUntilMs) - 3_000, 2 * 3_600_000);
+  // The book holds at most maxBookSize entries that nothing pins, plus the bans: never the 40 addresses.
+  assert.ok(b.records.size <= 10 + 3, `book of ${b.records.size}`);
+  // Only operator bans left: the one ending soonest goes.
+  for (const at of [4_000, 4_001, 4_002]) b.judge.ban(ip(`10.0.14.${at - 3_999}`), 600_000, "", at);
+  assert.deepEqual(banned(), ["10.0.14.1", "10.0.14.2", "10.0.14.3"]);
+  // Restarted with a lower MAX_BANS, the stored bans are brought down at the first tick, soonest-ending first.
+  const lower = await b.reopen(5_000, { maxBans: 1 });
+  assert.equal(lower.judge.policy(5_000).bans.length, 3, "as stored");
+  lower.judge.tick(5_000);
+  assert.deepEqual(lower.judge.policy(5_000).bans.map((x) => x.ip), ["10.0.14.3"]);
+});
+
+test("the admission policy stays one NATS value at MAX_BANS' largest, whatever the operators' reasons", async () => {
+  const b = await makeBook({ maxBans: 4096 });
+  const long = "é".repeat(300); // clipped to 256 in the book, 2 bytes each in UTF-8
+  for (let i = 0; i < 4096; i++) b.judge.ban(ip(`2001:db8:ffff:ffff:ffff:ffff:${(i >> 8).toString(16)}:${(i & 255).toString(16)}`), 600_000, long, 1_000);
+  const policy = b.judge.policy(2_000);
+  assert.equal(policy.bans.length, 4096);
+  const bytes = toBinary(AdmissionPolicySchema, policy).length;
+  assert.ok(bytes < 1024 * 1024, `policy of ${bytes} bytes`);
 });
