@@ -128,6 +128,7 @@ describe("bans and admission", () => {
       },
       { message: "the latest offender is refused at accept" },
     );
+    assert.equal(await gatewayMetric(a, "timenet_gateway_banned_ips"), 3, "the gateway holds MAX_BANS bans, not ten");
     const earliest = await rawSocket({ ip: a.ip, port: a.p2pPort }, offenders[0]!);
     assert.equal(await earliest.firstBytes, true, "the earliest offender's ban was lifted to make room");
     earliest.socket.destroy();

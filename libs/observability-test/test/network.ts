@@ -2,8 +2,8 @@
 // tests: every service's built main.js, real nats-servers, on 127.0.0.k.
 //
 //   host-1  gateway, registry, block-store, chain-sync, block-producer (devnet key 0)
-//   host-2  gateway, registry, block-store, chain-sync; its NATS takes 8 MB messages
-//           (host-1's only 256 KB)
+//   host-2  gateway, registry (MAX_BANS 1), block-store, chain-sync; its NATS takes
+//           8 MB messages (host-1's only 256 KB)
 //   host-3  gateway, block-store, chain-sync on a 2-block fork of its own, on a
 //           copy of the network whose max_reorg_depth is 1: its genesis is final,
 //           so it sees host-1's chain and can never take it
@@ -160,13 +160,14 @@ export async function planTestNetwork(): Promise<TestNetwork> {
       ...extra,
     });
   const startStore = (host: Host, extra: Record<string, string> = {}) => run(host, "block-store", { STORE_DB_PATH: join(dir.path, `${host.name}-blocks`), ...extra });
-  const startRegistry = (host: Host, bootstrap: Host[]) =>
+  const startRegistry = (host: Host, bootstrap: Host[], extra: Record<string, string> = {}) =>
     run(host, "peer-registry", {
       REGISTRY_DB_PATH: join(dir.path, `${host.name}-peers`),
       BOOTSTRAP_PEERS: bootstrap.map((h) => `${h.ip}:${h.p2pPort}`).join(","),
       BACKOFF_MIN: "50ms",
       BACKOFF_MAX: "1s",
       DIAL_GIVE_UP: "3s",
+      ...extra,
     });
   const startSync = (host: Host, extra: Record<string, string> = {}) =>
     run(host, "chain-sync", {
@@ -216,7 +217,8 @@ export async function planTestNetwork(): Promise<TestNetwork> {
         startRegistry(h1, [h2, h3, intruder]),
         startSync(h1),
         run(h1, "block-producer", { PRODUCER_DEVNET_INDEX: "0", BLOCK_STORE_GRPC: grpcOf(h1, "block-store") }),
-        startRegistry(h2, [h1]),
+        // Room for one ban only: the test's operator bans overflow it (TimenetBanListFull).
+        startRegistry(h2, [h1], { MAX_BANS: "1" }),
         startSync(h2),
       ]);
       // host-3 joins only once host-1 and host-2 are past its fork, so that

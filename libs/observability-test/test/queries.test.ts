@@ -10,7 +10,8 @@ import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Bus } from "@timenet/bus";
-import { BroadcastSchema, Subjects } from "@timenet/proto";
+import { BroadcastSchema, PeerRegistryService, Subjects } from "@timenet/proto";
+import { createGrpcClient } from "@timenet/grpc";
 import { tempDir, waitFor } from "@timenet/testkit";
 import { dashboardQueries, loadDashboards, substituteVariables, type DashboardQuery } from "../src/dashboards.js";
 import { promtool, samplesOf, startPrometheus, type PrometheusHandle, type Rule } from "../src/prometheus.js";
@@ -30,6 +31,7 @@ const EXPECTED_ALERTS: Record<string, Record<string, string>> = {
   TimenetGenesisMismatch: { host: "host-1" },
   TimenetClockSuspect: { host: "host-3" },
   TimenetNodeStuck: { host: "host-3" },
+  TimenetBanListFull: { host: "host-2" },
   TimenetServiceDown: { host: "host-2", job: "peer-registry" },
 };
 
@@ -151,6 +153,19 @@ async function causeTheFaults(n: TestNetwork): Promise<void> {
 
   // host-3's gateway, 20 s slow, has judged its clock against its peers (host-1 at least).
   await seen(`timenet_gateway_clock_suspect{host="host-3"} == 1`);
+
+  // A full ban list: an operator bans three addresses on host-2 (MAX_BANS 1), so two bans are
+  // lifted early. Two, each scraped: host-2's registry stops below, and increase() sees a step
+  // only between two samples of the series (the first eviction is its birth at 1).
+  const registry2 = createGrpcClient(PeerRegistryService, `127.0.0.1:${h2.service("peer-registry").grpcPort}`);
+  try {
+    for (const [i, ip] of ["192.0.2.1", "192.0.2.2", "192.0.2.3"].entries()) {
+      await registry2.banPeer({ ip, durationMs: 600_000n, reason: "observability test" });
+      if (i > 0) await seen(`timenet_registry_unbans_total{host="host-2", reason="evicted"} == ${i}`);
+    }
+  } finally {
+    registry2.close();
+  }
 
   // A service down: host-2's registry stops.
   await h2.service("peer-registry").process!.stop();
