@@ -59,17 +59,24 @@ export async function startServiceProcess(o: ServiceProcessOptions): Promise<Ser
       return exited;
     },
   };
+  // The last answer of the readiness check: a timeout says which check kept the service unready (its `reasons`), or that nothing answered.
+  let lastAnswer = "no answer yet";
   try {
     await waitFor(
       async () => {
         if (done) throw new Error(`${o.main} exited with ${String(await exited)} before it was ready: ${tail.trim() || "(no output)"}`);
         try {
-          return o.readyCheck ? await o.readyCheck() : (await fetch(o.readyUrl)).status === 200;
-        } catch {
+          if (o.readyCheck) return await o.readyCheck();
+          const res = await fetch(o.readyUrl);
+          if (res.status === 200) return true;
+          lastAnswer = `${res.status} ${(await res.text()).slice(0, 500)}`;
+          return false;
+        } catch (err) {
+          lastAnswer = `no answer (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message})`;
           return false;
         }
       },
-      { timeoutMs: o.timeoutMs ?? 15_000, intervalMs: 50, message: `${o.readyUrl} ready` },
+      { timeoutMs: o.timeoutMs ?? 15_000, intervalMs: 50, message: () => `${o.readyUrl} ready (pid ${child.pid}; last answer: ${lastAnswer}; output: ${tail.trim().slice(-500) || "(none)"})` },
     );
   } catch (err) {
     await proc.kill();
