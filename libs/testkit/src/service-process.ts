@@ -10,6 +10,7 @@ export interface ServiceProcessOptions {
   readyUrl: string;
   /** Default: fetch(readyUrl) answers 200. Replace it for HTTPS with the operator CA (fetch cannot take a CA). */
   readyCheck?: () => Promise<boolean>;
+  /** How long the service may take to become ready. Default 30 s: under `npm test`'s parallel load a block-store (three worker threads, LMDB, NATS) twice took over 15 s. */
   timeoutMs?: number;
   /** "inherit" also copies the child's output (its logs) to our stderr; the tail is always kept for start-up errors. */
   stderr?: "inherit" | "ignore";
@@ -76,7 +77,7 @@ export async function startServiceProcess(o: ServiceProcessOptions): Promise<Ser
           return false;
         }
       },
-      { timeoutMs: o.timeoutMs ?? 15_000, intervalMs: 50, message: () => `${o.readyUrl} ready (pid ${child.pid}; last answer: ${lastAnswer}; output: ${tail.trim().slice(-500) || "(none)"})` },
+      { timeoutMs: o.timeoutMs ?? 30_000, intervalMs: 50, message: () => `${o.readyUrl} ready (pid ${child.pid}; last answer: ${lastAnswer}; output: ${tail.trim().slice(-500) || "(none)"})` },
     );
   } catch (err) {
     await proc.kill();
