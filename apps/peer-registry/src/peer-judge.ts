@@ -139,7 +139,7 @@ export class PeerJudge {
   policy(now: number): AdmissionPolicy {
     const records = [...this.o.records.all()];
     return create(AdmissionPolicySchema, {
-      bans: records.filter((p) => isBanned(p, now)).map((p) => ({ ip: p.ip, untilMs: p.banUntilMs, reason: clipText(p.banReason, POLICY_REASON_LIMIT) })),
+      bans: this.bansInForce(now).map((p) => ({ ip: p.ip, untilMs: p.banUntilMs, reason: clipText(p.banReason, POLICY_REASON_LIMIT) })),
       allowList: records.filter((p) => p.allowListed).map((p) => p.ip),
       ...this.o.limits,
       version: this.version,
@@ -167,7 +167,7 @@ export class PeerJudge {
    * higher MAX_BANS is brought down at the first).
    */
   private makeRoomForBans(keep: number, now: number): void {
-    const banned = [...this.o.records.all()].filter((p) => isBanned(p, now));
+    const banned = this.bansInForce(now);
     if (banned.length <= keep) return;
     const operator = (p: Peer) => (p.banReason.startsWith("operator") ? 1 : 0);
     banned.sort((a, b) => operator(a) - operator(b) || Number(a.banUntilMs - b.banUntilMs));
@@ -178,17 +178,25 @@ export class PeerJudge {
     }
   }
 
+  /** The records banned at `now` (one walk of the book, no copy of it: the tick calls this every second). */
+  private bansInForce(now: number): Peer[] {
+    const banned: Peer[] = [];
+    for (const p of this.o.records.all()) if (isBanned(p, now)) banned.push(p);
+    return banned;
+  }
+
   private liftBan(p: Peer, why: BanLiftedWhy, now: number): void {
     p.banUntilMs = 0n;
     p.banReason = "";
-    // An evicted offender keeps its score (decaying as ever) and is not dialled sooner: it did not earn a clean slate.
+    // An evicted offender keeps its score (decaying as ever) and is not dialled sooner: it did not earn a clean slate
+    // (makeRoomForBans logs its own warning for it).
     if (why !== "evicted") {
       p.score = 0;
       p.scoreAtMs = BigInt(now);
       p.nextDialMs = BigInt(now);
+      this.o.logger.info({ peer_ip: p.ip, reason: why }, "ban lifted");
     }
     this.o.metrics.unbans.inc({ reason: why });
-    if (why !== "evicted") this.o.logger.info({ peer_ip: p.ip, reason: why }, "ban lifted");
     this.changed();
   }
 

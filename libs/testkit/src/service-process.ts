@@ -73,7 +73,9 @@ export async function startServiceProcess(o: ServiceProcessOptions): Promise<Ser
           lastAnswer = `${res.status} ${(await res.text()).slice(0, 500)}`;
           return false;
         } catch (err) {
-          lastAnswer = `no answer (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message})`;
+          // fetch's own error is "fetch failed"; its cause says why (ECONNREFUSED...).
+          const { message, cause } = err as Error;
+          lastAnswer = `no answer (${cause instanceof Error ? cause.message : message})`;
           return false;
         }
       },
