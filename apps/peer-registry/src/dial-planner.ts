@@ -64,10 +64,15 @@ export class DialPlanner {
   /** Dials sent to the gateway and not yet resolved: IP -> give-up time. Only IPs in the book. */
   private readonly pending = new Map<PeerIp, number>();
   private readonly random: () => number;
+  /** IPs whose due redial is held back now (their node is connected under another IP): counted once per hold. Only IPs in the book. */
+  private readonly heldBack = new Set<PeerIp>();
 
   constructor(private readonly o: DialPlannerOptions) {
     this.random = o.random ?? Math.random;
-    o.records.events.on("removed", (ip) => this.pending.delete(ip));
+    o.records.events.on("removed", (ip) => {
+      this.pending.delete(ip);
+      this.heldBack.delete(ip);
+    });
   }
 
   get pendingCount(): number {
@@ -121,8 +126,13 @@ export class DialPlanner {
     for (const p of this.o.records.all()) {
       const ip = p.ip as PeerIp;
       if (p.connId !== 0 || p.isSelf || p.port === 0 || this.pending.has(ip) || isBanned(p, now)) continue;
-      if (p.nodeId !== "" && held.has(p.nodeId)) continue;
       if (Number(p.nextDialMs) > now || ip === this.o.publicIp) continue;
+      const heldAs = p.nodeId === "" ? undefined : held.get(p.nodeId);
+      if (heldAs !== undefined) {
+        this.noteHeldBack(p, heldAs);
+        continue;
+      }
+      this.heldBack.delete(ip);
       if (p.persistent) orders.push({ ip, port: p.port, why: "persistent" });
       else candidates.push(p);
     }
@@ -144,6 +154,7 @@ export class DialPlanner {
   /** A connection to the IP exists: its dial (if any) is resolved. */
   onConnected(ip: PeerIp): void {
     this.pending.delete(ip);
+    this.heldBack.delete(ip);
   }
 
   /** A connection ended: a failure unless it lived long enough or the end is blameless; the redial is scheduled. */
@@ -156,17 +167,26 @@ export class DialPlanner {
     const delay = reason === DisconnectReason.LOCAL_RESTART ? 0 : this.backoff(Math.max(1, p.consecutiveDialFailures));
     this.scheduleRedial(p, delay, now);
     this.o.records.save(p, now);
-    const under = p.nodeId === "" ? undefined : [...this.o.records.all()].find((q) => q.connId !== 0 && q.nodeId === p.nodeId);
-    if (under) {
-      this.o.metrics.redialsDeferred.inc({ reason: "same_node_connected" });
-      this.o.logger.info({ peer_ip: p.ip, connected_as: under.ip, node_id: p.nodeId.slice(0, 16), reason: enumLabel(DisconnectReasonSchema, reason) }, "this node is connected under another IP: not redialling this address while it is");
-    }
   }
 
-  /** Node ids of the peers connected now. */
-  private connectedNodes(): Set<string> {
-    const held = new Set<string>();
-    for (const p of this.o.records.all()) if (p.connId !== 0 && p.nodeId !== "") held.add(p.nodeId);
+  /**
+   * A due redial held back because its node is connected under another IP:
+   * counted and logged once per hold, when it is due rather than when the
+   * connection ended, because the two sockets' events may reach us in either
+   * order (the loser's end before the winner's start).
+   */
+  private noteHeldBack(p: Peer, connectedAs: string): void {
+    const ip = p.ip as PeerIp;
+    if (this.heldBack.has(ip)) return;
+    this.heldBack.add(ip);
+    this.o.metrics.redialsDeferred.inc({ reason: "same_node_connected" });
+    this.o.logger.info({ peer_ip: ip, connected_as: connectedAs, node_id: p.nodeId.slice(0, 16) }, "this node is connected under another IP: not redialling this address while it is");
+  }
+
+  /** Node ids of the peers connected now, and the IP each is connected under. */
+  private connectedNodes(): Map<string, string> {
+    const held = new Map<string, string>();
+    for (const p of this.o.records.all()) if (p.connId !== 0 && p.nodeId !== "") held.set(p.nodeId, p.ip);
     return held;
   }
 

@@ -65,7 +65,7 @@ export class RegistryMetrics {
     });
     this.redialsDeferred = new Counter({
       name: "timenet_registry_redials_deferred_total",
-      help: "Ended connections not redialled for now, by reason (same_node_connected: its node is connected under another IP)",
+      help: "Due redials held back, once per hold, by reason (same_node_connected: its node is connected under another IP)",
       labelNames: ["reason"],
       registers: r,
     });

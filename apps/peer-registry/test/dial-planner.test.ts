@@ -168,3 +168,19 @@ test("a node connected under one IP is not dialled under another (the redial wou
   b.connections.apply(conn("10.0.0.1", 1, { node: 7, ended: { reason: DisconnectReason.PING_TIMEOUT, livedMs: 100_000 } }), 61_000);
   assert.deepEqual(b.planner.due(200_000).map((o) => `${o.ip}/${o.why}`).sort(), ["10.0.0.1/persistent", "10.0.0.2/persistent"]);
 });
+
+test("the same hold when the loser's end reaches the registry before the winner's start: held back once it is due, counted once however often it is planned", async () => {
+  const b = await makeBook({ backoffMinMs: 100, bootstrapPeers: [{ ip: ip("10.0.0.1"), port: 1 }, { ip: ip("10.0.0.2"), port: 1 }] });
+  b.connections.apply(run(1), 1_000);
+  b.connections.markInitialized(1_000);
+  // The two sockets' events cross: 10.0.0.2 lost and ended while 10.0.0.1 was not yet connected.
+  b.connections.apply(conn("10.0.0.2", 2, { node: 7 }), 1_000);
+  b.connections.apply(conn("10.0.0.2", 2, { node: 7, ended: { reason: DisconnectReason.DUPLICATE, livedMs: 10 } }), 1_050);
+  b.connections.apply(conn("10.0.0.1", 1, { node: 7 }), 1_100);
+  assert.equal(await b.metric("timenet_registry_redials_deferred_total", { reason: "same_node_connected" }), 0, "nothing due yet");
+  for (const at of [60_000, 61_000, 62_000]) assert.deepEqual(b.planner.due(at), [], `held back at ${at}`);
+  assert.equal(await b.metric("timenet_registry_redials_deferred_total", { reason: "same_node_connected" }), 1);
+  // Once the node is gone the address is dialled; a later hold is counted again.
+  b.connections.apply(conn("10.0.0.1", 1, { node: 7, ended: { reason: DisconnectReason.PING_TIMEOUT, livedMs: 100_000 } }), 63_000);
+  assert.deepEqual(b.planner.due(200_000).map((o) => o.ip).sort(), ["10.0.0.1", "10.0.0.2"]);
+});
