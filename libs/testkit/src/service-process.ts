@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { describeStuckProcess, reportOnSignalArgs } from "./process-report.js";
+import { tempDir } from "./temp-dir.js";
 import { waitFor } from "./wait.js";
 
 export interface ServiceProcessOptions {
@@ -32,7 +34,9 @@ export interface ServiceProcess {
  */
 export async function startServiceProcess(o: ServiceProcessOptions): Promise<ServiceProcess> {
   if (!existsSync(o.main)) throw new Error(`${o.main} does not exist: build that app first (npx nx run-many -t build)`);
-  const child = spawn(process.execPath, [o.main], { env: { PATH: process.env.PATH ?? "", ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
+  // Where the child writes a diagnostic report if it is never ready (see describeStuckProcess).
+  const reports = await tempDir("timenet-report-");
+  const child = spawn(process.execPath, [...reportOnSignalArgs(reports.path), o.main], { env: { PATH: process.env.PATH ?? "", ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
   // The last few KiB of stderr explain a process that dies before it is ready.
   let tail = "";
   for (const stream of [child.stdout!, child.stderr!]) {
@@ -44,6 +48,7 @@ export async function startServiceProcess(o: ServiceProcessOptions): Promise<Ser
   const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)));
   let done = false;
   void exited.then(() => (done = true));
+  void exited.finally(() => reports.remove());
   const proc: ServiceProcess = {
     child,
     exited,
@@ -82,6 +87,7 @@ export async function startServiceProcess(o: ServiceProcessOptions): Promise<Ser
       { timeoutMs: o.timeoutMs ?? 30_000, intervalMs: 50, message: () => `${o.readyUrl} ready (pid ${child.pid}; last answer: ${lastAnswer}; output: ${tail.trim().slice(-500) || "(none)"})` },
     );
   } catch (err) {
+    if (!done) (err as Error).message += `; what it was doing: ${await describeStuckProcess(child, reports.path)}`;
     await proc.kill();
     throw err;
   }

@@ -1,0 +1,66 @@
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
+
+/** Node's flags that make a child write a diagnostic report (JSON) into `dir` on SIGUSR2. */
+export function reportOnSignalArgs(dir: string): string[] {
+  return ["--report-on-signal", "--report-signal=SIGUSR2", `--report-directory=${dir}`, "--report-compact"];
+}
+
+interface NodeReport {
+  javascriptStack?: { message?: string; stack?: string[] };
+  libuv?: Array<{ type: string; is_active?: boolean }>;
+  workers?: unknown[];
+  resourceUsage?: { userCpuSeconds?: number; kernelCpuSeconds?: number };
+  header?: { wallclockStartTime?: string };
+}
+
+/**
+ * Asks a live child started with reportOnSignalArgs for its diagnostic
+ * report and says, in one line, what it was doing: the main thread's
+ * JavaScript stack (empty when it was idle, awaiting), its active handles
+ * (a TCP connect in flight, timers, a worker's port), its worker threads and
+ * the CPU it had used. A service that is alive but never ready is then
+ * readable without a rerun. A main thread that is busy or blocked never
+ * answers the signal: then the kernel's view (state, CPU) is given instead.
+ */
+export async function describeStuckProcess(child: ChildProcess, dir: string, waitMs = 3_000): Promise<string> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return "not running";
+  child.kill("SIGUSR2");
+  const until = Date.now() + waitMs;
+  while (Date.now() < until) {
+    const name = (await readdir(dir).catch(() => [] as string[])).find((f) => f.includes(`.${child.pid}.`) && f.endsWith(".json"));
+    if (name) {
+      try {
+        return summarize(JSON.parse(await readFile(join(dir, name), "utf8")) as NodeReport);
+      } catch {
+        // Still being written: read it again shortly.
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return `no diagnostic report within ${waitMs} ms: its main thread is busy or blocked (${await kernelView(child.pid)})`;
+}
+
+/** What the kernel says of the process: its state (R running, S sleeping, D waiting on the disk) and CPU used. */
+async function kernelView(pid: number): Promise<string> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+  if (stat === undefined) return "no /proc view";
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = 100; // USER_HZ on Linux
+  return `state ${f[0]}, cpu used ${((Number(f[11]) + Number(f[12])) / ticks).toFixed(2)} s, threads ${f[17]}`;
+}
+
+function summarize(r: NodeReport): string {
+  const stack = (r.javascriptStack?.stack ?? []).filter((l) => l.trim() !== "").slice(0, 6).map((l) => l.trim());
+  const handles = new Map<string, number>();
+  for (const h of r.libuv ?? []) if (h.is_active !== false) handles.set(h.type, (handles.get(h.type) ?? 0) + 1);
+  const cpu = (r.resourceUsage?.userCpuSeconds ?? 0) + (r.resourceUsage?.kernelCpuSeconds ?? 0);
+  return [
+    `js stack: ${stack.length > 0 ? stack.join(" < ") : "(idle, awaiting)"}`,
+    `active handles: ${[...handles].map(([t, n]) => `${t}×${n}`).join(" ") || "none"}`,
+    `workers: ${r.workers?.length ?? 0}`,
+    `cpu used: ${cpu.toFixed(2)} s since ${r.header?.wallclockStartTime ?? "start"}`,
+  ].join("; ");
+}
