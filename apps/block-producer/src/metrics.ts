@@ -22,6 +22,8 @@ export class ProducerMetrics {
    * in_new_branch (still included), mempool_full (did not fit), unavailable (the store no longer had the block).
    */
   readonly reorgedTxs: Counter<"result">;
+  /** Walks of the main chain that could not read the store; each is tried again after retryMs. */
+  readonly followFailures: Counter;
   /** reason: store_unreachable, wrong_genesis, tip_moved (another producer made the height first), build_failed. */
   readonly turnsSkipped: Counter<"reason">;
 
@@ -44,6 +46,7 @@ export class ProducerMetrics {
     this.txsDropped = counter("timenet_producer_txs_dropped_total", "Transactions not taken into the mempool, by reason", ["reason"]);
     this.reorgs = counter("timenet_producer_reorgs_total", "Reorgs seen: blocks walked as the main chain that left it", []);
     this.reorgedTxs = counter("timenet_producer_reorged_txs_total", "Txs of blocks that left the main chain, by what became of them", ["result"]);
+    this.followFailures = counter("timenet_producer_follow_failures_total", "Walks of the main chain (to update the mempool) that could not read the block-store; retried", []);
     this.turnsSkipped = counter("timenet_producer_turns_skipped_total", "Turns (own or fallback) that passed without our block, by reason", ["reason"]);
   }
 }

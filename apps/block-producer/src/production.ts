@@ -63,6 +63,7 @@ export class Production {
   /** The main chain as last walked: whose txs have left the mempool, and come back to it when their block leaves the chain. */
   private readonly known: KnownChain;
   private evicting: Promise<unknown> = Promise.resolve();
+  private followRetry: NodeJS.Timeout | undefined;
   private stepping: Promise<void> = Promise.resolve();
   private blocksProduced = 0;
   private lastHeight = 0;
@@ -82,6 +83,7 @@ export class Production {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.followRetry);
     await this.stepping;
     await this.evicting;
   }
@@ -307,8 +309,27 @@ export class Production {
       .catch((err: unknown) => {
         this.d.logger.error({ height: tip.height, err: (err as Error).message }, "following the main chain failed");
         return false;
+      })
+      .then((followed) => {
+        if (!followed) this.retryFollow();
+        return followed;
       });
     this.evicting = walk;
     return walk;
+  }
+
+  /**
+   * A walk that could not read the store (a call past its deadline while
+   * the disk is busy) is tried again after retryMs: the same tip comes back
+   * on chain.tip only as a re-publication, which adopt ignores, so without
+   * this a reorg's txs would wait for the next new tip to come back.
+   */
+  private retryFollow(): void {
+    this.d.metrics.followFailures.inc();
+    if (this.stopped || this.followRetry !== undefined) return;
+    this.followRetry = setTimeout(() => {
+      this.followRetry = undefined;
+      if (!this.stopped && this.tip !== undefined) void this.evictUpTo(this.tip);
+    }, this.d.retryMs);
   }
 }

@@ -76,7 +76,7 @@ after(async () => {
   for (const p of running) await p.stop();
 });
 
-async function startLoop(store: FakeStore) {
+async function startLoop(store: FakeStore, now: () => number = Date.now) {
   const identity = await resolveProducerIdentity({ devnetIndex: 0 }, SOLO);
   const mempool = new Mempool({ maxTxs: 100, maxBytes: 1 << 20, maxTxBytes: 1 << 16 });
   const registry = createRegistry({ service: "t", collectDefault: false });
@@ -92,7 +92,7 @@ async function startLoop(store: FakeStore) {
     storeDeadlineMs: 1_000,
     retryMs: RETRY,
     evictionDepth: 8,
-    now: Date.now,
+    now,
   });
   running.push(production);
   production.start();
@@ -166,5 +166,25 @@ test("txs in a block we did not make leave the mempool when its tip is announced
   store.chain.push(signBlock({ height: 1, prevHash: blockHash(parent), timestampMs: parent.timestampMs + 1n, txs: txs.slice(0, 2) }, (await resolveProducerIdentity({ devnetIndex: 0 }, SOLO)).key));
   production.onTipEvent(store.tip());
   await waitFor(() => mempool.size === 1, { timeoutMs: 2_000, message: "two txs evicted" });
+  assert.equal(mempool.add(txs[0]!), "included");
+});
+
+test("a tip whose block the store could not give back is walked again after the retry period, though no new tip comes", async () => {
+  const store = new FakeStore();
+  // A clock stopped at the genesis: no turn ever comes, so no step walks the chain on its own.
+  const { production, mempool, metric } = await startLoop(store, () => Number(SOLO.genesis.header!.timestampMs));
+  const txs = [7, 8].map((n) => Uint8Array.of(n));
+  for (const tx of txs) mempool.add(tx);
+  const parent = store.chain[0]!.header!;
+  store.chain.push(signBlock({ height: 1, prevHash: blockHash(parent), timestampMs: parent.timestampMs + 1n, txs }, (await resolveProducerIdentity({ devnetIndex: 0 }, SOLO)).key));
+  // The announcement comes while the store cannot answer (a read past its deadline): the walk fails.
+  store.down = true;
+  production.onTipEvent(store.tip());
+  await waitFor(async () => (await metric("timenet_producer_follow_failures_total")) >= 1, { timeoutMs: 2_000, message: "the walk failed" });
+  assert.equal(mempool.size, 2, "nothing evicted while the block could not be read");
+  // Only a re-publication of the same tip follows, which changes nothing by itself; the retry does the walk.
+  store.down = false;
+  production.onTipEvent(store.tip());
+  await waitFor(() => mempool.size === 0, { timeoutMs: 2_000, message: "both txs evicted by the retried walk" });
   assert.equal(mempool.add(txs[0]!), "included");
 });

@@ -110,7 +110,11 @@ describe("a reorg returns the txs of the blocks that left the main chain to the 
     assert.equal(res.tip!.height, oldTip + 1);
 
     // The producer sees the reorg on chain.tip: the losing txs not in the new branch wait again, first, in block order.
-    await waitFor(async () => (await metricValue(producer, "timenet_producer_reorgs_total")) === 1, { message: "reorg seen" });
+    // Under load a read of the walk can miss its deadline: the walk is then retried (counted as a follow failure).
+    await waitFor(async () => (await metricValue(producer, "timenet_producer_reorgs_total")) === 1, {
+      timeoutMs: 20_000,
+      message: async () => `reorg seen (walks that could not read the store: ${await metricValue(producer, "timenet_producer_follow_failures_total")})`,
+    });
     assert.equal(await metricValue(producer, "timenet_producer_reorged_txs_total", { result: "reinstated" }), reinstated.length);
     assert.equal(await metricValue(producer, "timenet_producer_reorged_txs_total", { result: "in_new_branch" }), 1);
     assert.equal(await metricValue(producer, "timenet_producer_reorged_txs_total", { result: "mempool_full" }), 0);

@@ -8,7 +8,8 @@ type Falsy = undefined | null | false;
  */
 export async function waitFor<T>(
   probe: () => T | Falsy | Promise<T | Falsy>,
-  opts: { timeoutMs?: number; intervalMs?: number; message?: string | (() => string) } = {},
+  /** message: a function is called only on timeout (it may read state, asynchronously, to explain the failure). */
+  opts: { timeoutMs?: number; intervalMs?: number; message?: string | (() => string | Promise<string>) } = {},
 ): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const intervalMs = opts.intervalMs ?? 20;
@@ -16,7 +17,7 @@ export async function waitFor<T>(
   for (;;) {
     const v = await probe();
     if (v) return v as T;
-    if (Date.now() >= deadline) throw new Error(`waitFor timed out after ${timeoutMs}ms: ${(typeof opts.message === "function" ? opts.message() : opts.message) ?? "condition"}`);
+    if (Date.now() >= deadline) throw new Error(`waitFor timed out after ${timeoutMs}ms: ${(typeof opts.message === "function" ? await opts.message() : opts.message) ?? "condition"}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
