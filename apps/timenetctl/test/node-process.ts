@@ -63,7 +63,7 @@ export async function startNode(k: number, o: NodeOptions = {}): Promise<TestNod
     const tls = o.tls?.client;
     const readyUrl = `${tls ? "https" : "http"}://${ip}:${metricsPort}/readyz`;
     const readyCheck = tls ? async () => (await httpsStatus(readyUrl, { ca: tls.ca })) === 200 : undefined;
-    processes.push(await startServiceProcess({ main, env: { ...common, ...env }, readyUrl, readyCheck, timeoutMs: 20_000 }));
+    processes.push(await startServiceProcess({ main, env: { ...common, ...env }, readyUrl, readyCheck }));
     return processes.at(-1)!;
   };
   try {

@@ -14,7 +14,7 @@ import { status } from "@grpc/grpc-js";
 import { createGrpcClient, type MutualTls } from "@timenet/grpc";
 import { loadTlsDir, writeOperatorCa, writeOperatorCert } from "@timenet/operator-tls";
 import { PeerRegistryService } from "@timenet/proto";
-import { freePort, startNatsServer, startServiceProcess, tempDir, type NatsServerHandle, type ServiceProcess } from "@timenet/testkit";
+import { freePort, nodePoolOf, startNatsServer, startServiceProcess, tempDir, type NatsServerHandle, type ServiceProcess } from "@timenet/testkit";
 import { runCliProcess } from "./cli-process.js";
 import { httpsGet, httpsStatus } from "./https-get.js";
 import { startNode, type TestNode } from "./node-process.js";
@@ -29,6 +29,8 @@ let nats: NatsServerHandle;
 let registry: ServiceProcess;
 let a: TestNode;
 let b: TestNode;
+// A pool: if one node fails to start, the other is still stopped.
+const { node, stopAll } = nodePoolOf(startNode);
 const ports = { grpc: 0, metrics: 0 };
 const tls = { hostA: "", hostB: "", alice: "", mallory: "" };
 let alice: MutualTls;
@@ -82,18 +84,17 @@ before(async () => {
     env: registryEnv({ GRPC_HOST: "0.0.0.0", METRICS_HOST: "0.0.0.0", OPERATOR_TLS_DIR: tls.hostA }),
     readyUrl: `https://${IP_A}:${ports.metrics}/readyz`,
     readyCheck: async () => (await httpsStatus(`https://${IP_A}:${ports.metrics}/readyz`, { ca: alice.ca })) === 200,
-    timeoutMs: 20_000,
   });
   [a, b] = await Promise.all([
-    startNode(0, { ip: IP_A, chainSync: true, tls: { dir: tls.hostA, client: alice } }),
-    startNode(0, { ip: IP_B, tls: { dir: tls.hostB, client: alice } }),
+    node(0, { ip: IP_A, chainSync: true, tls: { dir: tls.hostA, client: alice } }),
+    node(0, { ip: IP_B, tls: { dir: tls.hostB, client: alice } }),
   ]);
   await a.extendChain(2, "main");
   await b.extendChain(2, "main");
 });
 
 after(async () => {
-  await Promise.all([a?.stop(), b?.stop(), registry?.stop()]);
+  await Promise.all([stopAll(), registry?.stop()]);
   await nats?.stop();
   await dir?.remove();
 });

@@ -2,28 +2,28 @@
 // gateway process with a wrong wall clock (skewedClockEnv) and an honest peer.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { freePort, skewedClockEnv } from "@timenet/testkit";
+import { freePort, nodePoolOf, skewedClockEnv } from "@timenet/testkit";
 import { runCliProcess, type CliRun } from "./cli-process.js";
 import { startNode, type TestNode } from "./node-process.js";
 
 let honest: TestNode;
 let slow: TestNode;
-const started: TestNode[] = [];
+// A pool: if one node fails to start, the other is still stopped.
+const { node, stopAll } = nodePoolOf(startNode);
 
 before(async () => {
   [honest, slow] = await Promise.all([
-    startNode(146),
+    node(146),
     // One peer is enough to judge here (the default needs 3).
-    startNode(147, { gatewayEnv: { ...skewedClockEnv(-20_000), CLOCK_MIN_PEERS: "1" } }),
+    node(147, { gatewayEnv: { ...skewedClockEnv(-20_000), CLOCK_MIN_PEERS: "1" } }),
   ]);
-  started.push(honest, slow);
   await slow.dial(honest);
   await slow.waitConnected(honest);
   await honest.waitConnected(slow);
 });
 
 after(async () => {
-  await Promise.all(started.map((n) => n.stop()));
+  await stopAll();
 });
 
 async function status(n: TestNode, ...args: string[]): Promise<CliRun> {

@@ -4,7 +4,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { freePort, tempDir } from "@timenet/testkit";
+import { freePort, nodePoolOf, tempDir } from "@timenet/testkit";
 import { runCliProcess, type CliRun } from "./cli-process.js";
 import { startNode, type TestNode } from "./node-process.js";
 
@@ -14,17 +14,17 @@ let a: TestNode;
 let b: TestNode;
 let c: TestNode;
 let dir: Awaited<ReturnType<typeof tempDir>>;
-const started: TestNode[] = [];
+// A pool: if one node fails to start, the others are still stopped (their processes would keep the file running).
+const { node, stopAll } = nodePoolOf(startNode);
 
 before(async () => {
   dir = await tempDir("timenetctl-fleet-");
   [a, b, c] = await Promise.all([
-    startNode(141, { chainSync: true }),
-    startNode(142),
+    node(141, { chainSync: true }),
+    node(142),
     // A gateway on another genesis: peers refuse it, status --all flags it.
-    startNode(143, { gatewayEnv: { GENESIS_HASH: OTHER_GENESIS } }),
+    node(143, { gatewayEnv: { GENESIS_HASH: OTHER_GENESIS } }),
   ]);
-  started.push(a, b, c);
   await a.extendChain(3, "main");
   await c.extendChain(3, "fork");
   await a.dial(b);
@@ -33,7 +33,7 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(started.map((n) => n.stop()));
+  await stopAll();
   await dir?.remove();
 });
 

@@ -7,10 +7,16 @@ export function reportOnSignalArgs(dir: string): string[] {
   return ["--report-on-signal", "--report-signal=SIGUSR2", `--report-directory=${dir}`, "--report-compact"];
 }
 
+interface Endpoint {
+  ip4?: string;
+  ip6?: string;
+  port?: number;
+}
+
 interface NodeReport {
   javascriptStack?: { message?: string; stack?: string[] };
-  libuv?: Array<{ type: string; is_active?: boolean }>;
-  workers?: unknown[];
+  libuv?: Array<{ type: string; is_active?: boolean; localEndpoint?: Endpoint | null; remoteEndpoint?: Endpoint | null }>;
+  workers?: NodeReport[];
   resourceUsage?: { userCpuSeconds?: number; kernelCpuSeconds?: number };
   header?: { wallclockStartTime?: string };
 }
@@ -53,14 +59,35 @@ async function kernelView(pid: number): Promise<string> {
 }
 
 function summarize(r: NodeReport): string {
-  const stack = (r.javascriptStack?.stack ?? []).filter((l) => l.trim() !== "").slice(0, 6).map((l) => l.trim());
-  const handles = new Map<string, number>();
-  for (const h of r.libuv ?? []) if (h.is_active !== false) handles.set(h.type, (handles.get(h.type) ?? 0) + 1);
   const cpu = (r.resourceUsage?.userCpuSeconds ?? 0) + (r.resourceUsage?.kernelCpuSeconds ?? 0);
+  const workers = (r.workers ?? []).map((w, i) => `#${i} ${jsStack(w)}, ${handles(w)}`);
   return [
-    `js stack: ${stack.length > 0 ? stack.join(" < ") : "(idle, awaiting)"}`,
-    `active handles: ${[...handles].map(([t, n]) => `${t}×${n}`).join(" ") || "none"}`,
-    `workers: ${r.workers?.length ?? 0}`,
+    `js stack: ${jsStack(r)}`,
+    `active handles: ${handles(r)}`,
+    `tcp: ${tcpEndpoints(r) || "none"}`,
+    `workers: ${workers.length}${workers.length > 0 ? ` (${workers.join(" | ")})` : ""}`,
     `cpu used: ${cpu.toFixed(2)} s since ${r.header?.wallclockStartTime ?? "start"}`,
   ].join("; ");
+}
+
+/** The top frames of a thread's stack; a thread waiting in its event loop has none ("Unavailable." in a worker's report). */
+function jsStack(r: NodeReport): string {
+  const stack = (r.javascriptStack?.stack ?? []).map((l) => l.trim()).filter((l) => l !== "" && l !== "Unavailable.");
+  return stack.length > 0 ? stack.slice(0, 6).join(" < ") : "(idle, awaiting)";
+}
+
+function handles(r: NodeReport): string {
+  const count = new Map<string, number>();
+  for (const h of r.libuv ?? []) if (h.is_active !== false) count.set(h.type, (count.get(h.type) ?? 0) + 1);
+  return [...count].map(([t, n]) => `${t}×${n}`).join(" ") || "none";
+}
+
+/** Each TCP handle as local→remote (a listener has no remote): which connect or server a start-up waits on. */
+function tcpEndpoints(r: NodeReport): string {
+  const at = (e: Endpoint | null | undefined) => (e ? `${e.ip4 ?? e.ip6 ?? "?"}:${e.port ?? "?"}` : "-");
+  return (r.libuv ?? [])
+    .filter((h) => h.type === "tcp")
+    .slice(0, 8)
+    .map((h) => `${at(h.localEndpoint)}→${at(h.remoteEndpoint)}`)
+    .join(" ");
 }

@@ -12,7 +12,13 @@ export interface ServiceProcessOptions {
   readyUrl: string;
   /** Default: fetch(readyUrl) answers 200. Replace it for HTTPS with the operator CA (fetch cannot take a CA). */
   readyCheck?: () => Promise<boolean>;
-  /** How long the service may take to become ready. Default 30 s: under `npm test`'s parallel load a block-store (three worker threads, LMDB, NATS) twice took over 15 s. */
+  /**
+   * How long the service may take to become ready. Default 45 s. Measured
+   * here: one block-store is ready 1.7 s after it starts on an idle machine,
+   * six started at once 7.5 s each; under `npm test`'s parallel load one got
+   * 3.2 s of CPU in 20 s and was not ready. A start slower than this is a
+   * hang, and the timeout says what the process was doing.
+   */
   timeoutMs?: number;
   /** "inherit" also copies the child's output (its logs) to our stderr; the tail is always kept for start-up errors. */
   stderr?: "inherit" | "ignore";
@@ -84,7 +90,7 @@ export async function startServiceProcess(o: ServiceProcessOptions): Promise<Ser
           return false;
         }
       },
-      { timeoutMs: o.timeoutMs ?? 30_000, intervalMs: 50, message: () => `${o.readyUrl} ready (pid ${child.pid}; last answer: ${lastAnswer}; output: ${tail.trim().slice(-500) || "(none)"})` },
+      { timeoutMs: o.timeoutMs ?? 45_000, intervalMs: 50, message: () => `${o.readyUrl} ready (pid ${child.pid}; last answer: ${lastAnswer}; output: ${tail.trim().slice(-500) || "(none)"})` },
     );
   } catch (err) {
     if (!done) (err as Error).message += `; what it was doing: ${await describeStuckProcess(child, reports.path)}`;

@@ -18,6 +18,7 @@ test("a service alive but never ready: the timeout names what it was doing (its 
     assert.match(err.message, /last answer: no answer \(connect ECONNREFUSED/);
     assert.match(err.message, /what it was doing: js stack: \(idle, awaiting\); active handles: [^;]*timer/);
     assert.match(err.message, /active handles: [^;]*tcp/);
+    assert.match(err.message, /tcp: [0-9.]+:\d+→10\.255\.255\.1:9/);
   } finally {
     await dir.remove();
   }
