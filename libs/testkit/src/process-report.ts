@@ -1,6 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
+import { waitFor } from "./wait.js";
 
 /** Node's flags that make a child write a diagnostic report (JSON) into `dir` on SIGUSR2. */
 export function reportOnSignalArgs(dir: string): string[] {
@@ -33,19 +34,15 @@ interface NodeReport {
 export async function describeStuckProcess(child: ChildProcess, dir: string, waitMs = 3_000): Promise<string> {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return "not running";
   child.kill("SIGUSR2");
-  const until = Date.now() + waitMs;
-  while (Date.now() < until) {
-    const name = (await readdir(dir).catch(() => [] as string[])).find((f) => f.includes(`.${child.pid}.`) && f.endsWith(".json"));
-    if (name) {
-      try {
-        return summarize(JSON.parse(await readFile(join(dir, name), "utf8")) as NodeReport);
-      } catch {
-        // Still being written: read it again shortly.
-      }
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return `no diagnostic report within ${waitMs} ms: its main thread is busy or blocked (${await kernelView(child.pid)})`;
+  const summary = await waitFor(
+    async () => {
+      const name = (await readdir(dir).catch(() => [] as string[])).find((f) => f.includes(`.${child.pid}.`) && f.endsWith(".json"));
+      // Not written yet, or still being written: read again shortly.
+      return name && (await readFile(join(dir, name), "utf8").then((text) => summarize(JSON.parse(text) as NodeReport)).catch(() => undefined));
+    },
+    { timeoutMs: waitMs, intervalMs: 100 },
+  ).catch(() => undefined);
+  return summary ?? `no diagnostic report within ${waitMs} ms: its main thread is busy or blocked (${await kernelView(child.pid)})`;
 }
 
 /** What the kernel says of the process: its state (R running, S sleeping, D waiting on the disk) and CPU used. */
