@@ -78,9 +78,11 @@ const MAX_ROUNDS = 64;
 
 /**
  * A peer over its serving budget (Blocks.busy) with no other peer to ask:
- * asked again after BUSY_BACKOFF_MS × the tries so far, this many times,
- * before the batch goes back on the queue. Keeping it here keeps the batch
- * the chain may need next out of the queue's tail.
+ * asked again after BUSY_BACKOFF_MS × the busy answers so far, this many
+ * busy answers in a row, before the batch goes back on the queue. Keeping it
+ * here keeps the batch the chain may need next out of the queue's tail. In a
+ * row: a peer whose rate limit refills a few blocks between asks answers
+ * busy, then blocks, many times over one batch, and is making progress.
  */
 const MAX_BUSY_TRIES = 8;
 const BUSY_BACKOFF_MS = 50;
@@ -289,6 +291,7 @@ export class BatchWorker {
         continue;
       }
       if (fetched.kind !== "blocks") return this.unanswered(fetched, peer, next, claim, probe ? end : undefined);
+      busyTries = 0;
       const { blocks } = fetched;
       const last = next + blocks.length - 1;
 
