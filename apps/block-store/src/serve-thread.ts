@@ -73,8 +73,17 @@ export class ServeThread implements ServeBackend {
     return this.current;
   }
 
-  /** Resolves when the first worker has opened the chain; rejects (no restart) when it cannot. */
-  async start(): Promise<void> {
+  private starting: Promise<void> | undefined;
+
+  /**
+   * Resolves when the first worker has opened the chain; rejects (no restart) when it cannot.
+   * Called again, the same start: the store begins it early, so the worker loads while the main thread connects to NATS.
+   */
+  start(): Promise<void> {
+    return (this.starting ??= this.spawnFirst());
+  }
+
+  private async spawnFirst(): Promise<void> {
     const w = this.spawn();
     await new Promise<void>((resolve, reject) => {
       const onMessage = (m: FromServeWorker) => {
