@@ -9,7 +9,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { Registry } from "prom-client";
 import { BlockSchema, PeerMessageSchema, PutResult, Subjects, type Block } from "@timenet/proto";
 import { createLogger } from "@timenet/telemetry";
-import { tempDir, waitFor } from "@timenet/testkit";
+import { median, tempDir, waitFor } from "@timenet/testkit";
 import { StoreMetrics } from "../src/metrics.js";
 import { entryBytes } from "../src/serve-reply.js";
 import { ServeThread } from "../src/serve-thread.js";
@@ -24,10 +24,6 @@ const MiB = 1024 * 1024;
 
 async function putAll(s: TestStore, blocks: Block[]): Promise<void> {
   for (const b of batches(blocks, 50)) assert.equal((await s.client.putBlocks({ blocks: b })).result, PutResult.APPLIED);
-}
-
-function median(xs: number[]): number {
-  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 }
 
 function thread(s: TestStore): ServeThread {
