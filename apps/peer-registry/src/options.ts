@@ -68,6 +68,13 @@ export interface RegistryOptions extends ServiceEndpointOptions {
    * policy, which lists every ban, past what NATS carries. Default 1024.
    */
   maxBans?: number;
+  /**
+   * The admission policy (every ban, one NATS value) is written at most once
+   * per this: with many addresses an attacker changes it with every ban (120
+   * writes a second in the attack suite's ban-list-overflow). The offender's
+   * own connection is closed by the gateway at once either way. Default 100 ms.
+   */
+  policyMinIntervalMs?: number;
   score?: Partial<ScorePolicy>;
   /** How often each connected peer is asked for its peers. Default 5 min. */
   peerExchangeIntervalMs?: number;
@@ -110,6 +117,7 @@ export const REGISTRY_DEFAULTS = {
   maxDialsPerTick: 8,
   maxBookSize: 5_000,
   maxBans: 1_024,
+  policyMinIntervalMs: 100,
   peerExchangeIntervalMs: 5 * 60_000,
   peerExchangeMax: 32,
   peerExchangeMaxAgeMs: 3 * 60 * 60_000,

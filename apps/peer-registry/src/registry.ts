@@ -49,7 +49,7 @@ export async function startRegistry(options: RegistryOptions): Promise<PeerRegis
     connections.events.on("connected", (p, at) => exchange.onConnected(p.ip as PeerIp, at));
     connections.events.on("disconnected", (p) => exchange.onDisconnected(p.ip as PeerIp));
 
-    const admission = new AdmissionPublisher({ bucket: await StateBucket.open(bus, Buckets.admission), judge, metrics, logger });
+    const admission = new AdmissionPublisher({ bucket: await StateBucket.open(bus, Buckets.admission), judge, metrics, logger, minIntervalMs: o.policyMinIntervalMs });
     judge.events.on("policyChanged", () => admission.publishSoon());
     await admission.start();
     cleanups.push(() => admission.stop());

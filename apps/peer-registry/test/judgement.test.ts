@@ -136,6 +136,29 @@ describe("bans and admission", () => {
     assert.equal((await a.registryClient().getPeer({ ip: b.ip })).peer!.score, 0, "nor its IP penalised");
   });
 
+  test("bans that come every 10 ms are written as a policy at most once per 100 ms, and the gateway ends up enforcing every one", async () => {
+    const a = await node(142);
+    const writesBefore = await registryMetric(a, "timenet_registry_admission_policy_publishes_total", { result: "ok" });
+    // 40 addresses, each with a fatal offence, one every 10 ms (each its own turn of the registry's loop).
+    const offenders = Array.from({ length: 40 }, (_, i) => `127.0.33.${1 + i}`);
+    const began = performance.now();
+    for (const ip of offenders) {
+      a.bus.publish(Subjects.offence, OffenceSchema, { ip, kind: OffenceKind.WRONG_GENESIS, detail: "spaced" });
+      await a.bus.flush();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await waitFor(async () => (await gatewayMetric(a, "timenet_gateway_banned_ips")) === offenders.length, {
+      message: async () => `the gateway enforces all ${offenders.length} bans (now ${await gatewayMetric(a, "timenet_gateway_banned_ips")})`,
+    });
+    const tookMs = performance.now() - began;
+    const writes = (await registryMetric(a, "timenet_registry_admission_policy_publishes_total", { result: "ok" })) - writesBefore;
+    // One write per 100 ms over the whole time, and one at the start of it: without the spacing, ~40.
+    assert.ok(writes >= 1 && writes <= Math.ceil(tookMs / 100) + 1, `${writes} policy writes in ${Math.round(tookMs)} ms`);
+    assert.ok(writes < offenders.length / 2, `${writes} policy writes for ${offenders.length} bans`);
+    const last = await rawSocket({ ip: a.ip, port: a.p2pPort }, offenders.at(-1)!);
+    assert.equal(await last.firstBytes, false, "the last offender is refused at accept");
+  });
+
   test("operators ban and unban over gRPC; bad input is a clear error", async () => {
     const b = await node(121);
     const a = await node(122, { registry: { bootstrapPeers: [b.endpoint] } });
