@@ -54,4 +54,19 @@ export interface Attack {
   threads?: number;
   /** Sends until the deadline or the byte bound (the context closes whatever it left open). */
   run(ctx: AttackContext): Promise<void>;
+  /**
+   * Checks of its own, on the victims after the attack (beside the budgets every attack is held to):
+   * one line per check that failed, and one line of what it saw (printed). Runs in the runner, never in the attack's workers.
+   */
+  verify?(victims: readonly VictimScrapes[], sample: MetricSample): { broken: string[]; seen: string };
 }
+
+/** One victim's metrics, scraped after the attack. */
+export interface VictimScrapes {
+  node: number;
+  gateway: string;
+  registry: string;
+}
+
+/** A sample's value in a Prometheus text exposition (summed over series matching `labels`); undefined when absent. */
+export type MetricSample = (text: string, name: string, labels?: Record<string, string>) => number | undefined;

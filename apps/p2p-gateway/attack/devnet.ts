@@ -22,6 +22,8 @@ export interface DevnetOptions {
   dir: string;
   /** Every service's NETWORK: "devnet" or a network file. */
   network: string;
+  /** Extra variables for every service. */
+  env?: Record<string, string>;
   onNodeStarting?: (k: number) => void;
   onExit?: (name: string, code: number | string | null) => void;
 }

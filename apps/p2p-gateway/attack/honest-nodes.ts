@@ -17,8 +17,8 @@ export interface Scrape {
 }
 
 /**
- * One honest devnet node as the suite observes it: its gateway's and
- * store's metrics, its gateway's and registry's gRPC, its chain.tip on its
+ * One honest devnet node as the suite observes it: its gateway's, store's
+ * and registry's metrics, its gateway's and registry's gRPC, its chain.tip on its
  * own NATS, its gateway's peak RSS from /proc, and the tails of its gateway
  * and registry logs.
  */
@@ -28,7 +28,7 @@ export class HonestNode {
   private constructor(
     readonly k: number,
     readonly ip: string,
-    private readonly urls: { gateway: string; store: string },
+    private readonly urls: { gateway: string; store: string; registry: string },
     readonly gateway: ServiceClient<typeof GatewayService>,
     readonly registry: ServiceClient<typeof PeerRegistryService>,
     private readonly bus: Bus,
@@ -48,7 +48,11 @@ export class HonestNode {
     return new HonestNode(
       k,
       ip,
-      { gateway: `http://${ip}:${svc["p2p-gateway"]!.metrics}/metrics`, store: `http://${ip}:${svc["block-store"]!.metrics}/metrics` },
+      {
+        gateway: `http://${ip}:${svc["p2p-gateway"]!.metrics}/metrics`,
+        store: `http://${ip}:${svc["block-store"]!.metrics}/metrics`,
+        registry: `http://${ip}:${svc["peer-registry"]!.metrics}/metrics`,
+      },
       createGrpcClient(GatewayService, `${ip}:${svc["p2p-gateway"]!.grpc}`),
       createGrpcClient(PeerRegistryService, `${ip}:${svc["peer-registry"]!.grpc}`),
       bus,
@@ -63,6 +67,10 @@ export class HonestNode {
 
   storeMetrics(): Promise<Scrape> {
     return scrape(this.urls.store);
+  }
+
+  registryMetrics(): Promise<Scrape> {
+    return scrape(this.urls.registry);
   }
 
   /** Connection id of each established peer IP (undefined when the gateway did not answer). */

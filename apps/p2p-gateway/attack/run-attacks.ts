@@ -17,8 +17,9 @@ import { Worker } from "node:worker_threads";
 import { writeFileSync } from "node:fs";
 import { DEVNET, networkFileJson, withLimits } from "@timenet/chain";
 import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
-import { addSent, emptySent, type Attack, type Sent, type Subnet } from "./attack.js";
+import { addSent, emptySent, type Attack, type Sent, type Subnet, type VictimScrapes } from "./attack.js";
 import { ATTACKS } from "./attacks/index.js";
+import { SUITE_MAX_BANS } from "./attacks/ban-list-overflow.js";
 import type { WorkerInput, WorkerOutput } from "./attack-worker.js";
 import { BlockReach } from "./block-reach.js";
 import { BLOCK_WAIT_MS, BUDGETS, violations } from "./budgets.js";
@@ -94,6 +95,8 @@ const net: DevnetHandle = await lib.startDevnet({
   ipBase: values["ip-base"],
   dir: values.dir,
   network,
+  // Low enough for ban-list-overflow to overflow it (the default 1024 would take it minutes).
+  env: { MAX_BANS: String(SUITE_MAX_BANS) },
   onNodeStarting: (k) => say(`attack: starting node ${k}`),
   onExit: (name, code) => exits.push({ name, code, at: performance.now() }),
 });
@@ -170,6 +173,12 @@ async function runThreads(attack: Attack, subnets: Subnet[], deadline: number): 
   return { sent: outputs.reduce((a, o) => addSent(a, o.sent), emptySent()), ...(error ? { error } : {}) };
 }
 
+/** The victims' gateway and registry metrics now (an unanswered scrape reads as empty). */
+async function victimScrapes(): Promise<VictimScrapes[]> {
+  const victims = nodes.filter((n) => VICTIMS.includes(n.k));
+  return Promise.all(victims.map(async (n) => ({ node: n.k, gateway: (await n.gatewayMetrics()).text, registry: (await n.registryMetrics()).text })));
+}
+
 const rows: Row[] = [];
 try {
   say("attack: waiting for the honest mesh and a first block");
@@ -187,6 +196,11 @@ try {
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const measured = await obs.end(BUDGETS.propagationMs, BLOCK_WAIT_MS);
     const broken = violations(measured);
+    if (attack.verify) {
+      const checked = attack.verify(await victimScrapes(), lib.sample);
+      say(`attack: ${attack.name}: ${checked.seen}`);
+      broken.push(...checked.broken);
+    }
     for (const e of exits.filter((x) => x.at >= windowStart)) broken.push(`${e.name} exited (${String(e.code)})`);
     rows.push({ attack: attack.name, sent, seconds: SECONDS, measured, violations: broken, recovered, ...(error ? { error } : {}) });
     say(`attack: ${attack.name}: ${broken.length === 0 && !error ? "ok" : (error ? ["the attack failed", ...broken] : broken).join("; ")}`);

@@ -1,4 +1,5 @@
 import type { Attack } from "../attack.js";
+import { banListOverflow } from "./ban-list-overflow.js";
 import { EMPTY_FRAME, UNKNOWN_KIND_FRAME } from "../frames.js";
 import { bigFrames } from "./big-frames.js";
 import { bigTx } from "./big-tx.js";
@@ -21,6 +22,7 @@ export const ATTACKS: readonly Attack[] = [
   control,
   junkBeforeHandshake,
   junkAfterHandshake,
+  banListOverflow,
   slowloris,
   connectFlood,
   peerExchangeWrongPort,
