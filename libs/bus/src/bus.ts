@@ -40,6 +40,8 @@ export interface MessageContext {
   subject: string;
   reply?: string;
   respond<D extends DescMessage>(schema: D, msg: MessageShape<D> | MessageInitShape<D>): void;
+  /** Responds with bytes that are already an encoded message of the reply's schema (spliced, see publishEncoded). */
+  respondEncoded(bytes: Uint8Array): void;
 }
 
 export interface BusSubscription {
@@ -123,6 +125,29 @@ export class Bus {
     handler: (msg: MessageShape<D>, ctx: MessageContext) => void | Promise<void>,
     opts: { queue?: string } = {},
   ): BusSubscription {
+    return this.subscribeEncoded(
+      subject,
+      (bytes, ctx) => {
+        let decoded: MessageShape<D>;
+        try {
+          decoded = fromBinary(schema, bytes);
+        } catch (e) {
+          this.events.onDecodeError?.(ctx.subject, e as Error);
+          return;
+        }
+        return handler(decoded, ctx);
+      },
+      opts,
+    );
+  }
+
+  /**
+   * Subscribes to the encoded messages themselves: for a handler that reads
+   * only part of a message and forwards the rest as bytes (a peer's answer
+   * carried on, never decoded and encoded again). The handler decodes; a
+   * message it cannot read is its to count.
+   */
+  subscribeEncoded(subject: string, handler: (bytes: Uint8Array, ctx: MessageContext) => void | Promise<void>, opts: { queue?: string } = {}): BusSubscription {
     const sub: Subscription = this.connection.subscribe(subject, {
       queue: opts.queue,
       callback: (err, m) => {
@@ -130,26 +155,16 @@ export class Bus {
           this.events.onHandlerError?.(subject, err);
           return;
         }
-        let decoded: MessageShape<D>;
-        try {
-          decoded = fromBinary(schema, m.data);
-        } catch (e) {
-          this.events.onDecodeError?.(m.subject, e as Error);
-          return;
-        }
-        const ctx: MessageContext = {
-          subject: m.subject,
-          reply: m.reply,
-          respond: (rs, r) => {
-            try {
-              m.respond(encode(rs, r));
-            } catch (e) {
-              this.events.onPublishError?.(m.reply ?? m.subject, e as Error);
-            }
-          },
+        const respondEncoded = (bytes: Uint8Array) => {
+          try {
+            m.respond(bytes);
+          } catch (e) {
+            this.events.onPublishError?.(m.reply ?? m.subject, e as Error);
+          }
         };
+        const ctx: MessageContext = { subject: m.subject, reply: m.reply, respond: (rs, r) => respondEncoded(encode(rs, r)), respondEncoded };
         try {
-          const result = handler(decoded, ctx);
+          const result = handler(m.data, ctx);
           if (result && typeof (result as Promise<void>).catch === "function") {
             (result as Promise<void>).catch((e: unknown) => this.events.onHandlerError?.(m.subject, e as Error));
           }
@@ -168,21 +183,25 @@ export class Bus {
     resSchema: R,
     opts: { timeoutMs?: number } = {},
   ): Promise<MessageShape<R>> {
+    const reply = await this.requestEncoded(subject, reqSchema, req, opts);
+    try {
+      return fromBinary(resSchema, reply);
+    } catch (err) {
+      throw new BusError("ERR_BUS_DECODE", `reply on ${subject} does not decode as ${resSchema.typeName}`, subject, { cause: err });
+    }
+  }
+
+  /** As request, but resolves with the reply's bytes: for an asker that keeps parts of the reply as they came. */
+  async requestEncoded<Q extends DescMessage>(subject: string, reqSchema: Q, req: Payload<Q>, opts: { timeoutMs?: number } = {}): Promise<Uint8Array> {
     const timeoutMs = opts.timeoutMs ?? 5_000;
     if (this.connection.isClosed()) throw new BusError("ERR_BUS_CLOSED", "bus is closed", subject);
-    let reply;
     try {
-      reply = await this.connection.request(subject, encode(reqSchema, req), { timeout: timeoutMs });
+      return (await this.connection.request(subject, encode(reqSchema, req), { timeout: timeoutMs })).data;
     } catch (err) {
       if (isNoResponders(err)) throw new BusError("ERR_BUS_NO_RESPONDERS", `no responders on ${subject}`, subject, { cause: err });
       if (isTimeout(err)) throw new BusError("ERR_BUS_TIMEOUT", `no reply on ${subject} within ${timeoutMs}ms`, subject, { cause: err });
       if (this.connection.isClosed()) throw new BusError("ERR_BUS_CLOSED", "bus is closed", subject, { cause: err });
       throw err;
-    }
-    try {
-      return fromBinary(resSchema, reply.data);
-    } catch (err) {
-      throw new BusError("ERR_BUS_DECODE", `reply on ${subject} does not decode as ${resSchema.typeName}`, subject, { cause: err });
     }
   }
 

@@ -1,5 +1,6 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { fromBinary } from "@bufbuild/protobuf";
 import { PeerMessageSchema, PeerRequestSchema, PeerResponseSchema, type PeerMessage } from "@timenet/proto";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
 import { Bus, BusError } from "../src/index.js";
@@ -63,6 +64,26 @@ test("request/reply, no responders, and timeout", async () => {
   assert.equal((res.result.value as { message: string }).message, "10.0.0.1");
   await assert.rejects(a.request("t.nobody", PeerRequestSchema, {}, PeerResponseSchema), (e: unknown) => e instanceof BusError && e.code === "ERR_BUS_NO_RESPONDERS");
   await assert.rejects(a.request("t.silent", PeerRequestSchema, {}, PeerResponseSchema, { timeoutMs: 100 }), (e: unknown) => e instanceof BusError && e.code === "ERR_BUS_TIMEOUT");
+});
+
+test("encoded messages: a raw subscriber answers with bytes, a raw asker gets the reply's bytes as sent", async () => {
+  const a = await bus();
+  // A reply spliced by hand (PeerResponse.error = field 2 around PeerRequestError{code 2}): no encoder is involved on either side.
+  const spliced = Uint8Array.of(0x12, 0x02, 0x08, 0x02);
+  const seen: Uint8Array[] = [];
+  a.subscribeEncoded("t.raw", (bytes, ctx) => {
+    seen.push(bytes);
+    ctx.respondEncoded(spliced);
+  });
+  await a.flush();
+  const b = await bus();
+  const raw = await b.requestEncoded("t.raw", PeerRequestSchema, { peerIp: "127.0.0.5" });
+  assert.deepEqual(new Uint8Array(raw), spliced);
+  assert.equal(fromBinary(PeerRequestSchema, seen[0]!).peerIp, "127.0.0.5");
+  const decoded = await b.request("t.raw", PeerRequestSchema, { peerIp: "127.0.0.6" }, PeerResponseSchema);
+  assert.equal(decoded.result.case, "error");
+  assert.equal(decoded.result.value?.code, 2);
+  await assert.rejects(b.requestEncoded("t.nobody", PeerRequestSchema, {}), (e: unknown) => e instanceof BusError && e.code === "ERR_BUS_NO_RESPONDERS");
 });
 
 test("undecodable messages and throwing handlers are reported, and the subscription keeps going", async () => {

@@ -1,4 +1,5 @@
 import type { Envelope } from "@timenet/proto";
+import type { EncodedEnvelope } from "./encoded-envelope.js";
 
 export type EnvelopeKind = NonNullable<Envelope["payload"]["case"]>;
 
@@ -18,8 +19,8 @@ export const ENVELOPE_KINDS: readonly EnvelopeKind[] = [
 ];
 
 /** snake_case kind for labels and subjects; "unknown" for a payload this build does not know. */
-export function envelopeKindLabel(envelope: Envelope): string {
-  const k = envelope.payload.case;
+export function envelopeKindLabel(envelope: Envelope | EncodedEnvelope): string {
+  const k = "head" in envelope ? envelope.head.kind : envelope.payload.case;
   return k === undefined ? "unknown" : snake(k);
 }
 

@@ -11,7 +11,11 @@ export const FRAME_HEADER_BYTES = 4;
 
 /** Frame = 4-byte big-endian length + one encoded Envelope. */
 export function encodeFrame(envelope: Envelope): Buffer {
-  const body = toBinary(EnvelopeSchema, envelope);
+  return encodedFrame(toBinary(EnvelopeSchema, envelope));
+}
+
+/** The frame of an Envelope already encoded (see EncodedEnvelope). */
+export function encodedFrame(body: Uint8Array): Buffer {
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
   frame.writeUInt32BE(body.length, 0);
   frame.set(body, FRAME_HEADER_BYTES);

@@ -2,6 +2,7 @@ export { FrameError, type FrameErrorCode } from "./frame-error.js";
 export {
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
+  encodedFrame,
   FRAME_HEADER_BYTES,
   FrameDecoder,
   type DecodedFrame,
@@ -9,9 +10,11 @@ export {
   type FrameSink,
   type FrameVerdict,
 } from "./frame-codec.js";
-export { ENVELOPE_HEAD_BYTES, peekEnvelopeHead, type EnvelopeHead } from "./envelope-head.js";
+export { ENVELOPE_HEAD_BYTES, peekEnvelopeHead, VarintReader, type EnvelopeHead } from "./envelope-head.js";
 export { checkShape, type ShapeLimit } from "./message-shape.js";
 export { lengthDelimitedBytes, varintLength } from "./varint-length.js";
 export { ENVELOPE_KINDS, envelopeKindLabel, snake, type EnvelopeKind } from "./envelope-kind.js";
 export { envelopeRuleViolation, FIELD_LIMITS } from "./envelope-rules.js";
 export { fieldSlices } from "./field-slices.js";
+export { encodedEnvelope, isEncodedEnvelope, type EncodedEnvelope } from "./encoded-envelope.js";
+export { repeatedEmbeddedField, withEmbeddedField } from "./embedded-field.js";
