@@ -1,7 +1,7 @@
-import { toBinary } from "@bufbuild/protobuf";
 import { verifySignature } from "@timenet/node-key";
-import { BlockInvalidReason, BlockSchema, type Block } from "@timenet/proto";
+import { BlockInvalidReason, type Block } from "@timenet/proto";
 import { blockHash, hashHex } from "./block-hash.js";
+import { canonicalBlockSize } from "./block-size.js";
 import { headerFieldProblem, headerSigningBytes } from "./header-encoding.js";
 import { merkleRoot, txHash } from "./merkle.js";
 import type { NetworkParams } from "./network-params.js";
@@ -22,8 +22,10 @@ export type StatelessChecks =
 export type VerifyFn = (publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array) => boolean;
 
 /**
- * The stateless half of validateBlock. `encodedSize`, when the caller holds
- * the block's encoding (toBinary of this very block), saves encoding it again.
+ * The stateless half of validateBlock. `encodedSize` is the length of the
+ * bytes the caller holds for this block (what it will store and serve): it
+ * must be the canonical encoding's (canonicalBlockSize), else the block is
+ * MALFORMED. Without it, the canonical size is the block's size.
  */
 export function statelessChecks(
   block: Block,
@@ -39,8 +41,11 @@ export function statelessChecks(
   if (block.txs.length > params.maxTxs) {
     return { ok: false, reason: BlockInvalidReason.TOO_LARGE, detail: `${block.txs.length} txs, at most ${params.maxTxs}` };
   }
-  const size = encodedSize ?? toBinary(BlockSchema, block).length;
+  const canonical = canonicalBlockSize(block);
+  const size = encodedSize ?? canonical;
   if (size > params.maxBlockBytes) return { ok: false, reason: BlockInvalidReason.TOO_LARGE, detail: `${size} bytes, at most ${params.maxBlockBytes}` };
+  // The bytes kept are the bytes received: any beyond the canonical encoding's are padding that would be stored and served.
+  if (size !== canonical) return { ok: false, reason: BlockInvalidReason.MALFORMED, detail: `${size} bytes where the block's canonical encoding has ${canonical}: padding, unknown or repeated fields` };
   // A transaction appears once per block: it is its id. (The merkle tree no
   // longer depends on this rule — merkleRoot never duplicates a node, so
   // [a,b,c] and [a,b,c,c] have different roots — but a repeat means nothing.)
