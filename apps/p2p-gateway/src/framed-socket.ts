@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import { TokenBucket, type Rate } from "@timenet/rate-limit";
 import { DisconnectReason, type Envelope } from "@timenet/proto";
-import { encodeFrame, envelopeKindLabel, FrameDecoder, FrameError, snake, type FrameAdmission, type FrameErrorCode } from "@timenet/wire";
+import { encodedFrame, encodeFrame, envelopeKindLabel, FrameDecoder, FrameError, isEncodedEnvelope, snake, type EncodedEnvelope, type FrameAdmission, type FrameErrorCode } from "@timenet/wire";
 import type { GatewayMetrics } from "./metrics.js";
 import { SecureChannel, type SecureChannelOptions, type SecureSession } from "./secure-channel.js";
 
@@ -142,9 +142,9 @@ export class FramedSocket {
    * Writes one frame; false if it cannot go out. `force` skips the queue
    * bound (the Goodbye on close must not be refused by it).
    */
-  send(envelope: Envelope, force = false): boolean {
+  send(envelope: Envelope | EncodedEnvelope, force = false): boolean {
     if (!this.channel.isOpen) return false;
-    const frame = encodeFrame(envelope);
+    const frame = isEncodedEnvelope(envelope) ? encodedFrame(envelope.body) : encodeFrame(envelope);
     // The bounded send queue is the socket's own write buffer (and this
     // turn's outbox): a peer that does not read cannot make us hold more
     // than maxSendQueueBytes for it.

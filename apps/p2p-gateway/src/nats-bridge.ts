@@ -11,7 +11,6 @@ import {
   OffenceSchema,
   DisconnectReason,
   PEER_MESSAGE_KINDS,
-  SendToPeerSchema,
   Subjects,
   type Envelope,
   type PeerMessageKind,
@@ -26,7 +25,7 @@ import { TokenBucket, type Rate } from "@timenet/rate-limit";
 import { PeerRequestError } from "./pending-requests.js";
 import { offenceFor } from "./reasons.js";
 import { SeenCache } from "./seen-cache.js";
-import { encodePeerMessage } from "./peer-message.js";
+import { decodeSendToPeer, encodePeerMessage, encodePeerResponse } from "./peer-message.js";
 
 export interface NatsBridgeOptions {
   bus: Bus;
@@ -91,7 +90,14 @@ export class NatsBridge {
     manager.events.on("abuse", (conn, detail) => this.reportOffence(conn.remoteIp, OffenceKind.RATE_LIMIT, detail));
 
     this.subs.push(
-      bus.subscribe(Subjects.peerOutSend, SendToPeerSchema, (m) => {
+      // Read around the envelope's bytes: our store's block answers go out as it built them, never decoded here.
+      bus.subscribeEncoded(Subjects.peerOutSend, (bytes) => {
+        let m;
+        try {
+          m = decodeSendToPeer(bytes);
+        } catch {
+          return this.drop("bad_send_request");
+        }
         if (!m.envelope || !isValidIp(m.peerIp)) return this.drop("bad_send_request");
         const ip = normalizeIp(m.peerIp);
         // A reply names its connection: it goes out on that socket or nowhere.
@@ -133,9 +139,10 @@ export class NatsBridge {
         }
         if (asks) asks.out++;
         try {
-          const response = await conn.request(m.envelope, timeout);
+          const answer = await conn.request(m.envelope, timeout);
           this.o.metrics.peerRequests.inc({ result: "ok" });
-          reply({ result: { case: "envelope", value: response } });
+          // The answer as it came off the socket (decoded and checked on the way in), not encoded again.
+          ctx.respondEncoded(encodePeerResponse(answer.body));
         } catch (err) {
           if (!(err instanceof PeerRequestError)) throw err;
           if (err.code === "TIMEOUT") fail(PeerRequestErrorCode.TIMEOUT, err.message, "timeout");

@@ -19,8 +19,8 @@ import type { RateLimits } from "./options.js";
 import { PeerRateLimits } from "./peer-rate-limits.js";
 import type { FramePrices } from "./frame-prices.js";
 import { inboundFrameAdmission } from "./inbound-frame-policy.js";
-import { envelopeRuleViolation } from "@timenet/wire";
-import { PeerRequestError, PendingRequests } from "./pending-requests.js";
+import { envelopeRuleViolation, type EncodedEnvelope } from "@timenet/wire";
+import { PeerRequestError, PendingRequests, type PeerAnswer } from "./pending-requests.js";
 
 export type ConnectionState = "handshaking" | "established" | "closing" | "closed";
 
@@ -243,7 +243,8 @@ export class PeerConnection {
   }
 
   /** Sends a message; false if the connection is not usable. Overflowing the send queue closes it. */
-  send(envelope: Envelope): boolean {
+  /** Sends a message, or one already encoded (our store's answer, carried as it built it). */
+  send(envelope: Envelope | EncodedEnvelope): boolean {
     if (this.state !== "established") return false;
     return this.io.send(envelope);
   }
@@ -256,7 +257,7 @@ export class PeerConnection {
   }
 
   /** Asks the peer a question on this socket and waits for the response with the same request id. */
-  request(envelope: Envelope, timeoutMs: number): Promise<Envelope> {
+  request(envelope: Envelope, timeoutMs: number): Promise<PeerAnswer> {
     if (this.state !== "established") return Promise.reject(new PeerRequestError("PEER_CLOSED", "connection is not established"));
     const q = envelope.payload;
     const answer = q.case === "getBlocks" ? this.o.prices.blocksAnswer(q.value.count) : q.case === "getPeers" ? this.o.prices.peersAnswer(q.value.max) : undefined;
@@ -372,7 +373,7 @@ export class PeerConnection {
         return this.close(DisconnectReason.PROTOCOL_ERROR, `${kind} after the handshake`);
       default: {
         // Rate limits were applied from the frame's head (answers to our own questions are exempt).
-        if (this.pending.answer(envelope, kind)) {
+        if (this.pending.answer(envelope, kind, body)) {
           if (p.case === "blocks" && p.value.blocks.length > 0) this.lastUsefulAtMs = Date.now();
           return;
         }

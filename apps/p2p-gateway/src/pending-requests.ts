@@ -12,10 +12,16 @@ export class PeerRequestError extends Error {
   }
 }
 
+/** A peer's answer: decoded (checked), and its encoding as received, to carry on without encoding it again. */
+export interface PeerAnswer {
+  envelope: Envelope;
+  body: Uint8Array;
+}
+
 interface Pending {
   /** What the answer may be: its kind, size and shape (priced before it is read). */
   answer: Answer;
-  resolve(env: Envelope): void;
+  resolve(answer: PeerAnswer): void;
   reject(err: Error): void;
   timer: TimerHandle;
 }
@@ -52,13 +58,13 @@ export class PendingRequests {
    * question is registered before it is sent: sending may close the
    * connection, which must reject it too.
    */
-  ask(timeoutMs: number, answer: Answer, send: (requestId: number) => void): Promise<Envelope> {
+  ask(timeoutMs: number, answer: Answer, send: (requestId: number) => void): Promise<PeerAnswer> {
     if (this.pending.size >= this.max) {
       return Promise.reject(new PeerRequestError("TOO_MANY_REQUESTS", `${this.pending.size} requests already pending on this connection`));
     }
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    return new Promise<Envelope>((resolve, reject) => {
+    return new Promise<PeerAnswer>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
         this.pending.delete(id);
         this.rememberLate(id);
@@ -84,14 +90,14 @@ export class PendingRequests {
     return this.pending.get(requestId)?.answer;
   }
 
-  /** Hands a response to the question it answers; false if it answers none (then it is an unsolicited message). */
-  answer(envelope: Envelope, kind: string): boolean {
+  /** Hands a response (and `body`, its encoding as received) to the question it answers; false if it answers none (then it is an unsolicited message). */
+  answer(envelope: Envelope, kind: string, body: Uint8Array): boolean {
     if (envelope.requestId === 0 || !RESPONSE_KINDS.has(kind)) return false;
     const p = this.pending.get(envelope.requestId);
     if (!p) return false;
     this.pending.delete(envelope.requestId);
     this.clock.clearTimeout(p.timer);
-    p.resolve(envelope);
+    p.resolve({ envelope, body });
     return true;
   }
 

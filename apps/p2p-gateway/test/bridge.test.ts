@@ -4,6 +4,7 @@ import { status } from "@grpc/grpc-js";
 import {
   BroadcastSchema,
   ChainTipSchema,
+  EnvelopeSchema,
   Direction,
   GatewayService,
   PeerMessageSchema,
@@ -13,7 +14,9 @@ import {
   SendToPeerSchema,
   Subjects,
 } from "@timenet/proto";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { createGrpcClient } from "@timenet/grpc";
+import { withEmbeddedField } from "@timenet/wire";
 import { DEVNET } from "@timenet/chain";
 import { DEFAULT_RATE_LIMITS } from "../src/options.js";
 import { waitFor } from "@timenet/testkit";
@@ -196,6 +199,24 @@ describe("NATS bridge", () => {
     await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_dropped_messages_total", { reason: "connection_gone" })) === 1, {
       message: "dropped",
     });
+  });
+
+  test("a SendToPeer is sent as its envelope's bytes; one whose envelope a peer would refuse is dropped and counted, and the link stays", async () => {
+    const inB = record(b.bus, Subjects.peerIn("tx"), PeerMessageSchema);
+    await b.bus.flush();
+    const tx = (data: number) => toBinary(EnvelopeSchema, create(EnvelopeSchema, { payload: { case: "tx", value: { data: Uint8Array.of(data, 7, 7) } } }));
+    const to = toBinary(SendToPeerSchema, create(SendToPeerSchema, { peerIp: "127.0.0.51" }));
+    // Bytes after the payload (b would close the link as BAD_FRAME), and an envelope that runs past its message.
+    a.bus.publishEncoded(Subjects.peerOutSend, withEmbeddedField(to, 0x1a, Uint8Array.of(...tx(1), 0x08, 0x01)));
+    a.bus.publishEncoded(Subjects.peerOutSend, Uint8Array.of(...to, 0x1a, 0x40, 0x01));
+    a.bus.publishEncoded(Subjects.peerOutSend, withEmbeddedField(to, 0x1a, tx(2)));
+    await waitFor(() => inB.length === 1, { message: "the well-formed one reached b" });
+    assert.deepEqual(new Uint8Array((inB[0]!.envelope!.payload.value as { data: Uint8Array }).data), Uint8Array.of(2, 7, 7));
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_dropped_messages_total", { reason: "bad_send_request" }), 2);
+    const client = createGrpcClient(GatewayService, `127.0.0.1:${a.gateway.grpcPort}`);
+    const links = await client.listConnections({});
+    client.close();
+    assert.ok(links.connections.some((x) => x.ip === "127.0.0.51"), "a's link to b stays");
   });
 
   test("gRPC ListConnections and Disconnect; /metrics and /readyz", async () => {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { EnvelopeSchema, type Envelope } from "@timenet/proto";
 import { PeerRequestError, PendingRequests } from "../src/pending-requests.js";
 import { ManualClock } from "./manual-clock.js";
@@ -8,6 +8,9 @@ import type { Answer } from "../src/frame-prices.js";
 
 const ANSWER: Answer = { kind: "peers", maxBytes: 1024, shape: { maxFields: 10 } };
 const peers = (requestId: number): Envelope => create(EnvelopeSchema, { requestId, payload: { case: "peers", value: { peers: [] } } });
+
+/** Hands `env` to `pending` as the connection does: with its encoding as received. */
+const answer = (pending: PendingRequests, env: Envelope, kind: string) => pending.answer(env, kind, toBinary(EnvelopeSchema, env));
 
 function rejection(p: Promise<unknown>): Promise<PeerRequestError> {
   return p.then(
@@ -29,10 +32,10 @@ test("a response is matched to its question by request id, each id distinct and 
   assert.ok(sent.every((id) => id !== 0));
   assert.notEqual(sent[0], sent[1]);
   // Answers may come in any order.
-  assert.equal(pending.answer(peers(sent[1]!), "peers"), true);
-  assert.equal(pending.answer(peers(sent[0]!), "peers"), true);
-  assert.equal((await first).requestId, sent[0]);
-  assert.equal((await second).requestId, sent[1]);
+  assert.equal(answer(pending, peers(sent[1]!), "peers"), true);
+  assert.equal(answer(pending, peers(sent[0]!), "peers"), true);
+  assert.equal((await first).envelope.requestId, sent[0]);
+  assert.equal((await second).envelope.requestId, sent[1]);
   assert.equal(pending.size, 0);
   assert.equal(clock.pendingTimers, 0, "answered questions leave no timer behind");
 });
@@ -42,14 +45,14 @@ test("what is not an answer to a pending question is left to the caller", () => 
   let id = 0;
   void pending.ask(1_000, ANSWER, (i) => (id = i));
   // An unknown id, an unsolicited message (id 0), and a question that happens to carry our id.
-  assert.equal(pending.answer(peers(id + 1), "peers"), false);
-  assert.equal(pending.answer(peers(0), "peers"), false);
+  assert.equal(answer(pending, peers(id + 1), "peers"), false);
+  assert.equal(answer(pending, peers(0), "peers"), false);
   const question = create(EnvelopeSchema, { requestId: id, payload: { case: "getPeers", value: { max: 1 } } });
-  assert.equal(pending.answer(question, "get_peers"), false);
+  assert.equal(answer(pending, question, "get_peers"), false);
   assert.equal(pending.size, 1);
   // A second answer to the same question is not an answer any more.
-  assert.equal(pending.answer(peers(id), "peers"), true);
-  assert.equal(pending.answer(peers(id), "peers"), false);
+  assert.equal(answer(pending, peers(id), "peers"), true);
+  assert.equal(answer(pending, peers(id), "peers"), false);
 });
 
 test("a question without an answer times out and is forgotten", async () => {
@@ -63,7 +66,7 @@ test("a question without an answer times out and is forgotten", async () => {
   assert.equal((await rejection(asked)).code, "TIMEOUT");
   assert.equal(pending.size, 0);
   // A late answer is not matched to anything.
-  assert.equal(pending.answer(peers(id), "peers"), false);
+  assert.equal(answer(pending, peers(id), "peers"), false);
 });
 
 test("at most max questions wait at once; closing rejects every one of them", async () => {

@@ -12,8 +12,8 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { ScriptedPeer } from "./harness.js";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { EnvelopeSchema, PeerMessageSchema } from "@timenet/proto";
-import { encodePeerMessage } from "../src/peer-message.js";
+import { EnvelopeSchema, PeerMessageSchema, PeerResponseSchema, SendToPeerSchema } from "@timenet/proto";
+import { decodeSendToPeer, encodePeerMessage, encodePeerResponse } from "../src/peer-message.js";
 
 test("a PeerMessage spliced around raw envelope bytes equals the normal encoding", () => {
   for (const size of [0, 1, 127, 128, 300, 70_000]) {
@@ -22,6 +22,22 @@ test("a PeerMessage spliced around raw envelope bytes equals the normal encoding
     const want = toBinary(PeerMessageSchema, create(PeerMessageSchema, { peerIp: "2001:db8::1", connId: 300, envelope }));
     assert.deepEqual(Buffer.from(encodePeerMessage("2001:db8::1", 300, raw)), Buffer.from(want), `size ${size}`);
   }
+});
+
+test("SendToPeer read around its envelope's bytes: the fields protobuf decodes, the envelope as sent; a PeerResponse spliced as protobuf encodes it", () => {
+  for (const size of [0, 1, 127, 128, 70_000]) {
+    const envelope = create(EnvelopeSchema, { requestId: 9, payload: { case: "tx", value: { data: new Uint8Array(size).fill(3) } } });
+    const bytes = toBinary(SendToPeerSchema, create(SendToPeerSchema, { peerIp: "2001:db8::1", connId: 300, envelope }));
+    const m = decodeSendToPeer(bytes);
+    assert.equal(m.peerIp, "2001:db8::1");
+    assert.equal(m.connId, 300);
+    assert.deepEqual(m.envelope!.body, toBinary(EnvelopeSchema, envelope));
+    assert.equal(m.envelope!.head.kind, "tx");
+    assert.deepEqual(encodePeerResponse(m.envelope!.body), toBinary(PeerResponseSchema, create(PeerResponseSchema, { result: { case: "envelope", value: envelope } })));
+  }
+  assert.equal(decodeSendToPeer(toBinary(SendToPeerSchema, create(SendToPeerSchema, { peerIp: "10.0.0.1" }))).envelope, undefined);
+  const twice = toBinary(SendToPeerSchema, create(SendToPeerSchema, { envelope: { payload: { case: "ping", value: { nonce: 1n } } } }));
+  assert.throws(() => decodeSendToPeer(Uint8Array.of(...twice, ...twice)), /two envelopes/);
 });
 
 test("seen cache is bounded and forgets the oldest first", () => {
