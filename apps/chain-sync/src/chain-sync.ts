@@ -3,6 +3,7 @@ import { BlockStoreService, Buckets, ChainSyncService, ChainTipSchema, decodeGat
 import { isValidIp, normalizeIp } from "@timenet/net-address";
 import { StateBucket } from "@timenet/bus";
 import { createGrpcClient } from "@timenet/grpc";
+import { STORE_REQUEST_ENCODERS } from "./received-blocks.js";
 import type { Logger } from "@timenet/telemetry";
 import { ServiceFrame } from "@timenet/service-runtime";
 import { BatchPlanner } from "./batch-planner.js";
@@ -63,7 +64,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
     const genesisHex = Buffer.from(o.network.genesisHash).toString("hex");
 
     const bus = await frame.connectBus(`chain-sync-${o.workerId}`);
-    const store = createGrpcClient(BlockStoreService, o.blockStoreGrpc, { tls: o.tls });
+    const store = createGrpcClient(BlockStoreService, o.blockStoreGrpc, { tls: o.tls, encoders: STORE_REQUEST_ENCODERS });
     cleanups.push(() => store.close());
 
     // Our tip: from the store now, then from chain.tip and every PutBlocks answer.

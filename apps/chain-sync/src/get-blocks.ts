@@ -1,9 +1,10 @@
 import { create } from "@bufbuild/protobuf";
-import { EnvelopeSchema, PeerRequestErrorCode, PeerRequestSchema, PeerResponseSchema, Subjects } from "@timenet/proto";
+import { EnvelopeSchema, PeerRequestErrorCode, PeerRequestSchema, Subjects } from "@timenet/proto";
 import type { Bus } from "@timenet/bus";
 import type { PeerIp } from "@timenet/net-address";
 import { STOPPED, unlessAborted } from "./abortable.js";
 import type { FetchResult } from "./batch-outcome.js";
+import { decodePeerResponse } from "./received-blocks.js";
 
 /** Our gateway's own answer arrives this long after the peer's timeout at the latest. */
 const GATEWAY_MARGIN_MS = 2_000;
@@ -14,21 +15,27 @@ const GATEWAY_MARGIN_MS = 2_000;
  * SERVE_MAX_BYTES caps): that is a short answer, not a failure.
  */
 export async function getBlocks(bus: Bus, peer: PeerIp, from: number, count: number, timeoutMs: number, signal: AbortSignal): Promise<FetchResult> {
-  let res;
+  let reply;
   try {
-    const question = bus.request(
+    const question = bus.requestEncoded(
       Subjects.peerRequest,
       PeerRequestSchema,
       { peerIp: peer, envelope: create(EnvelopeSchema, { payload: { case: "getBlocks", value: { fromHeight: from, count } } }), timeoutMs },
-      PeerResponseSchema,
       { timeoutMs: timeoutMs + GATEWAY_MARGIN_MS },
     );
     // Stopping: the answer no longer matters, and the batch is handed back at once.
-    res = await unlessAborted(question, signal);
+    reply = await unlessAborted(question, signal);
   } catch (err) {
     return { kind: "gateway_silent", detail: (err as Error).message };
   }
-  if (res === STOPPED) return { kind: "stopping" };
+  if (reply === STOPPED) return { kind: "stopping" };
+  let res;
+  try {
+    // The blocks' bytes as the peer sent them are kept for the put (received-blocks.ts).
+    res = decodePeerResponse(reply);
+  } catch (err) {
+    return { kind: "gateway_silent", detail: `reply does not decode as a PeerResponse: ${(err as Error).message}` };
+  }
   if (res.result.case === "error") {
     const { code, message } = res.result.value;
     if (code === PeerRequestErrorCode.TIMEOUT) return { kind: "timeout", detail: message };
