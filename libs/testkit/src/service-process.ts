@@ -42,7 +42,9 @@ export async function startServiceProcess(o: ServiceProcessOptions): Promise<Ser
   if (!existsSync(o.main)) throw new Error(`${o.main} does not exist: build that app first (npx nx run-many -t build)`);
   // Where the child writes a diagnostic report if it is never ready (see describeStuckProcess).
   const reports = await tempDir("timenet-report-");
-  const child = spawn(process.execPath, [...reportOnSignalArgs(reports.path), o.main], { env: { PATH: process.env.PATH ?? "", ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
+  // TIMENET_CPU_PROF_DIR: every service a test or bench starts writes a V8 CPU profile there when it exits (see the README's bench sections).
+  const profile = process.env.TIMENET_CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.TIMENET_CPU_PROF_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, ...reportOnSignalArgs(reports.path), o.main], { env: { PATH: process.env.PATH ?? "", ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
   // The last few KiB of stderr explain a process that dies before it is ready.
   let tail = "";
   for (const stream of [child.stdout!, child.stderr!]) {
