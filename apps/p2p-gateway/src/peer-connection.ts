@@ -242,8 +242,11 @@ export class PeerConnection {
     this.log.debug("connection opened, noise handshake started");
   }
 
-  /** Sends a message; false if the connection is not usable. Overflowing the send queue closes it. */
-  /** Sends a message, or one already encoded (our store's answer, carried as it built it). */
+  /**
+   * Sends a message, or one already encoded (our store's answer, carried as it
+   * built it); false if the connection is not usable. Overflowing the send
+   * queue closes it.
+   */
   send(envelope: Envelope | EncodedEnvelope): boolean {
     if (this.state !== "established") return false;
     return this.io.send(envelope);

@@ -2,22 +2,18 @@ import { varintLength } from "./varint-length.js";
 
 /**
  * Writes `head` (the encoded fields before it, possibly empty) followed by
- * length-delimited field `tag` holding `bodies`, concatenated, as one
- * allocation. An embedded message is encoded exactly as length-delimited
- * bytes, so splicing a message's encoding in equals encoding the decoded
- * message again, without the cost: how a peer's answer or a stored block is
- * carried on unchanged. `tag` is the whole tag varint: (field << 3) | 2.
+ * length-delimited field `tag` holding `body`, as one allocation. An
+ * embedded message is encoded exactly as length-delimited bytes, so splicing
+ * a message's encoding in equals encoding the decoded message again, without
+ * the cost: how a peer's answer or a stored block is carried on unchanged.
+ * `tag` is the whole tag varint: (field << 3) | 2.
  */
-export function withEmbeddedField(head: Uint8Array, tag: number, ...bodies: Uint8Array[]): Uint8Array {
-  const length = bodies.reduce((n, b) => n + b.length, 0);
-  const out = new Uint8Array(head.length + varintLength(tag) + varintLength(length) + length);
+export function withEmbeddedField(head: Uint8Array, tag: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(head.length + varintLength(tag) + varintLength(body.length) + body.length);
   out.set(head, 0);
   let pos = writeVarint(out, head.length, tag);
-  pos = writeVarint(out, pos, length);
-  for (const b of bodies) {
-    out.set(b, pos);
-    pos += b.length;
-  }
+  pos = writeVarint(out, pos, body.length);
+  out.set(body, pos);
   return out;
 }
 
