@@ -21,6 +21,13 @@ export const FIELD_LIMITS = {
   ipChars: 45,
   /** Characters of Goodbye.message: a reason for a log line, not a document. */
   goodbyeChars: 256,
+  /**
+   * Bytes of a block pushed with its announcement (NewBlock.block). Small
+   * blocks gain most from skipping the round trip of a GetBlocks; a larger
+   * one is only announced, so an announcement never costs a peer more than
+   * this unasked.
+   */
+  pushedBlockBytes: 64 * 1024,
 } as const;
 
 /** Returns why the envelope breaks a field rule, or undefined when it keeps them all. */
@@ -34,6 +41,7 @@ export function envelopeRuleViolation(env: Envelope): string | undefined {
     case "goodbye":
       return p.value.message.length > FIELD_LIMITS.goodbyeChars ? `goodbye.message longer than ${FIELD_LIMITS.goodbyeChars} characters` : undefined;
     case "newBlock":
+      if (p.value.block.length > FIELD_LIMITS.pushedBlockBytes) return `new_block.block longer than ${FIELD_LIMITS.pushedBlockBytes} bytes`;
       return exact("new_block.hash", p.value.hash, FIELD_LIMITS.hashBytes) ?? (p.value.header ? headerViolation("new_block.header", p.value.header) : undefined);
     case "blocks":
       for (const [i, b] of p.value.blocks.entries()) {
