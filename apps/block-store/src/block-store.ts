@@ -153,8 +153,8 @@ export class BlockStore {
     return this.current;
   }
 
-  /** The tip as published on chain.tip and answered by GetTip. */
-  chainTip(): ChainTip {
+  /** The tip as published on chain.tip and answered by GetTip; `withBlock`: with the tip block's encoding (for the gateway to push). */
+  chainTip(withBlock = false): ChainTip {
     const t = this.current;
     return create(ChainTipSchema, {
       height: t.height,
@@ -163,6 +163,7 @@ export class BlockStore {
       genesisHash: this.genesisHash,
       header: t.header,
       finalHeight: this.final,
+      block: withBlock && t.height > 0 ? this.encodedByHash(t.hash) : undefined,
     });
   }
 

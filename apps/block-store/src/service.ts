@@ -29,8 +29,8 @@ export interface BlockStoreHandle {
   readonly serving: PeerServer;
   readonly registry: Registry;
   readonly logger: Logger;
-  /** Publishes the tip on chain.tip now. */
-  publishTip(): void;
+  /** Publishes the tip on chain.tip now (`withBlock`: with the tip block, as after the put that made it). */
+  publishTip(withBlock?: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -84,8 +84,8 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
 
     const bus = await frame.connectBus();
 
-    const publishTip = () => {
-      bus.publish(Subjects.chainTip, ChainTipSchema, store.chainTip());
+    const publishTip = (withBlock = false) => {
+      bus.publish(Subjects.chainTip, ChainTipSchema, store.chainTip(withBlock));
     };
 
     // A reply larger than the server's max_payload could never be published.
@@ -109,7 +109,7 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
     cleanups.push(() => serving.stop());
     await serving.start();
 
-    const republish = setInterval(publishTip, o.tipRepublishMs);
+    const republish = setInterval(() => publishTip(), o.tipRepublishMs);
     cleanups.push(() => clearInterval(republish));
     publishTip();
 
@@ -130,7 +130,8 @@ export async function startBlockStore(options: BlockStoreOptions): Promise<Block
     const onPut = (outcome: PutOutcome) => {
       if (outcome.result === PutResult.HELD) armRelease();
       if (!outcome.tipChanged) return;
-      publishTip();
+      // A new tip carries its block: the gateway pushes a small one to peers with its announcement.
+      publishTip(true);
       logger.debug({ height: outcome.tip.height, hash: hashHex(outcome.tip.hash), applied: outcome.applied }, "new tip");
     };
     const impl = blockStoreServiceImpl({ store, importer, onPut });
