@@ -1,5 +1,6 @@
 import { atMost, bytes, custom, durationMs, int, list, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type CrossCheck, type Env } from "@timenet/config";
 import { normalizeIp } from "@timenet/net-address";
+import { FIELD_LIMITS } from "@timenet/wire";
 import { formatRate, parseRate, type Rate } from "@timenet/rate-limit";
 import { DEFAULT_GET_BLOCKS_PACE, DEFAULT_RATE_LIMITS, GATEWAY_DEFAULTS as D } from "./options.js";
 import { DEFAULT_ACCEPT_RATES } from "./accept-rate-limit.js";
@@ -49,6 +50,12 @@ export const gatewayEnvSchema = {
   RATE_LIMIT_GOSSIP_BYTES: rate("Bytes of NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossipBytes),
   RATE_LIMIT_ABUSE: rate("Dropped messages tolerated per peer before a RATE_LIMIT offence is reported", DEFAULT_RATE_LIMITS.abuse),
   ANNOUNCE_MAX_AGE: durationMs({ description: "Our new tip is announced to peers only while this fresh (not during catch-up)", default: D.announceMaxAgeMs, min: 0 }),
+  BLOCK_PUSH_MAX_BYTES: bytes({
+    description: "Our new block goes with its announcement to peers that have not announced it (they write it without asking) when it is at most this big; 0: announce only",
+    default: D.blockPushMaxBytes,
+    min: 0,
+    max: FIELD_LIMITS.pushedBlockBytes,
+  }),
   CLOCK_WARN_OFFSET: durationMs({
     description: "Our clock is reported suspect (metric, warning, `timenetctl status`) when it is this far from the median of our peers' Hello timestamps; never a peer's offence",
     default: D.clockWarnOffsetMs,

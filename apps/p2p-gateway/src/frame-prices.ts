@@ -1,5 +1,5 @@
 import { maxTxBytes } from "@timenet/chain";
-import { lengthDelimitedBytes, type EnvelopeKind, type ShapeLimit } from "@timenet/wire";
+import { FIELD_LIMITS, lengthDelimitedBytes, type EnvelopeKind, type ShapeLimit } from "@timenet/wire";
 
 /** What the network's rules allow, from which every kind's price follows. */
 export interface FramePriceInputs {
@@ -29,7 +29,8 @@ const SMALL_PRICES: Partial<Record<EnvelopeKind, number>> = {
   pong: 32,
   getPeers: 32,
   getBlocks: 32,
-  newBlock: 1024,
+  // The announcement (height, hash, header), and a block pushed with it (NewBlock.block, field 4: one tag byte).
+  newBlock: 1024 + lengthDelimitedBytes(FIELD_LIMITS.pushedBlockBytes, 1),
 };
 
 /** Addresses in one Peers message (answer or not), and the bytes they may take. */

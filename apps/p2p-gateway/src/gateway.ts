@@ -166,6 +166,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       maxRequestTimeoutMs: o.maxPeerRequestTimeoutMs,
       maxBlockRequestsPerPeer: o.maxBlockRequestsPerPeer,
       getBlocksPace: o.getBlocksPace,
+      blockPushMaxBytes: o.blockPushMaxBytes,
+      tip: () => tip,
     });
     bridge.start();
     cleanups.push(() => bridge.stop());
@@ -176,6 +178,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       logger,
       genesisHash: o.genesisHash,
       announceMaxAgeMs: o.announceMaxAgeMs,
+      announce: (t) => bridge.announceBlock(t),
       setTip: (height, hash) => {
         tip = { height, hash };
       },

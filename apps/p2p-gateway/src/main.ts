@@ -24,6 +24,7 @@ await runMain("p2p-gateway", logger, async () => {
     network: network.name,
     genesisHash: env.GENESIS_HASH ?? network.genesisHash,
     announceMaxAgeMs: env.ANNOUNCE_MAX_AGE,
+    blockPushMaxBytes: env.BLOCK_PUSH_MAX_BYTES,
     softwareVersion: env.SOFTWARE_VERSION ?? softwareVersion(),
     nodeKey: key,
     pingIntervalMs: env.PING_INTERVAL,

@@ -27,6 +27,7 @@ export class GatewayMetrics {
   readonly evictions: Counter;
   readonly readPauses: Counter;
   readonly gossip: Counter<"kind" | "result">;
+  readonly newBlocksSent: Counter<"how">;
   readonly dropped: Counter<"reason">;
   readonly offences: Counter<"kind">;
   readonly peerRequests: Counter<"result">;
@@ -119,7 +120,13 @@ export class GatewayMetrics {
     this.dialAttempts = new Counter({ name: "timenet_gateway_dial_attempts_total", help: "Outbound dials started", labelNames: ["peer"], registers: r });
     this.dialFailures = new Counter({ name: "timenet_gateway_dial_failures_total", help: "Outbound dials that failed before a socket opened", labelNames: ["reason", "peer"], registers: r });
     this.acceptRefused = new Counter({ name: "timenet_gateway_accept_refused_total", help: "Inbound sockets refused at accept, before any handshake byte: a disconnect reason (banned, too_many_connections, shutdown) or accept_rate_ip / accept_rate_subnet", labelNames: ["reason"], registers: r });
-    this.gossip = new Counter({ name: "timenet_gateway_gossip_total", help: "Gossip received: Tx relayed (first sight), NewBlock announced (first from that peer; never relayed), or duplicate", labelNames: ["kind", "result"], registers: r });
+    this.gossip = new Counter({ name: "timenet_gateway_gossip_total", help: "Gossip received: Tx relayed (first sight), NewBlock announced (first from that peer; never relayed), duplicate, or push_not_next (a pushed block that does not extend our tip: published without it)", labelNames: ["kind", "result"], registers: r });
+    this.newBlocksSent = new Counter({
+      name: "timenet_gateway_new_blocks_sent_total",
+      help: "Our new tips sent to peers as NewBlock, by how: pushed (with the block) or announced (without: larger than BLOCK_PUSH_MAX_BYTES, or the peer announced it to us first)",
+      labelNames: ["how"],
+      registers: r,
+    });
     this.dropped = new Counter({ name: "timenet_gateway_dropped_messages_total", help: "Messages dropped: no such peer, connection gone, unknown kind", labelNames: ["reason"], registers: r });
     this.offences = new Counter({ name: "timenet_gateway_offences_total", help: "Offences reported to the registry, by kind", labelNames: ["kind"], registers: r });
     this.peerRequests = new Counter({ name: "timenet_gateway_peer_requests_total", help: "p2p.request questions to peers by result", labelNames: ["result"], registers: r });

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
+import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   BroadcastSchema,
+  EnvelopeSchema,
   PeerRequestErrorCode,
   PeerRequestSchema,
   PeerResponseSchema,
@@ -12,6 +13,7 @@ import {
   DisconnectReason,
   PEER_MESSAGE_KINDS,
   Subjects,
+  type ChainTip,
   type Envelope,
   type PeerMessageKind,
 } from "@timenet/proto";
@@ -24,6 +26,7 @@ import type { PeerConnection } from "./peer-connection.js";
 import { TokenBucket, type Rate } from "@timenet/rate-limit";
 import { PeerRequestError } from "./pending-requests.js";
 import { offenceFor } from "./reasons.js";
+import { checkPushedBlock, extendsTip } from "./pushed-block.js";
 import { SeenCache } from "./seen-cache.js";
 import { decodeSendToPeer, encodePeerMessage, encodePeerResponse } from "./peer-message.js";
 
@@ -41,6 +44,10 @@ export interface NatsBridgeOptions {
   maxBlockRequestsPerPeer: number;
   /** How fast GetBlocks go to one peer, for every local asker together. */
   getBlocksPace: Rate;
+  /** Our new tip's block goes with its announcement when its encoding is at most this (0: never). */
+  blockPushMaxBytes: number;
+  /** Our store's tip now: a block pushed to us goes on to chain-sync only if it extends it. */
+  tip(): { height: number; hash: Uint8Array };
 }
 
 const KINDS = new Set<string>(PEER_MESSAGE_KINDS);
@@ -65,6 +72,9 @@ function txKey(data: Uint8Array): string {
  * an announcement always means "this peer can serve it". Relaying someone
  * else's block made peers ask us for a block we did not have yet, count us
  * as an empty-answer offender and wait a second for another peer.
+ * A small new block is pushed with its announcement to each peer that has
+ * not announced it to us (announceBlock): it writes it at once instead of
+ * asking for it a round trip later.
  */
 export class NatsBridge {
   private readonly subs: BusSubscription[] = [];
@@ -161,6 +171,22 @@ export class NatsBridge {
     return asks;
   }
 
+  /**
+   * Our store's new tip, to every peer: with the block (when it came with the
+   * tip and is at most blockPushMaxBytes) to a peer that has not announced it
+   * to us, since one that did holds it; the announcement alone to the others.
+   */
+  announceBlock(tip: ChainTip): void {
+    const announcement = { height: tip.height, hash: tip.hash, header: tip.header };
+    const plain = create(EnvelopeSchema, { payload: { case: "newBlock", value: announcement } });
+    const pushable = tip.block.length > 0 && tip.block.length <= this.o.blockPushMaxBytes;
+    const pushed = pushable ? create(EnvelopeSchema, { payload: { case: "newBlock", value: { ...announcement, block: tip.block } } }) : undefined;
+    for (const c of this.o.manager.connections()) {
+      const push = pushed !== undefined && !this.seen.has(announcementKey(c.remoteIp, tip.hash));
+      if (c.send(push ? pushed : plain)) this.o.metrics.newBlocksSent.inc({ how: push ? "pushed" : "announced" });
+    }
+  }
+
   stop(): void {
     for (const s of this.subs) s.unsubscribe();
     this.subs.length = 0;
@@ -172,6 +198,19 @@ export class NatsBridge {
       // Deduplication is keyed by this hash: a malformed one must not poison the cache.
       conn.close(DisconnectReason.PROTOCOL_ERROR, "new_block without a 32-byte hash");
       return;
+    }
+    if (env.payload.case === "newBlock" && env.payload.value.block.length > 0) {
+      const nb = env.payload.value;
+      // Not our tip's child by its announced header (a copy of one we took, a race, a branch): chain-sync hears
+      // the announcement, and the block's bytes stop here, never decoded.
+      if (!nb.header || !extendsTip(nb.header, this.o.tip())) {
+        this.o.metrics.gossip.inc({ kind, result: "push_not_next" });
+        const announcement = create(EnvelopeSchema, { payload: { case: "newBlock", value: { ...nb, block: new Uint8Array(0) } } });
+        return this.onPeerMessage(conn, announcement, kind, toBinary(EnvelopeSchema, announcement));
+      }
+      // The peer wrote this message on its own authenticated channel: a pushed block that is not the one it names is its doing.
+      const pushed = checkPushedBlock(nb);
+      if ("wrong" in pushed) return conn.close(DisconnectReason.PROTOCOL_ERROR, `new_block.block ${pushed.wrong}`);
     }
     const p = env.payload;
     const key = p.case === "tx" ? txKey(p.value.data) : p.case === "newBlock" ? announcementKey(conn.remoteIp, p.value.hash) : undefined;

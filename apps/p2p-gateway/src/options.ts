@@ -1,6 +1,7 @@
 import type { Rate } from "@timenet/rate-limit";
 import { DEFAULT_ACCEPT_RATES, type AcceptRates } from "./accept-rate-limit.js";
 import { DEVNET } from "@timenet/chain";
+import { FIELD_LIMITS } from "@timenet/wire";
 import { PORT_PLAN } from "@timenet/config";
 import type { NodeKey } from "@timenet/node-key";
 import { systemWallClock, type WallClock } from "./clock.js";
@@ -51,6 +52,13 @@ export interface GatewayOptions extends ServiceEndpointOptions {
   admissionWaitMs?: number;
   /** Our tip is announced to peers (NewBlock) only while its timestamp is this fresh: not during catch-up. Default 60 s. */
   announceMaxAgeMs?: number;
+  /**
+   * Our new tip's block is pushed with its announcement to peers that have not
+   * announced it to us when its encoding is at most this many bytes (at most
+   * the protocol's 64 KiB, FIELD_LIMITS.pushedBlockBytes; 0: only announced).
+   * Default 64 KiB.
+   */
+  blockPushMaxBytes?: number;
   /** Open peer sockets of any state. Default 128. */
   maxConnections?: number;
   /** Inbound sockets from one IP in any state (our dials to it do not count); more are refused at accept. Default 4. */
@@ -146,6 +154,7 @@ export const GATEWAY_DEFAULTS = {
   dialTimeoutMs: 5_000,
   admissionWaitMs: 2_000,
   announceMaxAgeMs: 60_000,
+  blockPushMaxBytes: FIELD_LIMITS.pushedBlockBytes,
   maxConnections: 128,
   maxSocketsPerIp: 4,
   seenCacheSize: 100_000,

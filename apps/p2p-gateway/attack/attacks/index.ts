@@ -11,6 +11,7 @@ import { heightClaim } from "./height-claim.js";
 import { junkAfterHandshake } from "./junk-after-handshake.js";
 import { junkBeforeHandshake } from "./junk-before-handshake.js";
 import { peerExchangeWrongPort } from "./peer-exchange-wrong-port.js";
+import { pushedInvalidBlocks } from "./pushed-blocks.js";
 import { slowloris } from "./slowloris.js";
 
 /**
@@ -28,6 +29,7 @@ export const ATTACKS: readonly Attack[] = [
   peerExchangeWrongPort,
   getBlocksLoop,
   heightClaim,
+  pushedInvalidBlocks,
   frameFlood("unknown-kind-flood", "frames of a kind this protocol does not have", UNKNOWN_KIND_FRAME),
   frameFlood("empty-frame-flood", "empty frames", EMPTY_FRAME),
   bigTx,

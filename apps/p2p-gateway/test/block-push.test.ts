@@ -1,0 +1,121 @@
+// A small new block goes with its announcement (NewBlock.block) to each peer
+// that has not announced it to us; the receiving gateway lets a pushed block
+// through only if it is the block announced. Real sockets: the peers are
+// scripted clients speaking the real protocol.
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { blockHash, DEVNET, devnetProducerKey, signBlock } from "@timenet/chain";
+import { BlockSchema, ChainTipSchema, DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, Subjects, type Block, type Envelope, type NewBlock } from "@timenet/proto";
+import { FIELD_LIMITS } from "@timenet/wire";
+import { waitFor } from "@timenet/testkit";
+import { metricValue, nodePool, record, ScriptedPeer, type TestNode } from "./harness.js";
+
+const { node, stopAll } = nodePool();
+after(stopAll);
+
+/** A signed devnet block on `parent`, made now (a gateway announces only a fresh tip), with `txBytes` of transaction. */
+function blockOn(parent: Block["header"], txBytes: number, salt = "x"): Block {
+  const tx = Buffer.alloc(txBytes, 0);
+  tx.write(salt);
+  const height = parent!.height + 1;
+  return signBlock({ height, prevHash: blockHash(parent!), timestampMs: BigInt(Date.now()), txs: [tx] }, devnetProducerKey(height % 3));
+}
+
+function newBlock(b: Block, block?: Uint8Array): Envelope {
+  return create(EnvelopeSchema, { payload: { case: "newBlock", value: { height: b.header!.height, hash: blockHash(b.header!), header: b.header, block } } });
+}
+
+/** Publishes a tip on the node's chain.tip as its store does after the put that made it (with its block). */
+function storeTip(n: TestNode, b: Block): void {
+  n.bus.publish(Subjects.chainTip, ChainTipSchema, {
+    height: b.header!.height,
+    hash: blockHash(b.header!),
+    timestampMs: b.header!.timestampMs,
+    genesisHash: DEVNET.genesisHash,
+    header: b.header,
+    block: toBinary(BlockSchema, b),
+  });
+}
+
+async function peer(n: TestNode, ip: string): Promise<ScriptedPeer> {
+  const p = await ScriptedPeer.dial(n.endpoint, ip);
+  await p.handshake(n.ip);
+  p.answerPings();
+  return p;
+}
+
+const established = (n: TestNode) => n.gateway.manager.connections().filter((c) => c.state === "established").length;
+const nb = (e: Envelope | undefined) => e?.payload.value as NewBlock;
+const same = (x: Uint8Array, y: Uint8Array) => Buffer.from(x).equals(Buffer.from(y));
+
+describe("new blocks pushed with their announcement", () => {
+  test("our new tip's block goes to a peer that has not announced it; a peer that announced it, and a block over BLOCK_PUSH_MAX_BYTES, get the announcement alone", async () => {
+    const a = await node(240, { blockPushMaxBytes: 4096 });
+    const heard = record(a.bus, Subjects.peerIn("new_block"), PeerMessageSchema);
+    const p1 = await peer(a, "127.0.0.241");
+    const p2 = await peer(a, "127.0.0.242");
+    await waitFor(() => established(a) === 2, { message: "both peers established" });
+
+    const small = blockOn(DEVNET.genesis.header, 100);
+    // p2's store has it already: it announced it to us (a's gateway publishes that first announcement).
+    p2.send(newBlock(small));
+    await waitFor(() => heard.length === 1, { message: "p2's announcement heard" });
+    storeTip(a, small);
+    const to1 = await p1.next((e) => e.payload.case === "newBlock" && nb(e).height === 1);
+    const to2 = await p2.next((e) => e.payload.case === "newBlock" && nb(e).height === 1);
+    assert.ok(same(nb(to1).block, toBinary(BlockSchema, small)), "pushed to the peer that did not announce it");
+    assert.ok(same(nb(to1).hash, blockHash(small.header!)));
+    assert.equal(nb(to2).block.length, 0, "only announced to the peer that announced it");
+
+    const big = blockOn(small.header, 5_000);
+    storeTip(a, big);
+    const big1 = await p1.next((e) => e.payload.case === "newBlock" && nb(e).height === 2);
+    const big2 = await p2.next((e) => e.payload.case === "newBlock" && nb(e).height === 2);
+    assert.equal(nb(big1).block.length, 0, "a block over BLOCK_PUSH_MAX_BYTES is only announced");
+    assert.equal(nb(big2).block.length, 0);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_new_blocks_sent_total", { how: "pushed" }), 1);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_new_blocks_sent_total", { how: "announced" }), 3);
+  });
+
+  test("a pushed block that is not the block announced, or over the protocol's 64 KiB, closes its link as a protocol error; an honest push is published whole when it extends our tip, as an announcement when not", async () => {
+    const a = await node(243);
+    const offences = record(a.bus, Subjects.offence, OffenceSchema);
+    const heard = record(a.bus, Subjects.peerIn("new_block"), PeerMessageSchema);
+    const honest = await peer(a, "127.0.0.245");
+    const liar = await peer(a, "127.0.0.246");
+    const stuffer = await peer(a, "127.0.0.250");
+    await waitFor(() => established(a) === 3, { message: "three peers established" });
+
+    const block = blockOn(DEVNET.genesis.header, 200);
+    const other = blockOn(DEVNET.genesis.header, 200, "y");
+    // The announcement names one block and carries another.
+    liar.send(newBlock(block, toBinary(BlockSchema, other)));
+    // Within the frame's price (the announcement is small), one byte over the pushed block's limit.
+    stuffer.send(newBlock(block, new Uint8Array(FIELD_LIMITS.pushedBlockBytes + 1)));
+    await liar.waitClosed();
+    await stuffer.waitClosed();
+    for (const p of [liar, stuffer]) assert.equal((p.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.PROTOCOL_ERROR);
+    await waitFor(() => offences.length === 2, { message: "two offences" });
+    assert.deepEqual(offences.map((o) => [o.ip, o.kind]).sort(), [
+      ["127.0.0.246", OffenceKind.PROTOCOL_VIOLATION],
+      ["127.0.0.250", OffenceKind.PROTOCOL_VIOLATION],
+    ]);
+    assert.match(offences.find((o) => o.ip === "127.0.0.246")!.detail, /not the block whose hash is announced/);
+
+    honest.send(newBlock(block, toBinary(BlockSchema, block)));
+    await waitFor(() => heard.length === 1, { message: "the honest push published" });
+    assert.equal(heard[0]!.peerIp, "127.0.0.245");
+    assert.ok(same(nb(heard[0]!.envelope).block, toBinary(BlockSchema, block)), "a block that extends our tip (genesis) goes on whole");
+    // One that does not extend our tip (still genesis: no chain.tip came) goes on as an announcement alone, and costs its sender nothing.
+    const next = blockOn(block.header, 200);
+    honest.send(newBlock(next, toBinary(BlockSchema, next)));
+    await waitFor(() => heard.length === 2, { message: "the second push published" });
+    assert.equal(nb(heard[1]!.envelope).height, 2);
+    assert.equal(nb(heard[1]!.envelope).block.length, 0, "not our tip's child: its bytes stop at the gateway");
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_gossip_total", { kind: "new_block", result: "push_not_next" }), 1);
+    assert.equal(heard.filter((m) => m.peerIp !== "127.0.0.245").length, 0, "nothing of the liars reaches chain-sync");
+    assert.equal(established(a), 1, "the honest link stays");
+    assert.ok(!offences.some((o) => o.ip === "127.0.0.245"));
+  });
+});
