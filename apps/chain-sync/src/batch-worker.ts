@@ -5,11 +5,8 @@ import type { JsMsg } from "@nats-io/jetstream";
 import {
   BlockInvalidReasonSchema,
   enumLabel,
-  OffenceKindSchema,
-  OffenceSchema,
   PutResult,
   PutResultSchema,
-  Subjects,
   SyncBatchSchema,
   type Block,
   type BlockStoreService,
@@ -26,6 +23,7 @@ import { pause, STOPPED, unlessAborted } from "./abortable.js";
 import { FORK_PROBE_DELIVERIES, probeVerdict, verdict } from "./batch-verdict.js";
 import type { BlockBuffer } from "./block-buffer.js";
 import { getBlocks } from "./get-blocks.js";
+import { offenceReporter, type ReportOffence } from "./offence-report.js";
 import type { SyncMetrics } from "./metrics.js";
 import type { PeerHeights } from "./peer-heights.js";
 import type { SyncWindow } from "./sync-window.js";
@@ -132,9 +130,12 @@ export class BatchWorker {
   done = 0;
   inFlight = 0;
 
+  private readonly reportOffence: ReportOffence;
+
   constructor(private readonly o: BatchWorkerOptions) {
     // Every parked batch listens on it (bounded by the buffer), beyond Node's default of 10.
     setMaxListeners(0, this.stopping.signal);
+    this.reportOffence = offenceReporter(o.bus, o.metrics, o.logger);
   }
 
   async start(): Promise<void> {
@@ -495,10 +496,7 @@ export class BatchWorker {
   }
 
   private report(peer: PeerIp, kind: OffenceKind, detail: string): void {
-    const label = enumLabel(OffenceKindSchema, kind);
-    this.o.metrics.offences.inc({ kind: label });
-    this.o.logger.warn({ peer_ip: peer, kind: label, detail }, "peer offence reported");
-    this.o.bus.publish(Subjects.offence, OffenceSchema, { ip: peer, kind, detail, atMs: BigInt(Date.now()) });
+    this.reportOffence(peer, kind, detail);
   }
 }
 

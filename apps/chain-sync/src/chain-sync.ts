@@ -15,7 +15,9 @@ import { ForkProbes } from "./fork-probes.js";
 import { SyncMetrics } from "./metrics.js";
 import { resolveChainSyncOptions, type ChainSyncOptions, type ResolvedChainSyncOptions } from "./options.js";
 import { PeerHeights } from "./peer-heights.js";
+import { offenceReporter } from "./offence-report.js";
 import { PlannerLease } from "./planner-lease.js";
+import { PushedBlocks } from "./pushed-blocks.js";
 import { SyncProgress } from "./sync-progress.js";
 import { SyncWindow } from "./sync-window.js";
 import { syncServiceImpl } from "./sync-service.js";
@@ -116,11 +118,13 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
       }
     });
 
+    const pushed = new PushedBlocks({ store, tip, heights, metrics, logger, report: offenceReporter(bus, metrics, logger) });
     const subs = [
       bus.subscribe(Subjects.chainTip, ChainTipSchema, (t) => {
         if (Buffer.from(t.genesisHash).toString("hex") === genesisHex) tip.update(t.height, t.hash);
       }),
-      // Following: an announcement raises the peer's height; tip+1 is planned (and fetched) at once.
+      // Following: an announcement raises the peer's height; tip+1 is planned (and fetched) at once,
+      // unless its block came with it and extends our tip: the planner replica puts it now, and plans only if that fails.
       // One at or below our height that we do not hold may be a heavier branch: probed (the planner alone would never fetch it).
       bus.subscribe(Subjects.peerIn("new_block"), PeerMessageSchema, (m) => {
         const p = m.envelope?.payload;
@@ -128,6 +132,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
         const ip = normalizeIp(m.peerIp);
         heights.set(ip, p.value.height);
         void forkProbes.consider(ip, p.value.height, p.value.hash, p.value.header);
+        if (lease.leader && pushed.offer(ip, p.value, planNow)) return;
         planNow();
       }),
       // Another replica proved a claim unbacked: this one stops trusting it too (and does not report it again).

@@ -26,6 +26,7 @@ export class SyncMetrics {
   readonly standingEntries: Gauge;
   readonly puts: Counter<"result">;
   readonly fetches: Counter<"result">;
+  readonly pushedBlocks: Counter<"result">;
 
   constructor(registry: Registry) {
     const r = [registry];
@@ -45,6 +46,12 @@ export class SyncMetrics {
       registers: r,
     });
     this.puts = new Counter({ name: "timenet_sync_puts_total", help: "PutBlocks calls to the store, by result (parent_unknown ahead of the tip is work wasted; store_busy: its writer queue was full, offered again)", labelNames: ["result"], registers: r });
+    this.pushedBlocks = new Counter({
+      name: "timenet_sync_pushed_blocks_total",
+      help: "Blocks peers pushed with their announcement, by result: the store's answer to the put (applied, already_have, invalid, ...), or not_next (does not extend our tip), in_flight (the same block is being put), busy, undecodable, store_failed",
+      labelNames: ["result"],
+      registers: r,
+    });
     this.fetches = new Counter({ name: "timenet_sync_fetches_total", help: "GetBlocks asked of peers, by result (blocks, short, busy, timeout, ...)", labelNames: ["result"], registers: r });
     this.blocksApplied = new Counter({ name: "timenet_sync_blocks_applied_total", help: "Blocks this worker got written to the store", registers: r });
     this.validationFailures = new Counter({ name: "timenet_sync_validation_failures_total", help: "Batches the store found invalid, by reason", labelNames: ["reason"], registers: r });

@@ -30,6 +30,11 @@ export function decodePeerResponse(bytes: Uint8Array): PeerResponse {
   return res;
 }
 
+/** A block decoded from `bytes` elsewhere (a pushed block): its put sends those bytes. */
+export function rememberReceived(block: Block, bytes: Uint8Array): void {
+  asReceived.set(block, bytes);
+}
+
 function blockEntries(bytes: Uint8Array): Uint8Array[] | undefined {
   try {
     const envelopes = fieldSlices(bytes, RESPONSE_ENVELOPE);
