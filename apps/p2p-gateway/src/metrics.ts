@@ -127,6 +127,8 @@ export class GatewayMetrics {
       labelNames: ["how"],
       registers: r,
     });
+    // Shown at 0 from the start (dashboards), not "no data" until our first new tip.
+    this.newBlocksSent.inc({ how: "pushed" }, 0);
     this.dropped = new Counter({ name: "timenet_gateway_dropped_messages_total", help: "Messages dropped: no such peer, connection gone, unknown kind", labelNames: ["reason"], registers: r });
     this.offences = new Counter({ name: "timenet_gateway_offences_total", help: "Offences reported to the registry, by kind", labelNames: ["kind"], registers: r });
     this.peerRequests = new Counter({ name: "timenet_gateway_peer_requests_total", help: "p2p.request questions to peers by result", labelNames: ["result"], registers: r });
