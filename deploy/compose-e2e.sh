@@ -167,10 +167,10 @@ diag() {
 }
 # until_true SECS WHAT CMD...: poll CMD once a second until it succeeds.
 until_true() {
-  local deadline=$(($(now) + $1)) what=$2
+  local deadline=$(($(now) + $1)) what=$2 secs=$1
   shift 2
   until "$@"; do
-    if (($(now) >= deadline)); then diag; fail "$what (within $1 s)"; fi
+    if (($(now) >= deadline)); then diag; fail "$what (within $secs s)"; fi
     sleep 1
   done
 }
@@ -225,12 +225,13 @@ ok "connected: B dialled A (A conn $a_id inbound, B conn $b_id outbound)"
 caught_up() { local a b; a=$(host a height); b=$(host b height); ((b >= 0 && a - b <= 2)); }
 t3=$(now)
 until_true 180 "host B did not catch up with host A" caught_up
-# batchesDone is the answering replica's own count; B runs two replicas, and
-# the planner queues up to SYNC_LOOKAHEAD_BATCHES at once, so the catch-up's
-# batches are shared between them: any batch done proves the queue carried it.
-done_batches=$(host b status | jsq 'Number(j.chainSync.batchesDone ?? 0)' 0)
-((done_batches >= 1)) || fail "host B caught up with $done_batches batches done by the answering replica; expected the batch queue to carry the catch-up"
-ok "host B caught up in $(($(now) - t3))s: A $(host a height), B $(host b height), $done_batches batches through the work queue"
+# batchesDone is the answering replica's own count, and B runs two replicas: the catch-up's
+# few batches are shared between them, and new blocks now come pushed with their announcement
+# (no batch), so one replica may have done none. Each status call resolves the replicas' name
+# again (Docker's DNS answers them in turn): asked until one that did a batch answers.
+batches_seen() { done_batches=$(host b status | jsq 'Number(j.chainSync.batchesDone ?? 0)' 0); ((done_batches >= 1)); }
+until_true 60 "host B caught up with no batch done through the work queue by any replica that answered" batches_seen
+ok "host B caught up in $(($(now) - t3))s: A $(host a height), B $(host b height), $done_batches batches through the work queue (one replica's count)"
 
 # --- 4. the connection stays, pongs both ways --------------------------------------------------------
 t4=$(now)
