@@ -10,7 +10,6 @@ import {
   SyncBatchSchema,
   type Block,
   type BlockStoreService,
-  type OffenceKind,
   type PutBlocksResponse,
   type SyncBatch,
 } from "@timenet/proto";
@@ -130,12 +129,13 @@ export class BatchWorker {
   done = 0;
   inFlight = 0;
 
-  private readonly reportOffence: ReportOffence;
+  /** Reports a peer's offence (metric, log line, p2p.offence). */
+  private readonly report: ReportOffence;
 
   constructor(private readonly o: BatchWorkerOptions) {
     // Every parked batch listens on it (bounded by the buffer), beyond Node's default of 10.
     setMaxListeners(0, this.stopping.signal);
-    this.reportOffence = offenceReporter(o.bus, o.metrics, o.logger);
+    this.report = offenceReporter(o.bus, o.metrics, o.logger);
   }
 
   async start(): Promise<void> {
@@ -495,9 +495,6 @@ export class BatchWorker {
     }
   }
 
-  private report(peer: PeerIp, kind: OffenceKind, detail: string): void {
-    this.reportOffence(peer, kind, detail);
-  }
 }
 
 /** The peer a fork probe batch asks (alone), or undefined for a batch of the plan. */

@@ -1,5 +1,5 @@
 import { fromBinary } from "@bufbuild/protobuf";
-import { bytesEqual, hashHex } from "@timenet/chain";
+import { extendsTip, hashHex } from "@timenet/chain";
 import { BlockInvalidReasonSchema, BlockSchema, enumLabel, OffenceKind, PutResult, PutResultSchema, type Block, type BlockStoreService, type NewBlock } from "@timenet/proto";
 import type { PeerIp } from "@timenet/net-address";
 import type { ServiceClient } from "@timenet/grpc";
@@ -74,7 +74,7 @@ export class PushedBlocks {
       return this.count("undecodable", false);
     }
     const header = block.header;
-    if (!header || header.height !== tip.height + 1 || !bytesEqual(header.prevHash, tip.hash)) return this.count("not_next", false);
+    if (!header || !extendsTip(header, tip)) return this.count("not_next", false);
     this.inFlight.add(key);
     // Put as the peer sent it (the store checks and keeps these bytes).
     rememberReceived(block, nb.block);
@@ -97,8 +97,9 @@ export class PushedBlocks {
       this.inFlight.delete(key);
     }
     if (res.tip) this.o.tip.update(res.tip.height, res.tip.hash);
-    this.count(enumLabel(PutResultSchema, res.result), false);
-    metrics.puts.inc({ result: enumLabel(PutResultSchema, res.result) });
+    const result = enumLabel(PutResultSchema, res.result);
+    this.count(result, false);
+    metrics.puts.inc({ result });
     switch (res.result) {
       case PutResult.APPLIED:
         metrics.blocksApplied.inc(res.applied);
@@ -117,7 +118,7 @@ export class PushedBlocks {
       }
       default:
         // parent_unknown (our tip moved meanwhile), too_early (maybe our clock): nobody's fault.
-        logger.info({ peer_ip: ip, height, result: enumLabel(PutResultSchema, res.result), detail: res.detail }, "a pushed block was not applied; the planner fetches by height");
+        logger.info({ peer_ip: ip, height, result, detail: res.detail }, "a pushed block was not applied; the planner fetches by height");
     }
     missed();
   }

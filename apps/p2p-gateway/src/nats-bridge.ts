@@ -24,9 +24,10 @@ import type { ConnectionManager } from "./connection-manager.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { PeerConnection } from "./peer-connection.js";
 import { TokenBucket, type Rate } from "@timenet/rate-limit";
+import { extendsTip } from "@timenet/chain";
 import { PeerRequestError } from "./pending-requests.js";
 import { offenceFor } from "./reasons.js";
-import { checkPushedBlock, extendsTip } from "./pushed-block.js";
+import { checkPushedBlock } from "./pushed-block.js";
 import { SeenCache } from "./seen-cache.js";
 import { decodeSendToPeer, encodePeerMessage, encodePeerResponse } from "./peer-message.js";
 

@@ -1,6 +1,6 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { blockHash, bytesEqual } from "@timenet/chain";
-import { BlockSchema, type BlockHeader, type NewBlock } from "@timenet/proto";
+import { BlockSchema, type NewBlock } from "@timenet/proto";
 
 /** A pushed block (NewBlock.block) looked at: the block its NewBlock names, or why it is not. */
 export type PushedBlockCheck = { ok: true } | { wrong: string };
@@ -27,9 +27,4 @@ export function checkPushedBlock(nb: NewBlock): PushedBlockCheck {
     return { wrong: "has a header that cannot be hashed" };
   }
   return bytesEqual(hash, nb.hash) ? { ok: true } : { wrong: "is not the block whose hash is announced" };
-}
-
-/** Whether a block with this header extends our tip: only then is a pushed block worth checking and carrying on to chain-sync. */
-export function extendsTip(header: BlockHeader, tip: { height: number; hash: Uint8Array }): boolean {
-  return header.height === tip.height + 1 && bytesEqual(header.prevHash, tip.hash);
 }

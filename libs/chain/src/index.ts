@@ -19,6 +19,7 @@ export {
 export { validateBlock, validateChain, type BlockValidation, type ChainValidation } from "./validate-block.js";
 export { statelessChecks, type StatelessChecks, type VerifyFn } from "./stateless-checks.js";
 export { canonicalBlockSize } from "./block-size.js";
+export { extendsTip } from "./extends-tip.js";
 export { signBlock, type BlockInput } from "./sign-block.js";
 export { loadNetworkOrExit } from "./load-network-or-exit.js";
 export {
