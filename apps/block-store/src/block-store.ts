@@ -1,3 +1,4 @@
+import { FIELD_LIMITS } from "@timenet/wire";
 import type { Database, RootDatabase } from "lmdb";
 import { LmdbEnvironment } from "@timenet/lmdb";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -153,9 +154,14 @@ export class BlockStore {
     return this.current;
   }
 
-  /** The tip as published on chain.tip and answered by GetTip; `withBlock`: with the tip block's encoding (for the gateway to push). */
+  /**
+   * The tip as published on chain.tip and answered by GetTip; `withBlock`: with the tip block's
+   * encoding, for the gateway to push, when it is small enough to be pushed at all (a larger one
+   * would only cross NATS to every subscriber for nothing, on every put of a catch-up).
+   */
   chainTip(withBlock = false): ChainTip {
     const t = this.current;
+    const block = withBlock && t.height > 0 ? this.encodedByHash(t.hash) : undefined;
     return create(ChainTipSchema, {
       height: t.height,
       hash: t.hash,
@@ -163,7 +169,7 @@ export class BlockStore {
       genesisHash: this.genesisHash,
       header: t.header,
       finalHeight: this.final,
-      block: withBlock && t.height > 0 ? this.encodedByHash(t.hash) : undefined,
+      block: block !== undefined && block.length <= FIELD_LIMITS.pushedBlockBytes ? block : undefined,
     });
   }
 
