@@ -78,8 +78,15 @@ const MAX_ROUNDS = 64;
  * asked again after BUSY_BACKOFF_MS × the busy answers so far, this many
  * busy answers in a row, before the batch goes back on the queue. Keeping it
  * here keeps the batch the chain may need next out of the queue's tail. In a
- * row: a peer whose rate limit refills a few blocks between asks answers
- * busy, then blocks, many times over one batch, and is making progress.
+ * row, and without progress: a peer whose rate limit refills a few blocks
+ * between asks answers busy, then blocks, many times over one batch; and
+ * several batches sharing its budget each meet busy answers while it serves
+ * the others. A busy answer counts only when the peer served this replica
+ * nothing since the batch's previous one; the pause grows with every busy
+ * answer in a row (up to MAX_BUSY_TRIES × BUSY_BACKOFF_MS), so batches that
+ * wait on a peer others are served by do not flood it with asks. Busy
+ * answers are bounded here, so MAX_ROUNDS counts only answers that brought
+ * blocks.
  */
 const MAX_BUSY_TRIES = 8;
 const BUSY_BACKOFF_MS = 50;
@@ -262,8 +269,12 @@ export class BatchWorker {
     let wrote = false;
     let keptAside = false;
     let held = false;
+    // Busy answers in a row (they space the asks out) and those of them without progress (they end the wait).
+    let busyInARow = 0;
     let busyTries = 0;
-    for (let rounds = 0; progress.next <= to; rounds++) {
+    let busyFrom: { peer: PeerIp; served: number } | undefined;
+    let rounds = 0;
+    while (progress.next <= to) {
       if (signal.aborted) return { kind: "stopping" };
       const next = progress.next;
       // Never ask beyond what the peer credibly claims: the rest of a batch it only partly has is another peer's.
@@ -284,15 +295,21 @@ export class BatchWorker {
       metrics.fetches.inc({ result: fetched.kind === "blocks" && fetched.blocks.length < end - next + 1 ? "short" : fetched.kind });
       if (fetched.kind === "busy" && busyTries < MAX_BUSY_TRIES) {
         // Over its serving budget, nothing about its chain: another peer that has `next` now, else this one again shortly.
+        const served = heights.servedOf(peer);
+        if (busyFrom?.peer === peer && served > busyFrom.served) busyTries = 0;
+        busyFrom = { peer, served };
         busyTries++;
+        busyInARow++;
         tried.add(peer);
         const other = forkPeer === undefined ? heights.pick(next, tried) : undefined;
         if (other) peer = other;
-        else if (!(await pause(BUSY_BACKOFF_MS * busyTries, signal))) return { kind: "stopping" };
+        else if (!(await pause(BUSY_BACKOFF_MS * Math.min(busyInARow, MAX_BUSY_TRIES), signal))) return { kind: "stopping" };
         continue;
       }
       if (fetched.kind !== "blocks") return this.unanswered(fetched, peer, next, claim, probe ? end : undefined);
       busyTries = 0;
+      busyInARow = 0;
+      rounds++;
       const { blocks } = fetched;
       const last = next + blocks.length - 1;
 

@@ -12,6 +12,8 @@ interface PeerHeight {
   asked: number;
   /** Measured: ms per block of its answers (round trip included), a moving average; undefined until it answered. */
   msPerBlock: number | undefined;
+  /** Blocks it has served this replica on this connection: a busy peer that still serves someone is making progress. */
+  served: number;
 }
 
 /** Weight of the newest answer in a peer's measured rate. */
@@ -31,7 +33,7 @@ export class PeerHeights {
   set(ip: PeerIp, height: number): void {
     const p = this.peers.get(ip);
     if (p) p.height = Math.max(p.height, height);
-    else this.peers.set(ip, { height, failures: 0, losing: 0, losingSinceMs: 0, asked: 0, msPerBlock: undefined });
+    else this.peers.set(ip, { height, failures: 0, losing: 0, losingSinceMs: 0, asked: 0, msPerBlock: undefined, served: 0 });
   }
 
   /** The peer answered that it lacks `height + 1` (after a reorg, or it never had it): its claim is no more than `height` now. */
@@ -55,6 +57,7 @@ export class PeerHeights {
     if (!p) return;
     p.asked = Math.max(0, p.asked - 1);
     if (blocks === 0) return;
+    p.served += blocks;
     const sample = ms / blocks;
     p.msPerBlock = p.msPerBlock === undefined ? sample : p.msPerBlock + RATE_WEIGHT * (sample - p.msPerBlock);
   }
@@ -79,6 +82,11 @@ export class PeerHeights {
     p.failures++;
     if (p.losing++ === 0) p.losingSinceMs = now;
     return { inARow: p.losing, forMs: now - p.losingSinceMs };
+  }
+
+  /** Blocks the peer has served this replica so far (0 once it is gone). */
+  servedOf(ip: PeerIp): number {
+    return this.peers.get(ip)?.served ?? 0;
   }
 
   /** What the peer claims now (it grows with its announcements), or undefined once it is gone. */

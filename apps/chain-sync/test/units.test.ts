@@ -52,6 +52,20 @@ test("peer heights: a pick spreads questions by each peer's measured rate and wh
   assert.equal(h.pick(500), fast, "an answer frees its place");
 });
 
+test("peer heights: blocks a peer served this replica are counted (what tells a busy peer that serves others from one that serves nobody), and forgotten with the peer", () => {
+  const h = new PeerHeights();
+  const p = ip("10.0.0.1");
+  assert.equal(h.servedOf(p), 0);
+  h.set(p, 1_000);
+  h.answered(p, 0, 5); // busy: nothing served
+  assert.equal(h.servedOf(p), 0);
+  h.answered(p, 3, 5);
+  h.answered(p, 2, 5);
+  assert.equal(h.servedOf(p), 5);
+  h.remove(p);
+  assert.equal(h.servedOf(p), 0);
+});
+
 test("claim standing: a proven unbacked claim steers nothing for its time, is reported once, and is remembered per IP; failures without proof suspend briefly, doubling", () => {
   let now = 0;
   const distrusted: string[] = [];
