@@ -48,6 +48,7 @@ export const gatewayEnvSchema = {
   RATE_LIMIT_PING: rate("Pings per peer (each is answered with a Pong)", DEFAULT_RATE_LIMITS.ping),
   RATE_LIMIT_GOSSIP: rate("NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossip),
   RATE_LIMIT_GOSSIP_BYTES: rate("Bytes of NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossipBytes),
+  RATE_LIMIT_PUSHES: rate("NewBlocks carrying their block per peer, within the gossip limits; beyond, skipped unread (never an offence)", DEFAULT_RATE_LIMITS.pushes),
   RATE_LIMIT_ABUSE: rate("Dropped messages tolerated per peer before a RATE_LIMIT offence is reported", DEFAULT_RATE_LIMITS.abuse),
   ANNOUNCE_MAX_AGE: durationMs({ description: "Our new tip is announced to peers only while this fresh (not during catch-up)", default: D.announceMaxAgeMs, min: 0 }),
   BLOCK_PUSH_MAX_BYTES: bytes({

@@ -15,6 +15,9 @@ const ENVELOPE_OVERHEAD = 16;
 /** Bytes one entry of a repeated message field adds around it (tag, length). */
 const ENTRY_OVERHEAD = 6;
 
+/** What a NewBlock's announcement (height, hash, header) may take: a longer NewBlock carries its block (a push). */
+export const NEW_BLOCK_ANNOUNCEMENT_BYTES = 1024;
+
 /**
  * The most an encoded envelope of each kind may be, by the protocol's own
  * bounds (FIELD_LIMITS in the wire lib): a Hello is a few hundred bytes, a
@@ -30,7 +33,7 @@ const SMALL_PRICES: Partial<Record<EnvelopeKind, number>> = {
   getPeers: 32,
   getBlocks: 32,
   // The announcement (height, hash, header), and a block pushed with it (NewBlock.block, field 4: one tag byte).
-  newBlock: 1024 + lengthDelimitedBytes(FIELD_LIMITS.pushedBlockBytes, 1),
+  newBlock: NEW_BLOCK_ANNOUNCEMENT_BYTES + lengthDelimitedBytes(FIELD_LIMITS.pushedBlockBytes, 1),
 };
 
 /** Addresses in one Peers message (answer or not), and the bytes they may take. */

@@ -1,5 +1,5 @@
 import { FrameError, snake, type EnvelopeHead, type FrameVerdict, type ShapeLimit } from "@timenet/wire";
-import type { Answer, FramePrices } from "./frame-prices.js";
+import { NEW_BLOCK_ANNOUNCEMENT_BYTES, type Answer, type FramePrices } from "./frame-prices.js";
 import type { LimitVerdict } from "./peer-rate-limits.js";
 
 /** What the policy needs to know about its connection when a frame's head arrives. */
@@ -31,8 +31,8 @@ const HANDSHAKE_KINDS = new Set(["hello", "helloAck", "goodbye"]);
  * large `Peers`) only as the answer to our own question and within what we
  * asked (a late answer is skipped unread; Blocks never asked for close the
  * connection); unknown kinds up to 64 KiB and frames over the peer's rate
- * limits are skipped unread (their bytes are discarded as they arrive), a
- * GetBlocks among them answered busy.
+ * limits (pushed blocks have their own) are skipped unread (their bytes are
+ * discarded as they arrive), a GetBlocks among them answered busy.
  */
 export function inboundFrameAdmission(prices: FramePrices, ctx: FramePolicyContext): (head: EnvelopeHead, bodyLength: number) => FrameVerdict {
   return (head, bodyLength) => {
@@ -61,7 +61,9 @@ export function inboundFrameAdmission(prices: FramePrices, ctx: FramePolicyConte
     }
     // A later protocol's kind is skipped unread, but never a large one.
     if (kind === undefined && bodyLength > MAX_UNKNOWN_KIND_BYTES) return new FrameError("FRAME_TOO_LARGE", `unknown kind (field ${head.field}) of ${bodyLength} bytes`);
-    const verdict = ctx.limit(label, bodyLength + 4);
+    // A NewBlock longer than an announcement carries its block: limited apart, by what decoding and passing it on cost.
+    const limited = kind === "newBlock" && bodyLength > NEW_BLOCK_ANNOUNCEMENT_BYTES ? "new_block_push" : label;
+    const verdict = ctx.limit(limited, bodyLength + 4);
     if (verdict === "abuse") ctx.abuse(label);
     if (verdict !== "ok") {
       // Unanswered, an honest asker (another version, another limit) would wait out its timeout and blame us for it.

@@ -41,6 +41,7 @@ await runMain("p2p-gateway", logger, async () => {
       ping: env.RATE_LIMIT_PING,
       gossip: env.RATE_LIMIT_GOSSIP,
       gossipBytes: env.RATE_LIMIT_GOSSIP_BYTES,
+      pushes: env.RATE_LIMIT_PUSHES,
       abuse: env.RATE_LIMIT_ABUSE,
     },
     acceptRates: { perIp: env.ACCEPT_RATE_PER_IP, perSubnet: env.ACCEPT_RATE_PER_SUBNET },

@@ -112,6 +112,14 @@ export interface RateLimits {
   gossip: Rate;
   /** Bytes (on the wire) of those same messages: a peer is limited by what it costs, not only by how often it sends. */
   gossipBytes: Rate;
+  /**
+   * NewBlocks that carry their block (pushes, beyond the 1 KiB an announcement
+   * takes), on top of the gossip limits. Over it a push is skipped unread and
+   * never counts as abuse: an honest peer pushes once per tip change, and a
+   * network with a short block interval or a branch race may push faster
+   * than this node expects; its blocks are still fetched.
+   */
+  pushes: Rate;
   /** Drops tolerated before they count as sustained abuse (one RATE_LIMIT offence per emptied bucket). */
   abuse: Rate;
 }
@@ -132,6 +140,11 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   // Four full-size transactions a second, sixteen at once: far above what a
   // producer can put in blocks, far below what fills a send queue.
   gossipBytes: { count: 4 * 1024 * 1024, periodMs: 1_000, burst: 16 * 1024 * 1024 },
+  // A push is decoded, checked and handed to chain-sync: up to 64 KiB of work
+  // each. Two a second, eight at once, is a new block every 0.5 s from every
+  // peer; a flood of 64 KiB pushes within the byte budget (64 a second) is
+  // cut to what an honest peer sends.
+  pushes: { count: 2, periodMs: 1_000, burst: 8 },
   abuse: { count: 100, periodMs: 60_000, burst: 200 },
 };
 

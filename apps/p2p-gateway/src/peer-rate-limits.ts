@@ -2,8 +2,10 @@ import { TokenBucket } from "@timenet/rate-limit";
 import type { RateLimits } from "./options.js";
 
 /** The rate-limit class of an incoming message kind; undefined = not limited. */
-export function limitClass(kind: string): "getBlocks" | "getPeers" | "ping" | "gossip" | undefined {
+export function limitClass(kind: string): "getBlocks" | "getPeers" | "ping" | "gossip" | "pushes" | undefined {
   switch (kind) {
+    case "new_block_push":
+      return "pushes";
     case "get_blocks":
       return "getBlocks";
     case "get_peers":
@@ -65,6 +67,12 @@ export class PeerRateLimits {
     if (!b) {
       b = new TokenBucket(this.limits[cls], now);
       this.buckets.set(cls, b);
+    }
+    if (cls === "pushes") {
+      // Gossip first (a push is gossip, and floods within it count as abuse there), then the pushes' own budget, never abuse.
+      const gossip = this.check("new_block", size, now);
+      if (gossip !== "ok") return gossip;
+      return b.take(1, now) ? "ok" : "drop";
     }
     const within = b.take(1, now) && (cls !== "gossip" || this.bytes.take(size, now));
     if (within) return "ok";

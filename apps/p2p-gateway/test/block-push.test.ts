@@ -9,7 +9,7 @@ import { blockHash, DEVNET, devnetProducerKey, signBlock } from "@timenet/chain"
 import { BlockSchema, ChainTipSchema, DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, Subjects, type Block, type Envelope, type NewBlock } from "@timenet/proto";
 import { FIELD_LIMITS } from "@timenet/wire";
 import { waitFor } from "@timenet/testkit";
-import { metricValue, nodePool, record, ScriptedPeer, type TestNode } from "./harness.js";
+import { FAST, metricValue, nodePool, record, ScriptedPeer, type TestNode } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -117,5 +117,40 @@ describe("new blocks pushed with their announcement", () => {
     assert.equal(heard.filter((m) => m.peerIp !== "127.0.0.245").length, 0, "nothing of the liars reaches chain-sync");
     assert.equal(established(a), 1, "the honest link stays");
     assert.ok(!offences.some((o) => o.ip === "127.0.0.245"));
+  });
+
+  test("pushes beyond a peer's push budget are skipped unread, without blame: its link, its announcements and another peer's pushes go on", async () => {
+    // Three pushes at once, then one a minute: the flood below is all beyond it.
+    const a = await node(251, { rateLimits: { ...FAST.rateLimits, pushes: { count: 1, periodMs: 60_000, burst: 3 } } });
+    const offences = record(a.bus, Subjects.offence, OffenceSchema);
+    const heard = record(a.bus, Subjects.peerIn("new_block"), PeerMessageSchema);
+    const flooder = await peer(a, "127.0.0.252");
+    const other = await peer(a, "127.0.0.253");
+    await waitFor(() => established(a) === 2, { message: "both peers established" });
+
+    // 40 different valid 40 KiB blocks on our tip (genesis): each one, read, would be decoded, checked and published whole.
+    const FLOOD = 40;
+    for (let i = 0; i < FLOOD; i++) {
+      const b = blockOn(DEVNET.genesis.header, 40_000, `flood-${i}`);
+      flooder.send(newBlock(b, toBinary(BlockSchema, b)));
+    }
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_rate_limited_total", { kind: "new_block_push" })) === FLOOD - 3, {
+      message: "every push beyond the burst skipped",
+    });
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_frames_skipped_total", { kind: "new_block", why: "rate_limited" }), FLOOD - 3, "skipped unread");
+    // An announcement (no block) after the flood still goes through: frames on one socket are read in order, so the flood is all handled.
+    const later = blockOn(DEVNET.genesis.header, 100, "later");
+    flooder.send(newBlock(later));
+    await waitFor(() => heard.some((m) => nb(m.envelope).hash.length === 32 && same(nb(m.envelope).hash, blockHash(later.header!))), { message: "the flooder's announcement heard" });
+    const fromFlooder = heard.filter((m) => m.peerIp === "127.0.0.252");
+    assert.equal(fromFlooder.filter((m) => nb(m.envelope).block.length > 0).length, 3, "only the burst's pushes reach chain-sync");
+
+    // Another peer's push has its own budget.
+    const b = blockOn(DEVNET.genesis.header, 40_000, "other");
+    other.send(newBlock(b, toBinary(BlockSchema, b)));
+    await waitFor(() => heard.some((m) => m.peerIp === "127.0.0.253"), { message: "the other peer's push heard" });
+    assert.ok(same(nb(heard.find((m) => m.peerIp === "127.0.0.253")!.envelope).block, toBinary(BlockSchema, b)), "published whole");
+    assert.equal(established(a), 2, "no link closed");
+    assert.deepEqual(offences, [], "over the push budget is no offence");
   });
 });

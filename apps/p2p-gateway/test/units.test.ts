@@ -114,6 +114,19 @@ test("gossip is limited by its bytes too: a few large messages exhaust what many
   assert.equal(limits.check("tx", 3_000, 3_000), "ok", "refilled after three seconds");
 });
 
+test("pushed blocks have their own budget on top of gossip's: over it they are dropped, never abuse", () => {
+  const limits = new PeerRateLimits({ ...DEFAULT_RATE_LIMITS, pushes: { count: 1, periodMs: 1_000, burst: 2 }, abuse: { count: 1, periodMs: 60_000, burst: 3 } }, 0);
+  const push = () => limits.check("new_block_push", 60_000, 0);
+  assert.deepEqual([push(), push()], ["ok", "ok"], "the burst");
+  assert.deepEqual(Array.from({ length: 50 }, push), Array(50).fill("drop"), "50 more: dropped, and never abuse");
+  assert.equal(limits.check("new_block", 200, 0), "ok", "announcements are not pushes");
+  assert.equal(limits.check("new_block_push", 60_000, 1_000), "ok", "one more a second later");
+  // Within the push budget, a push still spends gossip's bytes: a byte flood is gossip's abuse as before.
+  const tight = new PeerRateLimits({ ...DEFAULT_RATE_LIMITS, gossipBytes: { count: 1, periodMs: 1_000, burst: 100_000 } }, 0);
+  assert.equal(tight.check("new_block_push", 60_000, 0), "ok");
+  assert.equal(tight.check("new_block_push", 60_000, 0), "drop", "over gossip's bytes");
+});
+
 test("the README's configuration table lists every variable the gateway reads", () => {
   const readme = readFileSync(fileURLToPath(new URL("../../../../README.md", import.meta.url)), "utf8");
   for (const name of Object.keys(gatewayEnvSchema)) assert.match(readme, new RegExp("\\| `" + name + "` \\|"), name);
