@@ -29,6 +29,12 @@ export const registryEnvSchema = {
   MAX_BOOK_SIZE: int({ description: "Peer book entries; the worst learned ones are evicted beyond this", default: D.maxBookSize, min: 10 }),
   // At most 4096: the admission policy lists every ban (at most ~150 bytes each, its reason cut to POLICY_REASON_LIMIT) in one NATS value of at most 1 MiB.
   MAX_BANS: int({ description: "Bans in force at once; a new ban beyond this lifts the one ending soonest (an offender's before an operator's)", default: D.maxBans, min: 1, max: 4096 }),
+  POLICY_MIN_INTERVAL: durationMs({
+    description: "The admission policy (every ban, one NATS value) is written at most once per this; bans meanwhile go out together (the offender's own link is closed at once either way)",
+    default: D.policyMinIntervalMs,
+    min: 0,
+    max: 10_000,
+  }),
   SCORE_LOW_PENALTY: int({ description: "Score lost per low-grade offence (ping/handshake timeout, rate limit)", default: S.lowPenalty, min: 0 }),
   SCORE_MID_PENALTY: int({ description: "Score lost per mid-grade offence (bad frame, protocol violation, invalid block)", default: S.midPenalty, min: 0 }),
   BAN_THRESHOLD: int({ description: "Score at or below which an IP is banned", default: S.banThreshold, max: -1 }),

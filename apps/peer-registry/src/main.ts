@@ -29,6 +29,7 @@ await runMain("peer-registry", logger, async () => {
     unverifiedMaxFailures: env.UNVERIFIED_MAX_FAILURES,
     maxBookSize: env.MAX_BOOK_SIZE,
     maxBans: env.MAX_BANS,
+    policyMinIntervalMs: env.POLICY_MIN_INTERVAL,
     score: {
       lowPenalty: env.SCORE_LOW_PENALTY,
       midPenalty: env.SCORE_MID_PENALTY,

@@ -17,6 +17,9 @@ test("configuration: defaults follow the port plan; a bad value stops the servic
   assert.equal(c.MAX_INBOUND, 64);
   assert.equal(c.MAX_PER_SUBNET, 4);
   assert.equal(c.BAN_THRESHOLD, -100);
+  assert.equal(c.POLICY_MIN_INTERVAL, 100);
+  assert.equal(parseRegistryEnv({ POLICY_MIN_INTERVAL: "1s" }).POLICY_MIN_INTERVAL, 1_000);
+  assert.throws(() => parseRegistryEnv({ POLICY_MIN_INTERVAL: "1m" }), /POLICY_MIN_INTERVAL="1m"/, "a policy held back for a minute would let banned IPs reconnect meanwhile");
   const r = run({ TARGET_OUTBOUND: "lots" });
   assert.equal(r.status, 2);
   assert.match(r.stderr.trim(), /^invalid configuration: TARGET_OUTBOUND="lots": expected an integer/);
