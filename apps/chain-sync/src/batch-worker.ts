@@ -293,11 +293,14 @@ export class BatchWorker {
       if (fetched.kind === "blocks") this.o.window?.fetched(tookMs, fetched.blocks.length);
       if (fetched.kind === "stopping") return fetched;
       metrics.fetches.inc({ result: fetched.kind === "blocks" && fetched.blocks.length < end - next + 1 ? "short" : fetched.kind });
-      if (fetched.kind === "busy" && busyTries < MAX_BUSY_TRIES) {
-        // Over its serving budget, nothing about its chain: another peer that has `next` now, else this one again shortly.
+      if (fetched.kind === "busy") {
+        // Progress since the previous busy answer from this peer (it served another batch of ours) starts the count again, before the count is judged.
         const served = heights.servedOf(peer);
         if (busyFrom?.peer === peer && served > busyFrom.served) busyTries = 0;
         busyFrom = { peer, served };
+      }
+      if (fetched.kind === "busy" && busyTries < MAX_BUSY_TRIES) {
+        // Over its serving budget, nothing about its chain: another peer that has `next` now, else this one again shortly.
         busyTries++;
         busyInARow++;
         tried.add(peer);

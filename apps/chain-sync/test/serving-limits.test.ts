@@ -29,14 +29,19 @@ const LIMITED = { SERVE_QUEUE_PER_PEER: "1", SERVE_MAX_BYTES: "256KiB", SERVE_PE
 // replanAfterMs: the default, not the harness's 3 s: a tip waiting on a 4-blocks/s peer is not a stall to plan again.
 const SYNC = { concurrency: 4, batchSize: 20, replanAfterMs: 60_000 };
 
-/** GetBlocks answered with `result` (busy, short, blocks...), over the replicas. */
-async function fetches(syncs: readonly ChainSync[], result: string, metric = "timenet_sync_fetches_total"): Promise<number> {
-  let n = 0;
+/** A counter of the replicas, summed by its `result` label. */
+async function byResult(syncs: readonly ChainSync[], metric: string): Promise<Map<string, number>> {
+  const sums = new Map<string, number>();
   for (const s of syncs) {
     const m = (await s.registry.getMetricsAsJSON()).find((x) => x.name === metric);
-    n += m?.values.filter((v) => v.labels.result === result).reduce((a, v) => a + v.value, 0) ?? 0;
+    for (const v of m?.values ?? []) sums.set(String(v.labels.result), (sums.get(String(v.labels.result)) ?? 0) + v.value);
   }
-  return n;
+  return sums;
+}
+
+/** GetBlocks answered with `result` (busy, short, blocks...), over the replicas. */
+async function fetches(syncs: readonly ChainSync[], result: string, metric = "timenet_sync_fetches_total"): Promise<number> {
+  return (await byResult(syncs, metric)).get(result) ?? 0;
 }
 
 describe("answers cut short by a peer's serving limits", () => {
@@ -55,9 +60,7 @@ describe("answers cut short by a peer's serving limits", () => {
     // The limits did cut answers (the chain outgrows the burst): otherwise this test proves nothing.
     const [busy, short] = [await fetches(c.syncs, "busy"), await fetches(c.syncs, "short")];
     for (const name of ["timenet_sync_batches_total", "timenet_sync_fetches_total", "timenet_sync_puts_total"]) {
-      const all = new Map<string, number>();
-      for (const sy of c.syncs) for (const v of (await sy.registry.getMetricsAsJSON()).find((x) => x.name === name)?.values ?? []) all.set(String(v.labels.result), (all.get(String(v.labels.result)) ?? 0) + v.value);
-      t.diagnostic(`${name} ${JSON.stringify([...all])}`);
+      t.diagnostic(`${name} ${JSON.stringify([...(await byResult(c.syncs, name))])}`);
     }
     t.diagnostic(`busy ${busy}, short ${short}, batches handed on for busy ${await fetches(c.syncs, "busy", "timenet_sync_batches_total")}`);
     assert.ok(short > 0, "the source cut answers short");
