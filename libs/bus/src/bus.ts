@@ -82,6 +82,9 @@ export class Bus {
         maxReconnectAttempts: opts.maxReconnectAttempts ?? -1,
         inboxPrefix: opts.inboxPrefix ?? (opts.user ? `_INBOX.${opts.user}` : undefined),
         reconnectTimeWait: 500,
+        // By default every request captures a stack trace (an Error) to add to a later error: a cost on
+        // every GetBlocks and serving request, for a trace our errors do not need (they name the subject).
+        noAsyncTraces: true,
       });
     } catch (err) {
       const servers = Array.isArray(opts.servers) ? opts.servers.join(",") : opts.servers;
