@@ -10,6 +10,7 @@ import { blockHash, DEVNET, devnetProducerKey, earliestTimestampMs, loadNetwork,
 import { freePort, nodePoolOf, startNatsServer, startServiceProcess, tempDir, waitFor, type NatsServerHandle, type ServiceProcess } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
 import { startChainSync, type ChainSync } from "../src/chain-sync.js";
+import { STORE_REQUEST_ENCODERS } from "../src/received-blocks.js";
 import type { ChainSyncOptions } from "../src/options.js";
 
 const APPS = fileURLToPath(new URL("../../../", import.meta.url));
@@ -82,7 +83,8 @@ export async function startNode(k: number, o: NodeOptions = {}): Promise<SyncNod
   const cleanup: Array<() => Promise<unknown>> = [];
   const storeGrpcAddress = `127.0.0.1:${stGrpc}`;
   const gatewayGrpcAddress = `127.0.0.1:${gwGrpc}`;
-  const store = createGrpcClient(BlockStoreService, storeGrpcAddress);
+  // Blocks decoded from bytes (an EncodedChain's) are put as those bytes, as chain-sync puts what it fetched.
+  const store = createGrpcClient(BlockStoreService, storeGrpcAddress, { encoders: STORE_REQUEST_ENCODERS });
   const gatewayGrpc = createGrpcClient(GatewayService, gatewayGrpcAddress);
   clients.push(store, gatewayGrpc);
 
@@ -238,7 +240,13 @@ export function signedBranch(parent: BlockHeader, producers: readonly number[], 
  * them sent and not yet answered. Puts in flight together may reach the store out of order (gRPC
  * streams interleave): one answered PARENT_UNKNOWN is sent again once the put before it is answered.
  */
-export async function putChain(n: SyncNode, blocks: Block[], batch = 500, inFlight = 1): Promise<void> {
+/** Blocks to put in order: an array, or anything that hands out runs of them (an EncodedChain). */
+export interface BlockRun {
+  readonly length: number;
+  slice(start: number, end: number): Block[];
+}
+
+export async function putChain(n: SyncNode, blocks: BlockRun, batch = 500, inFlight = 1): Promise<void> {
   const sent = new Set<Promise<void>>();
   let previous: Promise<void> = Promise.resolve();
   for (let i = 0; i < blocks.length; i += batch) {
