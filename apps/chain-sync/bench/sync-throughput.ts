@@ -1,13 +1,15 @@
-// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --timers production|test --concurrency C --replicas inprocess|process --verify --counters --cpu]
+// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --timers production|test --concurrency C --replicas inprocess|process --sources-nice N --verify --counters --cpu]
 // Time to sync N blocks (~1 KiB each) with 1..8 chain-sync workers from 1 or
 // more source peers, each behind a relay that delays every chunk by RTT/2 per
 // direction, beside the block-store's raw PutBlocks rate for the same blocks
 // in the same run (the limit): the ratio is what to compare. --verify adds
 // the two-core ed25519 verification rate of the same headers (the machine's limit), and the store's
 // PutBlocks rate with 4 puts in flight (its import as chain-sync drives it) against it.
-// --cpu prints, per run, the CPU each part of the node spent per 1,000 blocks.
+// --cpu prints, per run, the CPU each part of the node spent per 1,000 blocks. --sources-nice N runs the
+// sources' processes at that nice level (default 0: the node's equal on the two cores).
 // With --rounds R, a row's rate is the median of its R runs and a step between worker counts the
 // median of the R ratios of runs made back to back (see below).
+import { setPriority } from "node:os";
 import { parseArgs } from "node:util";
 import { CpuMeter, type CpuParts } from "./cpu-meter.js";
 import { DEVNET, signatureRate } from "@timenet/chain";
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     timers: { type: "string", default: "production" },
     concurrency: { type: "string" },
     replicas: { type: "string", default: "inprocess" },
+    "sources-nice": { type: "string", default: "0" },
   },
 });
 const list = (s: string) => s.split(",").map(Number);
@@ -41,6 +44,8 @@ const workerCounts = list(values.workers);
 const peerCounts = list(values.peers);
 const rtts = list(values.rtt);
 const ROUNDS = Number(values.rounds);
+const SOURCES_NICE = Number(values["sources-nice"]);
+if (!Number.isInteger(SOURCES_NICE) || SOURCES_NICE < 0 || SOURCES_NICE > 19) throw new Error(`--sources-nice 0..19, not ${values["sources-nice"]}`);
 // Every replica's options (SYNC_CONCURRENCY chain-sync's default unless given), in-process or as a process's environment.
 const REPLICA = { ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000, ...(values.concurrency === undefined ? {} : { concurrency: Number(values.concurrency) }) };
 const REPLICA_ENV: Record<string, string> = {
@@ -138,6 +143,9 @@ try {
   };
   await measureRaw(sources[0]);
   await Promise.all(sources.slice(1).map((s) => putChain(s, chain, 512)));
+  // The sources stand for other machines. At a lower priority serving takes the cycles the node leaves
+  // idle, as other machines' cores would: what is left is the node's own limit. Their CPU is still reported.
+  if (SOURCES_NICE !== 0) for (const s of sources) for (const pid of [s.gateway.child.pid!, s.storeProcess.child.pid!, s.nats.pid]) setPriority(pid, SOURCES_NICE);
   let pipelined: number | undefined;
   if (sigRate) {
     console.log(`ed25519 verification of the same headers, 2 threads: ${Math.round(sigRate)}/s (store raw = ${(rawRates[0]! / sigRate).toFixed(2)}x of it)`);
@@ -218,7 +226,7 @@ try {
     }
   }
   const rounds = ROUNDS > 1 ? `, each row the median of ${ROUNDS} rounds` : "";
-  console.log(`\n${N} blocks of ~1 KiB, loopback, sources behind a relay delaying RTT/2 each way${rounds}; raw PutBlocks ${Math.round(rawRate)} blocks/s (median of ${rawRates.length}: ${rawRates.map(Math.round).join(", ")})${sigRate ? `, 2-thread ed25519 verify ${Math.round(sigRate)}/s, PutBlocks 4 in flight ${Math.round(pipelined!)} blocks/s (${(pipelined! / sigRate).toFixed(2)}x of it)` : ""}:\n`);
+  console.log(`\n${N} blocks of ~1 KiB, loopback, sources behind a relay delaying RTT/2 each way${SOURCES_NICE ? ` at nice ${SOURCES_NICE}` : ""}${rounds}; raw PutBlocks ${Math.round(rawRate)} blocks/s (median of ${rawRates.length}: ${rawRates.map(Math.round).join(", ")})${sigRate ? `, 2-thread ed25519 verify ${Math.round(sigRate)}/s, PutBlocks 4 in flight ${Math.round(pipelined!)} blocks/s (${(pipelined! / sigRate).toFixed(2)}x of it)` : ""}:\n`);
   const range = ROUNDS > 1 ? " | single rounds" : "";
   console.log(`| RTT | peers | workers | blocks/s${range} | ratio to raw PutBlocks${ROUNDS > 1 ? " (median of the rounds')" : ""} | vs previous worker count${ROUNDS > 1 ? " (median of the rounds' pairs)" : ""} |`);
   console.log(`|---|---|---|---|---|---|${ROUNDS > 1 ? "---|" : ""}`);
