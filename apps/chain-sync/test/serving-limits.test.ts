@@ -1,10 +1,11 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { OffenceSchema, Subjects } from "@timenet/proto";
+import { randomBytes } from "node:crypto";
+import { ChainTipSchema, OffenceSchema, PeerMessageSchema, SendToPeerSchema, Subjects } from "@timenet/proto";
 import { blockHash, DEVNET } from "@timenet/chain";
 import type { ChainSync } from "../src/chain-sync.js";
 import { waitFor } from "@timenet/testkit";
-import { buildChain, nodePool, putChain, waitHeight } from "./harness.js";
+import { buildChain, nodePool, putChain, waitHeight, type SyncNode } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -93,4 +94,75 @@ describe("answers cut short by a peer's serving limits", () => {
     assert.equal(await c.tipHash(), tipHex(CHAIN.length));
     assert.deepEqual(offences, [], "nobody is reported");
   });
+
+  test("a peer that claims a longer chain and answers every GetBlocks busy does not hold the sync: the honest peer's chain arrives, the liar is asked at a bounded rate, nobody is blamed", async (t) => {
+    const honest = await node(0, ip(206));
+    await putChain(honest, CHAIN);
+    const l = await node(0, ip(207));
+    // The liar's store is stopped (it would answer, and say its real height); its gateway's Hello claims
+    // 10,000 blocks past the real chain, and every GetBlocks it is asked is answered busy: no block, ever.
+    await l.storeProcess.stop();
+    const claimed = CHAIN.length + 10_000;
+    const asks: Array<{ at: number; from: number }> = [];
+    l.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => {
+      asks.push({ at: performance.now(), from: (m.envelope!.payload.value as { fromHeight: number }).fromHeight });
+      l.bus.publish(Subjects.peerOutSend, SendToPeerSchema, { peerIp: m.peerIp, connId: m.connId, envelope: { requestId: m.envelope!.requestId, payload: { case: "blocks", value: { busy: true } } } });
+    });
+    await waitFor(
+      async () => {
+        l.bus.publish(Subjects.chainTip, ChainTipSchema, { height: claimed, hash: randomBytes(32), timestampMs: 1n, genesisHash: DEVNET.genesisHash });
+        await l.bus.flush();
+        return (await l.gatewayGrpc.getInfo({})).bestHeight === claimed;
+      },
+      { intervalMs: 50, message: `${l.ip}'s gateway claims ${claimed}` },
+    );
+
+    const c = await node(0, ip(208));
+    const offences: string[] = [];
+    c.bus.subscribe(Subjects.offence, OffenceSchema, (off) => void offences.push(`${off.ip} ${off.kind}`));
+    await c.startSync(SYNC);
+    await c.startSync(SYNC);
+    // The liar first: every batch is planned while it is the only peer, and it is the best claim throughout.
+    await connected(c, l, claimed);
+    const t0 = performance.now();
+    await c.dial(honest);
+    await waitHeight(c, CHAIN.length, 60_000);
+    const syncedMs = performance.now() - t0;
+    assert.equal(await c.tipHash(), tipHex(CHAIN.length));
+
+    // Caught up: from here on only the lie is left to fetch, and only the liar claims it. Its asks are
+    // bounded by the busy rule: a batch met by busy answers without progress is handed back after
+    // MAX_BUSY_TRIES, the pauses between its asks growing from 50 ms to 400 ms.
+    const from = performance.now();
+    await new Promise((r) => setTimeout(r, 3_000));
+    const late = asks.filter((a) => a.at >= from);
+    const perSecond = late.length / ((performance.now() - from) / 1000);
+    // The same batch (its first height) asked again: never sooner than the first pause, 50 ms. Without the
+    // pause a busy liar is asked again one loopback round trip later, a few ms, for as long as it likes.
+    const last = new Map<number, number>();
+    let closest = Infinity;
+    for (const a of late) {
+      const before = last.get(a.from);
+      if (before !== undefined) closest = Math.min(closest, a.at - before);
+      last.set(a.from, a.at);
+    }
+    const handedOn = await fetches(c.syncs, "busy", "timenet_sync_batches_total");
+    t.diagnostic(`synced in ${Math.round(syncedMs)} ms; the liar was asked ${asks.length} times, ${perSecond.toFixed(1)}/s once caught up, the same batch again after ${Math.round(closest)} ms at the soonest; ${handedOn} batches handed on for busy`);
+    assert.ok(late.length > 0 && closest < Infinity, "the lie was still being asked about (else the pause is not tested)");
+    assert.ok(closest >= 45, `a batch was asked of the busy liar again after ${closest.toFixed(1)} ms`);
+    assert.ok(handedOn > 0, "batches the liar held were handed on (else this test proves nothing about the rule)");
+    assert.ok(syncedMs < 30_000, `synced in ${Math.round(syncedMs)} ms`);
+    // Busy proves nothing: neither the liar nor the honest peer is reported.
+    assert.deepEqual(offences, [], "no offence for busy answers");
+    assert.equal((await c.gatewayGrpc.listConnections({})).connections.filter((x) => x.ip === honest.ip || x.ip === l.ip).length, 2, "both links still open");
+  });
 });
+
+/** Dials `to` from `from` and waits until the link is up with the height `to` claims. */
+async function connected(from: SyncNode, to: SyncNode, height: number): Promise<void> {
+  await from.dial(to);
+  await waitFor(async () => (await from.gatewayGrpc.listConnections({})).connections.some((x) => x.ip === to.ip && x.bestHeight === height), {
+    timeoutMs: 15_000,
+    message: `${from.ip} connected to ${to.ip}, which claims ${height}`,
+  });
+}
