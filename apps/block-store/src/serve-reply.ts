@@ -1,4 +1,4 @@
-import { lengthDelimitedBytes, varintLength } from "@timenet/wire";
+import { lengthDelimitedBytes, varintLength, writeVarint } from "@timenet/wire";
 /**
  * The answer to a peer's GetBlocks as the bytes of a SendToPeer, spliced
  * around the stored block bytes: no block is decoded and encoded again, and
@@ -37,10 +37,7 @@ export function encodeBlocksReply(to: ReplyTo, blocks: readonly Uint8Array[], bu
   const out = new Uint8Array(total);
   let pos = 0;
   const byte = (b: number) => void (out[pos++] = b);
-  const varint = (n: number) => {
-    for (; n >= 0x80; n = Math.floor(n / 0x80)) byte((n % 0x80) | 0x80);
-    byte(n);
-  };
+  const varint = (n: number) => void (pos = writeVarint(out, pos, n));
   const bytes = (b: Uint8Array) => {
     out.set(b, pos);
     pos += b.length;

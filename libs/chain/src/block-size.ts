@@ -1,24 +1,15 @@
 import type { Block, BlockHeader } from "@timenet/proto";
+import { lengthDelimitedBytes as delimited, varintLength } from "@timenet/wire";
 
-/** Bytes of `n` as a protobuf varint (bigint: timestamps are uint64). */
-function varintBytes(n: number | bigint): number {
-  let v = BigInt(n);
-  let len = 1;
-  for (; v >= 0x80n; v >>= 7n) len++;
-  return len;
-}
-
-/** A length-delimited field of fields 1–15 (one tag byte) holding `n` bytes. */
-const delimited = (n: number) => 1 + varintBytes(n) + n;
 /** A bytes field with implicit presence: absent when empty. */
 const bytesField = (b: Uint8Array) => (b.length === 0 ? 0 : delimited(b.length));
 
 function headerBytes(h: BlockHeader): number {
   return (
-    (h.height === 0 ? 0 : 1 + varintBytes(h.height)) +
+    (h.height === 0 ? 0 : 1 + varintLength(h.height)) +
     bytesField(h.prevHash) +
     bytesField(h.merkleRoot) +
-    (h.timestampMs === 0n ? 0 : 1 + varintBytes(h.timestampMs)) +
+    (h.timestampMs === 0n ? 0 : 1 + varintLength(h.timestampMs)) +
     bytesField(h.producerId) +
     bytesField(h.signature)
   );

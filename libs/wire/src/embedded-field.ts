@@ -35,7 +35,8 @@ export function repeatedEmbeddedField(tag: number, entries: readonly Uint8Array[
   return out;
 }
 
-function writeVarint(out: Uint8Array, pos: number, n: number): number {
+/** Writes `n` as a varint into `out` at `pos`; returns the position after it. */
+export function writeVarint(out: Uint8Array, pos: number, n: number): number {
   for (; n >= 0x80; n = Math.floor(n / 0x80)) out[pos++] = (n % 0x80) | 0x80;
   out[pos++] = n;
   return pos;

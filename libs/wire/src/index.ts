@@ -17,4 +17,4 @@ export { ENVELOPE_KINDS, envelopeKindLabel, snake, type EnvelopeKind } from "./e
 export { envelopeRuleViolation, FIELD_LIMITS } from "./envelope-rules.js";
 export { fieldSlices } from "./field-slices.js";
 export { encodedEnvelope, isEncodedEnvelope, type EncodedEnvelope } from "./encoded-envelope.js";
-export { repeatedEmbeddedField, withEmbeddedField } from "./embedded-field.js";
+export { repeatedEmbeddedField, withEmbeddedField, writeVarint } from "./embedded-field.js";

@@ -1,6 +1,10 @@
-/** Bytes of `n` as a protobuf varint. */
-export function varintLength(n: number): number {
+/** Bytes of `n` as a protobuf varint (a bigint for uint64 fields such as timestamps). */
+export function varintLength(n: number | bigint): number {
   let len = 1;
+  if (typeof n === "bigint") {
+    for (let v = n; v >= 0x80n; v >>= 7n) len++;
+    return len;
+  }
   for (let v = n; v >= 0x80; v = Math.floor(v / 0x80)) len++;
   return len;
 }
