@@ -29,7 +29,11 @@ export class TipWatch {
   ) {
     this.sub = node.bus.subscribe(Subjects.chainTip, ChainTipSchema, (tip) => this.seen(tip.height));
     this.poll = setInterval(() => void node.height().then((h) => this.seen(h), () => undefined), o.pollMs ?? 1_000);
-    this.deadline = setTimeout(() => this.settle.reject(new Error(`${node.ip} did not reach height ${height} within ${o.timeoutMs} ms`)), o.timeoutMs);
+    this.deadline = setTimeout(() => {
+      // Stopped first: a poll left running would keep the bench's process alive after it failed.
+      this.stop();
+      this.settle.reject(new Error(`${node.ip} did not reach height ${height} within ${o.timeoutMs} ms`));
+    }, o.timeoutMs);
   }
 
   /** Resolves once the subscription is registered with the server (announcements from then on are seen). */
