@@ -1,8 +1,9 @@
 // Test harness: a node = a real nats-server (JetStream) + the real p2p-gateway
 // and block-store processes + chain-sync replicas in-process, on 127.0.0.k.
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { BlockStoreService, DialRequestSchema, GatewayService, PutResult, Subjects, type Block, type BlockHeader } from "@timenet/proto";
+import { BlockStoreService, ChainTipSchema, DialRequestSchema, GatewayService, PutResult, Subjects, type Block, type BlockHeader } from "@timenet/proto";
 import { Bus } from "@timenet/bus";
 import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
 import { createLogger } from "@timenet/telemetry";
@@ -273,6 +274,30 @@ export async function putChain(n: SyncNode, blocks: BlockRun, batch = 500, inFli
 
 export async function waitHeight(n: SyncNode, height: number, timeoutMs = 60_000): Promise<void> {
   await waitFor(async () => (await n.height()) >= height, { timeoutMs, intervalMs: 100, message: `${n.ip} reaches height ${height}` });
+}
+
+/**
+ * Makes node `l`'s gateway claim `height` in its Hello: a chain.tip on l's NATS, said until the gateway
+ * has it (one just started may not be subscribed yet). l's store must be stopped, or it says the truth.
+ */
+export async function claimHeight(l: SyncNode, height: number, genesisHash: Uint8Array): Promise<void> {
+  await waitFor(
+    async () => {
+      l.bus.publish(Subjects.chainTip, ChainTipSchema, { height, hash: randomBytes(32), timestampMs: 1n, genesisHash });
+      await l.bus.flush();
+      return (await l.gatewayGrpc.getInfo({})).bestHeight === height;
+    },
+    { intervalMs: 50, message: `${l.ip}'s gateway claims ${height}` },
+  );
+}
+
+/** Dials `to` from `from` and waits until the link is up with the height `to` claims. */
+export async function dialClaiming(from: SyncNode, to: SyncNode, height: number): Promise<void> {
+  await from.dial(to);
+  await waitFor(async () => (await from.gatewayGrpc.listConnections({})).connections.some((x) => x.ip === to.ip && x.bestHeight === height), {
+    timeoutMs: 15_000,
+    message: `${from.ip} connected to ${to.ip}, which claims ${height}`,
+  });
 }
 
 

@@ -11,7 +11,6 @@
 // work queue.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEVNET, networkFileJson, withLimits } from "@timenet/chain";
@@ -29,7 +28,7 @@ import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
 import { PeerHeights } from "../src/peer-heights.js";
 import { TipTracker } from "../src/tip-tracker.js";
 import { openWorkQueue, queueDepth, SYNC_STREAM } from "../src/work-queue.js";
-import { FAST, nodePool, startProducerProcess, waitHeight, type SyncNode } from "./harness.js";
+import { claimHeight, dialClaiming, FAST, nodePool, startProducerProcess, waitHeight, type SyncNode } from "./harness.js";
 
 const I = 400;
 const NETWORK = withLimits(DEVNET, { blockIntervalMs: I, maxFutureDriftMs: 150 });
@@ -67,23 +66,9 @@ function liar(l: SyncNode, p: SyncNode, c: SyncNode, o: { leaves: boolean }) {
   const asks: Array<{ from: number; count: number; served: number; at: number }> = [];
   let leaving: Promise<void> | undefined;
   let done = false;
-  // Said until its gateway has it (a gateway just started may not be subscribed to chain.tip yet).
-  const claim = () =>
-    waitFor(
-      async () => {
-        l.bus.publish(Subjects.chainTip, ChainTipSchema, { height: LIE, hash: randomBytes(32), timestampMs: 1n, genesisHash: NETWORK.genesisHash });
-        await l.bus.flush();
-        return (await l.gatewayGrpc.getInfo({})).bestHeight === LIE;
-      },
-      { intervalMs: 50, message: `${l.ip}'s gateway claims 4294967295` },
-    );
   const connect = async () => {
-    await claim();
-    await c.dial(l);
-    await waitFor(async () => (await c.gatewayGrpc.listConnections({})).connections.some((x) => x.ip === l.ip && x.bestHeight === LIE), {
-      timeoutMs: 15_000,
-      message: `C connected to ${l.ip}, which claims 4294967295`,
-    });
+    await claimHeight(l, LIE, NETWORK.genesisHash);
+    await dialClaiming(c, l, LIE);
   };
   const leaveAndReturn = async () => {
     await l.restartGateway();

@@ -1,11 +1,10 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { ChainTipSchema, OffenceSchema, PeerMessageSchema, SendToPeerSchema, Subjects } from "@timenet/proto";
+import { OffenceSchema, PeerMessageSchema, SendToPeerSchema, Subjects } from "@timenet/proto";
 import { blockHash, DEVNET } from "@timenet/chain";
 import type { ChainSync } from "../src/chain-sync.js";
 import { waitFor } from "@timenet/testkit";
-import { buildChain, nodePool, putChain, waitHeight, type SyncNode } from "./harness.js";
+import { buildChain, claimHeight, dialClaiming, nodePool, putChain, waitHeight } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -108,14 +107,7 @@ describe("answers cut short by a peer's serving limits", () => {
       asks.push({ at: performance.now(), from: (m.envelope!.payload.value as { fromHeight: number }).fromHeight });
       l.bus.publish(Subjects.peerOutSend, SendToPeerSchema, { peerIp: m.peerIp, connId: m.connId, envelope: { requestId: m.envelope!.requestId, payload: { case: "blocks", value: { busy: true } } } });
     });
-    await waitFor(
-      async () => {
-        l.bus.publish(Subjects.chainTip, ChainTipSchema, { height: claimed, hash: randomBytes(32), timestampMs: 1n, genesisHash: DEVNET.genesisHash });
-        await l.bus.flush();
-        return (await l.gatewayGrpc.getInfo({})).bestHeight === claimed;
-      },
-      { intervalMs: 50, message: `${l.ip}'s gateway claims ${claimed}` },
-    );
+    await claimHeight(l, claimed, DEVNET.genesisHash);
 
     const c = await node(0, ip(208));
     const offences: string[] = [];
@@ -123,7 +115,7 @@ describe("answers cut short by a peer's serving limits", () => {
     await c.startSync(SYNC);
     await c.startSync(SYNC);
     // The liar first: every batch is planned while it is the only peer, and it is the best claim throughout.
-    await connected(c, l, claimed);
+    await dialClaiming(c, l, claimed);
     const t0 = performance.now();
     await c.dial(honest);
     await waitHeight(c, CHAIN.length, 60_000);
@@ -157,12 +149,3 @@ describe("answers cut short by a peer's serving limits", () => {
     assert.equal((await c.gatewayGrpc.listConnections({})).connections.filter((x) => x.ip === honest.ip || x.ip === l.ip).length, 2, "both links still open");
   });
 });
-
-/** Dials `to` from `from` and waits until the link is up with the height `to` claims. */
-async function connected(from: SyncNode, to: SyncNode, height: number): Promise<void> {
-  await from.dial(to);
-  await waitFor(async () => (await from.gatewayGrpc.listConnections({})).connections.some((x) => x.ip === to.ip && x.bestHeight === height), {
-    timeoutMs: 15_000,
-    message: `${from.ip} connected to ${to.ip}, which claims ${height}`,
-  });
-}
