@@ -84,3 +84,33 @@ test("a NATS server without JetStream: opening a bucket fails with one clear err
     await plain.stop();
   }
 });
+
+test("a follower looks for a bucket not created yet often at first, then less and less often, and watches it from its first entry", async () => {
+  const bus = await Bus.connect({ servers: nats.url, name: "follower" });
+  buses.push(bus);
+  // JetStream's API is a subject like any other: a subscriber sees every stream lookup the follower makes.
+  const lookups: number[] = [];
+  const spy = bus.connection.subscribe("$JS.API.STREAM.INFO.KV_T5", { callback: () => void lookups.push(performance.now()) });
+  await bus.connection.flush();
+  const follower = await StateBucket.follow(bus, "T5", { pollMs: 20, backoffAfterMs: 100, maxPollMs: 160 });
+  const seen: string[] = [];
+  const w = await follower.watch({ decode }, (c) => seen.push(show(c)));
+  try {
+    await w.initialized;
+    await waitFor(() => lookups.length >= 12, { message: () => `12 lookups (saw ${lookups.length})` });
+    const gaps = lookups.slice(1).map((t, i) => t - lookups[i]!);
+    const shown = `gaps ${gaps.map(Math.round).join(", ")} ms`;
+    // Every 20 ms for the first 100 ms (about five looks), then doubling to the cap: ..., 40, 80, 160, 160.
+    assert.ok(gaps[0]! < 100, `the first looks come quickly: ${shown}`);
+    assert.ok(gaps.at(-1)! >= 150 && gaps.at(-2)! >= 150, `the wait reached its cap: ${shown}`);
+    assert.ok(gaps.at(-4)! >= 35 && gaps.at(-3)! >= 70, `the wait doubled on its way there: ${shown}`);
+    spy.unsubscribe();
+
+    const owner = await bucket("T5");
+    await owner.put("a", GatewayRunSchema, { nodeId: "first" });
+    await waitFor(() => seen.length === 1, { message: "the follower watches the bucket once it exists" });
+    assert.deepEqual(seen, ["a=first"]);
+  } finally {
+    w.stop();
+  }
+});
