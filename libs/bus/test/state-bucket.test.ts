@@ -1,4 +1,5 @@
 // StateBucket against a real nats-server with JetStream.
+import { execFile } from "node:child_process";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { fromBinary } from "@bufbuild/protobuf";
@@ -113,4 +114,26 @@ test("a follower looks for a bucket not created yet often at first, then less an
   } finally {
     w.stop();
   }
+});
+
+test("a follower's wait for a missing bucket keeps no process alive once its bus is closed", async () => {
+  // A process that follows a bucket nobody creates, closes its bus without stopping the watch,
+  // and must then exit by itself (the wait's timer used to keep it running for ever).
+  const index = new URL("../src/index.js", import.meta.url).href;
+  const script = `
+    const { Bus, StateBucket } = await import(${JSON.stringify(index)});
+    const bus = await Bus.connect({ servers: process.env.NATS_URL, name: "leaver" });
+    const b = await StateBucket.follow(bus, "T6", { pollMs: 20, backoffAfterMs: 60_000 });
+    await b.watch({ decode: (_k, v) => v }, () => undefined);
+    await bus.close();
+  `;
+  const started = performance.now();
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    const child = execFile(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, NATS_URL: nats.url }, timeout: 10_000 }, (err) => {
+      if (err && err.killed !== true && err.code === undefined) reject(err);
+    });
+    child.on("exit", (c, s) => resolve({ code: c, signal: s }));
+  });
+  assert.equal(signal, null, `the process had to be killed after ${Math.round(performance.now() - started)} ms`);
+  assert.equal(code, 0);
 });
