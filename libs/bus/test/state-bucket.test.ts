@@ -1,5 +1,6 @@
 // StateBucket against a real nats-server with JetStream.
 import { execFile } from "node:child_process";
+import { once } from "node:events";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { fromBinary } from "@bufbuild/protobuf";
@@ -128,12 +129,9 @@ test("a follower's wait for a missing bucket keeps no process alive once its bus
     await bus.close();
   `;
   const started = performance.now();
-  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    const child = execFile(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, NATS_URL: nats.url }, timeout: 10_000 }, (err) => {
-      if (err && err.killed !== true && err.code === undefined) reject(err);
-    });
-    child.on("exit", (c, s) => resolve({ code: c, signal: s }));
-  });
+  const child = execFile(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, NATS_URL: nats.url }, timeout: 10_000 });
+  // Rejects if the child cannot be started at all.
+  const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
   assert.equal(signal, null, `the process had to be killed after ${Math.round(performance.now() - started)} ms`);
   assert.equal(code, 0);
 });
