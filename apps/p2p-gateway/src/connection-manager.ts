@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { Direction, DisconnectReason, DisconnectReasonSchema, enumLabel, type Envelope } from "@timenet/proto";
 import { TypedEvents } from "@timenet/events";
-import { normalizeIp, type PeerEndpoint, type PeerIp } from "@timenet/net-address";
+import { listenConflictHint, normalizeIp, type PeerEndpoint, type PeerIp } from "@timenet/net-address";
 import { LogThrottle, type Logger, type PeerLabeler } from "@timenet/telemetry";
 import type { WallClock } from "./clock.js";
 import { HelloTimestamps, type LocalIdentity } from "./hello.js";
@@ -111,9 +111,10 @@ export class ConnectionManager {
     const server = createServer({ noDelay: true, keepAlive: true }, (socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
+      const failed = (err: Error) => reject(new Error(`cannot listen for peers on ${host}:${port}: ${err.message}${listenConflictHint(err, port)}`));
+      server.once("error", failed);
       server.listen({ host, port }, () => {
-        server.off("error", reject);
+        server.off("error", failed);
         resolve();
       });
     });

@@ -6,6 +6,7 @@ import { toServiceDefinition, type RequestDecoders } from "./service-definition.
 import { MESSAGE_SIZE_OPTIONS } from "./message-size.js";
 import { reflectionPackage } from "./reflection.js";
 import { GrpcStatusError } from "./status-error.js";
+import { listenConflictHint } from "@timenet/net-address";
 import { serverCredentials, type MutualTls } from "./mutual-tls.js";
 import type { CallContext, ServiceImpl } from "./service-types.js";
 
@@ -47,7 +48,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   }
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${opts.port}`, serverCredentials(opts.tls), (err, p) =>
-      err ? reject(new Error(`cannot bind gRPC on ${host}:${opts.port}: ${err.message}`)) : resolve(p),
+      err ? reject(new Error(`cannot bind gRPC on ${host}:${opts.port}: ${err.message}${listenConflictHint(err, opts.port)}`)) : resolve(p),
     );
   });
   let stopped: Promise<void> | undefined;

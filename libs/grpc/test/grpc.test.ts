@@ -6,6 +6,7 @@ import { credentials, loadPackageDefinition, status, type Client, type GrpcObjec
 import { loadSync } from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
 import { Direction, GatewayService } from "@timenet/proto";
+import { holdOutboundPort } from "@timenet/testkit";
 import { createGrpcClient, GrpcStatusError, startGrpcServer, type GrpcServerHandle, type ServiceImpl } from "../src/index.js";
 
 const impl: ServiceImpl<typeof GatewayService> = {
@@ -104,7 +105,28 @@ for (const version of ["v1", "v1alpha"]) {
 }
 
 test("a port in use is a clear error naming the address", async () => {
-  await assert.rejects(startGrpcServer({ port: server.port, services: [] }), new RegExp(`127\\.0\\.0\\.1:${server.port}`));
+  await assert.rejects(startGrpcServer({ port: server.port, services: [] }), (err: Error) => {
+    assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${server.port}`));
+    assert.doesNotMatch(err.message, /ephemeral/, "another server listens there: no hint about outbound connections");
+    return true;
+  });
+});
+
+test("a port held by an outbound connection (run 29's EADDRINUSE) names the connection and the sysctl that reserves the port", async () => {
+  // The kernel gave an outbound connection this port; a gRPC server then wants to listen on it.
+  const held = await holdOutboundPort();
+  try {
+    const out = await startGrpcServer({ port: held.port, services: [] }).catch((err: Error) => err);
+    if (!(out instanceof Error)) {
+      await out.stop(); // so that a regression fails here instead of hanging the run
+      assert.fail(`listening on ${held.port} succeeded`);
+    }
+    assert.match(out.message, new RegExp(`^cannot bind gRPC on 127\\.0\\.0\\.1:${held.port}: .*EADDRINUSE`));
+    assert.match(out.message, /an outbound connection holds it \(to 127\.0\.0\.1:\d+\)/);
+    assert.match(out.message, new RegExp(`sysctl -w net\\.ipv4\\.ip_local_reserved_ports=(.*,)?${held.port}(,|\\)|$)`));
+  } finally {
+    await held.close();
+  }
 });
 
 test("messages over grpc-js's 4 MiB default pass both ways (a PutBlocks of large blocks)", async () => {

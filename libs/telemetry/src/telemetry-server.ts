@@ -3,6 +3,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { TLSSocket } from "node:tls";
 import type { Registry } from "prom-client";
 import type { Logger } from "pino";
+import { listenConflictHint } from "@timenet/net-address";
 
 export class TelemetryError extends Error {
   constructor(
@@ -107,7 +108,7 @@ export async function startTelemetryServer(opts: TelemetryServerOptions): Promis
     ? createHttpsServer({ ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key, requestCert: true, rejectUnauthorized: false }, handler)
     : createServer(handler);
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (err) => reject(new TelemetryError("ERR_TELEMETRY_LISTEN", `cannot listen on ${host}:${opts.port}: ${err.message}`)));
+    server.once("error", (err) => reject(new TelemetryError("ERR_TELEMETRY_LISTEN", `cannot listen on ${host}:${opts.port}: ${err.message}${listenConflictHint(err, opts.port)}`)));
     server.listen(opts.port, host, () => resolve());
   });
   const addr = server.address();

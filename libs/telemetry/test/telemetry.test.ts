@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { Counter } from "prom-client";
-import { tempDir } from "@timenet/testkit";
+import { holdOutboundPort, tempDir } from "@timenet/testkit";
 import { createLogger, createRegistry, PeerLabeler, startTelemetryServer, TelemetryError } from "../src/index.js";
 
 test("/metrics serves default and custom metrics; two registries coexist in one process", async () => {
@@ -76,10 +76,28 @@ test("a port in use is a TelemetryError naming the address", async () => {
       assert.ok(err instanceof TelemetryError);
       assert.equal(err.code, "ERR_TELEMETRY_LISTEN");
       assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${s.port}`));
+      assert.doesNotMatch(err.message, /ephemeral/, "another server listens there");
       return true;
     });
   } finally {
     await s.stop();
+  }
+});
+
+test("a port held by an outbound connection gets the sysctl that keeps it for listening", async () => {
+  const registry = createRegistry({ service: "p", collectDefault: false });
+  const held = await holdOutboundPort();
+  try {
+    const out = await startTelemetryServer({ port: held.port, registry }).catch((err: Error) => err);
+    if (!(out instanceof Error)) {
+      await out.stop(); // so that a regression fails here instead of hanging the run
+      assert.fail(`listening on ${held.port} succeeded`);
+    }
+    assert.ok(out instanceof TelemetryError);
+    assert.match(out.message, /EADDRINUSE/);
+    assert.match(out.message, new RegExp(`an outbound connection holds it .*ip_local_reserved_ports=(.*,)?${held.port}(,|\\)|$)`));
+  } finally {
+    await held.close();
   }
 });
 

@@ -7,3 +7,4 @@ export { startServiceProcess, type ServiceProcess, type ServiceProcessOptions } 
 export { nodePoolOf } from "./node-pool.js";
 export { startTcpRelay, type RelayDirection, type RelayLink, type TcpRelay, type TcpRelayOptions } from "./tcp-relay.js";
 export { skewedClockEnv } from "./skewed-clock.js";
+export { holdOutboundPort, type OutboundPort } from "./outbound-port.js";
