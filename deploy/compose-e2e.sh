@@ -182,7 +182,7 @@ ok "images (${VERSION}) ready in $(($(now) - t0))s; NODE_IMAGE=$NODE_IMAGE NATS_
 
 hardening_config
 hardening_grafana_entrypoint
-ok "hardened: ${HARDENED_SERVICES} services read-only, no capabilities, no-new-privileges, memory and pids limits; monitoring images pinned; Grafana refuses admin/admin"
+ok "hardened: ${HARDENED_SERVICES} services read-only, no capabilities, no-new-privileges, memory and pids limits, gRPC ports 50051-50055 reserved from the ephemeral range; monitoring images pinned; Grafana refuses admin/admin"
 
 # Operator TLS: one CA, a cert per host (named for its OPERATOR_BIND, where
 # timenetctl on this machine dials it) and one for the operator's timenetctl.
@@ -201,7 +201,7 @@ host a compose up -d --no-build "${A_SERVICES[@]}" >"$WORK/up-a.log" 2>&1 || { c
 host a wait_healthy 8 180 || fail "host A: not every container healthy within 180 s"
 ok "host A ($IP_A): 8 containers healthy $(($(now) - t1))s after up -d"
 host a hardening_containers
-ok "host A's containers run as configured: read-only root, no capabilities, limits, non-root timenet images; the gateway cannot write /app, writes /app/data"
+ok "host A's containers run as configured: read-only root, no capabilities, limits, non-root timenet images; the gateway cannot write /app, writes /app/data, and its namespace reserves 50051-50055"
 # Three batches' worth of chain (SYNC_BATCH_SIZE 16 in two-hosts.yml) before B exists.
 a_height_ge() { (($(host a height) >= $1)); }
 until_true 90 "host A did not reach height 48" a_height_ge 48

@@ -73,6 +73,28 @@ async function waitPort(host, port, logs, timeoutMs = 10_000) {
  * The handle's ipOf(k) is node k's address and processes() each service's
  * name and pid.
  */
+/**
+ * Keeps the port plan's ports out of the kernel's ephemeral range (the gRPC
+ * ports 50051-50055 lie inside 32768-60999): else an outbound connection that
+ * is given, say, 127.0.0.1:50052 as its local port makes n1's registry fail to
+ * listen (a CI soak failed so once). As root it writes
+ * net.ipv4.ip_local_reserved_ports (kept until reboot; a listen on a reserved
+ * port still works); otherwise, or where /proc/sys is read-only (a container),
+ * it prints the one command that does it and goes on.
+ */
+export async function reservePlanPorts(plan) {
+  const { formatPorts, reserveCommand, reserveEphemeralPorts } = await import("../../libs/net-address/dist/src/index.js");
+  const ports = [plan.p2p, plan.nats, ...Object.values(plan.services).flatMap((s) => [s.grpc, s.metrics])];
+  const out = reserveEphemeralPorts(ports);
+  if (out.kind === "reserved") {
+    console.log(`devnet: reserved ports ${formatPorts(out.state.exposed)} from the ephemeral range ${out.state.range.join("-")} (net.ipv4.ip_local_reserved_ports=${out.state.wanted}) so that no outbound connection takes them`);
+  } else if (out.kind === "refused") {
+    console.log(
+      `devnet: ports ${formatPorts(out.state.exposed)} lie in the ephemeral range ${out.state.range.join("-")} and cannot be reserved here (${out.reason}): a service may fail to start with EADDRINUSE; prevent it with  sudo ${reserveCommand(out.state)}`,
+    );
+  }
+}
+
 export async function startDevnet(o) {
   const { nodes, workers, producers } = o;
   const ipBase = o.ipBase ?? "127.0.0";
@@ -86,6 +108,7 @@ export async function startDevnet(o) {
   const nats = ensureNatsServer();
   // The port plan, from the built config lib (startDevnet runs after the build).
   const { PORT_PLAN } = await import("../../libs/config/dist/src/index.js");
+  await reservePlanPorts(PORT_PLAN);
   // NATS as on a host: one user per service (the generated deploy/nats/users.conf), random passwords per run.
   const { NATS_PASSWORD_ENV } = await import("../../libs/proto/dist/src/index.js");
   const natsPasswords = Object.fromEntries(Object.values(NATS_PASSWORD_ENV).map((v) => [v, `p${randomBytes(24).toString("hex")}`]));

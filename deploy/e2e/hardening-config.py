@@ -16,6 +16,10 @@ for name, s in c["services"].items():
     for key in ("mem_limit", "pids_limit", "healthcheck"):
         if not s.get(key):
             bad.append(f"{name}: no {key}")
+    # The gRPC ports kept out of the container's ephemeral range (an outbound
+    # connection given one of them makes the service's listen fail).
+    if str((s.get("sysctls") or {}).get("net.ipv4.ip_local_reserved_ports")) != "50051-50055":
+        bad.append(f"{name}: sysctls do not reserve 50051-50055: {s.get('sysctls')!r}")
     # Swap is not extra memory: the limit is the limit.
     if s.get("memswap_limit") != s.get("mem_limit"):
         bad.append(f"{name}: memswap_limit {s.get('memswap_limit')} is not mem_limit {s.get('mem_limit')}")

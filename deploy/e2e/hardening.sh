@@ -2,7 +2,8 @@
 # the caller defines `compose`). deploy/README.md, "Hardening".
 #   hardening_config             `compose config`: every service read-only, no
 #                                capabilities, no-new-privileges, memory and pids
-#                                limits, a healthcheck; pinned monitoring images;
+#                                limits, a healthcheck, the gRPC ports reserved
+#                                from the ephemeral range; pinned monitoring images;
 #                                Grafana behind its password entrypoint
 #   hardening_grafana_entrypoint deploy/grafana/entrypoint.sh refuses admin/admin
 #   hardening_containers         the running containers, as Docker applied it
@@ -33,7 +34,8 @@ hardening_grafana_entrypoint() {
 }
 
 # Every container of the current host as Docker runs it; the gateway's process
-# has no capabilities and cannot write its root filesystem.
+# has no capabilities, cannot write its root filesystem, and its namespace
+# keeps the gRPC ports out of the ephemeral range.
 hardening_containers() {
   local id line bad="" gw
   for id in $(compose ps -q); do
@@ -44,9 +46,9 @@ hardening_containers() {
     if [[ $image == timenet/* && $user != timenet && $user != 10001* ]]; then bad+=" $name runs as '$user';"; fi
   done
   [[ -z $bad ]] || fail "containers not hardened:$bad"
-  gw=$(compose exec -T p2p-gateway sh -c 'grep CapEff /proc/1/status /proc/self/status | tr -s "\t " " "; touch /app/probe 2>&1; touch /app/data/.probe && rm /app/data/.probe && echo data-writable' 2>&1 || true)
-  [[ $gw == *"Read-only file system"* && $gw == *data-writable* && $(grep -c 'CapEff: 0000000000000000' <<<"$gw") == 2 ]] \
-    || fail "p2p-gateway: expected no capabilities, a read-only /app and a writable /app/data, got: $(tr '\n' ' ' <<<"$gw")"
+  gw=$(compose exec -T p2p-gateway sh -c 'grep CapEff /proc/1/status /proc/self/status | tr -s "\t " " "; touch /app/probe 2>&1; touch /app/data/.probe && rm /app/data/.probe && echo data-writable; echo "reserved=$(cat /proc/sys/net/ipv4/ip_local_reserved_ports)"' 2>&1 || true)
+  [[ $gw == *"Read-only file system"* && $gw == *data-writable* && $gw == *reserved=50051-50055* && $(grep -c 'CapEff: 0000000000000000' <<<"$gw") == 2 ]] \
+    || fail "p2p-gateway: expected no capabilities, a read-only /app, a writable /app/data and ports 50051-50055 reserved, got: $(tr '\n' ' ' <<<"$gw")"
 }
 
 # `docker stats` of every running container of the two hosts, printed; a
