@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { Client, credentials } from "@grpc/grpc-js";
 import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BlockSchema, PutBlocksRequestSchema, PutBlocksResponseSchema, PutResult, type PutBlocksResponse } from "@timenet/proto";
+import { encodeVarint } from "@timenet/wire";
 import { blockBytesAsSent, decodePutBlocksRequest } from "../src/put-blocks-request.js";
 import { buildChain, GENESIS } from "./chain-builder.js";
 import { startTestStore } from "./harness.js";
@@ -24,15 +25,9 @@ function txsFirst(bytes: Uint8Array): Uint8Array {
 
 /** A PutBlocksRequest of these block bytes as they are (field 1, length-delimited). */
 function request(blocks: readonly Uint8Array[]): Buffer {
-  return Buffer.concat(blocks.flatMap((b) => [Uint8Array.of(0x0a), varint(b.length), b]));
+  return Buffer.concat(blocks.flatMap((b) => [Uint8Array.of(0x0a), encodeVarint(b.length), b]));
 }
 
-function varint(n: number): Uint8Array {
-  const out: number[] = [];
-  for (; n >= 0x80; n = Math.floor(n / 0x80)) out.push((n & 0x7f) | 0x80);
-  out.push(n);
-  return Uint8Array.from(out);
-}
 
 test("decodePutBlocksRequest decodes what fromBinary decodes and keeps each block's bytes, from its own copy of the request", () => {
   const blocks = buildChain(GENESIS, 3, { padBytes: 100 });

@@ -3,7 +3,7 @@
 // some of these are not what any writer would produce (unknown fields, kinds
 // this build does not know). Field numbers are those of wire.proto.
 import { randomBytes } from "node:crypto";
-import { FRAME_HEADER_BYTES } from "@timenet/wire";
+import { encodeVarint, FRAME_HEADER_BYTES } from "@timenet/wire";
 
 const WIRE_VARINT = 0;
 const WIRE_LEN = 2;
@@ -19,25 +19,15 @@ const PING_PADDING = 2047;
 /** Blocks.blocks (repeated Block). */
 const BLOCKS_BLOCKS = 1;
 
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return Buffer.from(out);
-}
-
-const tag = (field: number, wire: number) => varint(field * 8 + wire);
+const tag = (field: number, wire: number) => encodeVarint(field * 8 + wire);
 
 /** A length-delimited field: tag, length, bytes. */
 function lenField(field: number, body: Buffer): Buffer {
-  return Buffer.concat([tag(field, WIRE_LEN), varint(body.length), body]);
+  return Buffer.concat([tag(field, WIRE_LEN), encodeVarint(body.length), body]);
 }
 
 /** Bytes of a length-delimited field around a body of n bytes. */
-const lenFieldBytes = (field: number, n: number) => tag(field, WIRE_LEN).length + varint(n).length + n;
+const lenFieldBytes = (field: number, n: number) => tag(field, WIRE_LEN).length + encodeVarint(n).length + n;
 
 export function frame(envelope: Buffer): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + envelope.length);
@@ -68,7 +58,7 @@ export function emptyBlocksFrame(bytes: number): Buffer {
 
 /** A Ping envelope of at most `bytes`: a nonce, and the rest an unknown field the decoder must keep. */
 export function paddedPingFrame(bytes: number): Buffer {
-  const nonce = Buffer.concat([tag(PING_NONCE, WIRE_VARINT), varint(1)]);
+  const nonce = Buffer.concat([tag(PING_NONCE, WIRE_VARINT), encodeVarint(1)]);
   const padFieldBytes = fitting(ENVELOPE_PING, bytes) - nonce.length;
   const ping = Buffer.concat([nonce, lenField(PING_PADDING, Buffer.alloc(fitting(PING_PADDING, padFieldBytes), 0x55))]);
   return frame(lenField(ENVELOPE_PING, ping));
@@ -84,7 +74,7 @@ export function txFrame(bytes: number): Buffer {
 export const EMPTY_FRAME: Buffer = frame(Buffer.alloc(0));
 
 /** An envelope of a kind this protocol does not have (field 99 = 1). */
-export const UNKNOWN_KIND_FRAME: Buffer = frame(Buffer.concat([tag(UNKNOWN_FIELD, WIRE_VARINT), varint(1)]));
+export const UNKNOWN_KIND_FRAME: Buffer = frame(Buffer.concat([tag(UNKNOWN_FIELD, WIRE_VARINT), encodeVarint(1)]));
 
 /** As many copies of one frame as fit in `bytes`, back to back: one write's worth of a flood. */
 export function repeated(f: Buffer, bytes: number): Buffer {

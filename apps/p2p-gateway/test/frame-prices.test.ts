@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { create } from "@bufbuild/protobuf";
 import { DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, PeerRequestErrorCode, PeerRequestSchema, PeerResponseSchema, Subjects, type Envelope } from "@timenet/proto";
-import { encodeFrame, FIELD_LIMITS } from "@timenet/wire";
+import { encodeFrame, encodeVarint, FIELD_LIMITS } from "@timenet/wire";
 import { maxTxBytes, DEVNET } from "@timenet/chain";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
@@ -19,20 +19,9 @@ after(stopAll);
 
 const MiB = 1024 * 1024;
 
-/** A varint's bytes. */
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return out;
-}
-
 /** A frame whose envelope carries `payload` (already encoded) under Envelope field `field`, with an optional request id. */
 function rawFrame(field: number, payload: Uint8Array, requestId = 0): Buffer {
-  const head = [...(requestId ? [0x08, ...varint(requestId)] : []), ...varint(field * 8 + 2), ...varint(payload.length)];
+  const head = [...(requestId ? [0x08, ...encodeVarint(requestId)] : []), ...encodeVarint(field * 8 + 2), ...encodeVarint(payload.length)];
   const body = Buffer.concat([Buffer.from(head), payload]);
   const header = Buffer.alloc(4);
   header.writeUInt32BE(body.length);
@@ -153,7 +142,7 @@ describe("frames priced before they are read", () => {
     const { a, b } = await honestPair(245, 246);
     const txs = record(b.bus, Subjects.peerIn("tx"), PeerMessageSchema);
     const big = await attacker(a, "127.0.2.4");
-    big.send(rawFrame(FIELD.tx, Buffer.concat([Buffer.from([0x0a, ...varint(maxTxBytes(DEVNET) + 1)]), Buffer.alloc(maxTxBytes(DEVNET) + 1)])));
+    big.send(rawFrame(FIELD.tx, Buffer.concat([Buffer.from([0x0a, ...encodeVarint(maxTxBytes(DEVNET) + 1)]), Buffer.alloc(maxTxBytes(DEVNET) + 1)])));
     await big.waitClosed();
     assert.equal(goodbyeReason(big), DisconnectReason.FRAME_TOO_LARGE);
 

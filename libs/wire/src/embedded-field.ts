@@ -1,4 +1,4 @@
-import { varintLength } from "./varint-length.js";
+import { varintLength, writeVarint } from "./varint.js";
 
 /**
  * Writes `head` (the encoded fields before it, possibly empty) followed by
@@ -33,11 +33,4 @@ export function repeatedEmbeddedField(tag: number, entries: readonly Uint8Array[
     pos += e.length;
   }
   return out;
-}
-
-/** Writes `n` as a varint into `out` at `pos`; returns the position after it. */
-export function writeVarint(out: Uint8Array, pos: number, n: number): number {
-  for (; n >= 0x80; n = Math.floor(n / 0x80)) out[pos++] = (n % 0x80) | 0x80;
-  out[pos++] = n;
-  return pos;
 }

@@ -12,9 +12,9 @@ export {
 } from "./frame-codec.js";
 export { ENVELOPE_HEAD_BYTES, peekEnvelopeHead, VarintReader, type EnvelopeHead } from "./envelope-head.js";
 export { checkShape, type ShapeLimit } from "./message-shape.js";
-export { lengthDelimitedBytes, varintLength } from "./varint-length.js";
+export { encodeVarint, lengthDelimitedBytes, varintLength, writeVarint } from "./varint.js";
 export { ENVELOPE_KINDS, envelopeKindLabel, snake, type EnvelopeKind } from "./envelope-kind.js";
 export { envelopeRuleViolation, FIELD_LIMITS } from "./envelope-rules.js";
 export { fieldSlices } from "./field-slices.js";
 export { encodedEnvelope, isEncodedEnvelope, type EncodedEnvelope } from "./encoded-envelope.js";
-export { repeatedEmbeddedField, withEmbeddedField, writeVarint } from "./embedded-field.js";
+export { repeatedEmbeddedField, withEmbeddedField } from "./embedded-field.js";

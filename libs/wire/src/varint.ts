@@ -13,3 +13,17 @@ export function varintLength(n: number | bigint): number {
 export function lengthDelimitedBytes(n: number, tagBytes = 1): number {
   return tagBytes + varintLength(n) + n;
 }
+
+/** Writes `n` as a varint into `out` at `pos`; returns the position after it. */
+export function writeVarint(out: Uint8Array, pos: number, n: number): number {
+  for (; n >= 0x80; n = Math.floor(n / 0x80)) out[pos++] = (n % 0x80) | 0x80;
+  out[pos++] = n;
+  return pos;
+}
+
+/** `n` as a varint on its own: for hand-built frames (tests, the attack suite). */
+export function encodeVarint(n: number): Uint8Array {
+  const out = new Uint8Array(varintLength(n));
+  writeVarint(out, 0, n);
+  return out;
+}
