@@ -2,7 +2,7 @@ import { atMost, bytes, custom, durationMs, int, list, optional, parseConfig, se
 import { normalizeIp } from "@timenet/net-address";
 import { FIELD_LIMITS } from "@timenet/wire";
 import { formatRate, parseRate, type Rate } from "@timenet/rate-limit";
-import { DEFAULT_GET_BLOCKS_PACE, DEFAULT_RATE_LIMITS, GATEWAY_DEFAULTS as D } from "./options.js";
+import { DEFAULT_GET_BLOCKS_PACE, DEFAULT_PUSH_PACE, DEFAULT_RATE_LIMITS, GATEWAY_DEFAULTS as D } from "./options.js";
 import { DEFAULT_ACCEPT_RATES } from "./accept-rate-limit.js";
 
 const rate = (description: string, def: Rate) =>
@@ -49,6 +49,7 @@ export const gatewayEnvSchema = {
   RATE_LIMIT_GOSSIP: rate("NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossip),
   RATE_LIMIT_GOSSIP_BYTES: rate("Bytes of NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossipBytes),
   RATE_LIMIT_PUSHES: rate("NewBlocks carrying their block per peer, within the gossip limits; beyond, skipped unread (never an offence)", DEFAULT_RATE_LIMITS.pushes),
+  PUSH_PACE: rate("Our new tips pushed with their block to one peer; beyond, announced alone (keep it under the peers' RATE_LIMIT_PUSHES, or they skip ours unread, announcement and all)", DEFAULT_PUSH_PACE),
   RATE_LIMIT_ABUSE: rate("Dropped messages tolerated per peer before a RATE_LIMIT offence is reported", DEFAULT_RATE_LIMITS.abuse),
   ANNOUNCE_MAX_AGE: durationMs({ description: "Our new tip is announced to peers only while this fresh (not during catch-up)", default: D.announceMaxAgeMs, min: 0 }),
   BLOCK_PUSH_MAX_BYTES: bytes({
@@ -73,12 +74,18 @@ export const gatewayEnvChecks: Array<CrossCheck<typeof gatewayEnvSchema>> = [
   atMost("MAX_FRAME_BYTES", "MAX_SEND_QUEUE"),
   atMost("MAX_SOCKETS_PER_IP", "MAX_CONNECTIONS"),
   // Peers run the same defaults: a pace above our own inbound limit would overrun theirs.
-  {
-    variables: ["GET_BLOCKS_PACE", "RATE_LIMIT_GET_BLOCKS"],
-    expected: "GET_BLOCKS_PACE no faster and no burstier than RATE_LIMIT_GET_BLOCKS",
-    holds: (c) => c.GET_BLOCKS_PACE.count / c.GET_BLOCKS_PACE.periodMs <= c.RATE_LIMIT_GET_BLOCKS.count / c.RATE_LIMIT_GET_BLOCKS.periodMs && c.GET_BLOCKS_PACE.burst <= c.RATE_LIMIT_GET_BLOCKS.burst,
-  },
+  paceWithin("GET_BLOCKS_PACE", "RATE_LIMIT_GET_BLOCKS"),
+  paceWithin("PUSH_PACE", "RATE_LIMIT_PUSHES"),
 ];
+
+/** `pace` no faster and no burstier than `limit`. */
+function paceWithin(pace: "GET_BLOCKS_PACE" | "PUSH_PACE", limit: "RATE_LIMIT_GET_BLOCKS" | "RATE_LIMIT_PUSHES"): CrossCheck<typeof gatewayEnvSchema> {
+  return {
+    variables: [pace, limit],
+    expected: `${pace} no faster and no burstier than ${limit}`,
+    holds: (c) => c[pace].count / c[pace].periodMs <= c[limit].count / c[limit].periodMs && c[pace].burst <= c[limit].burst,
+  };
+}
 
 export type GatewayEnv = ConfigOf<typeof gatewayEnvSchema>;
 

@@ -166,6 +166,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       maxRequestTimeoutMs: o.maxPeerRequestTimeoutMs,
       maxBlockRequestsPerPeer: o.maxBlockRequestsPerPeer,
       getBlocksPace: o.getBlocksPace,
+      pushPace: o.pushPace,
       blockPushMaxBytes: o.blockPushMaxBytes,
       tip: () => tip,
     });

@@ -52,6 +52,7 @@ await runMain("p2p-gateway", logger, async () => {
     peerRequestTimeoutMs: env.PEER_REQUEST_TIMEOUT,
     maxBlockRequestsPerPeer: env.MAX_BLOCK_REQUESTS_PER_PEER,
     getBlocksPace: env.GET_BLOCKS_PACE,
+    pushPace: env.PUSH_PACE,
     clockWarnOffsetMs: env.CLOCK_WARN_OFFSET,
     clockMinPeers: env.CLOCK_MIN_PEERS,
   });

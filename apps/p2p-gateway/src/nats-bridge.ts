@@ -47,6 +47,8 @@ export interface NatsBridgeOptions {
   getBlocksPace: Rate;
   /** Our new tip's block goes with its announcement when its encoding is at most this (0: never). */
   blockPushMaxBytes: number;
+  /** How fast our new tips go to one peer with their block; beyond, announced alone. */
+  pushPace: Rate;
   /** Our store's tip now: a block pushed to us goes on to chain-sync only if it extends it. */
   tip(): { height: number; hash: Uint8Array };
 }
@@ -84,6 +86,8 @@ export class NatsBridge {
   private highestAnnounced = 0;
   /** Per connection (gone with it): our GetBlocks out to it now, and our pace towards it. */
   private readonly blockAsks = new WeakMap<PeerConnection, { out: number; pace: TokenBucket }>();
+  /** Per connection (gone with it): our pushes to it, under its inbound push limit. */
+  private readonly pushPaces = new WeakMap<PeerConnection, TokenBucket>();
 
   constructor(private readonly o: NatsBridgeOptions) {
     this.seen = new SeenCache(o.seenCacheSize);
@@ -175,7 +179,8 @@ export class NatsBridge {
   /**
    * Our store's new tip, to every peer: with the block (when it came with the
    * tip and is at most blockPushMaxBytes) to a peer that has not announced it
-   * to us, since one that did holds it; the announcement alone to the others.
+   * to us, since one that did holds it, within our push pace towards it; the
+   * announcement alone to the others.
    */
   announceBlock(tip: ChainTip): void {
     const announcement = { height: tip.height, hash: tip.hash, header: tip.header };
@@ -183,9 +188,17 @@ export class NatsBridge {
     const pushable = tip.block.length > 0 && tip.block.length <= this.o.blockPushMaxBytes;
     const pushed = pushable ? create(EnvelopeSchema, { payload: { case: "newBlock", value: { ...announcement, block: tip.block } } }) : undefined;
     for (const c of this.o.manager.connections()) {
-      const push = pushed !== undefined && !this.seen.has(announcementKey(c.remoteIp, tip.hash));
-      if (c.send(push ? pushed : plain)) this.o.metrics.newBlocksSent.inc({ how: push ? "pushed" : "announced" });
+      const wanted = pushed !== undefined && !this.seen.has(announcementKey(c.remoteIp, tip.hash));
+      // Over the pace the peer would skip the push unread, and with it the announcement.
+      const push = wanted && this.pushPaceOf(c).take(1);
+      if (c.send(push ? pushed! : plain)) this.o.metrics.newBlocksSent.inc({ how: push ? "pushed" : wanted ? "paced" : "announced" });
     }
+  }
+
+  private pushPaceOf(conn: PeerConnection): TokenBucket {
+    let pace = this.pushPaces.get(conn);
+    if (!pace) this.pushPaces.set(conn, (pace = new TokenBucket(this.o.pushPace)));
+    return pace;
   }
 
   stop(): void {

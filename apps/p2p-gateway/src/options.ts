@@ -88,6 +88,13 @@ export interface GatewayOptions extends ServiceEndpointOptions {
    * at once. Default DEFAULT_GET_BLOCKS_PACE: 16/s:160.
    */
   getBlocksPace?: Rate;
+  /**
+   * How fast our new tips go to one peer with their block (pushes); beyond,
+   * as announcements alone. Kept under the protocol's default inbound limit
+   * (RATE_LIMIT_PUSHES 2/s:8), over which a peer skips a push unread and so
+   * never hears that announcement. Default DEFAULT_PUSH_PACE: 1.6/s:6.
+   */
+  pushPace?: Rate;
   /** How long a closing socket may take to flush its Goodbye. Default 2 s. */
   closeGraceMs?: number;
   /**
@@ -131,6 +138,13 @@ export interface RateLimits {
  */
 /** Our own pace of GetBlocks towards one peer: 80 % of the default inbound limit (below), for jitter. */
 export const DEFAULT_GET_BLOCKS_PACE: Rate = { count: 16, periodMs: 1_000, burst: 160 };
+/**
+ * Our own pace of pushes (NewBlock with its block) towards one peer: 1.6 a
+ * second, six at once, under the default inbound `pushes` limit (2/s:8). A
+ * push the peer skips over its limit is skipped unread, announcement and all;
+ * beyond this pace the peer gets the announcement alone and asks if it wants.
+ */
+export const DEFAULT_PUSH_PACE: Rate = { count: 1.6, periodMs: 1_000, burst: 6 };
 
 export const DEFAULT_RATE_LIMITS: RateLimits = {
   getBlocks: { count: 20, periodMs: 1_000, burst: 200 },
@@ -176,6 +190,7 @@ export const GATEWAY_DEFAULTS = {
   maxPendingRequests: 256,
   maxBlockRequestsPerPeer: 16,
   getBlocksPace: DEFAULT_GET_BLOCKS_PACE,
+  pushPace: DEFAULT_PUSH_PACE,
   closeGraceMs: 2_000,
   clockWarnOffsetMs: 5_000,
   clockMinPeers: 3,

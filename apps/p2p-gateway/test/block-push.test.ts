@@ -9,7 +9,7 @@ import { blockHash, DEVNET, devnetProducerKey, signBlock } from "@timenet/chain"
 import { BlockSchema, ChainTipSchema, DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, Subjects, type Block, type Envelope, type NewBlock } from "@timenet/proto";
 import { FIELD_LIMITS } from "@timenet/wire";
 import { waitFor } from "@timenet/testkit";
-import { FAST, metricValue, nodePool, record, ScriptedPeer, type TestNode } from "./harness.js";
+import { dialVia, FAST, metricValue, nodePool, record, ScriptedPeer, waitConnected, type TestNode } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -117,6 +117,33 @@ describe("new blocks pushed with their announcement", () => {
     assert.equal(heard.filter((m) => m.peerIp !== "127.0.0.245").length, 0, "nothing of the liars reaches chain-sync");
     assert.equal(established(a), 1, "the honest link stays");
     assert.ok(!offences.some((o) => o.ip === "127.0.0.245"));
+  });
+
+  test("our pushes keep under the peer's push limit: beyond PUSH_PACE a new tip goes as its announcement alone, and the peer hears every one", async () => {
+    // Both gateways with the same tight limit (two at once, then one a minute); the sender paces its pushes by it.
+    const limit = { count: 1, periodMs: 60_000, burst: 2 };
+    const a = await node("127.0.14.1", { pushPace: limit, rateLimits: { ...FAST.rateLimits, pushes: limit } });
+    const b = await node("127.0.14.2", { rateLimits: { ...FAST.rateLimits, pushes: limit } });
+    const heard = record(b.bus, Subjects.peerIn("new_block"), PeerMessageSchema);
+    await dialVia(a, b);
+    await waitConnected(a, b);
+
+    // Four fresh tips in a row, as when a node writes the last few blocks of a burst.
+    let parent = DEVNET.genesis.header;
+    for (let i = 0; i < 4; i++) {
+      const block = blockOn(parent, 100, `paced-${i}`);
+      storeTip(a, block);
+      parent = block.header;
+    }
+    await waitFor(() => heard.length === 4, { message: "b heard all four new tips" });
+    assert.deepEqual(
+      heard.map((m) => nb(m.envelope).height),
+      [1, 2, 3, 4],
+    );
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_new_blocks_sent_total", { how: "pushed" }), 2);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_new_blocks_sent_total", { how: "paced" }), 2, "the last two as announcements alone");
+    assert.equal(await metricValue(b.gateway, "timenet_gateway_rate_limited_total", { kind: "new_block_push" }), 0, "none of a's pushes skipped unread");
+    assert.ok(a.gateway.manager.isConnected(b.ip) && b.gateway.manager.isConnected(a.ip), "the link stays");
   });
 
   test("pushes beyond a peer's push budget are skipped unread, without blame: its link, its announcements and another peer's pushes go on", async () => {

@@ -142,4 +142,8 @@ test("values fine alone but not together stop the gateway with one line naming b
   assert.throws(() => parseGatewayEnv({ GET_BLOCKS_PACE: "30/s:100" }), /GET_BLOCKS_PACE="30\/s:100", RATE_LIMIT_GET_BLOCKS="20\/s:200": expected GET_BLOCKS_PACE no faster/);
   assert.throws(() => parseGatewayEnv({ GET_BLOCKS_PACE: "10/s:300" }), /expected GET_BLOCKS_PACE no faster and no burstier than RATE_LIMIT_GET_BLOCKS$/);
   assert.equal(parseGatewayEnv({ GET_BLOCKS_PACE: "40/s:400", RATE_LIMIT_GET_BLOCKS: "50/s:500" }).GET_BLOCKS_PACE.count, 40);
+  // The same for pushes: one the peer skips over its limit loses its announcement too.
+  assert.deepEqual(parseGatewayEnv({}).PUSH_PACE, { count: 1.6, periodMs: 1_000, burst: 6 });
+  assert.throws(() => parseGatewayEnv({ PUSH_PACE: "3/s:6" }), /PUSH_PACE="3\/s:6", RATE_LIMIT_PUSHES="2\/s:8": expected PUSH_PACE no faster and no burstier than RATE_LIMIT_PUSHES$/);
+  assert.throws(() => parseGatewayEnv({ PUSH_PACE: "1/s:10" }), /expected PUSH_PACE no faster and no burstier than RATE_LIMIT_PUSHES$/);
 });
