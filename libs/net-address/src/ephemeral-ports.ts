@@ -42,17 +42,17 @@ export function parsePortRanges(text: string): PortRange[] {
   return out;
 }
 
+const formatRange = ([lo, hi]: PortRange) => (lo === hi ? String(lo) : `${lo}-${hi}`);
+
 /** Ports as the kernel writes them: sorted, runs joined ("50051-50055,50057"). */
 export function formatPorts(ports: Iterable<number>): string {
-  const sorted = [...new Set(ports)].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-    parts.push(i === j ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
-    i = j + 1;
+  const runs: Array<[number, number]> = [];
+  for (const p of [...new Set(ports)].sort((a, b) => a - b)) {
+    const last = runs.at(-1);
+    if (last !== undefined && p === last[1] + 1) last[1] = p;
+    else runs.push([p, p]);
   }
-  return parts.join(",");
+  return runs.map(formatRange).join(",");
 }
 
 const inRanges = (port: number, ranges: readonly PortRange[]) => ranges.some(([lo, hi]) => port >= lo && port <= hi);
@@ -80,10 +80,8 @@ export function ephemeralPortState(ports: Iterable<number>, files: PortFiles = L
   } catch {
     return undefined; // not Linux, or not the kernel's format
   }
-  const [low, high] = range;
-  const exposed = [...new Set(ports)].filter((p) => p >= low && p <= high && !inRanges(p, reserved)).sort((a, b) => a - b);
-  const kept = reserved.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`));
-  const wanted = [...kept, ...(exposed.length > 0 ? [formatPorts(exposed)] : [])].join(",");
+  const exposed = [...new Set(ports)].filter((p) => inRanges(p, [range]) && !inRanges(p, reserved)).sort((a, b) => a - b);
+  const wanted = [...reserved.map(formatRange), ...(exposed.length > 0 ? [formatPorts(exposed)] : [])].join(",");
   return { range, reserved, exposed, wanted };
 }
 
