@@ -1,7 +1,20 @@
 import type { Socket } from "node:net";
 import { TokenBucket, type Rate } from "@timenet/rate-limit";
 import { DisconnectReason, type Envelope } from "@timenet/proto";
-import { encodedFrame, encodeFrame, envelopeKindLabel, FrameDecoder, FrameError, isEncodedEnvelope, snake, type EncodedEnvelope, type FrameAdmission, type FrameErrorCode } from "@timenet/wire";
+import {
+  announcementFromPrefix,
+  encodedFrame,
+  encodeFrame,
+  envelopeKindLabel,
+  FrameDecoder,
+  FrameError,
+  isEncodedEnvelope,
+  snake,
+  type EncodedEnvelope,
+  type EnvelopeHead,
+  type FrameAdmission,
+  type FrameErrorCode,
+} from "@timenet/wire";
 import type { GatewayMetrics } from "./metrics.js";
 import { SecureChannel, type SecureChannelOptions, type SecureSession } from "./secure-channel.js";
 
@@ -217,11 +230,12 @@ export class FramedSocket {
           this.o.metrics.decodeSeconds(kind, decodeMs / 1000);
           this.handler.frame(envelope, kind, body);
         },
-        skipped: (head, size, why) => {
-          const kind = head.kind === undefined ? "unknown" : snake(head.kind);
-          this.countIn(kind, size);
-          this.o.metrics.skipped(kind, why);
-          if (!this.skipBudget.take(size + SKIP_FRAME_COST)) this.pauseReading(size + SKIP_FRAME_COST);
+        skipped: (head, size, why) => this.onSkipped(head, size, why),
+        // A push over its budget: the announcement read from its head goes on, the block was skipped.
+        prefix: (head, prefix, size, why) => {
+          this.onSkipped(head, size, why);
+          const announcement = announcementFromPrefix(prefix, head);
+          if (announcement && this.reading) this.handler.frame(announcement.envelope, "new_block", announcement.body);
         },
       });
     } catch (err) {
@@ -229,6 +243,14 @@ export class FramedSocket {
       this.reading = false;
       this.handler.unreadable(UNREADABLE[err.code], err.message);
     }
+  }
+
+  /** A frame skipped unread (whole or but for its head): counted, and charged to the skip budget. */
+  private onSkipped(head: EnvelopeHead, size: number, why: string): void {
+    const kind = head.kind === undefined ? "unknown" : snake(head.kind);
+    this.countIn(kind, size);
+    this.o.metrics.skipped(kind, why);
+    if (!this.skipBudget.take(size + SKIP_FRAME_COST)) this.pauseReading(size + SKIP_FRAME_COST);
   }
 
   /** Stops reading this socket until the skip budget has refilled `cost` (bounded): the sender waits on TCP, not on our CPU. */

@@ -31,8 +31,9 @@ const HANDSHAKE_KINDS = new Set(["hello", "helloAck", "goodbye"]);
  * large `Peers`) only as the answer to our own question and within what we
  * asked (a late answer is skipped unread; Blocks never asked for close the
  * connection); unknown kinds up to 64 KiB and frames over the peer's rate
- * limits (pushed blocks have their own) are skipped unread (their bytes are
- * discarded as they arrive), a GetBlocks among them answered busy.
+ * limits are skipped unread (their bytes are discarded as they arrive), a
+ * GetBlocks among them answered busy; a pushed block over the pushes' own
+ * budget is skipped unread behind its announcement, which is read.
  */
 export function inboundFrameAdmission(prices: FramePrices, ctx: FramePolicyContext): (head: EnvelopeHead, bodyLength: number) => FrameVerdict {
   return (head, bodyLength) => {
@@ -65,6 +66,11 @@ export function inboundFrameAdmission(prices: FramePrices, ctx: FramePolicyConte
     const limited = kind === "newBlock" && bodyLength > NEW_BLOCK_ANNOUNCEMENT_BYTES ? "new_block_push" : label;
     const verdict = ctx.limit(limited, bodyLength + 4);
     if (verdict === "abuse") ctx.abuse(label);
+    if (verdict === "announce_only") {
+      // Over the pushes' budget: the announcement in front is read, the block behind it skipped unread (never decoded).
+      const price = priced(label, bodyLength, prices.of("newBlock")!);
+      return price instanceof FrameError ? price : { action: "prefix", bytes: head.payloadOffset + NEW_BLOCK_ANNOUNCEMENT_BYTES, why: "push_over_limit" };
+    }
     if (verdict !== "ok") {
       // Unanswered, an honest asker (another version, another limit) would wait out its timeout and blame us for it.
       if (kind === "getBlocks" && head.requestId !== 0) ctx.overLimitQuestion(head.requestId);

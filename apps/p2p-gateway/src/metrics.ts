@@ -133,7 +133,7 @@ export class GatewayMetrics {
     this.dropped = new Counter({ name: "timenet_gateway_dropped_messages_total", help: "Messages dropped: no such peer, connection gone, unknown kind", labelNames: ["reason"], registers: r });
     this.offences = new Counter({ name: "timenet_gateway_offences_total", help: "Offences reported to the registry, by kind", labelNames: ["kind"], registers: r });
     this.peerRequests = new Counter({ name: "timenet_gateway_peer_requests_total", help: "p2p.request questions to peers by result", labelNames: ["result"], registers: r });
-    this.rateLimited = new Counter({ name: "timenet_gateway_rate_limited_total", help: "Peer messages dropped for exceeding the per-peer rate limit, by kind (new_block_push: a NewBlock carrying its block, over RATE_LIMIT_PUSHES or the gossip limits)", labelNames: ["kind"], registers: r });
+    this.rateLimited = new Counter({ name: "timenet_gateway_rate_limited_total", help: "Peer messages dropped for exceeding the per-peer rate limit, by kind (new_block_push: a NewBlock carrying its block, over RATE_LIMIT_PUSHES, its block dropped and its announcement read, or over the gossip limits)", labelNames: ["kind"], registers: r });
     this.busyAnswers = new Counter({
       name: "timenet_gateway_busy_answers_total",
       help: "GetBlocks over a peer's rate limit: answered busy (sent), or beyond twice the limit skipped unanswered (skipped)",
@@ -149,7 +149,7 @@ export class GatewayMetrics {
     this.evictions = new Counter({ name: "timenet_gateway_evictions_total", help: "Inbound connections closed (EVICTED) to make room for a newcomer when every inbound slot was taken", registers: r });
     this.framesSkipped = new Counter({
       name: "timenet_gateway_frames_skipped_total",
-      help: "Peer frames discarded unread (never buffered or decoded), by kind and why: rate_limited, late (an answer after we stopped waiting), unknown_kind",
+      help: "Peer frames discarded unread (never buffered or decoded), by kind and why: rate_limited, late (an answer after we stopped waiting), unknown_kind, push_over_limit (a pushed block over the push budget; its announcement is read)",
       labelNames: ["kind", "why"],
       registers: r,
     });

@@ -23,7 +23,8 @@ export function limitClass(kind: string): "getBlocks" | "getPeers" | "ping" | "g
   }
 }
 
-export type LimitVerdict = "ok" | "drop" | "abuse";
+/** "announce_only": a push over the pushes' budget (within gossip's): its announcement is read, its block is not. */
+export type LimitVerdict = "ok" | "drop" | "abuse" | "announce_only";
 
 /**
  * One peer connection's token buckets: messages per kind class, and bytes of
@@ -69,10 +70,11 @@ export class PeerRateLimits {
       this.buckets.set(cls, b);
     }
     if (cls === "pushes") {
-      // Gossip first (a push is gossip, and floods within it count as abuse there), then the pushes' own budget, never abuse.
+      // Gossip first (a push is gossip, and floods within it count as abuse there), then the pushes' own budget, never abuse:
+      // beyond it the push is an announcement, as an honest sender beyond its pace would have sent it.
       const gossip = this.check("new_block", size, now);
       if (gossip !== "ok") return gossip;
-      return b.take(1, now) ? "ok" : "drop";
+      return b.take(1, now) ? "ok" : "announce_only";
     }
     const within = b.take(1, now) && (cls !== "gossip" || this.bytes.take(size, now));
     if (within) return "ok";

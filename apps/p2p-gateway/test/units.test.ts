@@ -114,11 +114,11 @@ test("gossip is limited by its bytes too: a few large messages exhaust what many
   assert.equal(limits.check("tx", 3_000, 3_000), "ok", "refilled after three seconds");
 });
 
-test("pushed blocks have their own budget on top of gossip's: over it they are dropped, never abuse", () => {
+test("pushed blocks have their own budget on top of gossip's: over it they are announcements only, never abuse", () => {
   const limits = new PeerRateLimits({ ...DEFAULT_RATE_LIMITS, pushes: { count: 1, periodMs: 1_000, burst: 2 }, abuse: { count: 1, periodMs: 60_000, burst: 3 } }, 0);
   const push = () => limits.check("new_block_push", 60_000, 0);
   assert.deepEqual([push(), push()], ["ok", "ok"], "the burst");
-  assert.deepEqual(Array.from({ length: 50 }, push), Array(50).fill("drop"), "50 more: dropped, and never abuse");
+  assert.deepEqual(Array.from({ length: 50 }, push), Array(50).fill("announce_only"), "50 more: their blocks dropped, and never abuse");
   assert.equal(limits.check("new_block", 200, 0), "ok", "announcements are not pushes");
   assert.equal(limits.check("new_block_push", 60_000, 1_000), "ok", "one more a second later");
   // Within the push budget, a push still spends gossip's bytes: a byte flood is gossip's abuse as before.

@@ -36,10 +36,11 @@ export interface DecodedFrame {
 /**
  * What a frame may cost, decided from its length and head before its body is
  * buffered: "decode" it (after an optional shape check), "skip" its bytes as
- * they arrive (never buffered, never decoded), or refuse it with a FrameError
- * that ends the stream.
+ * they arrive (never buffered, never decoded), read only its first `bytes`
+ * ("prefix": handed to FrameSink.prefix, the rest skipped as it arrives), or
+ * refuse it with a FrameError that ends the stream.
  */
-export type FrameVerdict = { action: "decode"; shape?: ShapeLimit } | { action: "skip"; why: string } | FrameError;
+export type FrameVerdict = { action: "decode"; shape?: ShapeLimit } | { action: "skip"; why: string } | { action: "prefix"; bytes: number; why: string } | FrameError;
 
 /** Prices each frame from its head; called once per frame, in stream order, after the previous frame was handled. */
 export type FrameAdmission = (head: EnvelopeHead, bodyLength: number) => FrameVerdict;
@@ -49,6 +50,8 @@ export interface FrameSink {
   frame(f: DecodedFrame): void;
   /** A frame skipped by the admission (its bytes are discarded as they arrive). */
   skipped?(head: EnvelopeHead, size: number, why: string): void;
+  /** The first bytes of a frame read in part (a "prefix" verdict): `size` is the whole frame's; the rest is discarded as it arrives. */
+  prefix?(head: EnvelopeHead, prefix: Uint8Array, size: number, why: string): void;
   /** False stops reading (the connection is ending): the rest of the chunk is ignored. */
   reading?(): boolean;
 }
@@ -67,7 +70,7 @@ export class FrameDecoder {
   private readonly queue = new ByteQueue();
   private failed: FrameError | undefined;
   /** The frame being read: its length and verdict once known. */
-  private current: { length: number; head: EnvelopeHead; shape: ShapeLimit | undefined } | undefined;
+  private current: { length: number; head: EnvelopeHead; shape: ShapeLimit | undefined; prefix: { bytes: number; why: string } | undefined } | undefined;
   /** Bytes of a skipped frame still to discard. */
   private skipRemaining = 0;
 
@@ -128,12 +131,22 @@ export class FrameDecoder {
           sink.skipped?.(head, FRAME_HEADER_BYTES + length, verdict.why);
           continue;
         }
-        this.current = { length, head, shape: verdict.shape };
+        this.current =
+          verdict.action === "prefix"
+            ? { length, head, shape: undefined, prefix: { bytes: Math.min(verdict.bytes, length), why: verdict.why } }
+            : { length, head, shape: verdict.shape, prefix: undefined };
       }
-      const { length, head, shape } = this.current;
-      if (this.queue.length < FRAME_HEADER_BYTES + length) return;
+      const { length, head, shape, prefix } = this.current;
+      if (this.queue.length < FRAME_HEADER_BYTES + (prefix?.bytes ?? length)) return;
       this.current = undefined;
       this.queue.discard(FRAME_HEADER_BYTES);
+      if (prefix) {
+        // The verdict was given once, from the head: the rest of the frame is discarded as it arrives, like a skipped one's.
+        const bytes = this.queue.take(prefix.bytes);
+        this.skipRemaining = length - prefix.bytes;
+        sink.prefix?.(head, bytes, FRAME_HEADER_BYTES + length, prefix.why);
+        continue;
+      }
       const body = this.queue.take(length);
       const started = performance.now();
       if (shape) checkShape(body, head.payloadOffset, length, shape);

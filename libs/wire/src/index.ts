@@ -18,3 +18,4 @@ export { envelopeRuleViolation, FIELD_LIMITS } from "./envelope-rules.js";
 export { fieldSlices } from "./field-slices.js";
 export { encodedEnvelope, isEncodedEnvelope, type EncodedEnvelope } from "./encoded-envelope.js";
 export { repeatedEmbeddedField, withEmbeddedField } from "./embedded-field.js";
+export { announcementFromPrefix } from "./new-block-announcement.js";

@@ -136,6 +136,29 @@ test("the admission prices each frame from its head, for any split of the stream
   }
 });
 
+test("a prefix verdict hands on the frame's first bytes, once per frame, and discards the rest unbuffered, for any split of the stream", () => {
+  const envs = sample();
+  const bytes = stream(envs);
+  const txBody = encodeFrame(envs[2]!).subarray(4);
+  for (const step of [1, 2, 3, 7, 13, 64, bytes.length]) {
+    const verdicts: string[] = [];
+    const prefixes: Array<{ bytes: Buffer; size: number; why: string }> = [];
+    const got: Envelope[] = [];
+    // The 5000-byte tx read only for its first 20 bytes.
+    const d = new FrameDecoder(1 << 20, (head) => {
+      verdicts.push(head.kind ?? "none");
+      return head.kind === "tx" ? { action: "prefix", bytes: 20, why: "test" } : { action: "decode" };
+    });
+    for (let i = 0; i < bytes.length; i += step) {
+      d.feed(bytes.subarray(i, i + step), { frame: (f) => got.push(f.envelope), prefix: (_h, p, size, why) => prefixes.push({ bytes: Buffer.from(p), size, why }) });
+      assert.ok(d.bufferedBytes <= 200, `split ${step}: ${d.bufferedBytes} bytes held (the tx's rest must not be buffered)`);
+    }
+    assert.deepEqual(verdicts, ["ping", "getBlocks", "tx", "hello", "goodbye", "none"], `split ${step}: one verdict per frame`);
+    assertSame(got, envs.filter((e) => e.payload.case !== "tx"));
+    assert.deepEqual(prefixes, [{ bytes: Buffer.from(txBody.subarray(0, 20)), size: txBody.length + 4, why: "test" }]);
+  }
+});
+
 test("a refusal from the head ends the stream before the body arrives; the shape check stops at the first excess entry", () => {
   const d = new FrameDecoder(1 << 20, () => new FrameError("FRAME_TOO_LARGE", "priced out"));
   const frame = encodeFrame(create(EnvelopeSchema, { payload: { case: "tx", value: { data: new Uint8Array(1000) } } }));
