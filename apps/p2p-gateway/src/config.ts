@@ -36,6 +36,11 @@ export const gatewayEnvSchema = {
   MAX_SEND_QUEUE: bytes({ description: "Per-connection send buffer; overflow closes the connection", default: D.maxSendQueueBytes, min: 64 * 1024 }),
   DIAL_TIMEOUT: durationMs({ description: "TCP connect timeout", default: D.dialTimeoutMs, min: 10 }),
   MAX_CONNECTIONS: int({ description: "Open peer sockets of any state", default: D.maxConnections, min: 1 }),
+  HANDSHAKE_EVICTABLE_AFTER: durationMs({
+    description: "An inbound socket still in its handshake after this long is closed for a newcomer when every slot (MAX_CONNECTIONS, or the registry's MAX_INBOUND) is taken: a slowloris stranger cannot hold a slot an honest peer reconnecting needs",
+    default: D.handshakeEvictableAfterMs,
+    min: 0,
+  }),
   MAX_SOCKETS_PER_IP: int({ description: "Inbound sockets from one IP (handshaking included; our own dials to it do not count); more are refused at accept", default: D.maxSocketsPerIp, min: 2 }),
   GOSSIP_SEEN_CACHE: int({ description: "Tx hashes (relayed once) and peer+block announcements (published once) remembered", default: D.seenCacheSize, min: 100 }),
   PEER_REQUEST_TIMEOUT: durationMs({ description: "Default timeout of p2p.request", default: D.peerRequestTimeoutMs, min: 10 }),
@@ -48,8 +53,8 @@ export const gatewayEnvSchema = {
   RATE_LIMIT_PING: rate("Pings per peer (each is answered with a Pong)", DEFAULT_RATE_LIMITS.ping),
   RATE_LIMIT_GOSSIP: rate("NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossip),
   RATE_LIMIT_GOSSIP_BYTES: rate("Bytes of NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossipBytes),
-  RATE_LIMIT_PUSHES: rate("NewBlocks carrying their block per peer, within the gossip limits; beyond, skipped unread (never an offence)", DEFAULT_RATE_LIMITS.pushes),
-  PUSH_PACE: rate("Our new tips pushed with their block to one peer; beyond, announced alone (keep it under the peers' RATE_LIMIT_PUSHES, or they skip ours unread, announcement and all)", DEFAULT_PUSH_PACE),
+  RATE_LIMIT_PUSHES: rate("NewBlocks carrying their block per peer, within the gossip limits; beyond, the block is skipped unread and the announcement read (never an offence)", DEFAULT_RATE_LIMITS.pushes),
+  PUSH_PACE: rate("Our new tips pushed with their block to one peer; beyond, announced alone (keep it under the peers' RATE_LIMIT_PUSHES, or they skip the blocks we send unread)", DEFAULT_PUSH_PACE),
   RATE_LIMIT_ABUSE: rate("Dropped messages tolerated per peer before a RATE_LIMIT offence is reported", DEFAULT_RATE_LIMITS.abuse),
   ANNOUNCE_MAX_AGE: durationMs({ description: "Our new tip is announced to peers only while this fresh (not during catch-up)", default: D.announceMaxAgeMs, min: 0 }),
   BLOCK_PUSH_MAX_BYTES: bytes({

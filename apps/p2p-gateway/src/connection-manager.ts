@@ -23,13 +23,15 @@ export interface ConnectionManagerOptions {
   /** Local address outbound sockets bind to (the devnet's 127.0.0.k); undefined = the OS picks. */
   dialLocalAddress: string | undefined;
   dialTimeoutMs: number;
-  /** Hard cap on open peer sockets of any state; more inbound ones are refused at accept. */
+  /** Hard cap on open peer sockets of any state; beyond it (after evictHandshaking) inbound ones are refused at accept, dials refused. */
   maxConnections: number;
   /**
    * Sockets one IP may hold at once in any state. Two cover a simultaneous
    * dial, a third a restart racing the old socket; more is a flood.
    */
   maxSocketsPerIp: number;
+  /** An inbound socket still handshaking after this long may be closed for a newcomer when every slot is taken. */
+  handshakeEvictableAfterMs: number;
   logger: Logger;
   metrics: GatewayMetrics;
   labeler: PeerLabeler;
@@ -160,6 +162,11 @@ export class ConnectionManager {
     return n;
   }
 
+  /** Inbound sockets still in their handshake (Noise and Hello). */
+  inboundHandshakes(): PeerConnection[] {
+    return [...this.sockets].filter((c) => c.direction === Direction.INBOUND && c.state === "handshaking");
+  }
+
   /** Open OS-level sockets to an IP, in any state (handshaking, established, closing). */
   socketCount(ip?: string): number {
     if (ip === undefined) return this.sockets.size;
@@ -201,17 +208,46 @@ export class ConnectionManager {
     return n;
   }
 
-  /** Why an inbound socket from ip is refused, or undefined (after evicting a connection to make room, if one may go). */
+  /** Why an inbound socket from ip is refused, or undefined (after making room, if a connection may go). */
   private admission(ip: PeerIp): DisconnectReason | "accept_rate_ip" | "accept_rate_subnet" | undefined {
     if (this.stopping) return DisconnectReason.SHUTDOWN;
-    if (this.sockets.size >= this.o.maxConnections || this.inboundSocketCount(ip) >= this.o.maxSocketsPerIp) return DisconnectReason.TOO_MANY_CONNECTIONS;
+    if (this.inboundSocketCount(ip) >= this.o.maxSocketsPerIp) return DisconnectReason.TOO_MANY_CONNECTIONS;
     if (!this.o.isProtected?.(ip)) {
       const rate = this.acceptRate.check(ip, this.o.subnetOf(ip));
       if (rate !== "ok") return rate;
     }
+    // Bans and the policy's limits before anything is closed for this newcomer.
     const verdict = this.o.admit?.(ip);
-    if (verdict !== "inbound_full") return verdict;
+    if (verdict !== undefined && verdict !== "inbound_full") return verdict;
+    const atCap = this.sockets.size >= this.o.maxConnections;
+    if (!atCap && verdict !== "inbound_full") return undefined;
+    // Every slot is taken. A socket still in its handshake long after an honest one would have finished goes first:
+    // strangers trickling bytes (slowloris) would otherwise hold their slots until the handshake timeout, and an honest
+    // peer reconnecting meanwhile would be refused. Then eviction's choice among the established inbound peers.
+    if (this.evictHandshaking(ip)) return undefined;
+    if (atCap) return DisconnectReason.TOO_MANY_CONNECTIONS;
     return this.evictFor(ip) ? undefined : DisconnectReason.TOO_MANY_CONNECTIONS;
+  }
+
+  /**
+   * Closes the inbound socket that has been in its handshake longest, if that
+   * is at least handshakeEvictableAfterMs (allow-listed IPs never): its slot,
+   * and its place in the socket count, go to the newcomer at once.
+   */
+  private evictHandshaking(newcomer: PeerIp): boolean {
+    const now = Date.now();
+    let oldest: PeerConnection | undefined;
+    for (const c of this.inboundHandshakes()) {
+      if (now - c.openedAt < this.o.handshakeEvictableAfterMs || this.o.isProtected?.(c.remoteIp)) continue;
+      if (!oldest || c.openedAt < oldest.openedAt) oldest = c;
+    }
+    if (!oldest) return false;
+    this.o.metrics.evictions.inc({ state: "handshaking" });
+    oldest.close(DisconnectReason.EVICTED, `still handshaking after ${now - oldest.openedAt} ms with every slot taken: room made for ${newcomer}`, { goodbye: false });
+    oldest.destroy();
+    this.sockets.delete(oldest);
+    this.o.metrics.sockets.set(this.sockets.size);
+    return true;
   }
 
   /** Every inbound slot is taken: closes the connection eviction chooses, if any may go. */
@@ -231,7 +267,7 @@ export class ConnectionManager {
     const rank = (subnet: string) => createHash("sha256").update(this.evictionKey).update(subnet).digest().readUInt32BE(0);
     const victim = selectEvictionVictim(candidates, rank);
     if (!victim) return false;
-    this.o.metrics.evictions.inc();
+    this.o.metrics.evictions.inc({ state: "established" });
     victim.conn.close(DisconnectReason.EVICTED, `every inbound slot taken: room made for ${newcomer}`);
     return true;
   }
@@ -241,7 +277,7 @@ export class ConnectionManager {
     const ip = endpoint.ip;
     if (this.stopping) return Promise.reject(new DialError("SHUTDOWN", "gateway is stopping"));
     if (this.dialing.has(ip)) return Promise.reject(new DialError("ALREADY_DIALING", `already dialling ${ip}`));
-    if (this.sockets.size >= this.o.maxConnections) return Promise.reject(new DialError("TOO_MANY_CONNECTIONS", "connection cap reached"));
+    if (this.sockets.size >= this.o.maxConnections && !this.evictHandshaking(ip)) return Promise.reject(new DialError("TOO_MANY_CONNECTIONS", "connection cap reached"));
     this.dialing.add(ip);
     const peer = this.o.labeler.label(ip);
     this.o.metrics.dialAttempts.inc({ peer });

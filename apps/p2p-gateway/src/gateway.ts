@@ -86,6 +86,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       dialTimeoutMs: o.dialTimeoutMs,
       maxConnections: o.maxConnections,
       maxSocketsPerIp: o.maxSocketsPerIp,
+      handshakeEvictableAfterMs: o.handshakeEvictableAfterMs,
       tuning: {
         pingIntervalMs: o.pingIntervalMs,
         missedPongs: o.missedPongs,

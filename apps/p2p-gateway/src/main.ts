@@ -48,6 +48,7 @@ await runMain("p2p-gateway", logger, async () => {
     admissionWaitMs: env.ADMISSION_WAIT,
     maxConnections: env.MAX_CONNECTIONS,
     maxSocketsPerIp: env.MAX_SOCKETS_PER_IP,
+    handshakeEvictableAfterMs: env.HANDSHAKE_EVICTABLE_AFTER,
     seenCacheSize: env.GOSSIP_SEEN_CACHE,
     peerRequestTimeoutMs: env.PEER_REQUEST_TIMEOUT,
     maxBlockRequestsPerPeer: env.MAX_BLOCK_REQUESTS_PER_PEER,

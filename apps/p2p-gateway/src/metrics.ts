@@ -24,7 +24,7 @@ export class GatewayMetrics {
   readonly dialAttempts: Counter<"peer">;
   readonly dialFailures: Counter<"reason" | "peer">;
   readonly acceptRefused: Counter<"reason">;
-  readonly evictions: Counter;
+  readonly evictions: Counter<"state">;
   readonly readPauses: Counter;
   readonly gossip: Counter<"kind" | "result">;
   readonly newBlocksSent: Counter<"how">;
@@ -146,7 +146,13 @@ export class GatewayMetrics {
       help: "Times a peer's socket was not read for a while because it sent more unread (skipped) frames than its budget: TCP holds the sender back",
       registers: r,
     });
-    this.evictions = new Counter({ name: "timenet_gateway_evictions_total", help: "Inbound connections closed (EVICTED) to make room for a newcomer when every inbound slot was taken", registers: r });
+    this.evictions = new Counter({
+      name: "timenet_gateway_evictions_total",
+      help: "Inbound connections closed (EVICTED) to make room for a newcomer when every slot was taken, by state: handshaking (still in its handshake after HANDSHAKE_EVICTABLE_AFTER; closed first) or established (eviction's choice)",
+      labelNames: ["state"],
+      registers: r,
+    });
+    for (const state of ["handshaking", "established"]) this.evictions.inc({ state }, 0);
     this.framesSkipped = new Counter({
       name: "timenet_gateway_frames_skipped_total",
       help: "Peer frames discarded unread (never buffered or decoded), by kind and why: rate_limited, late (an answer after we stopped waiting), unknown_kind, push_over_limit (a pushed block over the push budget; its announcement is read)",

@@ -61,6 +61,14 @@ export interface GatewayOptions extends ServiceEndpointOptions {
   blockPushMaxBytes?: number;
   /** Open peer sockets of any state. Default 128. */
   maxConnections?: number;
+  /**
+   * An inbound socket still in its handshake after this long is closed for a
+   * newcomer when every slot is taken (MAX_CONNECTIONS, or the policy's
+   * inbound limit), the longest-handshaking first: an honest handshake takes a
+   * few round trips, a slowloris one holds its slot until handshakeTimeoutMs.
+   * Default 2 s.
+   */
+  handshakeEvictableAfterMs?: number;
   /** Inbound sockets from one IP in any state (our dials to it do not count); more are refused at accept. Default 4. */
   maxSocketsPerIp?: number;
   /** New inbound sockets per IP and per subnet (allow-listed IPs exempt). Default DEFAULT_ACCEPT_RATES: 5/s:10 per IP, 20/s:40 per /24. */
@@ -184,6 +192,7 @@ export const GATEWAY_DEFAULTS = {
   blockPushMaxBytes: FIELD_LIMITS.pushedBlockBytes,
   maxConnections: 128,
   maxSocketsPerIp: 4,
+  handshakeEvictableAfterMs: 2_000,
   seenCacheSize: 100_000,
   peerRequestTimeoutMs: 10_000,
   maxPeerRequestTimeoutMs: 60_000,

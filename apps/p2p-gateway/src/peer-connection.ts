@@ -112,6 +112,8 @@ export class PeerConnection {
   /** Our end's port: with remotePort, names the socket the same way on both ends. */
   readonly localPort: number;
   state: ConnectionState = "handshaking";
+  /** When the socket was adopted (TCP up): how long a handshake has taken. */
+  readonly openedAt = Date.now();
   establishedAt = 0;
   closeInfo: CloseInfo | undefined;
   /** What the Noise handshake proved, once it completed. */

@@ -7,10 +7,34 @@ import { connect, type Socket } from "node:net";
 import { once } from "node:events";
 import { waitFor } from "@timenet/testkit";
 import { selectEvictionVictim, type EvictionCandidate } from "../src/inbound-eviction.js";
-import { dialVia, metricValue, nodePool, pushPolicy, ScriptedPeer, waitConnected } from "./harness.js";
+import { dialVia, metricValue, nodePool, pushPolicy, ScriptedPeer, waitConnected, type TestNode } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
+
+/** A TCP socket from `from` that never says a word: a slowloris stranger at its cheapest. */
+async function silentSocket(to: TestNode, from: string): Promise<Socket> {
+  const s = connect({ host: to.ip, port: to.endpoint.port, localAddress: from });
+  s.on("error", () => undefined);
+  // Read (nothing comes): a paused socket would never see the gateway's close.
+  s.resume();
+  await once(s, "connect");
+  return s;
+}
+
+const handshaking = (n: TestNode) => n.gateway.manager.inboundHandshakes().length;
+
+/** A gateway whose every inbound slot is held by a silent socket from `strangers`.1.., and an honest node beside it. */
+async function slotsHeldBySilence(o: { ip: string; honestIp: string; strangers: string; slots: number; evictableAfterMs: number }) {
+  // Without HANDSHAKE_EVICTABLE_AFTER these sockets would hold their slots for the whole 60 s handshake timeout.
+  const a = await node(o.ip, { handshakeTimeoutMs: 60_000, handshakeEvictableAfterMs: o.evictableAfterMs });
+  const honest = await node(o.honestIp);
+  await pushPolicy(a, { maxInbound: o.slots, maxPerSubnet: 100 });
+  const silent: Socket[] = [];
+  for (let i = 1; i <= o.slots; i++) silent.push(await silentSocket(a, `${o.strangers}.${i}`));
+  await waitFor(() => handshaking(a) === o.slots, { message: `${o.slots} sockets in their handshake` });
+  return { a, honest, silent };
+}
 
 describe("accept rate", () => {
   test("1,000 connection attempts in a second from one /24 are refused at accept by rate; an honest peer from another /24 connects meanwhile", async () => {
@@ -67,6 +91,40 @@ describe("inbound eviction", () => {
     await waitFor(() => a.gateway.manager.connections().filter((c) => c.remoteIp !== honest.ip).length === 29, { message: "29 strangers hold the other slots" });
     assert.equal(await metricValue(a.gateway, "timenet_gateway_accept_refused_total"), 0, "every newcomer found room");
     for (const p of strangers) p.close();
+  });
+
+  test("strangers that never finish their handshake hold every inbound slot: an honest peer reconnecting takes the longest-handshaking one's slot, and keeps its link when the next stranger comes", async () => {
+    const { a, honest, silent } = await slotsHeldBySilence({ ip: "127.0.15.1", honestIp: "127.0.16.1", strangers: "127.0.17", slots: 8, evictableAfterMs: 300 });
+    const closed = silent.map((s) => once(s, "close").then(() => true));
+    const isClosed = (i: number) => Promise.race([closed[i]!, Promise.resolve(false)]);
+    // The oldest is evictable once it has handshaken for 300 ms.
+    const oldest = Math.min(...a.gateway.manager.inboundHandshakes().map((c) => c.openedAt));
+    await waitFor(() => Date.now() - oldest >= 300, { message: "the first socket evictable" });
+
+    await dialVia(honest, a);
+    await waitConnected(a, honest);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_evictions_total", { state: "handshaking" }), 1);
+    assert.equal(await closed[0], true, "the longest-handshaking socket made room");
+    for (let i = 1; i < 8; i++) assert.equal(await isClosed(i), false, `silent socket ${i} still open`);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_accept_refused_total"), 0, "nobody refused");
+
+    // Another stranger: a socket still handshaking goes, never the established honest peer.
+    const connId = a.gateway.manager.get(honest.ip)!.connId;
+    const late = await silentSocket(a, "127.0.17.99");
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_evictions_total", { state: "handshaking" })) === 2, { message: "a second handshake evicted" });
+    assert.equal(await closed[1], true, "the next-longest went");
+    assert.equal(a.gateway.manager.get(honest.ip)?.connId, connId, "the honest link stayed");
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_evictions_total", { state: "established" }), 0);
+    for (const s of [...silent, late]) s.destroy();
+  });
+
+  test("handshakes younger than HANDSHAKE_EVICTABLE_AFTER keep their slots: the newcomer is refused", async () => {
+    const { a, honest, silent } = await slotsHeldBySilence({ ip: "127.0.15.2", honestIp: "127.0.16.2", strangers: "127.0.18", slots: 4, evictableAfterMs: 60_000 });
+    await dialVia(honest, a);
+    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "too_many_connections" })) === 1, { message: "the newcomer refused" });
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_evictions_total"), 0);
+    assert.equal(handshaking(a), 4);
+    for (const s of silent) s.destroy();
   });
 
   test("protection: one per subnet by a secret order, lowest RTT, recently useful, oldest half; the youngest of the most crowded subnet goes", () => {
