@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { Direction, DisconnectReason, DisconnectReasonSchema, enumLabel, type Envelope } from "@timenet/proto";
 import { TypedEvents } from "@timenet/events";
-import { listenConflictHint, normalizeIp, type PeerEndpoint, type PeerIp } from "@timenet/net-address";
+import { listenConflictHint, listeningPort, normalizeIp, type PeerEndpoint, type PeerIp } from "@timenet/net-address";
 import { LogThrottle, type Logger, type PeerLabeler } from "@timenet/telemetry";
 import type { WallClock } from "./clock.js";
 import { HelloTimestamps, type LocalIdentity } from "./hello.js";
@@ -121,8 +121,7 @@ export class ConnectionManager {
       });
     });
     server.on("error", (err) => this.o.logger.error({ err }, "p2p listener error"));
-    const addr = server.address();
-    return typeof addr === "object" && addr ? addr.port : port;
+    return listeningPort(server);
   }
 
   get(ip: PeerIp): PeerConnection | undefined {

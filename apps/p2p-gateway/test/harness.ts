@@ -8,7 +8,7 @@ import { encodeFrame, FrameDecoder } from "@timenet/wire";
 import { createLogger } from "@timenet/telemetry";
 import { nodePoolOf, startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
 export { nextEvent } from "@timenet/testkit";
-import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
+import { listeningPort, type PeerEndpoint, type PeerIp } from "@timenet/net-address";
 import { buildHello, checkHello, HelloTimestamps, PROTOCOL_VERSION, signAck, type ChannelProof, type LocalIdentity } from "../src/hello.js";
 import { SecureChannel, type ChannelRole } from "../src/secure-channel.js";
 import { createChannelIdentity, type ChannelIdentity } from "../src/channel-identity.js";
@@ -353,6 +353,5 @@ export async function silentListener(host: string): Promise<{ server: Server; po
     s.on("error", () => undefined);
   });
   await new Promise<void>((r) => server.listen(0, host, r));
-  const addr = server.address();
-  return { server, port: typeof addr === "object" && addr ? addr.port : 0, sockets };
+  return { server, port: listeningPort(server), sockets };
 }

@@ -1,12 +1,13 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DialRequestSchema, DisconnectReason, Subjects } from "@timenet/proto";
 import { Bus } from "@timenet/bus";
 import { NodeKey } from "@timenet/node-key";
-import { freePort, startNatsServer, tempDir, waitFor } from "@timenet/testkit";
+import { freePort, holdOutboundPort, startNatsServer, tempDir, waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
 import { connectionStates, dialVia, metricValue, startNode, waitConnected, type TestNode } from "./harness.js";
 
@@ -101,6 +102,38 @@ describe("restarts", () => {
     // The old socket is gone at the OS level too, even though its peer is frozen.
     await waitFor(() => a.gateway.manager.socketCount(bIp) === 1, { message: "one OS socket left" });
     child.kill("SIGKILL");
+  });
+
+  test("a P2P port held by one of this host's outbound connections stops the start with a line naming the holder and the sysctl that keeps it", async () => {
+    const nats = await startNatsServer();
+    cleanups.push(() => nats.stop());
+    const dir = await tempDir("gw-held-port-");
+    cleanups.push(dir.remove);
+    const held = await holdOutboundPort();
+    cleanups.push(() => held.close());
+    const child = spawn(process.execPath, [MAIN], {
+      env: {
+        PATH: process.env.PATH,
+        NATS_URL: nats.url,
+        P2P_HOST: "127.0.0.1",
+        P2P_PORT: String(held.port),
+        GRPC_PORT: String(await freePort()),
+        METRICS_PORT: String(await freePort()),
+        NODE_KEY_FILE: join(dir.path, "node.key"),
+        ADMISSION_WAIT: "0",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    const [code] = (await once(child, "exit")) as [number | null];
+    assert.equal(code, 1, out);
+    const fatal = out.split("\n").find((l) => l.includes("failed to start"));
+    assert.ok(fatal, out);
+    const message = (JSON.parse(fatal) as { err: { message: string } }).err.message;
+    assert.match(message, new RegExp(`^cannot listen for peers on 127\\.0\\.0\\.1:${held.port}: .*EADDRINUSE`));
+    assert.match(message, new RegExp(`an outbound connection holds it .*ip_local_reserved_ports=(.*,)?${held.port}(,|\\)|$)`));
   });
 
   test("a bad environment variable stops the service with one line naming it", () => {

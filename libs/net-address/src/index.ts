@@ -17,3 +17,4 @@ export {
   type PortFiles,
   type ReserveOutcome,
 } from "./ephemeral-ports.js";
+export { listeningPort, type ListeningServer } from "./listening-port.js";

@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { TLSSocket } from "node:tls";
 import type { Registry } from "prom-client";
 import type { Logger } from "pino";
-import { listenConflictHint } from "@timenet/net-address";
+import { listenConflictHint, listeningPort } from "@timenet/net-address";
 
 export class TelemetryError extends Error {
   constructor(
@@ -111,8 +111,7 @@ export async function startTelemetryServer(opts: TelemetryServerOptions): Promis
     server.once("error", (err) => reject(new TelemetryError("ERR_TELEMETRY_LISTEN", `cannot listen on ${host}:${opts.port}: ${err.message}${listenConflictHint(err, opts.port)}`)));
     server.listen(opts.port, host, () => resolve());
   });
-  const addr = server.address();
-  const port = typeof addr === "object" && addr ? addr.port : opts.port;
+  const port = listeningPort(server);
   let stopped: Promise<void> | undefined;
   return {
     port,

@@ -1,5 +1,6 @@
 import { once } from "node:events";
 import { connect, createServer, type Socket } from "node:net";
+import { listeningPort } from "@timenet/net-address";
 
 export interface OutboundPort {
   /** The local port the kernel gave the outbound connection (inside its ephemeral range). */
@@ -19,8 +20,7 @@ export async function holdOutboundPort(): Promise<OutboundPort> {
   const server = createServer((s) => accepted.push(s));
   server.listen(0, host);
   await once(server, "listening");
-  const addr = server.address();
-  const client = connect({ host, port: typeof addr === "object" && addr ? addr.port : 0 });
+  const client = connect({ host, port: listeningPort(server) });
   await once(client, "connect");
   return {
     port: client.localPort ?? 0,

@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { EnvelopeSchema, PeerAddressSchema, type PeerAddress } from "@timenet/proto";
 import type { Attack } from "../attack.js";
+import { listeningPort } from "@timenet/net-address";
 
 const SUBNETS = 8;
 const ANNOUNCE_EVERY_MS = 500;
@@ -16,8 +17,7 @@ async function sshListener(ip: string): Promise<{ server: Server; ip: string; po
   });
   server.listen(0, ip);
   await once(server, "listening");
-  const addr = server.address();
-  return { server, ip, port: typeof addr === "object" && addr ? addr.port : 0 };
+  return { server, ip, port: listeningPort(server) };
 }
 
 /**
