@@ -10,7 +10,9 @@ const TRICKLE_MS = 1_000;
  * 500 sockets held open as long as the gateway lets them: half trickle the
  * preamble one byte a second (never reaching the Noise handshake), half
  * complete the handshake and trickle a frame one byte a second (a frame that
- * never completes). A closed one reconnects a second later.
+ * never completes). A closed one reconnects a second later. The inbound
+ * slots fill, so the victim must evict the stalled handshakes for newcomers
+ * (HANDSHAKE_EVICTABLE_AFTER).
  */
 export const slowloris: Attack = {
   name: "slowloris",
@@ -42,5 +44,16 @@ export const slowloris: Attack = {
         p.close();
       }
     });
+  },
+  verify(victims, sample) {
+    const broken: string[] = [];
+    const seen: string[] = [];
+    for (const v of victims) {
+      const handshaking = sample(v.gateway, "timenet_gateway_evictions_total", { state: "handshaking" }) ?? 0;
+      seen.push(`n${v.node}: ${handshaking} stalled handshakes evicted for newcomers`);
+      // 500 sockets against the registry's 64 inbound slots: the stalled ones must give way, or an honest peer reconnecting would find none.
+      if (handshaking === 0) broken.push(`n${v.node}: no stalled handshake gave its slot to a newcomer`);
+    }
+    return { broken, seen: seen.join("; ") };
   },
 };
