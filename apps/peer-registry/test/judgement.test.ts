@@ -163,10 +163,19 @@ describe("bans and admission", () => {
     const b = await node(121);
     const a = await node(122, { registry: { bootstrapPeers: [b.endpoint] } });
     await waitLinked(a, b);
+    const linked = (await gatewayPeers(a)).get(b.ip)!.connId;
     const client = a.registryClient();
     const res = await client.banPeer({ ip: b.ip, durationMs: 60_000n, reason: "testing" });
     assert.equal(res.peer!.banReason, "operator: testing");
-    await waitFor(async () => !(await gatewayPeers(a)).has(b.ip), { message: "banned peer disconnected" });
+    await waitFor(async () => !(await gatewayPeers(a)).has(b.ip), {
+      // On a timeout: was it the first link that stayed (the policy never arrived) or a new one (admitted despite it)?
+      message: async () =>
+        `banned peer disconnected (link #${linked}, now #${(await gatewayPeers(a)).get(b.ip)?.connId}; ` +
+        `policies written ${await registryMetric(a, "timenet_registry_admission_policy_publishes_total", { result: "ok" })}, ` +
+        `failed ${await registryMetric(a, "timenet_registry_admission_policy_publishes_total", { result: "error" })}; ` +
+        `gateway's policy version ${await gatewayMetric(a, "timenet_gateway_admission_policy_version")}, ` +
+        `banned ${await gatewayMetric(a, "timenet_gateway_banned_ips")})`,
+    });
     await waitFor(async () => (await client.getPeer({ ip: b.ip })).peer!.state === PeerState.BANNED, { message: "state banned" });
     assert.equal(await registryMetric(a, "timenet_registry_bans_total", { reason: "operator" }), 1);
     // Unban: the policy lifts it and the registry redials the bootstrap peer.

@@ -1,8 +1,9 @@
-import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
-import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, StorageType, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { jetstreamManager, StorageType, type JetStreamManager } from "@nats-io/jetstream";
 import { create, isMessage, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { Bus } from "./bus.js";
 import { BusError } from "./bus-error.js";
+import { BucketReader, type BucketEntry } from "./bucket-reader.js";
 
 /** One change of a bucket, in the order the bucket's single writer made them. */
 export type StateChange<M> =
@@ -52,6 +53,7 @@ export class StateBucket {
   /** A follower's view of whether the bucket exists yet (the owner creates it). */
   private present: boolean;
   private jsm: JetStreamManager | undefined;
+  private bucketReader: BucketReader | undefined;
 
   private constructor(
     private readonly bus: Bus,
@@ -130,8 +132,11 @@ export class StateBucket {
   async keys(filter = ">"): Promise<string[]> {
     const out: string[] = [];
     if (!(await this.exists())) return out;
-    for await (const k of await this.kv.keys(filter)) out.push(k);
-    return out;
+    try {
+      return await (await this.reader()).keys(filter);
+    } catch (err) {
+      throw new BusError("ERR_BUS_STATE", `cannot list the keys of ${this.name}/${filter}: ${(err as Error).message}`, filter, { cause: err });
+    }
   }
 
   /**
@@ -146,26 +151,25 @@ export class StateBucket {
     let markInitialized!: () => void;
     const initialized = new Promise<void>((r) => (markInitialized = r));
     let stopped = false;
-    let stopIter: (() => void) | undefined;
+    let stopEntries: (() => void) | undefined;
     let poll: NodeJS.Timeout | undefined;
     const begin = async (): Promise<void> => {
-      // The watch flags the last of the entries present at its start as an update;
-      // with no entry present it delivers none, so an empty start is settled here.
-      if ((await this.keys(filter)).length === 0) markInitialized();
-      let iter;
+      let entries;
       try {
-        iter = await this.kv.watch({ key: filter });
+        const reader = await this.reader();
+        // The entries present now end with one sent when nothing more is pending;
+        // with none present nothing is sent, so an empty start is settled here.
+        if ((await reader.count(filter)) === 0) markInitialized();
+        entries = await reader.follow(filter, (e) => {
+          this.deliver(e, opts.decode, handler);
+          if (e.pending === 0) markInitialized();
+        });
       } catch (err) {
         throw new BusError("ERR_BUS_STATE", `cannot watch ${this.name}/${filter}: ${(err as Error).message}`, filter, { cause: err });
       }
-      stopIter = () => iter.stop();
-      if (stopped) iter.stop();
-      void (async () => {
-        for await (const e of iter) {
-          this.deliver(e, opts.decode, handler);
-          if (e.isUpdate) markInitialized();
-        }
-      })();
+      stopEntries = () => entries.stop();
+      if (stopped) entries.stop();
+      entries.done.catch((err: Error) => this.bus.events.onHandlerError?.(`${this.name}/${filter}`, err));
     };
     if (await this.exists()) {
       await begin();
@@ -202,7 +206,7 @@ export class StateBucket {
       stop: () => {
         stopped = true;
         clearTimeout(poll);
-        stopIter?.();
+        stopEntries?.();
       },
     };
   }
@@ -211,23 +215,26 @@ export class StateBucket {
   private async exists(): Promise<boolean> {
     if (this.present) return true;
     try {
-      this.jsm ??= await jetstreamManager(this.bus.connection);
-      await this.jsm.streams.info(`KV_${this.name}`);
-      this.present = true;
+      this.present = await (await this.reader()).exists();
     } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return false;
       throw new BusError("ERR_BUS_STATE", `cannot look up the KV bucket ${this.name}: ${(err as Error).message}`, this.name, { cause: err });
     }
-    return true;
+    return this.present;
+  }
+
+  private async reader(): Promise<BucketReader> {
+    this.jsm ??= await jetstreamManager(this.bus.connection);
+    this.bucketReader ??= new BucketReader(this.bus.connection, this.jsm, this.name);
+    return this.bucketReader;
   }
 
   private mustOwn(key: string): void {
     if (this.follower) throw new BusError("ERR_BUS_STATE", `${this.name} is followed, not owned: this service may not write ${key}`, key);
   }
 
-  private deliver<M>(e: KvWatchEntry, decode: (key: string, value: Uint8Array) => M, handler: (change: StateChange<M>) => void): void {
+  private deliver<M>(e: BucketEntry, decode: (key: string, value: Uint8Array) => M, handler: (change: StateChange<M>) => void): void {
     let change: StateChange<M>;
-    if (e.operation === "PUT") {
+    if (e.op === "put") {
       try {
         change = { op: "put", key: e.key, revision: e.revision, value: decode(e.key, e.value) };
       } catch (err) {

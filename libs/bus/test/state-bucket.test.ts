@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { fromBinary } from "@bufbuild/protobuf";
 import { GatewayRunSchema, type GatewayRun } from "@timenet/proto";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Bus, StateBucket, type StateChange } from "../src/index.js";
 
 let nats: NatsServerHandle;
@@ -134,4 +135,54 @@ test("a follower's wait for a missing bucket keeps no process alive once its bus
   const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
   assert.equal(signal, null, `the process had to be killed after ${Math.round(performance.now() - started)} ms`);
   assert.equal(code, 0);
+});
+
+test("followers that start while their owner creates the bucket and writes see every write, and each look-up ends at once", async () => {
+  // The gateway starts this way beside its registry: it looks for the admission bucket while the registry creates it
+  // and writes its first policy. Forty such pairs at once, each at its own moment; every follower must see the
+  // first write (never lost between the read of what is there and the watch of what comes), then the second.
+  const pairs = 40;
+  const results = await Promise.all(
+    Array.from({ length: pairs }, async (_, i) => {
+      const name = `RACE${i}`;
+      const followerBus = await Bus.connect({ servers: nats.url, name: `follower-${i}` });
+      buses.push(followerBus);
+      const follower = await StateBucket.follow(followerBus, name, { pollMs: 5 + (i % 7) });
+      const seen: string[] = [];
+      const w = await follower.watch({ key: "policy", decode }, (c) => seen.push(show(c)));
+      await new Promise((r) => setTimeout(r, (i * 37) % 200));
+      const owner = await bucket(name);
+      await owner.put("policy", GatewayRunSchema, { nodeId: "first" });
+      await waitFor(() => seen.length >= 1, { timeoutMs: 5_000, message: `follower ${i} saw the first write (saw ${seen.join(", ")})` });
+      await owner.put("policy", GatewayRunSchema, { nodeId: "second" });
+      await waitFor(() => seen.length >= 2, { timeoutMs: 5_000, message: `follower ${i} saw the second write` });
+      const began = performance.now();
+      const keys = await follower.keys();
+      const keysMs = performance.now() - began;
+      w.stop();
+      return { seen, keys, keysMs };
+    }),
+  );
+  for (const [i, r] of results.entries()) {
+    assert.deepEqual(r.seen, ["policy=first", "policy=second"], `follower ${i}`);
+    assert.deepEqual(r.keys, ["policy"], `follower ${i}'s keys`);
+    // A read that lost its one entry used to wait for the server's 30 s heartbeat.
+    assert.ok(r.keysMs < 2_000, `follower ${i}'s keys took ${Math.round(r.keysMs)} ms`);
+  }
+});
+
+test("a stopped watch and a finished keys() leave no consumer on the server", async () => {
+  const bus = await Bus.connect({ servers: nats.url, name: "consumers" });
+  buses.push(bus);
+  const owner = await StateBucket.open(bus, "T7");
+  await owner.put("a", GatewayRunSchema, { nodeId: "a1" });
+  const jsm = await jetstreamManager(bus.connection);
+  const consumers = async () => (await jsm.streams.info("KV_T7")).state.consumer_count;
+  const w = await owner.watch({ decode }, () => undefined);
+  await w.initialized;
+  assert.equal(await consumers(), 1, "the watch reads through one consumer");
+  assert.deepEqual(await owner.keys(), ["a"]);
+  assert.equal(await consumers(), 1, "keys() deleted its own");
+  w.stop();
+  await waitFor(async () => (await consumers()) === 0, { message: "the stopped watch's consumer is deleted (not left for its 5-minute inactivity threshold)" });
 });

@@ -89,7 +89,11 @@ export interface NatsPermissions {
 
 const API = "$JS.API";
 
-/** Reading a KV bucket with @nats-io/kv: bind (stream info), get (message get), keys and watch (ordered consumers). */
+/**
+ * Reading a KV bucket: bind and look-ups (stream info), get (message get), and
+ * keys and watch (libs/bus BucketReader: ordered pull consumers, which pull
+ * with MSG.NEXT and are deleted when done).
+ */
 function kvRead(bucket: string): string[] {
   const stream = `KV_${bucket}`;
   return [
@@ -101,8 +105,7 @@ function kvRead(bucket: string): string[] {
     `${API}.CONSUMER.CREATE.${stream}.>`,
     `${API}.CONSUMER.INFO.${stream}.*`,
     `${API}.CONSUMER.DELETE.${stream}.*`,
-    // The ordered consumer answers the server's flow control.
-    `$JS.FC.${stream}.>`,
+    `${API}.CONSUMER.MSG.NEXT.${stream}.*`,
   ];
 }
 

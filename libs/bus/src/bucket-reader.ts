@@ -1,0 +1,125 @@
+import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+
+/** The latest message of one key's subject in a KV bucket's stream. */
+export interface BucketEntry {
+  readonly key: string;
+  /** The stream sequence: the bucket's revision of this write. */
+  readonly revision: number;
+  readonly op: "put" | "delete";
+  /** Empty for a delete, and when read headers only. */
+  readonly value: Uint8Array;
+  /** Entries still to come after this one when the server sent it: 0 means caught up. */
+  readonly pending: number;
+}
+
+/** A running read of a bucket's entries. */
+export interface EntryStream {
+  /** Settles when the read ends (stopped, or the connection closed); rejects if it failed. */
+  readonly done: Promise<void>;
+  stop(): void;
+}
+
+/** How long one pull of `keys` waits for entries the bucket said it holds. */
+const KEYS_PULL_MS = 5_000;
+
+/**
+ * Reads a KV bucket's stream through an ordered *pull* consumer, starting at
+ * the latest entry of every key (DeliverPolicy.LastPerSubject).
+ *
+ * Why not @nats-io/kv's own watch and keys: they read through an ordered
+ * *push* consumer, which the client creates on the server before it
+ * subscribes to its deliver subject. An entry the server pushes in between is
+ * lost, and with no acknowledgements it is never sent again: a watch whose
+ * one entry was lost sees nothing until the next write (a gateway ran without
+ * the registry's bans), and `keys` waits for a 30 s heartbeat. A pull
+ * consumer sends nothing until asked, and it answers on an inbox the client
+ * already listens on, so nothing can fall in between.
+ */
+export class BucketReader {
+  private js: JetStreamClient | undefined;
+
+  constructor(
+    private readonly connection: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    readonly bucket: string,
+  ) {}
+
+  private get stream(): string {
+    return `KV_${this.bucket}`;
+  }
+
+  private subject(filter: string): string {
+    return `$KV.${this.bucket}.${filter}`;
+  }
+
+  /** Whether the bucket's stream exists (its owner has created it). */
+  async exists(): Promise<boolean> {
+    try {
+      await this.jsm.streams.info(this.stream);
+      return true;
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return false;
+      throw err;
+    }
+  }
+
+  /** Keys matching `filter` now, deleted ones included (a delete marker is a key's latest entry). */
+  async count(filter: string): Promise<number> {
+    // Stream info is a request and its reply: nothing in it can be lost on the way.
+    const si = await this.jsm.streams.info(this.stream, { subjects_filter: this.subject(filter) });
+    return Object.keys(si.state.subjects ?? {}).length;
+  }
+
+  /** The keys that hold a value now (not deleted), read headers only. */
+  async keys(filter: string): Promise<string[]> {
+    const present = await this.count(filter);
+    if (present === 0) return [];
+    const consumer = await this.consumer(filter, true);
+    const out: string[] = [];
+    try {
+      // At most the keys counted above; keys written since may come too, and the read ends when caught up.
+      for await (const m of await consumer.fetch({ max_messages: present, expires: KEYS_PULL_MS })) {
+        const e = this.entry(m);
+        if (e.op === "put") out.push(e.key);
+        if (e.pending === 0) break;
+      }
+    } finally {
+      consumer.delete().catch(() => undefined);
+    }
+    return out;
+  }
+
+  /** Hands the latest entry of every key matching `filter`, then every later write, to `onEntry`, in order. */
+  async follow(filter: string, onEntry: (e: BucketEntry) => void): Promise<EntryStream> {
+    const consumer = await this.consumer(filter, false);
+    const messages = await consumer.consume();
+    const done = (async () => {
+      for await (const m of messages) onEntry(this.entry(m));
+    })();
+    return {
+      done,
+      stop: () => {
+        messages.stop();
+        // Else the server keeps it until its inactivity threshold (5 minutes).
+        consumer.delete().catch(() => undefined);
+      },
+    };
+  }
+
+  private async consumer(filter: string, headersOnly: boolean): Promise<Consumer> {
+    this.js ??= jetstream(this.connection);
+    return this.js.consumers.get(this.stream, { filter_subjects: this.subject(filter), deliver_policy: DeliverPolicy.LastPerSubject, headers_only: headersOnly });
+  }
+
+  private entry(m: JsMsg): BucketEntry {
+    const op = m.headers?.get("KV-Operation");
+    return {
+      key: m.subject.slice(this.subject("").length),
+      revision: m.seq,
+      op: op === "DEL" || op === "PURGE" ? "delete" : "put",
+      value: m.data,
+      pending: m.info.pending,
+    };
+  }
+}
