@@ -35,6 +35,12 @@ export interface ConnectionManagerOptions {
   logger: Logger;
   metrics: GatewayMetrics;
   labeler: PeerLabeler;
+  /**
+   * Whether the admission policy bans this IP now. A dial still connecting
+   * when its IP was banned is dropped once it connects: the policy closes the
+   * IP's sockets, and this one did not exist yet.
+   */
+  isBanned?: (ip: PeerIp) => boolean;
   /** Admission: a reason to refuse this IP at accept, before any handshake byte; "inbound_full" lets eviction make room. */
   admit?: (ip: PeerIp) => DisconnectReason | "inbound_full" | undefined;
   /** The network group of an IP (its /24 or /64 under the admission policy). */
@@ -298,6 +304,14 @@ export class ConnectionManager {
         clearTimeout(timer);
         socket.off("error", fail);
         this.dialing.delete(ip);
+        if (this.o.isBanned?.(ip)) {
+          // Not the peer's failure: no dialFailed event for the registry, which banned it.
+          socket.destroy();
+          this.o.metrics.dialFailures.inc({ reason: "banned", peer });
+          this.o.logger.info({ peer_ip: ip, port: endpoint.port, reason: "banned" }, "dial dropped: the IP was banned while it connected");
+          reject(new DialError("BANNED", `dial ${ip}:${endpoint.port} dropped: banned while connecting`));
+          return;
+        }
         resolve(this.adopt(socket, ip, Direction.OUTBOUND));
       });
     });

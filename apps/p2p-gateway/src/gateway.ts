@@ -101,6 +101,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       logger,
       metrics,
       labeler,
+      isBanned: (ip) => admission.isBanned(ip),
       admit: (ip) => admission.admit(ip, manager.inboundIps()),
       subnetOf: (ip) => admission.subnetOf(ip),
       isProtected: (ip) => admission.allowList.has(ip),

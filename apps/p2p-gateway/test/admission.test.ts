@@ -1,7 +1,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import { AdmissionPolicySchema, DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, Subjects } from "@timenet/proto";
+import { AdmissionPolicySchema, DialFailedSchema, DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, Subjects } from "@timenet/proto";
 import { AdmissionControl } from "../src/admission.js";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
@@ -74,6 +74,28 @@ describe("admission policy from the registry", () => {
     assert.equal(await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "too_many_connections" }), 1);
     assert.equal(first.closed || second.closed || friend.closed, false);
     for (const p of [first, second, friend, fifth]) p.close();
+  });
+
+  test("a dial still connecting when its IP is banned is dropped as it connects: no handshake, no link, and the registry is not told of a failure", async () => {
+    const a = await node(74);
+    const b = await node(75);
+    const failed: string[] = [];
+    const sub = a.bus.subscribe(Subjects.dialFailed, DialFailedSchema, (m) => void failed.push(m.ip));
+    await a.bus.flush();
+    // The policy arrives (closing every socket of the IP) between the dial's start and its connect:
+    // the socket to close did not exist yet.
+    const dialing = a.gateway.manager.dial(b.endpoint);
+    const applied = a.gateway.admission.apply(create(AdmissionPolicySchema, { epoch: "e", version: 1n, bans: [{ ip: b.ip, untilMs: BigInt(Date.now() + 60_000), reason: "test" }] }));
+    assert.equal(applied, true);
+    await assert.rejects(dialing, (e: { code: string }) => e.code === "BANNED");
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_dial_failures_total", { reason: "banned" }), 1);
+    // b saw a socket open and close without a byte: no handshake, no connection on either side.
+    await waitFor(() => b.gateway.manager.socketCount(a.ip) === 0, { message: "b's end of the dropped socket closed" });
+    assert.equal(a.gateway.manager.isConnected(b.ip), false);
+    assert.equal(b.gateway.manager.isConnected(a.ip), false);
+    await a.bus.flush();
+    assert.deepEqual(failed, [], "a ban is the registry's own doing, not the peer's failure");
+    sub.unsubscribe();
   });
 
   test("an older policy never replaces a newer one", async () => {
