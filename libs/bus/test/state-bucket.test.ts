@@ -186,3 +186,30 @@ test("a stopped watch and a finished keys() leave no consumer on the server", as
   w.stop();
   await waitFor(async () => (await consumers()) === 0, { message: "the stopped watch's consumer is deleted (not left for its 5-minute inactivity threshold)" });
 });
+
+test("a watch carries on across a restart of the NATS server: its consumer is recreated, and the next write arrives", async () => {
+  // Its own server: the restart must not disturb the other tests'.
+  const server = await startNatsServer({ jetstream: true });
+  const ownerBus = await Bus.connect({ servers: server.url, name: "owner" });
+  const followerBus = await Bus.connect({ servers: server.url, name: "follower" });
+  try {
+    const owner = await StateBucket.open(ownerBus, "T8");
+    await owner.put("policy", GatewayRunSchema, { nodeId: "before" });
+    const seen: string[] = [];
+    const w = await (await StateBucket.follow(followerBus, "T8")).watch({ key: "policy", decode }, (c) => seen.push(show(c)));
+    await w.initialized;
+    assert.deepEqual(seen, ["policy=before"]);
+    // The stream is on file and survives; the watch's consumer (kept in memory) does not.
+    await server.restart();
+    await waitFor(() => ownerBus.connected && followerBus.connected, { message: "both reconnected" });
+    await owner.put("policy", GatewayRunSchema, { nodeId: "after" });
+    // A watch that only noticed its loss by missing heartbeats would wait a minute (two 30 s heartbeats).
+    await waitFor(() => seen.length === 2, { timeoutMs: 10_000, message: () => `the write after the restart reached the watch (saw ${seen.join(", ")})` });
+    assert.deepEqual(seen, ["policy=before", "policy=after"]);
+    w.stop();
+  } finally {
+    await ownerBus.close();
+    await followerBus.close();
+    await server.stop();
+  }
+});

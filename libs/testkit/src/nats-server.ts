@@ -15,8 +15,14 @@ export interface NatsServerHandle {
   readonly url: string;
   readonly port: number;
   readonly storeDir?: string;
-  /** The server's process id (benches read its CPU time). */
+  /** The server's process id (benches read its CPU time); a new one after restart. */
   readonly pid: number;
+  /**
+   * Stops the server and starts it again on the same port and JetStream
+   * store, as a host's NATS restarts: clients reconnect, streams (file
+   * storage) are kept, memory-stored consumers are gone.
+   */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -51,6 +57,39 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
   const store = opts.jetstream !== false ? await tempDir("nats-js-") : undefined;
   if (store) args.push("-js", "-sd", store.path);
   if (opts.user !== undefined) args.push("--user", opts.user, "--pass", opts.pass ?? "");
+  let server: RunningServer;
+  try {
+    server = await spawnServer(bin, args);
+  } catch (err) {
+    await store?.remove();
+    throw err;
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    url: `nats://${host}:${port}`,
+    port,
+    storeDir: store?.path,
+    get pid() {
+      return server.child.pid!;
+    },
+    async restart() {
+      await stop(server.child, server.exited);
+      server = await spawnServer(bin, args);
+    },
+    stop() {
+      stopped ??= stop(server.child, server.exited).then(() => store?.remove());
+      return stopped;
+    },
+  };
+}
+
+interface RunningServer {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+/** Spawns nats-server and resolves once it is ready (killing it if it never is). */
+async function spawnServer(bin: string, args: string[]): Promise<RunningServer> {
   const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
   let output = "";
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
@@ -71,21 +110,10 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
     });
   } catch (err) {
     child.kill("SIGKILL");
-    await store?.remove();
     throw err;
   }
   child.stderr!.resume(); // keep draining so the child never blocks on a full pipe
-  let stopped: Promise<void> | undefined;
-  return {
-    url: `nats://${host}:${port}`,
-    port,
-    storeDir: store?.path,
-    pid: child.pid!,
-    stop() {
-      stopped ??= stop(child, exited).then(() => store?.remove());
-      return stopped;
-    },
-  };
+  return { child, exited };
 }
 
 async function stop(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
