@@ -24,6 +24,26 @@ export interface EntryStream {
 const KEYS_PULL_MS = 5_000;
 
 /**
+ * How long one pull of a watch stays open. The server sends a heartbeat every
+ * half of it, and two missed heartbeats make the client check its consumer
+ * and recreate it if the server lost it: a lost consumer (or a pull the
+ * server never answered) costs a watch 4–6 s of deafness, not the library's
+ * default of 30 s expiries (a minute). The price is one pull request per 4 s
+ * per watch while the bucket is quiet.
+ */
+const FOLLOW_PULL_MS = 4_000;
+
+/** What the client library tells a watch about its consumer that an operator should see (heartbeats are not). */
+const TOLD = new Set(["heartbeats_missed", "consumer_not_found", "consumer_deleted", "stream_not_found", "no_responders", "ordered_consumer_recreated", "reset"]);
+
+/** A change in how a watch reads, told by the client library (its consumer lost, recreated...). */
+export interface ReadStatus {
+  readonly type: string;
+  /** What else the library said (a consumer's name, a count), as text. */
+  readonly detail: string;
+}
+
+/**
  * Reads a KV bucket's stream through an ordered *pull* consumer, starting at
  * the latest entry of every key (DeliverPolicy.LastPerSubject).
  *
@@ -90,10 +110,23 @@ export class BucketReader {
     return out;
   }
 
-  /** Hands the latest entry of every key matching `filter`, then every later write, to `onEntry`, in order. */
-  async follow(filter: string, onEntry: (e: BucketEntry) => void): Promise<EntryStream> {
+  /**
+   * Hands the latest entry of every key matching `filter`, then every later
+   * write, to `onEntry`, in order; `onStatus` hears of the read's consumer
+   * being lost and recreated.
+   */
+  async follow(filter: string, onEntry: (e: BucketEntry) => void, onStatus?: (s: ReadStatus) => void): Promise<EntryStream> {
     const consumer = await this.consumer(filter, false);
-    const messages = await consumer.consume();
+    const messages = await consumer.consume({ max_messages: 100, expires: FOLLOW_PULL_MS });
+    if (onStatus) {
+      void (async () => {
+        for await (const n of messages.status()) {
+          if (!TOLD.has(n.type)) continue;
+          const { type, ...rest } = n;
+          onStatus({ type, detail: JSON.stringify(rest) });
+        }
+      })();
+    }
     const done = (async () => {
       for await (const m of messages) onEntry(this.entry(m));
     })();

@@ -1,6 +1,7 @@
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { connect, NoRespondersError, PermissionViolationError, RequestError, TimeoutError, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { BusError } from "./bus-error.js";
+import type { ReadStatus } from "./bucket-reader.js";
 
 export type BusStatus = "connected" | "disconnected" | "reconnecting" | "reconnected" | "closed";
 
@@ -11,6 +12,8 @@ export interface BusEvents {
   onDecodeError?(subject: string, err: Error): void;
   /** A handler that throws or rejects is reported here; the subscription keeps going. */
   onHandlerError?(subject: string, err: Error): void;
+  /** A state watch's read lost its consumer, or recreated it (`bucket/filter`): a watch deaf for a while is seen. */
+  onStateReadStatus?(watch: string, status: ReadStatus): void;
   onStatus?(status: BusStatus): void;
   /**
    * The server refused a publish or subscribe (this service's NATS user has

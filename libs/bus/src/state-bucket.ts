@@ -1,5 +1,5 @@
 import { Kvm, type KV } from "@nats-io/kv";
-import { jetstreamManager, StorageType, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { create, isMessage, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { Bus } from "./bus.js";
 import { BusError } from "./bus-error.js";
@@ -52,7 +52,6 @@ export interface StateBucketLimits {
 export class StateBucket {
   /** A follower's view of whether the bucket exists yet (the owner creates it). */
   private present: boolean;
-  private jsm: JetStreamManager | undefined;
   private bucketReader: BucketReader | undefined;
 
   private constructor(
@@ -130,8 +129,7 @@ export class StateBucket {
 
   /** The keys that hold a value now (deleted ones excluded), matching a filter such as `c.>`. */
   async keys(filter = ">"): Promise<string[]> {
-    const out: string[] = [];
-    if (!(await this.exists())) return out;
+    if (!(await this.exists())) return [];
     try {
       return await (await this.reader()).keys(filter);
     } catch (err) {
@@ -160,10 +158,14 @@ export class StateBucket {
         // The entries present now end with one sent when nothing more is pending;
         // with none present nothing is sent, so an empty start is settled here.
         if ((await reader.count(filter)) === 0) markInitialized();
-        entries = await reader.follow(filter, (e) => {
-          this.deliver(e, opts.decode, handler);
-          if (e.pending === 0) markInitialized();
-        });
+        entries = await reader.follow(
+          filter,
+          (e) => {
+            this.deliver(e, opts.decode, handler);
+            if (e.pending === 0) markInitialized();
+          },
+          (s) => this.bus.events.onStateReadStatus?.(`${this.name}/${filter}`, s),
+        );
       } catch (err) {
         throw new BusError("ERR_BUS_STATE", `cannot watch ${this.name}/${filter}: ${(err as Error).message}`, filter, { cause: err });
       }
@@ -223,8 +225,7 @@ export class StateBucket {
   }
 
   private async reader(): Promise<BucketReader> {
-    this.jsm ??= await jetstreamManager(this.bus.connection);
-    this.bucketReader ??= new BucketReader(this.bus.connection, this.jsm, this.name);
+    this.bucketReader ??= new BucketReader(this.bus.connection, await jetstreamManager(this.bus.connection), this.name);
     return this.bucketReader;
   }
 

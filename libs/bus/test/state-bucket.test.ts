@@ -213,3 +213,29 @@ test("a watch carries on across a restart of the NATS server: its consumer is re
     await server.stop();
   }
 });
+
+test("a watch whose consumer the server loses carries on: the next write arrives within seconds, not after 30 s heartbeats, and the loss is told", async () => {
+  const told: string[] = [];
+  const bus = await Bus.connect({ servers: nats.url, name: "lost-consumer", onStateReadStatus: (watch, s) => told.push(`${watch} ${s.type}`) });
+  buses.push(bus);
+  const owner = await StateBucket.open(bus, "T9");
+  await owner.put("policy", GatewayRunSchema, { nodeId: "before" });
+  const seen: string[] = [];
+  const w = await owner.watch({ key: "policy", decode }, (c) => seen.push(show(c)));
+  await w.initialized;
+  // What a server that lost the consumer (restarted, or removed it) leaves: the watch pulls from a name the server no longer has.
+  const jsm = await jetstreamManager(bus.connection);
+  const names: string[] = [];
+  for await (const ci of jsm.consumers.list("KV_T9")) names.push(ci.name);
+  assert.equal(names.length, 1);
+  const lostAt = performance.now();
+  await jsm.consumers.delete("KV_T9", names[0]!);
+  await owner.put("policy", GatewayRunSchema, { nodeId: "after" });
+  await waitFor(() => seen.length === 2, { timeoutMs: 20_000, intervalMs: 50, message: () => `the write after the loss reached the watch (saw ${seen.join(", ")})` });
+  const tookMs = performance.now() - lostAt;
+  assert.deepEqual(seen, ["policy=before", "policy=after"]);
+  // Recovery rides on missed heartbeats: two of the pull's, so the pull's expiry bounds it (4 s; the library's default is 30).
+  assert.ok(tookMs < 12_000, `recovered in ${Math.round(tookMs)} ms`);
+  assert.ok(told.includes("T9/policy heartbeats_missed") && told.includes("T9/policy ordered_consumer_recreated"), `told: ${told.join(", ")}`);
+  w.stop();
+});

@@ -94,7 +94,7 @@ export async function startServiceProcess(o: ServiceProcessOptions): Promise<Ser
           return false;
         }
       },
-      { timeoutMs: o.timeoutMs ?? 45_000, intervalMs: 50, message: () => `${o.readyUrl} ready (pid ${child.pid}; last answer: ${lastAnswer}; output: ${tail.trim().slice(-500) || "(none)"})` },
+      { timeoutMs: o.timeoutMs ?? 45_000, intervalMs: 50, message: () => `${o.main} ready at ${o.readyUrl} (pid ${child.pid}; last answer: ${lastAnswer}; output: ${tail.trim().slice(-500) || "(none)"})` },
     );
   } catch (err) {
     if (!done) (err as Error).message += `; what it was doing: ${await describeStuckProcess(child, reports.path)}`;
