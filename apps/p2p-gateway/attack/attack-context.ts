@@ -2,7 +2,7 @@ import { connect, type Socket } from "node:net";
 import { once } from "node:events";
 import type { PeerEndpoint } from "@timenet/net-address";
 import { ScriptedPeer } from "../test/harness.js";
-import { emptySent, type AttackSetup, type Sent } from "./attack.js";
+import { emptySent, type AttackSetup, type Sent, type Tally } from "./attack.js";
 import { ByteBudget } from "./byte-budget.js";
 
 /** Plaintext sealed per write: big frames go out in pieces, as the socket drains. */
@@ -17,11 +17,18 @@ const SEAL_PIECE_BYTES = 1024 * 1024;
  */
 export class AttackContext {
   readonly sent: Sent = emptySent();
+  /** What this thread's clients counted, for the attack's verify. */
+  readonly tally: Tally = {};
   readonly budget: ByteBudget;
   private readonly open = new Set<Socket>();
 
   constructor(readonly setup: AttackSetup) {
     this.budget = new ByteBudget(setup.maxBytes);
+  }
+
+  /** Adds `by` to the tally `name`. */
+  count(name: string, by = 1): void {
+    this.tally[name] = (this.tally[name] ?? 0) + by;
   }
 
   /** Still before the deadline and within the byte bound. */

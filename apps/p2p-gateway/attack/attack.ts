@@ -25,6 +25,15 @@ export function addSent(a: Sent, b: Sent): Sent {
   return { bytes: a.bytes + b.bytes, sockets: a.sockets + b.sockets, refused: a.refused + b.refused, handshakes: a.handshakes + b.handshakes, frames: a.frames + b.frames };
 }
 
+/** What an attack's own clients saw, by name, summed over its threads (an honest newcomer's tries and successes...). */
+export type Tally = Record<string, number>;
+
+export function addTally(a: Readonly<Tally>, b: Readonly<Tally>): Tally {
+  const out: Tally = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
 /** One /24 the attacker may use: hosts `${prefix}.1` … `${prefix}.254`. */
 export interface Subnet {
   prefix: string;
@@ -55,10 +64,19 @@ export interface Attack {
   /** Sends until the deadline or the byte bound (the context closes whatever it left open). */
   run(ctx: AttackContext): Promise<void>;
   /**
-   * Checks of its own, on the victims after the attack (beside the budgets every attack is held to):
-   * one line per check that failed, and one line of what it saw (printed). Runs in the runner, never in the attack's workers.
+   * An honest client beside the attack (a newcomer trying to connect...), in
+   * a worker of its own at normal priority, from `probeSubnets` /24s of its
+   * own: an honest peer's CPU is its own host's, so the attacker's nice-19
+   * threads must not slow it. It counts what it saw into the tally.
    */
-  verify?(victims: readonly VictimScrapes[], sample: MetricSample): { broken: string[]; seen: string };
+  probe?(ctx: AttackContext): Promise<void>;
+  probeSubnets?: number;
+  /**
+   * Checks of its own, on the victims after the attack (beside the budgets every attack is held to):
+   * one line per check that failed, and one line of what it saw (printed). Runs in the runner, never in the attack's workers;
+   * `tally` is what the attack's own clients counted (AttackContext.count).
+   */
+  verify?(victims: readonly VictimScrapes[], sample: MetricSample, tally: Readonly<Tally>): { broken: string[]; seen: string };
 }
 
 /** One victim's metrics, scraped after the attack. */

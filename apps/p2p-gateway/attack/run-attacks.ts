@@ -17,7 +17,7 @@ import { Worker } from "node:worker_threads";
 import { writeFileSync } from "node:fs";
 import { DEVNET, networkFileJson, withLimits } from "@timenet/chain";
 import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
-import { addSent, emptySent, type Attack, type Sent, type Subnet, type VictimScrapes } from "./attack.js";
+import { addSent, addTally, emptySent, type Attack, type Sent, type Subnet, type Tally, type VictimScrapes } from "./attack.js";
 import { ATTACKS } from "./attacks/index.js";
 import { SUITE_MAX_BANS } from "./attacks/ban-list-overflow.js";
 import type { WorkerInput, WorkerOutput } from "./attack-worker.js";
@@ -149,28 +149,30 @@ async function ready(timeoutMs: number, needBlock: boolean): Promise<boolean> {
   return false;
 }
 
-async function runThreads(attack: Attack, subnets: Subnet[], deadline: number): Promise<{ sent: Sent; error?: string }> {
+async function runThreads(attack: Attack, subnets: Subnet[], probeSubnets: Subnet[], deadline: number): Promise<{ sent: Sent; tally: Tally; error?: string }> {
   const threads = attack.threads ?? 1;
+  const inputs: WorkerInput[] = Array.from({ length: threads }, (_, t) => ({
+    attack: attack.name,
+    setup: { targets, honestIps, subnets: subnets.filter((_, i) => i % threads === t), deadline, maxBytes: Math.floor(MAX_BYTES / threads) },
+  }));
+  if (attack.probe) inputs.push({ attack: attack.name, probe: true, setup: { targets, honestIps, subnets: probeSubnets, deadline, maxBytes: MAX_BYTES } });
   const outputs = await Promise.all(
-    Array.from({ length: threads }, (_, t) => {
-      const input: WorkerInput = {
-        attack: attack.name,
-        setup: { targets, honestIps, subnets: subnets.filter((_, i) => i % threads === t), deadline, maxBytes: Math.floor(MAX_BYTES / threads) },
-      };
+    inputs.map((input) => {
       const w = new Worker(new URL("./attack-worker.js", import.meta.url), { workerData: input });
       return new Promise<WorkerOutput>((resolve) => {
         const kill = setTimeout(() => void w.terminate(), deadline - Date.now() + WORKER_GRACE_MS);
         w.once("message", (m: WorkerOutput) => resolve(m));
-        w.once("error", (err) => resolve({ sent: emptySent(), error: err.stack ?? String(err) }));
+        w.once("error", (err) => resolve({ sent: emptySent(), tally: {}, error: err.stack ?? String(err) }));
         w.once("exit", () => {
           clearTimeout(kill);
-          resolve({ sent: emptySent(), error: "worker exited without a report (stopped after its deadline)" });
+          resolve({ sent: emptySent(), tally: {}, error: "worker exited without a report (stopped after its deadline)" });
         });
       });
     }),
   );
   const error = outputs.find((o) => o.error)?.error;
-  return { sent: outputs.reduce((a, o) => addSent(a, o.sent), emptySent()), ...(error ? { error } : {}) };
+  // The probe is an honest client: what it sent is not the attack's.
+  return { sent: outputs.filter((_, i) => !inputs[i]!.probe).reduce((a, o) => addSent(a, o.sent), emptySent()), tally: outputs.reduce((a, o) => addTally(a, o.tally), {}), ...(error ? { error } : {}) };
 }
 
 /** The victims' gateway and registry metrics now (an unanswered scrape reads as empty). */
@@ -191,13 +193,13 @@ try {
     const obs = await Observation.begin(nodes, reach, lib.sample, Number(values["sample-ms"]), values.trace ? say : undefined);
     const deadline = Date.now() + SECONDS * 1000;
     say(`attack: ${attack.name}: ${attack.description}`);
-    const { sent, error } = await runThreads(attack, allocator.take(attack.subnets), deadline);
+    const { sent, tally, error } = await runThreads(attack, allocator.take(attack.subnets), allocator.take(attack.probeSubnets ?? 0), deadline);
     obs.attackEnded();
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const measured = await obs.end(BUDGETS.propagationMs, BLOCK_WAIT_MS);
     const broken = violations(measured);
     if (attack.verify) {
-      const checked = attack.verify(await victimScrapes(), lib.sample);
+      const checked = attack.verify(await victimScrapes(), lib.sample, tally);
       say(`attack: ${attack.name}: ${checked.seen}`);
       broken.push(...checked.broken);
     }
