@@ -13,6 +13,7 @@ import { directionLabel, PeerConnection, type CloseInfo, type ConnectionTuning }
 import { resolveDuplicate } from "./duplicate-resolution.js";
 import { isHandshakeFailure } from "./reasons.js";
 import { AcceptRateLimit, type AcceptRates } from "./accept-rate-limit.js";
+import { SubnetPressure } from "./subnet-pressure.js";
 import { selectEvictionVictim, type EvictionCandidate } from "./inbound-eviction.js";
 
 export interface ConnectionManagerOptions {
@@ -105,6 +106,8 @@ export class ConnectionManager {
   private readonly helloTimestamps = new HelloTimestamps();
   private stopping = false;
   private readonly acceptRate: AcceptRateLimit;
+  /** How hard each subnet knocks: a flood's handshakes give way to a quieter subnet's newcomer. */
+  private readonly pressure = new SubnetPressure();
   /** One log line per IP and refusal reason per 10 s: a flood of sockets must not become a flood of lines. */
   private readonly refusalLog = new LogThrottle(10_000);
   /** Orders subnets for eviction's protection: secret, so an attacker cannot aim at the unprotected ones. */
@@ -220,6 +223,7 @@ export class ConnectionManager {
     if (!this.o.isProtected?.(ip)) {
       const rate = this.acceptRate.check(ip, this.o.subnetOf(ip));
       if (rate !== "ok") return rate;
+      this.pressure.add(this.o.subnetOf(ip));
     }
     // Bans and the policy's limits before anything is closed for this newcomer.
     const verdict = this.o.admit?.(ip);
@@ -228,8 +232,10 @@ export class ConnectionManager {
     if (!atCap && verdict !== "inbound_full") return undefined;
     // Every slot is taken. A socket still in its handshake long after an honest one would have finished goes first:
     // strangers trickling bytes (slowloris) would otherwise hold their slots until the handshake timeout, and an honest
-    // peer reconnecting meanwhile would be refused. Then eviction's choice among the established inbound peers.
+    // peer reconnecting meanwhile would be refused. Then a young handshake of a subnet pressing harder than the
+    // newcomer's; then eviction's choice among the established inbound peers.
     if (this.evictHandshaking(ip)) return undefined;
+    if (this.evictCrowdedHandshake(ip)) return undefined;
     if (atCap) return DisconnectReason.TOO_MANY_CONNECTIONS;
     return this.evictFor(ip) ? undefined : DisconnectReason.TOO_MANY_CONNECTIONS;
   }
@@ -247,11 +253,46 @@ export class ConnectionManager {
       if (!oldest || c.openedAt < oldest.openedAt) oldest = c;
     }
     if (!oldest) return false;
+    this.evictHandshake(oldest, `still handshaking after ${now - oldest.openedAt} ms with every slot taken: room made for ${newcomer}`);
+    return true;
+  }
+
+  /** Closes a socket in its handshake for a newcomer: its slot, and its place in the socket count, are free at once. */
+  private evictHandshake(c: PeerConnection, why: string): void {
     this.o.metrics.evictions.inc({ state: "handshaking" });
-    oldest.close(DisconnectReason.EVICTED, `still handshaking after ${now - oldest.openedAt} ms with every slot taken: room made for ${newcomer}`, { goodbye: false });
-    oldest.destroy();
-    this.sockets.delete(oldest);
+    c.close(DisconnectReason.EVICTED, why, { goodbye: false });
+    c.destroy();
+    this.sockets.delete(c);
     this.o.metrics.sockets.set(this.sockets.size);
+  }
+
+  /**
+   * Closes an inbound socket still in its handshake, however young, if its
+   * subnet knocks harder than the newcomer's (SubnetPressure: new sockets,
+   * fading over ~10 s): of the subnets knocking hardest, the socket
+   * handshaking longest. Why: strangers who reconnect as fast as their
+   * sockets are evicted take every slot the moment it becomes evictable
+   * (handshakeEvictableAfterMs), so an honest newcomer, who comes once,
+   * found none (0 of 5 in the attack suite's slowloris row). An honest peer
+   * comes once and weighs ~1; a flood cannot take back a slot from a subnet
+   * quieter than its own. Established peers are never touched here.
+   */
+  private evictCrowdedHandshake(newcomer: PeerIp): boolean {
+    const now = Date.now();
+    const newcomers = this.pressure.of(this.o.subnetOf(newcomer), now);
+    let victim: PeerConnection | undefined;
+    let victimCrowd = 0;
+    for (const c of this.inboundHandshakes()) {
+      if (this.o.isProtected?.(c.remoteIp)) continue;
+      const crowd = this.pressure.of(this.o.subnetOf(c.remoteIp), now);
+      if (crowd <= newcomers) continue;
+      if (!victim || crowd > victimCrowd || (crowd === victimCrowd && c.openedAt < victim.openedAt)) {
+        victim = c;
+        victimCrowd = crowd;
+      }
+    }
+    if (!victim) return false;
+    this.evictHandshake(victim, `handshaking from a subnet knocking harder (${victimCrowd.toFixed(1)} new sockets, fading over 10 s) than the newcomer's (${newcomers.toFixed(1)}) with every slot taken: room made for ${newcomer}`);
     return true;
   }
 

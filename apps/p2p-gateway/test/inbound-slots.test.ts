@@ -7,6 +7,7 @@ import { connect, type Socket } from "node:net";
 import { once } from "node:events";
 import { waitFor } from "@timenet/testkit";
 import { selectEvictionVictim, type EvictionCandidate } from "../src/inbound-eviction.js";
+import { SubnetPressure } from "../src/subnet-pressure.js";
 import { dialVia, metricValue, nodePool, pushPolicy, ScriptedPeer, waitConnected, type TestNode } from "./harness.js";
 
 const { node, stopAll } = nodePool();
@@ -118,13 +119,48 @@ describe("inbound eviction", () => {
     for (const s of [...silent, late]) s.destroy();
   });
 
-  test("handshakes younger than HANDSHAKE_EVICTABLE_AFTER keep their slots: the newcomer is refused", async () => {
+  test("handshakes younger than HANDSHAKE_EVICTABLE_AFTER: a newcomer from a subnet as crowded is refused; one from a less crowded subnet takes the longest-handshaking slot of the most crowded", async () => {
     const { a, honest, silent } = await slotsHeldBySilence({ ip: "127.0.15.2", honestIp: "127.0.16.2", strangers: "127.0.18", slots: 4, evictableAfterMs: 60_000 });
-    await dialVia(honest, a);
-    await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "too_many_connections" })) === 1, { message: "the newcomer refused" });
-    assert.equal(await metricValue(a.gateway, "timenet_gateway_evictions_total"), 0);
+    const closed = silent.map((s) => once(s, "close").then(() => true));
+    const isClosed = (i: number) => Promise.race([closed[i]!, Promise.resolve(false)]);
+    const refused = () => metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "too_many_connections" });
+    const evicted = () => metricValue(a.gateway, "timenet_gateway_evictions_total", { state: "handshaking" });
+
+    // One more from the strangers' own /24: its subnet is the crowded one, so nobody makes room for it.
+    const same = await silentSocket(a, "127.0.18.99");
+    await waitFor(async () => (await refused()) === 1, { message: "the newcomer from the crowded /24 refused" });
+    assert.equal(await evicted(), 0);
     assert.equal(handshaking(a), 4);
-    for (const s of silent) s.destroy();
+
+    // The honest peer's /24 holds none of our sockets: the crowded /24's longest-handshaking socket goes, young as it is.
+    await dialVia(honest, a);
+    await waitConnected(a, honest);
+    assert.equal(await evicted(), 1);
+    assert.equal(await closed[0], true, "the crowded /24's longest-handshaking socket made room");
+    for (let i = 1; i < 4; i++) assert.equal(await isClosed(i), false, `silent socket ${i} still open`);
+
+    // A stranger from yet another /24 takes the next crowded handshake, never the established honest link.
+    const connId = a.gateway.manager.get(honest.ip)!.connId;
+    const other = await silentSocket(a, "127.0.19.1");
+    await waitFor(async () => (await evicted()) === 2, { message: "a second young handshake evicted" });
+    assert.equal(await closed[1], true, "the next-longest of the crowded /24 went");
+    assert.equal(a.gateway.manager.get(honest.ip)?.connId, connId, "the honest link stayed");
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_evictions_total", { state: "established" }), 0);
+    for (const s of [...silent, same, other]) s.destroy();
+  });
+
+  test("subnet pressure: each new socket weighs 1 and fades over ~10 s; a subnet reconnecting fast weighs its rate times 10 s; at most 4096 subnets are kept", () => {
+    const p = new SubnetPressure(10_000);
+    p.add("honest", 0);
+    for (let t = 0; t < 20_000; t += 250) p.add("flood", t); // 4 a second for 20 s
+    assert.equal(p.of("honest", 0), 1);
+    assert.ok(Math.abs(p.of("honest", 10_000) - Math.exp(-1)) < 1e-9, "faded by e after 10 s");
+    const flood = p.of("flood", 20_000);
+    assert.ok(flood > 30 && flood < 45, `4/s for 20 s weighs ~40 (${flood.toFixed(1)})`);
+    assert.equal(p.of("never", 0), 0);
+    for (let i = 0; i < 4096; i++) p.add(`s${i}`, 20_000);
+    assert.equal(p.of("honest", 20_000), 0, "the least recently seen is forgotten");
+    assert.equal(p.of("s4095", 20_000), 1);
   });
 
   test("protection: one per subnet by a secret order, lowest RTT, recently useful, oldest half; the youngest of the most crowded subnet goes", () => {
