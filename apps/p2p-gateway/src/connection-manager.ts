@@ -232,7 +232,7 @@ export class ConnectionManager {
     if (!atCap && verdict !== "inbound_full") return undefined;
     // Every slot is taken. A socket still in its handshake long after an honest one would have finished goes first:
     // strangers trickling bytes (slowloris) would otherwise hold their slots until the handshake timeout, and an honest
-    // peer reconnecting meanwhile would be refused. Then a young handshake of a subnet pressing harder than the
+    // peer reconnecting meanwhile would be refused. Then a young handshake of a subnet knocking harder than the
     // newcomer's; then eviction's choice among the established inbound peers.
     if (this.evictHandshaking(ip)) return undefined;
     if (this.evictCrowdedHandshake(ip)) return undefined;
@@ -273,7 +273,7 @@ export class ConnectionManager {
    * handshaking longest. Why: strangers who reconnect as fast as their
    * sockets are evicted take every slot the moment it becomes evictable
    * (handshakeEvictableAfterMs), so an honest newcomer, who comes once,
-   * found none (0 of 5 in the attack suite's slowloris row). An honest peer
+   * got in 1 time of 10 in the attack suite's slowloris row. An honest peer
    * comes once and weighs ~1; a flood cannot take back a slot from a subnet
    * quieter than its own. Established peers are never touched here.
    */
