@@ -28,7 +28,7 @@ const KEYS_PULL_MS = 5_000;
  * half of it, and two missed heartbeats make the client check its consumer
  * and recreate it if the server lost it: a lost consumer (or a pull the
  * server never answered) costs a watch 4–6 s of deafness, not the library's
- * default of 30 s expiries (a minute). The price is one pull request per 4 s
+ * default of 30 s expiries (two missed 15 s heartbeats: 30 s). The price is one pull request per 4 s
  * per watch while the bucket is quiet.
  */
 const FOLLOW_PULL_MS = 4_000;

@@ -203,7 +203,7 @@ test("a watch carries on across a restart of the NATS server: its consumer is re
     await server.restart();
     await waitFor(() => ownerBus.connected && followerBus.connected, { message: "both reconnected" });
     await owner.put("policy", GatewayRunSchema, { nodeId: "after" });
-    // A watch that only noticed its loss by missing heartbeats would wait a minute (two 30 s heartbeats).
+    // A watch that only noticed its loss by missing heartbeats would wait 30 s (two missed 15 s heartbeats).
     await waitFor(() => seen.length === 2, { timeoutMs: 10_000, message: () => `the write after the restart reached the watch (saw ${seen.join(", ")})` });
     assert.deepEqual(seen, ["policy=before", "policy=after"]);
     w.stop();

@@ -58,7 +58,7 @@ export const slowloris: Attack = {
 async function flood(ctx: AttackContext): Promise<void> {
   await ctx.clients(SOCKETS, async (i) => {
     const target = ctx.target(i);
-    const from = ctx.hostIn(i % FLOOD_SUBNETS, Math.floor(i / FLOOD_SUBNETS));
+    const from = ctx.address(i);
     if (i % 2 === 0) {
       const s = await ctx.socket(target, from);
       if (!s) return ctx.pause(TRICKLE_MS);
