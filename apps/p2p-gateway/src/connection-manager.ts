@@ -24,7 +24,7 @@ export interface ConnectionManagerOptions {
   /** Local address outbound sockets bind to (the devnet's 127.0.0.k); undefined = the OS picks. */
   dialLocalAddress: string | undefined;
   dialTimeoutMs: number;
-  /** Hard cap on open peer sockets of any state; beyond it (after evictHandshaking) inbound ones are refused at accept, dials refused. */
+  /** Hard cap on open peer sockets of any state; beyond it (unless a handshake may be evicted) inbound ones are refused at accept, dials refused. */
   maxConnections: number;
   /**
    * Sockets one IP may hold at once in any state. Two cover a simultaneous
@@ -323,9 +323,18 @@ export class ConnectionManager {
     const ip = endpoint.ip;
     if (this.stopping) return Promise.reject(new DialError("SHUTDOWN", "gateway is stopping"));
     if (this.dialing.has(ip)) return Promise.reject(new DialError("ALREADY_DIALING", `already dialling ${ip}`));
-    if (this.sockets.size >= this.o.maxConnections && !this.evictHandshaking(ip)) return Promise.reject(new DialError("TOO_MANY_CONNECTIONS", "connection cap reached"));
-    this.dialing.add(ip);
     const peer = this.o.labeler.label(ip);
+    // A peer we chose to dial is worth more than a stranger's handshake: at the cap it takes the slot of an old one,
+    // else of a young one from a subnet knocking harder than the peer's (a flood reconnecting as fast as it is
+    // evicted would otherwise keep every slot young and refuse each of our dials). Established links are never closed
+    // for a dial. Refused, it is not the peer's failure (no dialFailed): counted and logged, and the registry retries.
+    if (this.sockets.size >= this.o.maxConnections && !this.evictHandshaking(ip) && !this.evictCrowdedHandshake(ip)) {
+      this.o.metrics.dialFailures.inc({ reason: "too_many_connections", peer });
+      const suppressed = this.refusalLog.tick(`dial/${ip}`);
+      if (suppressed !== undefined) this.o.logger.warn({ peer_ip: ip, port: endpoint.port, reason: "too_many_connections", sockets: this.sockets.size, suppressed }, "dial refused: every socket slot is held by an established peer or a handshake we may not evict");
+      return Promise.reject(new DialError("TOO_MANY_CONNECTIONS", "connection cap reached"));
+    }
+    this.dialing.add(ip);
     this.o.metrics.dialAttempts.inc({ peer });
     return new Promise<PeerConnection>((resolve, reject) => {
       const socket = connect({ host: ip, port: endpoint.port, localAddress: this.o.dialLocalAddress, noDelay: true, keepAlive: true });

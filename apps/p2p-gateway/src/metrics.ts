@@ -118,7 +118,7 @@ export class GatewayMetrics {
     });
     this.natsPublishErrors = new Counter({ name: "timenet_gateway_nats_publish_errors_total", help: "Failed publishes to NATS by subject", labelNames: ["subject"], registers: r });
     this.dialAttempts = new Counter({ name: "timenet_gateway_dial_attempts_total", help: "Outbound dials started", labelNames: ["peer"], registers: r });
-    this.dialFailures = new Counter({ name: "timenet_gateway_dial_failures_total", help: "Outbound dials that failed before a socket opened (socket error), or were dropped as it opened (banned: the IP was banned while it connected)", labelNames: ["reason", "peer"], registers: r });
+    this.dialFailures = new Counter({ name: "timenet_gateway_dial_failures_total", help: "Outbound dials that failed before a socket opened (socket error), were refused at our own socket cap (too_many_connections), or were dropped as it opened (banned: the IP was banned while it connected)", labelNames: ["reason", "peer"], registers: r });
     this.acceptRefused = new Counter({ name: "timenet_gateway_accept_refused_total", help: "Inbound sockets refused at accept, before any handshake byte: a disconnect reason (banned, too_many_connections, shutdown) or accept_rate_ip / accept_rate_subnet", labelNames: ["reason"], registers: r });
     this.gossip = new Counter({ name: "timenet_gateway_gossip_total", help: "Gossip received: Tx relayed (first sight), NewBlock announced (first from that peer; never relayed), duplicate, or push_not_next (a pushed block that does not extend our tip: published without it)", labelNames: ["kind", "result"], registers: r });
     this.newBlocksSent = new Counter({

@@ -8,6 +8,8 @@ import { once } from "node:events";
 import { waitFor } from "@timenet/testkit";
 import { selectEvictionVictim, type EvictionCandidate } from "../src/inbound-eviction.js";
 import { SubnetPressure } from "../src/subnet-pressure.js";
+import type { DialError } from "../src/connection-manager.js";
+import type { PeerIp } from "@timenet/net-address";
 import { dialVia, metricValue, nodePool, pushPolicy, ScriptedPeer, waitConnected, type TestNode } from "./harness.js";
 
 const { node, stopAll } = nodePool();
@@ -147,6 +149,34 @@ describe("inbound eviction", () => {
     assert.equal(a.gateway.manager.get(honest.ip)?.connId, connId, "the honest link stayed");
     assert.equal(await metricValue(a.gateway, "timenet_gateway_evictions_total", { state: "established" }), 0);
     for (const s of [...silent, same, other]) s.destroy();
+  });
+
+  test("at the socket cap (no admission policy yet), our own dial takes a young handshake's slot from a crowded /24; a dial into that /24 is refused, counted and logged, and the honest link stays", async () => {
+    // No policy pushed: inbound is bounded only by MAX_CONNECTIONS, which strangers fill with handshakes too young to evict by age.
+    const a = await node("127.0.15.3", { maxConnections: 4, handshakeTimeoutMs: 60_000, handshakeEvictableAfterMs: 60_000 });
+    const honest = await node("127.0.16.3");
+    const silent: Socket[] = [];
+    for (let i = 1; i <= 4; i++) silent.push(await silentSocket(a, `127.0.20.${i}`));
+    await waitFor(() => handshaking(a) === 4, { message: "4 sockets in their handshake" });
+    const closed = silent.map((s) => once(s, "close").then(() => true));
+    const isClosed = (i: number) => Promise.race([closed[i]!, Promise.resolve(false)]);
+    const evicted = () => metricValue(a.gateway, "timenet_gateway_evictions_total", { state: "handshaking" });
+    const refused = () => metricValue(a.gateway, "timenet_gateway_dial_failures_total", { reason: "too_many_connections" });
+
+    // The registry asks for a peer in a /24 holding none of our sockets: the crowded /24's longest-handshaking socket goes.
+    await dialVia(a, honest);
+    await waitConnected(a, honest);
+    assert.equal(await evicted(), 1);
+    assert.equal(await closed[0], true, "the longest-handshaking socket made room");
+    for (let i = 1; i < 4; i++) assert.equal(await isClosed(i), false, `silent socket ${i} still open`);
+
+    // A dial into the crowded /24 itself finds no subnet knocking harder: refused before a socket opens, not the peer's failure.
+    const connId = a.gateway.manager.get(honest.ip)!.connId;
+    await assert.rejects(a.gateway.manager.dial({ ip: "127.0.20.200" as PeerIp, port: 9 }), (err: DialError) => err.code === "TOO_MANY_CONNECTIONS");
+    assert.equal(await refused(), 1);
+    assert.equal(await evicted(), 1, "nothing evicted for it");
+    assert.equal(a.gateway.manager.get(honest.ip)?.connId, connId, "the honest link stayed");
+    for (const s of silent) s.destroy();
   });
 
   test("subnet pressure: each new socket weighs 1 and fades over ~10 s; a subnet reconnecting fast weighs its rate times 10 s; at most 4096 subnets are kept", () => {
