@@ -87,4 +87,31 @@ describe("blocks pushed with their announcement", () => {
     assert.equal(await b.tipHash(), Buffer.from(blockHash(real.header!)).toString("hex"));
     assert.ok(!offences.some((o) => o.ip === honest.ip), "the honest peer is never reported");
   });
+
+  test("beyond the push fan-out a peer gets the announcement alone and fetches the block: every follower has it", async () => {
+    const chain = freshChain();
+    // ⌈√4⌉ = 2 of the 4 followers get the push, the fan-out of 1 being less.
+    const producer = await node(230, { gatewayEnv: { BLOCK_PUSH_FANOUT: "1" } });
+    await putChain(producer, chain.slice(0, N - 2));
+    const followers = await Promise.all([231, 232, 233, 234].map((k) => node(k)));
+    const syncs: ChainSync[] = [];
+    for (const f of followers) {
+      await f.dial(producer);
+      syncs.push(await f.startSync(EVENTS_ONLY));
+    }
+    for (const [i, f] of followers.entries()) {
+      await waitHeight(f, N - 2);
+      await waitFor(() => syncs[i]!.isPlanner(), { message: `${f.ip}'s replica plans` });
+    }
+    const fetchesBefore = await Promise.all(syncs.map((s) => counter(s, "timenet_sync_fetches_total")));
+
+    await putChain(producer, [chain[N - 2]!]);
+    for (const f of followers) await waitHeight(f, N - 1, 10_000);
+    const pushed = await Promise.all(syncs.map((s) => counter(s, "timenet_sync_pushed_blocks_total", "applied")));
+    const fetched = await Promise.all(syncs.map(async (s, i) => (await counter(s, "timenet_sync_fetches_total")) - fetchesBefore[i]!));
+    assert.deepEqual([...pushed].sort(), [0, 0, 1, 1], `two followers written from the push (${pushed.join(", ")})`);
+    for (const i of [0, 1, 2, 3]) if (pushed[i] === 0) assert.ok(fetched[i]! > 0, `${followers[i]!.ip} fetched the block it was only told of`);
+    const sent = await fetch(producer.gatewayMetricsUrl).then((r) => r.text());
+    assert.match(sent, /timenet_gateway_new_blocks_sent_total\{how="beyond_fanout"\} 2\b/);
+  });
 });

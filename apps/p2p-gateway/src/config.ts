@@ -63,6 +63,11 @@ export const gatewayEnvSchema = {
     min: 0,
     max: FIELD_LIMITS.pushedBlockBytes,
   }),
+  BLOCK_PUSH_FANOUT: int({
+    description: "Peers our new block is pushed to (of those that have not announced it): at least this many, ⌈√n⌉ of n when more; the others get the announcement alone",
+    default: D.blockPushFanout,
+    min: 1,
+  }),
   CLOCK_WARN_OFFSET: durationMs({
     description: "Our clock is reported suspect (metric, warning, `timenetctl status`) when it is this far from the median of our peers' Hello timestamps; never a peer's offence",
     default: D.clockWarnOffsetMs,

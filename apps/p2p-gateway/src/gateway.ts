@@ -170,6 +170,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       getBlocksPace: o.getBlocksPace,
       pushPace: o.pushPace,
       blockPushMaxBytes: o.blockPushMaxBytes,
+      blockPushFanout: o.blockPushFanout,
       tip: () => tip,
     });
     bridge.start();

@@ -25,6 +25,7 @@ await runMain("p2p-gateway", logger, async () => {
     genesisHash: env.GENESIS_HASH ?? network.genesisHash,
     announceMaxAgeMs: env.ANNOUNCE_MAX_AGE,
     blockPushMaxBytes: env.BLOCK_PUSH_MAX_BYTES,
+    blockPushFanout: env.BLOCK_PUSH_FANOUT,
     softwareVersion: env.SOFTWARE_VERSION ?? softwareVersion(),
     nodeKey: key,
     pingIntervalMs: env.PING_INTERVAL,

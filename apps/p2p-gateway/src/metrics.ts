@@ -123,13 +123,14 @@ export class GatewayMetrics {
     this.gossip = new Counter({ name: "timenet_gateway_gossip_total", help: "Gossip received: Tx relayed (first sight), NewBlock announced (first from that peer; never relayed), duplicate, or push_not_next (a pushed block that does not extend our tip: published without it)", labelNames: ["kind", "result"], registers: r });
     this.newBlocksSent = new Counter({
       name: "timenet_gateway_new_blocks_sent_total",
-      help: "Our new tips sent to peers as NewBlock, by how: pushed (with the block), paced (without: over PUSH_PACE towards that peer) or announced (without: larger than BLOCK_PUSH_MAX_BYTES, or the peer announced it to us first)",
+      help: "Our new tips sent to peers as NewBlock, by how: pushed (with the block), paced (without: over PUSH_PACE towards that peer), beyond_fanout (without: BLOCK_PUSH_FANOUT peers had it pushed) or announced (without: larger than BLOCK_PUSH_MAX_BYTES, or the peer announced it to us first)",
       labelNames: ["how"],
       registers: r,
     });
     // Shown at 0 from the start (dashboards), not "no data" until our first new tip.
     this.newBlocksSent.inc({ how: "pushed" }, 0);
     this.newBlocksSent.inc({ how: "paced" }, 0);
+    this.newBlocksSent.inc({ how: "beyond_fanout" }, 0);
     this.dropped = new Counter({ name: "timenet_gateway_dropped_messages_total", help: "Messages dropped: no such peer, connection gone, unknown kind", labelNames: ["reason"], registers: r });
     this.offences = new Counter({ name: "timenet_gateway_offences_total", help: "Offences reported to the registry, by kind", labelNames: ["kind"], registers: r });
     this.peerRequests = new Counter({ name: "timenet_gateway_peer_requests_total", help: "p2p.request questions to peers by result", labelNames: ["result"], registers: r });

@@ -11,6 +11,7 @@ import {
   enumLabel,
   OffenceSchema,
   DisconnectReason,
+  Direction,
   PEER_MESSAGE_KINDS,
   Subjects,
   type ChainTip,
@@ -47,6 +48,8 @@ export interface NatsBridgeOptions {
   getBlocksPace: Rate;
   /** Our new tip's block goes with its announcement when its encoding is at most this (0: never). */
   blockPushMaxBytes: number;
+  /** Peers a new block is pushed to: at least this many, ⌈√n⌉ of n candidates when more. */
+  blockPushFanout: number;
   /** How fast our new tips go to one peer with their block; beyond, announced alone. */
   pushPace: Rate;
   /** Our store's tip now: a block pushed to us goes on to chain-sync only if it extends it. */
@@ -179,19 +182,34 @@ export class NatsBridge {
   /**
    * Our store's new tip, to every peer: with the block (when it came with the
    * tip and is at most blockPushMaxBytes) to a peer that has not announced it
-   * to us, since one that did holds it, within our push pace towards it; the
-   * announcement alone to the others.
+   * to us, since one that did holds it, within our push pace towards it and
+   * to at most the fan-out of such peers (our outbound peers first, then at
+   * random per block); the announcement alone to the others.
    */
   announceBlock(tip: ChainTip): void {
     const announcement = { height: tip.height, hash: tip.hash, header: tip.header };
     const plain = create(EnvelopeSchema, { payload: { case: "newBlock", value: announcement } });
     const pushable = tip.block.length > 0 && tip.block.length <= this.o.blockPushMaxBytes;
     const pushed = pushable ? create(EnvelopeSchema, { payload: { case: "newBlock", value: { ...announcement, block: tip.block } } }) : undefined;
+    const candidates: PeerConnection[] = [];
     for (const c of this.o.manager.connections()) {
-      const wanted = pushed !== undefined && !this.seen.has(announcementKey(c.remoteIp, tip.hash));
-      // Over the pace the peer would skip the push unread, and with it the announcement.
-      const push = wanted && this.pushPaceOf(c).take(1);
-      if (c.send(push ? pushed! : plain)) this.o.metrics.newBlocksSent.inc({ how: push ? "pushed" : wanted ? "paced" : "announced" });
+      if (pushed !== undefined && !this.seen.has(announcementKey(c.remoteIp, tip.hash))) candidates.push(c);
+      else if (c.send(plain)) this.o.metrics.newBlocksSent.inc({ how: "announced" });
+    }
+    // A random order per block, our outbound peers first: the peers we chose always get the bytes, so strangers
+    // connecting in by the hundred can take pushes from each other but cannot keep a new block from them.
+    for (let i = candidates.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
+    }
+    candidates.sort((x, y) => Number(y.direction === Direction.OUTBOUND) - Number(x.direction === Direction.OUTBOUND));
+    const fanout = Math.max(this.o.blockPushFanout, Math.ceil(Math.sqrt(candidates.length)));
+    let pushes = 0;
+    for (const c of candidates) {
+      // Over the pace the peer would skip the push unread, and with it the announcement: it does not use a push.
+      const how = pushes >= fanout ? "beyond_fanout" : this.pushPaceOf(c).take(1) ? "pushed" : "paced";
+      if (how === "pushed") pushes++;
+      if (c.send(how === "pushed" ? pushed! : plain)) this.o.metrics.newBlocksSent.inc({ how });
     }
   }
 

@@ -59,6 +59,15 @@ export interface GatewayOptions extends ServiceEndpointOptions {
    * Default 64 KiB.
    */
   blockPushMaxBytes?: number;
+  /**
+   * How many of the peers that could take our new block get it pushed: at
+   * least this many, and ⌈√n⌉ of n when that is more (as Ethereum's devp2p
+   * spreads new blocks); the others get the announcement alone and fetch it
+   * if they still need it. Each node then receives a block from a few peers,
+   * not from every peer that stored it first (up to MAX_CONNECTIONS copies).
+   * Default 8: a six-node network pushes to every peer.
+   */
+  blockPushFanout?: number;
   /** Open peer sockets of any state. Default 128. */
   maxConnections?: number;
   /**
@@ -190,6 +199,7 @@ export const GATEWAY_DEFAULTS = {
   admissionWaitMs: 2_000,
   announceMaxAgeMs: 60_000,
   blockPushMaxBytes: FIELD_LIMITS.pushedBlockBytes,
+  blockPushFanout: 8,
   maxConnections: 128,
   maxSocketsPerIp: 4,
   handshakeEvictableAfterMs: 2_000,

@@ -78,6 +78,45 @@ describe("new blocks pushed with their announcement", () => {
     assert.equal(await metricValue(a.gateway, "timenet_gateway_new_blocks_sent_total", { how: "announced" }), 3);
   });
 
+  test("a new block is pushed to max(BLOCK_PUSH_FANOUT, ⌈√n⌉) of n peers, our outbound peers first, the rest chosen afresh per block; every other peer hears its announcement", async () => {
+    const a = await node("127.0.31.1", { blockPushFanout: 2 });
+    // Two peers we dialled (real gateways) and ten strangers who connected in.
+    const chosen = await Promise.all(["127.0.31.2", "127.0.31.3"].map((ip) => node(ip)));
+    const chosenHeard = chosen.map((n) => record(n.bus, Subjects.peerIn("new_block"), PeerMessageSchema));
+    for (const n of chosen) {
+      await dialVia(a, n);
+      await waitConnected(a, n);
+    }
+    const strangers: ScriptedPeer[] = [];
+    for (let i = 0; i < 10; i++) strangers.push(await peer(a, `127.0.31.${10 + i}`));
+    await waitFor(() => established(a) === 12, { message: "12 peers established" });
+    const everPushed = new Set<number>();
+    let parent = DEVNET.genesis.header;
+    for (let height = 1; height <= 5; height++) {
+      const b = blockOn(parent, 100, `fanout-${height}`);
+      storeTip(a, b);
+      const got = await Promise.all(strangers.map((p) => p.next((e) => e.payload.case === "newBlock" && nb(e).height === height)));
+      for (const e of got) assert.ok(same(nb(e).hash, blockHash(b.header!)), "every stranger hears of it");
+      // ⌈√12⌉ = 4 beats the fan-out of 2: both outbound peers, and 2 of the 10 strangers.
+      for (const heard of chosenHeard) {
+        await waitFor(() => heard.length === height, { message: `an outbound peer hears block ${height}` });
+        assert.ok(same(nb(heard[height - 1]!.envelope).block, toBinary(BlockSchema, b)), `block ${height} pushed to an outbound peer`);
+      }
+      // As if their stores wrote it: the next push extends their tip (else it is passed on as an announcement).
+      for (const n of chosen) n.gateway.setTip(height, blockHash(b.header!));
+      const withBlock = got.flatMap((e, i) => (nb(e).block.length > 0 ? [i] : []));
+      assert.equal(withBlock.length, 2, `block ${height} pushed to ${withBlock.length} of 10 strangers`);
+      for (const i of withBlock) assert.ok(same(nb(got[i]).block, toBinary(BlockSchema, b)));
+      for (const i of withBlock) everPushed.add(i);
+      parent = b.header;
+    }
+    // The same 2 of 10 five times running by chance: (1/45)⁴ ≈ 2 in 10 million.
+    assert.ok(everPushed.size > 2, `chosen afresh per block (${everPushed.size} strangers ever pushed to)`);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_new_blocks_sent_total", { how: "pushed" }), 20);
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_new_blocks_sent_total", { how: "beyond_fanout" }), 40);
+    for (const p of strangers) p.close();
+  });
+
   test("a pushed block that is not the block announced, or over the protocol's 64 KiB, closes its link as a protocol error; an honest push is published whole when it extends our tip, as an announcement when not", async () => {
     const a = await node(243);
     const offences = record(a.bus, Subjects.offence, OffenceSchema);
