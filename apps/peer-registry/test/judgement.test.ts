@@ -2,7 +2,9 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { status } from "@grpc/grpc-js";
-import { OffenceKind, OffenceSchema, PeerState, SendToPeerSchema, Subjects } from "@timenet/proto";
+import { fromBinary } from "@bufbuild/protobuf";
+import { AdmissionPolicySchema, Buckets, OffenceKind, OffenceSchema, PeerState, SendToPeerSchema, StateKeys, Subjects } from "@timenet/proto";
+import { StateBucket } from "@timenet/bus";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
 import { gatewayMetric, gatewayPeers, nodePool, registryMetric, waitLinked } from "./harness.js";
@@ -148,7 +150,18 @@ describe("bans and admission", () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     await waitFor(async () => (await gatewayMetric(a, "timenet_gateway_banned_ips")) === offenders.length, {
-      message: async () => `the gateway enforces all ${offenders.length} bans (now ${await gatewayMetric(a, "timenet_gateway_banned_ips")})`,
+      // On a timeout: did the registry never write the last ban (the bucket holds fewer), or did the gateway's watch miss it?
+      message: async () => {
+        const stored = await (await StateBucket.follow(a.bus, Buckets.admission)).get(StateKeys.admissionPolicy, (v) => fromBinary(AdmissionPolicySchema, v));
+        return (
+          `the gateway enforces all ${offenders.length} bans (now ${await gatewayMetric(a, "timenet_gateway_banned_ips")}, ` +
+          `its policy version ${await gatewayMetric(a, "timenet_gateway_admission_policy_version")}; ` +
+          `the bucket holds version ${stored?.version} with ${stored?.bans.length} bans; ` +
+          `registry writes ${await registryMetric(a, "timenet_registry_admission_policy_publishes_total", { result: "ok" })} ok, ` +
+          `${await registryMetric(a, "timenet_registry_admission_policy_publishes_total", { result: "error" })} failed; ` +
+          `registry bans ${await registryMetric(a, "timenet_registry_bans_total")})`
+        );
+      },
     });
     const tookMs = performance.now() - began;
     const writes = (await registryMetric(a, "timenet_registry_admission_policy_publishes_total", { result: "ok" })) - writesBefore;
