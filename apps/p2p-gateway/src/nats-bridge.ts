@@ -196,8 +196,8 @@ export class NatsBridge {
       if (pushed !== undefined && !this.seen.has(announcementKey(c.remoteIp, tip.hash))) candidates.push(c);
       else if (c.send(plain)) this.o.metrics.newBlocksSent.inc({ how: "announced" });
     }
-    // A random order per block, our outbound peers first: the peers we chose always get the bytes, so strangers
-    // connecting in by the hundred can take pushes from each other but cannot keep a new block from them.
+    // A random order per block, our outbound peers first: the peers we chose get the bytes before any stranger, so
+    // strangers connecting in by the hundred can take pushes from each other but not from them.
     for (let i = candidates.length - 1; i > 0; i--) {
       const j = Math.floor(Math.random() * (i + 1));
       [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
