@@ -234,10 +234,14 @@ export class ConnectionManager {
     // strangers trickling bytes (slowloris) would otherwise hold their slots until the handshake timeout, and an honest
     // peer reconnecting meanwhile would be refused. Then a young handshake of a subnet knocking harder than the
     // newcomer's; then eviction's choice among the established inbound peers.
-    if (this.evictHandshaking(ip)) return undefined;
-    if (this.evictCrowdedHandshake(ip)) return undefined;
+    if (this.makeRoomFromHandshakes(ip)) return undefined;
     if (atCap) return DisconnectReason.TOO_MANY_CONNECTIONS;
     return this.evictFor(ip) ? undefined : DisconnectReason.TOO_MANY_CONNECTIONS;
+  }
+
+  /** Makes room for a newcomer, inbound or our own dial, by closing a socket still in its handshake: an old one, else a young one of a crowded subnet. */
+  private makeRoomFromHandshakes(newcomer: PeerIp): boolean {
+    return this.evictHandshaking(newcomer) || this.evictCrowdedHandshake(newcomer);
   }
 
   /**
@@ -328,7 +332,7 @@ export class ConnectionManager {
     // else of a young one from a subnet knocking harder than the peer's (a flood reconnecting as fast as it is
     // evicted would otherwise keep every slot young and refuse each of our dials). Established links are never closed
     // for a dial. Refused, it is not the peer's failure (no dialFailed): counted and logged, and the registry retries.
-    if (this.sockets.size >= this.o.maxConnections && !this.evictHandshaking(ip) && !this.evictCrowdedHandshake(ip)) {
+    if (this.sockets.size >= this.o.maxConnections && !this.makeRoomFromHandshakes(ip)) {
       this.o.metrics.dialFailures.inc({ reason: "too_many_connections", peer });
       const suppressed = this.refusalLog.tick(`dial/${ip}`);
       if (suppressed !== undefined) this.o.logger.warn({ peer_ip: ip, port: endpoint.port, reason: "too_many_connections", sockets: this.sockets.size, suppressed }, "dial refused: every socket slot is held by an established peer or a handshake we may not evict");

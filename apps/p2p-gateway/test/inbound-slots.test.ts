@@ -27,16 +27,23 @@ async function silentSocket(to: TestNode, from: string): Promise<Socket> {
 
 const handshaking = (n: TestNode) => n.gateway.manager.inboundHandshakes().length;
 
-/** A gateway whose every inbound slot is held by a silent socket from `strangers`.1.., and an honest node beside it. */
-async function slotsHeldBySilence(o: { ip: string; honestIp: string; strangers: string; slots: number; evictableAfterMs: number }) {
+/**
+ * A gateway whose every slot is held by a silent socket from `strangers`.1.., and an honest node beside it. The slots
+ * are the registry's MAX_INBOUND (pushed), or with `cap: "sockets"` MAX_CONNECTIONS before any policy arrives.
+ * `closed[i]` settles when silent socket i closes; `isClosed(i)` says whether it has.
+ */
+async function slotsHeldBySilence(o: { ip: string; honestIp: string; strangers: string; slots: number; evictableAfterMs: number; cap?: "policy" | "sockets" }) {
+  const bySockets = o.cap === "sockets";
   // Without HANDSHAKE_EVICTABLE_AFTER these sockets would hold their slots for the whole 60 s handshake timeout.
-  const a = await node(o.ip, { handshakeTimeoutMs: 60_000, handshakeEvictableAfterMs: o.evictableAfterMs });
+  const a = await node(o.ip, { handshakeTimeoutMs: 60_000, handshakeEvictableAfterMs: o.evictableAfterMs, ...(bySockets ? { maxConnections: o.slots } : {}) });
   const honest = await node(o.honestIp);
-  await pushPolicy(a, { maxInbound: o.slots, maxPerSubnet: 100 });
+  if (!bySockets) await pushPolicy(a, { maxInbound: o.slots, maxPerSubnet: 100 });
   const silent: Socket[] = [];
   for (let i = 1; i <= o.slots; i++) silent.push(await silentSocket(a, `${o.strangers}.${i}`));
   await waitFor(() => handshaking(a) === o.slots, { message: `${o.slots} sockets in their handshake` });
-  return { a, honest, silent };
+  const closed = silent.map((s) => once(s, "close").then(() => true));
+  const isClosed = (i: number) => Promise.race([closed[i]!, Promise.resolve(false)]);
+  return { a, honest, silent, closed, isClosed };
 }
 
 describe("accept rate", () => {
@@ -97,9 +104,7 @@ describe("inbound eviction", () => {
   });
 
   test("strangers that never finish their handshake hold every inbound slot: an honest peer reconnecting takes the longest-handshaking one's slot, and keeps its link when the next stranger comes", async () => {
-    const { a, honest, silent } = await slotsHeldBySilence({ ip: "127.0.15.1", honestIp: "127.0.16.1", strangers: "127.0.17", slots: 8, evictableAfterMs: 300 });
-    const closed = silent.map((s) => once(s, "close").then(() => true));
-    const isClosed = (i: number) => Promise.race([closed[i]!, Promise.resolve(false)]);
+    const { a, honest, silent, closed, isClosed } = await slotsHeldBySilence({ ip: "127.0.15.1", honestIp: "127.0.16.1", strangers: "127.0.17", slots: 8, evictableAfterMs: 300 });
     // The oldest is evictable once it has handshaken for 300 ms.
     const oldest = Math.min(...a.gateway.manager.inboundHandshakes().map((c) => c.openedAt));
     await waitFor(() => Date.now() - oldest >= 300, { message: "the first socket evictable" });
@@ -122,9 +127,7 @@ describe("inbound eviction", () => {
   });
 
   test("handshakes younger than HANDSHAKE_EVICTABLE_AFTER: a newcomer from a subnet as crowded is refused; one from a less crowded subnet takes the longest-handshaking slot of the most crowded", async () => {
-    const { a, honest, silent } = await slotsHeldBySilence({ ip: "127.0.15.2", honestIp: "127.0.16.2", strangers: "127.0.18", slots: 4, evictableAfterMs: 60_000 });
-    const closed = silent.map((s) => once(s, "close").then(() => true));
-    const isClosed = (i: number) => Promise.race([closed[i]!, Promise.resolve(false)]);
+    const { a, honest, silent, closed, isClosed } = await slotsHeldBySilence({ ip: "127.0.15.2", honestIp: "127.0.16.2", strangers: "127.0.18", slots: 4, evictableAfterMs: 60_000 });
     const refused = () => metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "too_many_connections" });
     const evicted = () => metricValue(a.gateway, "timenet_gateway_evictions_total", { state: "handshaking" });
 
@@ -153,13 +156,7 @@ describe("inbound eviction", () => {
 
   test("at the socket cap (no admission policy yet), our own dial takes a young handshake's slot from a crowded /24; a dial into that /24 is refused, counted and logged, and the honest link stays", async () => {
     // No policy pushed: inbound is bounded only by MAX_CONNECTIONS, which strangers fill with handshakes too young to evict by age.
-    const a = await node("127.0.15.3", { maxConnections: 4, handshakeTimeoutMs: 60_000, handshakeEvictableAfterMs: 60_000 });
-    const honest = await node("127.0.16.3");
-    const silent: Socket[] = [];
-    for (let i = 1; i <= 4; i++) silent.push(await silentSocket(a, `127.0.20.${i}`));
-    await waitFor(() => handshaking(a) === 4, { message: "4 sockets in their handshake" });
-    const closed = silent.map((s) => once(s, "close").then(() => true));
-    const isClosed = (i: number) => Promise.race([closed[i]!, Promise.resolve(false)]);
+    const { a, honest, silent, closed, isClosed } = await slotsHeldBySilence({ ip: "127.0.15.3", honestIp: "127.0.16.3", strangers: "127.0.20", slots: 4, evictableAfterMs: 60_000, cap: "sockets" });
     const evicted = () => metricValue(a.gateway, "timenet_gateway_evictions_total", { state: "handshaking" });
     const refused = () => metricValue(a.gateway, "timenet_gateway_dial_failures_total", { reason: "too_many_connections" });
 
