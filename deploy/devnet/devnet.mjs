@@ -7,25 +7,19 @@
 // state in devnet/data/. Shows height and peers per node every second until
 // Ctrl-C, which stops everything cleanly (gateways say Goodbye{SHUTDOWN}).
 import { relative } from "node:path";
-import { parseArgs } from "node:util";
+import { devnetCommandLine } from "./command-line.mjs";
 import { build, ipOf, metricsText, sample, startDevnet } from "./network.mjs";
 
-const { values } = parseArgs({
-  options: {
-    nodes: { type: "string", default: "6" },
-    workers: { type: "string", default: "2" },
-    producers: { type: "string", default: "2" },
-    reset: { type: "boolean", default: false },
-    "no-build": { type: "boolean", default: false },
-  },
+const { values, int } = devnetCommandLine("npm run devnet", "The whole network on this machine: node k on 127.0.0.k, every service a real process; a status table every second until Ctrl-C.", {
+  nodes: { type: "string", default: "6", arg: "N", help: "nodes (1..50)" },
+  workers: { type: "string", default: "2", arg: "K", help: "chain-sync replicas per node (1..16)" },
+  producers: { type: "string", default: "2", arg: "P", help: "nodes that make blocks (at most 3: the devnet has three producer keys)" },
+  reset: { type: "boolean", help: "start afresh: delete devnet/data first" },
+  "no-build": { type: "boolean", help: "run the services as built (skip nx build)" },
 });
-const NODES = Number(values.nodes);
-const WORKERS = Number(values.workers);
-const PRODUCERS = Math.min(Number(values.producers), NODES, 3); // the devnet has three producer keys
-if (!(NODES >= 1 && NODES <= 50) || !(WORKERS >= 1 && WORKERS <= 16)) {
-  console.error("devnet: --nodes must be 1..50 and --workers 1..16");
-  process.exit(2);
-}
+const NODES = int("nodes", 1, 50);
+const WORKERS = int("workers", 1, 16);
+const PRODUCERS = Math.min(int("producers", 0, 50), NODES, 3);
 if (!values["no-build"]) build();
 
 let stopping = false;

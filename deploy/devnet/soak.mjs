@@ -10,22 +10,21 @@
 // seeing a new tip) has a p99 under the bound. At the end it prints each
 // service's peak RSS and thread count (from /proc), the figures the Compose
 // mem_limit / pids_limit are sized from.
-import { parseArgs } from "node:util";
+import { devnetCommandLine } from "./command-line.mjs";
 import { build, ipOf, metricsText, sample, startDevnet } from "./network.mjs";
 import { formatProcTable, startProcSampler } from "./proc-sampler.mjs";
 
-const { values } = parseArgs({
-  options: {
-    minutes: { type: "string", default: "10" },
-    nodes: { type: "string", default: "6" },
-    workers: { type: "string", default: "2" },
-    "p99-bound-ms": { type: "string", default: "3000" },
-    "no-build": { type: "boolean", default: false },
-  },
+const { values, int } = devnetCommandLine("npm run soak", "Runs the devnet with producers and fails unless every node kept exactly nodes-1 peers, no connection was replaced or timed out, no offence was reported, heights agree and block propagation's p99 is under the bound.", {
+  minutes: { type: "string", default: "10", arg: "M", help: "how long the network is sampled (the first 30 s settle)" },
+  nodes: { type: "string", default: "6", arg: "N", help: "nodes (2..50)" },
+  workers: { type: "string", default: "2", arg: "K", help: "chain-sync replicas per node (1..16)" },
+  "p99-bound-ms": { type: "string", default: "3000", arg: "MS", help: "the bound on block propagation's p99" },
+  "no-build": { type: "boolean", help: "run the services as built (skip nx build)" },
 });
-const MINUTES = Number(values.minutes);
-const NODES = Number(values.nodes);
-const BOUND = Number(values["p99-bound-ms"]);
+const MINUTES = int("minutes", 1, 24 * 60);
+const NODES = int("nodes", 2, 50);
+const WORKERS = int("workers", 1, 16);
+const BOUND = int("p99-bound-ms", 1, 600_000);
 const SETTLE_MS = 30_000;
 if (!values["no-build"]) build();
 
@@ -37,7 +36,7 @@ const { ChainTipSchema, GatewayService, Subjects } = await import("../../libs/pr
 const unexpectedExits = [];
 const net = await startDevnet({
   nodes: NODES,
-  workers: Number(values.workers),
+  workers: WORKERS,
   producers: Math.min(2, NODES),
   reset: true,
   onNodeStarting: (k) => console.log(`soak: starting node ${k} on ${ipOf(k)}`),

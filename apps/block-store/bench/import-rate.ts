@@ -8,34 +8,38 @@
 //     several puts in flight (what lets verifying k+1 overlap committing k).
 // The measurements take turns, `rounds` times, and each row is its median:
 // on a shared machine the load drifts, and this spreads the drift evenly.
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Registry } from "prom-client";
 import { DEVNET, signatureRate } from "@timenet/chain";
 import { BlockSchema, PutResult } from "@timenet/proto";
 import { createLogger } from "@timenet/telemetry";
-import { median, tempDir } from "@timenet/testkit";
+import { median, parseCommandLine, tempDir } from "@timenet/testkit";
 import { BlockStore } from "../src/block-store.js";
 import { ImportPipeline } from "../src/import-pipeline.js";
 import { StoreMetrics } from "../src/metrics.js";
 import { VerifyPool } from "../src/verify-pool.js";
 import { buildChain, GENESIS } from "../test/chain-builder.js";
 
-const { values } = parseArgs({
+const cli = parseCommandLine({
+  command: "npm run bench:store",
+  about: "The block-store's raw import rate (no gRPC) of the same blocks: sequential validation, validation on worker threads, one put and several in flight, against the two-thread signature rate.",
   options: {
-    blocks: { type: "string", default: "20000" },
-    batch: { type: "string", default: "128" },
-    inflight: { type: "string", default: "4" },
-    threads: { type: "string", default: "2" },
-    rounds: { type: "string", default: "3" },
-    only: { type: "string" },
+    blocks: { type: "string", default: "20000", arg: "N", help: "blocks to import" },
+    batch: { type: "string", default: "128", arg: "N", help: "blocks per put" },
+    inflight: { type: "string", default: "4", arg: "N", help: "puts in flight in the last row" },
+    threads: { type: "string", default: "2", arg: "N", help: "verification threads" },
+    rounds: { type: "string", default: "3", arg: "R", help: "rounds; each row is the median" },
+    only: { type: "string", arg: "sequential|workers", help: "measure only this validation" },
   },
 });
-const N = Number(values.blocks);
-const BATCH = Number(values.batch);
-const INFLIGHT = Number(values.inflight);
-const THREADS = Number(values.threads);
+const N = cli.number("blocks", { min: 1 });
+const BATCH = cli.number("batch", { min: 1 });
+const INFLIGHT = cli.number("inflight", { min: 1 });
+const THREADS = cli.number("threads", { min: 1, max: 64 });
+const only = cli.oneOf("only", ["sequential", "workers"]);
+const ROUNDS = cli.number("rounds", { min: 1 });
+
 const logger = createLogger({ service: "block-store", node: "bench", level: "warn", pretty: false });
 
 const t0 = performance.now();
@@ -83,7 +87,6 @@ async function importRate(validation: "sequential" | "workers", inflight: number
   }
 }
 
-const only = values.only;
 const measures: Array<{ key: string; what: string; run: () => Promise<number> }> = [];
 if (!only) measures.push({ key: "limit", what: "limit: signatures verified on 2 threads (keys cached)", run: () => signatureRate(chain, 2) });
 if (!only || only === "sequential") measures.push({ key: "before", what: "store, before: validation=sequential, 1 put at a time", run: () => importRate("sequential", 1) });
@@ -92,7 +95,7 @@ if (!only || only === "workers") {
   measures.push({ key: "afterN", what: `store, after: validation=workers (${THREADS} threads), ${INFLIGHT} puts in flight`, run: () => importRate("workers", INFLIGHT) });
 }
 const samples = new Map<string, number[]>(measures.map((m) => [m.key, []]));
-for (let round = 1; round <= Number(values.rounds); round++) {
+for (let round = 1; round <= ROUNDS; round++) {
   for (const m of measures) samples.get(m.key)!.push(await m.run());
   console.log(`round ${round}: ${commitsSeen.splice(0).join("; ")}`);
   console.log(`round ${round}: ${measures.map((m) => `${m.key} ${Math.round(samples.get(m.key)!.at(-1)!)}`).join(", ")} blocks/s`);
@@ -100,7 +103,7 @@ for (let round = 1; round <= Number(values.rounds); round++) {
 const rate = (key: string) => (samples.has(key) ? median(samples.get(key)!) : undefined);
 const sig = rate("limit");
 const before = rate("before");
-console.log(`\n${N} blocks of ~${Math.round(meanBytes)} bytes, puts of ${BATCH}, ${DEVNET.name}, median of ${values.rounds} rounds:\n`);
+console.log(`\n${N} blocks of ~${Math.round(meanBytes)} bytes, puts of ${BATCH}, ${DEVNET.name}, median of ${ROUNDS} rounds:\n`);
 console.log("| path | blocks/s | ratio to the 2-thread signature limit | ratio to before |");
 console.log("|---|---|---|---|");
 const ratio = (a: number, b: number | undefined) => (b === undefined ? "-" : `${(a / b).toFixed(2)}x`);

@@ -7,37 +7,39 @@ import { fork, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { BlockStoreService, PeerMessageSchema, PutResult, Subjects, type Block } from "@timenet/proto";
 import { Bus } from "@timenet/bus";
 import { createGrpcClient } from "@timenet/grpc";
-import { freePort, natsServerBinary, tempDir } from "@timenet/testkit";
+import { freePort, natsServerBinary, parseCommandLine, tempDir } from "@timenet/testkit";
 import type { BlockStoreOptions } from "../src/index.js";
 import { batches, buildChain, endOf, GENESIS } from "../test/chain-builder.js";
 
-const { values } = parseArgs({
+const cli = parseCommandLine({
+  command: "npm run bench:serve",
+  about: "PutBlocks latency of a block-store with no serving load, then while simulated peers flood it with GetBlocks, per serving mode, in the same run.",
   options: {
-    peers: { type: "string", default: "4" },
-    rate: { type: "string", default: "20" },
-    puts: { type: "string", default: "150" },
-    batch: { type: "string", default: "32" },
-    served: { type: "string", default: "2048" },
-    modes: { type: "string", default: "main-unbudgeted,worker-unbudgeted,worker" },
-    "max-rss": { type: "string", default: "3072" },
-    rounds: { type: "string", default: "1" },
+    peers: { type: "string", default: "4", arg: "N", help: "flooding peers" },
+    rate: { type: "string", default: "20", arg: "N", help: "GetBlocks per second per peer" },
+    puts: { type: "string", default: "150", arg: "N", help: "PutBlocks timed per phase" },
+    batch: { type: "string", default: "32", arg: "N", help: "blocks per put" },
+    served: { type: "string", default: "2048", arg: "N", help: "blocks the peers ask for" },
+    modes: { type: "string", default: "main-unbudgeted,worker-unbudgeted,worker", arg: "MODE[,MODE]", help: "serving modes to measure" },
+    "max-rss": { type: "string", default: "3072", arg: "MIB", help: "a flood phase ends early when the store's RSS passes this" },
+    rounds: { type: "string", default: "1", arg: "R", help: "rounds; the modes take turns" },
   },
 });
-const PEERS = Number(values.peers);
-const RATE = Number(values.rate);
-const PUTS = Number(values.puts);
-const BATCH = Number(values.batch);
-const SERVED = Number(values.served);
+const { values } = cli;
+const PEERS = cli.number("peers", { min: 1 });
+const RATE = cli.number("rate", { min: 1 });
+const PUTS = cli.number("puts", { min: 1 });
+const BATCH = cli.number("batch", { min: 1 });
+const SERVED = cli.number("served", { min: 1 });
 /** Every mode runs once per round, interleaved, and its samples are pooled: load from elsewhere spreads over all modes alike. */
-const ROUNDS = Number(values.rounds);
+const ROUNDS = cli.number("rounds", { min: 1 });
 const UNLIMITED = 1024 ** 4;
 /** The flood phase ends early when the store's resident memory passes this (MiB): an unbounded backlog would take the machine. */
-const MAX_RSS_MIB = Number(values["max-rss"]);
+const MAX_RSS_MIB = cli.number("max-rss", { min: 64 });
 
 /** A process's resident memory now and at its peak, in MiB (Linux). */
 function rssMiB(pid: number): { now: number; peak: number } {
@@ -53,7 +55,7 @@ const MODES: Record<string, Partial<BlockStoreOptions>> = {
   worker: { serveThread: "worker" },
 };
 const modes = values.modes.split(",");
-for (const m of modes) if (!MODES[m]) throw new Error(`unknown mode ${m}: one of ${Object.keys(MODES).join(", ")}`);
+for (const m of modes) if (!MODES[m]) cli.fail(`--modes: no mode "${m}" (one of ${Object.keys(MODES).join(", ")})`);
 
 /** A nats-server as deployed (deploy/nats/nats.conf): max_payload 8 MB, so 4 MiB answers fit. */
 async function startNats(dir: string): Promise<{ url: string; child: ChildProcess }> {

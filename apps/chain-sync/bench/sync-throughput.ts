@@ -10,11 +10,10 @@
 // With --rounds R, a row's rate is the median of its R runs and a step between worker counts the
 // median of the R ratios of runs made back to back (see below).
 import { setPriority } from "node:os";
-import { parseArgs } from "node:util";
 import { CpuMeter, type CpuParts } from "./cpu-meter.js";
 import { DEVNET, signatureRate } from "@timenet/chain";
 import { DialRequestSchema, Subjects } from "@timenet/proto";
-import { freePort, median } from "@timenet/testkit";
+import { freePort, median, parseCommandLine } from "@timenet/testkit";
 import type { ServiceProcess } from "@timenet/testkit";
 import { buildChain, putChain, startNode, startSyncProcess, type SyncNode } from "../test/harness.js";
 import { startDelayRelay, type DelayRelay } from "./delay-relay.js";
@@ -22,32 +21,33 @@ import { EncodedChain } from "./encoded-chain.js";
 import { TipWatch } from "./tip-watch.js";
 import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
 
-const { values } = parseArgs({
+const cli = parseCommandLine({
+  command: "npm run bench:sync",
+  about: "Blocks/s of a node syncing N blocks of ~1 KiB from source peers behind delaying relays, with 1..8 chain-sync workers, against the block-store's raw PutBlocks rate in the same run.",
   options: {
-    blocks: { type: "string", default: "20000" },
-    workers: { type: "string", default: "1,2,4,8" },
-    peers: { type: "string", default: "1,4" },
-    rtt: { type: "string", default: "0,20,100" },
-    verify: { type: "boolean", default: false },
-    counters: { type: "boolean", default: false },
-    cpu: { type: "boolean", default: false },
-    rounds: { type: "string", default: "1" },
-    timers: { type: "string", default: "production" },
-    concurrency: { type: "string" },
-    replicas: { type: "string", default: "inprocess" },
-    "sources-nice": { type: "string", default: "0" },
+    blocks: { type: "string", default: "20000", arg: "N", help: "blocks to sync" },
+    workers: { type: "string", default: "1,2,4,8", arg: "N[,N]", help: "chain-sync replicas, one run each" },
+    peers: { type: "string", default: "1,4", arg: "N[,N]", help: "source peers" },
+    rtt: { type: "string", default: "0,20,100", arg: "MS[,MS]", help: "round-trip time through each source's relay" },
+    verify: { type: "boolean", help: "add the two-thread ed25519 rate (the machine's limit) and PutBlocks with 4 in flight" },
+    counters: { type: "boolean", help: "print each run's batches, puts and fetches by result" },
+    cpu: { type: "boolean", help: "print the CPU each part of the node spent per 1,000 blocks" },
+    rounds: { type: "string", default: "1", arg: "R", help: "rounds; a row is the median of its R runs" },
+    timers: { type: "string", default: "production", arg: "production|test", help: "the replicas' lease, planner tick and heartbeat" },
+    concurrency: { type: "string", arg: "C", help: "every replica's SYNC_CONCURRENCY (default chain-sync's)" },
+    replicas: { type: "string", default: "inprocess", arg: "inprocess|process", help: "replicas in the bench's process, or each its own chain-sync process" },
+    "sources-nice": { type: "string", default: "0", arg: "N", help: "nice level of the sources' processes once they hold the chain" },
   },
 });
-const list = (s: string) => s.split(",").map(Number);
-const N = Number(values.blocks);
-const workerCounts = list(values.workers);
-const peerCounts = list(values.peers);
-const rtts = list(values.rtt);
-const ROUNDS = Number(values.rounds);
-const SOURCES_NICE = Number(values["sources-nice"]);
-if (!Number.isInteger(SOURCES_NICE) || SOURCES_NICE < 0 || SOURCES_NICE > 19) throw new Error(`--sources-nice 0..19, not ${values["sources-nice"]}`);
+const { values } = cli;
+const N = cli.number("blocks", { min: 128 });
+const workerCounts = cli.numbers("workers", { min: 1, max: 64 });
+const peerCounts = cli.numbers("peers", { min: 1, max: 16 });
+const rtts = cli.numbers("rtt", { min: 0, max: 10_000 });
+const ROUNDS = cli.number("rounds", { min: 1 });
+const SOURCES_NICE = cli.number("sources-nice", { min: 0, max: 19 });
 // Every replica's options (SYNC_CONCURRENCY chain-sync's default unless given), in-process or as a process's environment.
-const REPLICA = { ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000, ...(values.concurrency === undefined ? {} : { concurrency: Number(values.concurrency) }) };
+const REPLICA = { ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000, ...(values.concurrency === undefined ? {} : { concurrency: cli.number("concurrency", { min: 1 }) }) };
 const REPLICA_ENV: Record<string, string> = {
   SYNC_ACK_WAIT: String(REPLICA.ackWaitMs),
   SYNC_REQUEST_TIMEOUT: String(REPLICA.requestTimeoutMs),
@@ -58,12 +58,11 @@ const REPLICA_ENV: Record<string, string> = {
 // The replicas in the bench's own process (each its own NATS connection, consumer and store client; --counters
 // reads their registries), or each a real chain-sync process as `--scale chain-sync=N` runs them (production's
 // timers; one event loop each, on whichever core is free).
-if (values.replicas !== "inprocess" && values.replicas !== "process") throw new Error(`--replicas inprocess|process, not ${values.replicas}`);
-const AS_PROCESSES = values.replicas === "process";
-if (AS_PROCESSES && (values.timers !== "production" || values.counters)) throw new Error("--replicas process runs production's timers and has no --counters");
+const AS_PROCESSES = cli.oneOf("replicas", ["inprocess", "process"]) === "process";
+if (AS_PROCESSES && (values.timers !== "production" || values.counters)) cli.fail("--replicas process runs production's timers and has no --counters");
 // The replicas' lease, planner tick and heartbeat: production's defaults, or the tests' short ones
 // (`--timers test`: every replica renewing, ticking and beating several times a second).
-if (values.timers !== "production" && values.timers !== "test") throw new Error(`--timers production|test, not ${values.timers}`);
+cli.oneOf("timers", ["production", "test"]);
 const TIMERS =
   values.timers === "production"
     ? { leaseTtlMs: CHAIN_SYNC_DEFAULTS.leaseTtlMs, planIntervalMs: CHAIN_SYNC_DEFAULTS.planIntervalMs, heartbeatMs: CHAIN_SYNC_DEFAULTS.heartbeatMs }

@@ -10,11 +10,11 @@
 // honest IPs, the gateways' peak RSS and event-loop delay p99, the honest
 // height spread and how fast a new block reached every honest node. Exits
 // non-zero when an attack broke a budget (unless --report-only).
-import { parseArgs } from "node:util";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { writeFileSync } from "node:fs";
+import { parseCommandLine } from "@timenet/testkit";
 import { DEVNET, networkFileJson, withLimits } from "@timenet/chain";
 import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
 import { addSent, addTally, emptySent, type Attack, type Sent, type Subnet, type Tally, type VictimScrapes } from "./attack.js";
@@ -38,23 +38,26 @@ const START_WAIT_MS = 90_000;
 /** Before each attack, for links an earlier one broke to come back and backlogs to drain (a bound on the suite's time). */
 const RECOVERY_WAIT_MS = 30_000;
 
-const { values } = parseArgs({
+const cli = parseCommandLine({
+  command: "npm run attack",
+  about: "Runs each attack in turn against a 3-node devnet of real processes and prints what the honest nodes saw; exits 1 when an attack broke a budget.",
   options: {
-    only: { type: "string" },
-    seconds: { type: "string", default: "15" },
-    "settle-seconds": { type: "string", default: "4" },
-    "max-mib": { type: "string", default: "4096" },
-    victims: { type: "string", default: "1" },
-    "ip-base": { type: "string", default: "127.0.1" },
-    dir: { type: "string", default: join(tmpdir(), "timenet-attack") },
-    "sample-ms": { type: "string", default: "400" },
-    "block-interval-ms": { type: "string" },
-    "no-build": { type: "boolean", default: false },
-    "report-only": { type: "boolean", default: false },
-    trace: { type: "boolean", default: false },
-    list: { type: "boolean", default: false },
+    only: { type: "string", arg: "NAME[,NAME]", help: "run only these attacks (see --list)" },
+    seconds: { type: "string", default: "15", arg: "N", help: "how long each attack runs" },
+    "settle-seconds": { type: "string", default: "4", arg: "N", help: "after each attack, before its figures are read (at least the propagation bound)" },
+    "max-mib": { type: "string", default: "4096", arg: "MIB", help: "bytes one attack may send" },
+    victims: { type: "string", default: "1", arg: "K[,K]", help: "the honest nodes attacked (1..3)" },
+    "ip-base": { type: "string", default: "127.0.1", arg: "A.B.C", help: "the honest nodes' addresses are A.B.C.1-3" },
+    dir: { type: "string", default: join(tmpdir(), "timenet-attack"), arg: "DIR", help: "the devnet's data and logs" },
+    "sample-ms": { type: "string", default: "400", arg: "MS", help: "how often the honest nodes are sampled" },
+    "block-interval-ms": { type: "string", arg: "MS", help: "the devnet's block interval (default: the devnet network's)" },
+    "no-build": { type: "boolean", help: "run the services as built (skip nx build)" },
+    "report-only": { type: "boolean", help: "exit 0 even when a budget broke" },
+    trace: { type: "boolean", help: "print every sample" },
+    list: { type: "boolean", help: "list the attacks and exit" },
   },
 });
+const { values } = cli;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 if (values.list) {
@@ -64,21 +67,20 @@ if (values.list) {
 const only = values.only?.split(",").map((s) => s.trim());
 const unknown = only?.filter((n) => !ATTACKS.some((a) => a.name === n)) ?? [];
 if (unknown.length > 0) {
-  console.error(`attack: no attack named ${unknown.join(", ")} (see --list)`);
-  process.exit(2);
+  cli.fail(`no attack named ${unknown.join(", ")} (see --list)`);
 }
 const selected = ATTACKS.filter((a) => !only || only.includes(a.name));
-const SECONDS = Number(values.seconds);
+const SECONDS = cli.number("seconds", { min: 1 });
 // A block made at the attack's last instant needs the propagation bound to reach everyone.
-const SETTLE_MS = Math.max(Number(values["settle-seconds"]) * 1000, BUDGETS.propagationMs + 500);
-const MAX_BYTES = Number(values["max-mib"]) * 1024 * 1024;
-const VICTIMS = values.victims.split(",").map(Number);
+const SETTLE_MS = Math.max(cli.number("settle-seconds", { min: 0 }) * 1000, BUDGETS.propagationMs + 500);
+const MAX_BYTES = cli.number("max-mib", { min: 1 }) * 1024 * 1024;
+const VICTIMS = cli.numbers("victims", { min: 1, max: NODES });
 
 // The devnet as `npm run soak` runs it, unless asked for another block interval (more blocks per attack to time, and more forks).
 let network = "devnet";
 if (values["block-interval-ms"]) {
   network = `${values.dir}-network.json`;
-  const interval = Number(values["block-interval-ms"]);
+  const interval = cli.number("block-interval-ms", { min: 100 });
   writeFileSync(network, networkFileJson(withLimits(DEVNET, { blockIntervalMs: interval, maxFutureDriftMs: Math.min(DEVNET.maxFutureDriftMs, interval / 2) })));
 }
 
@@ -190,7 +192,7 @@ try {
     const recovered = await ready(RECOVERY_WAIT_MS, false);
     if (!recovered) say(`attack: the honest nodes have not recovered before ${attack.name} (an earlier attack's doing); running it anyway`);
     const windowStart = performance.now();
-    const obs = await Observation.begin(nodes, reach, lib.sample, Number(values["sample-ms"]), values.trace ? say : undefined);
+    const obs = await Observation.begin(nodes, reach, lib.sample, cli.number("sample-ms", { min: 50 }), values.trace ? say : undefined);
     const deadline = Date.now() + SECONDS * 1000;
     say(`attack: ${attack.name}: ${attack.description}`);
     const { sent, tally, error } = await runThreads(attack, allocator.take(attack.subnets), allocator.take(attack.probeSubnets ?? 0), deadline);

@@ -6,35 +6,36 @@
 // baseline: the machine is shared and noisy, so only the ratio is comparable
 // across runs). Then the channel alone: encrypted against plaintext over one
 // loopback socket, handshakes per second on one core, one 8 MiB frame.
-import { parseArgs } from "node:util";
 import { once } from "node:events";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { PeerMessageSchema, Subjects } from "@timenet/proto";
 import { Bus } from "@timenet/bus";
 import { createLogger } from "@timenet/telemetry";
 import { NodeKey } from "@timenet/node-key";
-import { startNatsServer } from "@timenet/testkit";
+import { parseCommandLine, startNatsServer } from "@timenet/testkit";
 import { Worker } from "node:worker_threads";
 import { startGateway } from "../src/gateway.js";
 import { runPlan, sentAt, type SendPlan } from "./bench-sender.js";
 import { bigFrame, handshakesPerSecond, transportFramesPerSecond } from "./channel-bench.js";
 
-const { values } = parseArgs({
+const cli = parseCommandLine({
+  command: "npm run bench:gateway",
+  about: "Frames/s and latency from a peer socket through the Noise channel and the gateway to a NATS subscriber, against raw NATS publish to subscribe in the same run; then the channel alone.",
   options: {
-    frames: { type: "string", default: "50000" },
-    size: { type: "string", default: "256" },
-    paced: { type: "string", default: "2000" },
-    rounds: { type: "string", default: "3" },
-    burst: { type: "string", default: "16" },
-    // "false": only the relay (e.g. under --cpu-prof).
-    channel: { type: "string", default: "true" },
+    frames: { type: "string", default: "50000", arg: "N", help: "frames for the throughput measure" },
+    size: { type: "string", default: "256", arg: "BYTES", help: "payload size" },
+    paced: { type: "string", default: "2000", arg: "N", help: "frames for the latency measure, one every 0.5 ms" },
+    rounds: { type: "string", default: "3", arg: "R", help: "rounds" },
+    burst: { type: "string", default: "16", arg: "N", help: "frames the peer seals per turn" },
+    channel: { type: "string", default: "true", arg: "true|false", help: "false: only the relay (e.g. under --cpu-prof)" },
   },
 });
-const BURST = Number(values.burst);
-const FRAMES = Number(values.frames);
-const SIZE = Number(values.size);
-const PACED = Number(values.paced);
-const ROUNDS = Number(values.rounds);
+const BURST = cli.number("burst", { min: 1 });
+const FRAMES = cli.number("frames", { min: 1 });
+const SIZE = cli.number("size", { min: 1 });
+const PACED = cli.number("paced", { min: 1 });
+const ROUNDS = cli.number("rounds", { min: 1 });
+const CHANNEL = cli.oneOf("channel", ["true", "false"]) === "true";
 
 interface Result {
   framesPerSec: number;
@@ -165,7 +166,7 @@ async function main(): Promise<void> {
   console.log(`| ratio gateway / baseline | ${(gwFps / natsFps).toFixed(2)}x | ${(gwP50 / natsP50).toFixed(2)}x | ${(gwP99 / natsP99).toFixed(2)}x |`);
   console.log(`| ratio worst case / baseline | ${(eachFps / natsFps).toFixed(2)}x | ${(eachP50 / natsP50).toFixed(2)}x | ${(eachP99 / natsP99).toFixed(2)}x |`);
 
-  if (values.channel === "false") {
+  if (!CHANNEL) {
     worker.postMessage("close");
     await publisher.close();
     await bus.close();
