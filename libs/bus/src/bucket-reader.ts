@@ -36,7 +36,7 @@ const FOLLOW_PULL_MS = 4_000;
 /** What the client library tells a watch about its consumer that an operator should see (heartbeats are not). */
 const TOLD = new Set(["heartbeats_missed", "consumer_not_found", "consumer_deleted", "stream_not_found", "no_responders", "ordered_consumer_recreated", "reset"]);
 
-/** A change in how a watch reads, told by the client library (its consumer lost, recreated...). */
+/** A change in how a watch reads: told by the client library (its consumer lost, recreated...), or by StateBucket (its read ended and begun again). */
 export interface ReadStatus {
   readonly type: string;
   /** What else the library said (a consumer's name, a count), as text. */

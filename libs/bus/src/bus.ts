@@ -12,7 +12,12 @@ export interface BusEvents {
   onDecodeError?(subject: string, err: Error): void;
   /** A handler that throws or rejects is reported here; the subscription keeps going. */
   onHandlerError?(subject: string, err: Error): void;
-  /** A state watch's read lost its consumer, or recreated it (`bucket/filter`): a watch deaf for a while is seen. */
+  /**
+   * A state watch's read (`bucket/filter`) lost its consumer or recreated it
+   * (the client library's words), or ended by itself and is begun again
+   * (`read_ended`, `read_restart_failed`, `read_restarted`): a watch deaf for
+   * a while is seen.
+   */
   onStateReadStatus?(watch: string, status: ReadStatus): void;
   onStatus?(status: BusStatus): void;
   /**

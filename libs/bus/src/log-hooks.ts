@@ -13,7 +13,12 @@ export function busLogHooks(logger: HookLogger): BusEvents {
     onPublishError: (subject, err) => logger.warn({ subject, err: err.message }, "NATS publish failed"),
     onDecodeError: (subject, err) => logger.warn({ subject, err: err.message }, "undecodable NATS message dropped"),
     onHandlerError: (subject, err) => logger.error({ subject, err: err.message }, "NATS handler failed"),
-    onStateReadStatus: (watch, s) => logger.warn({ watch, status: s.type, detail: s.detail }, "state watch's consumer lost or recreated"),
+    onStateReadStatus: (watch, s) => {
+      const line = { watch, status: s.type, detail: s.detail };
+      if (s.type === "read_restarted") logger.info(line, "state watch reads again");
+      else if (s.type === "read_ended" || s.type === "read_restart_failed") logger.warn(line, "state watch's read ended; beginning it again");
+      else logger.warn(line, "state watch's consumer lost or recreated");
+    },
     onStatus: (status) => logger.info({ status }, "NATS connection status"),
     onPermissionError: (operation, subject, err) => logger.error({ operation, subject, err: err.message }, "NATS refused: this service's NATS user may not use the subject (deploy/nats/users.conf)"),
   };

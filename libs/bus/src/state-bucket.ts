@@ -34,6 +34,11 @@ export interface FollowOptions {
   maxPollMs?: number;
 }
 
+/** A follower's defaults; an owner's watch uses them to begin a read again (pollMs then up to maxPollMs). */
+const FOLLOW_DEFAULTS = { pollMs: 250, backoffAfterMs: 10_000, maxPollMs: 2_000 } as const;
+/** A read that lasted this long before it ended is begun again at once (pollMs); one that ends sooner waits twice as long each time. */
+const READ_LIVED_MS = 10_000;
+
 export interface StateBucketLimits {
   /** Bytes the bucket may hold on the server; writes beyond fail. Default 64 MiB. */
   maxBytes?: number;
@@ -70,8 +75,8 @@ export class StateBucket {
    * often, at least every 2 s: FollowOptions).
    */
   static async follow(bus: Bus, name: string, o: FollowOptions = {}): Promise<StateBucket> {
-    const pollMs = o.pollMs ?? 250;
-    const follower = { pollMs, backoffAfterMs: o.backoffAfterMs ?? 10_000, maxPollMs: Math.max(pollMs, o.maxPollMs ?? 2_000) };
+    const pollMs = o.pollMs ?? FOLLOW_DEFAULTS.pollMs;
+    const follower = { pollMs, backoffAfterMs: o.backoffAfterMs ?? FOLLOW_DEFAULTS.backoffAfterMs, maxPollMs: Math.max(pollMs, o.maxPollMs ?? FOLLOW_DEFAULTS.maxPollMs) };
     try {
       const kv = await new Kvm(bus.connection).open(name);
       return new StateBucket(bus, kv, name, follower);
@@ -146,11 +151,13 @@ export class StateBucket {
    */
   async watch<M>(opts: { key?: string; decode: (key: string, value: Uint8Array) => M }, handler: (change: StateChange<M>) => void): Promise<StateWatch> {
     const filter = opts.key ?? ">";
+    const watchName = `${this.name}/${filter}`;
     let markInitialized!: () => void;
     const initialized = new Promise<void>((r) => (markInitialized = r));
     let stopped = false;
     let stopEntries: (() => void) | undefined;
     let poll: NodeJS.Timeout | undefined;
+    const { pollMs, maxPollMs } = this.follower ?? FOLLOW_DEFAULTS;
     const begin = async (): Promise<void> => {
       let entries;
       try {
@@ -164,21 +171,58 @@ export class StateBucket {
             this.deliver(e, opts.decode, handler);
             if (e.pending === 0) markInitialized();
           },
-          (s) => this.bus.events.onStateReadStatus?.(`${this.name}/${filter}`, s),
+          (s) => this.bus.events.onStateReadStatus?.(watchName, s),
         );
       } catch (err) {
-        throw new BusError("ERR_BUS_STATE", `cannot watch ${this.name}/${filter}: ${(err as Error).message}`, filter, { cause: err });
+        throw new BusError("ERR_BUS_STATE", `cannot watch ${watchName}: ${(err as Error).message}`, filter, { cause: err });
       }
       stopEntries = () => entries.stop();
       if (stopped) entries.stop();
-      entries.done.catch((err: Error) => this.bus.events.onHandlerError?.(`${this.name}/${filter}`, err));
+      const began = performance.now();
+      const ended = (err?: Error) => {
+        // Its consumer stays on the server otherwise, until its inactivity threshold (5 minutes).
+        if (!stopped) entries.stop();
+        readEnded(err, began);
+      };
+      void entries.done.then(() => ended(), ended);
+    };
+    // The library ends a read by itself on what it takes for terminal: the
+    // server revoking its subscription (a permission reload), a bad request,
+    // a consumer it could not recreate 30 times. A watch that stayed ended
+    // would leave its service deaf for good (a gateway without the registry's
+    // bans), so it begins again: the handler gets the latest value of every
+    // key once more (handlers apply state, so a value seen twice changes
+    // nothing) and then every change. A read that keeps ending is begun again
+    // less and less often, at most every maxPollMs.
+    let retryMs = pollMs;
+    const again = (): void => {
+      if (stopped || this.bus.connection.isClosed()) return;
+      const waitMs = retryMs;
+      retryMs = Math.min(retryMs * 2, maxPollMs);
+      poll = setTimeout(() => {
+        begin().then(
+          () => this.bus.events.onStateReadStatus?.(watchName, { type: "read_restarted", detail: `after ${waitMs} ms` }),
+          (err: Error) => {
+            this.bus.events.onStateReadStatus?.(watchName, { type: "read_restart_failed", detail: err.message });
+            again();
+          },
+        );
+      }, waitMs);
+      poll.unref();
+    };
+    const readEnded = (err: Error | undefined, began: number): void => {
+      // Stopped, or the connection closed: the end was asked for.
+      if (stopped || this.bus.connection.isClosed()) return;
+      if (performance.now() - began >= READ_LIVED_MS) retryMs = pollMs;
+      this.bus.events.onStateReadStatus?.(watchName, { type: "read_ended", detail: err?.message ?? "ended without an error" });
+      again();
     };
     if (await this.exists()) {
       await begin();
     } else {
       // Not created by its owner yet: empty now, watched from its first entry once it exists.
       markInitialized();
-      const { pollMs, backoffAfterMs, maxPollMs } = this.follower!;
+      const { backoffAfterMs } = this.follower!;
       const since = performance.now();
       let waitMs = pollMs;
       const later = () => {
@@ -197,7 +241,7 @@ export class StateBucket {
           await begin();
         } catch (err) {
           // Reported, and tried again: a watch that failed to start once must not stay dead.
-          this.bus.events.onHandlerError?.(`${this.name}/${filter}`, err as Error);
+          this.bus.events.onHandlerError?.(watchName, err as Error);
           later();
         }
       };

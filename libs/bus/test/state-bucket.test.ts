@@ -1,11 +1,13 @@
 // StateBucket against a real nats-server with JetStream.
 import { execFile } from "node:child_process";
 import { once } from "node:events";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { fromBinary } from "@bufbuild/protobuf";
 import { GatewayRunSchema, type GatewayRun } from "@timenet/proto";
-import { startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
+import { startNatsServer, tempDir, waitFor, type NatsServerHandle } from "@timenet/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Bus, StateBucket, type StateChange } from "../src/index.js";
 
@@ -238,4 +240,52 @@ test("a watch whose consumer the server loses carries on: the next write arrives
   assert.ok(tookMs < 12_000, `recovered in ${Math.round(tookMs)} ms`);
   assert.ok(told.includes("T9/policy heartbeats_missed") && told.includes("T9/policy ordered_consumer_recreated"), `told: ${told.join(", ")}`);
   w.stop();
+});
+
+test("a watch whose read the library ends (its subscription revoked by a permission reload) begins it again: the next write arrives, and the end is told", async () => {
+  const dir = await tempDir("nats-conf-");
+  const conf = join(dir.path, "nats.conf");
+  // The follower may subscribe to everything but `deny`: what an operator's reload of a wrong permission table does to a live subscription.
+  const writeConf = (deny: string[]) =>
+    writeFileSync(conf, `authorization { users: [ { user: owner, password: owner-pass }, { user: reader, password: reader-pass, permissions: { publish: ">", subscribe: { allow: ">", deny: ${JSON.stringify(deny)} } } } ] }\n`);
+  writeConf([]);
+  const server = await startNatsServer({ jetstream: true, configFile: conf, monitor: true });
+  const told: string[] = [];
+  const ownerBus = await Bus.connect({ servers: server.url, name: "owner", user: "owner", pass: "owner-pass" });
+  const readerBus = await Bus.connect({ servers: server.url, name: "reader", user: "reader", pass: "reader-pass", onStateReadStatus: (watch, s) => told.push(`${watch} ${s.type} ${s.detail}`) });
+  try {
+    const owner = await StateBucket.open(ownerBus, "T10");
+    await owner.put("policy", GatewayRunSchema, { nodeId: "before" });
+    const seen: string[] = [];
+    const w = await (await StateBucket.follow(readerBus, "T10")).watch({ key: "policy", decode }, (c) => seen.push(show(c)));
+    await w.initialized;
+    assert.deepEqual(seen, ["policy=before"]);
+    // The read's own inbox (the one subscription that is not the request inbox's `.*`), as the server lists it.
+    const connz = (await (await fetch(`${server.monitorUrl}/connz?subs=detail`)).json()) as { connections: Array<{ name: string; subscriptions_list_detail?: Array<{ subject: string }> }> };
+    const readInboxes = (connz.connections.find((c) => c.name === "reader")?.subscriptions_list_detail ?? []).map((d) => d.subject).filter((s) => !s.endsWith(".*"));
+    assert.equal(readInboxes.length, 1, `the reader's subscriptions: ${readInboxes.join(", ")}`);
+    writeConf(readInboxes);
+    await server.reload();
+    await waitFor(() => told.some((t) => t.startsWith("T10/policy read_restarted")), { timeoutMs: 10_000, message: () => `the read was begun again (told: ${told.join(" | ")})` });
+    assert.ok(
+      told.some((t) => t.startsWith("T10/policy read_ended") && t.includes("Permissions Violation")),
+      `the end is told with its cause: ${told.join(" | ")}`,
+    );
+    await owner.put("policy", GatewayRunSchema, { nodeId: "after" });
+    await waitFor(() => seen.includes("policy=after"), { timeoutMs: 10_000, message: () => `the write after the end reached the watch (saw ${seen.join(", ")})` });
+    // The read begun again hands over the latest value once more (handlers apply state: seeing it twice changes nothing).
+    assert.deepEqual(seen, ["policy=before", "policy=before", "policy=after"]);
+    // Stopped, it is not begun again.
+    w.stop();
+    const toldBefore = told.length;
+    await owner.put("policy", GatewayRunSchema, { nodeId: "stopped" });
+    await waitFor(async () => (await jetstreamManager(readerBus.connection).then(async (jsm) => (await jsm.consumers.list("KV_T10").next()).length)) === 0, { message: "the stopped watch's consumer is deleted" });
+    assert.equal(told.length, toldBefore);
+    assert.ok(!seen.includes("policy=stopped"));
+  } finally {
+    await ownerBus.close();
+    await readerBus.close();
+    await server.stop();
+    await dir.remove();
+  }
 });

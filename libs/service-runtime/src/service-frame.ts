@@ -43,12 +43,23 @@ export class ServiceFrame {
       labelNames: ["operation"],
       registers: [this.registry],
     });
+    // A watch deaf for a while (its consumer lost, its read ended and begun again) is counted, not only logged.
+    const watchEvents = new Counter({
+      name: "timenet_nats_state_watch_events_total",
+      help: "Changes in how this service's state watches read: consumer lost or recreated, read ended and begun again (by watch and event)",
+      labelNames: ["watch", "event"],
+      registers: [this.registry],
+    });
     const bus = await Bus.connect({
       servers: this.o.natsUrl,
       name,
       user: this.o.natsUser,
       pass: this.o.natsPass,
       ...hooks,
+      onStateReadStatus: (watch, status) => {
+        watchEvents.inc({ watch, event: status.type });
+        hooks.onStateReadStatus?.(watch, status);
+      },
       onPermissionError: (operation, subject, err) => {
         refused.inc({ operation });
         hooks.onPermissionError?.(operation, subject, err);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { freePort } from "./free-port.js";
 import { tempDir } from "./temp-dir.js";
 
@@ -9,12 +10,21 @@ export interface NatsServerOptions {
   host?: string;
   user?: string;
   pass?: string;
+  /**
+   * A configuration file (users and their permissions, say): read at start
+   * and again by `reload()`. The command line's address, port and store win.
+   */
+  configFile?: string;
+  /** Serve the monitoring endpoints (/connz, /jsz...) on a free port: `monitorUrl`. Default false. */
+  monitor?: boolean;
 }
 
 export interface NatsServerHandle {
   readonly url: string;
   readonly port: number;
   readonly storeDir?: string;
+  /** http://host:port of the monitoring endpoints, with `monitor`. */
+  readonly monitorUrl?: string;
   /** The server's process id (benches read its CPU time); a new one after restart. */
   readonly pid: number;
   /**
@@ -23,6 +33,8 @@ export interface NatsServerHandle {
    * storage) are kept, memory-stored consumers are gone.
    */
   restart(): Promise<void>;
+  /** Re-reads the configuration file (SIGHUP), as an operator's reload does; resolves once the server says it did. */
+  reload(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -55,8 +67,18 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
   const port = await freePort(host);
   const args = ["-a", host, "-p", String(port)];
   const store = opts.jetstream !== false ? await tempDir("nats-js-") : undefined;
-  if (store) args.push("-js", "-sd", store.path);
+  if (opts.configFile !== undefined && store) {
+    // JetStream from the configuration, not the command line: a reload of a file without it turns JetStream off.
+    const main = join(store.path, "server.conf");
+    writeFileSync(main, `jetstream { store_dir: ${JSON.stringify(store.path)} }\ninclude ${JSON.stringify(relative(store.path, opts.configFile))}\n`);
+    args.push("-c", main);
+  } else {
+    if (store) args.push("-js", "-sd", store.path);
+    if (opts.configFile !== undefined) args.push("-c", opts.configFile);
+  }
   if (opts.user !== undefined) args.push("--user", opts.user, "--pass", opts.pass ?? "");
+  const monitorPort = opts.monitor ? await freePort(host) : undefined;
+  if (monitorPort !== undefined) args.push("-m", String(monitorPort));
   let server: RunningServer;
   try {
     server = await spawnServer(bin, args);
@@ -69,12 +91,32 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
     url: `nats://${host}:${port}`,
     port,
     storeDir: store?.path,
+    monitorUrl: monitorPort === undefined ? undefined : `http://${host}:${monitorPort}`,
     get pid() {
       return server.child.pid!;
     },
     async restart() {
       await stop(server.child, server.exited);
       server = await spawnServer(bin, args);
+    },
+    async reload() {
+      const said = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          server.child.stderr!.off("data", onData);
+          reject(new Error("nats-server did not reload its configuration within 10s"));
+        }, 10_000);
+        let text = "";
+        const onData = (d: Buffer) => {
+          text += d.toString();
+          if (!text.includes("Reloaded server configuration")) return;
+          clearTimeout(timer);
+          server.child.stderr!.off("data", onData);
+          resolve();
+        };
+        server.child.stderr!.on("data", onData);
+      });
+      server.child.kill("SIGHUP");
+      await said;
     },
     stop() {
       stopped ??= stop(server.child, server.exited).then(() => store?.remove());
