@@ -79,12 +79,18 @@ export interface Attack {
   verify?(victims: readonly VictimScrapes[], sample: MetricSample, tally: Readonly<Tally>): { broken: string[]; seen: string };
 }
 
-/** One victim's metrics, scraped after the attack. */
+/** One victim's metrics, scraped after the attack, and just before it (`before`: what the suite's earlier rows left). */
 export interface VictimScrapes {
   node: number;
   gateway: string;
   registry: string;
+  before: { gateway: string; registry: string };
 }
 
 /** A sample's value in a Prometheus text exposition (summed over series matching `labels`); undefined when absent. */
 export type MetricSample = (text: string, name: string, labels?: Record<string, string>) => number | undefined;
+
+/** A counter's increase on one victim during the attack (its scrape after minus before): the suite's earlier rows counted too. */
+export function increase(sample: MetricSample, v: VictimScrapes, service: "gateway" | "registry", name: string, labels?: Record<string, string>): number {
+  return (sample(v[service], name, labels) ?? 0) - (sample(v.before[service], name, labels) ?? 0);
+}

@@ -178,7 +178,7 @@ async function runThreads(attack: Attack, subnets: Subnet[], probeSubnets: Subne
 }
 
 /** The victims' gateway and registry metrics now (an unanswered scrape reads as empty). */
-async function victimScrapes(): Promise<VictimScrapes[]> {
+async function victimMetrics(): Promise<Array<{ node: number; gateway: string; registry: string }>> {
   const victims = nodes.filter((n) => VICTIMS.includes(n.k));
   return Promise.all(victims.map(async (n) => ({ node: n.k, gateway: (await n.gatewayMetrics()).text, registry: (await n.registryMetrics()).text })));
 }
@@ -192,6 +192,7 @@ try {
     const recovered = await ready(RECOVERY_WAIT_MS, false);
     if (!recovered) say(`attack: the honest nodes have not recovered before ${attack.name} (an earlier attack's doing); running it anyway`);
     const windowStart = performance.now();
+    const before = attack.verify ? await victimMetrics() : [];
     const obs = await Observation.begin(nodes, reach, lib.sample, cli.number("sample-ms", { min: 50 }), values.trace ? say : undefined);
     const deadline = Date.now() + SECONDS * 1000;
     say(`attack: ${attack.name}: ${attack.description}`);
@@ -201,7 +202,11 @@ try {
     const measured = await obs.end(BUDGETS.propagationMs, BLOCK_WAIT_MS);
     const broken = violations(measured);
     if (attack.verify) {
-      const checked = attack.verify(await victimScrapes(), lib.sample, tally);
+      const after = (await victimMetrics()).map((m): VictimScrapes => {
+        const b = before.find((x) => x.node === m.node);
+        return { ...m, before: { gateway: b?.gateway ?? "", registry: b?.registry ?? "" } };
+      });
+      const checked = attack.verify(after, lib.sample, tally);
       say(`attack: ${attack.name}: ${checked.seen}`);
       broken.push(...checked.broken);
     }

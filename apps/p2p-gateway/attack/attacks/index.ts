@@ -8,6 +8,7 @@ import { control } from "./control.js";
 import { frameFlood } from "./frame-flood.js";
 import { getBlocksLoop } from "./get-blocks-loop.js";
 import { heightClaim } from "./height-claim.js";
+import { inboundCrowd } from "./inbound-crowd.js";
 import { junkAfterHandshake } from "./junk-after-handshake.js";
 import { junkBeforeHandshake } from "./junk-before-handshake.js";
 import { peerExchangeWrongPort } from "./peer-exchange-wrong-port.js";
@@ -25,6 +26,7 @@ export const ATTACKS: readonly Attack[] = [
   junkAfterHandshake,
   banListOverflow,
   slowloris,
+  inboundCrowd,
   connectFlood,
   peerExchangeWrongPort,
   getBlocksLoop,

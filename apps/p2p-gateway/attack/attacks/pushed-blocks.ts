@@ -3,7 +3,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { blockHash } from "@timenet/chain";
 import { BlockHeaderSchema, BlockSchema, EnvelopeSchema, type Hello } from "@timenet/proto";
 import { encodeFrame, FIELD_LIMITS } from "@timenet/wire";
-import type { Attack } from "../attack.js";
+import { increase, type Attack } from "../attack.js";
 
 const SUBNETS = 8;
 /** A transaction that fills a pushed block to just under the protocol's 64 KiB. */
@@ -45,8 +45,8 @@ export const pushedInvalidBlocks: Attack = {
     const broken: string[] = [];
     const seen: string[] = [];
     for (const v of victims) {
-      const invalid = sample(v.registry, "timenet_registry_offences_total", { kind: "invalid_block" }) ?? 0;
-      const pushedOff = sample(v.gateway, "timenet_gateway_gossip_total", { kind: "new_block", result: "push_not_next" }) ?? 0;
+      const invalid = increase(sample, v, "registry", "timenet_registry_offences_total", { kind: "invalid_block" });
+      const pushedOff = increase(sample, v, "gateway", "timenet_gateway_gossip_total", { kind: "new_block", result: "push_not_next" });
       seen.push(`n${v.node}: ${invalid} invalid_block offences, ${pushedOff} pushes not on its tip`);
       if (invalid === 0) broken.push(`n${v.node}: no pushed block reached its store (no invalid_block offence): the attack proved nothing`);
     }

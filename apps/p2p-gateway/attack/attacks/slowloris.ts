@@ -1,21 +1,13 @@
-import type { Attack } from "../attack.js";
+import { increase, type Attack } from "../attack.js";
 import type { AttackContext } from "../attack-context.js";
 import { PREAMBLE } from "../../src/secure-channel.js";
+import { NEWCOMER_SUBNETS, newcomers, newcomersAdmitted } from "../newcomers.js";
 
 const SOCKETS = 500;
 /** Up to the registry's default per-/24 inbound limit from each /24. */
 const PER_SUBNET = 4;
 const TRICKLE_MS = 1_000;
 const FLOOD_SUBNETS = SOCKETS / PER_SUBNET;
-/** /24s of the honest newcomers (the probe's own). */
-const NEWCOMER_SUBNETS = 8;
-/** Newcomers start once the flood holds the slots, then one every 500 ms. */
-const NEWCOMER_HEAD_START_MS = 3_000;
-const NEWCOMER_EVERY_MS = 500;
-/** A newcomer is only tried with this long left: its handshake may take up to 5 s (AttackContext.peer). */
-const NEWCOMER_NEEDS_MS = 6_000;
-/** Share of honest newcomers that must get through the flood. */
-const NEWCOMERS_ADMITTED = 0.9;
 
 /**
  * 500 sockets held open as long as the gateway lets them: half trickle the
@@ -40,17 +32,14 @@ export const slowloris: Attack = {
     const broken: string[] = [];
     const seen: string[] = [];
     for (const v of victims) {
-      const handshaking = sample(v.gateway, "timenet_gateway_evictions_total", { state: "handshaking" }) ?? 0;
+      const handshaking = increase(sample, v, "gateway", "timenet_gateway_evictions_total", { state: "handshaking" });
       seen.push(`n${v.node}: ${handshaking} stalled handshakes evicted for newcomers`);
       // 500 sockets against the registry's 64 inbound slots: the stalled ones must give way, or an honest peer reconnecting would find none.
       if (handshaking === 0) broken.push(`n${v.node}: no stalled handshake gave its slot to a newcomer`);
     }
-    const tries = tally.newcomer_tries ?? 0;
-    const admitted = tally.newcomer_admitted ?? 0;
-    const meanMs = admitted > 0 ? (tally.newcomer_handshake_ms ?? 0) / admitted : 0;
-    seen.push(`honest newcomers admitted: ${admitted} of ${tries}, handshake ${Math.round(meanMs)} ms on average`);
-    if (tries === 0) broken.push("no honest newcomer was tried");
-    else if (admitted < tries * NEWCOMERS_ADMITTED) broken.push(`only ${admitted} of ${tries} honest newcomers got through the flood (budget ${NEWCOMERS_ADMITTED * 100}%)`);
+    const n = newcomersAdmitted(tally, "the flood");
+    seen.push(n.seen);
+    if (n.broken) broken.push(n.broken);
     return { broken, seen: seen.join("; ") };
   },
 };
@@ -81,21 +70,4 @@ async function flood(ctx: AttackContext): Promise<void> {
       p.close();
     }
   });
-}
-
-/** Honest newcomers, one at a time: each handshakes in full at once, is counted, and leaves. */
-async function newcomers(ctx: AttackContext): Promise<void> {
-  await ctx.pause(NEWCOMER_HEAD_START_MS);
-  for (let n = 0; ctx.running && ctx.remainingMs >= NEWCOMER_NEEDS_MS; n++) {
-    const from = ctx.address(n);
-    ctx.count("newcomer_tries");
-    const started = performance.now();
-    const p = await ctx.peer(ctx.target(n), from, { hello: true });
-    if (p) {
-      ctx.count("newcomer_admitted");
-      ctx.count("newcomer_handshake_ms", performance.now() - started);
-      p.close();
-    }
-    await ctx.pause(NEWCOMER_EVERY_MS);
-  }
 }
