@@ -147,7 +147,9 @@ export class StateBucket {
    * first the latest value of each key (deleted keys as deletes), then every
    * later change. `decode` turns a value into its message by key (one bucket
    * may hold several message types); a value that does not decode is reported
-   * on the bus's decode-error hook and skipped.
+   * on the bus's decode-error hook and skipped. The handler must apply state
+   * (a value handed twice changes nothing): a read that ends by itself is
+   * begun again, and hands over the latest value of each key once more.
    */
   async watch<M>(opts: { key?: string; decode: (key: string, value: Uint8Array) => M }, handler: (change: StateChange<M>) => void): Promise<StateWatch> {
     const filter = opts.key ?? ">";
