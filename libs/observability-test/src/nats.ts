@@ -1,7 +1,6 @@
-import { spawn } from "node:child_process";
 import { copyFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { freePort, natsServerBinary, tempDir } from "@timenet/testkit";
+import { startNatsServer, tempDir } from "@timenet/testkit";
 
 export interface ConfiguredNats {
   readonly url: string;
@@ -20,43 +19,28 @@ export interface ConfiguredNatsOptions {
 }
 
 /**
- * A nats-server with JetStream and a configuration file of our choosing:
- * testkit's startNatsServer has no `max_payload`, which a test of the
- * gateway's NATS publish errors needs (one host's NATS larger than another's).
+ * A nats-server with JetStream and `extraConfig` as its configuration file
+ * (testkit's startNatsServer with a config file): a test of the gateway's
+ * NATS publish errors needs one host's `max_payload` smaller than
+ * another's, a node's NATS its users.conf beside it.
  */
 export async function startNatsWithConfig(extraConfig: string, o: ConfiguredNatsOptions = {}): Promise<ConfiguredNats> {
-  const bin = natsServerBinary();
-  if (!bin) throw new Error("nats-server not found on PATH: apt-get install -y nats-server");
-  const host = o.host ?? "127.0.0.1";
   const dir = await tempDir("nats-conf-");
-  const port = await freePort(host);
-  const conf = join(dir.path, "nats.conf");
-  for (const [name, path] of Object.entries(o.files ?? {})) await copyFile(path, join(dir.path, name));
-  await writeFile(conf, `listen: ${host}:${port}\n${extraConfig}\njetstream {\n  store_dir: "${join(dir.path, "js")}"\n}\n`);
-  const child = spawn(bin, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...o.env } });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  let output = "";
-  const ready = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 10_000);
-    // Kept (bounded) for the caller's log checks; the listener also keeps the pipe drained.
-    child.stderr.on("data", (d: Buffer) => {
-      output = (output + d.toString()).slice(-4_000_000);
-      if (output.includes("Server is ready")) {
-        clearTimeout(timer);
-        resolve(true);
-      }
-    });
-    void exited.then(() => resolve(false));
-  });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    await exited;
+  try {
+    const conf = join(dir.path, "nats.conf");
+    for (const [name, path] of Object.entries(o.files ?? {})) await copyFile(path, join(dir.path, name));
+    await writeFile(conf, `${extraConfig}\n`);
+    const nats = await startNatsServer({ jetstream: true, configFile: conf, ...(o.host ? { host: o.host } : {}), ...(o.env ? { env: o.env } : {}) });
+    return {
+      url: nats.url,
+      log: () => nats.log(),
+      stop: async () => {
+        await nats.stop();
+        await dir.remove();
+      },
+    };
+  } catch (err) {
     await dir.remove();
-  };
-  if (!ready) {
-    child.kill("SIGKILL");
-    await stop();
-    throw new Error(`nats-server (-c ${conf}) did not start:\n${output}`);
+    throw err;
   }
-  return { url: `nats://${host}:${port}`, log: () => output, stop };
 }

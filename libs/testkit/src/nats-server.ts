@@ -17,6 +17,8 @@ export interface NatsServerOptions {
   configFile?: string;
   /** Serve the monitoring endpoints (/connz, /jsz...) on a free port: `monitorUrl`. Default false. */
   monitor?: boolean;
+  /** The server's environment on top of ours (the `$VAR` references of a configuration file). */
+  env?: Record<string, string>;
 }
 
 export interface NatsServerHandle {
@@ -35,6 +37,8 @@ export interface NatsServerHandle {
   restart(): Promise<void>;
   /** Re-reads the configuration file (SIGHUP), as an operator's reload does; resolves once the server says it did. */
   reload(): Promise<void>;
+  /** What the server has logged since it (re)started, its last 4 MB (a test's "Permissions Violation" lines...). */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -79,9 +83,10 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
   if (opts.user !== undefined) args.push("--user", opts.user, "--pass", opts.pass ?? "");
   const monitorPort = opts.monitor ? await freePort(host) : undefined;
   if (monitorPort !== undefined) args.push("-m", String(monitorPort));
+  const env = { ...process.env, ...opts.env };
   let server: RunningServer;
   try {
-    server = await spawnServer(bin, args);
+    server = await spawnServer(bin, args, env);
   } catch (err) {
     await store?.remove();
     throw err;
@@ -97,7 +102,7 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
     },
     async restart() {
       await stop(server.child, server.exited);
-      server = await spawnServer(bin, args);
+      server = await spawnServer(bin, args, env);
     },
     async reload() {
       const said = new Promise<void>((resolve, reject) => {
@@ -118,6 +123,7 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
       server.child.kill("SIGHUP");
       await said;
     },
+    log: () => server.output(),
     stop() {
       stopped ??= stop(server.child, server.exited).then(() => store?.remove());
       return stopped;
@@ -128,20 +134,28 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
 interface RunningServer {
   child: ChildProcess;
   exited: Promise<number | null>;
+  output(): string;
 }
 
+/** The server's log kept for `log()`: its last 4 MB. */
+const LOG_KEPT_CHARS = 4_000_000;
+
 /** Spawns nats-server and resolves once it is ready (killing it if it never is). */
-async function spawnServer(bin: string, args: string[]): Promise<RunningServer> {
-  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
+async function spawnServer(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunningServer> {
+  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"], env });
   let output = "";
+  // The listener also keeps the pipe drained, so the child never blocks on it.
+  child.stderr!.on("data", (d: Buffer) => {
+    output = (output + d.toString()).slice(-LOG_KEPT_CHARS);
+  });
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`nats-server not ready within 10s:\n${output}`)), 10_000);
-      child.stderr!.on("data", (d: Buffer) => {
-        output += d.toString();
+      child.stderr!.on("data", function ready() {
         if (output.includes("Server is ready")) {
           clearTimeout(timer);
+          child.stderr!.off("data", ready);
           resolve();
         }
       });
@@ -154,8 +168,7 @@ async function spawnServer(bin: string, args: string[]): Promise<RunningServer> 
     child.kill("SIGKILL");
     throw err;
   }
-  child.stderr!.resume(); // keep draining so the child never blocks on a full pipe
-  return { child, exited };
+  return { child, exited, output: () => output };
 }
 
 async function stop(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
