@@ -75,6 +75,7 @@ const SECONDS = cli.number("seconds", { min: 1 });
 const SETTLE_MS = Math.max(cli.number("settle-seconds", { min: 0 }) * 1000, BUDGETS.propagationMs + 500);
 const MAX_BYTES = cli.number("max-mib", { min: 1 }) * 1024 * 1024;
 const VICTIMS = cli.numbers("victims", { min: 1, max: NODES });
+const SAMPLE_MS = cli.number("sample-ms", { min: 50 });
 
 // The devnet as `npm run soak` runs it, unless asked for another block interval (more blocks per attack to time, and more forks).
 let network = "devnet";
@@ -193,7 +194,7 @@ try {
     if (!recovered) say(`attack: the honest nodes have not recovered before ${attack.name} (an earlier attack's doing); running it anyway`);
     const windowStart = performance.now();
     const before = attack.verify ? await victimMetrics() : [];
-    const obs = await Observation.begin(nodes, reach, lib.sample, cli.number("sample-ms", { min: 50 }), values.trace ? say : undefined);
+    const obs = await Observation.begin(nodes, reach, lib.sample, SAMPLE_MS, values.trace ? say : undefined);
     const deadline = Date.now() + SECONDS * 1000;
     say(`attack: ${attack.name}: ${attack.description}`);
     const { sent, tally, error } = await runThreads(attack, allocator.take(attack.subnets), allocator.take(attack.probeSubnets ?? 0), deadline);
