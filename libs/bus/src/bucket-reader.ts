@@ -84,6 +84,20 @@ export class BucketReader {
     }
   }
 
+  /**
+   * The stream's identity (when it was created), or undefined when there is
+   * none: a bucket deleted and created again is another stream, whose
+   * revisions start again from 1.
+   */
+  async identity(): Promise<string | undefined> {
+    try {
+      return (await this.jsm.streams.info(this.stream)).created;
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return undefined;
+      throw err;
+    }
+  }
+
   /** Keys matching `filter` now, deleted ones included (a delete marker is a key's latest entry). */
   async count(filter: string): Promise<number> {
     // Stream info is a request and its reply: nothing in it can be lost on the way.

@@ -19,6 +19,12 @@ export interface BusEvents {
    * a while is seen.
    */
   onStateReadStatus?(watch: string, status: ReadStatus): void;
+  /**
+   * An owned state bucket was found deleted (`deleted`: recreated by its
+   * owner) or replaced by another stream (`replaced`), and the owner wrote
+   * back every entry it holds (`entries`).
+   */
+  onStateBucketRecreated?(bucket: string, how: "deleted" | "replaced", entries: number): void;
   onStatus?(status: BusStatus): void;
   /**
    * The server refused a publish or subscribe (this service's NATS user has

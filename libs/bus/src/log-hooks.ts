@@ -19,6 +19,8 @@ export function busLogHooks(logger: HookLogger): BusEvents {
       else if (s.type === "read_ended" || s.type === "read_restart_failed") logger.warn(line, "state watch's read ended; beginning it again");
       else logger.warn(line, "state watch's consumer lost or recreated");
     },
+    onStateBucketRecreated: (bucket, how, entries) =>
+      logger.warn({ bucket, how, entries }, how === "deleted" ? "state bucket was deleted: created again and its entries written back" : "state bucket was replaced by another stream: its entries written back"),
     onStatus: (status) => logger.info({ status }, "NATS connection status"),
     onPermissionError: (operation, subject, err) => logger.error({ operation, subject, err: err.message }, "NATS refused: this service's NATS user may not use the subject (deploy/nats/users.conf)"),
   };

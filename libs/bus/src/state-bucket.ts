@@ -3,7 +3,7 @@ import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { create, isMessage, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { Bus } from "./bus.js";
 import { BusError } from "./bus-error.js";
-import { BucketReader, type BucketEntry } from "./bucket-reader.js";
+import { BucketReader, type BucketEntry, type EntryStream } from "./bucket-reader.js";
 
 /** One change of a bucket, in the order the bucket's single writer made them. */
 export type StateChange<M> =
@@ -34,8 +34,19 @@ export interface FollowOptions {
   maxPollMs?: number;
 }
 
+async function createBucket(bus: Bus, name: string, limits: StateBucketLimits): Promise<KV> {
+  return new Kvm(bus.connection).create(name, {
+    history: 1,
+    storage: StorageType.File,
+    max_bytes: limits.maxBytes ?? 64 * 1024 * 1024,
+    maxValueSize: limits.maxValueSize ?? 1024 * 1024,
+  });
+}
+
 /** A follower's defaults; an owner's watch uses them to begin a read again (pollMs then up to maxPollMs). */
 const FOLLOW_DEFAULTS = { pollMs: 250, backoffAfterMs: 10_000, maxPollMs: 2_000 } as const;
+/** What the client library says when a read's consumer is gone: its bucket may have been deleted, or created again. */
+const LOST = new Set(["consumer_deleted", "consumer_not_found", "stream_not_found", "ordered_consumer_recreated"]);
 /** A read that lasted this long before it ended is begun again at once (pollMs); one that ends sooner waits twice as long each time. */
 const READ_LIVED_MS = 10_000;
 
@@ -58,12 +69,22 @@ export class StateBucket {
   /** A follower's view of whether the bucket exists yet (the owner creates it). */
   private present: boolean;
   private bucketReader: BucketReader | undefined;
+  /**
+   * The owner's entries as it last wrote them (deleted keys removed), to write
+   * back into a bucket deleted or replaced under it. Bounded by what the
+   * bucket itself holds.
+   */
+  private readonly written = new Map<string, Uint8Array>();
+  /** The revision of the owner's last put: a put answered with a lower one went to another stream. */
+  private lastRevision = 0;
+  private recovering: Promise<boolean> | undefined;
 
   private constructor(
     private readonly bus: Bus,
-    private readonly kv: KV,
+    private kv: KV,
     readonly name: string,
     private readonly follower?: Required<FollowOptions>,
+    private readonly limits: StateBucketLimits = {},
   ) {
     this.present = follower === undefined;
   }
@@ -88,36 +109,74 @@ export class StateBucket {
   /** Creates the bucket (idempotent) for its owner, the one service that writes it. */
   static async open(bus: Bus, name: string, limits: StateBucketLimits = {}): Promise<StateBucket> {
     try {
-      const kv = await new Kvm(bus.connection).create(name, {
-        history: 1,
-        storage: StorageType.File,
-        max_bytes: limits.maxBytes ?? 64 * 1024 * 1024,
-        maxValueSize: limits.maxValueSize ?? 1024 * 1024,
-      });
-      return new StateBucket(bus, kv, name);
+      return new StateBucket(bus, await createBucket(bus, name, limits), name, undefined, limits);
     } catch (err) {
       throw new BusError("ERR_BUS_STATE", `cannot open the KV bucket ${name} (NATS must run with JetStream): ${(err as Error).message}`, name, { cause: err });
     }
   }
 
-  /** Writes the value of `key`; resolves with its revision once the server stored it. */
+  /**
+   * Writes the value of `key`; resolves with its revision once the server
+   * stored it. A bucket deleted under its owner (an operator's `nats kv rm`,
+   * a NATS that lost its store) is created again by this write, and replaced
+   * by another stream, it is noticed by this write's revision; either way
+   * every entry the owner holds is written back first (onStateBucketRecreated).
+   */
   async put<D extends DescMessage>(key: string, schema: D, msg: MessageShape<D> | MessageInitShape<D>): Promise<number> {
     this.mustOwn(key);
     const bytes = toBinary(schema, isMessage(msg, schema) ? msg : create(schema, msg as MessageInitShape<D>));
-    try {
-      return await this.kv.put(key, bytes);
-    } catch (err) {
-      throw new BusError("ERR_BUS_STATE", `cannot write ${this.name}/${key}: ${(err as Error).message}`, key, { cause: err });
+    const revision = await this.write(key, () => this.kv.put(key, bytes), "write");
+    this.written.delete(key); // re-inserted: the map's order is the order of the owner's writes
+    this.written.set(key, bytes);
+    if (revision <= this.lastRevision) {
+      // Another stream took the bucket's name (revisions start again from 1): it lacks the owner's other entries.
+      this.lastRevision = revision;
+      await this.writeBack("replaced", key);
     }
+    this.lastRevision = Math.max(this.lastRevision, revision);
+    return revision;
   }
 
   async delete(key: string): Promise<void> {
     this.mustOwn(key);
+    await this.write(key, () => this.kv.delete(key), "delete");
+    this.written.delete(key);
+  }
+
+  /** One write; if it failed because the bucket is gone, the bucket is created again, filled, and the write tried once more. */
+  private async write<T>(key: string, op: () => Promise<T>, verb: string): Promise<T> {
+    let failure: unknown;
     try {
-      await this.kv.delete(key);
+      return await op();
     } catch (err) {
-      throw new BusError("ERR_BUS_STATE", `cannot delete ${this.name}/${key}: ${(err as Error).message}`, key, { cause: err });
+      failure = err;
     }
+    try {
+      if (await this.recreateIfDeleted()) return await op();
+    } catch {
+      // NATS away (cannot tell whether the bucket exists), or the write failed again: its first error says why.
+    }
+    throw new BusError("ERR_BUS_STATE", `cannot ${verb} ${this.name}/${key}: ${(failure as Error).message}`, key, { cause: failure });
+  }
+
+  /** Creates the owner's bucket again if it no longer exists (one attempt at a time); true when it did. */
+  private async recreateIfDeleted(): Promise<boolean> {
+    this.recovering ??= (async () => {
+      if ((await (await this.reader()).identity()) !== undefined) return false;
+      this.kv = await createBucket(this.bus, this.name, this.limits);
+      this.lastRevision = 0;
+      await this.writeBack("deleted");
+      return true;
+    })().finally(() => (this.recovering = undefined));
+    return this.recovering;
+  }
+
+  /** Writes every entry the owner holds (but `except`, just written) into the bucket again. */
+  private async writeBack(how: "deleted" | "replaced", except?: string): Promise<void> {
+    for (const [key, bytes] of [...this.written]) {
+      if (key !== except) this.lastRevision = Math.max(this.lastRevision, await this.kv.put(key, bytes));
+    }
+    this.bus.events.onStateBucketRecreated?.(this.name, how, this.written.size);
   }
 
   /** The value of `key` now, or undefined when it has none (or was deleted). */
@@ -160,20 +219,58 @@ export class StateBucket {
     let stopEntries: (() => void) | undefined;
     let poll: NodeJS.Timeout | undefined;
     const { pollMs, maxPollMs } = this.follower ?? FOLLOW_DEFAULTS;
+    // The keys whose latest change handed over was a put: a read begun again hands over the bucket's entries as
+    // they are now, and a key among these that it lacks (its bucket deleted and created again) is handed a delete.
+    const live = new Set<string>();
+    const apply = (change: StateChange<M>): void => {
+      if (change.op === "put") live.add(change.key);
+      else live.delete(change.key);
+      handler(change);
+    };
+    let reads = 0;
     const begin = async (): Promise<void> => {
-      let entries;
+      let entries: EntryStream;
+      const restarted = reads++ > 0;
+      // Keys of this read's first entries (the bucket as it was when the read began), if it is begun again.
+      let present = restarted ? new Set<string>() : undefined;
+      let settled = false;
+      const settle = (): void => {
+        settled = true;
+        markInitialized();
+        if (present) for (const key of [...live]) if (!present.has(key)) this.deliverChange({ op: "delete", key, revision: 0 }, apply);
+        present = undefined;
+      };
+      let stream: string | undefined;
+      let endedBecause: string | undefined;
       try {
         const reader = await this.reader();
+        stream = await reader.identity();
+        if (stream === undefined) throw new Error(`the bucket ${this.name} does not exist (deleted)`);
         // The entries present now end with one sent when nothing more is pending;
         // with none present nothing is sent, so an empty start is settled here.
-        if ((await reader.count(filter)) === 0) markInitialized();
+        if ((await reader.count(filter)) === 0) settle();
         entries = await reader.follow(
           filter,
           (e) => {
-            this.deliver(e, opts.decode, handler);
-            if (e.pending === 0) markInitialized();
+            if (!settled) present?.add(e.key);
+            this.deliver(e, opts.decode, apply);
+            if (e.pending === 0 && !settled) settle();
           },
-          (s) => this.bus.events.onStateReadStatus?.(watchName, s),
+          (s) => {
+            this.bus.events.onStateReadStatus?.(watchName, s);
+            // The library recreates a lost consumer from where it was, in whatever stream now has the bucket's name:
+            // in a bucket deleted and created again, that skips the new stream's first entries. Such a read ends here
+            // and is begun again from the new stream's entries as they are.
+            if (!LOST.has(s.type) || endedBecause !== undefined) return;
+            void reader.identity().then(
+              (now) => {
+                if (now === stream || endedBecause !== undefined || stopped) return;
+                endedBecause = now === undefined ? "the bucket was deleted" : "the bucket was deleted and created again";
+                entries.stop();
+              },
+              () => undefined, // cannot tell now: the library's next status asks again
+            );
+          },
         );
       } catch (err) {
         throw new BusError("ERR_BUS_STATE", `cannot watch ${watchName}: ${(err as Error).message}`, filter, { cause: err });
@@ -184,7 +281,7 @@ export class StateBucket {
       const ended = (err?: Error) => {
         // Its consumer stays on the server otherwise, until its inactivity threshold (5 minutes).
         if (!stopped) entries.stop();
-        readEnded(err, began);
+        readEnded(err ?? (endedBecause === undefined ? undefined : new Error(endedBecause)), began);
       };
       void entries.done.then(() => ended(), ended);
     };
@@ -291,10 +388,14 @@ export class StateBucket {
     } else {
       change = { op: "delete", key: e.key, revision: e.revision };
     }
+    this.deliverChange(change, handler);
+  }
+
+  private deliverChange<M>(change: StateChange<M>, handler: (change: StateChange<M>) => void): void {
     try {
       handler(change);
     } catch (err) {
-      this.bus.events.onHandlerError?.(`${this.name}/${e.key}`, err as Error);
+      this.bus.events.onHandlerError?.(`${this.name}/${change.key}`, err as Error);
     }
   }
 }

@@ -289,3 +289,69 @@ test("a watch whose read the library ends (its subscription revoked by a permiss
     await dir.remove();
   }
 });
+
+/** A follower's view of a bucket: the changes a watch hands over, applied. */
+function mirror(): { view: Map<string, string>; apply: (c: StateChange<GatewayRun>) => void; show: () => string } {
+  const view = new Map<string, string>();
+  return {
+    view,
+    apply: (c) => void (c.op === "put" ? view.set(c.key, c.value.nodeId) : view.delete(c.key)),
+    show: () => [...view].map(([k, v]) => `${k}=${v}`).sort().join(","),
+  };
+}
+
+test("a bucket deleted under its owner and followers (an operator's `nats kv rm`) is created again by the owner's next write, with every entry the owner holds; a follower's watch reads the new bucket whole", async () => {
+  const told: string[] = [];
+  const recreated: string[] = [];
+  const ownerBus = await Bus.connect({ servers: nats.url, name: "owner", onStateBucketRecreated: (b, how, n) => recreated.push(`${b} ${how} ${n}`) });
+  const followerBus = await Bus.connect({ servers: nats.url, name: "follower", onStateReadStatus: (watch, s) => told.push(`${watch} ${s.type} ${s.detail}`) });
+  buses.push(ownerBus, followerBus);
+  const owner = await StateBucket.open(ownerBus, "T11");
+  for (const [k, v] of [["a", "a1"], ["b", "b1"], ["c", "c1"]]) await owner.put(k!, GatewayRunSchema, { nodeId: v });
+  await owner.delete("c");
+  const m = mirror();
+  const w = await (await StateBucket.follow(followerBus, "T11")).watch({ decode }, m.apply);
+  await w.initialized;
+  assert.equal(m.show(), "a=a1,b=b1");
+
+  const jsm = await jetstreamManager(ownerBus.connection);
+  await jsm.streams.delete("KV_T11");
+  // The owner's next write finds no bucket: it creates it again, writes back a and b, then d.
+  await owner.put("d", GatewayRunSchema, { nodeId: "d1" });
+  assert.deepEqual(recreated, ["T11 deleted 2"]);
+  await waitFor(() => m.show() === "a=a1,b=b1,d=d1", { timeoutMs: 15_000, message: () => `the follower sees the new bucket (${m.show()}; told: ${told.join(" | ")})` });
+  assert.ok(told.some((t) => t.startsWith("T11/> read_ended") && t.includes("deleted")), `the end is told with its cause: ${told.join(" | ")}`);
+  assert.ok(told.some((t) => t.startsWith("T11/> read_restarted")), told.join(" | "));
+  // And every later change.
+  await owner.delete("b");
+  await owner.put("a", GatewayRunSchema, { nodeId: "a2" });
+  await waitFor(() => m.show() === "a=a2,d=d1", { message: () => `later changes (${m.show()})` });
+  w.stop();
+  await waitFor(async () => (await jsm.streams.info("KV_T11")).state.consumer_count === 0, { message: "no consumer left" });
+});
+
+test("a bucket replaced by an empty one (created again by someone else) is noticed by its owner's next write and filled again; followers drop what the new bucket lacks meanwhile", async () => {
+  const told: string[] = [];
+  const recreated: string[] = [];
+  const ownerBus = await Bus.connect({ servers: nats.url, name: "owner", onStateBucketRecreated: (b, how, n) => recreated.push(`${b} ${how} ${n}`) });
+  const followerBus = await Bus.connect({ servers: nats.url, name: "follower", onStateReadStatus: (watch, s) => told.push(`${watch} ${s.type} ${s.detail}`) });
+  const operatorBus = await Bus.connect({ servers: nats.url, name: "operator" });
+  buses.push(ownerBus, followerBus, operatorBus);
+  const owner = await StateBucket.open(ownerBus, "T12");
+  for (const [k, v] of [["a", "a1"], ["b", "b1"], ["c", "c1"]]) await owner.put(k!, GatewayRunSchema, { nodeId: v });
+  const m = mirror();
+  const w = await (await StateBucket.follow(followerBus, "T12")).watch({ decode }, m.apply);
+  await w.initialized;
+  assert.equal(m.show(), "a=a1,b=b1,c=c1");
+
+  const jsm = await jetstreamManager(operatorBus.connection);
+  await jsm.streams.delete("KV_T12");
+  await StateBucket.open(operatorBus, "T12");
+  // The follower's read ends on its lost consumer, and the new bucket has none of the three: each is handed a delete.
+  await waitFor(() => m.view.size === 0 && told.some((t) => t.startsWith("T12/> read_restarted")), { timeoutMs: 15_000, message: () => `the follower reads the empty bucket (${m.show()}; told: ${told.join(" | ")})` });
+  // The owner's next write lands in the new stream (its revision starts again): the owner writes back what it holds.
+  await owner.put("b", GatewayRunSchema, { nodeId: "b2" });
+  assert.deepEqual(recreated, ["T12 replaced 3"]);
+  await waitFor(() => m.show() === "a=a1,b=b2,c=c1", { message: () => `the follower sees the owner's entries again (${m.show()})` });
+  w.stop();
+});

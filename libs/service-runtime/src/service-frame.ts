@@ -50,6 +50,13 @@ export class ServiceFrame {
       labelNames: ["watch", "event"],
       registers: [this.registry],
     });
+    // An owned bucket found deleted or replaced, and written back whole: an operator's or a NATS store's doing.
+    const recreated = new Counter({
+      name: "timenet_nats_state_buckets_recreated_total",
+      help: "Owned state buckets found deleted (created again) or replaced by another stream, and written back whole (by bucket and how)",
+      labelNames: ["bucket", "how"],
+      registers: [this.registry],
+    });
     const bus = await Bus.connect({
       servers: this.o.natsUrl,
       name,
@@ -59,6 +66,10 @@ export class ServiceFrame {
       onStateReadStatus: (watch, status) => {
         watchEvents.inc({ watch, event: status.type });
         hooks.onStateReadStatus?.(watch, status);
+      },
+      onStateBucketRecreated: (bucket, how, entries) => {
+        recreated.inc({ bucket, how });
+        hooks.onStateBucketRecreated?.(bucket, how, entries);
       },
       onPermissionError: (operation, subject, err) => {
         refused.inc({ operation });
