@@ -105,21 +105,7 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
       server = await spawnServer(bin, args, env);
     },
     async reload() {
-      const said = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          server.child.stderr!.off("data", onData);
-          reject(new Error("nats-server did not reload its configuration within 10s"));
-        }, 10_000);
-        let text = "";
-        const onData = (d: Buffer) => {
-          text += d.toString();
-          if (!text.includes("Reloaded server configuration")) return;
-          clearTimeout(timer);
-          server.child.stderr!.off("data", onData);
-          resolve();
-        };
-        server.child.stderr!.on("data", onData);
-      });
+      const said = server.untilLogged("Reloaded server configuration", "reload its configuration");
       server.child.kill("SIGHUP");
       await said;
     },
@@ -135,10 +121,13 @@ interface RunningServer {
   child: ChildProcess;
   exited: Promise<number | null>;
   output(): string;
+  /** Resolves once the server logs `phrase` (from now on), within 10 s; rejects if it does not, or exits first. */
+  untilLogged(phrase: string, what: string): Promise<void>;
 }
 
 /** The server's log kept for `log()`: its last 4 MB. */
 const LOG_KEPT_CHARS = 4_000_000;
+const LOGGED_WITHIN_MS = 10_000;
 
 /** Spawns nats-server and resolves once it is ready (killing it if it never is). */
 async function spawnServer(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunningServer> {
@@ -149,26 +138,31 @@ async function spawnServer(bin: string, args: string[], env: NodeJS.ProcessEnv):
     output = (output + d.toString()).slice(-LOG_KEPT_CHARS);
   });
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`nats-server not ready within 10s:\n${output}`)), 10_000);
-      child.stderr!.on("data", function ready() {
-        if (output.includes("Server is ready")) {
-          clearTimeout(timer);
-          child.stderr!.off("data", ready);
-          resolve();
-        }
-      });
-      void exited.then((code) => {
+  const untilLogged = (phrase: string, what: string): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      // Only what is logged from now on, each chunk with the end of the one before (a phrase split across two).
+      let tail = "";
+      const done = (err?: Error) => {
         clearTimeout(timer);
-        reject(new Error(`nats-server exited with ${code}:\n${output}`));
-      });
+        child.stderr!.off("data", onData);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onData = (d: Buffer) => {
+        tail = tail.slice(-(phrase.length - 1)) + d.toString();
+        if (tail.includes(phrase)) done();
+      };
+      const timer = setTimeout(() => done(new Error(`nats-server did not ${what} within ${LOGGED_WITHIN_MS / 1000}s:\n${output}`)), LOGGED_WITHIN_MS);
+      child.stderr!.on("data", onData);
+      void exited.then((code) => done(new Error(`nats-server exited with ${code}:\n${output}`)));
     });
+  try {
+    await untilLogged("Server is ready", "get ready");
   } catch (err) {
     child.kill("SIGKILL");
     throw err;
   }
-  return { child, exited, output: () => output };
+  return { child, exited, output: () => output, untilLogged };
 }
 
 async function stop(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
