@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Bus } from "@timenet/bus";
 import { BroadcastSchema, PeerRegistryService, Subjects } from "@timenet/proto";
 import { createGrpcClient } from "@timenet/grpc";
@@ -33,6 +34,7 @@ const EXPECTED_ALERTS: Record<string, Record<string, string>> = {
   TimenetNodeStuck: { host: "host-3" },
   TimenetBanListFull: { host: "host-2" },
   TimenetServiceDown: { host: "host-2", job: "peer-registry" },
+  TimenetStateReadInterrupted: { host: "host-2" },
 };
 
 let net: TestNetwork | undefined;
@@ -154,6 +156,16 @@ async function causeTheFaults(n: TestNetwork): Promise<void> {
   // host-3's gateway, 20 s slow, has judged its clock against its peers (host-1 at least).
   await seen(`timenet_gateway_clock_suspect{host="host-3"} == 1`);
 
+  // host-2's admission bucket deleted under its registry and gateway (an operator's `nats kv rm`): the
+  // gateway's watch of the policy ends; the registry's next write (the bans below) creates it again.
+  const operator = await Bus.connect({ servers: h2.natsUrl, name: "observability-test-operator" });
+  try {
+    await (await jetstreamManager(operator.connection)).streams.delete("KV_REGISTRY_ADMISSION");
+  } finally {
+    await operator.close();
+  }
+  await seen(`timenet_nats_state_watch_events_total{host="host-2", job="p2p-gateway", event="read_ended"}`);
+
   // A full ban list: an operator bans three addresses on host-2 (MAX_BANS 1), so two bans are
   // lifted early. Two, each scraped: host-2's registry stops below, and increase() sees a step
   // only between two samples of the series (the first eviction is its birth at 1).
@@ -166,6 +178,9 @@ async function causeTheFaults(n: TestNetwork): Promise<void> {
   } finally {
     registry2.close();
   }
+
+  await seen(`timenet_nats_state_buckets_recreated_total{host="host-2", bucket="REGISTRY_ADMISSION", how="deleted"}`);
+  await seen(`timenet_nats_state_watch_events_total{host="host-2", job="p2p-gateway", event="read_restarted"}`);
 
   // A service down: host-2's registry stops.
   await h2.service("peer-registry").process!.stop();
