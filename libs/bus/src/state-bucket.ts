@@ -55,6 +55,13 @@ export interface StateBucketLimits {
   maxBytes?: number;
   /** Largest value. Default 1 MiB. */
   maxValueSize?: number;
+  /**
+   * How often the owner looks whether its bucket still exists and is still
+   * the same stream, in ms (one JetStream API request). Default 30 000: a
+   * bucket deleted while its owner has nothing to write is back within 30 s,
+   * not at the owner's next change, which may be hours away. 0: never.
+   */
+  checkEveryMs?: number;
 }
 
 /**
@@ -78,6 +85,8 @@ export class StateBucket {
   /** The revision of the owner's last put: a put answered with a lower one went to another stream. */
   private lastRevision = 0;
   private recovering: Promise<boolean> | undefined;
+  /** The stream the owner writes to (its creation time), as last seen. */
+  private stream: string | undefined;
 
   private constructor(
     private readonly bus: Bus,
@@ -109,7 +118,10 @@ export class StateBucket {
   /** Creates the bucket (idempotent) for its owner, the one service that writes it. */
   static async open(bus: Bus, name: string, limits: StateBucketLimits = {}): Promise<StateBucket> {
     try {
-      return new StateBucket(bus, await createBucket(bus, name, limits), name, undefined, limits);
+      const bucket = new StateBucket(bus, await createBucket(bus, name, limits), name, undefined, limits);
+      bucket.stream = await (await bucket.reader()).identity();
+      bucket.checkOwnBucket(limits.checkEveryMs ?? 30_000);
+      return bucket;
     } catch (err) {
       throw new BusError("ERR_BUS_STATE", `cannot open the KV bucket ${name} (NATS must run with JetStream): ${(err as Error).message}`, name, { cause: err });
     }
@@ -132,6 +144,7 @@ export class StateBucket {
       // Another stream took the bucket's name (revisions start again from 1): it lacks the owner's other entries.
       this.lastRevision = revision;
       await this.writeBack("replaced", key);
+      this.stream = await (await this.reader()).identity().catch(() => undefined);
     }
     this.lastRevision = Math.max(this.lastRevision, revision);
     return revision;
@@ -164,11 +177,31 @@ export class StateBucket {
     this.recovering ??= (async () => {
       if ((await (await this.reader()).identity()) !== undefined) return false;
       this.kv = await createBucket(this.bus, this.name, this.limits);
+      this.stream = await (await this.reader()).identity();
       this.lastRevision = 0;
       await this.writeBack("deleted");
       return true;
     })().finally(() => (this.recovering = undefined));
     return this.recovering;
+  }
+
+  /** Looks every `everyMs` whether the owner's bucket was deleted or replaced, and if so writes it back; ends with the bus. */
+  private checkOwnBucket(everyMs: number): void {
+    if (everyMs <= 0) return;
+    const timer = setInterval(() => {
+      if (this.bus.connection.isClosed()) return clearInterval(timer);
+      if (this.recovering) return;
+      void (async () => {
+        const now = await (await this.reader()).identity();
+        if (now === undefined) await this.recreateIfDeleted();
+        else if (this.stream !== undefined && now !== this.stream) {
+          this.stream = now;
+          this.lastRevision = 0;
+          await this.writeBack("replaced");
+        } else this.stream = now;
+      })().catch(() => undefined); // NATS away, or a write failed: the next look, or the next write, tries again
+    }, everyMs);
+    timer.unref();
   }
 
   /** Writes every entry the owner holds (but `except`, just written) into the bucket again. */

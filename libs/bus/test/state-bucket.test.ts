@@ -355,3 +355,37 @@ test("a bucket replaced by an empty one (created again by someone else) is notic
   await waitFor(() => m.show() === "a=a1,b=b2,c=c1", { message: () => `the follower sees the owner's entries again (${m.show()})` });
   w.stop();
 });
+
+test("an owner with nothing to write finds its bucket deleted, or replaced, within checkEveryMs and writes it back; its followers read it whole", async () => {
+  const recreated: string[] = [];
+  const ownerBus = await Bus.connect({ servers: nats.url, name: "owner", onStateBucketRecreated: (b, how, n) => recreated.push(`${b} ${how} ${n}`) });
+  const followerBus = await Bus.connect({ servers: nats.url, name: "follower" });
+  const operatorBus = await Bus.connect({ servers: nats.url, name: "operator" });
+  buses.push(ownerBus, followerBus, operatorBus);
+  const owner = await StateBucket.open(ownerBus, "T13", { checkEveryMs: 200 });
+  for (const [k, v] of [["a", "a1"], ["b", "b1"]]) await owner.put(k!, GatewayRunSchema, { nodeId: v });
+  const m = mirror();
+  const w = await (await StateBucket.follow(followerBus, "T13")).watch({ decode }, m.apply);
+  await w.initialized;
+  const jsm = await jetstreamManager(operatorBus.connection);
+
+  await jsm.streams.delete("KV_T13");
+  await waitFor(() => recreated.length === 1, { message: "the owner's look finds the bucket gone" });
+  assert.deepEqual(recreated, ["T13 deleted 2"]);
+  await owner.put("c", GatewayRunSchema, { nodeId: "c1" });
+  await waitFor(() => m.show() === "a=a1,b=b1,c=c1", { timeoutMs: 15_000, message: () => `the follower reads the new bucket (${m.show()})` });
+
+  // Past the revisions the next stream will have: a follower going on from its old place would miss them.
+  for (let i = 2; i <= 6; i++) await owner.put("b", GatewayRunSchema, { nodeId: `b${i}` });
+  await waitFor(() => m.show() === "a=a1,b=b6,c=c1", { message: () => `b6 (${m.show()})` });
+  await jsm.streams.delete("KV_T13");
+  await StateBucket.open(operatorBus, "T13", { checkEveryMs: 0 });
+  await waitFor(() => recreated.length === 2, { message: "the owner's look finds another stream" });
+  assert.deepEqual(recreated[1], "T13 replaced 3");
+  // Each look that finds the same stream writes nothing: three entries written back, then d.
+  const revision = await owner.put("d", GatewayRunSchema, { nodeId: "d1" });
+  assert.equal(revision, 4);
+  await waitFor(() => m.show() === "a=a1,b=b6,c=c1,d=d1", { timeoutMs: 15_000, message: () => `the follower reads the new stream from its start (${m.show()})` });
+  assert.equal(recreated.length, 2);
+  w.stop();
+});
