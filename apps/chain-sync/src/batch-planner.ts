@@ -43,6 +43,8 @@ export class BatchPlanner {
   /** Asked to plan while planning: once more when done (the tip or a claim moved meanwhile). */
   private again = false;
   private lastReplanAt = Date.now();
+  /** The work queue's generation planned into (see WorkQueue.generation). */
+  private queueGeneration = 0;
 
   constructor(private readonly o: BatchPlannerOptions) {}
 
@@ -83,6 +85,12 @@ export class BatchPlanner {
 
   private async planOnce(): Promise<void> {
     const { tip, heights, queue, metrics, logger } = this.o;
+    if (queue.generation !== this.queueGeneration) {
+      // The queue was declared again (NATS lost it): the batches planned into the old one are gone.
+      this.queueGeneration = queue.generation;
+      logger.info({ planned_up_to: this.planned, our_height: tip.height }, "work queue declared again; planning from our height");
+      this.reset();
+    }
     const ours = tip.height;
     const horizon = heights.horizon(ours, this.o.lookaheadBatches * this.o.batchSize);
     // Only a claim that is gone or lost its standing drops the plan; the lookahead only paces it (it moves with a tip that may step back).
@@ -108,6 +116,9 @@ export class BatchPlanner {
     }
     if (this.planned >= horizon) return;
     let { pending } = await queueDepth(queue);
+    // Declared again meanwhile: plan again from our height, at once.
+    const declaredAgain = () => queue.generation !== this.queueGeneration && (this.again = true);
+    if (declaredAgain()) return;
     const first = this.planned + 1;
     const window = this.o.window?.blocks() ?? Number.POSITIVE_INFINITY;
     if (Number.isFinite(window)) metrics.windowBlocks.set(window);
@@ -116,6 +127,7 @@ export class BatchPlanner {
       const from = this.planned + 1;
       const count = Math.min(this.o.batchSize, horizon - this.planned);
       const queued = await publishBatch(queue, { fromHeight: from, count, plannedAtMs: BigInt(now), planId: this.planId }, `${this.planId}:${from}:${count}`);
+      if (declaredAgain()) return;
       if (queued === "refused") {
         // The queue is at its bound: this range stays unplanned and is tried again at the next tick.
         metrics.batchesRefused.inc({ by: "planner" });

@@ -29,7 +29,7 @@ import type { SyncWindow } from "./sync-window.js";
 import type { ForkProbes } from "./fork-probes.js";
 import type { TipAnnouncer } from "./tip-announcer.js";
 import type { TipTracker } from "./tip-tracker.js";
-import { publishBatch, type WorkQueue } from "./work-queue.js";
+import { publishBatch, restoreIfLost, type WorkQueue } from "./work-queue.js";
 
 export interface BatchWorkerOptions {
   bus: Bus;
@@ -167,6 +167,8 @@ export class BatchWorker {
       } catch (err) {
         if (signal.aborted) return;
         this.o.logger.warn({ err: (err as Error).message }, "taking a batch failed; trying again");
+        // NATS may have lost the queue (its store): declared again, else every pull fails until a restart. Away: later.
+        await restoreIfLost(this.o.queue).catch(() => undefined);
         await pause(1_000, signal);
         continue;
       }

@@ -82,7 +82,14 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
       tip.update(first.tip.height, first.tip.hash);
     }
 
-    const queue = await openWorkQueue(bus.connection, { ackWaitMs: o.ackWaitMs, maxPendingBatches: o.maxPendingBatches });
+    const queue = await openWorkQueue(bus.connection, {
+      ackWaitMs: o.ackWaitMs,
+      maxPendingBatches: o.maxPendingBatches,
+      onRestored: (what) => {
+        metrics.natsStateRestored.inc({ what: `work_queue_${what}` });
+        logger.warn({ lost: what }, "the work queue was gone from NATS (its store lost?): declared again; the batches it held are planned again");
+      },
+    });
     const forkProbes = new ForkProbes({ queue, store, tip, heights, metrics, logger, maxReorgDepth: o.network.maxReorgDepth, intervalMs: o.forkProbeIntervalMs });
     cleanups.push(() => forkProbes.stop());
     const tipAnnouncer = new TipAnnouncer({ bus, store, metrics, logger });

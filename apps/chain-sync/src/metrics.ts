@@ -19,6 +19,7 @@ export class SyncMetrics {
   readonly listenerErrors: Counter<"event">;
   readonly batchesRefused: Counter<"by">;
   readonly leaseRenewalFailures: Counter<"reason">;
+  readonly natsStateRestored: Counter<"what">;
   readonly leaseDropped: Counter<"reason">;
   readonly plannedUpTo: Gauge;
   readonly windowBlocks: Gauge;
@@ -80,6 +81,12 @@ export class SyncMetrics {
       name: "timenet_sync_lease_renewal_failures_total",
       help: "Planner lease renewals that failed (retried; leadership kept while the key still holds our id), by reason: timeout, wrong_revision, error",
       labelNames: ["reason"],
+      registers: r,
+    });
+    this.natsStateRestored = new Counter({
+      name: "timenet_sync_nats_state_restored_total",
+      help: "JetStream state that NATS had lost (a store lost with its volume) and that chain-sync declared again, by what: work_queue_stream, work_queue_consumer, lease_bucket",
+      labelNames: ["what"],
       registers: r,
     });
     this.leaseDropped = new Counter({

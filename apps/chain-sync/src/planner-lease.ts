@@ -1,4 +1,4 @@
-import { jetstream, JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { RequestError, TimeoutError, type NatsConnection } from "@nats-io/transport-node";
 import { TypedEvents, type ListenerErrorHandler } from "@timenet/events";
@@ -67,10 +67,32 @@ export class PlannerLease extends TypedEvents<LeaseEvents> {
   }
 
   async start(): Promise<void> {
+    this.kv = await this.createBucket();
+    await this.round();
+  }
+
+  private createBucket(): Promise<KV> {
     // A KV call that hangs gives up within a renewal period, leaving time to retry within the TTL.
     const js = jetstream(this.o.nc, { timeout: this.renewEveryMs });
-    this.kv = await new Kvm(js).create(LEASE_BUCKET, { ttl: this.o.ttlMs, history: 1 });
-    await this.round();
+    return new Kvm(js).create(LEASE_BUCKET, { ttl: this.o.ttlMs, history: 1 });
+  }
+
+  /**
+   * Creates the bucket again if NATS no longer has it (started again without
+   * its store): else no replica could ever take the lease again, and nobody
+   * would plan. True when it did.
+   */
+  private async restoreBucketIfLost(): Promise<boolean> {
+    try {
+      await (await jetstreamManager(this.o.nc, { timeout: this.renewEveryMs })).streams.info(`KV_${LEASE_BUCKET}`);
+      return false;
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) return false;
+    }
+    this.kv = await this.createBucket();
+    this.o.metrics.natsStateRestored.inc({ what: "lease_bucket" });
+    this.o.logger.warn({ worker: this.o.workerId, bucket: LEASE_BUCKET }, "the planner lease's bucket was gone from NATS (its store lost?): created again");
+    return true;
   }
 
   async stop(): Promise<void> {
@@ -122,6 +144,7 @@ export class PlannerLease extends TypedEvents<LeaseEvents> {
     } catch (err) {
       // Unknown: keep what we have; the expiry timer drops leadership if this lasts a TTL.
       this.o.logger.warn({ worker: this.o.workerId, err: (err as Error).message }, "cannot read the planner lease; retrying");
+      if (await this.restoreBucketIfLost().catch(() => false)) this.revision = 0; // the key went with it: created anew next
       return "soon";
     }
     if (this.stopped) return "period";

@@ -6,7 +6,7 @@ import { tempDir, waitFor } from "@timenet/testkit";
 import { PeerMessageSchema, Subjects, type Block } from "@timenet/proto";
 import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
 import { openWorkQueue } from "../src/work-queue.js";
-import { buildChain, nodePool, putChain, startSyncProcess, waitHeight } from "./harness.js";
+import { buildChain, nodePool, putChain, signedBranch, startSyncProcess, waitHeight } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -62,6 +62,27 @@ describe("resilience", () => {
     t.diagnostic(`a batch redelivered ${Date.now() - stopAt} ms after SIGTERM`);
     assert.ok(Date.now() - stopAt < 5_000, "well within the 30 s ack wait");
     msg.nak();
+  });
+
+  test("a node whose NATS starts again without its store (its volume lost) follows again: the work queue and the lease bucket are declared again", async () => {
+    // Fresh blocks: a gateway announces only a tip younger than ANNOUNCE_MAX_AGE (60 s); the last one 10 s old when made.
+    const n = 40;
+    const fresh = signedBranch(DEVNET.genesis.header!, Array.from({ length: n }, (_, i) => (i + 1) % 3), { salt: "store-lost", firstTimestampMs: BigInt(Date.now() - (n + 2) * DEVNET.blockIntervalMs) });
+    const a = await node(190);
+    await putChain(a, fresh.slice(0, n / 2));
+    const c = await node(191);
+    await c.dial(a);
+    const sync = await c.startSync();
+    await waitHeight(c, n / 2);
+    // Every stream is gone: the batches' work queue, the planner lease's bucket, the gateway's connection set.
+    await c.nats.restart({ emptyStore: true });
+    const restored = async (what: string) => new RegExp(`^timenet_sync_nats_state_restored_total\\{what="${what}"\\} [1-9]`, "m").test(await sync.registry.metrics());
+    await waitFor(async () => (await restored("work_queue_stream")) && (await restored("lease_bucket")), { timeoutMs: 20_000, message: "the work queue and the lease bucket declared again, and counted" });
+    // a's new tip is announced to c, whose planner queues the batch and whose worker fetches it. Before, the lease
+    // could never be taken again and no batch queued: the node stayed where it was for good.
+    await putChain(a, fresh.slice(n / 2));
+    await waitHeight(c, n, 30_000);
+    assert.equal(await c.tipHash(), hex(fresh[n - 1]!));
   });
 
   test("a reorg of depth 3 to a longer chain switches; a fork deeper than the limit is refused", async () => {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
+import { readdir, rm } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { freePort } from "./free-port.js";
 import { tempDir } from "./temp-dir.js";
@@ -32,9 +33,11 @@ export interface NatsServerHandle {
   /**
    * Stops the server and starts it again on the same port and JetStream
    * store, as a host's NATS restarts: clients reconnect, streams (file
-   * storage) are kept, memory-stored consumers are gone.
+   * storage) are kept, memory-stored consumers are gone. With `emptyStore`
+   * the store is emptied first, as a NATS whose volume was lost starts:
+   * every stream and bucket is gone.
    */
-  restart(): Promise<void>;
+  restart(o?: { emptyStore?: boolean }): Promise<void>;
   /** Re-reads the configuration file (SIGHUP), as an operator's reload does; resolves once the server says it did. */
   reload(): Promise<void>;
   /** What the server has logged since it (re)started, its last 4 MB (a test's "Permissions Violation" lines...). */
@@ -100,8 +103,12 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
     get pid() {
       return server.child.pid!;
     },
-    async restart() {
+    async restart(o = {}) {
       await stop(server.child, server.exited);
+      if (o.emptyStore && store) {
+        // Everything but the configuration file this handle wrote there.
+        for (const entry of await readdir(store.path)) if (entry !== "server.conf") await rm(join(store.path, entry), { recursive: true, force: true });
+      }
       server = await spawnServer(bin, args, env);
     },
     async reload() {
