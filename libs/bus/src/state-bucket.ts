@@ -47,6 +47,8 @@ async function createBucket(bus: Bus, name: string, limits: StateBucketLimits): 
 const FOLLOW_DEFAULTS = { pollMs: 250, backoffAfterMs: 10_000, maxPollMs: 2_000 } as const;
 /** What the client library says when a read's consumer is gone: its bucket may have been deleted, or created again. */
 const LOST = new Set(["consumer_deleted", "consumer_not_found", "stream_not_found", "ordered_consumer_recreated"]);
+/** How long a key that a read begun again did not find may take to come back before it is handed over as deleted. */
+const ABSENT_GRACE_MS = 2_000;
 /** A read that lasted this long before it ended is begun again at once (pollMs); one that ends sooner waits twice as long each time. */
 const READ_LIVED_MS = 10_000;
 
@@ -241,7 +243,9 @@ export class StateBucket {
    * may hold several message types); a value that does not decode is reported
    * on the bus's decode-error hook and skipped. The handler must apply state
    * (a value handed twice changes nothing): a read that ends by itself is
-   * begun again, and hands over the latest value of each key once more.
+   * begun again, and hands over the latest value of each key once more; a
+   * key it no longer finds (its bucket was deleted and created again) is
+   * handed over as a delete if it is still missing 2 s later.
    */
   async watch<M>(opts: { key?: string; decode: (key: string, value: Uint8Array) => M }, handler: (change: StateChange<M>) => void): Promise<StateWatch> {
     const filter = opts.key ?? ">";
@@ -255,10 +259,21 @@ export class StateBucket {
     // The keys whose latest change handed over was a put: a read begun again hands over the bucket's entries as
     // they are now, and a key among these that it lacks (its bucket deleted and created again) is handed a delete.
     const live = new Set<string>();
+    // Keys a read begun again did not find, handed over as deletes only if still absent after ABSENT_GRACE_MS:
+    // an owner filling its bucket again writes its entries one by one, and a read may begin halfway.
+    let absent = new Set<string>();
+    let absentTimer: NodeJS.Timeout | undefined;
     const apply = (change: StateChange<M>): void => {
+      absent.delete(change.key);
       if (change.op === "put") live.add(change.key);
       else live.delete(change.key);
       handler(change);
+    };
+    const handOverAbsent = (): void => {
+      absentTimer = undefined;
+      const gone = [...absent].filter((key) => live.has(key));
+      absent = new Set();
+      if (!stopped) for (const key of gone) this.deliverChange({ op: "delete", key, revision: 0 }, apply);
     };
     let reads = 0;
     const begin = async (): Promise<void> => {
@@ -270,7 +285,13 @@ export class StateBucket {
       const settle = (): void => {
         settled = true;
         markInitialized();
-        if (present) for (const key of [...live]) if (!present.has(key)) this.deliverChange({ op: "delete", key, revision: 0 }, apply);
+        if (present) {
+          for (const key of live) if (!present.has(key)) absent.add(key);
+          if (absent.size > 0 && absentTimer === undefined) {
+            absentTimer = setTimeout(handOverAbsent, ABSENT_GRACE_MS);
+            absentTimer.unref();
+          }
+        }
         present = undefined;
       };
       let stream: string | undefined;
@@ -384,6 +405,7 @@ export class StateBucket {
       stop: () => {
         stopped = true;
         clearTimeout(poll);
+        clearTimeout(absentTimer);
         stopEntries?.();
       },
     };

@@ -365,7 +365,11 @@ test("an owner with nothing to write finds its bucket deleted, or replaced, with
   const owner = await StateBucket.open(ownerBus, "T13", { checkEveryMs: 200 });
   for (const [k, v] of [["a", "a1"], ["b", "b1"]]) await owner.put(k!, GatewayRunSchema, { nodeId: v });
   const m = mirror();
-  const w = await (await StateBucket.follow(followerBus, "T13")).watch({ decode }, m.apply);
+  const deletes: string[] = [];
+  const w = await (await StateBucket.follow(followerBus, "T13")).watch({ decode }, (c) => {
+    if (c.op === "delete") deletes.push(c.key);
+    m.apply(c);
+  });
   await w.initialized;
   const jsm = await jetstreamManager(operatorBus.connection);
 
@@ -387,5 +391,35 @@ test("an owner with nothing to write finds its bucket deleted, or replaced, with
   assert.equal(revision, 4);
   await waitFor(() => m.show() === "a=a1,b=b6,c=c1,d=d1", { timeoutMs: 15_000, message: () => `the follower reads the new stream from its start (${m.show()})` });
   assert.equal(recreated.length, 2);
+  // The owner filled each new bucket within 200 ms, one entry at a time: a read begun halfway waited for the rest.
+  assert.deepEqual(deletes, [], "no key the owner kept was ever handed over as deleted");
+  w.stop();
+});
+
+test("a follower whose read begins again while the owner writes its 3,000 entries back, one by one, hands over no delete for them", async () => {
+  const recreated: string[] = [];
+  const ownerBus = await Bus.connect({ servers: nats.url, name: "owner", onStateBucketRecreated: (b, how, n) => recreated.push(`${b} ${how} ${n}`) });
+  const told: string[] = [];
+  const followerBus = await Bus.connect({ servers: nats.url, name: "follower", onStateReadStatus: (_watch, st) => told.push(st.type) });
+  buses.push(ownerBus, followerBus);
+  const owner = await StateBucket.open(ownerBus, "T14", { checkEveryMs: 100 });
+  const keys = Array.from({ length: 3_000 }, (_, i) => `c.${i}`);
+  await Promise.all(keys.map((k) => owner.put(k, GatewayRunSchema, { nodeId: k })));
+  const m = mirror();
+  const deletes: string[] = [];
+  const w = await (await StateBucket.follow(followerBus, "T14")).watch({ decode }, (c) => {
+    if (c.op === "delete") deletes.push(c.key);
+    m.apply(c);
+  });
+  await w.initialized;
+  assert.equal(m.view.size, keys.length);
+  await (await jetstreamManager(ownerBus.connection)).streams.delete("KV_T14");
+  await waitFor(() => recreated.length === 1, { message: "the owner writes its bucket back" });
+  // The follower's read begins again within the write-back (its retries come 250, 750 and 1,750 ms after the delete).
+  await waitFor(() => told.includes("read_restarted"), { message: "the follower reads again" });
+  // What must not happen has no event to wait for: the 2 s grace for absent keys passes.
+  await new Promise((r) => setTimeout(r, 2_200));
+  assert.equal(m.view.size, keys.length);
+  assert.deepEqual(deletes.slice(0, 3), [], `handed over as deleted: ${deletes.length}`);
   w.stop();
 });
