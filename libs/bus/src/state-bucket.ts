@@ -132,9 +132,9 @@ export class StateBucket {
   /**
    * Writes the value of `key`; resolves with its revision once the server
    * stored it. A bucket deleted under its owner (an operator's `nats kv rm`,
-   * a NATS that lost its store) is created again by this write, and replaced
-   * by another stream, it is noticed by this write's revision; either way
-   * every entry the owner holds is written back first (onStateBucketRecreated).
+   * a NATS that lost its store) is created again by this write; one replaced
+   * by another stream is noticed by this write's revision. Either way every
+   * entry the owner holds is written back (onStateBucketRecreated).
    */
   async put<D extends DescMessage>(key: string, schema: D, msg: MessageShape<D> | MessageInitShape<D>): Promise<number> {
     this.mustOwn(key);
@@ -277,7 +277,7 @@ export class StateBucket {
     };
     let reads = 0;
     const begin = async (): Promise<void> => {
-      let entries: EntryStream;
+      let entries: EntryStream | undefined;
       const restarted = reads++ > 0;
       // Keys of this read's first entries (the bucket as it was when the read began), if it is begun again.
       let present = restarted ? new Set<string>() : undefined;
@@ -320,7 +320,7 @@ export class StateBucket {
               (now) => {
                 if (now === stream || endedBecause !== undefined || stopped) return;
                 endedBecause = now === undefined ? "the bucket was deleted" : "the bucket was deleted and created again";
-                entries.stop();
+                entries?.stop(); // not yet returned by follow: stopped just below, once it is
               },
               () => undefined, // cannot tell now: the library's next status asks again
             );
@@ -329,15 +329,16 @@ export class StateBucket {
       } catch (err) {
         throw new BusError("ERR_BUS_STATE", `cannot watch ${watchName}: ${(err as Error).message}`, filter, { cause: err });
       }
-      stopEntries = () => entries.stop();
-      if (stopped) entries.stop();
+      const running = entries;
+      stopEntries = () => running.stop();
+      if (stopped || endedBecause !== undefined) running.stop();
       const began = performance.now();
       const ended = (err?: Error) => {
         // Its consumer stays on the server otherwise, until its inactivity threshold (5 minutes).
-        if (!stopped) entries.stop();
+        if (!stopped) running.stop();
         readEnded(err ?? (endedBecause === undefined ? undefined : new Error(endedBecause)), began);
       };
-      void entries.done.then(() => ended(), ended);
+      void running.done.then(() => ended(), ended);
     };
     // The library ends a read by itself on what it takes for terminal: the
     // server revoking its subscription (a permission reload), a bad request,
