@@ -47,8 +47,10 @@ async function createBucket(bus: Bus, name: string, limits: StateBucketLimits): 
 const FOLLOW_DEFAULTS = { pollMs: 250, backoffAfterMs: 10_000, maxPollMs: 2_000 } as const;
 /** What the client library says when a read's consumer is gone: its bucket may have been deleted, or created again. */
 const LOST = new Set(["consumer_deleted", "consumer_not_found", "stream_not_found", "ordered_consumer_recreated"]);
-/** How long a key that a read begun again did not find may take to come back before it is handed over as deleted. */
+/** How quiet a bucket must be before a key that a read begun again did not find is handed over as deleted. */
 const ABSENT_GRACE_MS = 2_000;
+/** The longest a key a read begun again did not find waits to be handed over as deleted (a bucket that is never quiet). */
+const ABSENT_MAX_WAIT_MS = 30_000;
 /** A read that lasted this long before it ended is begun again at once (pollMs); one that ends sooner waits twice as long each time. */
 const READ_LIVED_MS = 10_000;
 
@@ -245,7 +247,8 @@ export class StateBucket {
    * (a value handed twice changes nothing): a read that ends by itself is
    * begun again, and hands over the latest value of each key once more; a
    * key it no longer finds (its bucket was deleted and created again) is
-   * handed over as a delete if it is still missing 2 s later.
+   * handed over as a delete if it is still missing once the bucket has been
+   * quiet for 2 s (at most 30 s later).
    */
   async watch<M>(opts: { key?: string; decode: (key: string, value: Uint8Array) => M }, handler: (change: StateChange<M>) => void): Promise<StateWatch> {
     const filter = opts.key ?? ">";
@@ -259,12 +262,20 @@ export class StateBucket {
     // The keys whose latest change handed over was a put: a read begun again hands over the bucket's entries as
     // they are now, and a key among these that it lacks (its bucket deleted and created again) is handed a delete.
     const live = new Set<string>();
-    // Keys a read begun again did not find, handed over as deletes only if still absent after ABSENT_GRACE_MS:
-    // an owner filling its bucket again writes its entries one by one, and a read may begin halfway.
+    // Keys a read begun again did not find, handed over as deletes only once the bucket has been quiet for
+    // ABSENT_GRACE_MS (at most ABSENT_MAX_WAIT_MS after the read began): an owner filling its bucket again writes
+    // its entries one by one, as fast as its NATS takes them, and a read may begin halfway.
     let absent = new Set<string>();
     let absentTimer: NodeJS.Timeout | undefined;
+    let absentDeadline = 0;
+    const awaitAbsent = (): void => {
+      clearTimeout(absentTimer);
+      absentTimer = setTimeout(handOverAbsent, Math.max(0, Math.min(ABSENT_GRACE_MS, absentDeadline - performance.now())));
+      absentTimer.unref();
+    };
     const apply = (change: StateChange<M>): void => {
       absent.delete(change.key);
+      if (absentTimer !== undefined) awaitAbsent();
       if (change.op === "put") live.add(change.key);
       else live.delete(change.key);
       handler(change);
@@ -288,8 +299,8 @@ export class StateBucket {
         if (present) {
           for (const key of live) if (!present.has(key)) absent.add(key);
           if (absent.size > 0 && absentTimer === undefined) {
-            absentTimer = setTimeout(handOverAbsent, ABSENT_GRACE_MS);
-            absentTimer.unref();
+            absentDeadline = performance.now() + ABSENT_MAX_WAIT_MS;
+            awaitAbsent();
           }
         }
         present = undefined;

@@ -415,9 +415,10 @@ test("a follower whose read begins again while the owner writes its 3,000 entrie
   assert.equal(m.view.size, keys.length);
   await (await jetstreamManager(ownerBus.connection)).streams.delete("KV_T14");
   await waitFor(() => recreated.length === 1, { message: "the owner writes its bucket back" });
-  // The follower's read begins again within the write-back (its retries come 250, 750 and 1,750 ms after the delete).
+  // The follower's read begins again within the write-back (its retries come 250, 750 and 1,750 ms after the
+  // delete; the owner tells of the write-back once it is done).
   await waitFor(() => told.includes("read_restarted"), { message: "the follower reads again" });
-  // What must not happen has no event to wait for: the 2 s grace for absent keys passes.
+  // What must not happen has no event to wait for: the bucket stays quiet for the 2 s grace of absent keys.
   await new Promise((r) => setTimeout(r, 2_200));
   assert.equal(m.view.size, keys.length);
   assert.deepEqual(deletes.slice(0, 3), [], `handed over as deleted: ${deletes.length}`);
