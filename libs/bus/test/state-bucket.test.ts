@@ -271,9 +271,12 @@ test("a watch whose read the library ends (its subscription revoked by a permiss
       told.some((t) => t.startsWith("T10/policy read_ended") && t.includes("Permissions Violation")),
       `the end is told with its cause: ${told.join(" | ")}`,
     );
+    // The read begun again hands over the latest value once more (handlers apply state: seeing it twice changes nothing).
+    // Waited for before the next write: the new read's consumer is created on the server after begin() returns, and
+    // a write that lands first would be the latest value it hands over.
+    await waitFor(() => seen.length === 2, { timeoutMs: 10_000, message: () => `the latest value handed over again (saw ${seen.join(", ")})` });
     await owner.put("policy", GatewayRunSchema, { nodeId: "after" });
     await waitFor(() => seen.includes("policy=after"), { timeoutMs: 10_000, message: () => `the write after the end reached the watch (saw ${seen.join(", ")})` });
-    // The read begun again hands over the latest value once more (handlers apply state: seeing it twice changes nothing).
     assert.deepEqual(seen, ["policy=before", "policy=before", "policy=after"]);
     // Stopped, it is not begun again.
     w.stop();
