@@ -33,6 +33,9 @@ const KEYS_PULL_MS = 5_000;
  */
 const FOLLOW_PULL_MS = 4_000;
 
+/** How long after a read is stopped a consumer the library was creating for it meanwhile is looked for. */
+const RECREATE_SETTLE_MS = 2_000;
+
 /** What the client library tells a watch about its consumer that an operator should see (heartbeats are not). */
 const TOLD = new Set(["heartbeats_missed", "consumer_not_found", "consumer_deleted", "stream_not_found", "no_responders", "ordered_consumer_recreated", "reset"]);
 
@@ -148,8 +151,15 @@ export class BucketReader {
       done,
       stop: () => {
         messages.stop();
-        // Else the server keeps it until its inactivity threshold (5 minutes).
-        consumer.delete().catch(() => undefined);
+        // Else the server keeps it until its inactivity threshold (5 minutes). The library may also be creating
+        // this read's next consumer right now (it recreates one whose heartbeats it missed), which it knows by
+        // name only once the server made it: looked at again a little later, and deleted too.
+        void (async () => {
+          const deleted = (await consumer.info(true)).name; // cached: no request
+          await consumer.delete().catch(() => undefined);
+          await new Promise((r) => setTimeout(r, RECREATE_SETTLE_MS).unref());
+          if ((await consumer.info(true)).name !== deleted) await consumer.delete();
+        })().catch(() => undefined);
       },
     };
   }

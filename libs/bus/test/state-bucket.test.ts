@@ -282,7 +282,9 @@ test("a watch whose read the library ends (its subscription revoked by a permiss
     w.stop();
     const toldBefore = told.length;
     await owner.put("policy", GatewayRunSchema, { nodeId: "stopped" });
-    await waitFor(async () => (await jetstreamManager(readerBus.connection).then(async (jsm) => (await jsm.consumers.list("KV_T10").next()).length)) === 0, { message: "the stopped watch's consumer is deleted" });
+    const left = async () => (await (await jetstreamManager(readerBus.connection)).consumers.list("KV_T10").next()).map((c) => `${c.name} (from ${c.config.opt_start_seq ?? c.config.deliver_policy}, created ${c.created})`);
+    let consumersLeft: string[] = [];
+    await waitFor(async () => (consumersLeft = await left()).length === 0, { message: () => `the stopped watch's consumer is deleted (left: ${consumersLeft.join(", ")}; told: ${told.join(" | ")})` });
     assert.equal(told.length, toldBefore);
     assert.ok(!seen.includes("policy=stopped"));
   } finally {
