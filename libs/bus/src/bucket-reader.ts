@@ -78,13 +78,7 @@ export class BucketReader {
 
   /** Whether the bucket's stream exists (its owner has created it). */
   async exists(): Promise<boolean> {
-    try {
-      await this.jsm.streams.info(this.stream);
-      return true;
-    } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return false;
-      throw err;
-    }
+    return (await this.identity()) !== undefined;
   }
 
   /**

@@ -146,9 +146,7 @@ export class StateBucket {
     this.written.set(key, bytes);
     if (revision <= this.lastRevision) {
       // Another stream took the bucket's name (revisions start again from 1): it lacks the owner's other entries.
-      this.lastRevision = revision;
-      await this.writeBack("replaced", key);
-      this.stream = await (await this.reader()).identity().catch(() => undefined);
+      await this.refill("replaced", await (await this.reader()).identity().catch(() => undefined), { key, revision });
     }
     this.lastRevision = Math.max(this.lastRevision, revision);
     return revision;
@@ -179,11 +177,9 @@ export class StateBucket {
   /** Creates the owner's bucket again if it no longer exists (one attempt at a time); true when it did. */
   private async recreateIfDeleted(): Promise<boolean> {
     this.recovering ??= (async () => {
-      if ((await (await this.reader()).identity()) !== undefined) return false;
+      if (await (await this.reader()).exists()) return false;
       this.kv = await createBucket(this.bus, this.name, this.limits);
-      this.stream = await (await this.reader()).identity();
-      this.lastRevision = 0;
-      await this.writeBack("deleted");
+      await this.refill("deleted", await (await this.reader()).identity());
       return true;
     })().finally(() => (this.recovering = undefined));
     return this.recovering;
@@ -198,20 +194,22 @@ export class StateBucket {
       void (async () => {
         const now = await (await this.reader()).identity();
         if (now === undefined) await this.recreateIfDeleted();
-        else if (this.stream !== undefined && now !== this.stream) {
-          this.stream = now;
-          this.lastRevision = 0;
-          await this.writeBack("replaced");
-        } else this.stream = now;
+        else if (this.stream !== undefined && now !== this.stream) await this.refill("replaced", now);
+        else this.stream = now;
       })().catch(() => undefined); // NATS away, or a write failed: the next look, or the next write, tries again
     }, everyMs);
     timer.unref();
   }
 
-  /** Writes every entry the owner holds (but `except`, just written) into the bucket again. */
-  private async writeBack(how: "deleted" | "replaced", except?: string): Promise<void> {
+  /**
+   * The bucket is a new stream (`stream`): every entry the owner holds is
+   * written into it, but `alreadyThere`, a put that landed in it at its revision.
+   */
+  private async refill(how: "deleted" | "replaced", stream: string | undefined, alreadyThere?: { key: string; revision: number }): Promise<void> {
+    this.stream = stream;
+    this.lastRevision = alreadyThere?.revision ?? 0;
     for (const [key, bytes] of [...this.written]) {
-      if (key !== except) this.lastRevision = Math.max(this.lastRevision, await this.kv.put(key, bytes));
+      if (key !== alreadyThere?.key) this.lastRevision = Math.max(this.lastRevision, await this.kv.put(key, bytes));
     }
     this.bus.events.onStateBucketRecreated?.(this.name, how, this.written.size);
   }
