@@ -1,4 +1,4 @@
-import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg, type StreamInfo } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 
 /** The latest message of one key's subject in a KV bucket's stream. */
@@ -87,19 +87,29 @@ export class BucketReader {
    * revisions start again from 1.
    */
   async identity(): Promise<string | undefined> {
-    try {
-      return (await this.jsm.streams.info(this.stream)).created;
-    } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return undefined;
-      throw err;
-    }
+    return (await this.info())?.created;
   }
 
   /** Keys matching `filter` now, deleted ones included (a delete marker is a key's latest entry). */
   async count(filter: string): Promise<number> {
     // Stream info is a request and its reply: nothing in it can be lost on the way.
-    const si = await this.jsm.streams.info(this.stream, { subjects_filter: this.subject(filter) });
-    return Object.keys(si.state.subjects ?? {}).length;
+    return keysIn(await this.jsm.streams.info(this.stream, { subjects_filter: this.subject(filter) }));
+  }
+
+  /** The stream's identity and count(filter), in one request; undefined when the bucket does not exist. */
+  async look(filter: string): Promise<{ identity: string; keys: number } | undefined> {
+    const si = await this.info(filter);
+    return si && { identity: si.created, keys: keysIn(si) };
+  }
+
+  /** The stream's info (with the subjects matching `filter`, if given), or undefined when there is no such stream. */
+  private async info(filter?: string): Promise<StreamInfo | undefined> {
+    try {
+      return await this.jsm.streams.info(this.stream, filter === undefined ? undefined : { subjects_filter: this.subject(filter) });
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return undefined;
+      throw err;
+    }
   }
 
   /** The keys that hold a value now (not deleted), read headers only. */
@@ -173,4 +183,8 @@ export class BucketReader {
       pending: m.info.pending,
     };
   }
+}
+
+function keysIn(si: StreamInfo): number {
+  return Object.keys(si.state.subjects ?? {}).length;
 }

@@ -307,11 +307,12 @@ export class StateBucket {
       let endedBecause: string | undefined;
       try {
         const reader = await this.reader();
-        stream = await reader.identity();
-        if (stream === undefined) throw new Error(`the bucket ${this.name} does not exist (deleted)`);
+        const now = await reader.look(filter);
+        if (now === undefined) throw new Error(`the bucket ${this.name} does not exist (deleted)`);
+        stream = now.identity;
         // The entries present now end with one sent when nothing more is pending;
         // with none present nothing is sent, so an empty start is settled here.
-        if ((await reader.count(filter)) === 0) settle();
+        if (now.keys === 0) settle();
         entries = await reader.follow(
           filter,
           (e) => {
