@@ -70,8 +70,8 @@ async function waitPort(host, port, logs, timeoutMs = 10_000) {
  * devnet on other addresses does not collide with the first), dir (data and
  * logs; default devnet/ in the repository), network (every service's NETWORK:
  * default "devnet"; a network file with a devnet name changes the intervals).
- * The handle's ipOf(k) is node k's address and processes() each service's
- * name and pid.
+ * The handle's ipOf(k) is node k's address, processes() each service's
+ * name and pid, and restartNats(k, { emptyStore }) restarts node k's NATS.
  */
 /**
  * Keeps the port plan's ports out of the kernel's ephemeral range (the gRPC
@@ -123,12 +123,35 @@ export async function startDevnet(o) {
     const child = spawn(command, args, { cwd: ROOT, env: { PATH: process.env.PATH, ...o.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout.pipe(log);
     child.stderr.pipe(log);
-    const entry = { name, child, exited: false };
+    const entry = { name, child, exited: false, stopped: false, command, args, env };
     child.on("exit", (code, signal) => {
       entry.exited = true;
-      if (!stopping) o.onExit?.(name, code ?? signal);
+      if (!stopping && !entry.stopped) o.onExit?.(name, code ?? signal);
     });
     children.push(entry);
+  };
+
+  /**
+   * Stops node k's nats-server and starts it again on its port, as a host's
+   * NATS restarts (services reconnect). With `emptyStore` its JetStream store
+   * is wiped first, as a NATS whose volume was lost starts: every stream and
+   * bucket is gone.
+   */
+  const restartNats = async (k, { emptyStore = false } = {}) => {
+    const entry = children.find((c) => c.name === `n${k}-nats` && !c.exited);
+    if (!entry) throw new Error(`node ${k} runs no nats-server`);
+    entry.stopped = true;
+    await new Promise((r) => {
+      entry.child.once("exit", r);
+      entry.child.kill("SIGTERM");
+    });
+    if (emptyStore) {
+      const store = join(DATA, `n${k}`, "nats");
+      rmSync(store, { recursive: true, force: true });
+      mkdirSync(store, { recursive: true });
+    }
+    run(entry.name, entry.command, entry.args, entry.env);
+    await waitPort(nodeIp(k), PORT_PLAN.nats, LOGS);
   };
 
   const startNode = async (k) => {
@@ -229,7 +252,7 @@ export async function startDevnet(o) {
   const fleetFile = join(DEVNET, "fleet.json");
   writeFileSync(fleetFile, `${JSON.stringify(Array.from({ length: nodes }, (_, i) => ({ name: `n${i + 1}`, address: nodeIp(i + 1) })), null, 2)}\n`);
   // natsOperator: the read-only NATS user for observers (the soak, the attack's honest nodes).
-  return { nodes, stop, logs: LOGS, ports: PORT_PLAN, ipOf: nodeIp, processes, fleetFile, natsOperator: { user: "operator", pass: natsPasswords[NATS_PASSWORD_ENV.operator] } };
+  return { nodes, stop, restartNats, logs: LOGS, ports: PORT_PLAN, ipOf: nodeIp, processes, fleetFile, natsOperator: { user: "operator", pass: natsPasswords[NATS_PASSWORD_ENV.operator] } };
 }
 
 /** Sum of a metric's samples (matching labels) in a /metrics text; undefined when absent. */

@@ -6,45 +6,24 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { tempDir, waitFor } from "@timenet/testkit";
-import { DEPLOY } from "./network.js";
-
-interface Devnet {
-  logs: string;
-  ipOf(k: number): string;
-  ports: { services: Record<string, { metrics: number }> };
-  stop(): Promise<void>;
-}
-interface DevnetLib {
-  startDevnet(o: Record<string, unknown>): Promise<Devnet>;
-  metricsText(url: string): Promise<string>;
-  sample(text: string, name: string, labels?: Record<string, string>): number | undefined;
-}
+import { waitFor } from "@timenet/testkit";
+import { metricOf, tempDevnet, type Devnet } from "./devnet.js";
 
 const SERVICES = ["p2p-gateway", "peer-registry", "chain-sync", "block-store", "block-producer"];
-const lib = (await import(pathToFileURL(join(DEPLOY, "devnet", "network.mjs")).href)) as DevnetLib;
-const dir = await tempDir("nats-node-run-");
-let net: Devnet | undefined;
-after(async () => {
-  await net?.stop();
-  await dir.remove();
-});
+const devnet = await tempDevnet("nats-node-run-");
+after(() => devnet.stop());
 
 test("gateway, registry, store, sync and producer run on their own NATS users with no permission violation", { timeout: 120_000 }, async () => {
   const exits: string[] = [];
-  net = await lib.startDevnet({
+  const net: Devnet = await devnet.start({
     nodes: 2,
     workers: 2,
     producers: 1,
     ipBase: "127.0.4",
-    dir: dir.path,
-    reset: true,
     network: "devnet-fast",
     onExit: (name: string, code: unknown) => exits.push(`${name} exited ${String(code)}`),
   });
-  const metric = async (k: number, service: string, name: string, labels?: Record<string, string>) =>
-    lib.sample(await lib.metricsText(`http://${net!.ipOf(k)}:${net!.ports.services[service]!.metrics}/metrics`), name, labels) ?? 0;
+  const metric = (k: number, service: string, name: string, labels?: Record<string, string>) => metricOf(net, k, service, name, labels);
   // Connected both ways, the registries see each other, node 2 syncs node 1's blocks.
   await waitFor(async () => (await metric(1, "p2p-gateway", "timenet_gateway_peers")) >= 1 && (await metric(2, "p2p-gateway", "timenet_gateway_peers")) >= 1, {
     timeoutMs: 30_000,
