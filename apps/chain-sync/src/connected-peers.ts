@@ -6,9 +6,11 @@ import type { PeerHeights } from "./peer-heights.js";
 /**
  * Who is connected, from the gateway's published state (bucket
  * P2P_CONNECTIONS): each established connection of the gateway's current run
- * brings its peer's Hello height into PeerHeights, and its end (or a new
- * gateway run) takes it out. Read whole at start, then followed; the gateway
- * is never asked.
+ * brings its peer's height into PeerHeights (the highest block it announced
+ * since its Hello, else the Hello's: a replica that starts late, or whose
+ * NATS was away when an announcement came, still knows it), and its end (or
+ * a new gateway run) takes it out. Read whole at start, then followed; the
+ * gateway is never asked.
  */
 export class ConnectedPeers {
   private runId = "";
@@ -51,9 +53,16 @@ export class ConnectedPeers {
     // What a peer did on its previous connection (a losing branch served, say) is not carried into this one.
     const held = this.live.get(ip);
     if (held !== undefined && held !== s.connId) this.drop(ip);
+    // The peer's tip as the gateway last wrote it: the highest block it announced since its Hello, else the Hello's.
+    const announced = s.announcedHeight > s.hello.bestHeight;
+    const height = announced ? s.announcedHeight : s.hello.bestHeight;
+    const hash = announced ? s.announcedHash : s.hello.bestHash;
+    // What this replica already holds of the peer (its announcements heard live), for a connection it knows.
+    const before = held === s.connId ? this.heights.heightOf(ip) : undefined;
     this.live.set(ip, s.connId);
-    this.heights.set(ip, s.hello.bestHeight);
-    if (held !== s.connId) this.tips?.seen(ip, s.hello.bestHeight, s.hello.bestHash);
+    this.heights.set(ip, height);
+    // A new connection's tip, or a block it announced that this replica did not hear (it started later, or its NATS was away).
+    if (before === undefined || height > before) this.tips?.seen(ip, height, hash);
     this.onChange();
   }
 

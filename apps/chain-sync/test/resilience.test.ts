@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { blockHash, DEVNET, networkFileJson, withLimits } from "@timenet/chain";
 import { tempDir, waitFor } from "@timenet/testkit";
-import { PeerMessageSchema, Subjects, type Block } from "@timenet/proto";
+import { fromBinary } from "@bufbuild/protobuf";
+import { Buckets, ConnectionStateSchema, PeerMessageSchema, StateKeys, Subjects, type Block } from "@timenet/proto";
+import { StateBucket } from "@timenet/bus";
 import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
 import { openWorkQueue } from "../src/work-queue.js";
 import { buildChain, nodePool, putChain, signedBranch, startSyncProcess, waitHeight } from "./harness.js";
@@ -83,6 +85,32 @@ describe("resilience", () => {
     await putChain(a, fresh.slice(n / 2));
     await waitHeight(c, n, 30_000);
     assert.equal(await c.tipHash(), hex(fresh[n - 1]!));
+  });
+
+  test("a replica that starts after a peer announced its blocks knows them from the gateway's state: the node catches up with no new announcement", async () => {
+    // Fresh blocks, so that a's gateway announces them; all made before c's chain-sync exists.
+    const n = 20;
+    const fresh = signedBranch(DEVNET.genesis.header!, Array.from({ length: n }, (_, i) => (i + 1) % 3), { salt: "announced-state", firstTimestampMs: BigInt(Date.now() - (n + 2) * DEVNET.blockIntervalMs) });
+    const a = await node(197);
+    const c = await node(198);
+    await c.dial(a);
+    await waitFor(async () => (await c.gatewayGrpc.listConnections({})).connections.length === 1, { message: "c linked to a" });
+    // a's blocks come after the Hellos: c hears of them only as announcements, which nobody on c's NATS takes now.
+    await putChain(a, fresh);
+    await waitFor(async () => (await c.gatewayGrpc.listConnections({})).connections[0]?.bestHeight === n, { message: "c's gateway heard a's announcement" });
+    const link = (await c.gatewayGrpc.listConnections({})).connections[0]!;
+    assert.equal(await c.height(), 0);
+    // Started now, chain-sync reads the connection set: a's Hello says 0, its announcement (kept in its entry) says 20.
+    const entries = await StateBucket.follow(c.bus, Buckets.connections);
+    const entry = () => entries.get(StateKeys.connection(a.ip), (v) => fromBinary(ConnectionStateSchema, v));
+    await waitFor(async () => (await entry())?.announcedHeight === n, { message: "the announcement written into a's entry" });
+    await c.startSync();
+    await waitHeight(c, n, 15_000);
+    assert.equal(await c.tipHash(), hex(fresh[n - 1]!));
+    // Nothing new was announced meanwhile, and the link is the one it was.
+    assert.equal(await a.height(), n);
+    const now = (await c.gatewayGrpc.listConnections({})).connections[0]!;
+    assert.deepEqual([now.connId, now.connectedSinceMs], [link.connId, link.connectedSinceMs]);
   });
 
   test("a reorg of depth 3 to a longer chain switches; a fork deeper than the limit is refused", async () => {

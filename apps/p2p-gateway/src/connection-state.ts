@@ -18,6 +18,8 @@ export interface ConnectionStateOptions {
   maxQueued?: number;
   /** Pause before a failed write is tried again. Default 1 s. */
   retryMs?: number;
+  /** A peer's higher announced block is written at most this often per peer (all due ones together). Default 1 s. */
+  announcedEveryMs?: number;
   /** The connections established now (for a rewrite after an overflow). */
   current: () => PeerConnection[];
 }
@@ -43,11 +45,16 @@ export class ConnectionStatePublisher {
   private readonly maxEnded: number;
   private readonly maxQueued: number;
   private readonly retryMs: number;
+  private readonly announcedEveryMs: number;
+  /** Established connections whose peer announced a higher block since their entry was last queued. */
+  private readonly announcedSince = new Set<PeerConnection>();
+  private announcedTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: ConnectionStateOptions) {
     this.maxEnded = o.maxEndedEntries ?? 1024;
     this.maxQueued = o.maxQueued ?? 10_000;
     this.retryMs = o.retryMs ?? 1_000;
+    this.announcedEveryMs = o.announcedEveryMs ?? 1_000;
   }
 
   /**
@@ -68,7 +75,40 @@ export class ConnectionStatePublisher {
     this.enqueue({ key, value: this.stateOf(conn) });
   }
 
+  /**
+   * The peer announced a higher block: its entry is written again with it
+   * (announced_height), so that a reader that starts late or reads the
+   * bucket again knows it. At most once per `announcedEveryMs` for all
+   * peers together (a liar announcing ever higher costs one write a
+   * second), and a write of this connection not yet sent takes the newer
+   * value instead of queueing another.
+   */
+  announced(conn: PeerConnection): void {
+    this.announcedSince.add(conn);
+    this.announcedTimer ??= setTimeout(() => this.writeAnnounced(), this.announcedEveryMs);
+    this.announcedTimer.unref();
+  }
+
+  private writeAnnounced(): void {
+    this.announcedTimer = undefined;
+    const due = [...this.announcedSince];
+    this.announcedSince.clear();
+    for (const conn of due) {
+      // Closed meanwhile: its end is written (with the announced block), and nothing may follow it.
+      if (conn.state !== "established") continue;
+      const key = StateKeys.connection(conn.remoteIp);
+      const value = this.stateOf(conn);
+      const last = this.queue.findLastIndex((w) => w.key === key);
+      const pending = last >= 0 ? this.queue[last]!.value : undefined;
+      // Not the head while the flush loop writes it: the loop shifts it off once written.
+      const replaceable = last > 0 || (last === 0 && this.flushing === undefined);
+      if (replaceable && pending && !pending.ended && pending.connId === conn.connId) this.queue[last] = { key, value };
+      else this.enqueue({ key, value });
+    }
+  }
+
   closed(conn: PeerConnection, info: CloseInfo): void {
+    this.announcedSince.delete(conn);
     const key = StateKeys.connection(conn.remoteIp);
     const value = this.stateOf(conn);
     value.ended = create(ConnectionEndSchema, { reason: info.reason, livedMs: BigInt(info.livedMs), atMs: BigInt(Date.now()) });
@@ -89,6 +129,7 @@ export class ConnectionStatePublisher {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([drained, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
+    clearTimeout(this.announcedTimer);
     this.stopped = true;
   }
 
@@ -101,6 +142,8 @@ export class ConnectionStatePublisher {
       connectedAtMs: BigInt(conn.establishedAt),
       hello: conn.peerHello,
       encryption: conn.encryption,
+      announcedHeight: conn.announced.height,
+      announcedHash: conn.announced.hash,
     });
   }
 

@@ -172,6 +172,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       blockPushMaxBytes: o.blockPushMaxBytes,
       blockPushFanout: o.blockPushFanout,
       tip: () => tip,
+      onAnnounced: (c) => connectionState.announced(c),
     });
     bridge.start();
     cleanups.push(() => bridge.stop());

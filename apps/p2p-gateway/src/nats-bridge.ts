@@ -54,6 +54,8 @@ export interface NatsBridgeOptions {
   pushPace: Rate;
   /** Our store's tip now: a block pushed to us goes on to chain-sync only if it extends it. */
   tip(): { height: number; hash: Uint8Array };
+  /** A peer announced a block higher than any before on its connection (the connection state carries it). */
+  onAnnounced?(conn: PeerConnection): void;
 }
 
 const KINDS = new Set<string>(PEER_MESSAGE_KINDS);
@@ -262,7 +264,7 @@ export class NatsBridge {
       } else {
         // Each peer's first announcement of a block: its height, for chain-sync and the registry.
         this.o.metrics.gossip.inc({ kind, result: "announced" });
-        if (p.case === "newBlock") conn.noteAnnouncedHeight(p.value.height);
+        if (p.case === "newBlock" && conn.noteAnnounced(p.value.height, p.value.hash)) this.o.onAnnounced?.(conn);
         // The first to tell us of a higher block is useful (eviction protects it).
         if (p.case === "newBlock" && p.value.height > this.highestAnnounced) {
           this.highestAnnounced = p.value.height;

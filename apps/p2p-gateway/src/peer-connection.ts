@@ -120,8 +120,8 @@ export class PeerConnection {
   secureSession: SecureSession | undefined;
   /** When the peer last gave us something new (blocks we asked for, or the first announcement of a higher block): eviction protects the useful. */
   lastUsefulAtMs = 0;
-  /** The highest height the peer announced after its Hello (NewBlock); 0 before one. A claim, shown to operators, never trusted. */
-  private announcedHeight = 0;
+  /** The highest block the peer announced after its Hello (NewBlock); height 0 before one. A claim, shown to operators, never trusted. */
+  private announcedTip: { height: number; hash: Uint8Array } = { height: 0, hash: new Uint8Array(0) };
 
   private readonly o: PeerConnectionOptions;
   private readonly log: Logger;
@@ -206,11 +206,19 @@ export class PeerConnection {
 
   /** The peer's latest known height: its Hello's, raised by each NewBlock it announced since (Hello alone goes stale within minutes). */
   get bestHeight(): number {
-    return Math.max(this.peerHello?.bestHeight ?? 0, this.announcedHeight);
+    return Math.max(this.peerHello?.bestHeight ?? 0, this.announcedTip.height);
   }
 
-  noteAnnouncedHeight(height: number): void {
-    if (height > this.announcedHeight) this.announcedHeight = height;
+  /** The highest block the peer announced since its Hello (height 0 before one). */
+  get announced(): { readonly height: number; readonly hash: Uint8Array } {
+    return this.announcedTip;
+  }
+
+  /** A NewBlock the peer announced; true when it is higher than every one before. */
+  noteAnnounced(height: number, hash: Uint8Array): boolean {
+    if (height <= this.announcedTip.height) return false;
+    this.announcedTip = { height, hash };
+    return true;
   }
 
   /** What the peer's Hello said about its clock, once the handshake completed (observed only, never judged). */

@@ -110,6 +110,12 @@ export class GatewayConnections {
     const known = this.o.records.get(ip);
     if (known && sameConnection(known, s)) {
       if (!this.initialized) this.confirmed.add(ip);
+      // The gateway writes the entry again when the peer announces a higher block: an announcement we may not have heard (down, or our NATS away).
+      if (s.announcedHeight > known.bestHeight) {
+        known.bestHeight = s.announcedHeight;
+        known.bestHash = s.announcedHash;
+        this.o.records.save(known, now);
+      }
       return;
     }
     // A different connection of this IP replaced one we never saw end.
@@ -122,8 +128,10 @@ export class GatewayConnections {
       p.nodeId = nodeIdHex(h.nodeId);
       p.softwareVersion = h.softwareVersion;
       p.network = h.network;
-      p.bestHeight = h.bestHeight;
-      p.bestHash = h.bestHash;
+      // Its claim now: the highest block it announced on this connection, else its Hello's.
+      const announced = s.announcedHeight > h.bestHeight;
+      p.bestHeight = announced ? s.announcedHeight : h.bestHeight;
+      p.bestHash = announced ? s.announcedHash : h.bestHash;
     }
     p.encryption = s.encryption;
     p.direction = s.direction === Direction.OUTBOUND ? PeerDirection.OUTBOUND : PeerDirection.INBOUND;

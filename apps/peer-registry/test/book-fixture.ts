@@ -79,7 +79,7 @@ export const runId = (id: number) => new Uint8Array(16).fill(id);
 export function conn(
   addr: string,
   connId: number,
-  o: { run?: number; direction?: Direction; at?: number; port?: number; node?: number; ended?: { reason: DisconnectReason; livedMs: number } } = {},
+  o: { run?: number; direction?: Direction; at?: number; port?: number; node?: number; ended?: { reason: DisconnectReason; livedMs: number }; announced?: number } = {},
 ): StateChange<GatewayStateValue> {
   const value: ConnectionState = create(ConnectionStateSchema, {
     ip: addr,
@@ -89,6 +89,8 @@ export function conn(
     connectedAtMs: BigInt(o.at ?? 1_000),
     hello: { listenPort: o.port ?? 24100, nodeId: new Uint8Array(32).fill(o.node ?? connId), softwareVersion: "v", network: "devnet", bestHeight: 7 },
     ended: o.ended ? { reason: o.ended.reason, livedMs: BigInt(o.ended.livedMs), atMs: 2_000n } : undefined,
+    announcedHeight: o.announced ?? 0,
+    announcedHash: o.announced === undefined ? new Uint8Array(0) : new Uint8Array(32).fill(o.announced % 256),
   });
   // The key is the normalised IP's, as the gateway writes it (the IP field may be in any form).
   return { op: "put", key: StateKeys.connection(normalizeIp(addr)), revision: 1, value: { connection: value } };

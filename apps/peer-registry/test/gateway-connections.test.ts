@@ -19,6 +19,12 @@ test("connections and their ends arrive as state; the reason and lifetime of eac
   // The same state again (a rewrite) is not a new connection.
   b.connections.apply(conn("10.0.3.1", 1, { direction: Direction.INBOUND, port: 24111 }), 1_200);
   assert.equal(p.totalConnections, 1);
+  // Written again with a block the peer announced (one this registry may not have heard): its claim rises, nothing else.
+  b.connections.apply(conn("10.0.3.1", 1, { direction: Direction.INBOUND, port: 24111, announced: 12 }), 1_300);
+  assert.equal(p.bestHeight, 12);
+  assert.deepEqual(p.bestHash, new Uint8Array(32).fill(12));
+  assert.equal(p.totalConnections, 1);
+  assert.equal(await b.metric("timenet_registry_gateway_state_total", { change: "connected" }), 1);
   b.connections.apply(conn("10.0.3.1", 1, { ended: { reason: DisconnectReason.PING_TIMEOUT, livedMs: 500 } }), 2_000);
   assert.equal(p.state, PeerState.DISCONNECTED);
   assert.equal(p.lastDisconnectReason, DisconnectReason.PING_TIMEOUT);
