@@ -3,6 +3,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { RequestError, TimeoutError, type NatsConnection } from "@nats-io/transport-node";
 import { TypedEvents, type ListenerErrorHandler } from "@timenet/events";
 import { Buckets } from "@timenet/proto";
+import { jetStreamLoss } from "@timenet/bus";
 import type { Logger } from "@timenet/telemetry";
 import type { SyncMetrics } from "./metrics.js";
 
@@ -87,7 +88,7 @@ export class PlannerLease extends TypedEvents<LeaseEvents> {
       await (await jetstreamManager(this.o.nc, { timeout: this.renewEveryMs })).streams.info(`KV_${LEASE_BUCKET}`);
       return false;
     } catch (err) {
-      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) return false;
+      if (jetStreamLoss(err) !== "stream") return false;
     }
     this.kv = await this.createBucket();
     this.o.metrics.natsStateRestored.inc({ what: "lease_bucket" });

@@ -1,7 +1,8 @@
-import { AckPolicy, DiscardPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy, StorageType, type Consumer, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { AckPolicy, DiscardPolicy, JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy, StorageType, type Consumer, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { Streams, Subjects, SyncBatchSchema } from "@timenet/proto";
+import { jetStreamLoss } from "@timenet/bus";
 
 export const SYNC_STREAM = Streams.syncBatches.name;
 export const SYNC_CONSUMER = Streams.syncBatches.consumer;
@@ -55,10 +56,9 @@ export async function restoreIfLost(q: WorkQueue): Promise<boolean> {
     await q.jsm.consumers.info(SYNC_STREAM, SYNC_CONSUMER);
     return false;
   } catch (err) {
-    if (!(err instanceof JetStreamApiError)) throw err;
-    if (err.code === JetStreamApiCodes.StreamNotFound) lost = "stream";
-    else if (err.code === JetStreamApiCodes.ConsumerNotFound) lost = "consumer";
-    else throw err;
+    const gone = jetStreamLoss(err);
+    if (!gone) throw err;
+    lost = gone;
   }
   const fresh = await declare(q.nc, q.options);
   q.consumer = fresh.consumer;

@@ -1,5 +1,6 @@
-import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg, type StreamInfo } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg, type StreamInfo } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { jetStreamLoss } from "./jetstream-loss.js";
 
 /** The latest message of one key's subject in a KV bucket's stream. */
 export interface BucketEntry {
@@ -107,7 +108,7 @@ export class BucketReader {
     try {
       return await this.jsm.streams.info(this.stream, filter === undefined ? undefined : { subjects_filter: this.subject(filter) });
     } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return undefined;
+      if (jetStreamLoss(err) === "stream") return undefined;
       throw err;
     }
   }
