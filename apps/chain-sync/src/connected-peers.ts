@@ -1,4 +1,4 @@
-import { StateKeys, type GatewayStateValue } from "@timenet/proto";
+import { peerTipOf, StateKeys, type GatewayStateValue } from "@timenet/proto";
 import { isValidIp, normalizeIp, type PeerIp } from "@timenet/net-address";
 import type { StateChange } from "@timenet/bus";
 import type { PeerHeights } from "./peer-heights.js";
@@ -54,9 +54,7 @@ export class ConnectedPeers {
     const held = this.live.get(ip);
     if (held !== undefined && held !== s.connId) this.drop(ip);
     // The peer's tip as the gateway last wrote it: the highest block it announced since its Hello, else the Hello's.
-    const announced = s.announcedHeight > s.hello.bestHeight;
-    const height = announced ? s.announcedHeight : s.hello.bestHeight;
-    const hash = announced ? s.announcedHash : s.hello.bestHash;
+    const { height, hash } = peerTipOf(s)!;
     // What this replica already holds of the peer (its announcements heard live), for a connection it knows.
     const before = held === s.connId ? this.heights.heightOf(ip) : undefined;
     this.live.set(ip, s.connId);

@@ -5,6 +5,7 @@ import {
   enumLabel,
   PeerDirection,
   PeerSource,
+  peerTipOf,
   StateKeys,
   type ConnectionState,
   type GatewayRun,
@@ -129,9 +130,9 @@ export class GatewayConnections {
       p.softwareVersion = h.softwareVersion;
       p.network = h.network;
       // Its claim now: the highest block it announced on this connection, else its Hello's.
-      const announced = s.announcedHeight > h.bestHeight;
-      p.bestHeight = announced ? s.announcedHeight : h.bestHeight;
-      p.bestHash = announced ? s.announcedHash : h.bestHash;
+      const tip = peerTipOf(s)!;
+      p.bestHeight = tip.height;
+      p.bestHash = tip.hash;
     }
     p.encryption = s.encryption;
     p.direction = s.direction === Direction.OUTBOUND ? PeerDirection.OUTBOUND : PeerDirection.INBOUND;

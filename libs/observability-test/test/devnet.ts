@@ -38,7 +38,7 @@ export async function tempDevnet(prefix: string) {
 }
 
 /** Node k's service's /metrics text ("" when it does not answer). */
-export const metricsText = (net: Devnet, k: number, service: string): Promise<string> => lib.metricsText(`http://${net.ipOf(k)}:${net.ports.services[service]!.metrics}/metrics`);
+const metricsText = (net: Devnet, k: number, service: string): Promise<string> => lib.metricsText(`http://${net.ipOf(k)}:${net.ports.services[service]!.metrics}/metrics`);
 
 /** The sum of a metric's samples with these labels on node k's service, 0 when absent. */
 export const metricOf = async (net: Devnet, k: number, service: string, name: string, labels?: Record<string, string>): Promise<number> =>

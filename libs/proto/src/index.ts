@@ -10,6 +10,6 @@ export * from "./gen/timenet/registry/v1/registry_pb.js";
 export * from "./gen/timenet/producer/v1/producer_pb.js";
 export * from "./subjects.js";
 export { enumLabel, enumFromLabel } from "./enum-label.js";
-export { decodeGatewayState, type GatewayStateValue } from "./gateway-state.js";
+export { decodeGatewayState, peerTipOf, type GatewayStateValue } from "./gateway-state.js";
 export { NATS_GRANTS, NATS_PASSWORD_ENV, NATS_USERS, natsInboxPrefix, natsPermissions, type NatsGrant, type NatsPermissions, type NatsUser } from "./nats-permissions.js";
 export { renderNatsAuthorization, renderNatsPermissionTable } from "./nats-config.js";
