@@ -1,5 +1,5 @@
-// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --timers production|test --concurrency C --replicas inprocess|process --sources-nice N --verify --counters --cpu]
-// Time to sync N blocks (~1 KiB each) with 1..8 chain-sync workers from 1 or
+// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --batch B --tx-bytes T --timers production|test --concurrency C --replicas inprocess|process --sources-nice N --verify --counters --cpu]
+// Time to sync N blocks (~1 KiB each unless --tx-bytes) with 1..8 chain-sync workers from 1 or
 // more source peers, each behind a relay that delays every chunk by RTT/2 per
 // direction, beside the block-store's raw PutBlocks rate for the same blocks
 // in the same run (the limit): the ratio is what to compare. --verify adds
@@ -35,6 +35,8 @@ const cli = parseCommandLine({
     rounds: { type: "string", default: "1", arg: "R", help: "rounds; a row is the median of its R runs" },
     timers: { type: "string", default: "production", arg: "production|test", help: "the replicas' lease, planner tick and heartbeat" },
     concurrency: { type: "string", arg: "C", help: "every replica's SYNC_CONCURRENCY (default chain-sync's)" },
+    batch: { type: "string", arg: "B", help: "blocks per batch: every replica's SYNC_BATCH_SIZE and the raw reference's puts (default chain-sync's)" },
+    "tx-bytes": { type: "string", default: "1000", arg: "T", help: "bytes of the one transaction of each block (1000: ~1 KiB blocks)" },
     replicas: { type: "string", default: "inprocess", arg: "inprocess|process", help: "replicas in the bench's process, or each its own chain-sync process" },
     "sources-nice": { type: "string", default: "0", arg: "N", help: "nice level of the sources' processes once they hold the chain" },
   },
@@ -46,9 +48,19 @@ const peerCounts = cli.numbers("peers", { min: 1, max: 16 });
 const rtts = cli.numbers("rtt", { min: 0, max: 10_000 });
 const ROUNDS = cli.number("rounds", { min: 1 });
 const SOURCES_NICE = cli.number("sources-nice", { min: 0, max: 19 });
+// The raw reference puts the blocks in the replicas' batches: a bigger put pays the store's fixed cost per put
+// (its transaction, its sync) over more blocks, so the reference and the sync are compared at the same size.
+const BATCH = values.batch === undefined ? CHAIN_SYNC_DEFAULTS.batchSize : cli.number("batch", { min: 1, max: 1_000 });
+const TX_BYTES = cli.number("tx-bytes", { min: 1, max: 1_000_000 });
+// chain-sync puts each answer as it comes, and a default peer's answer holds at most 4 MiB of blocks (the
+// store's SERVE_MAX_BYTES): with big blocks the raw reference's puts are cut the same way.
+const SERVE_MAX_BYTES = 4 * 1024 * 1024;
+const PUT_BLOCKS = Math.max(1, Math.min(BATCH, Math.floor(SERVE_MAX_BYTES / (TX_BYTES + 200))));
+const SIZE = TX_BYTES === 1000 ? "~1 KiB" : `${TX_BYTES} bytes of transaction`;
 // Every replica's options (SYNC_CONCURRENCY chain-sync's default unless given), in-process or as a process's environment.
-const REPLICA = { ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000, ...(values.concurrency === undefined ? {} : { concurrency: cli.number("concurrency", { min: 1 }) }) };
+const REPLICA = { batchSize: BATCH, ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000, ...(values.concurrency === undefined ? {} : { concurrency: cli.number("concurrency", { min: 1 }) }) };
 const REPLICA_ENV: Record<string, string> = {
+  SYNC_BATCH_SIZE: String(BATCH),
   SYNC_ACK_WAIT: String(REPLICA.ackWaitMs),
   SYNC_REQUEST_TIMEOUT: String(REPLICA.requestTimeoutMs),
   SYNC_MAX_WAIT: String(REPLICA.maxWaitMs),
@@ -74,7 +86,7 @@ const RELAY_IP = (i: number) => `127.0.14.${i}`;
 // The decoded blocks live only as long as this block: the bench then holds its chain as bytes (EncodedChain).
 const { chain, sigRate } = await (async () => {
   const t0 = performance.now();
-  const blocks = buildChain(DEVNET.genesis.header!, N);
+  const blocks = buildChain(DEVNET.genesis.header!, N, { txBytes: TX_BYTES });
   console.log(`built and signed ${N} blocks in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return { sigRate: values.verify ? await signatureRate(blocks, 2) : undefined, chain: new EncodedChain(blocks) };
 })();
@@ -124,11 +136,11 @@ try {
   for (let i = 0; i < Math.max(...peerCounts); i++) sources.push(await startNode(0, { ip: NODE_IP(1 + i) }));
   nodes.push(...sources);
   const rawRates: number[] = [];
-  /** PutBlocks' rate for the whole chain in batches of 128 (chain-sync's), `inFlight` at once, into a store, fresh unless given. */
+  /** PutBlocks' rate for the whole chain in the replicas' batches, `inFlight` at once, into a store, fresh unless given. */
   const putRate = async (inFlight: number, ip: string, into?: SyncNode): Promise<number> => {
     const store = into ?? (await startNode(0, { ip }));
     const putStart = performance.now();
-    await putChain(store, chain, 128, inFlight);
+    await putChain(store, chain, PUT_BLOCKS, inFlight);
     const rate = N / ((performance.now() - putStart) / 1000);
     if (!into) await store.stop();
     return rate;
@@ -137,11 +149,11 @@ try {
   const measureRaw = async (into?: SyncNode): Promise<number> => {
     const rate = await putRate(1, NODE_IP(99), into);
     rawRates.push(rate);
-    console.log(`block-store PutBlocks (raw, batches of 128): ${Math.round(rate)} blocks/s`);
+    console.log(`block-store PutBlocks (raw, puts of ${PUT_BLOCKS}): ${Math.round(rate)} blocks/s`);
     return rate;
   };
   await measureRaw(sources[0]);
-  await Promise.all(sources.slice(1).map((s) => putChain(s, chain, 512)));
+  await Promise.all(sources.slice(1).map((s) => putChain(s, chain, Math.max(1, Math.min(512, Math.floor((8 * SERVE_MAX_BYTES) / (TX_BYTES + 200)))))));
   // The sources stand for other machines. At a lower priority serving takes the cycles the node leaves
   // idle, as other machines' cores would: what is left is the node's own limit. Their CPU is still reported.
   if (SOURCES_NICE !== 0) for (const s of sources) for (const pid of [s.gateway.child.pid!, s.storeProcess.child.pid!, s.nats.pid]) setPriority(pid, SOURCES_NICE);
@@ -225,7 +237,7 @@ try {
     }
   }
   const rounds = ROUNDS > 1 ? `, each row the median of ${ROUNDS} rounds` : "";
-  console.log(`\n${N} blocks of ~1 KiB, loopback, sources behind a relay delaying RTT/2 each way${SOURCES_NICE ? ` at nice ${SOURCES_NICE}` : ""}${rounds}; raw PutBlocks ${Math.round(rawRate)} blocks/s (median of ${rawRates.length}: ${rawRates.map(Math.round).join(", ")})${sigRate ? `, 2-thread ed25519 verify ${Math.round(sigRate)}/s, PutBlocks 4 in flight ${Math.round(pipelined!)} blocks/s (${(pipelined! / sigRate).toFixed(2)}x of it)` : ""}:\n`);
+  console.log(`\n${N} blocks of ${SIZE} in batches of ${BATCH} (raw: puts of ${PUT_BLOCKS}), loopback, sources behind a relay delaying RTT/2 each way${SOURCES_NICE ? ` at nice ${SOURCES_NICE}` : ""}${rounds}; raw PutBlocks ${Math.round(rawRate)} blocks/s (median of ${rawRates.length}: ${rawRates.map(Math.round).join(", ")})${sigRate ? `, 2-thread ed25519 verify ${Math.round(sigRate)}/s, PutBlocks 4 in flight ${Math.round(pipelined!)} blocks/s (${(pipelined! / sigRate).toFixed(2)}x of it)` : ""}:\n`);
   const range = ROUNDS > 1 ? " | single rounds" : "";
   console.log(`| RTT | peers | workers | blocks/s${range} | ratio to raw PutBlocks${ROUNDS > 1 ? " (median of the rounds')" : ""} | vs previous worker count${ROUNDS > 1 ? " (median of the rounds' pairs)" : ""} |`);
   console.log(`|---|---|---|---|---|---|${ROUNDS > 1 ? "---|" : ""}`);

@@ -68,10 +68,10 @@ const STOP_PUT_GRACE_MS = 2_000;
 /**
  * GetBlocks rounds for one batch from one peer. A peer answers fewer blocks
  * than asked when its caps say so (4 MiB against 1 MiB blocks: 3 or 4 a
- * round), so a 128-block batch may honestly take ~40 rounds; one that keeps
+ * round), so a 256-block batch may honestly take ~85 rounds; one that keeps
  * answering less cannot hold a batch forever: its rest goes to another peer.
  */
-const MAX_ROUNDS = 64;
+const MAX_ROUNDS = 96;
 
 /**
  * A peer over its serving budget (Blocks.busy) with no other peer to ask:

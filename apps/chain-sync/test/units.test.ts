@@ -237,7 +237,7 @@ test("configuration: defaults follow the port plan; a bad value stops the servic
   const c = parseChainSyncEnv({});
   assert.equal(c.GRPC_PORT, 50053);
   assert.equal(c.METRICS_PORT, 9103);
-  assert.equal(c.SYNC_BATCH_SIZE, 128);
+  assert.equal(c.SYNC_BATCH_SIZE, 256);
   const main = fileURLToPath(new URL("../src/main.js", import.meta.url));
   const r = spawnSync(process.execPath, [main], { env: { PATH: process.env.PATH, SYNC_BATCH_SIZE: "many" }, encoding: "utf8" });
   assert.equal(r.status, 2);

@@ -149,7 +149,7 @@ export interface RateLimits {
 }
 
 /**
- * A syncing peer asks for 128-block batches a few at a time: 20/s with a
+ * A syncing peer asks for 256-block batches a few at a time: 20/s with a
  * burst of 200 is far above that and far below a flood. Pings come every
  * 10 s by default. A peer exchange is asked every few minutes.
  */
