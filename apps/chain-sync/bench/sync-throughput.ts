@@ -9,11 +9,13 @@
 // sources' processes at that nice level (default 0: the node's equal on the two cores).
 // With --rounds R, a row's rate is the median of its R runs and a step between worker counts the
 // median of the R ratios of runs made back to back (see below).
+import { writeFileSync } from "node:fs";
 import { setPriority } from "node:os";
+import { join } from "node:path";
 import { CpuMeter, type CpuParts } from "./cpu-meter.js";
 import { DEVNET, signatureRate } from "@timenet/chain";
 import { DialRequestSchema, Subjects } from "@timenet/proto";
-import { freePort, median, parseCommandLine } from "@timenet/testkit";
+import { freePort, median, parseCommandLine, tempDir } from "@timenet/testkit";
 import type { ServiceProcess } from "@timenet/testkit";
 import { buildChain, putChain, startNode, startSyncProcess, type SyncNode } from "../test/harness.js";
 import { startDelayRelay, type DelayRelay } from "./delay-relay.js";
@@ -123,6 +125,13 @@ function cpuParts(target: SyncNode, sources: SyncNode[], replicaProcesses: Servi
   };
 }
 
+// Every node's NATS as deployed (deploy/nats/nats.conf): 8 MB payloads, so that an answer carries up to the store's
+// SERVE_MAX_BYTES (4 MiB) as on a real host, not nats-server's default 1 MB (which only big blocks would reach).
+const natsConf = await tempDir("bench-sync-nats-");
+const natsConfigFile = join(natsConf.path, "nats.conf");
+writeFileSync(natsConfigFile, "max_payload: 8MB\n");
+const startBenchNode = (ip: string) => startNode(0, { ip, natsConfigFile });
+
 const nodes: SyncNode[] = [];
 let relays: DelayRelay[] = [];
 // Interrupted: the nodes' child processes (nats-server, gateway, store) are stopped, not orphaned.
@@ -133,12 +142,12 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 }
 try {
   const sources: SyncNode[] = [];
-  for (let i = 0; i < Math.max(...peerCounts); i++) sources.push(await startNode(0, { ip: NODE_IP(1 + i) }));
+  for (let i = 0; i < Math.max(...peerCounts); i++) sources.push(await startBenchNode(NODE_IP(1 + i)));
   nodes.push(...sources);
   const rawRates: number[] = [];
   /** PutBlocks' rate for the whole chain in the replicas' batches, `inFlight` at once, into a store, fresh unless given. */
   const putRate = async (inFlight: number, ip: string, into?: SyncNode): Promise<number> => {
-    const store = into ?? (await startNode(0, { ip }));
+    const store = into ?? (await startBenchNode(ip));
     const putStart = performance.now();
     await putChain(store, chain, PUT_BLOCKS, inFlight);
     const rate = N / ((performance.now() - putStart) / 1000);
@@ -186,7 +195,7 @@ try {
         // Every other round runs the worker counts in reverse: a drift of the machine's speed within a
         // round then favours neither end of a step (and a step's two runs are always next to each other).
         for (const w of round % 2 === 1 ? workerCounts : [...workerCounts].reverse()) {
-          const target = await startNode(0, { ip: NODE_IP(100 + (run++ % 100)) });
+          const target = await startBenchNode(NODE_IP(100 + (run++ % 100)));
           nodes.push(target);
           const replicaProcesses: ServiceProcess[] = [];
           for (let k = 0; k < w; k++) {
@@ -245,4 +254,5 @@ try {
 } finally {
   await Promise.all(relays.map((r) => r.stop()));
   await Promise.all(nodes.map((n) => n.stop()));
+  await natsConf.remove();
 }

@@ -45,6 +45,11 @@ export interface NodeOptions {
   gatewayEnv?: Record<string, string>;
   /** The node's loopback address. Default 127.0.0.k (benches pass their own range). */
   ip?: string;
+  /**
+   * A nats-server configuration file (e.g. the deployment's `max_payload: 8MB`, which lets a peer's answer carry
+   * the store's whole SERVE_MAX_BYTES). Default none: nats-server's own defaults (1 MB payloads).
+   */
+  natsConfigFile?: string;
 }
 
 export interface SyncNode {
@@ -73,7 +78,7 @@ export interface SyncNode {
 
 export async function startNode(k: number, o: NodeOptions = {}): Promise<SyncNode> {
   const ip = (o.ip ?? `127.0.0.${k}`) as PeerIp;
-  const nats = await startNatsServer({ jetstream: true });
+  const nats = await startNatsServer({ jetstream: true, ...(o.natsConfigFile === undefined ? {} : { configFile: o.natsConfigFile }) });
   const bus = await Bus.connect({ servers: nats.url, name: `test-${k}` });
   const dir = await tempDir(`sync-${k}-`);
   const [p2pPort, gwGrpc, gwMetrics, stGrpc, stMetrics] = [await freePort(ip), await freePort(), await freePort(), await freePort(), await freePort()];
