@@ -8,11 +8,12 @@
 // reported an offence against another (every node is honest), all nodes end
 // within one block of each other, and block propagation (first to last node
 // seeing a new tip) has a p99 under the bound. At the end it prints each
-// service's peak RSS and thread count (from /proc), the figures the Compose
-// mem_limit / pids_limit are sized from.
+// service's peak RSS, thread count and CPU (from /proc), the figures the
+// Compose mem_limit / pids_limit are sized from, and the machine's CPU over
+// the soak (busy, the devnet's share, steal): a propagation p99 measured on a
+// machine that something else kept busy says so.
 import { devnetCommandLine } from "./command-line.mjs";
 import { build, ipOf, metricsText, sample, startDevnet } from "./network.mjs";
-import { formatProcTable, startProcSampler } from "./proc-sampler.mjs";
 
 const { values, int } = devnetCommandLine("npm run soak", "Runs the devnet with producers and fails unless every node kept exactly nodes-1 peers, no connection was replaced or timed out, no offence was reported, heights agree and block propagation's p99 is under the bound.", {
   minutes: { type: "string", default: "10", arg: "M", help: "how long the network is sampled (the first 30 s settle)" },
@@ -32,6 +33,7 @@ if (!values["no-build"]) build();
 const { Bus } = await import("../../libs/bus/dist/src/index.js");
 const { createGrpcClient } = await import("../../libs/grpc/dist/src/index.js");
 const { ChainTipSchema, GatewayService, Subjects } = await import("../../libs/proto/dist/src/index.js");
+const { formatProcTable, startProcSampler } = await import("./proc-sampler.mjs");
 
 const unexpectedExits = [];
 const net = await startDevnet({
@@ -126,7 +128,7 @@ try {
   console.log(`  connections: ${firstConnIds.size} directed links, replaced ${replaced.size}, PING_TIMEOUT ${pingTimeouts}, offences ${offences}`);
   console.log(`  heights at the end: ${heights.join(", ")} (spread ${spread})`);
   console.log(`  block propagation over the ${spreads.length} blocks made after the settle time (first to last node): p50 ${Math.round(p50)} ms, p99 ${Math.round(p99)} ms (bound ${BOUND} ms)`);
-  console.log(`  memory and threads per service (largest process of each):\n${formatProcTable(sampler.stop())}`);
+  console.log(`  memory, threads (largest process of each) and CPU per service:\n${formatProcTable(sampler.stop())}`);
 } finally {
   for (const c of clients) c.close();
   await Promise.all(buses.map((b) => b.close()));

@@ -8,4 +8,5 @@ export { nodePoolOf } from "./node-pool.js";
 export { startTcpRelay, type RelayDirection, type RelayLink, type TcpRelay, type TcpRelayOptions } from "./tcp-relay.js";
 export { skewedClockEnv } from "./skewed-clock.js";
 export { holdOutboundPort, type OutboundPort } from "./outbound-port.js";
+export { machineCpuMs, processCpuMs, type MachineCpu } from "./proc-cpu.js";
 export { parseCommandLine, type CommandLine, type CommandLineOption, type NumberBounds } from "./command-line.js";
