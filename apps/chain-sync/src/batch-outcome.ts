@@ -8,7 +8,8 @@ import type { Block } from "@timenet/proto";
  */
 export type FetchResult =
   /** At least one block, at consecutive heights from the one asked for; possibly fewer than asked. */
-  | { kind: "blocks"; blocks: Block[] }
+  /** `bytes`: the answer's size as it came (the blocks' encodings and their framing). */
+  | { kind: "blocks"; blocks: Block[]; bytes: number }
   /** Our gateway did not answer p2p.request (it is down or busy): nothing is known about the peer. */
   | { kind: "gateway_silent"; detail: string }
   /** The gateway did not ask the peer: not connected, connection closed, or its own per-connection limit. */

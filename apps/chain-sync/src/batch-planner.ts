@@ -125,7 +125,7 @@ export class BatchPlanner {
     const limit = ours + window;
     while (this.planned < horizon && this.planned < limit && pending < this.o.maxPendingBatches) {
       const from = this.planned + 1;
-      const count = Math.min(this.o.batchSize, horizon - this.planned);
+      const count = Math.min(this.o.window?.batchBlocks() ?? this.o.batchSize, horizon - this.planned);
       const queued = await publishBatch(queue, { fromHeight: from, count, plannedAtMs: BigInt(now), planId: this.planId }, `${this.planId}:${from}:${count}`);
       if (declaredAgain()) return;
       if (queued === "refused") {

@@ -96,7 +96,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
     // Every replica looks at the tips it hears (no lease needed: the work queue drops a probe queued twice).
     tip.on("advanced", () => forkProbes.onTipMoved());
     const lease = new PlannerLease({ nc: bus.connection, workerId: o.workerId, ttlMs: o.leaseTtlMs, logger, metrics, onListenerError });
-    const window = new SyncWindow({ batchSize: o.batchSize, minBatches: o.windowMinBatches, maxBatches: o.windowMaxBatches, progress });
+    const window = new SyncWindow({ batchSize: o.batchSize, batchMaxBytes: o.batchMaxBytes, minBatches: o.windowMinBatches, maxBatches: o.windowMaxBatches, progress });
     const planner = new BatchPlanner({
       queue,
       heights,

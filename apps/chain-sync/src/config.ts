@@ -1,4 +1,4 @@
-import { atMost, durationMs, int, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type CrossCheck, type Env } from "@timenet/config";
+import { atMost, bytes, durationMs, int, optional, parseConfig, serviceEnvSchema, str, type ConfigOf, type CrossCheck, type Env } from "@timenet/config";
 import { CHAIN_SYNC_DEFAULTS as D } from "./options.js";
 
 /** chain-sync's environment variables (the README's configuration table is generated from this). */
@@ -8,6 +8,7 @@ export const chainSyncEnvSchema = {
   NETWORK: str({ description: "Network parameters: `devnet` or a JSON file (deploy/networks/<name>.json)", default: "devnet" }),
   BLOCK_STORE_GRPC: str({ description: "The block-store's gRPC address", default: D.blockStoreGrpc }),
   SYNC_BATCH_SIZE: int({ description: "Blocks per batch", default: D.batchSize, min: 1, max: 1_000 }),
+  SYNC_BATCH_MAX_BYTES: bytes({ description: "Once the blocks' size is known, a batch holds at most this many bytes (one default peer answer: the store's SERVE_MAX_BYTES)", default: D.batchMaxBytes, min: 1024 }),
   SYNC_MAX_PENDING_BATCHES: int({ description: "Batches planned and not yet taken", default: D.maxPendingBatches, min: 1 }),
   SYNC_LOOKAHEAD_BATCHES: int({ description: "Batches planned beyond what peers have backed with blocks: how far a height claim is probed", default: D.lookaheadBatches, min: 1 }),
   SYNC_WINDOW_MIN_BATCHES: int({ description: "The sync window (2 × the store's rate × one batch's fetch time, how far beyond our tip batches are planned) never below this many batches", default: D.windowMinBatches, min: 1 }),

@@ -50,5 +50,5 @@ export async function getBlocks(bus: Bus, peer: PeerIp, from: number, count: num
   for (const [i, b] of blocks.entries()) {
     if (b.header?.height !== from + i) return { kind: "out_of_order", index: i, height: b.header?.height };
   }
-  return { kind: "blocks", blocks };
+  return { kind: "blocks", blocks, bytes: reply.length };
 }

@@ -19,6 +19,7 @@ await runMain("chain-sync", logger, async () =>
     network,
     blockStoreGrpc: env.BLOCK_STORE_GRPC,
     batchSize: env.SYNC_BATCH_SIZE,
+    batchMaxBytes: env.SYNC_BATCH_MAX_BYTES,
     maxPendingBatches: env.SYNC_MAX_PENDING_BATCHES,
     lookaheadBatches: env.SYNC_LOOKAHEAD_BATCHES,
     windowMinBatches: env.SYNC_WINDOW_MIN_BATCHES,

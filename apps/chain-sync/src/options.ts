@@ -17,6 +17,14 @@ export interface ChainSyncOptions extends ServiceEndpointOptions {
    * per block than 128 (bench:sync).
    */
   batchSize?: number;
+  /**
+   * Once the blocks' size is known (the answers this replica received), a
+   * batch holds at most this many bytes: one answer of a default peer (the
+   * store's SERVE_MAX_BYTES), so that big blocks make shorter batches that
+   * move side by side instead of one long batch fetched round after round.
+   * Default 4 MiB.
+   */
+  batchMaxBytes?: number;
   /** Batches planned and not yet taken; the planner waits beyond this. Default 64. */
   maxPendingBatches?: number;
   /**
@@ -72,6 +80,7 @@ export interface ChainSyncOptions extends ServiceEndpointOptions {
 export const CHAIN_SYNC_DEFAULTS = {
   blockStoreGrpc: grpcAddress("block-store"),
   batchSize: 256,
+  batchMaxBytes: 4 * 1024 * 1024,
   maxPendingBatches: 64,
   lookaheadBatches: 16,
   windowMinBatches: 8,

@@ -1,8 +1,14 @@
 import type { SyncProgress } from "./sync-progress.js";
 
 export interface SyncWindowOptions {
-  /** Blocks per batch: the window is a whole number of them. */
+  /** Blocks per batch at most: the window is a whole number of batches. */
   batchSize: number;
+  /**
+   * Bytes a batch should not exceed once the blocks' size is known: what one
+   * answer of a default peer carries (its SERVE_MAX_BYTES). Undefined: every
+   * batch is batchSize blocks.
+   */
+  batchMaxBytes?: number;
   /** The window never shrinks below this many batches (what is planned before anything is measured). */
   minBatches: number;
   /** Nor grows beyond this many. */
@@ -18,6 +24,9 @@ const FETCH_WEIGHT = 0.2;
 /** A measured fetch time older than this says nothing about the peers we have now. */
 const FETCH_SAMPLE_MAX_AGE_MS = 60_000;
 
+/** Weight of the newest answer in the measured bytes per block (blocks' size changes slowly along a chain). */
+const BLOCK_BYTES_WEIGHT = 0.2;
+
 /**
  * How far ahead of our tip batches are planned: twice the blocks the store
  * writes while one batch is being fetched — the sync's bandwidth-delay
@@ -31,6 +40,8 @@ const FETCH_SAMPLE_MAX_AGE_MS = 60_000;
 export class SyncWindow {
   /** One batch's fetch time, ms (a moving average of every GetBlocks round this replica made, scaled to a whole batch). */
   private batchFetchMs: number | undefined;
+  /** Bytes per block of the answers this replica received (a moving average), undefined before any. */
+  private bytesPerBlock: number | undefined;
   private sampledAt = 0;
   private readonly now: () => number;
 
@@ -39,10 +50,14 @@ export class SyncWindow {
     this.now = o.now ?? Date.now;
   }
 
-  /** A GetBlocks round took `ms` and brought `blocks` blocks. */
-  fetched(ms: number, blocks: number): void {
+  /** A GetBlocks round took `ms` and brought `blocks` blocks of `bytes` bytes in all (when known). */
+  fetched(ms: number, blocks: number, bytes?: number): void {
     if (blocks <= 0 || !(ms >= 0)) return;
-    const sample = (ms * this.o.batchSize) / blocks;
+    if (bytes !== undefined && bytes > 0) {
+      const b = bytes / blocks;
+      this.bytesPerBlock = this.bytesPerBlock === undefined ? b : this.bytesPerBlock + BLOCK_BYTES_WEIGHT * (b - this.bytesPerBlock);
+    }
+    const sample = (ms * this.batchBlocks()) / blocks;
     const current = this.fetchMs;
     this.batchFetchMs = current === undefined ? sample : current + FETCH_WEIGHT * (sample - current);
     this.sampledAt = this.now();
@@ -53,12 +68,27 @@ export class SyncWindow {
     return this.batchFetchMs !== undefined && this.now() - this.sampledAt <= FETCH_SAMPLE_MAX_AGE_MS ? this.batchFetchMs : undefined;
   }
 
+  /**
+   * Blocks in the next batch: batchSize, or fewer once the blocks are known to
+   * be big, so that one answer of a default peer carries a whole batch. A batch
+   * longer than one answer is fetched round after round, and its second round
+   * starts only after its first was put, which waits for the batch before it:
+   * with big blocks the batches would then move one at a time (bench:sync
+   * --tx-bytes 65000: 0.2-0.3x of the raw rate with 256-block batches).
+   */
+  batchBlocks(): number {
+    const { batchSize, batchMaxBytes } = this.o;
+    if (batchMaxBytes === undefined || this.bytesPerBlock === undefined) return batchSize;
+    return Math.max(1, Math.min(batchSize, Math.floor(batchMaxBytes / this.bytesPerBlock)));
+  }
+
   /** The window now, in blocks beyond our tip. */
   blocks(): number {
-    const { batchSize, minBatches, maxBatches } = this.o;
+    const { minBatches, maxBatches } = this.o;
+    const batchBlocks = this.batchBlocks();
     const fetchMs = this.fetchMs ?? 0;
     const wanted = (2 * this.o.progress.blocksPerSecond(this.now()) * fetchMs) / 1000;
-    const batches = Math.min(maxBatches, Math.max(minBatches, Math.ceil(wanted / batchSize)));
-    return batches * batchSize;
+    const batches = Math.min(maxBatches, Math.max(minBatches, Math.ceil(wanted / batchBlocks)));
+    return batches * batchBlocks;
   }
 }
