@@ -8,7 +8,7 @@ import type { Block } from "@timenet/proto";
  */
 export type FetchResult =
   /** At least one block, at consecutive heights from the one asked for; possibly fewer than asked. */
-  /** `bytes`: the answer's size as it came (the blocks' encodings and their framing). */
+  /** `bytes`: the kept blocks' encodings as the peer sent them. */
   | { kind: "blocks"; blocks: Block[]; bytes: number }
   /** Our gateway did not answer p2p.request (it is down or busy): nothing is known about the peer. */
   | { kind: "gateway_silent"; detail: string }

@@ -122,10 +122,12 @@ export class BatchPlanner {
     const first = this.planned + 1;
     const window = this.o.window?.blocks() ?? Number.POSITIVE_INFINITY;
     if (Number.isFinite(window)) metrics.windowBlocks.set(window);
+    const batchBlocks = this.o.window?.batchBlocks() ?? this.o.batchSize;
+    metrics.batchBlocks.set(batchBlocks);
     const limit = ours + window;
     while (this.planned < horizon && this.planned < limit && pending < this.o.maxPendingBatches) {
       const from = this.planned + 1;
-      const count = Math.min(this.o.window?.batchBlocks() ?? this.o.batchSize, horizon - this.planned);
+      const count = Math.min(batchBlocks, horizon - this.planned);
       const queued = await publishBatch(queue, { fromHeight: from, count, plannedAtMs: BigInt(now), planId: this.planId }, `${this.planId}:${from}:${count}`);
       if (declaredAgain()) return;
       if (queued === "refused") {

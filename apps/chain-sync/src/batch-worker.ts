@@ -292,7 +292,7 @@ export class BatchWorker {
       const fetched = await getBlocks(this.o.bus, peer, next, end - next + 1, timeoutMs, signal);
       const tookMs = performance.now() - askedAt;
       heights.answered(peer, fetched.kind === "blocks" ? fetched.blocks.length : 0, tookMs);
-      if (fetched.kind === "blocks") this.o.window?.fetched(tookMs, fetched.blocks.length, fetched.bytes);
+      if (fetched.kind === "blocks") this.o.window?.fetched(tookMs, fetched.blocks.length);
       if (fetched.kind === "stopping") return fetched;
       metrics.fetches.inc({ result: fetched.kind === "blocks" && fetched.blocks.length < end - next + 1 ? "short" : fetched.kind });
       if (fetched.kind === "busy") {
@@ -346,6 +346,7 @@ export class BatchWorker {
           heights.succeeded(peer);
           heights.standing.backed(peer, last);
           metrics.blocksApplied.inc(res.applied);
+          this.o.window?.sized(blocks.length, fetched.bytes);
           progress.next += blocks.length;
           break;
         case PutResult.ALREADY_HAVE:

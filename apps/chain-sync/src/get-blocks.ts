@@ -4,7 +4,7 @@ import type { Bus } from "@timenet/bus";
 import type { PeerIp } from "@timenet/net-address";
 import { STOPPED, unlessAborted } from "./abortable.js";
 import type { FetchResult } from "./batch-outcome.js";
-import { decodePeerResponse } from "./received-blocks.js";
+import { decodePeerResponse, receivedBytes } from "./received-blocks.js";
 
 /** Our gateway's own answer arrives this long after the peer's timeout at the latest. */
 const GATEWAY_MARGIN_MS = 2_000;
@@ -50,5 +50,5 @@ export async function getBlocks(bus: Bus, peer: PeerIp, from: number, count: num
   for (const [i, b] of blocks.entries()) {
     if (b.header?.height !== from + i) return { kind: "out_of_order", index: i, height: b.header?.height };
   }
-  return { kind: "blocks", blocks, bytes: reply.length };
+  return { kind: "blocks", blocks, bytes: blocks.reduce((n, b) => n + receivedBytes(b), 0) };
 }

@@ -23,6 +23,7 @@ export class SyncMetrics {
   readonly leaseDropped: Counter<"reason">;
   readonly plannedUpTo: Gauge;
   readonly windowBlocks: Gauge;
+  readonly batchBlocks: Gauge;
   readonly claimsDistrusted: Counter<"reason">;
   readonly standingEntries: Gauge;
   readonly puts: Counter<"result">;
@@ -102,6 +103,7 @@ export class SyncMetrics {
       registers: r,
     });
     this.windowBlocks = new Gauge({ name: "timenet_sync_window_blocks", help: "How far beyond our tip batches are planned: 2 × the store's rate × one batch's fetch time, in whole batches between SYNC_WINDOW_MIN_BATCHES and SYNC_WINDOW_MAX_BATCHES", registers: r });
+    this.batchBlocks = new Gauge({ name: "timenet_sync_batch_blocks", help: "Blocks in the batches the planner makes now: SYNC_BATCH_SIZE, or fewer once the applied blocks are known to be big (SYNC_BATCH_MAX_BYTES a batch)", registers: r });
     this.plannedUpTo = new Gauge({ name: "timenet_sync_planned_up_to", help: "The last height the planner queued (at most SYNC_LOOKAHEAD_BATCHES beyond what is backed)", registers: r });
     this.claimsDistrusted = new Counter({
       name: "timenet_sync_claims_distrusted_total",

@@ -18,7 +18,7 @@ export interface ChainSyncOptions extends ServiceEndpointOptions {
    */
   batchSize?: number;
   /**
-   * Once the blocks' size is known (the answers this replica received), a
+   * Once the blocks' size is known (blocks this replica put and the store applied), a
    * batch holds at most this many bytes: one answer of a default peer (the
    * store's SERVE_MAX_BYTES), so that big blocks make shorter batches that
    * move side by side instead of one long batch fetched round after round.

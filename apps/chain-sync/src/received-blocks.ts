@@ -30,6 +30,11 @@ export function decodePeerResponse(bytes: Uint8Array): PeerResponse {
   return res;
 }
 
+/** The size of a block's bytes as received (0 when they are not known). */
+export function receivedBytes(block: Block): number {
+  return asReceived.get(block)?.length ?? 0;
+}
+
 /** A block decoded from `bytes` elsewhere (a pushed block): its put sends those bytes. */
 export function rememberReceived(block: Block, bytes: Uint8Array): void {
   asReceived.set(block, bytes);

@@ -50,13 +50,20 @@ export class SyncWindow {
     this.now = o.now ?? Date.now;
   }
 
-  /** A GetBlocks round took `ms` and brought `blocks` blocks of `bytes` bytes in all (when known). */
-  fetched(ms: number, blocks: number, bytes?: number): void {
+  /**
+   * `blocks` blocks of `bytes` bytes in all joined our chain (or a branch the
+   * store keeps): blocks the store accepted, so a peer's padding or junk
+   * never steers the batch size.
+   */
+  sized(blocks: number, bytes: number): void {
+    if (blocks <= 0 || !(bytes > 0)) return;
+    const b = bytes / blocks;
+    this.bytesPerBlock = this.bytesPerBlock === undefined ? b : this.bytesPerBlock + BLOCK_BYTES_WEIGHT * (b - this.bytesPerBlock);
+  }
+
+  /** A GetBlocks round took `ms` and brought `blocks` blocks. */
+  fetched(ms: number, blocks: number): void {
     if (blocks <= 0 || !(ms >= 0)) return;
-    if (bytes !== undefined && bytes > 0) {
-      const b = bytes / blocks;
-      this.bytesPerBlock = this.bytesPerBlock === undefined ? b : this.bytesPerBlock + BLOCK_BYTES_WEIGHT * (b - this.bytesPerBlock);
-    }
     const sample = (ms * this.batchBlocks()) / blocks;
     const current = this.fetchMs;
     this.batchFetchMs = current === undefined ? sample : current + FETCH_WEIGHT * (sample - current);

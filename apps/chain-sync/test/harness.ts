@@ -277,6 +277,16 @@ export async function putChain(n: SyncNode, blocks: BlockRun, batch = 500, inFli
   await Promise.all(sent);
 }
 
+/** The batch size a node's planner uses now (the leader replica's timenet_sync_batch_blocks), undefined before it planned. */
+export async function batchBlocks(n: SyncNode): Promise<number | undefined> {
+  for (const s of n.syncs) {
+    // An unset gauge reads 0 (a batch is never empty): that replica has not planned.
+    const v = (await s.registry.getMetricsAsJSON()).find((m) => m.name === "timenet_sync_batch_blocks")?.values[0]?.value;
+    if (v) return v;
+  }
+  return undefined;
+}
+
 export async function waitHeight(n: SyncNode, height: number, timeoutMs = 60_000): Promise<void> {
   await waitFor(async () => (await n.height()) >= height, { timeoutMs, intervalMs: 100, message: `${n.ip} reaches height ${height}` });
 }

@@ -7,7 +7,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { BlockSchema, ChainTipSchema, EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, SendToPeerSchema, Subjects, type Block } from "@timenet/proto";
 import { blockHash, DEVNET } from "@timenet/chain";
 import { repeatedEmbeddedField, withEmbeddedField } from "@timenet/wire";
-import { buildChain, nodePool, putChain, waitHeight } from "./harness.js";
+import { batchBlocks, buildChain, nodePool, putChain, waitHeight } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -20,10 +20,15 @@ const PAD_TAG = (99 << 3) | 2;
 const ENVELOPE_BLOCKS_TAG = (17 << 3) | 2;
 const SEND_ENVELOPE_TAG = (3 << 3) | 2;
 
-/** A block's canonical bytes and 200 bytes of an unknown field after them: the same block once decoded. */
+/**
+ * A block's canonical bytes and 50 KB of an unknown field after them: the same block once decoded. Big
+ * enough that, counted as the chain's block size, they would shrink c's batches (4 MiB / ~51 KB: 82 blocks).
+ */
 function padded(b: Block): Uint8Array {
-  return withEmbeddedField(toBinary(BlockSchema, b), PAD_TAG, new Uint8Array(200).fill(0xee));
+  return withEmbeddedField(toBinary(BlockSchema, b), PAD_TAG, new Uint8Array(50_000).fill(0xee));
 }
+
+
 
 describe("a peer that pads the blocks it serves", () => {
   test("its blocks are refused as MALFORMED and it is reported; the node syncs the same chain from an honest peer, with no padding kept", async () => {
@@ -37,7 +42,8 @@ describe("a peer that pads the blocks it serves", () => {
     let served = 0;
     bad.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => {
       const q = m.envelope!.payload.value as { fromHeight: number; count: number };
-      const blocks = CHAIN.slice(q.fromHeight - 1, q.fromHeight - 1 + Math.min(q.count, 128)).map(padded);
+      // At most 16 (~800 KB): one answer within the harness NATS' 1 MB payloads.
+      const blocks = CHAIN.slice(q.fromHeight - 1, q.fromHeight - 1 + Math.min(q.count, 16)).map(padded);
       const envelope = withEmbeddedField(toBinary(EnvelopeSchema, create(EnvelopeSchema, { requestId: m.envelope!.requestId })), ENVELOPE_BLOCKS_TAG, repeatedEmbeddedField(0x0a, blocks));
       const head = toBinary(SendToPeerSchema, create(SendToPeerSchema, { peerIp: m.peerIp, connId: m.connId }));
       bad.bus.publishEncoded(Subjects.peerOutSend, withEmbeddedField(head, SEND_ENVELOPE_TAG, envelope));
@@ -55,11 +61,22 @@ describe("a peer that pads the blocks it serves", () => {
     });
     // The padder first and alone, so it is surely asked.
     await c.dial(bad);
-    await c.startSync();
+    // One batch of window before anything is measured: later batches are planned after the padder answered.
+    await c.startSync({ windowMinBatches: 1 });
     await Promise.race([reported, new Promise((_, reject) => setTimeout(() => reject(new Error("padding peer not reported within 20 s")), 20_000).unref())]);
     assert.ok(served > 0, "the padder was asked");
     assert.equal(await c.height(), 0, "nothing of the padded blocks was written");
     assert.match(offences.find((o) => o.ip === bad.ip)!.detail, /canonical/);
+    // The padder's bytes are not the chain's block size: batches keep their size (only applied blocks count).
+    // Sampled for ten planner ticks (100 ms each) after the report; the padded answers came before it.
+    const sizes: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const b = await batchBlocks(c);
+      if (b !== undefined) sizes.push(b);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(sizes.length > 0, "the planner planned");
+    assert.deepEqual([...new Set(sizes)], [128], "the batch size stays SYNC_BATCH_SIZE");
     await c.dial(good);
     await waitHeight(c, 400, 60_000);
     assert.equal(await c.tipHash(), tipHex(CHAIN[399]!));

@@ -233,20 +233,20 @@ test("sync window: min batches before anything is measured; 2 × store rate × o
   assert.throws(() => new SyncWindow({ batchSize: 128, minBatches: 9, maxBatches: 8, progress: { blocksPerSecond: () => 0 } }), RangeError);
 });
 
-test("sync window: batches shrink to what one answer carries once the blocks are known to be big, and grow back when they are small", () => {
+test("sync window: batches shrink to what one answer carries once the applied blocks are known to be big, and grow back when they are small", () => {
   const w = new SyncWindow({ batchSize: 256, batchMaxBytes: 4 * 1024 * 1024, minBatches: 8, maxBatches: 64, progress: { blocksPerSecond: () => 0 } });
   assert.equal(w.batchBlocks(), 256, "nothing known: a full batch");
-  w.fetched(100, 64, 64 * 65_536); // 64 KiB blocks: 64 fill one 4 MiB answer
+  w.sized(64, 64 * 65_536); // 64 KiB blocks: 64 fill one 4 MiB answer
   assert.equal(w.batchBlocks(), 64);
   assert.equal(w.blocks(), 8 * 64, "the window is counted in the shorter batches");
-  w.fetched(100, 1, 4 * 1024 * 1024); // one block of 4 MiB: the average moves a fifth of the way
+  w.sized(1, 4 * 1024 * 1024); // one block of 4 MiB: the average moves a fifth of the way
   assert.equal(w.batchBlocks(), Math.floor((4 * 1024 * 1024) / (65_536 + 0.2 * (4 * 1024 * 1024 - 65_536))));
-  for (let i = 0; i < 60; i++) w.fetched(100, 256, 256 * 1_100);
+  for (let i = 0; i < 60; i++) w.sized(256, 256 * 1_100);
   assert.equal(w.batchBlocks(), 256, "small blocks again: never more than batchSize");
-  for (let i = 0; i < 60; i++) w.fetched(100, 1, 16 * 1024 * 1024);
+  for (let i = 0; i < 60; i++) w.sized(1, 16 * 1024 * 1024);
   assert.equal(w.batchBlocks(), 1, "never fewer than one block");
   const fixed = new SyncWindow({ batchSize: 128, minBatches: 8, maxBatches: 64, progress: { blocksPerSecond: () => 0 } });
-  fixed.fetched(100, 1, 4 * 1024 * 1024);
+  fixed.sized(1, 4 * 1024 * 1024);
   assert.equal(fixed.batchBlocks(), 128, "without batchMaxBytes every batch is batchSize");
 });
 
