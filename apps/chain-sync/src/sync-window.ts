@@ -24,7 +24,7 @@ const FETCH_WEIGHT = 0.2;
 /** A measured fetch time older than this says nothing about the peers we have now. */
 const FETCH_SAMPLE_MAX_AGE_MS = 60_000;
 
-/** Weight of the newest answer in the measured bytes per block (blocks' size changes slowly along a chain). */
+/** Weight of the newest applied put in the measured bytes per block (blocks' size changes slowly along a chain). */
 const BLOCK_BYTES_WEIGHT = 0.2;
 
 /**
@@ -40,7 +40,7 @@ const BLOCK_BYTES_WEIGHT = 0.2;
 export class SyncWindow {
   /** One batch's fetch time, ms (a moving average of every GetBlocks round this replica made, scaled to a whole batch). */
   private batchFetchMs: number | undefined;
-  /** Bytes per block of the answers this replica received (a moving average), undefined before any. */
+  /** Bytes per block of the puts of this replica the store applied (a moving average), undefined before any. */
   private bytesPerBlock: number | undefined;
   private sampledAt = 0;
   private readonly now: () => number;
@@ -51,9 +51,9 @@ export class SyncWindow {
   }
 
   /**
-   * `blocks` blocks of `bytes` bytes in all joined our chain (or a branch the
-   * store keeps): blocks the store accepted, so a peer's padding or junk
-   * never steers the batch size.
+   * `blocks` blocks of `bytes` bytes in all (as received) joined our chain:
+   * blocks the store accepted, so a peer's padding or junk never steers the
+   * batch size.
    */
   sized(blocks: number, bytes: number): void {
     if (blocks <= 0 || !(bytes > 0)) return;
