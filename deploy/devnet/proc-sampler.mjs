@@ -32,7 +32,7 @@ export const serviceOf = (name) => name.replace(/^n\d+-/, "").replace(/-\d+$/, "
  * share of the machine's time the hypervisor gave other guests.
  */
 export function startProcSampler(processes, intervalMs = 1_000) {
-  const peaks = new Map(); // name -> { hwmKb, threads, cpuFirstMs, cpuLastMs }
+  const peaks = new Map(); // name -> { hwmKb, threads, pid, cpuMs (of its earlier pids), cpuFirstMs, cpuLastMs }
   const startedAt = performance.now();
   const machineStart = machineCpuMs();
   const tick = () => {

@@ -57,7 +57,9 @@ const TX_BYTES = cli.number("tx-bytes", { min: 1, max: 1_000_000 });
 // chain-sync puts each answer as it comes, and a default peer's answer holds at most 4 MiB of blocks (the
 // store's SERVE_MAX_BYTES): with big blocks the raw reference's puts are cut the same way.
 const SERVE_MAX_BYTES = 4 * 1024 * 1024;
-const PUT_BLOCKS = Math.max(1, Math.min(BATCH, Math.floor(SERVE_MAX_BYTES / (TX_BYTES + 200))));
+// A block's bytes: its transaction, and ~200 bytes of header and framing.
+const BLOCK_BYTES = TX_BYTES + 200;
+const PUT_BLOCKS = Math.max(1, Math.min(BATCH, Math.floor(SERVE_MAX_BYTES / BLOCK_BYTES)));
 const SIZE = TX_BYTES === 1000 ? "~1 KiB" : `${TX_BYTES} bytes of transaction`;
 // Every replica's options (SYNC_CONCURRENCY chain-sync's default unless given), in-process or as a process's environment.
 const REPLICA = { batchSize: BATCH, ackWaitMs: 30_000, requestTimeoutMs: 10_000, maxWaitMs: 20_000, replanAfterMs: 30_000, ...(values.concurrency === undefined ? {} : { concurrency: cli.number("concurrency", { min: 1 }) }) };
@@ -162,7 +164,7 @@ try {
     return rate;
   };
   await measureRaw(sources[0]);
-  await Promise.all(sources.slice(1).map((s) => putChain(s, chain, Math.max(1, Math.min(512, Math.floor((8 * SERVE_MAX_BYTES) / (TX_BYTES + 200)))))));
+  await Promise.all(sources.slice(1).map((s) => putChain(s, chain, Math.max(1, Math.min(512, Math.floor((8 * SERVE_MAX_BYTES) / BLOCK_BYTES))))));
   // The sources stand for other machines. At a lower priority serving takes the cycles the node leaves
   // idle, as other machines' cores would: what is left is the node's own limit. Their CPU is still reported.
   if (SOURCES_NICE !== 0) for (const s of sources) for (const pid of [s.gateway.child.pid!, s.storeProcess.child.pid!, s.nats.pid]) setPriority(pid, SOURCES_NICE);

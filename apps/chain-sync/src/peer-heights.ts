@@ -1,5 +1,6 @@
 import type { PeerIp } from "@timenet/net-address";
 import { ClaimStanding } from "./claim-standing.js";
+import { movingAverage } from "./moving-average.js";
 
 interface PeerHeight {
   height: number;
@@ -59,7 +60,7 @@ export class PeerHeights {
     if (blocks === 0) return;
     p.served += blocks;
     const sample = ms / blocks;
-    p.msPerBlock = p.msPerBlock === undefined ? sample : p.msPerBlock + RATE_WEIGHT * (sample - p.msPerBlock);
+    p.msPerBlock = movingAverage(p.msPerBlock, sample, RATE_WEIGHT);
   }
 
   failed(ip: PeerIp): void {

@@ -1,3 +1,4 @@
+import { movingAverage } from "./moving-average.js";
 import type { SyncProgress } from "./sync-progress.js";
 
 export interface SyncWindowOptions {
@@ -57,16 +58,14 @@ export class SyncWindow {
    */
   sized(blocks: number, bytes: number): void {
     if (blocks <= 0 || !(bytes > 0)) return;
-    const b = bytes / blocks;
-    this.bytesPerBlock = this.bytesPerBlock === undefined ? b : this.bytesPerBlock + BLOCK_BYTES_WEIGHT * (b - this.bytesPerBlock);
+    this.bytesPerBlock = movingAverage(this.bytesPerBlock, bytes / blocks, BLOCK_BYTES_WEIGHT);
   }
 
   /** A GetBlocks round took `ms` and brought `blocks` blocks. */
   fetched(ms: number, blocks: number): void {
     if (blocks <= 0 || !(ms >= 0)) return;
     const sample = (ms * this.batchBlocks()) / blocks;
-    const current = this.fetchMs;
-    this.batchFetchMs = current === undefined ? sample : current + FETCH_WEIGHT * (sample - current);
+    this.batchFetchMs = movingAverage(this.fetchMs, sample, FETCH_WEIGHT);
     this.sampledAt = this.now();
   }
 

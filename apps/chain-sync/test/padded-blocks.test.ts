@@ -28,8 +28,6 @@ function padded(b: Block): Uint8Array {
   return withEmbeddedField(toBinary(BlockSchema, b), PAD_TAG, new Uint8Array(50_000).fill(0xee));
 }
 
-
-
 describe("a peer that pads the blocks it serves", () => {
   test("its blocks are refused as MALFORMED and it is reported; the node syncs the same chain from an honest peer, with no padding kept", async () => {
     const good = await node(194);
