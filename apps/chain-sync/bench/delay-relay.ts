@@ -27,8 +27,10 @@ export async function startDelayRelay(o: { host: string; port: number; target: {
     });
     from.once("close", () => (o.oneWayMs <= 0 ? to.destroy() : setTimeout(() => to.destroy(), o.oneWayMs)));
   };
-  const server = createServer((client) => {
-    const upstream = connect({ ...o.target, localAddress: o.upstreamLocalAddress });
+  // No Nagle on either side: a router forwards each packet as it comes, it never holds a small one back
+  // for the ACK of the one before (with the receiver's delayed ACK that stalls a round for up to 40 ms).
+  const server = createServer({ noDelay: true }, (client) => {
+    const upstream = connect({ ...o.target, localAddress: o.upstreamLocalAddress, noDelay: true });
     track(client);
     track(upstream);
     pipe(client, upstream);

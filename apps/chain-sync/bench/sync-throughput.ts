@@ -1,4 +1,4 @@
-// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --batch B --tx-bytes T --timers production|test --concurrency C --replicas inprocess|process --sources-nice N --verify --counters --cpu]
+// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --batch B --tx-bytes T --timers production|test --concurrency C --replicas inprocess|process --sources-nice N --verify --counters --cpu --trace]
 // Time to sync N blocks (~1 KiB each unless --tx-bytes) with 1..8 chain-sync workers from 1 or
 // more source peers, each behind a relay that delays every chunk by RTT/2 per
 // direction, beside the block-store's raw PutBlocks rate for the same blocks
@@ -21,6 +21,7 @@ import { buildChain, putChain, startNode, startSyncProcess, type SyncNode } from
 import { startDelayRelay, type DelayRelay } from "./delay-relay.js";
 import { EncodedChain } from "./encoded-chain.js";
 import { TipWatch } from "./tip-watch.js";
+import { BusTrace } from "./bus-trace.js";
 import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
 
 const cli = parseCommandLine({
@@ -34,6 +35,7 @@ const cli = parseCommandLine({
     verify: { type: "boolean", help: "add the two-thread ed25519 rate (the machine's limit) and PutBlocks with 4 in flight" },
     counters: { type: "boolean", help: "print each run's batches, puts and fetches by result" },
     cpu: { type: "boolean", help: "print the CPU each part of the node spent per 1,000 blocks" },
+    trace: { type: "boolean", help: "print every message on the node's NATS from the dial to its first block" },
     rounds: { type: "string", default: "1", arg: "R", help: "rounds; a row is the median of its R runs" },
     timers: { type: "string", default: "production", arg: "production|test", help: "the replicas' lease, planner tick and heartbeat" },
     concurrency: { type: "string", arg: "C", help: "every replica's SYNC_CONCURRENCY (default chain-sync's)" },
@@ -210,6 +212,8 @@ try {
           const watch = new TipWatch(target, N, { timeoutMs: 900_000 });
           await watch.ready();
           const started = performance.now();
+          const trace = values.trace ? new BusTrace(target, started) : undefined;
+          const sourceTraces = values.trace ? sources.slice(0, peers).map((s) => new BusTrace(s, started)) : [];
           for (const r of relays) target.bus.publish(Subjects.registryDial, DialRequestSchema, { ip: r.host, port: r.port, reason: "bench" });
           await target.bus.flush();
           // The first block marks the end of start-up (dial, handshake, status, the first plan): printed apart.
@@ -219,6 +223,8 @@ try {
           samples.get(w)!.push(rate);
           console.log(`${rtt} ms, ${peers} peers, ${w} workers, round ${round}: ${Math.round(rate)} blocks/s (start-up ${Math.round(firstAt! - started)} ms, then ${Math.round(N / ((ended - firstAt!) / 1000))} blocks/s)`, values.counters ? await counters(target) : "");
           if (cpu) console.log(`  ${cpu.report(N, performance.now() - started)}`);
+          if (trace) console.log(`  start-up, the node's NATS:\n${trace.report(firstAt!)}`);
+          sourceTraces.forEach((t, i) => console.log(`  start-up, source ${i + 1}'s NATS:\n${t.report(firstAt!)}`));
           await Promise.all(replicaProcesses.map((p) => p.stop()));
           await target.stop();
           nodes.pop();
