@@ -20,6 +20,8 @@ export type FetchResult =
   | { kind: "timeout"; detail: string }
   /** The peer answered with another message than Blocks. */
   | { kind: "not_blocks"; answered: string }
+  /** The peer's answer does not decode, or breaks a field rule (our gateway carries it on unread). */
+  | { kind: "malformed"; detail: string }
   /** No blocks from a height the peer claimed to have (see the outcomes `empty` and `unbacked_claim`). */
   | { kind: "empty" }
   /** No blocks, and the peer said why: it is over its serving budget (Blocks.busy). Nothing about its chain. */

@@ -64,6 +64,8 @@ export function verdict(o: BatchOutcome): Verdict {
       return { action: "reassign", offence: OffenceKind.INVALID_BLOCK, detail: `block ${o.index} of GetBlocks ${o.from} has height ${o.height}` };
     case "not_blocks":
       return { action: "reassign", offence: OffenceKind.PROTOCOL_VIOLATION, detail: `answered GetBlocks ${o.from} with ${o.answered}` };
+    case "malformed":
+      return { action: "reassign", offence: OffenceKind.PROTOCOL_VIOLATION, detail: `answered GetBlocks ${o.from} malformed: ${o.detail}` };
     case "empty":
       return { action: "reassign", detail: `no blocks from ${o.from}, within max_reorg_depth of its claim: a reorg may have taken them back` };
     case "unbacked_claim":

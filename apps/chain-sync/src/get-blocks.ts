@@ -4,7 +4,7 @@ import type { Bus } from "@timenet/bus";
 import type { PeerIp } from "@timenet/net-address";
 import { STOPPED, unlessAborted } from "./abortable.js";
 import type { FetchResult } from "./batch-outcome.js";
-import { decodePeerResponse, receivedBytes } from "./received-blocks.js";
+import { decodePeerResponse, MalformedAnswerError, receivedBytes } from "./received-blocks.js";
 
 /** Our gateway's own answer arrives this long after the peer's timeout at the latest. */
 const GATEWAY_MARGIN_MS = 2_000;
@@ -34,6 +34,7 @@ export async function getBlocks(bus: Bus, peer: PeerIp, from: number, count: num
     // The blocks' bytes as the peer sent them are kept for the put (received-blocks.ts).
     res = decodePeerResponse(reply);
   } catch (err) {
+    if (err instanceof MalformedAnswerError) return { kind: "malformed", detail: err.message };
     return { kind: "gateway_silent", detail: `reply does not decode as a PeerResponse: ${(err as Error).message}` };
   }
   if (res.result.case === "error") {

@@ -1,7 +1,7 @@
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { PeerResponseSchema, PutBlocksRequestSchema, type Block, type PeerResponse, type PutBlocksRequest } from "@timenet/proto";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { EnvelopeSchema, PeerResponseSchema, PutBlocksRequestSchema, type Block, type Envelope, type PeerResponse, type PutBlocksRequest } from "@timenet/proto";
 import type { RequestEncoders } from "@timenet/grpc";
-import { fieldSlices, peekEnvelopeHead, repeatedEmbeddedField } from "@timenet/wire";
+import { envelopeRuleViolation, fieldSlices, peekEnvelopeHead, repeatedEmbeddedField } from "@timenet/wire";
 
 // PeerResponse.envelope = 1; Envelope.blocks = 17 (its head says so); Blocks.blocks = 1; PutBlocksRequest.blocks = 1.
 const RESPONSE_ENVELOPE = 1;
@@ -12,22 +12,48 @@ const PUT_BLOCKS_TAG = 0x0a;
 const asReceived = new WeakMap<Block, Uint8Array>();
 
 /**
+ * A peer's answer that does not decode as an Envelope, or breaks a field rule
+ * (FIELD_LIMITS: hash, key and signature lengths). The peer's doing: our
+ * gateway carries a Blocks answer on as it came off the socket, unread but
+ * for its price and shape.
+ */
+export class MalformedAnswerError extends Error {
+  readonly code = "MALFORMED_ANSWER";
+  constructor(message: string) {
+    super(message);
+    this.name = "MalformedAnswerError";
+  }
+}
+
+/**
  * Decodes a gateway's PeerResponse and remembers, for each block of a Blocks
- * answer, its bytes as the peer sent them (the gateway carries the peer's
- * answer on as it came off the socket). A put of those blocks then sends
- * those bytes (encodePutBlocksRequest) instead of encoding every block
- * again: the store keeps and checks the bytes as sent in any case. Throws
- * what fromBinary throws.
+ * answer, its bytes as the peer sent them. The peer's envelope inside is
+ * decoded apart from the response around it, so that what is wrong with it
+ * (MalformedAnswerError) is told from what is wrong around it (our
+ * gateway's: anything else thrown). A put of those blocks then sends those
+ * bytes (encodePutBlocksRequest) instead of encoding every block again: the
+ * store keeps and checks the bytes as sent in any case.
  */
 export function decodePeerResponse(bytes: Uint8Array): PeerResponse {
-  const res = fromBinary(PeerResponseSchema, bytes, { readUnknownFields: false });
-  if (res.result.case === "envelope" && res.result.value.payload.case === "blocks") {
-    const blocks = res.result.value.payload.value.blocks;
-    const entries = blockEntries(bytes);
-    // Anything but one entry per decoded block (a form no gateway of ours writes): the blocks are encoded again when put.
+  const envelopes = fieldSlices(bytes, RESPONSE_ENVELOPE);
+  // No envelope (an error of our gateway's), or a form no gateway of ours writes: decoded whole.
+  if (envelopes.length !== 1) return fromBinary(PeerResponseSchema, bytes, { readUnknownFields: false });
+  const body = envelopes[0]!;
+  let envelope: Envelope;
+  try {
+    envelope = fromBinary(EnvelopeSchema, body, { readUnknownFields: false });
+  } catch (err) {
+    throw new MalformedAnswerError(`its answer does not decode as an Envelope: ${(err as Error).message}`);
+  }
+  const violation = envelopeRuleViolation(envelope);
+  if (violation !== undefined) throw new MalformedAnswerError(violation);
+  if (envelope.payload.case === "blocks") {
+    const blocks = envelope.payload.value.blocks;
+    const entries = blockEntries(body);
+    // Anything but one entry per decoded block: the blocks are encoded again when put.
     if (entries?.length === blocks.length) blocks.forEach((b, i) => asReceived.set(b, entries[i]!));
   }
-  return res;
+  return create(PeerResponseSchema, { result: { case: "envelope", value: envelope } });
 }
 
 /** The size of a block's bytes as received (0 when they are not known). */
@@ -40,14 +66,12 @@ export function rememberReceived(block: Block, bytes: Uint8Array): void {
   asReceived.set(block, bytes);
 }
 
-function blockEntries(bytes: Uint8Array): Uint8Array[] | undefined {
+/** Each Blocks entry's bytes in an encoded Envelope (undefined when it is not a Blocks answer in canonical form). */
+function blockEntries(envelope: Uint8Array): Uint8Array[] | undefined {
   try {
-    const envelopes = fieldSlices(bytes, RESPONSE_ENVELOPE);
-    if (envelopes.length !== 1) return undefined;
-    const env = envelopes[0]!;
-    const head = peekEnvelopeHead(env, env.length);
+    const head = peekEnvelopeHead(envelope, envelope.length);
     if (head.kind !== "blocks") return undefined;
-    return fieldSlices(env.subarray(head.payloadOffset, head.payloadOffset + head.payloadLength), BLOCKS_ENTRY);
+    return fieldSlices(envelope.subarray(head.payloadOffset, head.payloadOffset + head.payloadLength), BLOCKS_ENTRY);
   } catch {
     return undefined;
   }

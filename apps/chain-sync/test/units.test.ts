@@ -174,6 +174,7 @@ test("verdict: a peer is reported only for what is provably its own; our gateway
     [{ kind: "no_peer", deliveries: 1 }, "hand_back", undefined],
     [{ kind: "no_peer", deliveries: 3 }, "ack", undefined],
     [{ kind: "not_blocks", peer, from: 1, answered: "pong" }, "reassign", OffenceKind.PROTOCOL_VIOLATION],
+    [{ kind: "malformed", peer, from: 1, detail: "blocks[0].header.prev_hash is 31 bytes, not 32" }, "reassign", OffenceKind.PROTOCOL_VIOLATION],
     [{ kind: "out_of_order", peer, from: 1, index: 0, height: 7 }, "reassign", OffenceKind.INVALID_BLOCK],
     [{ kind: "peer_unreachable", peer, from: 1, detail: "" }, "reassign", undefined],
     [{ kind: "rest_elsewhere", peer, why: "rounds" }, "reassign", undefined],

@@ -26,6 +26,8 @@ export interface FramedSocketHandler {
   insecure(reason: DisconnectReason, detail: string): void;
   /** A complete frame arrived. `body` is the envelope as received, to forward without re-encoding. */
   frame(envelope: Envelope, kind: string, body: Uint8Array): void;
+  /** A complete frame the policy forwards undecoded (an answer to our question): `entries` as its shape check counted them. */
+  forwarded(head: EnvelopeHead, kind: string, body: Uint8Array, entries: number): void;
   /** The byte stream cannot be read further (FRAME_TOO_LARGE, BAD_FRAME). */
   unreadable(reason: DisconnectReason, detail: string): void;
   /** The peer does not read what we send: the socket is destroyed right after this call. */
@@ -229,6 +231,12 @@ export class FramedSocket {
           this.countIn(kind, size);
           this.o.metrics.decodeSeconds(kind, decodeMs / 1000);
           this.handler.frame(envelope, kind, body);
+        },
+        forwarded: ({ head, size, body, entries }) => {
+          // The policy forwards only known kinds (answers to our questions).
+          const kind = snake(head.kind!);
+          this.countIn(kind, size);
+          this.handler.forwarded(head, kind, body, entries);
         },
         skipped: (head, size, why) => this.onSkipped(head, size, why),
         // A push over its budget: the announcement read from its head goes on, the block was skipped.

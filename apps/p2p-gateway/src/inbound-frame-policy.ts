@@ -29,7 +29,8 @@ const HANDSHAKE_KINDS = new Set(["hello", "helloAck", "goodbye"]);
  * each phase. Before the handshake only Hello, HelloAck and Goodbye, each a
  * few hundred bytes; after it every kind within its price; `Blocks` (and
  * large `Peers`) only as the answer to our own question and within what we
- * asked (a late answer is skipped unread; Blocks never asked for close the
+ * asked (Blocks then forwarded to the asker undecoded, their shape checked;
+ * a late answer is skipped unread; Blocks never asked for close the
  * connection); unknown kinds up to 64 KiB and frames over the peer's rate
  * limits are skipped unread (their bytes are discarded as they arrive), a
  * GetBlocks among them answered busy; a pushed block over the pushes' own
@@ -51,7 +52,8 @@ export function inboundFrameAdmission(prices: FramePrices, ctx: FramePolicyConte
       // Our own question's answer: priced by what we asked, never rate limited.
       if (answer && answer.kind === kind) {
         if (bodyLength > answer.maxBytes) return new FrameError("FRAME_TOO_LARGE", `${label} answer of ${bodyLength} bytes, we asked for at most ${answer.maxBytes}`);
-        return { action: "decode", shape: answer.shape };
+        // Blocks are only carried on to the asker, which decodes them (and applies their field rules): not decoded here too.
+        return { action: kind === "blocks" ? "forward" : "decode", shape: answer.shape };
       }
     }
     if (kind === "blocks") {

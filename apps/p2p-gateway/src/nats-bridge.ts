@@ -161,7 +161,7 @@ export class NatsBridge {
         try {
           const answer = await conn.request(m.envelope, timeout);
           this.o.metrics.peerRequests.inc({ result: "ok" });
-          // The answer as it came off the socket (decoded and checked on the way in), not encoded again.
+          // The answer as it came off the socket (priced and shape-checked on the way in; the asker decodes it), not encoded again.
           ctx.respondEncoded(encodePeerResponse(answer.body));
         } catch (err) {
           if (!(err instanceof PeerRequestError)) throw err;

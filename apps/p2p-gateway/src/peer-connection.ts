@@ -19,7 +19,7 @@ import type { RateLimits } from "./options.js";
 import { PeerRateLimits } from "./peer-rate-limits.js";
 import type { FramePrices } from "./frame-prices.js";
 import { inboundFrameAdmission } from "./inbound-frame-policy.js";
-import { envelopeRuleViolation, type EncodedEnvelope } from "@timenet/wire";
+import { envelopeRuleViolation, type EncodedEnvelope, type EnvelopeHead } from "@timenet/wire";
 import { PeerRequestError, PendingRequests, type PeerAnswer } from "./pending-requests.js";
 
 export type ConnectionState = "handshaking" | "established" | "closing" | "closed";
@@ -146,6 +146,7 @@ export class PeerConnection {
         secured: (session) => this.onSecured(session),
         insecure: (reason, detail) => this.close(reason, detail, { goodbye: this.io.secure }),
         frame: (envelope, kind, body) => this.onFrame(envelope, kind, body),
+        forwarded: (head, kind, body, entries) => this.onForwarded(head, kind, body, entries),
         unreadable: (reason, detail) => this.close(reason, detail),
         sendQueueFull: (detail) => this.close(DisconnectReason.SEND_QUEUE_FULL, detail, { goodbye: false }),
         ended: () => this.close(DisconnectReason.PEER_CLOSED, "peer closed the socket", BY_PEER),
@@ -386,13 +387,27 @@ export class PeerConnection {
         return this.close(DisconnectReason.PROTOCOL_ERROR, `${kind} after the handshake`);
       default: {
         // Rate limits were applied from the frame's head (answers to our own questions are exempt).
-        if (this.pending.answer(envelope, kind, body)) {
+        if (this.pending.answer(envelope.requestId, kind, body)) {
           if (p.case === "blocks" && p.value.blocks.length > 0) this.lastUsefulAtMs = Date.now();
           return;
         }
         this.events.emit("message", envelope, kind, body);
       }
     }
+  }
+
+  /**
+   * An answer the frame policy forwarded undecoded (Blocks, to our question
+   * only): to the question, whose asker decodes it and applies its field
+   * rules (chain-sync reports a peer whose answer breaks them).
+   */
+  private onForwarded(head: EnvelopeHead, kind: string, body: Uint8Array, entries: number): void {
+    if (this.pending.answer(head.requestId, kind, body)) {
+      if (kind === "blocks" && entries > 0) this.lastUsefulAtMs = Date.now();
+      return;
+    }
+    // Admitted from its head while its question waited, complete after it timed out: late, as if skipped.
+    this.o.metrics.skipped(kind, "late");
   }
 
   private onGoodbye(reason: DisconnectReason, message: string): void {

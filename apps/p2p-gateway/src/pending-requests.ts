@@ -1,4 +1,3 @@
-import type { Envelope } from "@timenet/proto";
 import type { Clock, TimerHandle } from "./clock.js";
 import type { Answer } from "./frame-prices.js";
 
@@ -12,9 +11,8 @@ export class PeerRequestError extends Error {
   }
 }
 
-/** A peer's answer: decoded (checked), and its encoding as received, to carry on without encoding it again. */
+/** A peer's answer: its encoding as received, to carry on without encoding it again (decoded and checked by the asker). */
 export interface PeerAnswer {
-  envelope: Envelope;
   body: Uint8Array;
 }
 
@@ -90,14 +88,14 @@ export class PendingRequests {
     return this.pending.get(requestId)?.answer;
   }
 
-  /** Hands a response (and `body`, its encoding as received) to the question it answers; false if it answers none (then it is an unsolicited message). */
-  answer(envelope: Envelope, kind: string, body: Uint8Array): boolean {
-    if (envelope.requestId === 0 || !RESPONSE_KINDS.has(kind)) return false;
-    const p = this.pending.get(envelope.requestId);
+  /** Hands a response (`body`: its encoding as received) to the question it answers; false if it answers none (then it is an unsolicited message). */
+  answer(requestId: number, kind: string, body: Uint8Array): boolean {
+    if (requestId === 0 || !RESPONSE_KINDS.has(kind)) return false;
+    const p = this.pending.get(requestId);
     if (!p) return false;
-    this.pending.delete(envelope.requestId);
+    this.pending.delete(requestId);
     this.clock.clearTimeout(p.timer);
-    p.resolve({ envelope, body });
+    p.resolve({ body });
     return true;
   }
 

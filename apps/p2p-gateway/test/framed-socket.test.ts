@@ -61,6 +61,7 @@ async function pair(opts: { maxFrameBytes?: number; maxSendQueueBytes?: number; 
         rec.record(`frame ${kind}`, envelope);
         rec.onFrame();
       },
+      forwarded: (_head, kind) => rec.record(`forwarded ${kind}`),
       unreadable: (reason, detail) => rec.record(`unreadable ${DisconnectReason[reason]}: ${detail}`),
       sendQueueFull: (detail) => rec.record(`sendQueueFull: ${detail}`),
       ended: () => rec.record("ended"),

@@ -10,7 +10,7 @@ const ANSWER: Answer = { kind: "peers", maxBytes: 1024, shape: { maxFields: 10 }
 const peers = (requestId: number): Envelope => create(EnvelopeSchema, { requestId, payload: { case: "peers", value: { peers: [] } } });
 
 /** Hands `env` to `pending` as the connection does: with its encoding as received. */
-const answer = (pending: PendingRequests, env: Envelope, kind: string) => pending.answer(env, kind, toBinary(EnvelopeSchema, env));
+const answer = (pending: PendingRequests, env: Envelope, kind: string) => pending.answer(env.requestId, kind, toBinary(EnvelopeSchema, env));
 
 function rejection(p: Promise<unknown>): Promise<PeerRequestError> {
   return p.then(
@@ -34,8 +34,8 @@ test("a response is matched to its question by request id, each id distinct and 
   // Answers may come in any order.
   assert.equal(answer(pending, peers(sent[1]!), "peers"), true);
   assert.equal(answer(pending, peers(sent[0]!), "peers"), true);
-  assert.equal((await first).envelope.requestId, sent[0]);
-  assert.equal((await second).envelope.requestId, sent[1]);
+  assert.deepEqual((await first).body, toBinary(EnvelopeSchema, peers(sent[0]!)));
+  assert.deepEqual((await second).body, toBinary(EnvelopeSchema, peers(sent[1]!)));
   assert.equal(pending.size, 0);
   assert.equal(clock.pendingTimers, 0, "answered questions leave no timer behind");
 });

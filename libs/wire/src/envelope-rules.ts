@@ -5,7 +5,8 @@ import type { BlockHeader, Envelope, Hello } from "@timenet/proto";
  * buf.validate annotations would declare in proto/): exact hash and key
  * lengths, bounded strings. Sizes of whole messages and counts of repeated
  * fields are priced before decoding (see the gateway's frame policy); these
- * rules run on the decoded envelope, before anything reads it.
+ * rules run on the decoded envelope, before anything reads it (a Blocks
+ * answer, which the gateway carries on undecoded, in chain-sync).
  */
 export const FIELD_LIMITS = {
   hashBytes: 32,

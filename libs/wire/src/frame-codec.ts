@@ -33,14 +33,32 @@ export interface DecodedFrame {
   decodeMs: number;
 }
 
+/** A frame handed on as its bytes, never decoded here (a "forward" verdict). */
+export interface ForwardedFrame {
+  head: EnvelopeHead;
+  /** Bytes on the wire, header included (for byte counters). */
+  size: number;
+  /** The encoded Envelope as received. */
+  body: Uint8Array;
+  /** Entries of the shape's nested field, as its check counted them (0 without a nested limit). */
+  entries: number;
+}
+
 /**
  * What a frame may cost, decided from its length and head before its body is
- * buffered: "decode" it (after an optional shape check), "skip" its bytes as
- * they arrive (never buffered, never decoded), read only its first `bytes`
- * ("prefix": handed to FrameSink.prefix, the rest skipped as it arrives), or
- * refuse it with a FrameError that ends the stream.
+ * buffered: "decode" it (after an optional shape check), "forward" it
+ * (the shape check alone, then its bytes to FrameSink.forwarded: for a
+ * message this reader only carries on, whose receiver decodes it), "skip"
+ * its bytes as they arrive (never buffered, never decoded), read only its
+ * first `bytes` ("prefix": handed to FrameSink.prefix, the rest skipped as
+ * it arrives), or refuse it with a FrameError that ends the stream.
  */
-export type FrameVerdict = { action: "decode"; shape?: ShapeLimit } | { action: "skip"; why: string } | { action: "prefix"; bytes: number; why: string } | FrameError;
+export type FrameVerdict =
+  | { action: "decode"; shape?: ShapeLimit }
+  | { action: "forward"; shape?: ShapeLimit }
+  | { action: "skip"; why: string }
+  | { action: "prefix"; bytes: number; why: string }
+  | FrameError;
 
 /** Prices each frame from its head; called once per frame, in stream order, after the previous frame was handled. */
 export type FrameAdmission = (head: EnvelopeHead, bodyLength: number) => FrameVerdict;
@@ -48,6 +66,8 @@ export type FrameAdmission = (head: EnvelopeHead, bodyLength: number) => FrameVe
 /** What the decoder hands each frame to; frames are handled one at a time, so a frame can change how the next is priced. */
 export interface FrameSink {
   frame(f: DecodedFrame): void;
+  /** A frame with a "forward" verdict; a sink without this method gets it decoded, through `frame`. */
+  forwarded?(f: ForwardedFrame): void;
   /** A frame skipped by the admission (its bytes are discarded as they arrive). */
   skipped?(head: EnvelopeHead, size: number, why: string): void;
   /** The first bytes of a frame read in part (a "prefix" verdict): `size` is the whole frame's; the rest is discarded as it arrives. */
@@ -70,7 +90,7 @@ export class FrameDecoder {
   private readonly queue = new ByteQueue();
   private failed: FrameError | undefined;
   /** The frame being read: its length and verdict once known. */
-  private current: { length: number; head: EnvelopeHead; shape: ShapeLimit | undefined; prefix: { bytes: number; why: string } | undefined } | undefined;
+  private current: { length: number; head: EnvelopeHead; shape: ShapeLimit | undefined; forward: boolean; prefix: { bytes: number; why: string } | undefined } | undefined;
   /** Bytes of a skipped frame still to discard. */
   private skipRemaining = 0;
 
@@ -133,10 +153,10 @@ export class FrameDecoder {
         }
         this.current =
           verdict.action === "prefix"
-            ? { length, head, shape: undefined, prefix: { bytes: Math.min(verdict.bytes, length), why: verdict.why } }
-            : { length, head, shape: verdict.shape, prefix: undefined };
+            ? { length, head, shape: undefined, forward: false, prefix: { bytes: Math.min(verdict.bytes, length), why: verdict.why } }
+            : { length, head, shape: verdict.shape, forward: verdict.action === "forward", prefix: undefined };
       }
-      const { length, head, shape, prefix } = this.current;
+      const { length, head, shape, forward, prefix } = this.current;
       if (this.queue.length < FRAME_HEADER_BYTES + (prefix?.bytes ?? length)) return;
       this.current = undefined;
       this.queue.discard(FRAME_HEADER_BYTES);
@@ -149,7 +169,11 @@ export class FrameDecoder {
       }
       const body = this.queue.take(length);
       const started = performance.now();
-      if (shape) checkShape(body, head.payloadOffset, length, shape);
+      const entries = shape ? checkShape(body, head.payloadOffset, length, shape) : 0;
+      if (forward && sink.forwarded) {
+        sink.forwarded({ head, size: FRAME_HEADER_BYTES + length, body, entries });
+        continue;
+      }
       let envelope: Envelope;
       try {
         envelope = fromBinary(EnvelopeSchema, body, { readUnknownFields: false });

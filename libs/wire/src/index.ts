@@ -6,6 +6,7 @@ export {
   FRAME_HEADER_BYTES,
   FrameDecoder,
   type DecodedFrame,
+  type ForwardedFrame,
   type FrameAdmission,
   type FrameSink,
   type FrameVerdict,

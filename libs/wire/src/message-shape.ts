@@ -14,10 +14,15 @@ export interface ShapeLimit {
   nested?: { field: number; limit: ShapeLimit };
 }
 
-/** Throws FrameError("BAD_FRAME") when the message in bytes[start, end) exceeds its shape limit. */
-export function checkShape(bytes: Uint8Array, start: number, end: number, limit: ShapeLimit, path = "payload"): void {
+/**
+ * Throws FrameError("BAD_FRAME") when the message in bytes[start, end)
+ * exceeds its shape limit; returns how many entries of the nested field it
+ * holds (0 without a nested limit).
+ */
+export function checkShape(bytes: Uint8Array, start: number, end: number, limit: ShapeLimit, path = "payload"): number {
   const r = new VarintReader(bytes.subarray(start, end));
   let fields = 0;
+  let entries = 0;
   while (!r.done) {
     if (++fields > limit.maxFields) throw new FrameError("BAD_FRAME", `${path}: more than ${limit.maxFields} fields`);
     const tag = r.varint();
@@ -28,8 +33,10 @@ export function checkShape(bytes: Uint8Array, start: number, end: number, limit:
       if (from + len > end) throw new FrameError("BAD_FRAME", `${path}: field runs past its message`);
       checkShape(bytes, from, from + len, limit.nested.limit, `${path}.${limit.nested.field}[${fields - 1}]`);
       r.pos += len;
+      entries++;
     } else {
       r.skip(wireType);
     }
   }
+  return entries;
 }

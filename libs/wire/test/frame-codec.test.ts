@@ -194,3 +194,35 @@ test("the shape check reads nested and length-delimited fields exactly: a real P
   const tight = new FrameDecoder(1 << 20, () => ({ action: "decode", shape: { maxFields: 31 } }));
   assert.throws(() => tight.push(frame), (e: unknown) => e instanceof FrameError && e.code === "BAD_FRAME");
 });
+
+test("a forward verdict hands on the frame's bytes undecoded, with its shape checked and its entries counted, for any split of the stream", () => {
+  // Blocks whose second entry is not a Block (its field 1, length-delimited, holds a truncated varint): checked
+  // for shape only, it is handed on as it came; decoding it would have failed.
+  const entries = [Buffer.from([0x10, 0x05]), Buffer.from([0x0a, 0x01, 0xff]), Buffer.from([0x10, 0x06])];
+  const payload = Buffer.concat(entries.flatMap((e) => [Buffer.from([0x0a, e.length]), e]));
+  const body = Buffer.concat([Buffer.from([0x08, 0x07, 0x8a, 0x01, payload.length]), payload]); // request_id 7, field 17 (blocks)
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(body.length);
+  const envs = sample();
+  const bytes = Buffer.concat([stream(envs.slice(0, 2)), header, body, stream(envs.slice(2))]);
+  const shape = { maxFields: 3, nested: { field: 1, limit: { maxFields: 2 } } };
+  for (const step of [1, 2, 3, 7, 13, bytes.length]) {
+    const forwarded: Array<{ body: Buffer; size: number; entries: number; requestId: number }> = [];
+    const got: Envelope[] = [];
+    const d = new FrameDecoder(1 << 20, (head) => (head.kind === "blocks" ? { action: "forward", shape } : { action: "decode" }));
+    for (let i = 0; i < bytes.length; i += step) {
+      d.feed(bytes.subarray(i, i + step), { frame: (f) => got.push(f.envelope), forwarded: (f) => forwarded.push({ body: Buffer.from(f.body), size: f.size, entries: f.entries, requestId: f.head.requestId }) });
+    }
+    assertSame(got, envs);
+    assert.deepEqual(forwarded, [{ body, size: body.length + 4, entries: 3, requestId: 7 }], `split ${step}`);
+  }
+  // The shape still holds: four entries where three are allowed end the stream.
+  const four = Buffer.concat([payload, Buffer.from([0x0a, 0x00])]);
+  const over = Buffer.concat([Buffer.from([0x08, 0x07, 0x8a, 0x01, four.length]), four]);
+  const overHeader = Buffer.alloc(4);
+  overHeader.writeUInt32BE(over.length);
+  const d = new FrameDecoder(1 << 20, () => ({ action: "forward", shape }));
+  assert.throws(() => d.feed(Buffer.concat([overHeader, over]), { frame: () => assert.fail("decoded"), forwarded: () => assert.fail("forwarded") }), (e: unknown) => e instanceof FrameError && e.code === "BAD_FRAME");
+  // A sink that does not take forwarded frames gets them decoded (here: they do not decode).
+  assert.throws(() => new FrameDecoder(1 << 20, () => ({ action: "forward", shape })).push(Buffer.concat([header, body])), (e: unknown) => e instanceof FrameError && e.code === "BAD_FRAME");
+});
