@@ -35,7 +35,7 @@ const cli = parseCommandLine({
     verify: { type: "boolean", help: "add the two-thread ed25519 rate (the machine's limit) and PutBlocks with 4 in flight" },
     counters: { type: "boolean", help: "print each run's batches, puts and fetches by result" },
     cpu: { type: "boolean", help: "print the CPU each part of the node spent per 1,000 blocks" },
-    trace: { type: "boolean", help: "print every message on the node's NATS from the dial to its first block" },
+    trace: { type: "boolean", help: "print every message on the node's and the sources' NATS from the dial to its first block" },
     rounds: { type: "string", default: "1", arg: "R", help: "rounds; a row is the median of its R runs" },
     timers: { type: "string", default: "production", arg: "production|test", help: "the replicas' lease, planner tick and heartbeat" },
     concurrency: { type: "string", arg: "C", help: "every replica's SYNC_CONCURRENCY (default chain-sync's)" },

@@ -9,7 +9,7 @@ import {
   FrameDecoder,
   FrameError,
   isEncodedEnvelope,
-  snake,
+  kindLabel,
   type EncodedEnvelope,
   type EnvelopeHead,
   type FrameAdmission,
@@ -233,8 +233,7 @@ export class FramedSocket {
           this.handler.frame(envelope, kind, body);
         },
         forwarded: ({ head, size, body, entries }) => {
-          // The policy forwards only known kinds (answers to our questions).
-          const kind = snake(head.kind!);
+          const kind = kindLabel(head.kind);
           this.countIn(kind, size);
           this.handler.forwarded(head, kind, body, entries);
         },
@@ -255,7 +254,7 @@ export class FramedSocket {
 
   /** A frame skipped unread (whole or but for its head): counted, and charged to the skip budget. */
   private onSkipped(head: EnvelopeHead, size: number, why: string): void {
-    const kind = head.kind === undefined ? "unknown" : snake(head.kind);
+    const kind = kindLabel(head.kind);
     this.countIn(kind, size);
     this.o.metrics.skipped(kind, why);
     if (!this.skipBudget.take(size + SKIP_FRAME_COST)) this.pauseReading(size + SKIP_FRAME_COST);

@@ -1,4 +1,4 @@
-import { FrameError, snake, type EnvelopeHead, type FrameVerdict, type ShapeLimit } from "@timenet/wire";
+import { FrameError, kindLabel, type EnvelopeHead, type FrameVerdict, type ShapeLimit } from "@timenet/wire";
 import { NEW_BLOCK_ANNOUNCEMENT_BYTES, type Answer, type FramePrices } from "./frame-prices.js";
 import type { LimitVerdict } from "./peer-rate-limits.js";
 
@@ -39,7 +39,7 @@ const HANDSHAKE_KINDS = new Set(["hello", "helloAck", "goodbye"]);
 export function inboundFrameAdmission(prices: FramePrices, ctx: FramePolicyContext): (head: EnvelopeHead, bodyLength: number) => FrameVerdict {
   return (head, bodyLength) => {
     const kind = head.kind;
-    const label = kind === undefined ? "unknown" : snake(kind);
+    const label = kindLabel(kind);
     if (!ctx.established()) {
       if (kind === undefined || !HANDSHAKE_KINDS.has(kind)) return new FrameError("UNEXPECTED_FRAME", `${label} before the handshake completed`);
       return priced(label, bodyLength, prices.of(kind)!);

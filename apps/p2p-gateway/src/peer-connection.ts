@@ -387,10 +387,8 @@ export class PeerConnection {
         return this.close(DisconnectReason.PROTOCOL_ERROR, `${kind} after the handshake`);
       default: {
         // Rate limits were applied from the frame's head (answers to our own questions are exempt).
-        if (this.pending.answer(envelope.requestId, kind, body)) {
-          if (p.case === "blocks" && p.value.blocks.length > 0) this.lastUsefulAtMs = Date.now();
-          return;
-        }
+        // Blocks answers never come here: the frame policy forwards them undecoded (onForwarded).
+        if (this.pending.answer(envelope.requestId, kind, body)) return;
         this.events.emit("message", envelope, kind, body);
       }
     }

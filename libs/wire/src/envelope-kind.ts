@@ -20,8 +20,12 @@ export const ENVELOPE_KINDS: readonly EnvelopeKind[] = [
 
 /** snake_case kind for labels and subjects; "unknown" for a payload this build does not know. */
 export function envelopeKindLabel(envelope: Envelope | EncodedEnvelope): string {
-  const k = "head" in envelope ? envelope.head.kind : envelope.payload.case;
-  return k === undefined ? "unknown" : snake(k);
+  return kindLabel("head" in envelope ? envelope.head.kind : envelope.payload.case);
+}
+
+/** The label of a kind read from a frame's head (EnvelopeHead.kind): snake_case, or "unknown". */
+export function kindLabel(kind: EnvelopeKind | undefined): string {
+  return kind === undefined ? "unknown" : snake(kind);
 }
 
 export function snake(kind: string): string {

@@ -168,12 +168,13 @@ export class FrameDecoder {
         continue;
       }
       const body = this.queue.take(length);
-      const started = performance.now();
-      const entries = shape ? checkShape(body, head.payloadOffset, length, shape) : 0;
       if (forward && sink.forwarded) {
+        const entries = shape ? checkShape(body, head.payloadOffset, length, shape) : 0;
         sink.forwarded({ head, size: FRAME_HEADER_BYTES + length, body, entries });
         continue;
       }
+      const started = performance.now();
+      if (shape) checkShape(body, head.payloadOffset, length, shape);
       let envelope: Envelope;
       try {
         envelope = fromBinary(EnvelopeSchema, body, { readUnknownFields: false });

@@ -14,7 +14,7 @@ export {
 export { ENVELOPE_HEAD_BYTES, peekEnvelopeHead, VarintReader, type EnvelopeHead } from "./envelope-head.js";
 export { checkShape, type ShapeLimit } from "./message-shape.js";
 export { encodeVarint, lengthDelimitedBytes, varintLength, writeVarint } from "./varint.js";
-export { ENVELOPE_KINDS, envelopeKindLabel, snake, type EnvelopeKind } from "./envelope-kind.js";
+export { ENVELOPE_KINDS, envelopeKindLabel, kindLabel, snake, type EnvelopeKind } from "./envelope-kind.js";
 export { envelopeRuleViolation, FIELD_LIMITS } from "./envelope-rules.js";
 export { fieldSlices } from "./field-slices.js";
 export { encodedEnvelope, isEncodedEnvelope, type EncodedEnvelope } from "./encoded-envelope.js";
