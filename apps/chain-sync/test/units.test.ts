@@ -52,6 +52,31 @@ test("peer heights: a pick spreads questions by each peer's measured rate and wh
   assert.equal(h.pick(500), fast, "an answer frees its place");
 });
 
+test("peer heights: peers not yet measured share the questions instead of the first one taking them all", () => {
+  const h = new PeerHeights();
+  const peers = [ip("10.0.0.1"), ip("10.0.0.2"), ip("10.0.0.3"), ip("10.0.0.4")];
+  for (const p of peers) h.set(p, 10_000);
+  // A sync starting: eight questions before any answer, as a replica's first window sends them.
+  const asked = new Map<string, number>();
+  for (let i = 0; i < 8; i++) {
+    const p = h.pick(1)!;
+    h.asking(p);
+    asked.set(p, (asked.get(p) ?? 0) + 1);
+  }
+  assert.deepEqual([...asked.values()], [2, 2, 2, 2], "two questions each, not eight to whichever was picked first");
+  // A newcomer mid-sync beside a measured peer: asked first to measure it, then no more than its share.
+  const g = new PeerHeights();
+  const [known, newcomer] = [ip("10.0.1.1"), ip("10.0.1.2")];
+  g.set(known, 10_000);
+  g.answered(known, 256, 512); // 2 ms a block
+  g.set(newcomer, 10_000);
+  assert.equal(g.pick(1), newcomer, "idle and not yet measured: asked first, to measure it");
+  g.asking(newcomer);
+  g.asking(newcomer);
+  // Two questions out to it: (2 + 1) × 1 ms expected, more than the idle known peer's 2 ms.
+  for (let i = 0; i < 10; i++) assert.equal(g.pick(1), known);
+});
+
 test("peer heights: blocks a peer served this replica are counted (what tells a busy peer that serves others from one that serves nobody), and forgotten with the peer", () => {
   const h = new PeerHeights();
   const p = ip("10.0.0.1");
