@@ -35,6 +35,7 @@ const cli = parseCommandLine({
     verify: { type: "boolean", help: "add the two-thread ed25519 rate (the machine's limit) and PutBlocks with 4 in flight" },
     counters: { type: "boolean", help: "print each run's batches, puts and fetches by result" },
     cpu: { type: "boolean", help: "print the CPU each part of the node spent per 1,000 blocks" },
+    idle: { type: "boolean", help: "with --cpu, also each part's CPU per second over 3 s before the dial (what the processes cost doing nothing)" },
     trace: { type: "boolean", help: "print every message on the node's and the sources' NATS from the dial to its first block" },
     rounds: { type: "string", default: "1", arg: "R", help: "rounds; a row is the median of its R runs" },
     timers: { type: "string", default: "production", arg: "production|test", help: "the replicas' lease, planner tick and heartbeat" },
@@ -76,6 +77,9 @@ const REPLICA_ENV: Record<string, string> = {
 // The replicas in the bench's own process (each its own NATS connection, consumer and store client; --counters
 // reads their registries), or each a real chain-sync process as `--scale chain-sync=N` runs them (production's
 // timers; one event loop each, on whichever core is free).
+const IDLE_MS = 3_000;
+if (values.idle && !values.cpu) cli.fail("--idle goes with --cpu");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const AS_PROCESSES = cli.oneOf("replicas", ["inprocess", "process"]) === "process";
 if (AS_PROCESSES && (values.timers !== "production" || values.counters)) cli.fail("--replicas process runs production's timers and has no --counters");
 // The replicas' lease, planner tick and heartbeat: production's defaults, or the tests' short ones
@@ -211,6 +215,12 @@ try {
           // target store and this process CPU the node would otherwise use.
           const watch = new TipWatch(target, N, { timeoutMs: 900_000 });
           await watch.ready();
+          if (values.cpu && values.idle) {
+            // The same parts doing nothing (before the dial): what of each 1,000 blocks' CPU is only the processes being there.
+            const idle = new CpuMeter(cpuParts(target, sources.slice(0, peers), replicaProcesses));
+            await sleep(IDLE_MS);
+            console.log(`  idle: ${idle.report(IDLE_MS, IDLE_MS).replace("per 1,000 blocks", "per second")}`);
+          }
           const started = performance.now();
           const trace = values.trace ? new BusTrace(target, started) : undefined;
           const sourceTraces = values.trace ? sources.slice(0, peers).map((s) => new BusTrace(s, started)) : [];
