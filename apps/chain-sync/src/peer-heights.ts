@@ -128,22 +128,24 @@ export class PeerHeights {
   /**
    * A peer that credibly claims `height`, not in `exclude`: the fewest
    * recent failures first, then the one expected to answer soonest (its
-   * ms per block × the questions it already has from us, plus this one),
-   * then at random, so requests spread over peers by their rate and
-   * pipeline on each. A peer not yet measured is taken to be twice as fast
-   * as the fastest measured one (1 ms a block when none is): idle, it is
-   * asked first, to measure it; but the questions it already has count, so
-   * a new peer (every peer, when a sync starts) is not given every question
-   * before its first answer says what it is worth.
+   * measured ms per block × the questions it already has from us, plus
+   * this one), then at random, so requests spread over peers by their rate
+   * and pipeline on each. A peer not yet measured is asked first, to
+   * measure it, but only one question at a time while a measured peer can
+   * take the rest: a newcomer (a stranger that never answers, say) holds
+   * one batch of this replica until its first answer or the timeout, not
+   * every question meanwhile. When no peer is measured yet (a sync
+   * starting), questions go to whoever has the fewest.
    */
   pick(height: number, exclude: ReadonlySet<string> = new Set()): PeerIp | undefined {
     const able = [...this.peers].filter(([ip, p]) => this.standing.credible(ip, p.height) >= height && !exclude.has(ip));
     if (able.length === 0) return undefined;
-    const least = Math.min(...able.map(([, p]) => p.failures));
-    const measured = able.flatMap(([, p]) => (p.msPerBlock === undefined ? [] : [p.msPerBlock]));
-    const unmeasured = measured.length > 0 ? Math.min(...measured) / 2 : 1;
-    const expected = ([, p]: [PeerIp, PeerHeight]) => (p.asked + 1) * (p.msPerBlock ?? unmeasured);
-    const fewest = able.filter(([, p]) => p.failures === least);
+    const anyMeasured = able.some(([, p]) => p.msPerBlock !== undefined);
+    // Before the failures count: a measured peer that failed lately still takes what a newcomer may not.
+    const askable = anyMeasured ? able.filter(([, p]) => p.msPerBlock !== undefined || p.asked === 0) : able;
+    const least = Math.min(...askable.map(([, p]) => p.failures));
+    const fewest = askable.filter(([, p]) => p.failures === least);
+    const expected = ([, p]: [PeerIp, PeerHeight]) => (p.msPerBlock === undefined ? p.asked : (p.asked + 1) * p.msPerBlock);
     const soonest = Math.min(...fewest.map(expected));
     const best = fewest.filter((e) => expected(e) === soonest);
     return best[Math.floor(Math.random() * best.length)]![0];

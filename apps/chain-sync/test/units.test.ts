@@ -52,7 +52,7 @@ test("peer heights: a pick spreads questions by each peer's measured rate and wh
   assert.equal(h.pick(500), fast, "an answer frees its place");
 });
 
-test("peer heights: peers not yet measured share the questions instead of the first one taking them all", () => {
+test("peer heights: peers not yet measured share the questions; a newcomer beside a measured peer gets one until it answers", () => {
   const h = new PeerHeights();
   const peers = [ip("10.0.0.1"), ip("10.0.0.2"), ip("10.0.0.3"), ip("10.0.0.4")];
   for (const p of peers) h.set(p, 10_000);
@@ -72,9 +72,16 @@ test("peer heights: peers not yet measured share the questions instead of the fi
   g.set(newcomer, 10_000);
   assert.equal(g.pick(1), newcomer, "idle and not yet measured: asked first, to measure it");
   g.asking(newcomer);
-  g.asking(newcomer);
-  // Two questions out to it: (2 + 1) × 1 ms expected, more than the idle known peer's 2 ms.
-  for (let i = 0; i < 10; i++) assert.equal(g.pick(1), known);
+  // One question out to it and no answer yet: the measured peer takes the rest, however many it already has, and
+  // even after a failure of its own (a newcomer with none yet is not preferred for that).
+  g.failed(known);
+  for (let i = 0; i < 10; i++) {
+    assert.equal(g.pick(1), known);
+    g.asking(known);
+  }
+  // Its first answer measures it (1 ms a block, faster than the known peer's 2 with ten questions out).
+  g.answered(newcomer, 256, 256);
+  assert.equal(g.pick(1), newcomer, "measured (and without failures), it is asked by its rate");
 });
 
 test("peer heights: blocks a peer served this replica are counted (what tells a busy peer that serves others from one that serves nobody), and forgotten with the peer", () => {
