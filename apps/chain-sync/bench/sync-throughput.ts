@@ -74,12 +74,13 @@ const REPLICA_ENV: Record<string, string> = {
   SYNC_REPLAN_AFTER: String(REPLICA.replanAfterMs),
   ...(REPLICA.concurrency === undefined ? {} : { SYNC_CONCURRENCY: String(REPLICA.concurrency) }),
 };
-// The replicas in the bench's own process (each its own NATS connection, consumer and store client; --counters
-// reads their registries), or each a real chain-sync process as `--scale chain-sync=N` runs them (production's
-// timers; one event loop each, on whichever core is free).
+// --idle: each part's CPU over this long before the dial.
 const IDLE_MS = 3_000;
 if (values.idle && !values.cpu) cli.fail("--idle goes with --cpu");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// The replicas in the bench's own process (each its own NATS connection, consumer and store client; --counters
+// reads their registries), or each a real chain-sync process as `--scale chain-sync=N` runs them (production's
+// timers; one event loop each, on whichever core is free).
 const AS_PROCESSES = cli.oneOf("replicas", ["inprocess", "process"]) === "process";
 if (AS_PROCESSES && (values.timers !== "production" || values.counters)) cli.fail("--replicas process runs production's timers and has no --counters");
 // The replicas' lease, planner tick and heartbeat: production's defaults, or the tests' short ones

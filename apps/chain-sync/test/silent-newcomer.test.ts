@@ -45,8 +45,9 @@ describe("a newcomer that never answers", () => {
     await new Promise((r) => setTimeout(r, 1_500));
     const heightThen = await c.height();
     t.diagnostic(`the newcomer was asked ${asked.join(", ")} in 1.5 s; the node at ${heightThen} of ${CHAIN.length}`);
-    assert.ok(heightThen < CHAIN.length, "the window fell while the sync was still going (else it proves nothing)");
-    assert.deepEqual(asked.length, 1, `one question to the newcomer before its first answer or timeout: ${JSON.stringify(asked)}`);
+    assert.ok(heightThen < CHAIN.length, "those 1.5 s were within the sync (else they prove nothing)");
+    // After its timeout it has a failure and the honest peer none: it is not asked again before the end either way.
+    assert.equal(asked.length, 1, `one question to the newcomer before its first answer or timeout: ${JSON.stringify(asked)}`);
     await waitHeight(c, CHAIN.length, 60_000);
     assert.equal(await c.tipHash(), Buffer.from(blockHash(CHAIN.at(-1)!.header!)).toString("hex"));
     // A question it let time out is its one low-severity offence (REQUEST_TIMEOUT); the honest peer is never reported.

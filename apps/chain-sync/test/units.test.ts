@@ -64,7 +64,7 @@ test("peer heights: peers not yet measured share the questions; a newcomer besid
     asked.set(p, (asked.get(p) ?? 0) + 1);
   }
   assert.deepEqual([...asked.values()], [2, 2, 2, 2], "two questions each, not eight to whichever was picked first");
-  // A newcomer mid-sync beside a measured peer: asked first to measure it, then no more than its share.
+  // A newcomer mid-sync beside a measured peer: asked first to measure it, then nothing more until it answers.
   const g = new PeerHeights();
   const [known, newcomer] = [ip("10.0.1.1"), ip("10.0.1.2")];
   g.set(known, 10_000);
