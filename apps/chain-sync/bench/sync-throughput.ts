@@ -11,6 +11,7 @@
 // median of the R ratios of runs made back to back (see below).
 import { writeFileSync } from "node:fs";
 import { setPriority } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { CpuMeter, type CpuParts } from "./cpu-meter.js";
 import { DEVNET, signatureRate } from "@timenet/chain";
@@ -77,7 +78,6 @@ const REPLICA_ENV: Record<string, string> = {
 // --idle: each part's CPU over this long before the dial.
 const IDLE_MS = 3_000;
 if (values.idle && !values.cpu) cli.fail("--idle goes with --cpu");
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 // The replicas in the bench's own process (each its own NATS connection, consumer and store client; --counters
 // reads their registries), or each a real chain-sync process as `--scale chain-sync=N` runs them (production's
 // timers; one event loop each, on whichever core is free).
