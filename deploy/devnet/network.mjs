@@ -5,7 +5,7 @@
 // (apps/p2p-gateway/attack/, on its own addresses and directory).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -66,7 +66,9 @@ async function waitPort(host, port, logs, timeoutMs = 10_000) {
  * Starts the network. Options: nodes, workers (chain-sync replicas per node),
  * producers (nodes 1..P run a block-producer), reset (wipe the directory), env
  * (extra variables for every service), onExit(name, code) for unexpected exits,
- * ipBase (node k listens on `${ipBase}.${k}`; default "127.0.0", so a second
+ * nodeArgs (Node/V8 flags for every service; TIMENET_CPU_PROF_DIR and
+ * TIMENET_CPU_PROF_MATCH in the environment add --cpu-prof, as for tests and
+ * benches), ipBase (node k listens on `${ipBase}.${k}`; default "127.0.0", so a second
  * devnet on other addresses does not collide with the first), dir (data and
  * logs; default devnet/ in the repository), network (every service's NETWORK:
  * default "devnet"; a network file with a devnet name changes the intervals).
@@ -117,12 +119,22 @@ export async function startDevnet(o) {
   const metricsPort = (service) => String(PORT_PLAN.services[service].metrics);
   const children = [];
   let stopping = false;
+  // On the command line: NODE_OPTIONS refuses --cpu-prof and most V8 flags.
+  const nodeArgs = (mainPath) => {
+    const prof = process.env.TIMENET_CPU_PROF_DIR && mainPath.includes(process.env.TIMENET_CPU_PROF_MATCH ?? "");
+    return [...(o.nodeArgs ?? []), ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${process.env.TIMENET_CPU_PROF_DIR}`] : [])];
+  };
 
   const run = (name, command, args, env) => {
-    const log = createWriteStream(join(LOGS, `${name}.log`), { flags: "a" });
-    const child = spawn(command, args, { cwd: ROOT, env: { PATH: process.env.PATH, ...o.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout.pipe(log);
-    child.stderr.pipe(log);
+    // The service writes its log file itself (stdout and stderr), not through pipes to this process: its
+    // lines are kept after the launcher is gone, and a write to a pipe nobody reads never holds up its stop.
+    const log = openSync(join(LOGS, `${name}.log`), "a");
+    let child;
+    try {
+      child = spawn(command, command === process.execPath ? [...nodeArgs(args[0]), ...args] : args, { cwd: ROOT, env: { PATH: process.env.PATH, ...o.env, ...env }, stdio: ["ignore", log, log] });
+    } finally {
+      closeSync(log);
+    }
     const entry = { name, child, exited: false, stopped: false, command, args, env };
     child.on("exit", (code, signal) => {
       entry.exited = true;
@@ -215,9 +227,17 @@ export async function startDevnet(o) {
     }
   };
 
+  // A launcher that dies (an uncaught error in the script that started the devnet) takes its services with
+  // it: else they hold the devnet's addresses and ports until killed by hand. (A SIGKILL cannot be caught.)
+  const stopOnLauncherExit = () => {
+    for (const c of children) if (!c.exited) c.child.kill("SIGTERM");
+  };
+  process.once("exit", stopOnLauncherExit);
+
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    process.removeListener("exit", stopOnLauncherExit);
     // Producers first, stores and NATS last, so nothing writes to a store that is gone.
     for (const kind of ["block-producer", "chain-sync", "peer-registry", "p2p-gateway", "block-store", "nats"]) {
       const group = children.filter((c) => c.name.includes(kind) && !c.exited);
