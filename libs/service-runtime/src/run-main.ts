@@ -21,9 +21,9 @@ export interface RunMainOptions {
  * The body of every service's main.ts: starts it, logs a fatal start error
  * and exits 1 (a ConfigError: its one line on stderr and exit 2, as
  * loadConfigOrExit), stops cleanly on SIGTERM/SIGINT (exit 0; Compose's grace
- * period) within `stopDeadlineMs` (else exit 1: a step waiting on something
- * that is gone, such as a NATS server stopped at the same moment, never keeps
- * the process alive), and treats an uncaught exception as fatal.
+ * period) within `stopDeadlineMs` (else exit 1: a cleanup step waiting on
+ * something that is gone never keeps the process alive), and treats an
+ * uncaught exception as fatal.
  */
 export async function runMain(name: string, logger: Logger, start: () => Promise<Stoppable>, o: RunMainOptions = {}): Promise<void> {
   const stopDeadlineMs = o.stopDeadlineMs ?? STOP_DEADLINE_MS;
