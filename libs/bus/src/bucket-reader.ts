@@ -37,6 +37,22 @@ const FOLLOW_PULL_MS = 4_000;
 /** How long after a read is stopped a consumer the library was creating for it meanwhile is looked for. */
 const RECREATE_SETTLE_MS = 2_000;
 
+/**
+ * How a read's consumer is deleted when NATS cannot answer at once: a reload
+ * of its configuration makes JetStream's API answer "not enabled" (or not at
+ * all) for a moment, and a read ended by that same reload (its subscription
+ * revoked) deletes its consumer in that moment. Tried `attempts` times, the
+ * waits doubling from `firstRetryMs` up to `maxRetryMs`.
+ */
+export interface ConsumerRemoval {
+  readonly attempts: number;
+  readonly firstRetryMs: number;
+  readonly maxRetryMs: number;
+}
+
+/** 8 tries over ~10 s (a reload's moment is tens of ms): a follower's FollowOptions defaults. */
+export const CONSUMER_REMOVAL_DEFAULTS: ConsumerRemoval = { attempts: 8, firstRetryMs: 250, maxRetryMs: 2_000 };
+
 /** What the client library tells a watch about its consumer that an operator should see (heartbeats are not). */
 const TOLD = new Set(["heartbeats_missed", "consumer_not_found", "consumer_deleted", "stream_not_found", "no_responders", "ordered_consumer_recreated", "reset"]);
 
@@ -127,7 +143,7 @@ export class BucketReader {
         if (e.pending === 0) break;
       }
     } finally {
-      consumer.delete().catch(() => undefined);
+      void this.removeConsumer((await consumer.info(true)).name, CONSUMER_REMOVAL_DEFAULTS);
     }
     return out;
   }
@@ -135,9 +151,10 @@ export class BucketReader {
   /**
    * Hands the latest entry of every key matching `filter`, then every later
    * write, to `onEntry`, in order; `onStatus` hears of the read's consumer
-   * being lost and recreated.
+   * being lost and recreated, and of a stopped read's consumer left on the
+   * server (`consumer_left`: NATS refused its delete `removal.attempts` times).
    */
-  async follow(filter: string, onEntry: (e: BucketEntry) => void, onStatus?: (s: ReadStatus) => void): Promise<EntryStream> {
+  async follow(filter: string, onEntry: (e: BucketEntry) => void, onStatus?: (s: ReadStatus) => void, removal = CONSUMER_REMOVAL_DEFAULTS): Promise<EntryStream> {
     const consumer = await this.consumer(filter, false);
     const messages = await consumer.consume({ max_messages: 100, expires: FOLLOW_PULL_MS });
     if (onStatus) {
@@ -159,14 +176,42 @@ export class BucketReader {
         // Else the server keeps it until its inactivity threshold (5 minutes). The library may also be creating
         // this read's next consumer right now (it recreates one whose heartbeats it missed), which it knows by
         // name only once the server made it: looked at again a little later, and deleted too.
+        const remove = async (name: string): Promise<void> => {
+          const failed = await this.removeConsumer(name, removal);
+          // A closed connection is a stop asked for (the service's own): not worth a warning.
+          if (failed && !this.connection.isClosed()) onStatus?.({ type: "consumer_left", detail: JSON.stringify({ name, attempts: removal.attempts, error: failed.message }) });
+        };
         void (async () => {
           const deleted = (await consumer.info(true)).name; // cached: no request
-          await consumer.delete().catch(() => undefined);
-          await new Promise((r) => setTimeout(r, RECREATE_SETTLE_MS).unref());
-          if ((await consumer.info(true)).name !== deleted) await consumer.delete();
-        })().catch(() => undefined);
+          await remove(deleted);
+          await delay(RECREATE_SETTLE_MS);
+          const next = (await consumer.info(true)).name;
+          if (next !== deleted) await remove(next);
+        })().catch(() => undefined); // a throwing onStatus must not become an unhandled rejection
       },
     };
+  }
+
+  /**
+   * Deletes the consumer `name`, trying again while NATS cannot answer (see
+   * ConsumerRemoval). Resolves with the last failure if it gave up (the server
+   * then removes the consumer after its inactivity threshold, 5 minutes), or
+   * undefined once the server has no such consumer.
+   */
+  private async removeConsumer(name: string, removal: ConsumerRemoval): Promise<Error | undefined> {
+    let waitMs = removal.firstRetryMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.jsm.consumers.delete(this.stream, name);
+        return undefined;
+      } catch (err) {
+        // Gone already (with its stream, perhaps): what the delete was for.
+        if (jetStreamLoss(err) !== undefined) return undefined;
+        if (attempt >= removal.attempts || this.connection.isClosed()) return err as Error;
+      }
+      await delay(waitMs);
+      waitMs = Math.min(waitMs * 2, removal.maxRetryMs);
+    }
   }
 
   private async consumer(filter: string, headersOnly: boolean): Promise<Consumer> {
@@ -184,6 +229,11 @@ export class BucketReader {
       pending: m.info.pending,
     };
   }
+}
+
+/** A wait that keeps no process alive. */
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
 }
 
 function keysIn(si: StreamInfo): number {

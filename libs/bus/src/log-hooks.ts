@@ -17,6 +17,7 @@ export function busLogHooks(logger: HookLogger): BusEvents {
       const line = { watch, status: s.type, detail: s.detail };
       if (s.type === "read_restarted") logger.info(line, "state watch reads again");
       else if (s.type === "read_ended" || s.type === "read_restart_failed") logger.warn(line, "state watch's read ended; beginning it again");
+      else if (s.type === "consumer_left") logger.warn(line, "a stopped state watch's consumer could not be deleted: NATS removes it after its 5-minute inactivity threshold");
       else logger.warn(line, "state watch's consumer lost or recreated");
     },
     onStateBucketRecreated: (bucket, how, entries) =>

@@ -3,7 +3,7 @@ import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { create, isMessage, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { Bus } from "./bus.js";
 import { BusError } from "./bus-error.js";
-import { BucketReader, type BucketEntry, type EntryStream } from "./bucket-reader.js";
+import { BucketReader, CONSUMER_REMOVAL_DEFAULTS, type BucketEntry, type EntryStream } from "./bucket-reader.js";
 
 /** One change of a bucket, in the order the bucket's single writer made them. */
 export type StateChange<M> =
@@ -18,7 +18,12 @@ export interface StateWatch {
 
 /** How a follower looks for a bucket its owner has not created yet. */
 export interface FollowOptions {
-  /** The wait between two looks while the owner is expected soon, in ms. Default 250. */
+  /**
+   * The wait between two looks while the owner is expected soon, in ms.
+   * Default 250. Also a watch's first wait before it begins a read that
+   * ended by itself again, and before it tries again to delete the consumer
+   * of a read it stopped (both doubling up to maxPollMs).
+   */
   pollMs?: number;
   /**
    * How long the owner is expected soon (it starts beside us), in ms: after
@@ -335,6 +340,7 @@ export class StateBucket {
               () => undefined, // cannot tell now: the library's next status asks again
             );
           },
+          { attempts: CONSUMER_REMOVAL_DEFAULTS.attempts, firstRetryMs: pollMs, maxRetryMs: maxPollMs },
         );
       } catch (err) {
         throw new BusError("ERR_BUS_STATE", `cannot watch ${watchName}: ${(err as Error).message}`, filter, { cause: err });

@@ -295,6 +295,87 @@ test("a watch whose read the library ends (its subscription revoked by a permiss
   }
 });
 
+/**
+ * A server whose `reader` may not delete consumers until `allowDeletes()`: what
+ * a reload of the server's configuration does for a moment to every JetStream
+ * API request (answered "JetStream not enabled for account", or not at all),
+ * held for as long as a test needs. The reader follows bucket `name`, which
+ * holds one key; its watch is running.
+ */
+async function followerRefusedDeletes(name: string, o: { pollMs: number; maxPollMs: number }) {
+  const dir = await tempDir("nats-conf-");
+  const conf = join(dir.path, "nats.conf");
+  const writeConf = (deny: string[]) =>
+    writeFileSync(conf, `authorization { users: [ { user: owner, password: owner-pass }, { user: reader, password: reader-pass, permissions: { publish: { allow: ">", deny: ${JSON.stringify(deny)} }, subscribe: ">" } } ] }\n`);
+  writeConf(["$JS.API.CONSUMER.DELETE.>"]);
+  const server = await startNatsServer({ jetstream: true, configFile: conf });
+  const told: string[] = [];
+  const refused: string[] = [];
+  const ownerBus = await Bus.connect({ servers: server.url, name: "owner", user: "owner", pass: "owner-pass" });
+  const readerBus = await Bus.connect({
+    servers: server.url,
+    name: "reader",
+    user: "reader",
+    pass: "reader-pass",
+    onStateReadStatus: (watch, s) => told.push(`${watch} ${s.type} ${s.detail}`),
+    onPermissionError: (_op, subject) => refused.push(subject),
+  });
+  const owner = await StateBucket.open(ownerBus, name);
+  await owner.put("policy", GatewayRunSchema, { nodeId: "before" });
+  const w = await (await StateBucket.follow(readerBus, name, o)).watch({ key: "policy", decode }, () => undefined);
+  await w.initialized;
+  const jsm = await jetstreamManager(ownerBus.connection);
+  const names: string[] = [];
+  for await (const ci of jsm.consumers.list(`KV_${name}`)) names.push(ci.name);
+  assert.equal(names.length, 1, "the watch reads through one consumer");
+  return {
+    watch: w,
+    consumer: names[0]!,
+    told,
+    refused,
+    consumers: async () => (await jsm.streams.info(`KV_${name}`)).state.consumer_count,
+    allowDeletes: async () => {
+      writeConf([]);
+      await server.reload();
+    },
+    close: async () => {
+      await ownerBus.close();
+      await readerBus.close();
+      await server.stop();
+      await dir.remove();
+    },
+  };
+}
+
+test("a stopped watch whose consumer NATS cannot delete at the moment tries again: once it can, the consumer is gone, and nothing is told", async () => {
+  const f = await followerRefusedDeletes("T11", { pollMs: 100, maxPollMs: 1_000 });
+  try {
+    f.watch.stop();
+    // Refused once or more (the tries wait 100, 200, 400, 800, 1000… ms): a delete tried once and forgotten leaves it for 5 minutes.
+    await waitFor(() => f.refused.some((s) => s.includes(`CONSUMER.DELETE.KV_T11.${f.consumer}`)), { message: "the delete was refused" });
+    assert.equal(await f.consumers(), 1);
+    await f.allowDeletes();
+    await waitFor(async () => (await f.consumers()) === 0, { message: () => `the consumer is deleted once NATS lets it be (refused: ${f.refused.length})` });
+    assert.deepEqual(f.told, []);
+  } finally {
+    await f.close();
+  }
+});
+
+test("a stopped watch whose consumer NATS never lets it delete gives up after its tries and tells consumer_left with the consumer's name", async () => {
+  const f = await followerRefusedDeletes("T12", { pollMs: 20, maxPollMs: 50 });
+  try {
+    f.watch.stop();
+    await waitFor(() => f.told.length > 0, { message: "the give-up is told" });
+    assert.equal(f.told.length, 1, f.told.join(" | "));
+    assert.match(f.told[0]!, new RegExp(`^T12/policy consumer_left .*"name":"${f.consumer}".*"attempts":8.*Permissions Violation`));
+    assert.equal(f.refused.filter((s) => s.includes("CONSUMER.DELETE")).length, 8, "tried 8 times, no more");
+    assert.equal(await f.consumers(), 1, "left on the server, which removes it after 5 minutes");
+  } finally {
+    await f.close();
+  }
+});
+
 /** A follower's view of a bucket: the changes a watch hands over, applied. */
 function mirror(): { view: Map<string, string>; apply: (c: StateChange<GatewayRun>) => void; show: () => string } {
   const view = new Map<string, string>();
