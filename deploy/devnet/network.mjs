@@ -120,10 +120,8 @@ export async function startDevnet(o) {
   const children = [];
   let stopping = false;
   // On the command line: NODE_OPTIONS refuses --cpu-prof and most V8 flags.
-  const nodeArgs = (mainPath) => {
-    const prof = process.env.TIMENET_CPU_PROF_DIR && mainPath.includes(process.env.TIMENET_CPU_PROF_MATCH ?? "");
-    return [...(o.nodeArgs ?? []), ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${process.env.TIMENET_CPU_PROF_DIR}`] : [])];
-  };
+  const { cpuProfileArgs } = await import("../../libs/testkit/dist/src/index.js");
+  const nodeArgs = (mainPath) => [...(o.nodeArgs ?? []), ...cpuProfileArgs(mainPath)];
 
   const run = (name, command, args, env) => {
     // The service writes its log file itself (stdout and stderr), not through pipes to this process: its

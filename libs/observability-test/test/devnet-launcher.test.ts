@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { tempDir, waitFor } from "@timenet/testkit";
+import { processStat, tempDir, waitFor } from "@timenet/testkit";
 import { DEPLOY } from "./network.js";
 
 const dir = await tempDir("devnet-launcher-");
@@ -19,11 +19,8 @@ after(async () => {
 
 /** Alive and not a zombie (a reparented child nobody reaped yet is gone for our purpose). */
 function running(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
+  const state = processStat(pid)?.state;
+  return state !== undefined && state !== "Z";
 }
 
 const commandOf = (pid: number): string => {

@@ -12,16 +12,31 @@ const TICKS = (() => {
   }
 })();
 
-/** User + system CPU of a process and all its threads, in ms; undefined once it is gone. */
-export function processCpuMs(pid: number): number | undefined {
+/** What the kernel says of a process (/proc/<pid>/stat). */
+export interface ProcessStat {
+  /** R running, S sleeping, D waiting on the disk, Z exited and not yet reaped… */
+  readonly state: string;
+  /** User + system CPU of the process and all its threads, in ms. */
+  readonly cpuMs: number;
+  readonly threads: number;
+}
+
+/** The kernel's view of a process; undefined once it is gone. */
+export function processStat(pid: number): ProcessStat | undefined {
+  let stat: string;
   try {
-    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(f[11]) + Number(f[12])) * 1000) / TICKS;
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   } catch {
     return undefined;
   }
+  // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { state: f[0]!, cpuMs: ((Number(f[11]) + Number(f[12])) * 1000) / TICKS, threads: Number(f[17]) };
+}
+
+/** User + system CPU of a process and all its threads, in ms; undefined once it is gone. */
+export function processCpuMs(pid: number): number | undefined {
+  return processStat(pid)?.cpuMs;
 }
 
 /** The machine's CPU time since boot, every core together, in ms. */

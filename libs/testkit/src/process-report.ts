@@ -1,6 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
+import { processStat } from "./proc-cpu.js";
 import { waitFor } from "./wait.js";
 
 /** Node's flags that make a child write a diagnostic report (JSON) into `dir` on SIGUSR2. */
@@ -42,17 +43,14 @@ export async function describeStuckProcess(child: ChildProcess, dir: string, wai
     },
     { timeoutMs: waitMs, intervalMs: 100 },
   ).catch(() => undefined);
-  return summary ?? `no diagnostic report within ${waitMs} ms: its main thread is busy or blocked (${await kernelView(child.pid)})`;
+  return summary ?? `no diagnostic report within ${waitMs} ms: its main thread is busy or blocked (${kernelView(child.pid)})`;
 }
 
 /** What the kernel says of the process: its state (R running, S sleeping, D waiting on the disk) and CPU used. */
-async function kernelView(pid: number): Promise<string> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+function kernelView(pid: number): string {
+  const stat = processStat(pid);
   if (stat === undefined) return "no /proc view";
-  // Fields after the command name, which is in parentheses and may hold spaces.
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = 100; // USER_HZ on Linux
-  return `state ${f[0]}, cpu used ${((Number(f[11]) + Number(f[12])) / ticks).toFixed(2)} s, threads ${f[17]}`;
+  return `state ${stat.state}, cpu used ${(stat.cpuMs / 1000).toFixed(2)} s, threads ${stat.threads}`;
 }
 
 function summarize(r: NodeReport): string {

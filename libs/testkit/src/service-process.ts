@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { describeStuckProcess, reportOnSignalArgs } from "./process-report.js";
 import { tempDir } from "./temp-dir.js";
 import { waitFor } from "./wait.js";
+import { cpuProfileArgs } from "./cpu-profile-args.js";
 
 export interface ServiceProcessOptions {
   /** Path of the service's built main.js. */
@@ -42,11 +43,7 @@ export async function startServiceProcess(o: ServiceProcessOptions): Promise<Ser
   if (!existsSync(o.main)) throw new Error(`${o.main} does not exist: build that app first (npx nx run-many -t build)`);
   // Where the child writes a diagnostic report if it is never ready (see describeStuckProcess).
   const reports = await tempDir("timenet-report-");
-  // TIMENET_CPU_PROF_DIR: every service a test or bench starts writes a V8 CPU profile there when it exits (see the README's bench sections);
-  // with TIMENET_CPU_PROF_MATCH, only those whose main path contains it (the profiler slows what it profiles: one part at a time keeps the rest at speed).
-  const profiled = process.env.TIMENET_CPU_PROF_DIR && o.main.includes(process.env.TIMENET_CPU_PROF_MATCH ?? "");
-  const profile = profiled ? ["--cpu-prof", `--cpu-prof-dir=${process.env.TIMENET_CPU_PROF_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, ...reportOnSignalArgs(reports.path), o.main], { env: { PATH: process.env.PATH ?? "", ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...cpuProfileArgs(o.main), ...reportOnSignalArgs(reports.path), o.main], { env: { PATH: process.env.PATH ?? "", ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
   // The last few KiB of stderr explain a process that dies before it is ready.
   let tail = "";
   for (const stream of [child.stdout!, child.stderr!]) {
