@@ -112,11 +112,7 @@ export class GatewayConnections {
     if (known && sameConnection(known, s)) {
       if (!this.initialized) this.confirmed.add(ip);
       // The gateway writes the entry again when the peer announces a higher block: an announcement we may not have heard (down, or our NATS away).
-      if (s.announcedHeight > known.bestHeight) {
-        known.bestHeight = s.announcedHeight;
-        known.bestHash = s.announcedHash;
-        this.o.records.save(known, now);
-      }
+      this.o.records.raiseClaim(known, s.announcedHeight, s.announcedHash);
       return;
     }
     // A different connection of this IP replaced one we never saw end.

@@ -57,6 +57,13 @@ export interface RegistryOptions extends ServiceEndpointOptions {
   unverifiedMaxFailures?: number;
   /** How often dials, ban expiry and stable connections are evaluated. Default 1 s. */
   tickMs?: number;
+  /**
+   * How often peers' raised claims (the best block each announced) are
+   * written to the book on disk, in ms; they are kept in memory at once.
+   * Default 10 s. A crash forgets at most this much of them, and each peer's
+   * next announcement makes its claim again.
+   */
+  claimSaveEveryMs?: number;
   /** Most dials sent in one tick. Default 8. */
   maxDialsPerTick?: number;
   /** Book entries kept; the worst are evicted beyond this. Default 5000. */
@@ -114,6 +121,7 @@ export const REGISTRY_DEFAULTS = {
   forgetAfterFailures: 8,
   unverifiedMaxFailures: 3,
   tickMs: 1_000,
+  claimSaveEveryMs: 10_000,
   maxDialsPerTick: 8,
   maxBookSize: 5_000,
   maxBans: 1_024,

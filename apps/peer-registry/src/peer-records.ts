@@ -50,7 +50,9 @@ export function holdsJudgement(p: Peer): boolean {
 
 /**
  * The peer book's records and their storage: one `Peer` per normalised IP
- * (never two for one machine), written through to LMDB on every change. It
+ * (never two for one machine), written through to LMDB on every change (a
+ * peer's claimed best block, which changes with every block, is written
+ * later: raiseClaim). It
  * decides nothing about peers; the dial planner, the judge, the gateway's
  * connection state and peer exchange each change the fields they own and
  * `save` them here. Bounded: beyond `maxBookSize` the least valuable entry that
@@ -60,6 +62,9 @@ export function holdsJudgement(p: Peer): boolean {
 export class PeerRecords {
   readonly events: TypedEvents<PeerRecordEvents>;
   private readonly peers = new Map<PeerIp, Peer>();
+  /** Records whose claim rose since they were last written (raiseClaim). */
+  private readonly unsavedClaims = new Set<PeerIp>();
+  private claimsSavedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly o: PeerRecordsOptions) {
     this.events = new TypedEvents<PeerRecordEvents>(o.onListenerError);
@@ -140,10 +145,41 @@ export class PeerRecords {
     if (p.connId !== 0) p.lastSeenMs = BigInt(now);
     this.clip(p);
     refreshState(p, now);
+    this.unsavedClaims.delete(p.ip as PeerIp);
     this.o.store.put(p);
   }
 
+  /**
+   * The peer claims a higher best block (it announced one, or the gateway's
+   * entry says it did): true if it is higher than the record's. Kept at once
+   * (every reader sees it), written with the record's next save or by
+   * saveClaims, not through: every peer's claim rises with every block, so a
+   * write per announcement was most of the registry's work on a new block
+   * (four LMDB transactions per block on a six-node devnet, in the burst of
+   * work the block causes on every process). A claim lost to a crash is made
+   * again by the peer's next announcement.
+   */
+  raiseClaim(p: Peer, height: number, hash: Uint8Array): boolean {
+    if (height <= p.bestHeight) return false;
+    p.bestHeight = height;
+    p.bestHash = hash;
+    if (this.peers.get(p.ip as PeerIp) === p) this.unsavedClaims.add(p.ip as PeerIp);
+    return true;
+  }
+
+  /** Writes the records whose claim rose, if the last such write is `everyMs` old (0: now). */
+  saveClaims(now: number, everyMs: number): void {
+    if (this.unsavedClaims.size === 0 || now - this.claimsSavedAt < everyMs) return;
+    this.claimsSavedAt = now;
+    for (const ip of [...this.unsavedClaims]) {
+      const p = this.peers.get(ip);
+      if (p) this.save(p, now);
+    }
+    this.unsavedClaims.clear();
+  }
+
   remove(ip: PeerIp, why: RemovedWhy): void {
+    this.unsavedClaims.delete(ip);
     if (!this.peers.delete(ip)) return;
     this.o.store.remove(ip);
     this.o.metrics.forgotten.inc({ reason: why });

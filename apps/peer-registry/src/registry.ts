@@ -72,10 +72,7 @@ export async function startRegistry(options: RegistryOptions): Promise<PeerRegis
         const p = m.envelope?.payload;
         if (p?.case !== "newBlock" || !isValidIp(m.peerIp)) return;
         const peer = records.get(normalizeIp(m.peerIp));
-        if (!peer || p.value.height <= peer.bestHeight) return;
-        peer.bestHeight = p.value.height;
-        peer.bestHash = p.value.hash;
-        records.save(peer, Date.now());
+        if (peer) records.raiseClaim(peer, p.value.height, p.value.hash);
       }),
     ];
     cleanups.push(() => subs.forEach((s) => s.unsubscribe()));
@@ -93,9 +90,14 @@ export async function startRegistry(options: RegistryOptions): Promise<PeerRegis
         logger.info({ peer_ip: d.ip, port: d.port, why: d.why }, "asking the gateway to dial");
       }
       exchange.tick(records.list(PeerState.CONNECTED).map((p) => p.ip as PeerIp), at);
+      records.saveClaims(at, o.claimSaveEveryMs);
     };
     const timer = setInterval(tick, o.tickMs);
-    cleanups.push(() => clearInterval(timer));
+    cleanups.push(() => {
+      clearInterval(timer);
+      // Before the book's store closes (cleanups run in reverse).
+      records.saveClaims(Date.now(), 0);
+    });
     tick();
 
     await frame.serve(

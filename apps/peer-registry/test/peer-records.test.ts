@@ -78,3 +78,35 @@ test("a book written before the limits is clipped as it loads", async () => {
   assert.deepEqual([p.softwareVersion.length, p.banReason.length, p.bestHash.length], [128, 256, 0]);
   assert.equal(await again.metric("timenet_registry_clipped_fields_total", { field: "softwareVersion" }), 1);
 });
+
+test("a peer's rising claim is kept at once and written to disk at most every claimSaveEveryMs, and before a stop", async () => {
+  const b = await makeBook();
+  b.connections.apply(run(1), 1_000);
+  b.connections.markInitialized(1_000);
+  b.connections.apply(conn("10.0.6.1", 1), 1_000); // its Hello claims 7
+  const p = peerOf(b, "10.0.6.1");
+  const stored = async () => {
+    await b.store.flushed();
+    return b.store.load(() => undefined).find((r) => r.ip === "10.0.6.1")?.bestHeight;
+  };
+  assert.equal(await stored(), 7);
+  // Announced on the gateway's entry and over NATS (raiseClaim), block after block: readers see each at once.
+  b.connections.apply(conn("10.0.6.1", 1, { announced: 12 }), 1_100);
+  assert.equal(p.bestHeight, 12);
+  for (let h = 13; h <= 40; h++) assert.ok(b.records.raiseClaim(p, h, new Uint8Array(32).fill(h)));
+  assert.equal(b.records.raiseClaim(p, 39, new Uint8Array(32)), false, "a lower claim changes nothing");
+  assert.equal(p.bestHeight, 40);
+  assert.equal(await stored(), 7, "not written per announcement");
+  b.records.saveClaims(2_000, 10_000);
+  assert.equal(await stored(), 40, "the first due write");
+  b.records.raiseClaim(p, 41, new Uint8Array(32).fill(41));
+  b.records.saveClaims(5_000, 10_000);
+  assert.equal(await stored(), 40, "3 s after the last write: not yet");
+  b.records.saveClaims(12_000, 10_000);
+  assert.equal(await stored(), 41);
+  // Another save of the record (any change) writes the claim with it; a stop writes what is left (everyMs 0).
+  b.records.raiseClaim(p, 42, new Uint8Array(32).fill(42));
+  b.records.saveClaims(12_500, 0);
+  const again = await b.reopen(13_000);
+  assert.equal(peerOf(again, "10.0.6.1").bestHeight, 42, "a restart reads the last claim written");
+});
