@@ -91,6 +91,8 @@ export class SideBranches {
    * `spare` (what this very put keeps aside).
    */
   prune(finalHeight: number, spare: ReadonlySet<string>): void {
+    // Nothing kept aside (the common case): no cursor opened per commit.
+    if (this.count === 0) return;
     const final: Uint8Array[] = [];
     for (const { key } of this.index.getRange({ end: sideKey(finalHeight + 1, new Uint8Array(0)) })) final.push(new Uint8Array(key));
     for (const key of final) this.drop(key);
