@@ -42,16 +42,14 @@ const RECREATE_SETTLE_MS = 2_000;
  * of its configuration makes JetStream's API answer "not enabled" (or not at
  * all) for a moment, and a read ended by that same reload (its subscription
  * revoked) deletes its consumer in that moment. Tried `attempts` times, the
- * waits doubling from `firstRetryMs` up to `maxRetryMs`.
+ * waits doubling from `firstRetryMs` up to `maxRetryMs` (StateBucket passes
+ * its FollowOptions' pollMs and maxPollMs).
  */
 export interface ConsumerRemoval {
   readonly attempts: number;
   readonly firstRetryMs: number;
   readonly maxRetryMs: number;
 }
-
-/** 8 tries over ~10 s (a reload's moment is tens of ms): a follower's FollowOptions defaults. */
-export const CONSUMER_REMOVAL_DEFAULTS: ConsumerRemoval = { attempts: 8, firstRetryMs: 250, maxRetryMs: 2_000 };
 
 /** What the client library tells a watch about its consumer that an operator should see (heartbeats are not). */
 const TOLD = new Set(["heartbeats_missed", "consumer_not_found", "consumer_deleted", "stream_not_found", "no_responders", "ordered_consumer_recreated", "reset"]);
@@ -83,6 +81,7 @@ export class BucketReader {
     private readonly connection: NatsConnection,
     private readonly jsm: JetStreamManager,
     readonly bucket: string,
+    private readonly removal: ConsumerRemoval,
   ) {}
 
   private get stream(): string {
@@ -143,7 +142,7 @@ export class BucketReader {
         if (e.pending === 0) break;
       }
     } finally {
-      void this.removeConsumer((await consumer.info(true)).name, CONSUMER_REMOVAL_DEFAULTS);
+      void this.removeConsumer((await consumer.info(true)).name);
     }
     return out;
   }
@@ -154,7 +153,7 @@ export class BucketReader {
    * being lost and recreated, and of a stopped read's consumer left on the
    * server (`consumer_left`: NATS refused its delete `removal.attempts` times).
    */
-  async follow(filter: string, onEntry: (e: BucketEntry) => void, onStatus?: (s: ReadStatus) => void, removal = CONSUMER_REMOVAL_DEFAULTS): Promise<EntryStream> {
+  async follow(filter: string, onEntry: (e: BucketEntry) => void, onStatus?: (s: ReadStatus) => void): Promise<EntryStream> {
     const consumer = await this.consumer(filter, false);
     const messages = await consumer.consume({ max_messages: 100, expires: FOLLOW_PULL_MS });
     if (onStatus) {
@@ -177,9 +176,9 @@ export class BucketReader {
         // this read's next consumer right now (it recreates one whose heartbeats it missed), which it knows by
         // name only once the server made it: looked at again a little later, and deleted too.
         const remove = async (name: string): Promise<void> => {
-          const failed = await this.removeConsumer(name, removal);
+          const failed = await this.removeConsumer(name);
           // A closed connection is a stop asked for (the service's own): not worth a warning.
-          if (failed && !this.connection.isClosed()) onStatus?.({ type: "consumer_left", detail: JSON.stringify({ name, attempts: removal.attempts, error: failed.message }) });
+          if (failed && !this.connection.isClosed()) onStatus?.({ type: "consumer_left", detail: JSON.stringify({ name, attempts: this.removal.attempts, error: failed.message }) });
         };
         void (async () => {
           const deleted = (await consumer.info(true)).name; // cached: no request
@@ -198,8 +197,9 @@ export class BucketReader {
    * then removes the consumer after its inactivity threshold, 5 minutes), or
    * undefined once the server has no such consumer.
    */
-  private async removeConsumer(name: string, removal: ConsumerRemoval): Promise<Error | undefined> {
-    let waitMs = removal.firstRetryMs;
+  private async removeConsumer(name: string): Promise<Error | undefined> {
+    const { attempts, firstRetryMs, maxRetryMs } = this.removal;
+    let waitMs = firstRetryMs;
     for (let attempt = 1; ; attempt++) {
       try {
         await this.jsm.consumers.delete(this.stream, name);
@@ -207,10 +207,10 @@ export class BucketReader {
       } catch (err) {
         // Gone already (with its stream, perhaps): what the delete was for.
         if (jetStreamLoss(err) !== undefined) return undefined;
-        if (attempt >= removal.attempts || this.connection.isClosed()) return err as Error;
+        if (attempt >= attempts || this.connection.isClosed()) return err as Error;
       }
       await delay(waitMs);
-      waitMs = Math.min(waitMs * 2, removal.maxRetryMs);
+      waitMs = Math.min(waitMs * 2, maxRetryMs);
     }
   }
 

@@ -3,7 +3,7 @@ import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { create, isMessage, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { Bus } from "./bus.js";
 import { BusError } from "./bus-error.js";
-import { BucketReader, CONSUMER_REMOVAL_DEFAULTS, type BucketEntry, type EntryStream } from "./bucket-reader.js";
+import { BucketReader, type BucketEntry, type EntryStream } from "./bucket-reader.js";
 
 /** One change of a bucket, in the order the bucket's single writer made them. */
 export type StateChange<M> =
@@ -50,6 +50,8 @@ async function createBucket(bus: Bus, name: string, limits: StateBucketLimits): 
 
 /** A follower's defaults; an owner's watch uses them to begin a read again (pollMs then up to maxPollMs). */
 const FOLLOW_DEFAULTS = { pollMs: 250, backoffAfterMs: 10_000, maxPollMs: 2_000 } as const;
+/** Tries to delete a stopped read's consumer (pollMs, doubling up to maxPollMs: ~10 s by default; a reload's moment is tens of ms). */
+const CONSUMER_REMOVAL_ATTEMPTS = 8;
 /** What the client library says when a read's consumer is gone: its bucket may have been deleted, or created again. */
 const LOST = new Set(["consumer_deleted", "consumer_not_found", "stream_not_found", "ordered_consumer_recreated"]);
 /** How quiet a bucket must be before a key that a read begun again did not find is handed over as deleted. */
@@ -340,7 +342,6 @@ export class StateBucket {
               () => undefined, // cannot tell now: the library's next status asks again
             );
           },
-          { attempts: CONSUMER_REMOVAL_DEFAULTS.attempts, firstRetryMs: pollMs, maxRetryMs: maxPollMs },
         );
       } catch (err) {
         throw new BusError("ERR_BUS_STATE", `cannot watch ${watchName}: ${(err as Error).message}`, filter, { cause: err });
@@ -440,7 +441,12 @@ export class StateBucket {
   }
 
   private async reader(): Promise<BucketReader> {
-    this.bucketReader ??= new BucketReader(this.bus.connection, await jetstreamManager(this.bus.connection), this.name);
+    const { pollMs, maxPollMs } = this.follower ?? FOLLOW_DEFAULTS;
+    this.bucketReader ??= new BucketReader(this.bus.connection, await jetstreamManager(this.bus.connection), this.name, {
+      attempts: CONSUMER_REMOVAL_ATTEMPTS,
+      firstRetryMs: pollMs,
+      maxRetryMs: maxPollMs,
+    });
     return this.bucketReader;
   }
 
