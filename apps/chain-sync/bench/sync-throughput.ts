@@ -155,19 +155,24 @@ try {
   nodes.push(...sources);
   const rawRates: number[] = [];
   /** PutBlocks' rate for the whole chain in the replicas' batches, `inFlight` at once, into a store, fresh unless given. */
-  const putRate = async (inFlight: number, ip: string, into?: SyncNode): Promise<number> => {
+  const putRate = async (inFlight: number, ip: string, into?: SyncNode): Promise<{ rate: number; cpuReport?: string }> => {
     const store = into ?? (await startBenchNode(ip));
+    // --cpu: the store's own CPU for the same blocks, to set beside the target store's during a sync.
+    const cpu = values.cpu ? new CpuMeter({ store: [store.storeProcess.child.pid!], "store nats": [store.nats.pid], "bench (client)": "self" }) : undefined;
     const putStart = performance.now();
     await putChain(store, chain, PUT_BLOCKS, inFlight);
-    const rate = N / ((performance.now() - putStart) / 1000);
+    const wallMs = performance.now() - putStart;
+    const rate = N / (wallMs / 1000);
+    const cpuReport = cpu?.report(N, wallMs);
     if (!into) await store.stop();
-    return rate;
+    return { rate, cpuReport };
   };
   /** The store's raw PutBlocks rate (one at a time): the reference of every ratio. */
   const measureRaw = async (into?: SyncNode): Promise<number> => {
-    const rate = await putRate(1, NODE_IP(99), into);
+    const { rate, cpuReport } = await putRate(1, NODE_IP(99), into);
     rawRates.push(rate);
     console.log(`block-store PutBlocks (raw, puts of ${PUT_BLOCKS}): ${Math.round(rate)} blocks/s`);
+    if (cpuReport) console.log(`  ${cpuReport}`);
     return rate;
   };
   await measureRaw(sources[0]);
@@ -180,7 +185,7 @@ try {
     console.log(`ed25519 verification of the same headers, 2 threads: ${Math.round(sigRate)}/s (store raw = ${(rawRates[0]! / sigRate).toFixed(2)}x of it)`);
     // The store's import as chain-sync drives it (several puts in flight, verified while the one before is
     // committed), into a fresh store: what the store itself can take, against the machine's limit.
-    pipelined = await putRate(4, NODE_IP(98));
+    pipelined = (await putRate(4, NODE_IP(98))).rate;
     console.log(`block-store PutBlocks, 4 in flight: ${Math.round(pipelined)} blocks/s (${(pipelined / sigRate).toFixed(2)}x of the 2-thread verification)`);
   }
 
