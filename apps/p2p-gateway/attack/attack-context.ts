@@ -127,17 +127,19 @@ export class AttackContext {
   }
 
   /**
-   * An attacker peer from `localAddress`: the Noise handshake done, and the
-   * Hello exchange too when `hello` (undefined when the gateway refused or
-   * closed first). Its own key unless `identity` is given.
+   * An attacker peer from `localAddress`: the Noise handshake done with its
+   * Hello in it, accepted by the gateway, when `hello`; when not, with an
+   * empty Hello in its place (the gateway refuses it as it reads it, and
+   * whatever follows is never read). Undefined when the gateway refused or
+   * closed first. Its own key unless `identity` is given.
    */
   async peer(target: PeerEndpoint, localAddress: string, o: { hello: boolean; identity?: ReturnType<typeof ScriptedPeer.identity> }): Promise<ScriptedPeer | undefined> {
     const socket = await this.socket(target, localAddress);
     if (!socket) return undefined;
-    const p = new ScriptedPeer(socket, o.identity ?? ScriptedPeer.identity());
+    const p = new ScriptedPeer(socket, o.identity ?? ScriptedPeer.identity(), "initiator", undefined, o.hello ? undefined : () => new Uint8Array(0));
     try {
       await p.secured(Math.max(1, Math.min(5_000, this.remainingMs)));
-      if (o.hello) await p.handshake(target.ip);
+      if (o.hello) await p.handshake();
     } catch {
       p.close();
       return undefined;

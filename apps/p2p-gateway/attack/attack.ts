@@ -13,7 +13,7 @@ export interface Sent {
   sockets: number;
   /** Connections refused or reset before we sent anything (the gateway's accept-time refusals among them). */
   refused: number;
-  /** Noise + Hello/HelloAck handshakes completed (the attacker became a peer). */
+  /** Noise handshakes (their Hellos in them) completed (the attacker became a peer, unless its Hello was refused). */
   handshakes: number;
   /** Frames (or raw junk writes, before the channel) sent. */
   frames: number;

@@ -12,6 +12,7 @@ import { createChannelIdentity, type ChannelIdentity } from "../src/channel-iden
 import { SecureChannel, type ChannelRole } from "../src/secure-channel.js";
 
 const GENESIS = new Uint8Array(32).fill(1);
+const HELLO_STAND_IN = new Uint8Array(300);
 
 /** Two channels wired to each other in memory (bytes delivered in turn, as sockets would); both open on return. */
 function channelPair(a = createChannelIdentity(NodeKey.generate(), "bench", GENESIS), b = createChannelIdentity(NodeKey.generate(), "bench", GENESIS)) {
@@ -21,6 +22,8 @@ function channelPair(a = createChannelIdentity(NodeKey.generate(), "bench", GENE
     new SecureChannel(
       {
         write: (bytes) => void inbox[peer].push(bytes),
+        // A Hello's size in messages 2 and 3 (its signing and checking are the connection's, not the channel's).
+        helloFor: () => HELLO_STAND_IN,
         opened: () => void opened++,
         failed: (_r, detail) => {
           throw new Error(detail);

@@ -12,7 +12,7 @@ import { runPlan, type SendPlan } from "./bench-sender.js";
 
 const { ip, port, localAddress } = workerData as { ip: string; port: number; localAddress: string };
 const peer = await ScriptedPeer.dial({ ip: ip as never, port }, localAddress);
-await peer.handshake(ip);
+await peer.handshake();
 peer.socket.setNoDelay(true); // as the gateway's own sockets
 peer.socket.on("data", () => peer.frames.splice(0)); // pings are not answered: the ping interval is long
 

@@ -3,8 +3,8 @@ import { generateDhKeyPair, type DhKeyPair } from "@timenet/noise";
 import { verifySignature, type NodeKey } from "@timenet/node-key";
 import { canonicalFields } from "./canonical-writer.js";
 
-/** The wire protocol this build speaks: 2 = everything after TCP inside Noise XX. */
-export const WIRE_PROTOCOL_VERSION = 2;
+/** The wire protocol this build speaks: 2 = everything after TCP inside Noise XX; 3 = the Hellos inside its handshake messages. */
+export const WIRE_PROTOCOL_VERSION = 3;
 
 const STATIC_KEY_TAG = Buffer.from("timenet/noise-static-key/v2", "utf8");
 const PROLOGUE_TAG = "timenet/p2p/v2";

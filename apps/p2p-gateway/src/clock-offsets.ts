@@ -6,7 +6,10 @@ import type { GatewayMetrics } from "./metrics.js";
 /**
  * What one completed handshake tells about the peer's wall clock: its Hello's
  * timestamp_ms, when that Hello reached us on our monotonic clock, and the
- * handshake's round trip (our Hello out, the peer's HelloAck for it back).
+ * handshake's round trip that brought it (the dialler: its first Noise
+ * message out, the one carrying the peer's Hello back; the acceptor: its own
+ * Hello's message out, the peer's with its Hello back). The peer made its
+ * Hello about half of it before we read it.
  */
 export interface ClockSample {
   peerTimestampMs: number;

@@ -31,7 +31,7 @@ export const gatewayEnvSchema = {
   NODE_KEY_FILE: str({ description: "ed25519 node key (created on first start; keep it on a volume)", default: "data/node.key" }),
   PING_INTERVAL: durationMs({ description: "Ping period on every connection", default: D.pingIntervalMs, min: 10 }),
   MISSED_PONGS: int({ description: "Consecutive unanswered pings that close a connection", default: D.missedPongs, min: 1, max: 100 }),
-  HANDSHAKE_TIMEOUT: durationMs({ description: "Time allowed for the Noise handshake and Hello/HelloAck together", default: D.handshakeTimeoutMs, min: 10 }),
+  HANDSHAKE_TIMEOUT: durationMs({ description: "Time allowed for the Noise handshake, whose messages carry the Hellos", default: D.handshakeTimeoutMs, min: 10 }),
   MAX_FRAME_BYTES: bytes({ description: "Largest accepted frame", default: D.maxFrameBytes, min: 1024, max: 256 * 1024 * 1024 }),
   MAX_SEND_QUEUE: bytes({ description: "Per-connection send buffer; overflow closes the connection", default: D.maxSendQueueBytes, min: 64 * 1024 }),
   DIAL_TIMEOUT: durationMs({ description: "TCP connect timeout", default: D.dialTimeoutMs, min: 10 }),

@@ -20,7 +20,9 @@ import { SecureChannel, type SecureChannelOptions, type SecureSession } from "./
 
 /** What the framed socket tells its connection. */
 export interface FramedSocketHandler {
-  /** The Noise handshake completed: frames can flow. */
+  /** Our Hello's bytes for the Noise handshake message being written, signed over `binding` (SecureChannelHost.helloFor). */
+  helloFor(binding: Uint8Array): Uint8Array;
+  /** The Noise handshake completed (the peer's Hello in `session`, not yet checked): frames can flow. */
   secured(session: SecureSession): void;
   /** The channel failed (before it opened, or a message that did not authenticate): the socket must close. */
   insecure(reason: DisconnectReason, detail: string): void;
@@ -106,6 +108,7 @@ export class FramedSocket {
         write: (bytes) => {
           if (!this.socket.destroyed) this.socket.write(bytes);
         },
+        helloFor: (binding) => this.handler.helloFor(binding),
         opened: (session) => this.handler.secured(session),
         failed: (reason, detail) => {
           this.reading = false;
@@ -189,8 +192,8 @@ export class FramedSocket {
   end(graceMs: number): void {
     this.reading = false;
     // After this turn's frames, in the order they were sent across all
-    // sockets: a HelloAck queued on another socket must not be overtaken by
-    // this socket's Goodbye (duplicate resolution relies on that order).
+    // sockets: what this turn queued on another socket (the link duplicate
+    // resolution keeps) must not be overtaken by this socket's Goodbye.
     queueMicrotask(() => {
       this.flush();
       this.socket.end();

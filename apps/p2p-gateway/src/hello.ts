@@ -6,8 +6,9 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { CanonicalWriter } from "./canonical-writer.js";
 
 export { WIRE_PROTOCOL_VERSION as PROTOCOL_VERSION } from "./channel-identity.js";
-const HELLO_TAG = "timenet/hello/v2";
-const ACK_TAG = "timenet/hello-ack/v2";
+const HELLO_TAG = "timenet/hello/v3";
+/** A Hello's largest encoding (its handshake message refuses more). */
+export const MAX_HELLO_BYTES = 2048;
 
 /** What this node says about itself in every Hello. */
 export interface LocalIdentity {
@@ -25,8 +26,9 @@ export interface LocalIdentity {
 }
 
 /**
- * The bytes a Hello's signature covers: a tag, the Noise handshake hash of
- * the connection it travels on (so it cannot be replayed on any other), then
+ * The bytes a Hello's signature covers: a tag, the Noise handshake hash as
+ * the handshake message carrying it began (it holds the other side's fresh
+ * ephemeral key, so the Hello cannot be replayed on any other connection), then
  * every field in field order with explicit widths and length prefixes.
  * Defined here, not by the protobuf encoding, which is not canonical across
  * implementations.
@@ -68,8 +70,9 @@ export class HelloTimestamps {
 }
 
 /**
- * Our signed Hello for one connection, bound to its Noise handshake hash;
- * `timestampMs` comes from the session's HelloTimestamps.
+ * Our signed Hello for one connection, bound to the handshake hash as the
+ * Noise message carrying it begins; `timestampMs` comes from the session's
+ * HelloTimestamps.
  */
 export function buildHello(local: LocalIdentity, observedIp: string, timestampMs: bigint, handshakeHash: Uint8Array): Hello {
   const tip = local.tip();
@@ -96,6 +99,7 @@ export function buildHello(local: LocalIdentity, observedIp: string, timestampMs
 export interface ChannelProof {
   /** The node id the handshake proved (the peer holds its key). */
   remoteNodeId: Uint8Array;
+  /** The handshake hash the peer's Hello must be signed over (as its handshake message began). */
   handshakeHash: Uint8Array;
   /** The fingerprints differed: the Hello must show another network or genesis. */
   otherNetwork: boolean;
@@ -124,25 +128,6 @@ export function checkHello(local: LocalIdentity, h: Hello, proof: ChannelProof):
     return { reason: DisconnectReason.PROTOCOL_ERROR, detail: "hello lacks a 16-byte nonce, a session id or a valid observed_ip" };
   }
   return undefined;
-}
-
-function ackBytes(peerHello: Hello, handshakeHash: Uint8Array): Uint8Array {
-  const w = new CanonicalWriter();
-  w.str(ACK_TAG);
-  w.bytes(handshakeHash);
-  w.bytes(peerHello.nonce);
-  w.bytes(peerHello.nodeId);
-  return w.finish();
-}
-
-/** Our HelloAck: we accepted the peer's Hello on this connection (its nonce, its id, the handshake hash). */
-export function signAck(local: LocalIdentity, peerHello: Hello, handshakeHash: Uint8Array): Uint8Array {
-  return local.key.sign(ackBytes(peerHello, handshakeHash));
-}
-
-/** Verifies the peer's HelloAck for the Hello we sent it on this connection. */
-export function verifyAck(ourHello: Hello, peerNodeId: Uint8Array, signature: Uint8Array, handshakeHash: Uint8Array): boolean {
-  return verifySignature(peerNodeId, ackBytes(ourHello, handshakeHash), signature);
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

@@ -4,7 +4,7 @@ import type { LimitVerdict } from "./peer-rate-limits.js";
 
 /** What the policy needs to know about its connection when a frame's head arrives. */
 export interface FramePolicyContext {
-  /** Hello, HelloAck and Goodbye only, until the handshake completed. */
+  /** Goodbye only, until the handshake completed. */
   established(): boolean;
   /** The answer we wait for under this request id, if any. */
   expectedAnswer(requestId: number): Answer | undefined;
@@ -21,13 +21,15 @@ export interface FramePolicyContext {
 const DECODE = { action: "decode" } as const;
 /** The largest frame of a kind this build does not know that is skipped rather than refused. */
 const MAX_UNKNOWN_KIND_BYTES = 64 * 1024;
-const HANDSHAKE_KINDS = new Set(["hello", "helloAck", "goodbye"]);
+/** Before the handshake completed (the Hellos ride in the Noise handshake; it completes as the channel opens), only a refusal. */
+const HANDSHAKE_KINDS = new Set(["goodbye"]);
 
 /**
  * Prices every incoming frame from its length and head, before its body is
  * buffered or decoded: the one place that says what a connection accepts in
- * each phase. Before the handshake only Hello, HelloAck and Goodbye, each a
- * few hundred bytes; after it every kind within its price; `Blocks` (and
+ * each phase. Before the handshake only Goodbye, a few hundred bytes; Hello
+ * and HelloAck never (since protocol 3 the Hellos ride in the Noise
+ * handshake); after it every kind within its price; `Blocks` (and
  * large `Peers`) only as the answer to our own question and within what we
  * asked (Blocks then forwarded to the asker undecoded, their shape checked;
  * a late answer is skipped unread; Blocks never asked for close the
@@ -44,7 +46,7 @@ export function inboundFrameAdmission(prices: FramePrices, ctx: FramePolicyConte
       if (kind === undefined || !HANDSHAKE_KINDS.has(kind)) return new FrameError("UNEXPECTED_FRAME", `${label} before the handshake completed`);
       return priced(label, bodyLength, prices.of(kind)!);
     }
-    if (kind === "hello" || kind === "helloAck") return new FrameError("UNEXPECTED_FRAME", `${label} after the handshake`);
+    if (kind === "hello" || kind === "helloAck") return new FrameError("UNEXPECTED_FRAME", `${label} as a frame (the Hellos ride in the Noise handshake)`);
     // No payload at all means nothing in any version of the protocol (an unknown kind has a field number).
     if (head.field === 0) return new FrameError("UNEXPECTED_FRAME", "an envelope without a payload");
     if (head.requestId !== 0 && (kind === "blocks" || kind === "peers")) {

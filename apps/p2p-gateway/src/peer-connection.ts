@@ -143,6 +143,7 @@ export class PeerConnection {
     this.io = new FramedSocket(
       opts.socket,
       {
+        helloFor: (binding) => this.handshake.helloFor(binding),
         secured: (session) => this.onSecured(session),
         insecure: (reason, detail) => this.close(reason, detail, { goodbye: this.io.secure }),
         frame: (envelope, kind, body) => this.onFrame(envelope, kind, body),
@@ -186,16 +187,22 @@ export class PeerConnection {
     );
     this.handshake = new Handshake(
       {
-        send: (envelope) => this.io.send(envelope),
         complete: () => this.onHandshakeComplete(),
         fail: (reason, detail) => this.close(reason, detail),
       },
       // remoteIp is what the dialler dialled and what the acceptor sees.
-      { local: opts.local, observedIp: opts.remoteIp, helloTimestampMs: opts.helloTimestampMs, timeoutMs: opts.handshakeTimeoutMs, clock: systemClock },
+      {
+        local: opts.local,
+        observedIp: opts.remoteIp,
+        helloTimestampMs: opts.helloTimestampMs,
+        initiator: opts.direction === Direction.OUTBOUND,
+        timeoutMs: opts.handshakeTimeoutMs,
+        clock: systemClock,
+      },
     );
   }
 
-  /** The Hello we sent on this socket (set once the channel opened; always set once established). */
+  /** The Hello we sent on this socket (set once our Noise message carried it; always set once established). */
   get ourHello(): Hello {
     return this.handshake.ourHello!;
   }
@@ -246,7 +253,7 @@ export class PeerConnection {
     return this.io.transportMessages;
   }
 
-  /** Starts the read loop and the Noise handshake; our Hello follows inside the channel. */
+  /** Starts the read loop and the Noise handshake (whose messages 2 and 3 carry the Hellos). */
   start(): void {
     this.handshake.start();
     this.io.start();
@@ -323,14 +330,15 @@ export class PeerConnection {
     if (violation) return this.close(DisconnectReason.PROTOCOL_ERROR, violation);
     // Goodbye ends the connection in every state, with the peer's reason.
     if (envelope.payload.case === "goodbye") this.onGoodbye(envelope.payload.value.reason, envelope.payload.value.message);
-    else if (this.state === "handshaking") this.handshake.onFrame(envelope);
+    // The frame policy admits nothing else before the handshake completed (which happens as the channel opens).
+    else if (this.state === "handshaking") this.close(DisconnectReason.PROTOCOL_ERROR, `${kind} before the handshake completed`);
     else this.onEstablishedFrame(envelope, kind, body);
   }
 
   private onSecured(session: SecureSession): void {
     this.secureSession = session;
-    this.log.debug({ node_id: Buffer.from(session.remoteNodeId).toString("hex").slice(0, 16) }, "noise handshake complete, sending hello");
-    this.handshake.begin(session);
+    this.log.debug({ node_id: Buffer.from(session.remoteNodeId).toString("hex").slice(0, 16) }, "noise handshake complete, checking the peer's hello");
+    this.handshake.open(session);
   }
 
   private onHandshakeComplete(): void {
@@ -384,7 +392,8 @@ export class PeerConnection {
         return this.heartbeat.onPong(p.value.nonce);
       case "hello":
       case "helloAck":
-        return this.close(DisconnectReason.PROTOCOL_ERROR, `${kind} after the handshake`);
+        // Since protocol 3 Hellos ride in the Noise handshake; neither is ever sent as a frame.
+        return this.close(DisconnectReason.PROTOCOL_ERROR, `${kind} as a frame`);
       default: {
         // Rate limits were applied from the frame's head (answers to our own questions are exempt).
         // Blocks answers never come here: the frame policy forwards them undecoded (onForwarded).

@@ -5,6 +5,7 @@ import { encodeFrame, FRAME_HEADER_BYTES } from "@timenet/wire";
 import { ByteQueue } from "@timenet/byte-queue";
 import {
   FINGERPRINT_BYTES,
+  IDENTITY_PAYLOAD_BYTES,
   provenNodeId,
   WIRE_PROTOCOL_VERSION,
   type ChannelIdentity,
@@ -13,7 +14,7 @@ import {
 /**
  * The first bytes each side sends, in the clear: a protocol-1 frame holding
  * Goodbye{BAD_VERSION} with a message to upgrade. A node of protocol 1 reads
- * it as a refusal it understands; a node of protocol 2 requires exactly
+ * it as a refusal it understands; a node of a later protocol (2, 3) requires exactly
  * these bytes before the Noise handshake. Nothing in it names the network.
  */
 export const PREAMBLE: Buffer = encodeFrame(
@@ -26,8 +27,12 @@ export const PREAMBLE: Buffer = encodeFrame(
 );
 /** How operators see a link protected by this channel (ListConnections, the published connection state). */
 export const ENCRYPTION_LABEL = "noise-xx";
-/** Noise handshake messages are length-prefixed like transport messages; ours are < 200 bytes. */
-export const MAX_HANDSHAKE_MESSAGE_BYTES = 1024;
+/**
+ * Noise handshake messages are length-prefixed like transport messages.
+ * Messages 2 and 3 carry an identity (96 bytes) and a Hello (at most 2 KiB,
+ * its frame price): ours are < 600 bytes.
+ */
+export const MAX_HANDSHAKE_MESSAGE_BYTES = 4096;
 /** A protocol-1 Hello read instead of the preamble (to say "upgrade"), at most this big. */
 const MAX_FOREIGN_FIRST_FRAME = 4096;
 
@@ -37,15 +42,25 @@ export type ChannelRole = "initiator" | "responder";
 export interface SecureSession {
   /** The peer's node id as its handshake proved it (it holds the key). */
   remoteNodeId: Uint8Array;
-  /** Unique to this connection: the Hello signatures cover it. */
+  /** The Noise handshake hash once complete: unique to this connection. */
   handshakeHash: Uint8Array;
   /** True when the peer's network fingerprint differed: only the refusal may follow. */
   otherNetwork: boolean;
+  /** The peer's Hello as it came in its handshake message (after its identity), not yet decoded or checked. */
+  peerHello: Uint8Array;
+  /** The handshake hash when the peer's message carrying its Hello began: what its Hello's signature must cover. */
+  peerHelloBinding: Uint8Array;
 }
 
 export interface SecureChannelHost {
   /** Bytes for the socket. */
   write(bytes: Buffer): void;
+  /**
+   * Our Hello's bytes for the handshake message we are about to write
+   * (message 2 as responder, 3 as initiator), signed over `binding`: the
+   * handshake hash as that message begins, unique to this connection.
+   */
+  helloFor(binding: Uint8Array): Uint8Array;
   opened(session: SecureSession): void;
   /** The channel cannot be (or stay) open: close with this reason, no Goodbye possible. */
   failed(reason: DisconnectReason, detail: string): void;
@@ -65,9 +80,19 @@ type Phase = "preamble" | "message1" | "message2" | "message3" | "open" | "faile
  *
  *   both:       PREAMBLE
  *   initiator:  [len][e, fingerprint]                       message 1
- *   responder:  [len][e, ee, s, es, identity]               message 2
- *   initiator:  [len][s, se, identity]                      message 3
+ *   responder:  [len][e, ee, s, es, identity, Hello]        message 2
+ *   initiator:  [len][s, se, identity, Hello]               message 3
  *   both:       [len][sealed transport message] ...
+ *
+ * Each Hello rides in its side's handshake message (encrypted, and covered
+ * by every later message's authentication), signed over the handshake hash
+ * as that message began: the responder's over one that holds the
+ * initiator's fresh ephemeral key, the initiator's over one that holds both
+ * ephemeral keys and the responder's Hello. So the initiator knows its peer
+ * (and can ask it things) as soon as message 2 arrives, and the responder
+ * as soon as message 3 does: one round trip less than a Hello exchange
+ * inside the open channel. The channel hands the peer's Hello on undecoded;
+ * the connection checks it (Handshake).
  *
  * The prologue binds the protocol version, network and genesis: a session
  * between nodes of one network cannot be moved to another. When message 1's
@@ -186,7 +211,7 @@ export class SecureChannel {
       // so, to tell the operator to upgrade it. Anything else is not a
       // timenet peer of this version (or bytes changed on the path).
       if (declared > MAX_FOREIGN_FIRST_FRAME) {
-        return this.fail(DisconnectReason.AUTHENTICATION_FAILED, "stream does not start with the timenet protocol 2 preamble");
+        return this.fail(DisconnectReason.AUTHENTICATION_FAILED, `stream does not start with the timenet protocol ${WIRE_PROTOCOL_VERSION} preamble`);
       }
       if (this.queue.length < FRAME_HEADER_BYTES + declared) return false;
       return this.fail(...this.foreignFirstFrame(this.queue.peek(FRAME_HEADER_BYTES + declared).subarray(FRAME_HEADER_BYTES)));
@@ -211,7 +236,7 @@ export class SecureChannel {
     if (env?.payload.case === "goodbye" && env.payload.value.reason === DisconnectReason.BAD_VERSION) {
       return [DisconnectReason.BAD_VERSION, `peer speaks another protocol version: "${env.payload.value.message.slice(0, 120)}"`];
     }
-    return [DisconnectReason.AUTHENTICATION_FAILED, "stream does not start with the timenet protocol 2 preamble"];
+    return [DisconnectReason.AUTHENTICATION_FAILED, `stream does not start with the timenet protocol ${WIRE_PROTOCOL_VERSION} preamble`];
   }
 
   private onMessage1(m: Buffer): void {
@@ -223,7 +248,7 @@ export class SecureChannel {
     const prologue = same ? id.prologue : id.neutralPrologue;
     this.active = new HandshakeXX({ role: "responder", prologue, staticKey: id.staticKey });
     this.active.read1(m);
-    const m2 = this.active.write2(id.identityPayload);
+    const m2 = this.active.write2(Buffer.concat([id.identityPayload, this.host.helloFor(this.active.handshakeHash)]));
     this.host.write(Buffer.concat([lengthPrefix(m2.length), m2]));
     this.phase = "message3";
   }
@@ -231,6 +256,9 @@ export class SecureChannel {
   private onMessage2(m: Buffer): void {
     let payload: Buffer;
     let otherNetwork = false;
+    // The hash as message 2 begins (per candidate transcript): what the responder's Hello is signed over.
+    let binding = this.network!.handshakeHash;
+    const neutralBinding = this.neutral!.handshakeHash;
     try {
       payload = this.network!.read2(m);
       this.active = this.network;
@@ -239,27 +267,30 @@ export class SecureChannel {
       // The responder is on another network (or the bytes were changed: then this fails too).
       payload = this.neutral!.read2(m);
       this.active = this.neutral;
+      binding = neutralBinding;
       otherNetwork = true;
     }
     this.network = this.neutral = undefined;
     const nodeId = this.identify(payload);
     if (!nodeId) return;
-    const m3 = this.active!.write3(this.o.identity.identityPayload);
+    const hello = this.host.helloFor(this.active!.handshakeHash);
+    const m3 = this.active!.write3(Buffer.concat([this.o.identity.identityPayload, hello]));
     this.host.write(Buffer.concat([lengthPrefix(m3.length), m3]));
-    this.open(this.active!.keys(), nodeId, otherNetwork);
+    this.open(this.active!.keys(), nodeId, otherNetwork, payload.subarray(IDENTITY_PAYLOAD_BYTES), binding);
   }
 
   private onMessage3(m: Buffer): void {
+    const binding = this.active!.handshakeHash;
     const payload = this.active!.read3(m);
     const nodeId = this.identify(payload);
     if (!nodeId) return;
     // Our own prologue choice tells whether the networks differ.
-    this.open(this.active!.keys(), nodeId, this.neutralChosen);
+    this.open(this.active!.keys(), nodeId, this.neutralChosen, payload.subarray(IDENTITY_PAYLOAD_BYTES), binding);
   }
 
-  /** The node id the payload proves for the static key of this handshake; fails the channel otherwise. */
+  /** The node id the payload's identity (its first bytes) proves for the static key of this handshake; fails the channel otherwise. */
   private identify(payload: Buffer): Uint8Array | undefined {
-    const nodeId = provenNodeId(payload, this.active!.remoteStatic!);
+    const nodeId = provenNodeId(payload.subarray(0, IDENTITY_PAYLOAD_BYTES), this.active!.remoteStatic!);
     if (!nodeId) {
       this.fail(DisconnectReason.AUTHENTICATION_FAILED, "peer's identity does not verify for its static key");
       return undefined;
@@ -272,13 +303,13 @@ export class SecureChannel {
     return nodeId;
   }
 
-  private open(keys: NoiseSessionKeys, remoteNodeId: Uint8Array, otherNetwork: boolean): void {
+  private open(keys: NoiseSessionKeys, remoteNodeId: Uint8Array, otherNetwork: boolean, peerHello: Uint8Array, peerHelloBinding: Uint8Array): void {
     const o = { rekeyAfterMessages: this.o.rekeyAfterMessages };
     this.sealer = new TransportSealer(keys.send, o);
     this.opener = new TransportOpener(keys.receive, o);
     this.active = undefined;
     this.phase = "open";
-    this.session = { remoteNodeId, handshakeHash: keys.handshakeHash, otherNetwork };
+    this.session = { remoteNodeId, handshakeHash: keys.handshakeHash, otherNetwork, peerHello: Uint8Array.from(peerHello), peerHelloBinding };
     this.host.opened(this.session);
   }
 

@@ -39,7 +39,7 @@ describe("admission policy from the registry", () => {
     // The ban lapses with no new policy: the same IP completes a handshake.
     await waitFor(() => !a.gateway.admission.isBanned(b.ip), { timeoutMs: banMs + 1_000, message: "ban expired" });
     const again = await ScriptedPeer.dial(a.endpoint, "127.0.0.61");
-    await again.handshake(a.ip);
+    await again.handshake();
     await waitFor(() => a.gateway.manager.isConnected(b.ip), { message: "accepted after the ban" });
     again.close();
   });
@@ -49,15 +49,15 @@ describe("admission policy from the registry", () => {
     await pushPolicy(a, { maxPerSubnet: 2, maxInbound: 3, subnetPrefixV4: 24, allowList: ["127.0.0.69"] });
     const first = await ScriptedPeer.dial(a.endpoint, "127.0.0.63");
     const second = await ScriptedPeer.dial(a.endpoint, "127.0.0.64");
-    await first.handshake(a.ip);
-    await second.handshake(a.ip);
+    await first.handshake();
+    await second.handshake();
     // A third stranger from 127.0.0.0/24 is over the per-subnet cap.
     const third = await ScriptedPeer.connect(a.endpoint, "127.0.0.65");
     assert.equal(await refusedAtAccept(third), true);
     assert.equal(await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "too_many_connections" }), 1);
     // The allow-listed IP is admitted, and does not use up a slot.
     const friend = await ScriptedPeer.dial(a.endpoint, "127.0.0.69");
-    await friend.handshake(a.ip);
+    await friend.handshake();
     await waitFor(() => a.gateway.manager.connections().length === 3, { message: "three established" });
 
     // Raising the subnet cap leaves the total cap (3 strangers) in force:
@@ -65,9 +65,9 @@ describe("admission policy from the registry", () => {
     // of the one subnet; the oldest stays, by subnet and by uptime).
     await pushPolicy(a, { maxPerSubnet: 10, maxInbound: 3, allowList: ["127.0.0.69"] });
     const fourth = await ScriptedPeer.dial(a.endpoint, "127.0.0.66");
-    await fourth.handshake(a.ip);
+    await fourth.handshake();
     const fifth = await ScriptedPeer.dial(a.endpoint, "127.0.0.67");
-    await fifth.handshake(a.ip);
+    await fifth.handshake();
     await fourth.waitClosed();
     assert.equal(fourth.goodbyes()[0]?.payload.value && (fourth.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.EVICTED);
     assert.equal(await metricValue(a.gateway, "timenet_gateway_evictions_total"), 1);
@@ -149,7 +149,7 @@ describe("rate limits", () => {
     const offences = record(a.bus, Subjects.offence, OffenceSchema);
     const asked = record(a.bus, Subjects.peerIn("get_peers"), PeerMessageSchema);
     const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.72");
-    await p.handshake(a.ip);
+    await p.handshake();
     await waitFor(() => a.gateway.manager.isConnected("127.0.0.72" as PeerIp), { message: "established" });
     for (let i = 0; i < 60; i++) p.send(create(EnvelopeSchema, { requestId: i + 1, payload: { case: "getPeers", value: { max: 10 } } }));
     await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_rate_limited_total", { kind: "get_peers" })) === 57, { message: "57 dropped" });
@@ -167,7 +167,7 @@ describe("rate limits", () => {
     const a = await node(73, { rateLimits: { getBlocks: { count: 1, periodMs: 60_000, burst: 3 }, abuse: { count: 1, periodMs: 60_000, burst: 1_000 } } });
     const asked = record(a.bus, Subjects.peerIn("get_blocks"), PeerMessageSchema);
     const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.74");
-    await p.handshake(a.ip);
+    await p.handshake();
     await waitFor(() => a.gateway.manager.isConnected("127.0.0.74" as PeerIp), { message: "established" });
     for (let i = 1; i <= 10; i++) p.send(create(EnvelopeSchema, { requestId: i, payload: { case: "getBlocks", value: { fromHeight: 1, count: 16 } } }));
     // 3 within the limit go to the store; the next 3 are answered busy (the same rate again); the last 4 get nothing.

@@ -40,7 +40,7 @@ function storeTip(n: TestNode, b: Block): void {
 
 async function peer(n: TestNode, ip: string): Promise<ScriptedPeer> {
   const p = await ScriptedPeer.dial(n.endpoint, ip);
-  await p.handshake(n.ip);
+  await p.handshake();
   p.answerPings();
   return p;
 }

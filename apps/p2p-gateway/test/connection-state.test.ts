@@ -47,7 +47,7 @@ test("a peer's higher announcements reach its connection's entry at most about o
   const a = await node(122);
   const states = await connectionStates(a);
   const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.123");
-  await p.handshake(a.ip);
+  await p.handshake();
   p.answerPings();
   await waitFor(() => states.established.length === 1, { message: "the connection's entry" });
   const connId = states.established[0]!.connId;

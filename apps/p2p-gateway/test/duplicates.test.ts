@@ -21,7 +21,7 @@ describe("duplicate connections", () => {
     for (let round = 0; round < rounds; round++) {
       const session = ScriptedPeer.identity(); // one peer process: one key, one session id
       const old = await ScriptedPeer.dial(a.endpoint, peerIp, session);
-      await old.handshake(a.ip);
+      await old.handshake();
       await waitFor(() => a.gateway.manager.isConnected(peerIp), { message: `round ${round}: old socket established` });
       const oldConn = a.gateway.manager.get(peerIp)!;
       // The peer's side of the old socket is gone: it never reads or answers on it
@@ -32,7 +32,7 @@ describe("duplicate connections", () => {
       const resolved = nextEvent(a.gateway.events, "closing", { filter: (_c, info) => info.reason === DisconnectReason.DUPLICATE });
       const fresh = await ScriptedPeer.dial(a.endpoint, peerIp, session);
       fresh.answerPings();
-      await fresh.handshake(a.ip);
+      await fresh.handshake();
       const [dropped] = await resolved;
       assert.equal(dropped.connId, oldConn.connId, `round ${round}: the old socket is the one closed`);
       const kept = a.gateway.manager.get(peerIp)!;

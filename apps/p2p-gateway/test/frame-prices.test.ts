@@ -6,9 +6,9 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { create } from "@bufbuild/protobuf";
-import { DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, PeerRequestErrorCode, PeerRequestSchema, PeerResponseSchema, Subjects, type Envelope } from "@timenet/proto";
-import { encodeFrame, encodeVarint, FIELD_LIMITS } from "@timenet/wire";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { DisconnectReason, EnvelopeSchema, HelloSchema, OffenceKind, OffenceSchema, PeerMessageSchema, PeerRequestErrorCode, PeerRequestSchema, PeerResponseSchema, Subjects } from "@timenet/proto";
+import { encodeVarint, FIELD_LIMITS } from "@timenet/wire";
 import { maxTxBytes, DEVNET } from "@timenet/chain";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
@@ -37,7 +37,7 @@ const FIELD = { ping: 12, blocks: 17, tx: 19 } as const;
 async function attacker(a: TestNode, from: string): Promise<ScriptedPeer> {
   const p = await ScriptedPeer.dial(a.endpoint, from);
   p.answerPings();
-  await p.handshake(a.ip);
+  await p.handshake();
   await waitFor(() => a.gateway.manager.isConnected(from as PeerIp), { message: "attacker connected" });
   return p;
 }
@@ -214,10 +214,10 @@ describe("frames priced before they are read", () => {
     await chatty.waitClosed();
     assert.equal(goodbyeReason(chatty), DisconnectReason.PROTOCOL_ERROR);
 
-    // A Hello whose best_hash is not 32 bytes never reaches the handshake.
-    const liar = await ScriptedPeer.dial(a.endpoint, "127.0.2.10");
-    const hello: Envelope = create(EnvelopeSchema, { payload: { case: "hello", value: { ...liar.hello(a.ip), bestHash: Buffer.alloc(40) } } });
-    liar.send(encodeFrame(hello));
+    // A Hello (in our handshake message) whose best_hash is not 32 bytes never reaches the Hello's checks.
+    const liar = await ScriptedPeer.dial(a.endpoint, "127.0.2.10", ScriptedPeer.identity(), {
+      hello: (peer, binding) => toBinary(HelloSchema, { ...peer.hello(binding), bestHash: Buffer.alloc(40) }),
+    });
     await liar.waitClosed();
     assert.equal(goodbyeReason(liar), DisconnectReason.PROTOCOL_ERROR);
   });

@@ -55,6 +55,8 @@ async function pair(opts: { maxFrameBytes?: number; maxSendQueueBytes?: number; 
   const ours = new FramedSocket(
     raw,
     {
+      // The socket carries whatever the connection gives it as its Hello (the connection checks the peer's).
+      helloFor: () => new Uint8Array(0),
       secured: () => rec.record("secured"),
       insecure: (reason, detail) => rec.record(`insecure ${DisconnectReason[reason]}: ${detail}`),
       frame: (envelope, kind) => {

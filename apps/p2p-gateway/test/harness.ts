@@ -1,15 +1,15 @@
 // Test harness: real gateways on 127.0.0.k, each with its own real nats-server.
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { create, fromBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { AdmissionPolicySchema, Buckets, type DisconnectReason, ConnectionStateSchema, DialRequestSchema, StateKeys, type ConnectionState, EnvelopeSchema, Subjects, type Envelope, type Hello } from "@timenet/proto";
+import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { AdmissionPolicySchema, Buckets, type DisconnectReason, ConnectionStateSchema, DialRequestSchema, StateKeys, type ConnectionState, EnvelopeSchema, HelloSchema, Subjects, type Envelope, type Hello } from "@timenet/proto";
 import { NodeKey } from "@timenet/node-key";
 import { Bus, StateBucket } from "@timenet/bus";
 import { encodeFrame, FrameDecoder } from "@timenet/wire";
 import { createLogger } from "@timenet/telemetry";
 import { nodePoolOf, startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
 export { nextEvent } from "@timenet/testkit";
-import { listeningPort, type PeerEndpoint, type PeerIp } from "@timenet/net-address";
-import { buildHello, checkHello, HelloTimestamps, PROTOCOL_VERSION, signAck, type ChannelProof, type LocalIdentity } from "../src/hello.js";
+import { listeningPort, normalizeIp, type PeerEndpoint, type PeerIp } from "@timenet/net-address";
+import { buildHello, checkHello, HelloTimestamps, PROTOCOL_VERSION, type ChannelProof, type LocalIdentity } from "../src/hello.js";
 import { SecureChannel, type ChannelRole } from "../src/secure-channel.js";
 import { createChannelIdentity, type ChannelIdentity } from "../src/channel-identity.js";
 import { startGateway, type Gateway } from "../src/gateway.js";
@@ -159,10 +159,17 @@ export async function waitConnected(a: TestNode, b: TestNode, timeoutMs = 10_000
 }
 
 /**
+ * What a scripted peer puts in its Noise handshake message where its Hello
+ * goes: given the handshake hash the Hello must be signed over. Default: its
+ * honest Hello (`ScriptedPeer.hello`); a test may forge, skew or omit it.
+ */
+export type HelloScript = (peer: ScriptedPeer, binding: Uint8Array) => Uint8Array;
+
+/**
  * A scripted peer on a real socket, speaking the real wire protocol with its
- * own key (the Noise channel, then Hello/HelloAck inside it): it can complete
- * the handshake and then misbehave on purpose (stay silent, stop reading,
- * send garbage inside the channel or raw bytes outside it).
+ * own key (the Noise channel, its Hello in its handshake message): it can
+ * complete the handshake and then misbehave on purpose (stay silent, stop
+ * reading, send garbage inside the channel or raw bytes outside it).
  */
 export class ScriptedPeer {
   readonly frames: Envelope[] = [];
@@ -174,18 +181,22 @@ export class ScriptedPeer {
   closed = false;
   /** Raw bytes received on the socket, channel included. */
   bytesIn = 0;
+  /** What our handshake message carried as our Hello. */
+  sentHello: Uint8Array | undefined;
   constructor(
     readonly socket: Socket,
     readonly local: LocalIdentity,
     role: ChannelRole = "initiator",
     /** What our Noise handshake claims (default: the truth about `local`); a test may forge it. */
     channelIdentity: ChannelIdentity = createChannelIdentity(local.key, local.network, local.genesisHash),
+    helloScript: HelloScript = (peer, binding) => toBinary(HelloSchema, peer.hello(binding)),
   ) {
     this.channel = new SecureChannel(
       {
         write: (bytes) => {
           if (!socket.destroyed) socket.write(bytes);
         },
+        helloFor: (binding) => (this.sentHello = helloScript(this, binding)),
         opened: () => this.wake(),
         failed: (reason, detail) => {
           this.channelFailure = { reason, detail };
@@ -215,11 +226,11 @@ export class ScriptedPeer {
     this.waiters.forEach((w) => w());
   }
 
-  /** The channel's proof, once the Noise handshake completed. */
+  /** The gateway's Hello and what it must be signed over, once the Noise handshake completed. */
   get proof(): ChannelProof {
     const s = this.channel.session;
     if (!s) throw new Error("scripted peer: channel not open");
-    return s;
+    return { remoteNodeId: s.remoteNodeId, handshakeHash: s.peerHelloBinding, otherNetwork: s.otherNetwork };
   }
 
   /** Waits for the Noise handshake; throws if it failed or the socket closed. */
@@ -228,16 +239,22 @@ export class ScriptedPeer {
     if (!this.channel.isOpen) throw new Error(`scripted peer: channel not open (${this.channelFailure?.detail ?? "socket closed"})`);
   }
 
-  /** Our next Hello on this channel; an identity is one session, so its Hellos' timestamps strictly increase, as the gateway's do. */
-  hello(observedIp: string, timestampMs?: bigint): Hello {
+  /**
+   * Our next Hello, signed over `binding`, saying we see the gateway at the
+   * socket's remote address unless told; an identity is one session, so its
+   * Hellos' timestamps strictly increase, as the gateway's do.
+   */
+  hello(binding: Uint8Array, o: { observedIp?: string; timestampMs?: bigint } = {}): Hello {
     let timestamps = ScriptedPeer.sessions.get(this.local);
     if (!timestamps) ScriptedPeer.sessions.set(this.local, (timestamps = new HelloTimestamps()));
-    return buildHello(this.local, observedIp, timestampMs ?? timestamps.next(), this.proof.handshakeHash);
+    return buildHello(this.local, o.observedIp ?? normalizeIp(this.socket.remoteAddress ?? ""), o.timestampMs ?? timestamps.next(), binding);
   }
 
-  /** Our HelloAck for the gateway's Hello on this channel. */
-  ack(theirs: Hello): Envelope {
-    return create(EnvelopeSchema, { payload: { case: "helloAck", value: { signature: signAck(this.local, theirs, this.proof.handshakeHash) } } });
+  /** The gateway's Hello from its handshake message (undecoded bytes once the channel opened). */
+  get gatewayHello(): Hello {
+    const s = this.channel.session;
+    if (!s) throw new Error("scripted peer: channel not open");
+    return fromBinary(HelloSchema, s.peerHello);
   }
 
   private static readonly sessions = new WeakMap<LocalIdentity, HelloTimestamps>();
@@ -257,21 +274,21 @@ export class ScriptedPeer {
     };
   }
 
-  /** Dials the target and completes the Noise handshake (not the Hello exchange). */
-  static async dial(target: PeerEndpoint, localAddress: string, local = ScriptedPeer.identity()): Promise<ScriptedPeer> {
-    const peer = await ScriptedPeer.connect(target, localAddress, local);
+  /** Dials the target and completes the Noise handshake (our Hello in it), without waiting for the gateway to accept it. */
+  static async dial(target: PeerEndpoint, localAddress: string, local = ScriptedPeer.identity(), o: ScriptOptions = {}): Promise<ScriptedPeer> {
+    const peer = await ScriptedPeer.connect(target, localAddress, local, o);
     await peer.secured();
     return peer;
   }
 
   /** Dials the target; the Noise handshake runs, but nobody waits for it. */
-  static async connect(target: PeerEndpoint, localAddress: string, local = ScriptedPeer.identity(), channelIdentity?: ChannelIdentity): Promise<ScriptedPeer> {
+  static async connect(target: PeerEndpoint, localAddress: string, local = ScriptedPeer.identity(), o: ScriptOptions = {}): Promise<ScriptedPeer> {
     const socket = connect({ host: target.ip, port: target.port, localAddress });
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
       socket.once("error", reject);
     });
-    return new ScriptedPeer(socket, local, "initiator", channelIdentity);
+    return new ScriptedPeer(socket, local, "initiator", o.channelIdentity, o.hello);
   }
 
   /** Sends an envelope, or raw plaintext bytes, inside the channel (sealed: the peer knows they are ours). */
@@ -309,18 +326,22 @@ export class ScriptedPeer {
     await waitFor(() => this.closed, { timeoutMs, message: "scripted peer socket closed" });
   }
 
-  /** Completes the handshake as the real protocol requires. Returns the gateway's Hello. */
-  async handshake(observedIp: string): Promise<Hello> {
+  /**
+   * Completes the handshake as the real protocol requires and returns the
+   * gateway's Hello, once the gateway accepted ours: checks the gateway's
+   * Hello, then one Ping whose Pong shows the gateway established the
+   * connection (it answers pings only then; a refusal is a Goodbye instead).
+   */
+  async handshake(): Promise<Hello> {
     await this.secured();
-    const ours = this.hello(observedIp);
-    this.send(create(EnvelopeSchema, { payload: { case: "hello", value: ours } }));
-    const theirs = await this.next((e) => e.payload.case === "hello");
-    if (!theirs || theirs.payload.case !== "hello") throw new Error("no hello from gateway");
-    if (checkHello(this.local, theirs.payload.value, this.proof)) throw new Error("gateway hello rejected by scripted peer");
-    this.send(this.ack(theirs.payload.value));
-    const ack = await this.next((e) => e.payload.case === "helloAck");
-    if (!ack) throw new Error("no hello ack from gateway");
-    return theirs.payload.value;
+    const theirs = this.gatewayHello;
+    const refusal = checkHello(this.local, theirs, this.proof);
+    if (refusal) throw new Error(`gateway hello rejected by scripted peer: ${refusal.detail}`);
+    const nonce = randomBytes(8).readBigUInt64BE();
+    this.send(create(EnvelopeSchema, { payload: { case: "ping", value: { nonce } } }));
+    const pong = await this.next((e) => e.payload.case === "pong" && e.payload.value.nonce === nonce);
+    if (!pong) throw new Error(`gateway refused our hello: ${this.goodbyes().map((g) => JSON.stringify(g.payload.value)).join(", ") || "socket closed"}`);
+    return theirs;
   }
 
   /** From now on answers every ping at once, as an honest peer does. */
@@ -343,6 +364,12 @@ export class ScriptedPeer {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/** How a scripted peer's handshake goes: what its Noise message claims, and what it carries as its Hello. */
+export interface ScriptOptions {
+  channelIdentity?: ChannelIdentity;
+  hello?: HelloScript;
 }
 
 /** A TCP listener that accepts and never says a word. */

@@ -92,12 +92,12 @@ describe("inbound eviction", () => {
     for (let i = 1; i <= 40; i++) {
       const p = await ScriptedPeer.dial(a.endpoint, `127.0.10.${i}`);
       p.answerPings();
-      await p.handshake(a.ip);
+      await p.handshake();
       strangers.push(p);
     }
     await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_evictions_total")) === 11, { message: "11 evictions (40 strangers, 29 free slots)" });
     assert.equal(a.gateway.manager.get(honest.ip)?.connId, connId, "the honest link stayed");
-    // The last newcomer is established once the gateway has its HelloAck.
+    // The last newcomer is established once the gateway read its Hello (in its last handshake message).
     await waitFor(() => a.gateway.manager.connections().filter((c) => c.remoteIp !== honest.ip).length === 29, { message: "29 strangers hold the other slots" });
     assert.equal(await metricValue(a.gateway, "timenet_gateway_accept_refused_total"), 0, "every newcomer found room");
     for (const p of strangers) p.close();

@@ -35,7 +35,7 @@ describe("event listeners", () => {
     });
 
     const p = await ScriptedPeer.dial(a.endpoint, peerIp);
-    await p.handshake(a.ip);
+    await p.handshake();
     p.answerPings();
     await waitFor(() => a.gateway.manager.isConnected(peerIp), { message: "established" });
     const conn = a.gateway.manager.get(peerIp)!;

@@ -1,14 +1,29 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { create } from "@bufbuild/protobuf";
-import { DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, SendToPeerSchema, Subjects } from "@timenet/proto";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { DisconnectReason, EnvelopeSchema, HelloSchema, type Envelope, OffenceKind, OffenceSchema, SendToPeerSchema, Subjects } from "@timenet/proto";
 import { waitFor } from "@timenet/testkit";
-import type { PeerIp } from "@timenet/net-address";
+import type { PeerEndpoint, PeerIp } from "@timenet/net-address";
+import { connect, type Socket } from "node:net";
 import type { CloseInfo, PeerConnection } from "../src/peer-connection.js";
 import { connectionStates, dialVia, metricValue, record, ScriptedPeer, silentListener, nodePool, type TestNode } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
+
+/** A TCP socket that says nothing: what it received and whether it closed. */
+async function quietSocket(target: PeerEndpoint, localAddress: string): Promise<{ socket: Socket; bytesIn: number; closed: boolean }> {
+  const socket = connect({ host: target.ip, port: target.port, localAddress });
+  const s = { socket, bytesIn: 0, closed: false };
+  socket.on("data", (b: Buffer) => (s.bytesIn += b.length));
+  socket.on("close", () => (s.closed = true));
+  socket.on("error", () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  return s;
+}
 
 function closes(n: TestNode): CloseInfo[] {
   const got: CloseInfo[] = [];
@@ -41,33 +56,42 @@ describe("refusals and liveness", () => {
     const a = await node(22);
     const aCloses = closes(a);
     const wrongNet = await ScriptedPeer.dial(a.endpoint, "127.0.0.23", ScriptedPeer.identity({ network: "mainnet" }));
-    await assert.rejects(wrongNet.handshake(a.ip));
+    await assert.rejects(wrongNet.handshake());
     await wrongNet.waitClosed();
     assert.equal(wrongNet.goodbyes()[0]?.payload.value && (wrongNet.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.WRONG_NETWORK);
 
     // A Hello whose signature does not match its node id.
-    const forger = await ScriptedPeer.dial(a.endpoint, "127.0.0.24");
-    const hello = forger.hello(a.ip);
-    hello.bestHeight = 999_999; // changed after signing
-    forger.send(create(EnvelopeSchema, { payload: { case: "hello", value: hello } }));
+    const forger = await ScriptedPeer.dial(a.endpoint, "127.0.0.24", ScriptedPeer.identity(), {
+      hello: (peer, binding) => toBinary(HelloSchema, { ...peer.hello(binding), bestHeight: 999_999 }), // changed after signing
+    });
     await forger.waitClosed();
     await waitFor(() => aCloses.some((c) => c.reason === DisconnectReason.BAD_SIGNATURE), { message: "bad signature close" });
     assert.equal((forger.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.BAD_SIGNATURE);
   });
 
-  test("nothing but the handshake is accepted before it completes", async () => {
+  test("the Hellos ride in the Noise handshake: a Hello or HelloAck sent as a frame is a protocol error", async () => {
     const a = await node(25);
-    const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.26");
-    p.send(create(EnvelopeSchema, { payload: { case: "tx", value: { data: new Uint8Array([1]) } } }));
-    await p.waitClosed();
-    assert.equal((p.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.PROTOCOL_ERROR);
-    assert.equal(await metricValue(a.gateway, "timenet_gateway_handshake_failures_total", { reason: "protocol_error" }), 1);
+    const frames: Envelope[] = [
+      create(EnvelopeSchema, { payload: { case: "hello", value: { protocolVersion: 3 } } }),
+      create(EnvelopeSchema, { payload: { case: "helloAck", value: { signature: new Uint8Array(64) } } }),
+    ];
+    for (const [i, frame] of frames.entries()) {
+      const p = await ScriptedPeer.dial(a.endpoint, `127.0.7.${26 + i}`);
+      await p.handshake();
+      p.answerPings();
+      p.send(frame);
+      await p.waitClosed();
+      assert.equal((p.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.PROTOCOL_ERROR, `${frame.payload.case}: protocol error`);
+      await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_disconnects_total", { reason: "protocol_error" })) === i + 1, { message: `${frame.payload.case}: counted` });
+    }
+    // Neither was a failed handshake: both connections were established first.
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_handshake_failures_total", { reason: "protocol_error" }), 0);
   });
 
   test("an oversized frame length closes at once with FRAME_TOO_LARGE; garbage with BAD_FRAME", async () => {
     const a = await node(27, { maxFrameBytes: 64 * 1024 });
     const big = await ScriptedPeer.dial(a.endpoint, "127.0.0.28");
-    await big.handshake(a.ip);
+    await big.handshake();
     const header = Buffer.alloc(4);
     header.writeUInt32BE(64 * 1024 + 1);
     big.send(header); // only the header: the gateway must not wait for the body
@@ -83,21 +107,22 @@ describe("refusals and liveness", () => {
 
   test("one IP cannot hold more than a few sockets: the rest are refused at accept", async () => {
     const a = await node(38, { maxSocketsPerIp: 2 });
-    const socks = await Promise.all([0, 1, 2, 3].map(() => ScriptedPeer.connect(a.endpoint, "127.0.0.39")));
+    // Sockets that never start the handshake (a scripted peer's would complete it, and one of two would be a duplicate).
+    const socks = await Promise.all([0, 1, 2, 3].map(() => quietSocket(a.endpoint, "127.0.0.39")));
     await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "too_many_connections" })) === 2, {
       message: "two refused",
     });
-    await Promise.all(socks.slice(2).map((s) => s.waitClosed()));
-    // Refused before any handshake byte: no Hello was sent to them.
-    for (const s of socks.slice(2)) assert.equal(s.bytesIn, 0);
+    await waitFor(() => socks.filter((s) => s.closed).length === 2, { message: "two closed" });
+    // Refused before any handshake byte (the accepted two got the gateway's preamble).
+    for (const s of socks) assert.equal(s.bytesIn === 0, s.closed);
     assert.equal(a.gateway.manager.socketCount("127.0.0.39"), 2);
-    socks.forEach((s) => s.close());
+    socks.forEach((s) => s.socket.destroy());
   });
 
   test("a malformed NewBlock announcement is a protocol error, not a cache entry", async () => {
     const a = await node(44);
     const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.45");
-    await p.handshake(a.ip);
+    await p.handshake();
     p.send(create(EnvelopeSchema, { payload: { case: "newBlock", value: { height: 1, hash: new Uint8Array(3) } } }));
     await p.waitClosed();
     assert.equal((p.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.PROTOCOL_ERROR);
@@ -125,7 +150,7 @@ describe("refusals and liveness", () => {
     const a = await node(32, { pingIntervalMs, missedPongs });
     const aCloses = closes(a);
     const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.33");
-    await p.handshake(a.ip);
+    await p.handshake();
     await waitFor(() => a.gateway.manager.isConnected("127.0.0.33" as PeerIp), { message: "established" });
     // The gateway's own timestamp: the test's polling sees the handshake late.
     const established = a.gateway.manager.get("127.0.0.33" as PeerIp)!.establishedAt;
@@ -147,7 +172,7 @@ describe("refusals and liveness", () => {
     const a = await node(34, { pingIntervalMs: 50 });
     const aCloses = closes(a);
     const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.35");
-    await p.handshake(a.ip);
+    await p.handshake();
     let answered = 0;
     p.socket.on("data", () => {
       for (const e of p.frames.splice(0)) {
@@ -166,7 +191,7 @@ describe("refusals and liveness", () => {
     const a = await node(36, { maxSendQueueBytes: 256 * 1024, pingIntervalMs: 60_000 });
     const aCloses = closes(a);
     const slow = await ScriptedPeer.dial(a.endpoint, "127.0.0.37");
-    await slow.handshake(a.ip);
+    await slow.handshake();
     await waitFor(() => a.gateway.manager.isConnected("127.0.0.37" as PeerIp), { message: "established" });
     slow.socket.pause(); // stops reading: the kernel buffers fill, then ours
     const tx = new Uint8Array(60 * 1024);

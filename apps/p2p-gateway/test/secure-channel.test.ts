@@ -25,9 +25,9 @@ function forged(local = ScriptedPeer.identity(), nodeId: Uint8Array, signature: 
 
 async function refusedAsUnauthenticated(a: TestNode, from: string, identity: ChannelIdentity): Promise<void> {
   const before = await metricValue(a.gateway, "timenet_gateway_authentication_failures_total", { stage: "handshake" });
-  const p = await ScriptedPeer.connect(a.endpoint, from, ScriptedPeer.identity(), identity);
+  const p = await ScriptedPeer.connect(a.endpoint, from, ScriptedPeer.identity(), { channelIdentity: identity });
   await p.waitClosed();
-  // Our side opened after message 2; the gateway never did: not one frame (no Hello) came from it.
+  // Our side opened after message 2; the gateway never did: not one frame came from it.
   assert.equal(p.frames.length, 0, "the gateway never completed the handshake");
   assert.equal(await metricValue(a.gateway, "timenet_gateway_authentication_failures_total", { stage: "handshake" }), before + 1);
   assert.equal(a.gateway.manager.isConnected(from as PeerIp), false);
@@ -65,7 +65,7 @@ describe("identity in the Noise handshake", () => {
     const key = NodeKey.generate();
     const p = await ScriptedPeer.dial(a.endpoint, "127.0.0.221", ScriptedPeer.identity({ key }));
     p.answerPings();
-    await p.handshake(a.ip);
+    await p.handshake();
     await waitFor(() => a.gateway.manager.isConnected("127.0.0.221" as PeerIp), { message: "connected" });
     const conn = a.gateway.manager.get("127.0.0.221" as PeerIp)!;
     assert.deepEqual(Buffer.from(conn.secureSession!.remoteNodeId), Buffer.from(key.publicKey));
@@ -134,7 +134,7 @@ describe("strangers before the channel opens", () => {
     // The honest peer, established and answering pings throughout.
     const honest = await ScriptedPeer.dial(a.endpoint, "127.0.0.227");
     honest.answerPings();
-    await honest.handshake(a.ip);
+    await honest.handshake();
     await waitFor(() => a.gateway.manager.isConnected("127.0.0.227" as PeerIp), { message: "honest peer connected" });
     const honestConn = a.gateway.manager.get("127.0.0.227" as PeerIp)!.connId;
 

@@ -19,7 +19,7 @@ const HONEST = "127.0.11.2" as PeerIp; // a peer that is not behind the proxy
 /** A real peer (own key) dials from `from`, completes the handshake, and is established at `a`. */
 async function arrive(a: TestNode, from: PeerIp, identity = ScriptedPeer.identity()): Promise<ScriptedPeer> {
   const p = await ScriptedPeer.dial(a.endpoint, from, identity);
-  await p.handshake(a.ip);
+  await p.handshake();
   p.answerPings();
   await waitFor(() => a.gateway.manager.isConnected(from), { message: `${from} established` });
   return p;
