@@ -1,7 +1,7 @@
 // Test harness: real gateways on 127.0.0.k, each with its own real nats-server.
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { AdmissionPolicySchema, Buckets, type DisconnectReason, ConnectionStateSchema, DialRequestSchema, StateKeys, type ConnectionState, EnvelopeSchema, HelloSchema, Subjects, type Envelope, type Hello } from "@timenet/proto";
+import { AdmissionPolicySchema, Buckets, DisconnectReason, ConnectionStateSchema, DialRequestSchema, StateKeys, type ConnectionState, EnvelopeSchema, HelloSchema, Subjects, type Envelope, type Hello } from "@timenet/proto";
 import { NodeKey } from "@timenet/node-key";
 import { Bus, StateBucket } from "@timenet/bus";
 import { encodeFrame, FrameDecoder } from "@timenet/wire";
@@ -329,8 +329,10 @@ export class ScriptedPeer {
   /**
    * Completes the handshake as the real protocol requires and returns the
    * gateway's Hello, once the gateway accepted ours: checks the gateway's
-   * Hello, then one Ping whose Pong shows the gateway established the
-   * connection (it answers pings only then; a refusal is a Goodbye instead).
+   * Hello, then sends one Ping. Its Pong shows the gateway established the
+   * connection (it answers pings only then; a refused Hello gets a Goodbye
+   * instead). So does a Goodbye{EVICTED}: a gateway at capacity evicts only
+   * established links, and may evict a newcomer before its Ping is read.
    */
   async handshake(): Promise<Hello> {
     await this.secured();
@@ -339,8 +341,9 @@ export class ScriptedPeer {
     if (refusal) throw new Error(`gateway hello rejected by scripted peer: ${refusal.detail}`);
     const nonce = randomBytes(8).readBigUInt64BE();
     this.send(create(EnvelopeSchema, { payload: { case: "ping", value: { nonce } } }));
-    const pong = await this.next((e) => e.payload.case === "pong" && e.payload.value.nonce === nonce);
-    if (!pong) throw new Error(`gateway refused our hello: ${this.goodbyes().map((g) => JSON.stringify(g.payload.value)).join(", ") || "socket closed"}`);
+    const established = (e: Envelope) =>
+      (e.payload.case === "pong" && e.payload.value.nonce === nonce) || (e.payload.case === "goodbye" && e.payload.value.reason === DisconnectReason.EVICTED);
+    if (!(await this.next(established))) throw new Error(`gateway refused our hello: ${this.goodbyes().map((g) => JSON.stringify(g.payload.value)).join(", ") || "socket closed"}`);
     return theirs;
   }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { blockHash } from "@timenet/chain";
-import { BlockHeaderSchema, BlockSchema, EnvelopeSchema, type Hello } from "@timenet/proto";
+import { BlockHeaderSchema, BlockSchema, EnvelopeSchema } from "@timenet/proto";
 import { encodeFrame, FIELD_LIMITS } from "@timenet/wire";
 import { increase, type Attack } from "../attack.js";
 
@@ -23,9 +23,9 @@ export const pushedInvalidBlocks: Attack = {
   async run(ctx) {
     const tx = randomBytes(TX_BYTES);
     await ctx.peers(SUBNETS, { hello: true, listen: true }, async (p) => {
-      const hello = p.frames.find((e) => e.payload.case === "hello")?.payload.value as Hello | undefined;
+      // The victim's tip, from the Hello its handshake message carried.
+      const hello = p.gatewayHello;
       ctx.deaf(p);
-      if (!hello) return;
       while (ctx.running && !p.socket.destroyed) {
         const header = create(BlockHeaderSchema, {
           height: hello.bestHeight + 1,
