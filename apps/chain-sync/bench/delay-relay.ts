@@ -12,7 +12,15 @@ export interface DelayRelay {
  * kernel here has no netem). Upstream sockets leave from `upstreamLocalAddress`
  * so the server sees the relay's address as the peer's.
  */
-export async function startDelayRelay(o: { host: string; port: number; target: { host: string; port: number }; oneWayMs: number; upstreamLocalAddress: string }): Promise<DelayRelay> {
+export interface DelayRelayOptions {
+  host: string;
+  port: number;
+  target: { host: string; port: number };
+  oneWayMs: number;
+  upstreamLocalAddress: string;
+}
+
+export async function startDelayRelay(o: DelayRelayOptions): Promise<DelayRelay> {
   const sockets = new Set<Socket>();
   const track = (s: Socket) => {
     sockets.add(s);

@@ -19,7 +19,8 @@ import { DialRequestSchema, Subjects } from "@timenet/proto";
 import { freePort, median, parseCommandLine, tempDir } from "@timenet/testkit";
 import type { ServiceProcess } from "@timenet/testkit";
 import { buildChain, putChain, startNode, startSyncProcess, type SyncNode } from "../test/harness.js";
-import { startDelayRelay, type DelayRelay } from "./delay-relay.js";
+import type { DelayRelay } from "./delay-relay.js";
+import { startDelayRelayThread } from "./delay-relay-thread.js";
 import { EncodedChain } from "./encoded-chain.js";
 import { TipWatch } from "./tip-watch.js";
 import { BusTrace } from "./bus-trace.js";
@@ -199,7 +200,7 @@ try {
       relays = [];
       for (let i = 0; i < peers; i++) {
         const host = RELAY_IP(1 + i);
-        relays.push(await startDelayRelay({ host, port: await freePort(host), target: { host: sources[i]!.ip, port: sources[i]!.p2pPort }, oneWayMs: rtt / 2, upstreamLocalAddress: host }));
+        relays.push(await startDelayRelayThread({ host, port: await freePort(host), target: { host: sources[i]!.ip, port: sources[i]!.p2pPort }, oneWayMs: rtt / 2, upstreamLocalAddress: host }));
       }
       const samples = new Map<number, number[]>(workerCounts.map((w) => [w, []]));
       const raws: number[] = [];
