@@ -20,13 +20,13 @@ export const NEW_BLOCK_ANNOUNCEMENT_BYTES = 1024;
 
 /**
  * The most an encoded envelope of each kind may be, by the protocol's own
- * bounds (FIELD_LIMITS in the wire lib): a Hello is a few hundred bytes, a
- * ping sixteen. A frame above its kind's price is refused from its header,
- * before its body is buffered or decoded.
+ * bounds (FIELD_LIMITS in the wire lib): a Goodbye is at most a kilobyte, a
+ * ping sixteen bytes. A frame above its kind's price is refused from its
+ * header, before its body is buffered or decoded. Hello and HelloAck have
+ * none: they are never frames (a Hello rides in the Noise handshake, within
+ * MAX_HELLO_BYTES), and the frame policy refuses both by kind.
  */
 const SMALL_PRICES: Partial<Record<EnvelopeKind, number>> = {
-  hello: 2048,
-  helloAck: 128,
   goodbye: 1024,
   ping: 32,
   pong: 32,

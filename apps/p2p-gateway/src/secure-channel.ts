@@ -42,8 +42,6 @@ export type ChannelRole = "initiator" | "responder";
 export interface SecureSession {
   /** The peer's node id as its handshake proved it (it holds the key). */
   remoteNodeId: Uint8Array;
-  /** The Noise handshake hash once complete: unique to this connection. */
-  handshakeHash: Uint8Array;
   /** True when the peer's network fingerprint differed: only the refusal may follow. */
   otherNetwork: boolean;
   /** The peer's Hello as it came in its handshake message (after its identity), not yet decoded or checked. */
@@ -309,7 +307,7 @@ export class SecureChannel {
     this.opener = new TransportOpener(keys.receive, o);
     this.active = undefined;
     this.phase = "open";
-    this.session = { remoteNodeId, handshakeHash: keys.handshakeHash, otherNetwork, peerHello: Uint8Array.from(peerHello), peerHelloBinding };
+    this.session = { remoteNodeId, otherNetwork, peerHello: Uint8Array.from(peerHello), peerHelloBinding };
     this.host.opened(this.session);
   }
 

@@ -35,7 +35,6 @@ function sessionFrom(from: End, o: { binding?: Uint8Array; checkedAgainst?: Uint
   const binding = o.binding ?? randomBytes(32);
   return {
     remoteNodeId: from.local.key.publicKey,
-    handshakeHash: randomBytes(32),
     otherNetwork: o.otherNetwork ?? false,
     peerHello: o.hello ?? from.hs.helloFor(binding),
     peerHelloBinding: o.checkedAgainst ?? binding,
