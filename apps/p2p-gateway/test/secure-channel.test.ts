@@ -4,7 +4,7 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, createServer, type Socket } from "node:net";
 import { create } from "@bufbuild/protobuf";
-import { DisconnectReason, EnvelopeSchema, OffenceSchema, Subjects } from "@timenet/proto";
+import { DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, Subjects } from "@timenet/proto";
 import { encodeFrame, FrameDecoder } from "@timenet/wire";
 import { generateDhKeyPair } from "@timenet/noise";
 import { NodeKey } from "@timenet/node-key";
@@ -158,6 +158,55 @@ describe("strangers before the channel opens", () => {
     await a.bus.flush();
     assert.deepEqual(offences, [], "nothing before authentication is an offence");
     assert.equal(a.gateway.manager.get("127.0.0.227" as PeerIp)?.connId, honestConn, "the honest link was never closed");
+    assert.equal(honest.goodbyes().length, 0);
+    honest.close();
+  });
+});
+
+describe("the Hellos in the handshake messages (protocol 3)", () => {
+  test("a bit changed on the path in the message carrying a Hello fails authentication and blames nobody; a Hello replayed from an earlier connection is BAD_SIGNATURE; an honest link beside them is untouched", async () => {
+    const a = await node(230);
+    const offences = record(a.bus, Subjects.offence, OffenceSchema);
+    const honest = await ScriptedPeer.dial(a.endpoint, "127.0.0.231");
+    honest.answerPings();
+    await honest.handshake();
+    const honestConn = a.gateway.manager.get("127.0.0.231" as PeerIp)!.connId;
+
+    // On the path: one bit of message 3 (the dialler's identity and Hello, the socket's second write) flipped in flight.
+    const socket = connect({ host: a.ip, port: a.endpoint.port, localAddress: "127.0.0.232" });
+    await new Promise((r) => socket.once("connect", r));
+    const write = socket.write.bind(socket);
+    let writes = 0;
+    socket.write = ((bytes: Uint8Array) => {
+      const copy = Buffer.from(bytes);
+      const at = copy.length - 20;
+      if (++writes === 2) copy[at] = copy[at]! ^ 0x01;
+      return write(copy);
+    }) as typeof socket.write;
+    const tampered = new ScriptedPeer(socket, ScriptedPeer.identity());
+    await tampered.waitClosed();
+    assert.equal(tampered.frames.length, 0, "the gateway never established the link (not even a Goodbye: no channel)");
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_authentication_failures_total", { stage: "handshake" }), 1);
+
+    // Replayed: the same key's genuine Hello, signed for an earlier connection's handshake hash.
+    const key = NodeKey.generate();
+    const first = await ScriptedPeer.dial(a.endpoint, "127.0.0.233", ScriptedPeer.identity({ key }));
+    const recorded = first.sentHello!;
+    first.close();
+    await waitFor(() => !a.gateway.manager.isConnected("127.0.0.233" as PeerIp), { message: "first connection gone" });
+    const replayer = await ScriptedPeer.dial(a.endpoint, "127.0.0.233", ScriptedPeer.identity({ key }), { hello: () => recorded });
+    await replayer.waitClosed();
+    assert.equal((replayer.goodbyes()[0]?.payload.value as { reason: number } | undefined)?.reason, DisconnectReason.BAD_SIGNATURE);
+
+    // The replay is the key holder's own doing (message 3 authenticated it); the flipped bit is nobody's.
+    await waitFor(() => offences.length > 0, { message: "the replay reported" });
+    await a.bus.flush();
+    assert.deepEqual(
+      offences.map((o) => [o.ip, o.kind]),
+      [["127.0.0.233", OffenceKind.BAD_SIGNATURE]],
+      "one offence, against the replaying key's address only",
+    );
+    assert.equal(a.gateway.manager.get("127.0.0.231" as PeerIp)?.connId, honestConn, "the honest link was never closed");
     assert.equal(honest.goodbyes().length, 0);
     honest.close();
   });
