@@ -3,8 +3,9 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, createServer, type Socket } from "node:net";
-import { create } from "@bufbuild/protobuf";
-import { DisconnectReason, EnvelopeSchema, OffenceKind, OffenceSchema, Subjects } from "@timenet/proto";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { DisconnectReason, EnvelopeSchema, HelloSchema, OffenceKind, OffenceSchema, Subjects } from "@timenet/proto";
 import { encodeFrame, FrameDecoder } from "@timenet/wire";
 import { generateDhKeyPair } from "@timenet/noise";
 import { NodeKey } from "@timenet/node-key";
@@ -16,6 +17,22 @@ import { dialVia, metricValue, nodePool, record, ScriptedPeer, type TestNode } f
 
 const { node, stopAll } = nodePool();
 after(stopAll);
+
+/** An honest peer established with `a` from `ip`, answering pings; `untouched()` asserts its link was never closed nor told Goodbye, then closes it. */
+async function honestLink(a: TestNode, ip: string): Promise<{ untouched: () => void }> {
+  const honest = await ScriptedPeer.dial(a.endpoint, ip);
+  honest.answerPings();
+  await honest.handshake();
+  await waitFor(() => a.gateway.manager.isConnected(ip as PeerIp), { message: "honest peer connected" });
+  const connId = a.gateway.manager.get(ip as PeerIp)!.connId;
+  return {
+    untouched: () => {
+      assert.equal(a.gateway.manager.get(ip as PeerIp)?.connId, connId, "the honest link was never closed");
+      assert.equal(honest.goodbyes().length, 0);
+      honest.close();
+    },
+  };
+}
 
 /** A channel identity whose payload claims `nodeId` with `signature` (instead of our key's signature over our static key). */
 function forged(local = ScriptedPeer.identity(), nodeId: Uint8Array, signature: Uint8Array): ChannelIdentity {
@@ -132,11 +149,7 @@ describe("strangers before the channel opens", () => {
     const a = await node(226, { handshakeTimeoutMs: 500 });
     const offences = record(a.bus, Subjects.offence, OffenceSchema);
     // The honest peer, established and answering pings throughout.
-    const honest = await ScriptedPeer.dial(a.endpoint, "127.0.0.227");
-    honest.answerPings();
-    await honest.handshake();
-    await waitFor(() => a.gateway.manager.isConnected("127.0.0.227" as PeerIp), { message: "honest peer connected" });
-    const honestConn = a.gateway.manager.get("127.0.0.227" as PeerIp)!.connId;
+    const { untouched } = await honestLink(a, "127.0.0.227");
 
     const stranger = async (bytes: Buffer) => {
       const s = connect({ host: a.ip, port: a.endpoint.port, localAddress: "127.0.0.228" });
@@ -157,9 +170,7 @@ describe("strangers before the channel opens", () => {
     assert.equal(await metricValue(a.gateway, "timenet_gateway_disconnects_total", { reason: "handshake_timeout", initiator: "local" }), 1);
     await a.bus.flush();
     assert.deepEqual(offences, [], "nothing before authentication is an offence");
-    assert.equal(a.gateway.manager.get("127.0.0.227" as PeerIp)?.connId, honestConn, "the honest link was never closed");
-    assert.equal(honest.goodbyes().length, 0);
-    honest.close();
+    untouched();
   });
 });
 
@@ -167,10 +178,7 @@ describe("the Hellos in the handshake messages (protocol 3)", () => {
   test("a bit changed on the path in the message carrying a Hello fails authentication and blames nobody; a Hello replayed from an earlier connection is BAD_SIGNATURE; an honest link beside them is untouched", async () => {
     const a = await node(230);
     const offences = record(a.bus, Subjects.offence, OffenceSchema);
-    const honest = await ScriptedPeer.dial(a.endpoint, "127.0.0.231");
-    honest.answerPings();
-    await honest.handshake();
-    const honestConn = a.gateway.manager.get("127.0.0.231" as PeerIp)!.connId;
+    const { untouched } = await honestLink(a, "127.0.0.231");
 
     // On the path: one bit of message 3 (the dialler's identity and Hello, the socket's second write) flipped in flight.
     const socket = connect({ host: a.ip, port: a.endpoint.port, localAddress: "127.0.0.232" });
@@ -206,8 +214,28 @@ describe("the Hellos in the handshake messages (protocol 3)", () => {
       [["127.0.0.233", OffenceKind.BAD_SIGNATURE]],
       "one offence, against the replaying key's address only",
     );
-    assert.equal(a.gateway.manager.get("127.0.0.231" as PeerIp)?.connId, honestConn, "the honest link was never closed");
-    assert.equal(honest.goodbyes().length, 0);
-    honest.close();
+    untouched();
+  });
+
+  test("a Hello over 2 KiB inside a handshake message within its 4 KiB is PROTOCOL_ERROR, an offence of that key's address alone; an honest link beside it is untouched", async () => {
+    const a = await node(235);
+    const offences = record(a.bus, Subjects.offence, OffenceSchema);
+    const { untouched } = await honestLink(a, "127.0.0.236");
+
+    // A genuine Hello, signed for this connection, grown past its 2 KiB bound by a field the signature does not cover (one
+    // this version does not know); the whole message 3 (identity, Hello, tags) stays under the 4,096 bytes a handshake message may be.
+    const padding = new BinaryWriter().tag(1000, WireType.LengthDelimited).bytes(new Uint8Array(2_800)).finish();
+    const oversized = await ScriptedPeer.dial(a.endpoint, "127.0.0.237", undefined, { hello: (peer, binding) => Buffer.concat([toBinary(HelloSchema, peer.hello(binding)), padding]) });
+    await oversized.waitClosed();
+    assert.equal((oversized.goodbyes()[0]?.payload.value as { reason: number } | undefined)?.reason, DisconnectReason.PROTOCOL_ERROR);
+    assert.equal(oversized.frames.filter((f) => f.payload.case !== "goodbye").length, 0, "nothing but the Goodbye reached it");
+
+    await waitFor(() => offences.length > 0, { message: "the oversized Hello reported" });
+    await a.bus.flush();
+    assert.deepEqual(
+      offences.map((o) => [o.ip, o.kind]),
+      [["127.0.0.237", OffenceKind.PROTOCOL_VIOLATION]],
+    );
+    untouched();
   });
 });
