@@ -1,4 +1,4 @@
-// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --batch B --tx-bytes T --timers production|test --concurrency C --replicas inprocess|process --sources-nice N --verify --counters --cpu --trace]
+// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --batch B --tx-bytes T --timers production|test --concurrency C --replicas inprocess|process --sources-nice N --raw-each run|round --verify --counters --cpu --trace]
 // Time to sync N blocks (~1 KiB each unless --tx-bytes) with 1..8 chain-sync workers from 1 or
 // more source peers, each behind a relay that delays every chunk by RTT/2 per
 // direction, beside the block-store's raw PutBlocks rate for the same blocks
@@ -7,8 +7,10 @@
 // PutBlocks rate with 4 puts in flight (its import as chain-sync drives it) against it.
 // --cpu prints, per run, the CPU each part of the node spent per 1,000 blocks. --sources-nice N runs the
 // sources' processes at that nice level (default 0: the node's equal on the two cores).
-// With --rounds R, a row's rate is the median of its R runs and a step between worker counts the
-// median of the R ratios of runs made back to back (see below).
+// Each run is compared with the raw rate measured just before and just after it (--raw-each round: once
+// per round, before its runs). With --rounds R, a row's rate is the median of its R runs, its ratio the
+// median of their R ratios, and a step between worker counts the median of the R ratios of runs made
+// back to back (see below).
 import { writeFileSync } from "node:fs";
 import { setPriority } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -46,6 +48,7 @@ const cli = parseCommandLine({
     "tx-bytes": { type: "string", default: "1000", arg: "T", help: "bytes of the one transaction of each block (1000: ~1 KiB blocks)" },
     replicas: { type: "string", default: "inprocess", arg: "inprocess|process", help: "replicas in the bench's process, or each its own chain-sync process" },
     "sources-nice": { type: "string", default: "0", arg: "N", help: "nice level of the sources' processes once they hold the chain" },
+    "raw-each": { type: "string", default: "run", arg: "run|round", help: "measure the raw reference after every run (each run against the mean of the raw before and after it) or once per round (before its runs)" },
   },
 });
 const { values } = cli;
@@ -55,6 +58,10 @@ const peerCounts = cli.numbers("peers", { min: 1, max: 16 });
 const rtts = cli.numbers("rtt", { min: 0, max: 10_000 });
 const ROUNDS = cli.number("rounds", { min: 1 });
 const SOURCES_NICE = cli.number("sources-nice", { min: 0, max: 19 });
+// The raw reference beside each run, not only at the start of its round: this VM's speed moves within the
+// ~40 s of a round (two raw measures a minute apart differed by 15 %), and a run is best compared with
+// the raw rate of the same seconds. A run's baseline is the mean of the raw measured just before and just after it.
+const RAW_EACH_RUN = cli.oneOf("raw-each", ["run", "round"]) === "run";
 // The raw reference puts the blocks in the replicas' batches: a bigger put pays the store's fixed cost per put
 // (its transaction, its sync) over more blocks, so the reference and the sync are compared at the same size.
 const BATCH = values.batch === undefined ? CHAIN_SYNC_DEFAULTS.batchSize : cli.number("batch", { min: 1, max: 1_000 });
@@ -193,7 +200,7 @@ try {
   // Each row is the median of `rounds` runs; the worker counts of a row group take turns, and the raw
   // rate is measured again at the start of every round: this VM's speed drifts (by 1.7x within one
   // run here, with the hypervisor's steal), so each run is compared with a raw rate taken beside it.
-  const groups: Array<{ rtt: number; peers: number; samples: Map<number, number[]>; raws: number[] }> = [];
+  const groups: Array<{ rtt: number; peers: number; samples: Map<number, number[]>; baselines: Map<number, number[]> }> = [];
   let run = 0;
   for (const rtt of rtts) {
     for (const peers of peerCounts) {
@@ -203,10 +210,11 @@ try {
         relays.push(await startDelayRelayThread({ host, port: await freePort(host), target: { host: sources[i]!.ip, port: sources[i]!.p2pPort }, oneWayMs: rtt / 2, upstreamLocalAddress: host }));
       }
       const samples = new Map<number, number[]>(workerCounts.map((w) => [w, []]));
-      const raws: number[] = [];
-      groups.push({ rtt, peers, samples, raws });
+      // Each run's raw reference, in the same order as its samples.
+      const baselines = new Map<number, number[]>(workerCounts.map((w) => [w, []]));
+      groups.push({ rtt, peers, samples, baselines });
       for (let round = 1; round <= ROUNDS; round++) {
-        raws.push(await measureRaw());
+        let rawBefore = await measureRaw();
         // Every other round runs the worker counts in reverse: a drift of the machine's speed within a
         // round then favours neither end of a step (and a step's two runs are always next to each other).
         for (const w of round % 2 === 1 ? workerCounts : [...workerCounts].reverse()) {
@@ -245,6 +253,12 @@ try {
           await Promise.all(replicaProcesses.map((p) => p.stop()));
           await target.stop();
           nodes.pop();
+          // Measured once the target is gone (its processes would take the raw store's cores); it is also the next run's "before".
+          const rawAfter = RAW_EACH_RUN ? await measureRaw() : rawBefore;
+          const baseline = (rawBefore + rawAfter) / 2;
+          baselines.get(w)!.push(baseline);
+          if (RAW_EACH_RUN) console.log(`  against the raw rate beside it (${Math.round(rawBefore)} before, ${Math.round(rawAfter)} after): ${(rate / baseline).toFixed(2)}x`);
+          rawBefore = rawAfter;
         }
       }
       await Promise.all(relays.map((r) => r.stop()));
@@ -253,25 +267,27 @@ try {
   }
   const rawRate = median(rawRates);
   const rows: string[] = [];
-  for (const { rtt, peers, samples, raws } of groups) {
+  for (const { rtt, peers, samples, baselines } of groups) {
     let prev: number[] | undefined;
     for (const w of workerCounts) {
       const runs = samples.get(w)!;
       const rate = median(runs);
+      // Each run against the raw rate beside it (or its round's), then the median: the machine's drift cancels.
+      const ratios = runs.map((r, i) => r / baselines.get(w)![i]!);
       // A step is judged on its pairs: round r's N+1 run against round r's N run, measured back to back
-      // on the same machine, then the median of those ratios. Medians of each column taken apart would
-      // compare runs minutes apart, whose difference is the machine's drift as much as the workers'.
-      const step = prev === undefined ? undefined : median(runs.map((r, i) => r / prev![i]!));
+      // on the same machine, each against its own raw reference, then the median of those ratios. Medians
+      // of each column taken apart would compare runs minutes apart, whose difference is the machine's
+      // drift as much as the workers'.
+      const step = prev === undefined ? undefined : median(ratios.map((r, i) => r / prev![i]!));
       const vsPrev = step === undefined ? "" : `${step.toFixed(2)}x`;
       const spread = runs.length > 1 ? ` | ${Math.round(Math.min(...runs))}–${Math.round(Math.max(...runs))}` : "";
-      prev = runs;
-      // Each run against the raw rate of its own round, then the median: the machine's drift between rounds cancels.
-      const ratio = median(runs.map((r, i) => r / raws[i]!));
+      prev = ratios;
+      const ratio = median(ratios);
       rows.push(`| ${rtt} ms | ${peers} | ${w} | ${Math.round(rate)}${spread} | ${ratio.toFixed(2)}x | ${vsPrev} |`);
     }
   }
   const rounds = ROUNDS > 1 ? `, each row the median of ${ROUNDS} rounds` : "";
-  console.log(`\n${N} blocks of ${SIZE} in batches of ${BATCH} (raw: puts of ${PUT_BLOCKS}), loopback, sources behind a relay delaying RTT/2 each way${SOURCES_NICE ? ` at nice ${SOURCES_NICE}` : ""}${rounds}; raw PutBlocks ${Math.round(rawRate)} blocks/s (median of ${rawRates.length}: ${rawRates.map(Math.round).join(", ")})${sigRate ? `, 2-thread ed25519 verify ${Math.round(sigRate)}/s, PutBlocks 4 in flight ${Math.round(pipelined!)} blocks/s (${(pipelined! / sigRate).toFixed(2)}x of it)` : ""}:\n`);
+  console.log(`\n${N} blocks of ${SIZE} in batches of ${BATCH} (raw: puts of ${PUT_BLOCKS}), loopback, sources behind a relay delaying RTT/2 each way${SOURCES_NICE ? ` at nice ${SOURCES_NICE}` : ""}${rounds}; raw PutBlocks ${Math.round(rawRate)} blocks/s (median of ${rawRates.length}: ${Math.round(Math.min(...rawRates))}–${Math.round(Math.max(...rawRates))}; each run against the raw rate ${RAW_EACH_RUN ? "just before and after it" : "at the start of its round"})${sigRate ? `, 2-thread ed25519 verify ${Math.round(sigRate)}/s, PutBlocks 4 in flight ${Math.round(pipelined!)} blocks/s (${(pipelined! / sigRate).toFixed(2)}x of it)` : ""}:\n`);
   const range = ROUNDS > 1 ? " | single rounds" : "";
   console.log(`| RTT | peers | workers | blocks/s${range} | ratio to raw PutBlocks${ROUNDS > 1 ? " (median of the rounds')" : ""} | vs previous worker count${ROUNDS > 1 ? " (median of the rounds' pairs)" : ""} |`);
   console.log(`|---|---|---|---|---|---|${ROUNDS > 1 ? "---|" : ""}`);
