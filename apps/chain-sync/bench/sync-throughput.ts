@@ -59,7 +59,7 @@ const rtts = cli.numbers("rtt", { min: 0, max: 10_000 });
 const ROUNDS = cli.number("rounds", { min: 1 });
 const SOURCES_NICE = cli.number("sources-nice", { min: 0, max: 19 });
 // The raw reference beside each run, not only at the start of its round: this VM's speed moves within the
-// ~40 s of a round (two raw measures a minute apart differed by 15 %), and a run is best compared with
+// ~40 s of a round (two raw measures a minute apart differed by up to 20 %), and a run is best compared with
 // the raw rate of the same seconds. A run's baseline is the mean of the raw measured just before and just after it.
 const RAW_EACH_RUN = cli.oneOf("raw-each", ["run", "round"]) === "run";
 // The raw reference puts the blocks in the replicas' batches: a bigger put pays the store's fixed cost per put
@@ -198,8 +198,8 @@ try {
   }
 
   // Each row is the median of `rounds` runs; the worker counts of a row group take turns, and the raw
-  // rate is measured again at the start of every round: this VM's speed drifts (by 1.7x within one
-  // run here, with the hypervisor's steal), so each run is compared with a raw rate taken beside it.
+  // rate is measured again after every run (or at the start of every round): this VM's speed drifts (by
+  // 1.7x within one run here, with the hypervisor's steal), so each run is compared with a raw rate taken beside it.
   const groups: Array<{ rtt: number; peers: number; samples: Map<number, number[]>; baselines: Map<number, number[]> }> = [];
   let run = 0;
   for (const rtt of rtts) {
