@@ -200,8 +200,10 @@ try {
   // Each row is the median of `rounds` runs; the worker counts of a row group take turns, and the raw
   // rate is measured again after every run (or at the start of every round): this VM's speed drifts (by
   // 1.7x within one run here, with the hypervisor's steal), so each run is compared with a raw rate taken beside it.
-  const groups: Array<{ rtt: number; peers: number; samples: Map<number, number[]>; baselines: Map<number, number[]> }> = [];
+  const groups: Array<{ rtt: number; peers: number; samples: Map<number, number[]>; ratios: Map<number, number[]> }> = [];
   let run = 0;
+  // With a raw measure after every run, the last one is the next run's "before", across rounds and groups too.
+  let lastRaw: number | undefined;
   for (const rtt of rtts) {
     for (const peers of peerCounts) {
       relays = [];
@@ -210,11 +212,11 @@ try {
         relays.push(await startDelayRelayThread({ host, port: await freePort(host), target: { host: sources[i]!.ip, port: sources[i]!.p2pPort }, oneWayMs: rtt / 2, upstreamLocalAddress: host }));
       }
       const samples = new Map<number, number[]>(workerCounts.map((w) => [w, []]));
-      // Each run's raw reference, in the same order as its samples.
-      const baselines = new Map<number, number[]>(workerCounts.map((w) => [w, []]));
-      groups.push({ rtt, peers, samples, baselines });
+      // Each run's rate over its raw reference, in the same order as its samples.
+      const ratios = new Map<number, number[]>(workerCounts.map((w) => [w, []]));
+      groups.push({ rtt, peers, samples, ratios });
       for (let round = 1; round <= ROUNDS; round++) {
-        let rawBefore = await measureRaw();
+        let rawBefore = RAW_EACH_RUN && lastRaw !== undefined ? lastRaw : await measureRaw();
         // Every other round runs the worker counts in reverse: a drift of the machine's speed within a
         // round then favours neither end of a step (and a step's two runs are always next to each other).
         for (const w of round % 2 === 1 ? workerCounts : [...workerCounts].reverse()) {
@@ -256,9 +258,9 @@ try {
           // Measured once the target is gone (its processes would take the raw store's cores); it is also the next run's "before".
           const rawAfter = RAW_EACH_RUN ? await measureRaw() : rawBefore;
           const baseline = (rawBefore + rawAfter) / 2;
-          baselines.get(w)!.push(baseline);
+          ratios.get(w)!.push(rate / baseline);
           if (RAW_EACH_RUN) console.log(`  against the raw rate beside it (${Math.round(rawBefore)} before, ${Math.round(rawAfter)} after): ${(rate / baseline).toFixed(2)}x`);
-          rawBefore = rawAfter;
+          rawBefore = lastRaw = rawAfter;
         }
       }
       await Promise.all(relays.map((r) => r.stop()));
@@ -267,13 +269,13 @@ try {
   }
   const rawRate = median(rawRates);
   const rows: string[] = [];
-  for (const { rtt, peers, samples, baselines } of groups) {
+  for (const { rtt, peers, samples, ratios: ratiosOf } of groups) {
     let prev: number[] | undefined;
     for (const w of workerCounts) {
       const runs = samples.get(w)!;
       const rate = median(runs);
       // Each run against the raw rate beside it (or its round's), then the median: the machine's drift cancels.
-      const ratios = runs.map((r, i) => r / baselines.get(w)![i]!);
+      const ratios = ratiosOf.get(w)!;
       // A step is judged on its pairs: round r's N+1 run against round r's N run, measured back to back
       // on the same machine, each against its own raw reference, then the median of those ratios. Medians
       // of each column taken apart would compare runs minutes apart, whose difference is the machine's
