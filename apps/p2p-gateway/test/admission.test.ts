@@ -69,7 +69,7 @@ describe("admission policy from the registry", () => {
     const fifth = await ScriptedPeer.dial(a.endpoint, "127.0.0.67");
     await fifth.handshake();
     await fourth.waitClosed();
-    assert.equal(fourth.goodbyes()[0]?.payload.value && (fourth.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.EVICTED);
+    assert.equal(fourth.goodbyeReason(), DisconnectReason.EVICTED);
     assert.equal(await metricValue(a.gateway, "timenet_gateway_evictions_total"), 1);
     assert.equal(await metricValue(a.gateway, "timenet_gateway_accept_refused_total", { reason: "too_many_connections" }), 1);
     assert.equal(first.closed || second.closed || friend.closed, false);

@@ -134,7 +134,7 @@ describe("new blocks pushed with their announcement", () => {
     stuffer.send(newBlock(block, new Uint8Array(FIELD_LIMITS.pushedBlockBytes + 1)));
     await liar.waitClosed();
     await stuffer.waitClosed();
-    for (const p of [liar, stuffer]) assert.equal((p.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.PROTOCOL_ERROR);
+    for (const p of [liar, stuffer]) assert.equal(p.goodbyeReason(), DisconnectReason.PROTOCOL_ERROR);
     await waitFor(() => offences.length === 2, { message: "two offences" });
     assert.deepEqual(offences.map((o) => [o.ip, o.kind]).sort(), [
       ["127.0.0.246", OffenceKind.PROTOCOL_VIOLATION],

@@ -49,11 +49,6 @@ async function honestPair(ka: number, kb: number): Promise<{ a: TestNode; b: Tes
   return { a, b, connId: a.gateway.manager.get(b.ip)!.connId };
 }
 
-function goodbyeReason(p: ScriptedPeer): DisconnectReason | undefined {
-  const g = p.goodbyes()[0];
-  return g?.payload.case === "goodbye" ? g.payload.value.reason : undefined;
-}
-
 describe("frames priced before they are read", () => {
   test("Blocks nobody asked for close the connection from the header; a late 8 MiB answer is skipped unread: no decode, the honest link and the event loop untouched", async () => {
     const { a, b, connId } = await honestPair(242, 243);
@@ -61,7 +56,7 @@ describe("frames priced before they are read", () => {
     const rogue = await attacker(a, "127.0.2.13");
     rogue.send(rawFrame(FIELD.blocks, emptyBlocks(4 * MiB - 8)).subarray(0, 64));
     await rogue.waitClosed();
-    assert.equal(goodbyeReason(rogue), DisconnectReason.PROTOCOL_ERROR);
+    assert.equal(rogue.goodbyeReason(), DisconnectReason.PROTOCOL_ERROR);
     await a.bus.flush();
     await waitFor(() => offences.length === 1, { message: "the rogue reported" });
     assert.equal(offences[0]!.ip, "127.0.2.13");
@@ -124,12 +119,12 @@ describe("frames priced before they are read", () => {
     // Only the header and the head of the body: the gateway must not wait for the rest.
     p.send(rawFrame(FIELD.ping, Buffer.alloc(MiB)).subarray(0, 4 + 16));
     await p.waitClosed();
-    assert.equal(goodbyeReason(p), DisconnectReason.FRAME_TOO_LARGE);
+    assert.equal(p.goodbyeReason(), DisconnectReason.FRAME_TOO_LARGE);
 
     const early = await ScriptedPeer.dial(a.endpoint, "127.0.2.3");
     early.send(rawFrame(FIELD.blocks, emptyBlocks(16)).subarray(0, 20));
     await early.waitClosed();
-    assert.equal(goodbyeReason(early), DisconnectReason.PROTOCOL_ERROR);
+    assert.equal(early.goodbyeReason(), DisconnectReason.PROTOCOL_ERROR);
     await a.bus.flush();
     await waitFor(() => offences.length === 2, { message: "two offences" });
     assert.deepEqual(offences.map((o) => [o.ip, o.kind]).sort(), [
@@ -144,7 +139,7 @@ describe("frames priced before they are read", () => {
     const big = await attacker(a, "127.0.2.4");
     big.send(rawFrame(FIELD.tx, Buffer.concat([Buffer.from([0x0a, ...encodeVarint(maxTxBytes(DEVNET) + 1)]), Buffer.alloc(maxTxBytes(DEVNET) + 1)])));
     await big.waitClosed();
-    assert.equal(goodbyeReason(big), DisconnectReason.FRAME_TOO_LARGE);
+    assert.equal(big.goodbyeReason(), DisconnectReason.FRAME_TOO_LARGE);
 
     const fine = await attacker(a, "127.0.2.5");
     const tx = create(EnvelopeSchema, { payload: { case: "tx", value: { data: Buffer.alloc(maxTxBytes(DEVNET), 7) } } });
@@ -169,7 +164,7 @@ describe("frames priced before they are read", () => {
     const q = await p.next((e) => e.payload.case === "getBlocks");
     p.send(rawFrame(FIELD.blocks, emptyBlocks(100_000), q!.requestId));
     await p.waitClosed();
-    assert.equal(goodbyeReason(p), DisconnectReason.BAD_FRAME);
+    assert.equal(p.goodbyeReason(), DisconnectReason.BAD_FRAME);
     const res = await asked;
     assert.equal(res.result.case, "error");
     assert.equal((res.result.value as { code: number }).code, PeerRequestErrorCode.PEER_CLOSED);
@@ -192,7 +187,7 @@ describe("frames priced before they are read", () => {
     const empty = await attacker(a, "127.0.2.12");
     empty.send(Buffer.alloc(4));
     await empty.waitClosed();
-    assert.equal(goodbyeReason(empty), DisconnectReason.PROTOCOL_ERROR);
+    assert.equal(empty.goodbyeReason(), DisconnectReason.PROTOCOL_ERROR);
     p.close();
   });
 
@@ -206,19 +201,19 @@ describe("frames priced before they are read", () => {
     header.writeUInt32BE(body.length);
     padded.send(Buffer.concat([header, body]));
     await padded.waitClosed();
-    assert.equal(goodbyeReason(padded), DisconnectReason.BAD_FRAME);
+    assert.equal(padded.goodbyeReason(), DisconnectReason.BAD_FRAME);
 
     // A Goodbye longer than its rule: refused, not logged or stored.
     const chatty = await attacker(a, "127.0.2.9");
     chatty.send(create(EnvelopeSchema, { payload: { case: "goodbye", value: { reason: DisconnectReason.SHUTDOWN, message: "x".repeat(FIELD_LIMITS.goodbyeChars + 1) } } }));
     await chatty.waitClosed();
-    assert.equal(goodbyeReason(chatty), DisconnectReason.PROTOCOL_ERROR);
+    assert.equal(chatty.goodbyeReason(), DisconnectReason.PROTOCOL_ERROR);
 
     // A Hello (in our handshake message) whose best_hash is not 32 bytes never reaches the Hello's checks.
     const liar = await ScriptedPeer.dial(a.endpoint, "127.0.2.10", ScriptedPeer.identity(), {
       hello: (peer, binding) => toBinary(HelloSchema, { ...peer.hello(binding), bestHash: Buffer.alloc(40) }),
     });
     await liar.waitClosed();
-    assert.equal(goodbyeReason(liar), DisconnectReason.PROTOCOL_ERROR);
+    assert.equal(liar.goodbyeReason(), DisconnectReason.PROTOCOL_ERROR);
   });
 });

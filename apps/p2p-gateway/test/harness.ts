@@ -364,6 +364,12 @@ export class ScriptedPeer {
     return this.frames.filter((e) => e.payload.case === "goodbye");
   }
 
+  /** The reason of the first Goodbye the gateway sent, or undefined if none came. */
+  goodbyeReason(): DisconnectReason | undefined {
+    const g = this.goodbyes()[0];
+    return g?.payload.case === "goodbye" ? g.payload.value.reason : undefined;
+  }
+
   close(): void {
     this.socket.destroy();
   }

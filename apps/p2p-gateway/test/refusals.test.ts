@@ -58,7 +58,7 @@ describe("refusals and liveness", () => {
     const wrongNet = await ScriptedPeer.dial(a.endpoint, "127.0.0.23", ScriptedPeer.identity({ network: "mainnet" }));
     await assert.rejects(wrongNet.handshake());
     await wrongNet.waitClosed();
-    assert.equal(wrongNet.goodbyes()[0]?.payload.value && (wrongNet.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.WRONG_NETWORK);
+    assert.equal(wrongNet.goodbyeReason(), DisconnectReason.WRONG_NETWORK);
 
     // A Hello whose signature does not match its node id.
     const forger = await ScriptedPeer.dial(a.endpoint, "127.0.0.24", ScriptedPeer.identity(), {
@@ -66,7 +66,7 @@ describe("refusals and liveness", () => {
     });
     await forger.waitClosed();
     await waitFor(() => aCloses.some((c) => c.reason === DisconnectReason.BAD_SIGNATURE), { message: "bad signature close" });
-    assert.equal((forger.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.BAD_SIGNATURE);
+    assert.equal(forger.goodbyeReason(), DisconnectReason.BAD_SIGNATURE);
   });
 
   test("the Hellos ride in the Noise handshake: a Hello or HelloAck sent as a frame is a protocol error", async () => {
@@ -81,7 +81,7 @@ describe("refusals and liveness", () => {
       p.answerPings();
       p.send(frame);
       await p.waitClosed();
-      assert.equal((p.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.PROTOCOL_ERROR, `${frame.payload.case}: protocol error`);
+      assert.equal(p.goodbyeReason(), DisconnectReason.PROTOCOL_ERROR, `${frame.payload.case}: protocol error`);
       await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_disconnects_total", { reason: "protocol_error" })) === i + 1, { message: `${frame.payload.case}: counted` });
     }
     // Neither was a failed handshake: both connections were established first.
@@ -96,12 +96,12 @@ describe("refusals and liveness", () => {
     header.writeUInt32BE(64 * 1024 + 1);
     big.send(header); // only the header: the gateway must not wait for the body
     await big.waitClosed();
-    assert.equal((big.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.FRAME_TOO_LARGE);
+    assert.equal(big.goodbyeReason(), DisconnectReason.FRAME_TOO_LARGE);
 
     const junk = await ScriptedPeer.dial(a.endpoint, "127.0.0.29");
     junk.send(Buffer.from([0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff]));
     await junk.waitClosed();
-    assert.equal((junk.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.BAD_FRAME);
+    assert.equal(junk.goodbyeReason(), DisconnectReason.BAD_FRAME);
     await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_offences_total")) === 2, { message: "two offences" });
   });
 
@@ -125,7 +125,7 @@ describe("refusals and liveness", () => {
     await p.handshake();
     p.send(create(EnvelopeSchema, { payload: { case: "newBlock", value: { height: 1, hash: new Uint8Array(3) } } }));
     await p.waitClosed();
-    assert.equal((p.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.PROTOCOL_ERROR);
+    assert.equal(p.goodbyeReason(), DisconnectReason.PROTOCOL_ERROR);
   });
 
   test("a silent listener (accepts TCP, never answers) is dropped at the handshake timeout", async () => {
@@ -165,7 +165,7 @@ describe("refusals and liveness", () => {
     const pings = p.frames.filter((e) => e.payload.case === "ping").length;
     assert.equal(pings, missedPongs, "one ping per interval, no burst");
     await p.waitClosed();
-    assert.equal((p.goodbyes()[0]!.payload.value as { reason: number }).reason, DisconnectReason.PING_TIMEOUT);
+    assert.equal(p.goodbyeReason(), DisconnectReason.PING_TIMEOUT);
   });
 
   test("a peer that answers pings stays, however long", async () => {

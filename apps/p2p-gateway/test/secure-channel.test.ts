@@ -204,7 +204,7 @@ describe("the Hellos in the handshake messages (protocol 3)", () => {
     await waitFor(() => !a.gateway.manager.isConnected("127.0.0.233" as PeerIp), { message: "first connection gone" });
     const replayer = await ScriptedPeer.dial(a.endpoint, "127.0.0.233", ScriptedPeer.identity({ key }), { hello: () => recorded });
     await replayer.waitClosed();
-    assert.equal((replayer.goodbyes()[0]?.payload.value as { reason: number } | undefined)?.reason, DisconnectReason.BAD_SIGNATURE);
+    assert.equal(replayer.goodbyeReason(), DisconnectReason.BAD_SIGNATURE);
 
     // The replay is the key holder's own doing (message 3 authenticated it); the flipped bit is nobody's.
     await waitFor(() => offences.length > 0, { message: "the replay reported" });
@@ -227,7 +227,7 @@ describe("the Hellos in the handshake messages (protocol 3)", () => {
     const padding = new BinaryWriter().tag(1000, WireType.LengthDelimited).bytes(new Uint8Array(2_800)).finish();
     const oversized = await ScriptedPeer.dial(a.endpoint, "127.0.0.237", undefined, { hello: (peer, binding) => Buffer.concat([toBinary(HelloSchema, peer.hello(binding)), padding]) });
     await oversized.waitClosed();
-    assert.equal((oversized.goodbyes()[0]?.payload.value as { reason: number } | undefined)?.reason, DisconnectReason.PROTOCOL_ERROR);
+    assert.equal(oversized.goodbyeReason(), DisconnectReason.PROTOCOL_ERROR);
     assert.equal(oversized.frames.filter((f) => f.payload.case !== "goodbye").length, 0, "nothing but the Goodbye reached it");
 
     await waitFor(() => offences.length > 0, { message: "the oversized Hello reported" });
