@@ -1,5 +1,6 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BlockSchema, type Block } from "@timenet/proto";
+import type { EncodedBlocks } from "@timenet/testkit";
 import { rememberReceived } from "../src/received-blocks.js";
 
 /**
@@ -10,9 +11,9 @@ import { rememberReceived } from "../src/received-blocks.js";
  * (8 mark-compacts of 60–90 ms each in one 8 s run): a cost no chain-sync
  * process has. A decoded run is put as its bytes (received-blocks.ts).
  */
-export class EncodedChain {
-  private readonly bytes: Buffer;
-  private readonly offsets: Uint32Array;
+export class EncodedChain implements EncodedBlocks {
+  readonly bytes: Buffer;
+  readonly offsets: Uint32Array;
 
   constructor(blocks: readonly Block[]) {
     const encoded = blocks.map((b) => toBinary(BlockSchema, b));

@@ -1,4 +1,4 @@
-// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --batch B --tx-bytes T --timers production|test --concurrency C --replicas inprocess|process --sources-nice N --raw-each run|round --verify --counters --cpu --trace]
+// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --batch B --tx-bytes T --timers production|test --concurrency C --replicas inprocess|process --sources node|serving --sources-nice N --raw-each run|round --verify --counters --cpu --trace]
 // Time to sync N blocks (~1 KiB each unless --tx-bytes) with 1..8 chain-sync workers from 1 or
 // more source peers, each behind a relay that delays every chunk by RTT/2 per
 // direction, beside the block-store's raw PutBlocks rate for the same blocks
@@ -6,7 +6,10 @@
 // the two-core ed25519 verification rate of the same headers (the machine's limit), and the store's
 // PutBlocks rate with 4 puts in flight (its import as chain-sync drives it) against it.
 // --cpu prints, per run, the CPU each part of the node spent per 1,000 blocks. --sources-nice N runs the
-// sources' processes at that nice level (default 0: the node's equal on the two cores).
+// sources' processes at that nice level (default 0: the node's equal on the two cores). --sources serving
+// replaces the full source nodes by serving peers (one light process answering from memory, p2p-gateway's
+// bench/serving-peer.ts): the node then shares the two cores with next to nothing of its peers, as it would
+// on a real network, where they are other machines.
 // Each run is compared with the raw rate measured just before and just after it (--raw-each round: once
 // per round, before its runs). With --rounds R, a row's rate is the median of its R runs, its ratio the
 // median of their R ratios, and a step between worker counts the median of the R ratios of runs made
@@ -27,6 +30,7 @@ import { EncodedChain } from "./encoded-chain.js";
 import { TipWatch } from "./tip-watch.js";
 import { BusTrace } from "./bus-trace.js";
 import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
+import { startServingPeers, type ServingPeers } from "./serving-peers.js";
 
 const cli = parseCommandLine({
   command: "npm run bench:sync",
@@ -47,6 +51,7 @@ const cli = parseCommandLine({
     batch: { type: "string", arg: "B", help: "blocks per batch: every replica's SYNC_BATCH_SIZE and the raw reference's puts (default chain-sync's)" },
     "tx-bytes": { type: "string", default: "1000", arg: "T", help: "bytes of the one transaction of each block (1000: ~1 KiB blocks)" },
     replicas: { type: "string", default: "inprocess", arg: "inprocess|process", help: "replicas in the bench's process, or each its own chain-sync process" },
+    sources: { type: "string", default: "node", arg: "node|serving", help: "each source a full node (gateway, store, NATS), or one light serving process for all (their CPU off the node's cores, as other machines')" },
     "sources-nice": { type: "string", default: "0", arg: "N", help: "nice level of the sources' processes once they hold the chain" },
     "raw-each": { type: "string", default: "run", arg: "run|round", help: "measure the raw reference after every run (each run against the mean of the raw before and after it) or once per round (before its runs)" },
   },
@@ -58,6 +63,8 @@ const peerCounts = cli.numbers("peers", { min: 1, max: 16 });
 const rtts = cli.numbers("rtt", { min: 0, max: 10_000 });
 const ROUNDS = cli.number("rounds", { min: 1 });
 const SOURCES_NICE = cli.number("sources-nice", { min: 0, max: 19 });
+const SERVING_SOURCES = cli.oneOf("sources", ["node", "serving"]) === "serving";
+if (SERVING_SOURCES && values.trace) cli.fail("--trace reads the sources' NATS: it goes with --sources node");
 // The raw reference beside each run, not only at the start of its round: this VM's speed moves within the
 // ~40 s of a round (two raw measures a minute apart differed by up to 20 %), and a run is best compared with
 // the raw rate of the same seconds. A run's baseline is the mean of the raw measured just before and just after it.
@@ -127,7 +134,7 @@ async function counters(target: SyncNode): Promise<string> {
 }
 
 /** The processes whose CPU --cpu reads: the bench's own (replicas unless they are processes, and relays), the target's services, the sources'. */
-function cpuParts(target: SyncNode, sources: SyncNode[], replicaProcesses: ServiceProcess[]): CpuParts {
+function cpuParts(target: SyncNode, sources: BenchSources, peers: number, replicaProcesses: ServiceProcess[]): CpuParts {
   const pids = (n: SyncNode) => ({ gateway: n.gateway.child.pid!, store: n.storeProcess.child.pid!, nats: n.nats.pid });
   const t = pids(target);
   return {
@@ -136,9 +143,13 @@ function cpuParts(target: SyncNode, sources: SyncNode[], replicaProcesses: Servi
     "target gateway": [t.gateway],
     "target nats": [t.nats],
     // The sources apart: what serving costs each part (on a real network, other machines' cores).
-    "source stores": sources.map((s) => pids(s).store),
-    "source gateways": sources.map((s) => pids(s).gateway),
-    "source nats": sources.map((s) => pids(s).nats),
+    ...(sources.serving
+      ? { "serving peers": [sources.serving.process.child.pid!] }
+      : {
+          "source stores": sources.nodes.slice(0, peers).map((s) => pids(s).store),
+          "source gateways": sources.nodes.slice(0, peers).map((s) => pids(s).gateway),
+          "source nats": sources.nodes.slice(0, peers).map((s) => pids(s).nats),
+        }),
   };
 }
 
@@ -149,18 +160,28 @@ const natsConfigFile = join(natsConf.path, "nats.conf");
 writeFileSync(natsConfigFile, "max_payload: 8MB\n");
 const startBenchNode = (ip: string) => startNode(0, { ip, natsConfigFile });
 
+/** The sources: full nodes, or serving peers (--sources serving). */
+interface BenchSources {
+  nodes: SyncNode[];
+  serving?: ServingPeers;
+}
+
 const nodes: SyncNode[] = [];
 let relays: DelayRelay[] = [];
+let serving: ServingPeers | undefined;
 // Interrupted: the nodes' child processes (nats-server, gateway, store) are stopped, not orphaned.
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.once(sig, () => {
-    void Promise.allSettled([...relays.map((r) => r.stop()), ...nodes.map((n) => n.stop())]).then(() => process.exit(130));
+    void Promise.allSettled([...relays.map((r) => r.stop()), ...nodes.map((n) => n.stop()), serving?.process.stop()]).then(() => process.exit(130));
   });
 }
 try {
-  const sources: SyncNode[] = [];
-  for (let i = 0; i < Math.max(...peerCounts); i++) sources.push(await startBenchNode(NODE_IP(1 + i)));
-  nodes.push(...sources);
+  const sourceIps = Array.from({ length: Math.max(...peerCounts) }, (_, i) => NODE_IP(1 + i));
+  const sources: BenchSources = { nodes: [] };
+  if (SERVING_SOURCES) sources.serving = serving = await startServingPeers(sourceIps, chain, natsConf.path);
+  else for (const ip of sourceIps) sources.nodes.push(await startBenchNode(ip));
+  nodes.push(...sources.nodes);
+  const sourceEndpoints = sources.serving ? sources.serving.endpoints : sources.nodes.map((s) => ({ ip: s.ip, port: s.p2pPort }));
   const rawRates: number[] = [];
   /** PutBlocks' rate for the whole chain in the replicas' batches, `inFlight` at once, into a store, fresh unless given. */
   const putRate = async (inFlight: number, ip: string, into?: SyncNode): Promise<{ rate: number; cpuReport?: string }> => {
@@ -183,11 +204,15 @@ try {
     if (cpuReport) console.log(`  ${cpuReport}`);
     return rate;
   };
-  await measureRaw(sources[0]);
-  await Promise.all(sources.slice(1).map((s) => putChain(s, chain, Math.max(1, Math.min(512, Math.floor((8 * SERVE_MAX_BYTES) / BLOCK_BYTES))))));
+  // The first raw measure fills the first source node's store (a fresh store's, as every raw measure).
+  await measureRaw(sources.nodes[0]);
+  await Promise.all(sources.nodes.slice(1).map((s) => putChain(s, chain, Math.max(1, Math.min(512, Math.floor((8 * SERVE_MAX_BYTES) / BLOCK_BYTES))))));
   // The sources stand for other machines. At a lower priority serving takes the cycles the node leaves
   // idle, as other machines' cores would: what is left is the node's own limit. Their CPU is still reported.
-  if (SOURCES_NICE !== 0) for (const s of sources) for (const pid of [s.gateway.child.pid!, s.storeProcess.child.pid!, s.nats.pid]) setPriority(pid, SOURCES_NICE);
+  if (SOURCES_NICE !== 0) {
+    const pids = sources.serving ? [sources.serving.process.child.pid!] : sources.nodes.flatMap((s) => [s.gateway.child.pid!, s.storeProcess.child.pid!, s.nats.pid]);
+    for (const pid of pids) setPriority(pid, SOURCES_NICE);
+  }
   let pipelined: number | undefined;
   if (sigRate) {
     console.log(`ed25519 verification of the same headers, 2 threads: ${Math.round(sigRate)}/s (store raw = ${(rawRates[0]! / sigRate).toFixed(2)}x of it)`);
@@ -209,7 +234,7 @@ try {
       relays = [];
       for (let i = 0; i < peers; i++) {
         const host = RELAY_IP(1 + i);
-        relays.push(await startDelayRelayThread({ host, port: await freePort(host), target: { host: sources[i]!.ip, port: sources[i]!.p2pPort }, oneWayMs: rtt / 2, upstreamLocalAddress: host }));
+        relays.push(await startDelayRelayThread({ host, port: await freePort(host), target: { host: sourceEndpoints[i]!.ip, port: sourceEndpoints[i]!.port }, oneWayMs: rtt / 2, upstreamLocalAddress: host }));
       }
       const samples = new Map<number, number[]>(workerCounts.map((w) => [w, []]));
       // Each run's rate over its raw reference, in the same order as its samples.
@@ -227,20 +252,20 @@ try {
             if (!AS_PROCESSES) await target.startSync({ ...REPLICA, ...TIMERS });
             else replicaProcesses.push(await startSyncProcess(target, `${target.ip}-w${k}`, REPLICA_ENV));
           }
-          const cpu = values.cpu ? new CpuMeter(cpuParts(target, sources.slice(0, peers), replicaProcesses)) : undefined;
+          const cpu = values.cpu ? new CpuMeter(cpuParts(target, sources, peers, replicaProcesses)) : undefined;
           // Times from the store's own tip announcements, not from polling it: a poll every 20 ms cost the
           // target store and this process CPU the node would otherwise use.
           const watch = new TipWatch(target, N, { timeoutMs: 900_000 });
           await watch.ready();
           if (values.cpu && values.idle) {
             // The same parts doing nothing (before the dial): what of each 1,000 blocks' CPU is only the processes being there.
-            const idle = new CpuMeter(cpuParts(target, sources.slice(0, peers), replicaProcesses));
+            const idle = new CpuMeter(cpuParts(target, sources, peers, replicaProcesses));
             await sleep(IDLE_MS);
             console.log(`  idle: ${idle.report(IDLE_MS, IDLE_MS).replace("per 1,000 blocks", "per second")}`);
           }
           const started = performance.now();
           const trace = values.trace ? new BusTrace(target, started) : undefined;
-          const sourceTraces = values.trace ? sources.slice(0, peers).map((s) => new BusTrace(s, started)) : [];
+          const sourceTraces = values.trace ? sources.nodes.slice(0, peers).map((s) => new BusTrace(s, started)) : [];
           for (const r of relays) target.bus.publish(Subjects.registryDial, DialRequestSchema, { ip: r.host, port: r.port, reason: "bench" });
           await target.bus.flush();
           // The first block marks the end of start-up (dial, handshake, status, the first plan): printed apart.
@@ -289,7 +314,7 @@ try {
     }
   }
   const rounds = ROUNDS > 1 ? `, each row the median of ${ROUNDS} rounds` : "";
-  console.log(`\n${N} blocks of ${SIZE} in batches of ${BATCH} (raw: puts of ${PUT_BLOCKS}), loopback, sources behind a relay delaying RTT/2 each way${SOURCES_NICE ? ` at nice ${SOURCES_NICE}` : ""}${rounds}; raw PutBlocks ${Math.round(rawRate)} blocks/s (median of ${rawRates.length}: ${Math.round(Math.min(...rawRates))}–${Math.round(Math.max(...rawRates))}; each run against the raw rate ${RAW_EACH_RUN ? "just before and after it" : "at the start of its round"})${sigRate ? `, 2-thread ed25519 verify ${Math.round(sigRate)}/s, PutBlocks 4 in flight ${Math.round(pipelined!)} blocks/s (${(pipelined! / sigRate).toFixed(2)}x of it)` : ""}:\n`);
+  console.log(`\n${N} blocks of ${SIZE} in batches of ${BATCH} (raw: puts of ${PUT_BLOCKS}), loopback, ${SERVING_SOURCES ? "serving peers" : "source nodes"} behind a relay delaying RTT/2 each way${SOURCES_NICE ? ` at nice ${SOURCES_NICE}` : ""}${rounds}; raw PutBlocks ${Math.round(rawRate)} blocks/s (median of ${rawRates.length}: ${Math.round(Math.min(...rawRates))}–${Math.round(Math.max(...rawRates))}; each run against the raw rate ${RAW_EACH_RUN ? "just before and after it" : "at the start of its round"})${sigRate ? `, 2-thread ed25519 verify ${Math.round(sigRate)}/s, PutBlocks 4 in flight ${Math.round(pipelined!)} blocks/s (${(pipelined! / sigRate).toFixed(2)}x of it)` : ""}:\n`);
   const range = ROUNDS > 1 ? " | single rounds" : "";
   console.log(`| RTT | peers | workers | blocks/s${range} | ratio to raw PutBlocks${ROUNDS > 1 ? " (median of the rounds')" : ""} | vs previous worker count${ROUNDS > 1 ? " (median of the rounds' pairs)" : ""} |`);
   console.log(`|---|---|---|---|---|---|${ROUNDS > 1 ? "---|" : ""}`);
@@ -297,5 +322,6 @@ try {
 } finally {
   await Promise.all(relays.map((r) => r.stop()));
   await Promise.all(nodes.map((n) => n.stop()));
+  await serving?.process.stop();
   await natsConf.remove();
 }

@@ -10,4 +10,5 @@ export { startTcpRelay, type RelayDirection, type RelayLink, type TcpRelay, type
 export { skewedClockEnv } from "./skewed-clock.js";
 export { holdOutboundPort, type OutboundPort } from "./outbound-port.js";
 export { machineCpuMs, processCpuMs, processStat, type MachineCpu, type ProcessStat } from "./proc-cpu.js";
+export { readBlockFile, writeBlockFile, type EncodedBlocks } from "./block-file.js";
 export { parseCommandLine, type CommandLine, type CommandLineOption, type NumberBounds } from "./command-line.js";
