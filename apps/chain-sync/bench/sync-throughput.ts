@@ -44,7 +44,7 @@ const cli = parseCommandLine({
     counters: { type: "boolean", help: "print each run's batches, puts and fetches by result" },
     cpu: { type: "boolean", help: "print the CPU each part of the node spent per 1,000 blocks" },
     idle: { type: "boolean", help: "with --cpu, also each part's CPU per second over 3 s before the dial (what the processes cost doing nothing)" },
-    trace: { type: "boolean", help: "print every message on the node's and the sources' NATS from the dial to its first block" },
+    trace: { type: "boolean", help: "print every message on the node's NATS (and the source nodes') from the dial to its first block" },
     rounds: { type: "string", default: "1", arg: "R", help: "rounds; a row is the median of its R runs" },
     timers: { type: "string", default: "production", arg: "production|test", help: "the replicas' lease, planner tick and heartbeat" },
     concurrency: { type: "string", arg: "C", help: "every replica's SYNC_CONCURRENCY (default chain-sync's)" },
@@ -64,7 +64,6 @@ const rtts = cli.numbers("rtt", { min: 0, max: 10_000 });
 const ROUNDS = cli.number("rounds", { min: 1 });
 const SOURCES_NICE = cli.number("sources-nice", { min: 0, max: 19 });
 const SERVING_SOURCES = cli.oneOf("sources", ["node", "serving"]) === "serving";
-if (SERVING_SOURCES && values.trace) cli.fail("--trace reads the sources' NATS: it goes with --sources node");
 // The raw reference beside each run, not only at the start of its round: this VM's speed moves within the
 // ~40 s of a round (two raw measures a minute apart differed by up to 20 %), and a run is best compared with
 // the raw rate of the same seconds. A run's baseline is the mean of the raw measured just before and just after it.
