@@ -39,28 +39,31 @@ after(async () => {
 });
 
 describe("NATS bridge", () => {
-  test("Tx gossip reaches every peer exactly once and never returns to its sender", async () => {
+  test("Tx gossip reaches every node's services exactly once, its sender's never, relayed once by each node", async () => {
     const inA = record(a.bus, Subjects.peerIn("tx"), PeerMessageSchema);
     const inB = record(b.bus, Subjects.peerIn("tx"), PeerMessageSchema);
     const inC = record(c.bus, Subjects.peerIn("tx"), PeerMessageSchema);
     await Promise.all([a.bus.flush(), b.bus.flush(), c.bus.flush()]);
     const data = new TextEncoder().encode("tx-1");
     a.bus.publish(Subjects.peerOutBroadcast, BroadcastSchema, { envelope: { payload: { case: "tx", value: { data } } } });
-    // b and c each get it from a, relay it to each other, and drop the second copy.
-    await waitFor(
-      async () =>
-        (await metricValue(b.gateway, "timenet_gateway_gossip_total", { result: "duplicate" })) === 1 &&
-        (await metricValue(c.gateway, "timenet_gateway_gossip_total", { result: "duplicate" })) === 1,
-      { message: "relays seen as duplicates" },
-    );
-    await Promise.all([b.bus.flush(), c.bus.flush()]);
+    // a sends it to b and c; each relays it once, to its one other peer. Which copy a node sees first
+    // depends on arrival order: usually b and c each drop the other's relay; but when b's relay reaches c
+    // before a's own copy (a loaded machine reads sockets in any order), c relays to a, which drops it.
+    // Either way: two first sights (b, c), two duplicates, and a never takes its own Tx as new.
+    const count = async (result: string) => {
+      let n = 0;
+      for (const x of [a, b, c]) n += await metricValue(x.gateway, "timenet_gateway_gossip_total", { kind: "tx", result });
+      return n;
+    };
+    await waitFor(async () => (await count("relayed")) === 2 && (await count("duplicate")) === 2, { message: "two first sights, two duplicates" });
+    await Promise.all([a.bus.flush(), b.bus.flush(), c.bus.flush()]);
     assert.equal(inB.length, 1);
     assert.equal(inC.length, 1);
-    assert.equal(inB[0]!.peerIp, "127.0.0.50");
     assert.equal(inB[0]!.envelope!.payload.case, "tx");
     assert.equal(Buffer.compare((inB[0]!.envelope!.payload.value as { data: Uint8Array }).data, data), 0);
-    assert.equal(inA.length, 0, "never back to the sender");
-    assert.equal(await metricValue(a.gateway, "timenet_gateway_gossip_total"), 0);
+    assert.ok(["127.0.0.50", "127.0.0.52"].includes(inB[0]!.peerIp), `b got it from a or c, not ${inB[0]!.peerIp}`);
+    assert.equal(inA.length, 0, "never to the sender's services");
+    assert.equal(await metricValue(a.gateway, "timenet_gateway_gossip_total", { result: "relayed" }), 0, "the sender never relays its own Tx");
   });
 
   test("NewBlock is never relayed; each peer's announcement of a block reaches the bus once", async () => {
