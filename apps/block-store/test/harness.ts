@@ -23,6 +23,12 @@ export interface TestStore {
   readonly tips: ChainTip[];
   /** Waits for a chain.tip message naming this height (and hash). */
   waitTip(height: number, hash?: Uint8Array): Promise<ChainTip>;
+  /**
+   * How many tips were received, once the last one is the store's tip now:
+   * every publication of the puts before has arrived (they come in order), so
+   * a count taken here is not raised later by one still on its way.
+   */
+  settledTips(): Promise<number>;
   /** A sample of the store's registry (a histogram's as <name>_count etc.); 0 when absent. */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   stop(): Promise<void>;
@@ -68,6 +74,11 @@ export async function startTestStore(extra: Partial<BlockStoreOptions> = {}): Pr
       return waitFor(() => tips.find((t) => t.height === height && (want === undefined || hashHex(t.hash) === want)), {
         message: `chain.tip at height ${height}`,
       });
+    },
+    async settledTips() {
+      const now = hashHex((await client.getTip({})).tip!.hash);
+      await waitFor(() => tips.length > 0 && hashHex(tips.at(-1)!.hash) === now, { message: "the last chain.tip received is the store's tip" });
+      return tips.length;
     },
     async metric(name, labels = {}) {
       // A histogram's samples are named <base>_sum, _count, _bucket.

@@ -41,7 +41,7 @@ describe("forks (max_reorg_depth 5)", () => {
 
   test("a fork that weighs less than the main chain above it is FORK_NOT_PREFERRED: nothing switched, its blocks kept aside", async () => {
     const before = await mainHashes(0);
-    const tips = s.tips.length;
+    const tips = await s.settledTips();
     const res = await s.client.putBlocks({ blocks: forkB });
     assert.equal(res.result, PutResult.FORK_NOT_PREFERRED, res.detail);
     assert.equal(res.reorgDepth, 3);
@@ -87,7 +87,7 @@ describe("forks (max_reorg_depth 5)", () => {
   test("a heavier fork from below the final height (tip - max_reorg_depth) is FORK_TOO_DEEP and changes nothing", async () => {
     const before = await mainHashes(0);
     assert.equal(before.length, 23);
-    const tips = s.tips.length;
+    const tips = await s.settledTips();
     const deep = buildChain(endOf(at(main, 16)), 10, { salt: "d" }); // leaves after 16: 6 below the tip 22
     const res = await s.client.putBlocks({ blocks: deep });
     assert.equal(res.result, PutResult.FORK_TOO_DEEP, res.detail);

@@ -84,7 +84,7 @@ describe("the chain over gRPC", () => {
   });
 
   test("re-putting blocks is ALREADY_HAVE; a batch overlapping the tip applies only its new blocks", async () => {
-    const tipsBefore = s.tips.length;
+    const tipsBefore = await s.settledTips();
     for (const batch of [chain.slice(0, 100), chain.slice(500, 700), chain.slice(999)]) {
       const res = await s.client.putBlocks({ blocks: batch });
       assert.equal(res.result, PutResult.ALREADY_HAVE, res.detail);
@@ -116,7 +116,7 @@ describe("the chain over gRPC", () => {
   test("an invalid block makes the batch INVALID with its index and reason, and nothing of it is written", async () => {
     const tip = (await s.client.getTip({})).tip!;
     const run = buildChain({ height: tip.height, hash: tip.hash, timestampMs: tip.timestampMs }, 10);
-    const tipsBefore = s.tips.length;
+    const tipsBefore = await s.settledTips();
 
     const badSignature = run.map((b) => clone(BlockSchema, b));
     badSignature[4]!.header!.signature[10]! ^= 0xff;
