@@ -167,17 +167,16 @@ interface BenchSources {
 
 const nodes: SyncNode[] = [];
 let relays: DelayRelay[] = [];
-let serving: ServingPeers | undefined;
+const sources: BenchSources = { nodes: [] };
 // Interrupted: the nodes' child processes (nats-server, gateway, store) are stopped, not orphaned.
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.once(sig, () => {
-    void Promise.allSettled([...relays.map((r) => r.stop()), ...nodes.map((n) => n.stop()), serving?.process.stop()]).then(() => process.exit(130));
+    void Promise.allSettled([...relays.map((r) => r.stop()), ...nodes.map((n) => n.stop()), sources.serving?.process.stop()]).then(() => process.exit(130));
   });
 }
 try {
   const sourceIps = Array.from({ length: Math.max(...peerCounts) }, (_, i) => NODE_IP(1 + i));
-  const sources: BenchSources = { nodes: [] };
-  if (SERVING_SOURCES) sources.serving = serving = await startServingPeers(sourceIps, chain, natsConf.path);
+  if (SERVING_SOURCES) sources.serving = await startServingPeers(sourceIps, chain, natsConf.path);
   else for (const ip of sourceIps) sources.nodes.push(await startBenchNode(ip));
   nodes.push(...sources.nodes);
   const sourceEndpoints = sources.serving ? sources.serving.endpoints : sources.nodes.map((s) => ({ ip: s.ip, port: s.p2pPort }));
@@ -321,6 +320,6 @@ try {
 } finally {
   await Promise.all(relays.map((r) => r.stop()));
   await Promise.all(nodes.map((n) => n.stop()));
-  await serving?.process.stop();
+  await sources.serving?.process.stop();
   await natsConf.remove();
 }
