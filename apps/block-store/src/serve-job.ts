@@ -1,5 +1,6 @@
 import type { BudgetLimit, ServeBudget, ServeBudgetLimits } from "./serve-budget.js";
-import { encodeBlocksReply, entryBytes, type ReplyTo } from "./serve-reply.js";
+import { blocksEntryBytes } from "@timenet/wire";
+import { encodeBlocksReply, type ReplyTo } from "./serve-reply.js";
 
 /** One peer's GetBlocks, as handed to the thread that answers. */
 export interface ServeJob {
@@ -46,7 +47,7 @@ export function answerJob(blockAt: BlockAt, budget: ServeBudget, job: ServeJob):
     for (let h = job.fromHeight; h < end; h++) {
       const encoded = blockAt(h);
       if (encoded === undefined) break;
-      const size = entryBytes(encoded.length);
+      const size = blocksEntryBytes(encoded.length);
       if (blocks.length > 0 && bytes + size > job.maxBytes) break;
       if (bytes + size > allowance.bytes) {
         limitedBy = allowance.by;

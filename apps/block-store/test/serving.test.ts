@@ -9,9 +9,9 @@ import { toBinary } from "@bufbuild/protobuf";
 import { Registry } from "prom-client";
 import { BlockSchema, PeerMessageSchema, PutResult, Subjects, type Block } from "@timenet/proto";
 import { createLogger } from "@timenet/telemetry";
+import { blocksEntryBytes } from "@timenet/wire";
 import { median, tempDir, waitFor } from "@timenet/testkit";
 import { StoreMetrics } from "../src/metrics.js";
-import { entryBytes } from "../src/serve-reply.js";
 import { ServeThread } from "../src/serve-thread.js";
 import type { BlockStoreOptions } from "../src/options.js";
 import { batches, buildChain, endOf, GENESIS } from "./chain-builder.js";
@@ -167,7 +167,7 @@ describe("serving budgets and bounds", () => {
     const dir = await tempDir("serve-log-");
     const logFile = join(dir.path, "store.log");
     const chain = buildChain(GENESIS, 100, { padBytes: PAD });
-    const entry = entryBytes(toBinary(BlockSchema, chain[0]!).length);
+    const entry = blocksEntryBytes(toBinary(BlockSchema, chain[0]!).length);
     const full = Math.floor((256 * 1024) / entry);
     // A peer's burst holds two full answers and half of a third; it refills a block every ~16 s.
     const s = await startTestStore({

@@ -6,9 +6,9 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { BlockSchema, ChainTipSchema, EnvelopeSchema, OffenceKind, OffenceSchema, PeerMessageSchema, SendToPeerSchema, Subjects, type Block } from "@timenet/proto";
+import { BlockSchema, ChainTipSchema, OffenceKind, OffenceSchema, PeerMessageSchema, SendToPeerSchema, Subjects, type Block } from "@timenet/proto";
 import { blockHash, DEVNET } from "@timenet/chain";
-import { repeatedEmbeddedField, withEmbeddedField } from "@timenet/wire";
+import { encodeBlocksEnvelope, withEmbeddedField } from "@timenet/wire";
 import { batchBlocks, buildChain, nodePool, putChain, waitHeight, type SyncNode } from "./harness.js";
 
 const { node, stopAll } = nodePool();
@@ -19,7 +19,6 @@ const tipHex = (b: Block) => Buffer.from(blockHash(b.header!)).toString("hex");
 
 // Field 99 (unknown to Block), length-delimited: tag 99 << 3 | 2.
 const PAD_TAG = (99 << 3) | 2;
-const ENVELOPE_BLOCKS_TAG = (17 << 3) | 2;
 const SEND_ENVELOPE_TAG = (3 << 3) | 2;
 
 /**
@@ -44,7 +43,7 @@ async function rogue(k: number, entriesFor: (blocks: Block[]) => Uint8Array[]): 
   bad.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => {
     const q = m.envelope!.payload.value as { fromHeight: number; count: number };
     const entries = entriesFor(CHAIN.slice(q.fromHeight - 1, q.fromHeight - 1 + Math.min(q.count, 16)));
-    const envelope = withEmbeddedField(toBinary(EnvelopeSchema, create(EnvelopeSchema, { requestId: m.envelope!.requestId })), ENVELOPE_BLOCKS_TAG, repeatedEmbeddedField(0x0a, entries));
+    const envelope = encodeBlocksEnvelope(m.envelope!.requestId, entries);
     const head = toBinary(SendToPeerSchema, create(SendToPeerSchema, { peerIp: m.peerIp, connId: m.connId }));
     bad.bus.publishEncoded(Subjects.peerOutSend, withEmbeddedField(head, SEND_ENVELOPE_TAG, envelope));
     served += entries.length;

@@ -13,7 +13,7 @@ import { createServer, type Server } from "node:net";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { BlockSchema, EnvelopeSchema, type Envelope } from "@timenet/proto";
 import { blockHash } from "@timenet/chain";
-import { encodedFrame, encodeVarint, repeatedEmbeddedField, withEmbeddedField } from "@timenet/wire";
+import { blocksEntryBytes, encodeBlocksEnvelope, encodedFrame } from "@timenet/wire";
 import { readBlockFile, type EncodedBlocks } from "@timenet/testkit";
 import { ScriptedPeer } from "../test/harness.js";
 
@@ -23,7 +23,7 @@ const fail = (message: string): never => {
 };
 const { SERVING_CHAIN, SERVING_LISTEN, SERVING_MAX_BYTES } = process.env;
 if (!SERVING_CHAIN || !SERVING_LISTEN) fail("SERVING_CHAIN (a block file) and SERVING_LISTEN (IP:PORT[,IP:PORT]) are required");
-// A block-store's SERVE_MAX_BYTES: bytes of blocks in one answer, the first block whatever its size.
+// A block-store's SERVE_MAX_BYTES: bytes of the Blocks message in one answer, the first block whatever its size.
 const MAX_BYTES = Number(SERVING_MAX_BYTES ?? 4 * 1024 * 1024);
 if (!Number.isInteger(MAX_BYTES) || MAX_BYTES < 1) fail(`SERVING_MAX_BYTES must be a whole number of bytes, not "${SERVING_MAX_BYTES}"`);
 const chain: EncodedBlocks = readBlockFile(SERVING_CHAIN!);
@@ -31,23 +31,17 @@ const height = chain.offsets.length - 1;
 const block = (h: number) => chain.bytes.subarray(chain.offsets[h - 1], chain.offsets[h]);
 const tip = { height, hash: blockHash(fromBinary(BlockSchema, block(height)).header!) };
 
-// Envelope.request_id = 1 (varint), Envelope.blocks = 17 (length-delimited: tag 138), Blocks.blocks = 1 (tag 10).
-const ENVELOPE_REQUEST_ID = 0x08;
-const ENVELOPE_BLOCKS_TAG = (17 << 3) | 2;
-const BLOCKS_ENTRY_TAG = (1 << 3) | 2;
-
 /** The Blocks answer to GetBlocks{from, count}: the blocks' bytes spliced in, never encoded again. */
 function blocksAnswer(requestId: number, from: number, count: number): Buffer {
-  const entries: Buffer[] = [];
+  const entries: Uint8Array[] = [];
   let bytes = 0;
   for (let h = Math.max(1, from); h <= Math.min(height, from + count - 1); h++) {
     const b = block(h);
-    if (entries.length > 0 && bytes + b.length > MAX_BYTES) break;
+    if (entries.length > 0 && bytes + blocksEntryBytes(b.length) > MAX_BYTES) break;
     entries.push(b);
-    bytes += b.length;
+    bytes += blocksEntryBytes(b.length);
   }
-  const head = requestId !== 0 ? Buffer.concat([Uint8Array.of(ENVELOPE_REQUEST_ID), encodeVarint(requestId)]) : new Uint8Array(0);
-  return encodedFrame(withEmbeddedField(head, ENVELOPE_BLOCKS_TAG, repeatedEmbeddedField(BLOCKS_ENTRY_TAG, entries)));
+  return encodedFrame(encodeBlocksEnvelope(requestId, entries));
 }
 
 function answer(peer: ScriptedPeer, e: Envelope): void {

@@ -20,3 +20,4 @@ export { fieldSlices } from "./field-slices.js";
 export { encodedEnvelope, isEncodedEnvelope, type EncodedEnvelope } from "./encoded-envelope.js";
 export { repeatedEmbeddedField, withEmbeddedField } from "./embedded-field.js";
 export { announcementFromPrefix } from "./new-block-announcement.js";
+export { blocksEntryBytes, blocksEnvelopeLength, encodeBlocksEnvelope, writeBlocksEnvelope } from "./blocks-envelope.js";
