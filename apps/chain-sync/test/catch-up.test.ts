@@ -34,9 +34,12 @@ describe("catch-up", () => {
     // Both replicas did work, and exactly one planned.
     assert.equal(c.syncs.filter((s) => s.isPlanner()).length, 1);
     const client = createGrpcClient(ChainSyncService, `127.0.0.1:${c.syncs[0]!.grpcPort}`);
-    const status = await client.status({});
+    // The store's tip reaches this replica by chain.tip, not with the test's own read of the store: awaited.
+    const status = await waitFor(async () => {
+      const s = await client.status({});
+      return s.ourHeight === 2_000 && s;
+    }, { message: "replica 0 learns the store's tip" });
     client.close();
-    assert.equal(status.ourHeight, 2_000);
     assert.equal(status.bestPeerHeight, 2_000);
     assert.equal(status.workersSeen, 2);
     assert.ok(Date.now() - started < 90_000);
