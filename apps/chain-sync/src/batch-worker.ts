@@ -41,6 +41,8 @@ export interface BatchWorkerOptions {
   metrics: SyncMetrics;
   logger: Logger;
   concurrency: number;
+  /** Batches put beyond the one the store is writing (CHAIN_SYNC_DEFAULTS.putsAhead). */
+  putsAhead: number;
   requestTimeoutMs: number;
   maxWaitMs: number;
   ackWaitMs: number;
@@ -319,9 +321,11 @@ export class BatchWorker {
       const last = next + blocks.length - 1;
 
       let res: PutBlocksResponse;
-      // Far ahead of the tip, the store would verify every signature only to answer "parent unknown":
-      // parked first until the batch before this one is (at most) being written, so the store's work is never wasted on it.
-      const before = next - 1 - blocks.length;
+      // Far ahead of the tip the store would only hold it for its parent (and answer "parent unknown" after
+      // STORE_PARENT_WAIT): parked first until at most `putsAhead` batches lie between it and the one being
+      // written. Those few are put before they are needed, so the store never waits for the next put's
+      // bytes when it finishes one (a 300 KB request crosses HTTP/2 windows between two busy event loops).
+      const before = next - 1 - this.o.putsAhead * blocks.length;
       if (tip.height < before) {
         const waited = await this.waitForParent(msg, before, blocks.length, signal);
         if (signal.aborted) return { kind: "stopping" };

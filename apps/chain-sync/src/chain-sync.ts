@@ -172,6 +172,7 @@ export async function startChainSync(options: ChainSyncOptions): Promise<ChainSy
       metrics,
       logger,
       concurrency: o.concurrency,
+      putsAhead: o.putsAhead,
       requestTimeoutMs: o.requestTimeoutMs,
       maxWaitMs: o.maxWaitMs,
       ackWaitMs: o.ackWaitMs,

@@ -17,6 +17,7 @@ export const chainSyncEnvSchema = {
   SYNC_FORK_PROBE_INTERVAL: durationMs({ description: "A peer's tip at or below our height that we do not hold is fetched from it for the fork choice (a heavier branch may be the shorter one) at most once per this per peer", default: D.forkProbeIntervalMs, min: 50 }),
   SYNC_UNBACKED_CLAIM_FOR: durationMs({ description: "A peer found claiming heights it cannot serve: its claims steer nothing for this long", default: D.unbackedClaimMs, min: 1_000 }),
   SYNC_CONCURRENCY: int({ description: "Batches one replica works on at once", default: D.concurrency, min: 2, max: 64 }),
+  SYNC_PUTS_AHEAD: int({ description: "Batches put to the store beyond the one it is writing (a batch further ahead of the tip waits, fetched, in the buffer)", default: D.putsAhead, min: 0, max: 16 }),
   SYNC_MAX_BUFFERED_BLOCKS: int({ description: "Fetched blocks held waiting for the chain to reach them", default: D.maxBufferedBlocks, min: 1 }),
   SYNC_ACK_WAIT: durationMs({ description: "A taken batch not finished within this is redelivered", default: D.ackWaitMs, min: 100 }),
   SYNC_REQUEST_TIMEOUT: durationMs({ description: "GetBlocks timeout towards a peer", default: D.requestTimeoutMs, min: 50 }),

@@ -28,6 +28,7 @@ await runMain("chain-sync", logger, async () =>
     losingBranchGraceMs: env.SYNC_LOSING_BRANCH_GRACE,
     forkProbeIntervalMs: env.SYNC_FORK_PROBE_INTERVAL,
     concurrency: env.SYNC_CONCURRENCY,
+    putsAhead: env.SYNC_PUTS_AHEAD,
     maxBufferedBlocks: env.SYNC_MAX_BUFFERED_BLOCKS,
     ackWaitMs: env.SYNC_ACK_WAIT,
     requestTimeoutMs: env.SYNC_REQUEST_TIMEOUT,

@@ -59,6 +59,12 @@ export interface ChainSyncOptions extends ServiceEndpointOptions {
   forkProbeIntervalMs?: number;
   /** Batches one replica works on at once. Default 4. */
   concurrency?: number;
+  /**
+   * Batches put to the store beyond the one it is writing; a batch further
+   * ahead of the tip waits, fetched, in the buffer until it is within this
+   * (the store would only hold it for its parent). Default 2.
+   */
+  putsAhead?: number;
   /** Blocks held in memory waiting for the chain to reach them, per replica. Default 4096. */
   maxBufferedBlocks?: number;
   /** A taken batch not acknowledged within this is redelivered to another worker. Default 30 s. */
@@ -90,6 +96,7 @@ export const CHAIN_SYNC_DEFAULTS = {
   losingBranchGraceMs: 60_000,
   forkProbeIntervalMs: 1_000,
   concurrency: 4,
+  putsAhead: 2,
   maxBufferedBlocks: 4096,
   ackWaitMs: 30_000,
   requestTimeoutMs: 10_000,
