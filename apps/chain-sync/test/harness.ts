@@ -277,6 +277,12 @@ export async function putChain(n: SyncNode, blocks: BlockRun, batch = 500, inFli
   await Promise.all(sent);
 }
 
+/** A replica's metric, summed over the values whose `result` label is `result` (all values without one). */
+export async function syncMetric(s: ChainSync, name: string, result?: string): Promise<number> {
+  const m = (await s.registry.getMetricsAsJSON()).find((x) => x.name === name);
+  return m?.values.filter((v) => result === undefined || v.labels.result === result).reduce((a, v) => a + v.value, 0) ?? 0;
+}
+
 /** The batch size a node's planner uses now (the leader replica's timenet_sync_batch_blocks), undefined before it planned. */
 export async function batchBlocks(n: SyncNode): Promise<number | undefined> {
   for (const s of n.syncs) {

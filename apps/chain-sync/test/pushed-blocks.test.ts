@@ -10,7 +10,7 @@ import { BlockSchema, ChainTipSchema, OffenceKind, OffenceSchema, Subjects, type
 import { blockHash, DEVNET } from "@timenet/chain";
 import { waitFor } from "@timenet/testkit";
 import type { ChainSync } from "../src/chain-sync.js";
-import { nodePool, putChain, signedBranch, waitHeight } from "./harness.js";
+import { nodePool, putChain, signedBranch, syncMetric, waitHeight } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -20,11 +20,6 @@ const N = 20;
 function freshChain(): Block[] {
   const producers = Array.from({ length: N }, (_, i) => (i + 1) % 3);
   return signedBranch(DEVNET.genesis.header!, producers, { salt: "pushed", firstTimestampMs: BigInt(Date.now() - (N + 2) * DEVNET.blockIntervalMs) });
-}
-
-async function counter(s: ChainSync, name: string, result?: string): Promise<number> {
-  const m = (await s.registry.getMetricsAsJSON()).find((x) => x.name === name);
-  return m?.values.filter((v) => result === undefined || v.labels.result === result).reduce((a, v) => a + v.value, 0) ?? 0;
 }
 
 // Only events plan (a tip moved, an announcement, a connection): the 100 ms tick of FAST would fetch the
@@ -49,14 +44,14 @@ describe("blocks pushed with their announcement", () => {
     await waitFor(() => s.isPlanner(), { message: "b's replica plans" });
     // b is connected to both (its gateway's state), so both pushes reach it.
     await waitFor(async () => (await b.gatewayGrpc.listConnections({})).connections.length === 2, { message: "b connected to both peers" });
-    const fetchesBefore = await counter(s, "timenet_sync_fetches_total");
+    const fetchesBefore = await syncMetric(s, "timenet_sync_fetches_total");
 
     // The honest peer's store takes block N-1 as its producer's put would: its gateway pushes it to b.
     await putChain(honest, [chain[N - 2]!]);
     await waitHeight(b, N - 1, 10_000);
     assert.equal(await b.tipHash(), Buffer.from(blockHash(chain[N - 2]!.header!)).toString("hex"));
-    assert.equal(await counter(s, "timenet_sync_pushed_blocks_total", "applied"), 1, "written from the push");
-    assert.equal(await counter(s, "timenet_sync_fetches_total"), fetchesBefore, "no GetBlocks for a pushed block");
+    assert.equal(await syncMetric(s, "timenet_sync_pushed_blocks_total", "applied"), 1, "written from the push");
+    assert.equal(await syncMetric(s, "timenet_sync_fetches_total"), fetchesBefore, "no GetBlocks for a pushed block");
     // b's own gateway announces its new tip to the honest peer without the block: that peer announced it to b.
     await waitFor(async () => /timenet_gateway_new_blocks_sent_total\{how="announced"\} [1-9]/.test(await fetch(b.gatewayMetricsUrl).then((r) => r.text())), {
       message: "b announces its new tip without the block to the peer that pushed it",
@@ -78,7 +73,7 @@ describe("blocks pushed with their announcement", () => {
     const offence = offences.find((o) => o.ip === liar.ip)!;
     assert.equal(offence.kind, OffenceKind.INVALID_BLOCK);
     assert.match(offence.detail, new RegExp(`pushed block ${N} invalid`));
-    assert.equal(await counter(s, "timenet_sync_pushed_blocks_total", "invalid"), 1);
+    assert.equal(await syncMetric(s, "timenet_sync_pushed_blocks_total", "invalid"), 1);
     assert.equal(await b.height(), N - 1, "nothing of the forged block was written");
 
     // The honest block N still lands (pushed, or fetched by the plan the failed push started).
@@ -103,12 +98,12 @@ describe("blocks pushed with their announcement", () => {
       await waitHeight(f, N - 2);
       await waitFor(() => syncs[i]!.isPlanner(), { message: `${f.ip}'s replica plans` });
     }
-    const fetchesBefore = await Promise.all(syncs.map((s) => counter(s, "timenet_sync_fetches_total")));
+    const fetchesBefore = await Promise.all(syncs.map((s) => syncMetric(s, "timenet_sync_fetches_total")));
 
     await putChain(producer, [chain[N - 2]!]);
     for (const f of followers) await waitHeight(f, N - 1, 10_000);
-    const pushed = await Promise.all(syncs.map((s) => counter(s, "timenet_sync_pushed_blocks_total", "applied")));
-    const fetched = await Promise.all(syncs.map(async (s, i) => (await counter(s, "timenet_sync_fetches_total")) - fetchesBefore[i]!));
+    const pushed = await Promise.all(syncs.map((s) => syncMetric(s, "timenet_sync_pushed_blocks_total", "applied")));
+    const fetched = await Promise.all(syncs.map(async (s, i) => (await syncMetric(s, "timenet_sync_fetches_total")) - fetchesBefore[i]!));
     assert.deepEqual([...pushed].sort(), [0, 0, 1, 1], `two followers written from the push (${pushed.join(", ")})`);
     for (const i of [0, 1, 2, 3]) if (pushed[i] === 0) assert.ok(fetched[i]! > 0, `${followers[i]!.ip} fetched the block it was only told of`);
     const sent = await fetch(producer.gatewayMetricsUrl).then((r) => r.text());

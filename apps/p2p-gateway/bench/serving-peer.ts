@@ -37,9 +37,10 @@ function blocksAnswer(requestId: number, from: number, count: number): Buffer {
   let bytes = 0;
   for (let h = Math.max(1, from); h <= Math.min(height, from + count - 1); h++) {
     const b = block(h);
-    if (entries.length > 0 && bytes + blocksEntryBytes(b.length) > MAX_BYTES) break;
+    const size = blocksEntryBytes(b.length);
+    if (entries.length > 0 && bytes + size > MAX_BYTES) break;
     entries.push(b);
-    bytes += blocksEntryBytes(b.length);
+    bytes += size;
   }
   return encodedFrame(encodeBlocksEnvelope(requestId, entries));
 }
