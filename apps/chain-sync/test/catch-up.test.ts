@@ -3,12 +3,12 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { ChainSyncService, ChainTipSchema, OffenceKind, OffenceSchema, PeerMessageSchema, SendToPeerSchema, Subjects, type Block } from "@timenet/proto";
+import { ChainSyncService, OffenceKind, OffenceSchema, Subjects, type Block } from "@timenet/proto";
 import { blockHash, DEVNET } from "@timenet/chain";
 import { createGrpcClient } from "@timenet/grpc";
 import { waitFor } from "@timenet/testkit";
 import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
-import { buildChain, nodePool, putChain, waitHeight } from "./harness.js";
+import { answerInPlaceOfStore, buildChain, nodePool, putChain, waitHeight } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -51,14 +51,11 @@ describe("catch-up", () => {
     // The bad node's gateway is real; what answers its peers' GetBlocks is a
     // tampering responder in place of its block-store, and its Hello claims 600.
     const bad = await node(164);
-    bad.bus.publish(Subjects.chainTip, ChainTipSchema, { height: 600, hash: blockHash(CHAIN[599]!.header!), timestampMs: 1n, genesisHash: DEVNET.genesisHash, header: CHAIN[599]!.header });
-    await bad.storeProcess.stop(); // its real store would answer honestly
-    bad.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => {
-      const q = m.envelope!.payload.value as { fromHeight: number; count: number };
-      const blocks = CHAIN.slice(q.fromHeight - 1, q.fromHeight - 1 + Math.min(q.count, 256)).map((blk) => ({ ...blk, txs: [new Uint8Array([9, 9, 9])] }));
-      bad.bus.publish(Subjects.peerOutSend, SendToPeerSchema, { peerIp: m.peerIp, connId: m.connId, envelope: { requestId: m.envelope!.requestId, payload: { case: "blocks", value: { blocks } } } });
-    });
-    await bad.bus.flush();
+    await answerInPlaceOfStore(
+      bad,
+      (q) => q.answer(CHAIN.slice(q.fromHeight - 1, q.fromHeight - 1 + Math.min(q.count, 256)).map((blk) => ({ ...blk, txs: [new Uint8Array([9, 9, 9])] }))),
+      CHAIN[599]!.header!,
+    );
     const c = await node(165);
     const offences: Array<{ ip: string; kind: OffenceKind }> = [];
     let badReported: () => void;

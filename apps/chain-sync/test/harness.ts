@@ -3,10 +3,12 @@
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { BlockStoreService, ChainTipSchema, DialRequestSchema, GatewayService, PutResult, Subjects, type Block, type BlockHeader } from "@timenet/proto";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { BlockSchema, BlockStoreService, ChainTipSchema, DialRequestSchema, GatewayService, PeerMessageSchema, PutResult, SendToPeerSchema, Subjects, type Block, type BlockHeader } from "@timenet/proto";
 import { Bus } from "@timenet/bus";
 import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
 import { createLogger } from "@timenet/telemetry";
+import { encodeBlocksEnvelope, withEmbeddedField } from "@timenet/wire";
 import { blockHash, DEVNET, devnetProducerKey, earliestTimestampMs, loadNetwork, rankAt, signBlock, type NetworkParams } from "@timenet/chain";
 import { freePort, nodePoolOf, startNatsServer, startServiceProcess, tempDir, waitFor, type NatsServerHandle, type ServiceProcess } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
@@ -298,18 +300,62 @@ export async function waitHeight(n: SyncNode, height: number, timeoutMs = 60_000
 }
 
 /**
- * Makes node `l`'s gateway claim `height` in its Hello: a chain.tip on l's NATS, said until the gateway
- * has it (one just started may not be subscribed yet). l's store must be stopped, or it says the truth.
+ * Makes node `l`'s gateway claim `tip` in its Hello (a height, or a real block's header): a chain.tip on l's
+ * NATS, said until the gateway has it (one just started may not be subscribed yet). l's store must be
+ * stopped, or it says the truth.
  */
-export async function claimHeight(l: SyncNode, height: number, genesisHash: Uint8Array): Promise<void> {
+export async function claimHeight(l: SyncNode, tip: number | BlockHeader, genesisHash: Uint8Array): Promise<void> {
+  const claim =
+    typeof tip === "number"
+      ? { height: tip, hash: randomBytes(32), timestampMs: 1n, genesisHash }
+      : { height: tip.height, hash: blockHash(tip), timestampMs: 1n, genesisHash, header: tip };
   await waitFor(
     async () => {
-      l.bus.publish(Subjects.chainTip, ChainTipSchema, { height, hash: randomBytes(32), timestampMs: 1n, genesisHash });
+      l.bus.publish(Subjects.chainTip, ChainTipSchema, claim);
       await l.bus.flush();
-      return (await l.gatewayGrpc.getInfo({})).bestHeight === height;
+      return (await l.gatewayGrpc.getInfo({})).bestHeight === claim.height;
     },
-    { intervalMs: 50, message: `${l.ip}'s gateway claims ${height}` },
+    { intervalMs: 50, message: `${l.ip}'s gateway claims ${claim.height}` },
   );
+}
+
+/** A GetBlocks asked of a node whose store the test stands in for, and the ways to answer it. */
+export interface BlocksAsk {
+  readonly peerIp: string;
+  readonly fromHeight: number;
+  readonly count: number;
+  /** Answers with these blocks: messages as protobuf-es encodes them, bytes spliced in as they are (what no encoder writes). */
+  answer(blocks: ReadonlyArray<Block | Uint8Array>): void;
+  /** Answers busy, with no block. */
+  busy(): void;
+}
+
+// PeerMessage.envelope and SendToPeer.envelope are both field 3, length-delimited.
+const SEND_ENVELOPE_TAG = (3 << 3) | 2;
+
+/**
+ * The test in place of node `n`'s block-store, behind n's real gateway: the store is stopped (it would answer
+ * honestly and say its real height), the gateway claims `tip` if one is given, and every GetBlocks n's peers
+ * send is handed to `onAsk`, which answers it, holds the answer back or drops it.
+ */
+export async function answerInPlaceOfStore(n: SyncNode, onAsk: (q: BlocksAsk) => void, tip?: number | BlockHeader): Promise<void> {
+  await n.storeProcess.stop();
+  if (tip !== undefined) await claimHeight(n, tip, DEVNET.genesisHash);
+  n.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => {
+    if (m.envelope?.payload.case !== "getBlocks") return;
+    const { requestId } = m.envelope;
+    const head = toBinary(SendToPeerSchema, create(SendToPeerSchema, { peerIp: m.peerIp, connId: m.connId }));
+    const send = (entries: Uint8Array[], busy: boolean) =>
+      n.bus.publishEncoded(Subjects.peerOutSend, withEmbeddedField(head, SEND_ENVELOPE_TAG, encodeBlocksEnvelope(requestId, entries, busy)));
+    onAsk({
+      peerIp: m.peerIp,
+      fromHeight: m.envelope.payload.value.fromHeight,
+      count: m.envelope.payload.value.count,
+      answer: (blocks) => send(blocks.map((b) => (b instanceof Uint8Array ? b : toBinary(BlockSchema, b))), false),
+      busy: () => send([], true),
+    });
+  });
+  await n.bus.flush();
 }
 
 /** Dials `to` from `from` and waits until the link is up with the height `to` claims. */

@@ -15,10 +15,10 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { blockHash, DEVNET, devnetProducerKey, hashHex, networkFileJson, signBlock, withLimits } from "@timenet/chain";
-import { BlockHeaderSchema, BroadcastSchema, OffenceSchema, PeerMessageSchema, PutResult, SendToPeerSchema, Subjects, type Block } from "@timenet/proto";
+import { BlockHeaderSchema, BroadcastSchema, OffenceSchema, PutResult, Subjects, type Block } from "@timenet/proto";
 import { tempDir, waitFor } from "@timenet/testkit";
 import type { ChainSync } from "../src/chain-sync.js";
-import { FAST, nodePool, putChain, signedBranch, type SyncNode } from "./harness.js";
+import { answerInPlaceOfStore, FAST, nodePool, putChain, signedBranch, type SyncNode } from "./harness.js";
 
 const NETWORK = withLimits(DEVNET, { blockIntervalMs: 300, maxFutureDriftMs: 100 });
 const { node, stopAll } = nodePool();
@@ -136,19 +136,16 @@ describe("a peer announcing tips we do not hold, as fast as the gateway lets it"
     // l's answers are the test's: a probe's question (its tip's height) gets a signed block whose parent nobody has, and
     // the question from below that follows gets our own chain's blocks short of the tip. So each probe makes c's store
     // verify those and ends "does not link": no offence, and the most a probe can cost without a producer key.
-    await l.storeProcess.stop();
     const asked: number[] = [];
-    l.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => {
-      if (m.peerIp !== c.ip) return;
+    await answerInPlaceOfStore(l, (q) => {
+      if (q.peerIp !== c.ip) return;
       asked.push(Date.now());
-      const q = m.envelope!.payload.value as { fromHeight: number; count: number };
-      const blocks =
+      q.answer(
         q.fromHeight >= chain.length
           ? [signBlock({ height: q.fromHeight, prevHash: randomBytes(32), timestampMs: BigInt(Date.now() - 1_000), txs: [randomBytes(8)] }, devnetProducerKey(q.fromHeight % 3))]
-          : chain.slice(q.fromHeight - 1, chain.length - 1);
-      l.bus.publish(Subjects.peerOutSend, SendToPeerSchema, { peerIp: m.peerIp, connId: m.connId, envelope: { requestId: m.envelope!.requestId, payload: { case: "blocks", value: { blocks } } } });
+          : chain.slice(q.fromHeight - 1, chain.length - 1),
+      );
     });
-    await l.bus.flush();
     const sc = await c.startSync(FAST);
     await waitFor(() => sc.isPlanner(), { message: "c's replica plans" });
     await linked(c, p);

@@ -5,11 +5,11 @@
 // caught on those bytes, and only that peer blamed.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { BlockSchema, ChainTipSchema, OffenceKind, OffenceSchema, PeerMessageSchema, SendToPeerSchema, Subjects, type Block } from "@timenet/proto";
+import { toBinary } from "@bufbuild/protobuf";
+import { BlockSchema, OffenceKind, OffenceSchema, Subjects, type Block } from "@timenet/proto";
 import { blockHash, DEVNET } from "@timenet/chain";
-import { encodeBlocksEnvelope, withEmbeddedField } from "@timenet/wire";
-import { batchBlocks, buildChain, nodePool, putChain, waitHeight, type SyncNode } from "./harness.js";
+import { withEmbeddedField } from "@timenet/wire";
+import { answerInPlaceOfStore, batchBlocks, buildChain, nodePool, putChain, waitHeight, type SyncNode } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -19,7 +19,6 @@ const tipHex = (b: Block) => Buffer.from(blockHash(b.header!)).toString("hex");
 
 // Field 99 (unknown to Block), length-delimited: tag 99 << 3 | 2.
 const PAD_TAG = (99 << 3) | 2;
-const SEND_ENVELOPE_TAG = (3 << 3) | 2;
 
 /**
  * A block's canonical bytes and 50 KB of an unknown field after them: the same block once decoded. Big
@@ -37,18 +36,16 @@ function padded(b: Block): Uint8Array {
  */
 async function rogue(k: number, entriesFor: (blocks: Block[]) => Uint8Array[]): Promise<{ node: SyncNode; served: () => number }> {
   const bad = await node(k);
-  bad.bus.publish(Subjects.chainTip, ChainTipSchema, { height: 400, hash: blockHash(CHAIN[399]!.header!), timestampMs: 1n, genesisHash: DEVNET.genesisHash, header: CHAIN[399]!.header });
-  await bad.storeProcess.stop();
   let served = 0;
-  bad.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => {
-    const q = m.envelope!.payload.value as { fromHeight: number; count: number };
-    const entries = entriesFor(CHAIN.slice(q.fromHeight - 1, q.fromHeight - 1 + Math.min(q.count, 16)));
-    const envelope = encodeBlocksEnvelope(m.envelope!.requestId, entries);
-    const head = toBinary(SendToPeerSchema, create(SendToPeerSchema, { peerIp: m.peerIp, connId: m.connId }));
-    bad.bus.publishEncoded(Subjects.peerOutSend, withEmbeddedField(head, SEND_ENVELOPE_TAG, envelope));
-    served += entries.length;
-  });
-  await bad.bus.flush();
+  await answerInPlaceOfStore(
+    bad,
+    (q) => {
+      const entries = entriesFor(CHAIN.slice(q.fromHeight - 1, q.fromHeight - 1 + Math.min(q.count, 16)));
+      q.answer(entries);
+      served += entries.length;
+    },
+    CHAIN[399]!.header!,
+  );
   return { node: bad, served: () => served };
 }
 

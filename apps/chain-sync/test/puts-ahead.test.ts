@@ -3,12 +3,10 @@
 // the buffer, costing the store nothing. Seen here while the first batch's answer is held back by its peer.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { BlockSchema, ChainTipSchema, OffenceSchema, PeerMessageSchema, SendToPeerSchema, Subjects } from "@timenet/proto";
+import { OffenceSchema, Subjects } from "@timenet/proto";
 import { blockHash, DEVNET } from "@timenet/chain";
-import { encodeBlocksEnvelope, withEmbeddedField } from "@timenet/wire";
 import { waitFor } from "@timenet/testkit";
-import { buildChain, nodePool, syncMetric, waitHeight, type SyncNode } from "./harness.js";
+import { answerInPlaceOfStore, buildChain, nodePool, syncMetric, waitHeight, type SyncNode } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -17,7 +15,6 @@ const BATCH = 32;
 const BATCHES = 8;
 const N = BATCH * BATCHES;
 const CHAIN = buildChain(DEVNET.genesis.header!, N);
-const SEND_ENVELOPE_TAG = (3 << 3) | 2;
 
 /**
  * A node claiming the chain's tip whose store is replaced by a responder: it answers every GetBlocks from
@@ -25,19 +22,17 @@ const SEND_ENVELOPE_TAG = (3 << 3) | 2;
  */
 async function slowFirstBatch(k: number): Promise<{ node: SyncNode; release: () => void }> {
   const src = await node(k);
-  src.bus.publish(Subjects.chainTip, ChainTipSchema, { height: N, hash: blockHash(CHAIN[N - 1]!.header!), timestampMs: 1n, genesisHash: DEVNET.genesisHash, header: CHAIN[N - 1]!.header });
-  await src.storeProcess.stop();
   let released = false;
   const held: Array<() => void> = [];
-  src.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => {
-    const q = m.envelope!.payload.value as { fromHeight: number; count: number };
-    const blocks = CHAIN.slice(q.fromHeight - 1, q.fromHeight - 1 + q.count).map((b) => toBinary(BlockSchema, b));
-    const head = toBinary(SendToPeerSchema, create(SendToPeerSchema, { peerIp: m.peerIp, connId: m.connId }));
-    const answer = () => src.bus.publishEncoded(Subjects.peerOutSend, withEmbeddedField(head, SEND_ENVELOPE_TAG, encodeBlocksEnvelope(m.envelope!.requestId, blocks)));
-    if (q.fromHeight === 1 && !released) held.push(answer);
-    else answer();
-  });
-  await src.bus.flush();
+  await answerInPlaceOfStore(
+    src,
+    (q) => {
+      const answer = () => q.answer(CHAIN.slice(q.fromHeight - 1, q.fromHeight - 1 + q.count));
+      if (q.fromHeight === 1 && !released) held.push(answer);
+      else answer();
+    },
+    CHAIN[N - 1]!.header!,
+  );
   return {
     node: src,
     release: () => {

@@ -1,10 +1,10 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { OffenceSchema, PeerMessageSchema, SendToPeerSchema, Subjects } from "@timenet/proto";
+import { OffenceSchema, Subjects } from "@timenet/proto";
 import { blockHash, DEVNET } from "@timenet/chain";
 import type { ChainSync } from "../src/chain-sync.js";
 import { waitFor } from "@timenet/testkit";
-import { buildChain, claimHeight, dialClaiming, nodePool, putChain, waitHeight } from "./harness.js";
+import { answerInPlaceOfStore, buildChain, dialClaiming, nodePool, putChain, waitHeight } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -100,14 +100,16 @@ describe("answers cut short by a peer's serving limits", () => {
     const l = await node(0, ip(207));
     // The liar's store is stopped (it would answer, and say its real height); its gateway's Hello claims
     // 10,000 blocks past the real chain, and every GetBlocks it is asked is answered busy: no block, ever.
-    await l.storeProcess.stop();
     const claimed = CHAIN.length + 10_000;
     const asks: Array<{ at: number; from: number }> = [];
-    l.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => {
-      asks.push({ at: performance.now(), from: (m.envelope!.payload.value as { fromHeight: number }).fromHeight });
-      l.bus.publish(Subjects.peerOutSend, SendToPeerSchema, { peerIp: m.peerIp, connId: m.connId, envelope: { requestId: m.envelope!.requestId, payload: { case: "blocks", value: { busy: true } } } });
-    });
-    await claimHeight(l, claimed, DEVNET.genesisHash);
+    await answerInPlaceOfStore(
+      l,
+      (q) => {
+        asks.push({ at: performance.now(), from: q.fromHeight });
+        q.busy();
+      },
+      claimed,
+    );
 
     const c = await node(0, ip(208));
     const offences: string[] = [];

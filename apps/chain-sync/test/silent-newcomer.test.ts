@@ -5,10 +5,10 @@
 // many questions it had, and got them all until its first one timed out).
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { OffenceKind, OffenceSchema, PeerMessageSchema, Subjects } from "@timenet/proto";
+import { OffenceKind, OffenceSchema, Subjects } from "@timenet/proto";
 import { blockHash, DEVNET } from "@timenet/chain";
 import { waitFor } from "@timenet/testkit";
-import { buildChain, claimHeight, dialClaiming, nodePool, putChain, waitHeight } from "./harness.js";
+import { answerInPlaceOfStore, buildChain, dialClaiming, nodePool, putChain, waitHeight } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -23,14 +23,8 @@ describe("a newcomer that never answers", () => {
     await putChain(good, CHAIN);
     // A real gateway with no store behind it: it claims the chain, reads every GetBlocks, and answers none.
     const silent = await node(0, ip(212));
-    await claimHeight(silent, CHAIN.length, DEVNET.genesisHash);
-    await silent.storeProcess.stop();
     const asked: string[] = [];
-    silent.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => {
-      const q = m.envelope!.payload.value as { fromHeight: number; count: number };
-      asked.push(`${q.fromHeight}+${q.count}`);
-    });
-    await silent.bus.flush();
+    await answerInPlaceOfStore(silent, (q) => void asked.push(`${q.fromHeight}+${q.count}`), CHAIN.length);
 
     const c = await node(0, ip(213));
     const offences: string[] = [];
