@@ -15,8 +15,15 @@ describe("dial plan", () => {
     const d = await node(83);
     const a = await node(84, { registry: { bootstrapPeers: [b.endpoint, c.endpoint, d.endpoint], targetOutbound: 3 } });
     for (const peer of [b, c, d]) await waitLinked(a, peer);
-    const stats = await a.registryClient().stats({});
-    assert.equal(stats.connected, 3);
+    // The registry learns each link from the gateway's state bucket, moments after the gateway lists it.
+    const client = a.registryClient();
+    const stats = await waitFor(
+      async () => {
+        const s = await client.stats({});
+        return s.connected === 3 && s;
+      },
+      { message: "a's registry counts the three links" },
+    );
     assert.equal(stats.outbound, 3);
     assert.equal(stats.targetOutbound, 3);
     // b's registry sees the same link from its side: a is an inbound peer.

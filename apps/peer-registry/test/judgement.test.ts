@@ -44,7 +44,9 @@ describe("bans and admission", () => {
     assert.equal(await registryMetric(a, "timenet_registry_bans_total", { reason: "wrong_genesis" }), 1);
     assert.equal(await registryMetric(a, "timenet_registry_offences_total", { kind: "wrong_genesis", severity: "fatal" }), 1);
     // w's gateway judged a the same way (each side bans the other), so the
-    // next attempt from w's address is a raw connect: refused before any byte.
+    // next attempt from w's address is a raw connect: refused before any byte, once a's gateway has the
+    // registry's policy (it comes by a NATS KV watch, moments after the registry's book says banned).
+    await waitFor(async () => (await gatewayMetric(a, "timenet_gateway_banned_ips")) === 1, { message: "a's gateway enforces the ban" });
     const again = await rawSocket({ ip: a.ip, port: a.p2pPort }, w.ip);
     assert.equal(await again.firstBytes, false, "no Hello for a banned address");
     assert.equal(await gatewayMetric(a, "timenet_gateway_accept_refused_total", { reason: "banned" }), 1);

@@ -84,6 +84,8 @@ describe("truthful counts", () => {
     await waitLinked(a, b);
     await waitLinked(a, c);
     for (const peer of [b, c]) assert.equal((await gatewayPeers(a)).get(peer.ip)!.direction, Direction.OUTBOUND, "the higher IP dialled");
+    // The book has both links (from the gateway's state bucket) before the crash, or the crash could beat the news.
+    await assertTruthful(a, 2, "before the crash");
 
     await a.gateway.kill(); // a crash writes nothing: the book still says connected
     assert.equal(a.registry!.records.get(b.ip)!.state, PeerState.CONNECTED);
@@ -113,6 +115,8 @@ describe("truthful counts", () => {
     await client.addPeer({ endpoint: `${c.ip}:${c.p2pPort}` });
     await waitLinked(a, b);
     await waitLinked(a, c);
+    // The snapshot below is of a book that has both links, not one a moment behind the gateway.
+    await assertTruthful(a, 2, "before the restart");
     await client.banPeer({ ip: "127.0.0.158", durationMs: 3_600_000n, reason: "kept across restarts" });
     const before = (await client.listPeers({})).peers;
     const banned = before.find((p) => p.ip === "127.0.0.158")!;

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { blockHash, DEVNET, devnetProducerKey, signBlock } from "@timenet/chain";
 import { Bus } from "@timenet/bus";
 import { createGrpcClient, type MutualTls } from "@timenet/grpc";
-import { BlockStoreService, DialRequestSchema, GatewayService, Subjects, type Block } from "@timenet/proto";
+import { BlockStoreService, ChainSyncService, DialRequestSchema, GatewayService, Subjects, type Block } from "@timenet/proto";
 import { httpsStatus } from "./https-get.js";
 import { freePort, startNatsServer, startServiceProcess, tempDir, waitFor, type ServiceProcess } from "@timenet/testkit";
 
@@ -35,7 +35,7 @@ export interface TestNode {
   dial(to: TestNode): Promise<void>;
   /** Waits until this node's gateway has a connection to `to`. */
   waitConnected(to: TestNode): Promise<void>;
-  /** Appends `count` signed blocks to this node's store; `salt` makes a different chain. */
+  /** Appends `count` signed blocks to this node's store (and waits for its chain-sync, if any, to learn them); `salt` makes a different chain. */
   extendChain(count: number, salt: string): Promise<void>;
   stop(): Promise<void>;
 }
@@ -51,9 +51,11 @@ export async function startNode(k: number, o: NodeOptions = {}): Promise<TestNod
   const processes: ServiceProcess[] = [];
   const gatewayClient = createGrpcClient(GatewayService, `${ip}:${gateway}`, { tls: o.tls?.client });
   const storeClient = createGrpcClient(BlockStoreService, `${ip}:${store}`, { tls: o.tls?.client });
+  const syncClient = o.chainSync ? createGrpcClient(ChainSyncService, `${ip}:${sync}`, { tls: o.tls?.client }) : undefined;
   const stop = async () => {
     gatewayClient.close();
     storeClient.close();
+    syncClient?.close();
     for (const p of processes.reverse()) await p.stop().catch(() => undefined);
     await bus.close();
     await nats.stop();
@@ -123,6 +125,8 @@ export async function startNode(k: number, o: NodeOptions = {}): Promise<TestNod
         }
         const res = await storeClient.putBlocks({ blocks });
         if (res.applied !== count) throw new Error(`extendChain: result ${res.result}, ${res.detail}`);
+        // chain-sync learns the tip by the store's chain.tip message, after the put's answer: settled before a test reads it.
+        if (syncClient) await waitFor(async () => (await syncClient.status({})).ourHeight === prev.height, { timeoutMs: 10_000, message: `${ip}'s chain-sync learns height ${prev.height}` });
       },
       stop,
     };
