@@ -1,4 +1,4 @@
-// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --batch B --tx-bytes T --timers production|test --concurrency C --replicas inprocess|process --sources node|serving --sources-nice N --raw-each run|round --verify --counters --cpu --trace]
+// npm run bench:sync [-- --blocks 20000 --workers 1,2,4,8 --peers 1,4 --rtt 0,20,100 --rounds 1 --batch B --tx-bytes T --timers production|test --concurrency C --replicas inprocess|process --sources serving|node --sources-nice N --raw-each run|round --verify --counters --cpu --trace]
 // Time to sync N blocks (~1 KiB each unless --tx-bytes) with 1..8 chain-sync workers from 1 or
 // more source peers, each behind a relay that delays every chunk by RTT/2 per
 // direction, beside the block-store's raw PutBlocks rate for the same blocks
@@ -6,10 +6,11 @@
 // the two-core ed25519 verification rate of the same headers (the machine's limit), and the store's
 // PutBlocks rate with 4 puts in flight (its import as chain-sync drives it) against it.
 // --cpu prints, per run, the CPU each part of the node spent per 1,000 blocks. --sources-nice N runs the
-// sources' processes at that nice level (default 0: the node's equal on the two cores). --sources serving
-// replaces the full source nodes by serving peers (one light process answering from memory, p2p-gateway's
-// bench/serving-peer.ts): the node then shares the two cores with next to nothing of its peers, as it would
-// on a real network, where they are other machines.
+// sources' processes at that nice level (default 0: the node's equal on the two cores). The sources are
+// serving peers (--sources serving, the default: one light process answering from memory, p2p-gateway's
+// bench/serving-peer.ts), so the node shares the two cores with next to nothing of its peers, as it would
+// on a real network, where they are other machines; --sources node makes each a full node (gateway, store,
+// NATS) on the node's own cores, as every table before the twenty-second session.
 // Each run is compared with the raw rate measured just before and just after it (--raw-each round: once
 // per round, before its runs). With --rounds R, a row's rate is the median of its R runs, its ratio the
 // median of their R ratios, and a step between worker counts the median of the R ratios of runs made
@@ -51,7 +52,7 @@ const cli = parseCommandLine({
     batch: { type: "string", arg: "B", help: "blocks per batch: every replica's SYNC_BATCH_SIZE and the raw reference's puts (default chain-sync's)" },
     "tx-bytes": { type: "string", default: "1000", arg: "T", help: "bytes of the one transaction of each block (1000: ~1 KiB blocks)" },
     replicas: { type: "string", default: "inprocess", arg: "inprocess|process", help: "replicas in the bench's process, or each its own chain-sync process" },
-    sources: { type: "string", default: "node", arg: "node|serving", help: "each source a full node (gateway, store, NATS), or one light serving process for all (their CPU off the node's cores, as other machines')" },
+    sources: { type: "string", default: "serving", arg: "serving|node", help: "one light serving process for all sources (their CPU off the node's cores, as other machines'), or each source a full node (gateway, store, NATS) on the node's cores" },
     "sources-nice": { type: "string", default: "0", arg: "N", help: "nice level of the sources' processes once they hold the chain" },
     "raw-each": { type: "string", default: "run", arg: "run|round", help: "measure the raw reference after every run (each run against the mean of the raw before and after it) or once per round (before its runs)" },
   },
