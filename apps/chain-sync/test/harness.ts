@@ -335,8 +335,9 @@ const SEND_ENVELOPE_TAG = (3 << 3) | 2;
 
 /**
  * The test in place of node `n`'s block-store, behind n's real gateway: the store is stopped (it would answer
- * honestly and say its real height), the gateway claims `tip` if one is given, and every GetBlocks n's peers
- * send is handed to `onAsk`, which answers it, holds the answer back or drops it.
+ * honestly and say its real height), the gateway claims `tip` on the devnet's genesis if one is given (else it
+ * keeps claiming the store's last tip), and every GetBlocks n's peers send is handed to `onAsk`, which answers
+ * it, holds the answer back or drops it.
  */
 export async function answerInPlaceOfStore(n: SyncNode, onAsk: (q: BlocksAsk) => void, tip?: number | BlockHeader): Promise<void> {
   await n.storeProcess.stop();
