@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { BlockSchema, BlockStoreService, ChainTipSchema, DialRequestSchema, GatewayService, PeerMessageSchema, PutResult, SendToPeerSchema, Subjects, type Block, type BlockHeader } from "@timenet/proto";
-import { Bus } from "@timenet/bus";
+import { Bus, type BusSubscription } from "@timenet/bus";
 import { createGrpcClient, type ServiceClient } from "@timenet/grpc";
 import { createLogger } from "@timenet/telemetry";
 import { encodeBlocksEnvelope, withEmbeddedField } from "@timenet/wire";
@@ -337,12 +337,12 @@ const SEND_ENVELOPE_TAG = (3 << 3) | 2;
  * The test in place of node `n`'s block-store, behind n's real gateway: the store is stopped (it would answer
  * honestly and say its real height), the gateway claims `tip` on the devnet's genesis if one is given (else it
  * keeps claiming the store's last tip), and every GetBlocks n's peers send is handed to `onAsk`, which answers
- * it, holds the answer back or drops it.
+ * it, holds the answer back or drops it. Returns the subscription (unsubscribed, the questions go unanswered).
  */
-export async function answerInPlaceOfStore(n: SyncNode, onAsk: (q: BlocksAsk) => void, tip?: number | BlockHeader): Promise<void> {
+export async function answerInPlaceOfStore(n: SyncNode, onAsk: (q: BlocksAsk) => void, tip?: number | BlockHeader): Promise<BusSubscription> {
   await n.storeProcess.stop();
   if (tip !== undefined) await claimHeight(n, tip, DEVNET.genesisHash);
-  n.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => {
+  const sub = n.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => {
     if (m.envelope?.payload.case !== "getBlocks") return;
     const { requestId } = m.envelope;
     const head = toBinary(SendToPeerSchema, create(SendToPeerSchema, { peerIp: m.peerIp, connId: m.connId }));
@@ -357,6 +357,7 @@ export async function answerInPlaceOfStore(n: SyncNode, onAsk: (q: BlocksAsk) =>
     });
   });
   await n.bus.flush();
+  return sub;
 }
 
 /** Dials `to` from `from` and waits until the link is up with the height `to` claims. */

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { DEVNET, networkFileJson, withLimits } from "@timenet/chain";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Bus } from "@timenet/bus";
-import { ChainTipSchema, enumLabel, OffenceKindSchema, OffenceSchema, PeerMessageSchema, SendToPeerSchema, Subjects, SyncBatchSchema, type Block } from "@timenet/proto";
+import { ChainTipSchema, enumLabel, OffenceKindSchema, OffenceSchema, Subjects, SyncBatchSchema, type Block } from "@timenet/proto";
 import type { PeerIp } from "@timenet/net-address";
 import { createLogger } from "@timenet/telemetry";
 import { startNatsServer, tempDir, waitFor } from "@timenet/testkit";
@@ -28,7 +28,7 @@ import { CHAIN_SYNC_DEFAULTS } from "../src/options.js";
 import { PeerHeights } from "../src/peer-heights.js";
 import { TipTracker } from "../src/tip-tracker.js";
 import { openWorkQueue, queueDepth, SYNC_STREAM } from "../src/work-queue.js";
-import { claimHeight, dialClaiming, FAST, nodePool, startProducerProcess, waitHeight, type SyncNode } from "./harness.js";
+import { answerInPlaceOfStore, claimHeight, dialClaiming, FAST, nodePool, startProducerProcess, waitHeight, type SyncNode } from "./harness.js";
 
 const I = 400;
 const NETWORK = withLimits(DEVNET, { blockIntervalMs: I, maxFutureDriftMs: 150 });
@@ -62,7 +62,7 @@ function tipTimes(n: SyncNode): Map<number, number> {
  * dials it again), so nothing about its claim is ever proven. Every question
  * is recorded, with what it got (-1: left instead).
  */
-function liar(l: SyncNode, p: SyncNode, c: SyncNode, o: { leaves: boolean }) {
+async function liar(l: SyncNode, p: SyncNode, c: SyncNode, o: { leaves: boolean }) {
   const asks: Array<{ from: number; count: number; served: number; at: number }> = [];
   let leaving: Promise<void> | undefined;
   let done = false;
@@ -74,8 +74,7 @@ function liar(l: SyncNode, p: SyncNode, c: SyncNode, o: { leaves: boolean }) {
     await l.restartGateway();
     await connect();
   };
-  l.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, async (m) => {
-    const q = m.envelope!.payload.value as { fromHeight: number; count: number };
+  await answerInPlaceOfStore(l, async (q) => {
     const at = Date.now();
     const blocks: Block[] = [];
     for await (const r of p.store.getBlocks({ fromHeight: q.fromHeight, count: Math.min(q.count, 128) })) blocks.push(r.block!);
@@ -85,7 +84,7 @@ function liar(l: SyncNode, p: SyncNode, c: SyncNode, o: { leaves: boolean }) {
       return;
     }
     asks.push({ from: q.fromHeight, count: q.count, served: blocks.length, at });
-    l.bus.publish(Subjects.peerOutSend, SendToPeerSchema, { peerIp: m.peerIp, connId: m.connId, envelope: { requestId: m.envelope!.requestId, payload: { case: "blocks", value: { blocks } } } });
+    q.answer(blocks);
   });
   return {
     ip: l.ip as string,
@@ -184,11 +183,8 @@ describe("peers whose Hello claims height 4294967295", () => {
     const networkFile = join(dir.path, `devnet-${I}ms.json`);
     writeFileSync(networkFile, networkFileJson(NETWORK));
     const [p, c, l, v] = (await Promise.all([238, 239, 240, 241].map((k) => node(k, { network: networkFile })))) as [SyncNode, SyncNode, SyncNode, SyncNode];
-    await Promise.all([l.storeProcess.stop(), v.storeProcess.stop()]);
     // One liar answers (with the real chain, so no block past it); the other leaves whenever asked past it.
-    const answering = liar(l, p, c, { leaves: false });
-    const leaving = liar(v, p, c, { leaves: true });
-    await Promise.all([l.bus.flush(), v.bus.flush()]);
+    const [answering, leaving] = await Promise.all([liar(l, p, c, { leaves: false }), liar(v, p, c, { leaves: true })]);
 
     const offences: Array<{ ip: string; kind: string }> = [];
     for (const n of [p, c]) n.bus.subscribe(Subjects.offence, OffenceSchema, (o) => void offences.push({ ip: o.ip, kind: enumLabel(OffenceKindSchema, o.kind) }));

@@ -15,9 +15,9 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { blockHash, DEVNET, devnetProducerKey, hashHex, networkFileJson, rankAt, signBlock, withLimits } from "@timenet/chain";
-import { ChainTipSchema, OffenceKind, OffenceSchema, PeerMessageSchema, SendToPeerSchema, Subjects, type Block, type BlockHeader } from "@timenet/proto";
+import { ChainTipSchema, OffenceKind, OffenceSchema, Subjects, type Block, type BlockHeader } from "@timenet/proto";
 import { tempDir, waitFor } from "@timenet/testkit";
-import { buildChain, FAST, nodePool, putChain, signedBranch, startProducerProcess, waitHeight, type SyncNode } from "./harness.js";
+import { answerInPlaceOfStore, buildChain, FAST, nodePool, putChain, signedBranch, startProducerProcess, waitHeight, type SyncNode } from "./harness.js";
 
 const I = 300;
 // An early block is applied once it is at most this far ahead of the clock: well under an
@@ -45,19 +45,18 @@ function privateBranch(parent: BlockHeader, count: number, salt: string, params 
  * as the clock lets the branch be applied anywhere; its tip is announced
  * every interval.
  */
-function releaseBranch(rogue: SyncNode, honest: Block[], branch: Block[]): { stop(): void } {
+async function releaseBranch(rogue: SyncNode, honest: Block[], branch: Block[]): Promise<{ stop(): void }> {
   const fork = branch[0]!.header!.height - 1;
   const released = () => branch.filter((b) => Number(b.header!.timestampMs) <= Date.now() + NETWORK.maxFutureDriftMs);
   const at = (h: number): Block | undefined => (h <= fork ? honest[h - 1] : released()[h - fork - 1]);
-  const sub = rogue.bus.subscribe(Subjects.peerIn("get_blocks"), PeerMessageSchema, (m) => {
-    const q = m.envelope!.payload.value as { fromHeight: number; count: number };
+  const sub = await answerInPlaceOfStore(rogue, (q) => {
     const blocks: Block[] = [];
     for (let h = q.fromHeight; h < q.fromHeight + Math.min(q.count, 256); h++) {
       const b = at(h);
       if (!b) break;
       blocks.push(b);
     }
-    rogue.bus.publish(Subjects.peerOutSend, SendToPeerSchema, { peerIp: m.peerIp, connId: m.connId, envelope: { requestId: m.envelope!.requestId, payload: { case: "blocks", value: { blocks } } } });
+    q.answer(blocks);
   });
   const announce = () => {
     const top = released().at(-1);
@@ -132,7 +131,7 @@ describe("a rogue producer's private branches", () => {
       const fork = chain[chain.length - 1 - back]!.header!;
       const branch = privateBranch(fork, 400, `rogue from ${back} back`);
       for (const b of branch) (back === 0 ? rogueAtTip : rogueBlocks).add(hashHex(blockHash(b.header!)));
-      releases.push(releaseBranch(rogue, chain, branch));
+      releases.push(await releaseBranch(rogue, chain, branch));
       for (const h of honest) {
         await h.dial(rogue);
       }
