@@ -1,10 +1,10 @@
-import { createPublicKey, verify, type KeyObject } from "node:crypto";
+import { verify, type KeyObject } from "node:crypto";
 import { isStrictPoint, isStrictSignature } from "./strict-ed25519.js";
-import { SPKI_ED25519_PREFIX } from "./spki.js";
+import { ed25519PublicKey } from "./raw-public-key.js";
 
 /**
  * verifySignature with each public key parsed (and its strictness checked)
- * once: parsing the DER key costs about a third of a verify. The keys are
+ * once (parsing costs about a tenth of a verify). The keys are
  * the producers', a short list; when `maxKeys` distinct keys are cached the
  * cache is emptied (a flood of unknown keys costs parsing, never memory).
  * Answers exactly what verifySignature answers.
@@ -32,7 +32,7 @@ export class CachedVerifier {
     key = null;
     if (isStrictPoint(publicKey)) {
       try {
-        key = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]), format: "der", type: "spki" });
+        key = ed25519PublicKey(publicKey);
       } catch {
         key = null;
       }

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import { isStrictPoint, isStrictSignature } from "./strict-ed25519.js";
-import { SPKI_ED25519_PREFIX } from "./spki.js";
+import { ed25519PublicKey, rawEd25519PublicKey } from "./raw-public-key.js";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
@@ -21,8 +21,7 @@ export class NodeKey {
   readonly nodeId: string;
 
   private constructor(private readonly privateKey: KeyObject) {
-    const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
-    this.publicKey = new Uint8Array(spki.subarray(SPKI_ED25519_PREFIX.length));
+    this.publicKey = rawEd25519PublicKey(createPublicKey(privateKey));
     this.nodeId = Buffer.from(this.publicKey).toString("hex");
   }
 
@@ -97,8 +96,7 @@ export class NodeKey {
 export function verifySignature(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
   if (!isStrictPoint(publicKey) || !isStrictSignature(signature)) return false;
   try {
-    const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]), format: "der", type: "spki" });
-    return verify(null, data, key, signature);
+    return verify(null, data, ed25519PublicKey(publicKey), signature);
   } catch {
     return false;
   }
