@@ -62,6 +62,13 @@ export interface FramedSocketOptions {
 const SKIP_FRAME_COST = 256;
 /** Longest pause of reading one socket: its pings still get answered after it, and honest peers never get here. */
 const MAX_READ_PAUSE_MS = 2_000;
+/**
+ * Bytes read and dropped after we closed, before the socket is destroyed at
+ * once: a closing socket is still read for the peer's FIN (an orderly close),
+ * but a peer that keeps sending (an 8 MiB frame behind a refused Hello) must
+ * not make us read and free all of it. An honest peer stops at our Goodbye.
+ */
+const MAX_BYTES_AFTER_CLOSE = 64 * 1024;
 
 const UNREADABLE: Record<FrameErrorCode, DisconnectReason> = {
   FRAME_TOO_LARGE: DisconnectReason.FRAME_TOO_LARGE,
@@ -95,6 +102,8 @@ export class FramedSocket {
   private flushQueued = false;
   private readonly skipBudget: TokenBucket;
   private pauseTimer: NodeJS.Timeout | undefined;
+  /** Bytes dropped since end(); undefined while the connection is open. */
+  private droppedAfterEnd: number | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -191,6 +200,7 @@ export class FramedSocket {
    */
   end(graceMs: number): void {
     this.reading = false;
+    this.droppedAfterEnd ??= 0;
     // After this turn's frames, in the order they were sent across all
     // sockets: what this turn queued on another socket (the link duplicate
     // resolution keeps) must not be overtaken by this socket's Goodbye.
@@ -217,7 +227,13 @@ export class FramedSocket {
   }
 
   private onData(chunk: Buffer): void {
-    if (!this.reading) return;
+    if (!this.reading) {
+      if (this.droppedAfterEnd !== undefined && (this.droppedAfterEnd += chunk.length) > MAX_BYTES_AFTER_CLOSE && !this.socket.destroyed) {
+        this.o.metrics.closesCutShort.inc();
+        this.socket.destroy();
+      }
+      return;
+    }
     for (const plaintext of this.channel.push(chunk)) {
       this.onPlaintext(plaintext);
       if (!this.reading) return;

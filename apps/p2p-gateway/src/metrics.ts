@@ -26,6 +26,7 @@ export class GatewayMetrics {
   readonly acceptRefused: Counter<"reason">;
   readonly evictions: Counter<"state">;
   readonly readPauses: Counter;
+  readonly closesCutShort: Counter;
   readonly gossip: Counter<"kind" | "result">;
   readonly newBlocksSent: Counter<"how">;
   readonly dropped: Counter<"reason">;
@@ -145,6 +146,11 @@ export class GatewayMetrics {
     this.readPauses = new Counter({
       name: "timenet_gateway_read_pauses_total",
       help: "Times a peer's socket was not read for a while because it sent more unread (skipped) frames than its budget: TCP holds the sender back",
+      registers: r,
+    });
+    this.closesCutShort = new Counter({
+      name: "timenet_gateway_closes_cut_short_total",
+      help: "Sockets we had closed that were destroyed before the peer's FIN because it sent more than 64 KiB after our close (not read any further)",
       registers: r,
     });
     this.evictions = new Counter({

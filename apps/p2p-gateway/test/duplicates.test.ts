@@ -11,7 +11,9 @@ after(stopAll);
 describe("duplicate connections", () => {
   test("a redial racing its half-open old socket: the new socket is kept, the old one closed as DUPLICATE, the peer not penalised", async () => {
     // Pings slow enough that the silent old socket does not time out within a round.
-    const a = await node(84, { pingIntervalMs: 2_000, closeGraceMs: 100 });
+    // 16 dials from one IP in about a second: above the default per-IP accept
+    // rate (burst 10, 5/s), which is not what this test is about.
+    const a = await node(84, { pingIntervalMs: 2_000, closeGraceMs: 100, acceptRates: { perIp: { count: 100, periodMs: 1_000, burst: 100 } } });
     const peerIp = "127.0.0.85" as PeerIp;
     const offences = record(a.bus, Subjects.offence, OffenceSchema);
     await a.bus.flush();

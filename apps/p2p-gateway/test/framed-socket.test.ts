@@ -152,6 +152,28 @@ test("once the connection ends the stream, the rest of the chunk is not delivere
   theirs.destroy();
 });
 
+test("a peer that keeps sending after our close is cut off past 64 KiB, not read to the grace period; one that stops is not", async () => {
+  const cutShort = async (registry: Registry) => (await registry.getSingleMetric("timenet_gateway_closes_cut_short_total")!.get()).values[0]?.value ?? 0;
+  // Both peers keep their end open after our FIN: only our side can end it.
+  const quiet = await pair({ allowHalfOpen: true });
+  const flood = await pair({ allowHalfOpen: true });
+  quiet.ours.end(300);
+  flood.ours.end(60_000);
+  await Promise.all([once(quiet.theirs, "end"), once(flood.theirs, "end")]);
+  // 60 KiB after the close (in flight when an honest peer read our Goodbye): read and dropped, the grace timer ends it.
+  quiet.theirs.write(Buffer.alloc(60 * 1024, 1));
+  // 8 MiB behind the close, as behind a refused Hello: a minute of grace must not mean reading it all.
+  const started = Date.now();
+  flood.theirs.write(Buffer.alloc(8 * 1024 * 1024, 2));
+  await Promise.all([quiet.rec.until("closed"), flood.rec.until("closed")]);
+  assert.ok(Date.now() - started < 10_000, "destroyed long before its 60 s grace period");
+  assert.equal(await cutShort(flood.registry), 1);
+  assert.equal(await cutShort(quiet.registry), 0, "an honest peer's last bytes are not a reason to cut it short");
+  assert.ok(flood.ours.traffic.bytesIn === 0 && flood.rec.frames.length === 0, "nothing after the close is delivered");
+  quiet.theirs.destroy();
+  flood.theirs.destroy();
+});
+
 test("a peer that stops reading is cut off once our write buffer passes the bound", async () => {
   const { ours, theirs, rec } = await pair({ maxSendQueueBytes: 256 * 1024 });
   theirs.pause(); // the kernel buffers fill, then ours
