@@ -184,23 +184,40 @@ async function victimMetrics(): Promise<Array<{ node: number; gateway: string; r
   return Promise.all(victims.map(async (n) => ({ node: n.k, gateway: (await n.gatewayMetrics()).text, registry: (await n.registryMetrics()).text })));
 }
 
+/**
+ * A bound on one attack's whole cycle (recovery wait, attack, worker grace,
+ * settle, block wait, scrapes): every wait inside it is bounded, so past this
+ * something is stuck, and the suite stops saying where instead of holding
+ * CI until its own limit.
+ */
+const CYCLE_LIMIT_MS = RECOVERY_WAIT_MS + SECONDS * 1000 + WORKER_GRACE_MS + SETTLE_MS + BLOCK_WAIT_MS + 60_000;
+let phase = "starting";
 const rows: Row[] = [];
 try {
   say("attack: waiting for the honest mesh and a first block");
   if (!(await ready(START_WAIT_MS, true))) throw new Error(`the honest nodes did not connect and agree on a block within ${START_WAIT_MS / 1000} s (see ${net.logs})`);
   const allocator = new SubnetAllocator();
   for (const attack of selected) {
+    const watchdog = setTimeout(() => {
+      console.error(`attack: ${attack.name}: still ${phase} after ${CYCLE_LIMIT_MS / 1000} s (every wait in a cycle is bounded): stopping the suite`);
+      void stopAll().finally(() => process.exit(1));
+    }, CYCLE_LIMIT_MS);
+    phase = "waiting for the honest nodes to recover";
     const recovered = await ready(RECOVERY_WAIT_MS, false);
     if (!recovered) say(`attack: the honest nodes have not recovered before ${attack.name} (an earlier attack's doing); running it anyway`);
     const windowStart = performance.now();
+    phase = "reading the victims' metrics and starting the observation";
     const before = attack.verify ? await victimMetrics() : [];
     const obs = await Observation.begin(nodes, reach, lib.sample, SAMPLE_MS, values.trace ? say : undefined);
     const deadline = Date.now() + SECONDS * 1000;
     say(`attack: ${attack.name}: ${attack.description}`);
+    phase = "waiting for the attack's workers";
     const { sent, tally, error } = await runThreads(attack, allocator.take(attack.subnets), allocator.take(attack.probeSubnets ?? 0), deadline);
     obs.attackEnded();
+    phase = "settling and ending the observation";
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const measured = await obs.end(BUDGETS.propagationMs, BLOCK_WAIT_MS);
+    phase = "judging the attack";
     const broken = violations(measured);
     if (attack.verify) {
       const after = (await victimMetrics()).map((m): VictimScrapes => {
@@ -213,6 +230,7 @@ try {
     }
     for (const e of exits.filter((x) => x.at >= windowStart)) broken.push(`${e.name} exited (${String(e.code)})`);
     rows.push({ attack: attack.name, sent, seconds: SECONDS, measured, violations: broken, recovered, ...(error ? { error } : {}) });
+    clearTimeout(watchdog);
     say(`attack: ${attack.name}: ${broken.length === 0 && !error ? "ok" : (error ? ["the attack failed", ...broken] : broken).join("; ")}`);
     if (exits.some((x) => x.name.includes("p2p-gateway"))) {
       say("attack: a gateway exited; the rest of the suite would measure a broken devnet, stopping here");
