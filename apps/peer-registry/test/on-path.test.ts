@@ -57,12 +57,21 @@ describe("on the path between two honest nodes", () => {
     await waitFor(async () => (await gatewayPeers(a)).has(B_SEEN_AS) && (await gatewayPeers(b)).has(a.ip), { timeoutMs, intervalMs: 50, message: "a <-> b linked" });
   }
 
-  /** Nothing held against anyone: no offence on either bus, score 0 and no ban in either registry. */
+  /**
+   * Nothing held against anyone: no offence on either bus, score 0 and no ban
+   * in either registry. Each registry learns of the link from its gateway's
+   * state by a KV watch, after the gateway: its record is read once it holds
+   * the gateway's connection (a slow watch is not a blame).
+   */
   async function nobodyBlamed(): Promise<void> {
     await Promise.all([a.bus.flush(), b.bus.flush()]);
     assert.deepEqual(offences, [[], []], "no offence reported");
     for (const [n, other] of [[a, B_SEEN_AS], [b, a.ip]] as const) {
-      const p = await peerRecord(n, other);
+      const connId = (await gatewayPeers(n)).get(other)?.connId;
+      const p = await waitFor(async () => {
+        const r = await peerRecord(n, other).catch(() => undefined);
+        return r !== undefined && r.connId === connId && r;
+      }, { message: `${n.ip}'s registry holds its gateway's connection ${connId} to ${other}` });
       assert.equal(p.score, 0, `${n.ip} holds nothing against ${other}`);
       assert.equal(p.banUntilMs, 0n);
       assert.equal(p.isSelf, false);
