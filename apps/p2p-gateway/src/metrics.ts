@@ -29,6 +29,7 @@ export class GatewayMetrics {
   readonly closesCutShort: Counter;
   readonly gossip: Counter<"kind" | "result">;
   readonly newBlocksSent: Counter<"how">;
+  readonly newBlocksWithheld: Counter;
   readonly dropped: Counter<"reason">;
   readonly offences: Counter<"kind">;
   readonly peerRequests: Counter<"result">;
@@ -124,7 +125,7 @@ export class GatewayMetrics {
     this.gossip = new Counter({ name: "timenet_gateway_gossip_total", help: "Gossip received: Tx relayed (first sight), NewBlock announced (first from that peer; never relayed), duplicate, or push_not_next (a pushed block that does not extend our tip: published without it)", labelNames: ["kind", "result"], registers: r });
     this.newBlocksSent = new Counter({
       name: "timenet_gateway_new_blocks_sent_total",
-      help: "Our new tips sent to peers as NewBlock, by how: pushed (with the block), paced (without: over PUSH_PACE towards that peer), beyond_fanout (without: BLOCK_PUSH_FANOUT peers had it pushed) or announced (without: larger than BLOCK_PUSH_MAX_BYTES, or the peer announced it to us first)",
+      help: "Our new tips sent to peers as NewBlock, by how: pushed (with the block), paced (without: over PUSH_PACE towards that peer), beyond_fanout (without: BLOCK_PUSH_FANOUT peers had it pushed) or announced (without: larger than BLOCK_PUSH_MAX_BYTES)",
       labelNames: ["how"],
       registers: r,
     });
@@ -132,6 +133,11 @@ export class GatewayMetrics {
     this.newBlocksSent.inc({ how: "pushed" }, 0);
     this.newBlocksSent.inc({ how: "paced" }, 0);
     this.newBlocksSent.inc({ how: "beyond_fanout" }, 0);
+    this.newBlocksWithheld = new Counter({
+      name: "timenet_gateway_new_blocks_withheld_total",
+      help: "Our new tips not sent to a peer because it announced that block to us first: it holds it",
+      registers: r,
+    });
     this.dropped = new Counter({ name: "timenet_gateway_dropped_messages_total", help: "Messages dropped: no such peer, connection gone, unknown kind", labelNames: ["reason"], registers: r });
     this.offences = new Counter({ name: "timenet_gateway_offences_total", help: "Offences reported to the registry, by kind", labelNames: ["kind"], registers: r });
     this.peerRequests = new Counter({ name: "timenet_gateway_peer_requests_total", help: "p2p.request questions to peers by result", labelNames: ["result"], registers: r });

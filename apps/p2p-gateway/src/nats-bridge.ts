@@ -182,11 +182,13 @@ export class NatsBridge {
   }
 
   /**
-   * Our store's new tip, to every peer: with the block (when it came with the
-   * tip and is at most blockPushMaxBytes) to a peer that has not announced it
-   * to us, since one that did holds it, within our push pace towards it and
-   * to at most the fan-out of such peers (our outbound peers first, then at
-   * random per block); the announcement alone to the others.
+   * Our store's new tip, to every peer that has not announced it to us (one
+   * that did holds it: a NewBlock back would cost both ends a frame and its
+   * chain-sync a message, and on a full mesh it was half of every block's
+   * frames): with the block (when it came with the tip and is at most
+   * blockPushMaxBytes) within our push pace towards the peer and to at most
+   * the fan-out of such peers (our outbound peers first, then at random per
+   * block); the announcement alone to the others.
    */
   announceBlock(tip: ChainTip): void {
     const announcement = { height: tip.height, hash: tip.hash, header: tip.header };
@@ -195,7 +197,8 @@ export class NatsBridge {
     const pushed = pushable ? create(EnvelopeSchema, { payload: { case: "newBlock", value: { ...announcement, block: tip.block } } }) : undefined;
     const candidates: PeerConnection[] = [];
     for (const c of this.o.manager.connections()) {
-      if (pushed !== undefined && !this.seen.has(announcementKey(c.remoteIp, tip.hash))) candidates.push(c);
+      if (this.seen.has(announcementKey(c.remoteIp, tip.hash))) this.o.metrics.newBlocksWithheld.inc();
+      else if (pushed !== undefined) candidates.push(c);
       else if (c.send(plain)) this.o.metrics.newBlocksSent.inc({ how: "announced" });
     }
     // A random order per block, our outbound peers first: the peers we chose get the bytes before any stranger, so
