@@ -53,6 +53,7 @@ describe("new blocks pushed with their announcement", () => {
   test("our new tip's block goes to a peer that has not announced it; a peer that announced it gets nothing; a block over BLOCK_PUSH_MAX_BYTES goes as its announcement alone", async () => {
     const a = await node(240, { blockPushMaxBytes: 4096 });
     const heard = record(a.bus, Subjects.peerIn("new_block"), PeerMessageSchema);
+    const offences = record(a.bus, Subjects.offence, OffenceSchema);
     const p1 = await peer(a, "127.0.0.241");
     const p2 = await peer(a, "127.0.0.242");
     await waitFor(() => established(a) === 2, { message: "both peers established" });
@@ -77,6 +78,9 @@ describe("new blocks pushed with their announcement", () => {
     assert.equal(await metricValue(a.gateway, "timenet_gateway_new_blocks_sent_total", { how: "pushed" }), 1);
     assert.equal(await metricValue(a.gateway, "timenet_gateway_new_blocks_sent_total", { how: "announced" }), 2);
     assert.equal(await metricValue(a.gateway, "timenet_gateway_new_blocks_withheld_total"), 1);
+    assert.equal(established(a), 2, "the peer we withheld from keeps its link");
+    await a.bus.flush();
+    assert.deepEqual(offences, [], "nothing held against either peer");
   });
 
   test("a new block is pushed to max(BLOCK_PUSH_FANOUT, ⌈√n⌉) of n peers, our outbound peers first, the rest chosen afresh per block; every other peer hears its announcement", async () => {
