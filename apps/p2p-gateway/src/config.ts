@@ -53,6 +53,10 @@ export const gatewayEnvSchema = {
   RATE_LIMIT_PING: rate("Pings per peer (each is answered with a Pong)", DEFAULT_RATE_LIMITS.ping),
   RATE_LIMIT_GOSSIP: rate("NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossip),
   RATE_LIMIT_GOSSIP_BYTES: rate("Bytes of NewBlock/Tx and unsolicited messages per peer", DEFAULT_RATE_LIMITS.gossipBytes),
+  RATE_LIMIT_NODE_BYTES: rate(
+    "Bytes of NewBlock/Tx and unsolicited messages (skipped ones too) from all peers together; beyond, the peers sending more than a fair share of it are not read for a while (never an offence)",
+    DEFAULT_RATE_LIMITS.nodeBytes,
+  ),
   RATE_LIMIT_PUSHES: rate("NewBlocks carrying their block per peer, within the gossip limits; beyond, the block is skipped unread and the announcement read (never an offence)", DEFAULT_RATE_LIMITS.pushes),
   PUSH_PACE: rate("Our new tips pushed with their block to one peer; beyond, announced alone (keep it under the peers' RATE_LIMIT_PUSHES, or they skip the blocks we send unread)", DEFAULT_PUSH_PACE),
   RATE_LIMIT_ABUSE: rate("Dropped messages tolerated per peer before a RATE_LIMIT offence is reported", DEFAULT_RATE_LIMITS.abuse),

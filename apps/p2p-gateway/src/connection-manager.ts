@@ -15,6 +15,7 @@ import { isHandshakeFailure } from "./reasons.js";
 import { AcceptRateLimit, type AcceptRates } from "./accept-rate-limit.js";
 import { SubnetPressure } from "./subnet-pressure.js";
 import { selectEvictionVictim, type EvictionCandidate } from "./inbound-eviction.js";
+import { InboundByteBudget } from "./inbound-byte-budget.js";
 
 export interface ConnectionManagerOptions {
   local: LocalIdentity;
@@ -112,9 +113,12 @@ export class ConnectionManager {
   private readonly refusalLog = new LogThrottle(10_000);
   /** Orders subnets for eviction's protection: secret, so an attacker cannot aim at the unprotected ones. */
   private readonly evictionKey = randomBytes(16);
+  /** Unasked bytes from every peer together: the per-peer limits multiply by the number of peers, this does not. */
+  private readonly inboundBudget: InboundByteBudget;
 
   constructor(private readonly o: ConnectionManagerOptions) {
     this.acceptRate = new AcceptRateLimit(o.acceptRates);
+    this.inboundBudget = new InboundByteBudget(o.tuning.rateLimits.nodeBytes);
     this.events = new TypedEvents((event, err) => reportListenerError(o.metrics, o.logger, event, err, this.emittingFor));
   }
 
@@ -384,6 +388,7 @@ export class ConnectionManager {
       logger: this.o.logger,
       metrics: this.o.metrics,
       peerLabel: this.o.labeler.label(ip),
+      inboundBudget: this.inboundBudget,
     });
     this.sockets.add(conn);
     this.o.metrics.sockets.set(this.sockets.size);

@@ -51,15 +51,17 @@ export interface FramedSocketOptions {
   admission: FrameAdmission;
   /**
    * Bytes of frames skipped unread (unasked, unknown, over the rate limits)
-   * allowed per peer, each frame charged SKIP_FRAME_COST more; beyond it the
+   * allowed per peer, each frame charged FRAME_COST more; beyond it the
    * socket is not read until the budget refills: TCP's own flow control then
    * holds the sender back, and its bytes cost us no decryption at all.
    */
   skipBudget: Rate;
+  /** The peer's metrics label (its IP if named in configuration, else "other"). */
+  peerLabel: string;
 }
 
-/** What a skipped frame costs beyond its bytes (the head read, the policy, the counters): empty frames are not free. */
-const SKIP_FRAME_COST = 256;
+/** What a frame costs beyond its bytes (the head read, the policy, the counters): empty frames are not free. */
+export const FRAME_COST = 256;
 /** Longest pause of reading one socket: its pings still get answered after it, and honest peers never get here. */
 const MAX_READ_PAUSE_MS = 2_000;
 /**
@@ -276,20 +278,25 @@ export class FramedSocket {
     const kind = kindLabel(head.kind);
     this.countIn(kind, size);
     this.o.metrics.skipped(kind, why);
-    if (!this.skipBudget.take(size + SKIP_FRAME_COST)) this.pauseReading(size + SKIP_FRAME_COST);
+    // The frame is read already: it is charged in any case, and the socket waits until the budget is out of debt
+    // (a frame refused a take() but read anyway would go free, and the sustained rate would double).
+    const debtMs = this.skipBudget.spend(size + FRAME_COST);
+    if (debtMs > 0) this.holdReading(debtMs, "peer");
   }
 
-  /** Stops reading this socket until the skip budget has refilled `cost` (bounded): the sender waits on TCP, not on our CPU. */
-  private pauseReading(cost: number): void {
+  /**
+   * Stops reading this socket for `ms` (at most MAX_READ_PAUSE_MS; a hold
+   * already running is not extended): the peer over a budget, its own
+   * ("peer") or the node's ("node"), waits on TCP, not on our CPU.
+   */
+  holdReading(ms: number, budget: "peer" | "node"): void {
     if (this.pauseTimer !== undefined || this.socket.destroyed) return;
-    const rate = this.o.skipBudget;
-    const waitMs = Math.min(MAX_READ_PAUSE_MS, Math.ceil((cost * rate.periodMs) / rate.count));
-    this.o.metrics.readPauses.inc();
+    this.o.metrics.readPauses.inc({ budget, peer: this.o.peerLabel });
     this.socket.pause();
     this.pauseTimer = setTimeout(() => {
       this.pauseTimer = undefined;
       if (!this.socket.destroyed) this.socket.resume();
-    }, waitMs);
+    }, Math.min(MAX_READ_PAUSE_MS, ms));
     this.pauseTimer.unref();
   }
 

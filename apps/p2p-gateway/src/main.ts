@@ -42,6 +42,7 @@ await runMain("p2p-gateway", logger, async () => {
       ping: env.RATE_LIMIT_PING,
       gossip: env.RATE_LIMIT_GOSSIP,
       gossipBytes: env.RATE_LIMIT_GOSSIP_BYTES,
+      nodeBytes: env.RATE_LIMIT_NODE_BYTES,
       pushes: env.RATE_LIMIT_PUSHES,
       abuse: env.RATE_LIMIT_ABUSE,
     },

@@ -151,9 +151,11 @@ export class GatewayMetrics {
     for (const result of ["sent", "skipped"]) this.busyAnswers.inc({ result }, 0);
     this.readPauses = new Counter({
       name: "timenet_gateway_read_pauses_total",
-      help: "Times a peer's socket was not read for a while because it sent more unread (skipped) frames than its budget: TCP holds the sender back",
+      help: "Times a peer's socket was not read for a while (TCP holds the sender back), by budget: peer (it sent more unread, skipped frames than its own budget) or node (every peer together sent more unasked bytes than the node's budget, and this one more than its fair share); peer is the IP if named in configuration, else other",
+      labelNames: ["budget", "peer"],
       registers: r,
     });
+    for (const budget of ["peer", "node"]) this.readPauses.inc({ budget, peer: "other" }, 0);
     this.closesCutShort = new Counter({
       name: "timenet_gateway_closes_cut_short_total",
       help: "Sockets we had closed that were destroyed before the peer's FIN because it sent more than 64 KiB after our close (not read any further)",

@@ -137,6 +137,12 @@ export interface RateLimits {
   /** Bytes (on the wire) of those same messages: a peer is limited by what it costs, not only by how often it sends. */
   gossipBytes: Rate;
   /**
+   * Bytes of those same messages (skipped ones included) from all peers
+   * together: beyond it, the peers sending more than a fair share of it are
+   * not read for a while (never an offence). See InboundByteBudget.
+   */
+  nodeBytes: Rate;
+  /**
    * NewBlocks that carry their block (pushes, beyond the 1 KiB an announcement
    * takes), on top of the gossip limits. Over it a push is skipped unread and
    * never counts as abuse: an honest peer pushes once per tip change, and a
@@ -171,6 +177,10 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   // Four full-size transactions a second, sixteen at once: far above what a
   // producer can put in blocks, far below what fills a send queue.
   gossipBytes: { count: 4 * 1024 * 1024, periodMs: 1_000, burst: 16 * 1024 * 1024 },
+  // Two peers at their full gossip rate, or a few hundred pushes a second:
+  // bounds what strangers make us decrypt (~0.1 s of a core per second here)
+  // whatever their number, and the burst what they take at once.
+  nodeBytes: { count: 8 * 1024 * 1024, periodMs: 1_000, burst: 16 * 1024 * 1024 },
   // A push is decoded, checked and handed to chain-sync: up to 64 KiB of work
   // each. Two a second, eight at once, is a new block every 0.5 s from every
   // peer; a flood of 64 KiB pushes within the byte budget (64 a second) is

@@ -7,7 +7,7 @@ import type { PeerIp } from "@timenet/net-address";
 import type { Logger } from "@timenet/telemetry";
 import { systemClock } from "./clock.js";
 import type { ClockSample } from "./clock-offsets.js";
-import { FramedSocket, type TrafficCounts } from "./framed-socket.js";
+import { FRAME_COST, FramedSocket, type TrafficCounts } from "./framed-socket.js";
 import { Handshake } from "./handshake.js";
 import { Heartbeat } from "./heartbeat.js";
 import type { LocalIdentity } from "./hello.js";
@@ -19,6 +19,7 @@ import type { RateLimits } from "./options.js";
 import { PeerRateLimits } from "./peer-rate-limits.js";
 import type { FramePrices } from "./frame-prices.js";
 import { inboundFrameAdmission } from "./inbound-frame-policy.js";
+import type { InboundByteBudget, InboundUsage } from "./inbound-byte-budget.js";
 import { envelopeRuleViolation, type EncodedEnvelope, type EnvelopeHead } from "@timenet/wire";
 import { PeerRequestError, PendingRequests, type PeerAnswer } from "./pending-requests.js";
 
@@ -57,6 +58,8 @@ export interface PeerConnectionOptions extends ConnectionTuning {
   metrics: GatewayMetrics;
   /** The peer's metrics label: its IP if named in configuration, else "other". */
   peerLabel: string;
+  /** Unsolicited bytes from all peers together (one per gateway): the heaviest senders are held beyond it. */
+  inboundBudget: InboundByteBudget;
 }
 
 export interface CloseInfo {
@@ -132,6 +135,8 @@ export class PeerConnection {
   private readonly limits: PeerRateLimits;
   /** Bytes of gossip we relay to this peer: a flood we received is not passed on beyond this rate. */
   private readonly relayBytes: TokenBucket;
+  /** This peer's recent unasked bytes, in the node-wide budget. */
+  private readonly inboundUsage: InboundUsage;
 
   constructor(opts: PeerConnectionOptions) {
     this.o = opts;
@@ -165,6 +170,9 @@ export class PeerConnection {
           limit: (kind, size) => {
             const verdict = this.limits.check(kind, size);
             if (verdict !== "ok") this.o.metrics.rateLimited.inc({ kind });
+            // Every unasked byte, read or skipped, was decrypted: the node's budget counts them all.
+            const holdMs = opts.inboundBudget.charge(this.inboundUsage, size + FRAME_COST);
+            if (holdMs > 0) this.io.holdReading(holdMs, "node");
             return verdict;
           },
           abuse: (kind) => this.onAbuse(kind),
@@ -175,6 +183,7 @@ export class PeerConnection {
     this.remotePort = this.io.remotePort;
     this.localPort = this.io.localPort;
     this.limits = new PeerRateLimits(opts.rateLimits);
+    this.inboundUsage = opts.inboundBudget.usage();
     this.relayBytes = new TokenBucket(opts.rateLimits.gossipBytes);
     this.pending = new PendingRequests(opts.maxPendingRequests, systemClock);
     this.heartbeat = new Heartbeat(

@@ -78,6 +78,7 @@ async function pair(opts: { maxFrameBytes?: number; maxSendQueueBytes?: number; 
       // Every frame read (the connection's frame policy is tested on its own).
       admission: () => ({ action: "decode" }),
       skipBudget: { count: 1 << 20, periodMs: 1_000, burst: 1 << 24 },
+      peerLabel: "other",
     },
   );
   ours.start();

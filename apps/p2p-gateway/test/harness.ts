@@ -4,7 +4,7 @@ import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, 
 import { AdmissionPolicySchema, Buckets, DisconnectReason, ConnectionStateSchema, DialRequestSchema, StateKeys, type ConnectionState, EnvelopeSchema, HelloSchema, Subjects, type Envelope, type Hello } from "@timenet/proto";
 import { NodeKey } from "@timenet/node-key";
 import { Bus, StateBucket } from "@timenet/bus";
-import { encodeFrame, FrameDecoder } from "@timenet/wire";
+import { encodeFrame, encodeVarint, FrameDecoder } from "@timenet/wire";
 import { createLogger } from "@timenet/telemetry";
 import { nodePoolOf, startNatsServer, waitFor, type NatsServerHandle } from "@timenet/testkit";
 export { nextEvent } from "@timenet/testkit";
@@ -112,6 +112,24 @@ export async function metricValue(gw: Gateway, name: string, labels: Record<stri
     if (Object.entries(labels).every(([k, val]) => String(l[k]) === val) && !("le" in l)) sum += v.value;
   }
   return sum;
+}
+
+/** A frame whose envelope carries `payload` (already encoded) under Envelope field `field`, with an optional request id. */
+export function rawFrame(field: number, payload: Uint8Array, requestId = 0): Buffer {
+  const head = [...(requestId ? [0x08, ...encodeVarint(requestId)] : []), ...encodeVarint(field * 8 + 2), ...encodeVarint(payload.length)];
+  const body = Buffer.concat([Buffer.from(head), payload]);
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(body.length);
+  return Buffer.concat([header, body]);
+}
+
+/** Connected, handshaken attacker from `from`, answering pings like an honest peer (so only its attack is judged). */
+export async function attacker(a: TestNode, from: string): Promise<ScriptedPeer> {
+  const p = await ScriptedPeer.dial(a.endpoint, from);
+  p.answerPings();
+  await p.handshake();
+  await waitFor(() => a.gateway.manager.isConnected(from as PeerIp), { message: "attacker connected" });
+  return p;
 }
 
 /** Plays the registry's part over the node's real NATS: tells `from`'s gateway to dial `to`. */

@@ -5,6 +5,7 @@ import { NodeKey } from "@timenet/node-key";
 import { DisconnectReason } from "@timenet/proto";
 import { SeenCache } from "../src/seen-cache.js";
 import { PeerRateLimits } from "../src/peer-rate-limits.js";
+import { InboundByteBudget } from "../src/inbound-byte-budget.js";
 import { DEFAULT_RATE_LIMITS } from "../src/options.js";
 import { buildHello, checkHello } from "../src/hello.js";
 import { gatewayEnvSchema, parseGatewayEnv } from "../src/config.js";
@@ -120,6 +121,34 @@ test("pushed blocks have their own budget on top of gossip's: over it they are a
   const tight = new PeerRateLimits({ ...DEFAULT_RATE_LIMITS, gossipBytes: { count: 1, periodMs: 1_000, burst: 100_000 } }, 0);
   assert.equal(tight.check("new_block_push", 60_000, 0), "ok");
   assert.equal(tight.check("new_block_push", 60_000, 0), "drop", "over gossip's bytes");
+});
+
+test("the node-wide budget holds only the heaviest senders once it is spent, and only until they are back within their share", () => {
+  const budget = new InboundByteBudget({ count: 1_000_000, periodMs: 1_000, burst: 1_000_000 }, 0);
+  const heavy = budget.usage(0);
+  const light = budget.usage(0);
+  assert.equal(budget.charge(light, 1_000, 0), 0);
+  assert.equal(budget.charge(heavy, 999_000, 0), 0, "within the burst: nobody waits");
+  assert.equal(budget.fairShare(0), 500_000, "two senders this period share the rate");
+  const hold = budget.charge(heavy, 1_000, 0);
+  // Its recent million bytes decay to the 500 000 share in ln(2) of the period.
+  assert.equal(hold, Math.round(1_000 * Math.log(2)), "the bucket is spent and the heavy sender is over its share");
+  assert.equal(budget.charge(light, 1_000, 0), 0, "a light sender is never held for the heavy one, however spent the bucket");
+  assert.equal(budget.charge(light, 1_000, 1), 0);
+  // A second later the bucket holds a second's rate again, and the heavy sender's past has decayed.
+  assert.equal(budget.charge(heavy, 500_000, 1_000), 0);
+  // Many senders split the rate: each may send a share without waiting, even when the bucket is dry.
+  const many = new InboundByteBudget({ count: 1_000_000, periodMs: 1_000, burst: 100_000 }, 0);
+  const senders = Array.from({ length: 10 }, () => many.usage(0));
+  for (const u of senders) many.charge(u, 10_000, 0);
+  assert.equal(many.fairShare(0), 100_000);
+  assert.deepEqual(senders.map((u) => many.charge(u, 80_000, 0)), Array(10).fill(0), "each within its share of 100 000");
+  assert.ok(senders.every((u) => many.charge(u, 20_000, 0) > 0), "each held once beyond it, with the bucket dry");
+  assert.ok(many.charge(senders[0]!, 1_000_000, 0) <= 2_000, "never held longer than 2 s: its pings are answered after it");
+  // Senders silent for two periods no longer count against the share of those still sending.
+  const lone = many.usage(0);
+  many.charge(lone, 1, 2_500);
+  assert.equal(many.fairShare(2_500), 1_000_000);
 });
 
 test("the README's configuration table lists every variable the gateway reads", () => {

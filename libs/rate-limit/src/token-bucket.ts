@@ -31,6 +31,19 @@ export class TokenBucket {
     return true;
   }
 
+  /**
+   * Spends n tokens whether or not they are there (for what has already
+   * happened: bytes already read), going into debt; returns how long until
+   * the debt is repaid, in milliseconds (0 while there was enough). What is
+   * spent in debt still counts, so pausing for that long keeps the sustained
+   * rate exact; a failed take() would have let those tokens through free.
+   */
+  spend(n: number, now = Date.now()): number {
+    this.refill(now);
+    this.tokens -= n;
+    return this.tokens >= 0 ? 0 : Math.ceil(-this.tokens / this.perMs);
+  }
+
   /** Tokens available now (refilled). */
   available(now = Date.now()): number {
     this.refill(now);

@@ -12,6 +12,16 @@ test("a bucket allows its burst at once, then the sustained rate", () => {
   assert.equal(b.available(10_000), 4); // capped at the burst
 });
 
+test("spending goes into debt for what already happened: the wait repays it, so the sustained rate is exact", () => {
+  const b = new TokenBucket({ count: 10, periodMs: 1_000, burst: 5 }, 0);
+  assert.equal(b.spend(5, 0), 0, "the burst");
+  assert.equal(b.spend(2, 0), 200, "two tokens in debt: 200 ms at 10/s");
+  assert.equal(b.take(1, 100), false, "still in debt");
+  assert.equal(b.spend(1, 200), 100, "repaid at 200 ms, and one more owed");
+  assert.equal(b.available(300), 0);
+  assert.equal(b.take(1, 400), true);
+});
+
 test("rates parse from count/period:burst and print back", () => {
   assert.deepEqual(parseRate("20/s:200"), { count: 20, periodMs: 1_000, burst: 200 });
   assert.deepEqual(parseRate("1/10s:5"), { count: 1, periodMs: 10_000, burst: 5 });
