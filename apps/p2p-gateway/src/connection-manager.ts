@@ -389,6 +389,8 @@ export class ConnectionManager {
       metrics: this.o.metrics,
       peerLabel: this.o.labeler.label(ip),
       inboundBudget: this.inboundBudget,
+      // The peers we chose and the operator's are never held for strangers: strangers cannot take their place.
+      heldByNodeBudget: () => direction === Direction.INBOUND && !this.o.isProtected?.(ip),
     });
     this.sockets.add(conn);
     this.o.metrics.sockets.set(this.sockets.size);

@@ -60,6 +60,8 @@ export interface PeerConnectionOptions extends ConnectionTuning {
   peerLabel: string;
   /** Unsolicited bytes from all peers together (one per gateway): the heaviest senders are held beyond it. */
   inboundBudget: InboundByteBudget;
+  /** Whether the node budget may hold this peer now: not a peer we dialled, nor one allow-listed (their bytes still count). */
+  heldByNodeBudget: () => boolean;
 }
 
 export interface CloseInfo {
@@ -172,7 +174,7 @@ export class PeerConnection {
             if (verdict !== "ok") this.o.metrics.rateLimited.inc({ kind });
             // Every unasked byte, read or skipped, was decrypted: the node's budget counts them all.
             const holdMs = opts.inboundBudget.charge(this.inboundUsage, size + FRAME_COST);
-            if (holdMs > 0) this.io.holdReading(holdMs, "node");
+            if (holdMs > 0 && opts.heldByNodeBudget()) this.io.holdReading(holdMs, "node");
             return verdict;
           },
           abuse: (kind) => this.onAbuse(kind),

@@ -10,7 +10,7 @@ import { create } from "@bufbuild/protobuf";
 import { BroadcastSchema, EnvelopeSchema, OffenceSchema, PeerMessageSchema, Subjects } from "@timenet/proto";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
-import { attacker, dialVia, metricValue, nodePool, rawFrame, record, waitConnected } from "./harness.js";
+import { attacker, dialVia, metricValue, nodePool, pushPolicy, rawFrame, record, waitConnected } from "./harness.js";
 
 const { node, stopAll } = nodePool();
 after(stopAll);
@@ -18,17 +18,21 @@ after(stopAll);
 const MiB = 1024 * 1024;
 const STRANGERS = ["127.0.31.1", "127.0.32.1", "127.0.33.1", "127.0.34.1"];
 const LIGHT = "127.0.35.1";
+/** Allow-listed by the operator, and as heavy as a stranger: its bytes count, but it is never held. */
+const ALLOWED = "127.0.36.1";
 /** 12.5 MiB of 64 KiB frames of a kind this protocol does not have, from each stranger: within its own 16 MiB burst. */
 const FRAMES_EACH = 200;
+const FLOOD_EACH = FRAMES_EACH * 64 * 1024;
 
-test("strangers flooding unasked bytes together are held to the node's budget; an honest gateway and a light sender are never held nor blamed", async () => {
+test("strangers flooding unasked bytes together are held to the node's budget; an honest gateway, a light sender and an allow-listed peer are never held nor blamed", async () => {
   const B = "127.0.30.2";
   // The strangers' pongs wait behind their own floods: slow pings, so that only the budget is judged.
   const a = await node("127.0.30.1", {
     pingIntervalMs: 10_000,
-    namedPeers: [B, LIGHT],
+    namedPeers: [B, LIGHT, ALLOWED],
     rateLimits: { nodeBytes: { count: 2 * MiB, periodMs: 1_000, burst: 2 * MiB } },
   });
+  await pushPolicy(a, { maxPerSubnet: 4, maxInbound: 50, subnetPrefixV4: 24, allowList: [ALLOWED] });
   const b = await node(B);
   await dialVia(b, a);
   await waitConnected(a, b);
@@ -38,12 +42,13 @@ test("strangers flooding unasked bytes together are held to the node's budget; a
   const txs = record(a.bus, Subjects.peerIn("tx"), PeerMessageSchema);
   const light = await attacker(a, LIGHT);
   const strangers = await Promise.all(STRANGERS.map((ip) => attacker(a, ip)));
+  const allowed = await attacker(a, ALLOWED);
 
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   const started = Date.now();
   const frame = rawFrame(30, Buffer.alloc(64 * 1024 - 8));
-  for (const s of strangers) for (let i = 0; i < FRAMES_EACH; i++) s.send(frame);
+  for (const s of [...strangers, allowed]) for (let i = 0; i < FRAMES_EACH; i++) s.send(frame);
   // Beside the flood, for a second: b announces a block and the light sender sends a 1 KiB transaction every 50 ms.
   const SENDS = 20;
   for (let i = 1; i <= SENDS; i++) {
@@ -54,20 +59,22 @@ test("strangers flooding unasked bytes together are held to the node's budget; a
   const fromB = () => announced.filter((m) => m.peerIp === B).length;
   await waitFor(() => fromB() === SENDS && txs.length === SENDS, { timeoutMs: 10_000, message: "every honest announcement and light transaction arrived during the flood" });
   await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_read_pauses_total", { budget: "node" })) >= 4, { message: "the strangers held" });
+  // The allow-listed peer's 12.5 MiB are all read (its own budget's burst is 16 MiB), and spend the node's budget.
+  const bytesIn = (ip: string) => a.gateway.manager.get(ip as PeerIp)?.traffic.bytesIn ?? 0;
+  await waitFor(() => bytesIn(ALLOWED) >= FLOOD_EACH, { message: "the allow-listed peer's flood read" });
   const elapsedS = (Date.now() - started) / 1000;
   loop.disable();
-
-  const read = await metricValue(a.gateway, "timenet_gateway_bytes_total", { kind: "unknown", direction: "in" });
+  const read = STRANGERS.reduce((sum, ip) => sum + bytesIn(ip), 0);
   // Their own budgets would let all 50 MiB in at once (each 12.5 MiB is within its 16 MiB burst). The node's: a
   // 2 MiB burst and 2 MiB/s, plus what each stranger's last read brings in before its hold.
   assert.ok(read <= (2 + 2 * elapsedS + 2) * MiB, `${(read / MiB).toFixed(1)} MiB of the strangers' frames read in ${elapsedS.toFixed(1)} s`);
-  assert.ok(read < (STRANGERS.length * FRAMES_EACH * 64 * 1024) / 2, "the strangers' floods were mostly not read");
-  for (const ip of [B, LIGHT]) assert.equal(await metricValue(a.gateway, "timenet_gateway_read_pauses_total", { peer: ip }), 0, `${ip} was never held`);
+  assert.ok(read < (STRANGERS.length * FLOOD_EACH) / 2, "the strangers' floods were mostly not read");
+  for (const ip of [B, LIGHT, ALLOWED]) assert.equal(await metricValue(a.gateway, "timenet_gateway_read_pauses_total", { peer: ip }), 0, `${ip} was never held`);
   assert.equal(a.gateway.manager.get(b.ip)?.connId, honestConnId, "the honest link stayed");
-  assert.ok(a.gateway.manager.isConnected(LIGHT as PeerIp), "the light sender stayed");
+  assert.ok([LIGHT, ALLOWED].every((ip) => a.gateway.manager.isConnected(ip as PeerIp)), "the light sender and the allow-listed peer stayed");
   assert.ok(STRANGERS.every((ip) => a.gateway.manager.isConnected(ip as PeerIp)), "holding is not closing: the strangers broke no rule of their own");
   await a.bus.flush();
   assert.deepEqual(offences.map((o) => o.ip), [], "nobody blamed for the node's capacity");
   assert.ok(loop.max / 1e6 < 200, `event-loop delay peaked at ${(loop.max / 1e6).toFixed(0)} ms`);
-  for (const s of [light, ...strangers]) s.close();
+  for (const s of [light, allowed, ...strangers]) s.close();
 });

@@ -47,7 +47,9 @@ export const pushedInvalidBlocks: Attack = {
     for (const v of victims) {
       const invalid = increase(sample, v, "registry", "timenet_registry_offences_total", { kind: "invalid_block" });
       const pushedOff = increase(sample, v, "gateway", "timenet_gateway_gossip_total", { kind: "new_block", result: "push_not_next" });
-      seen.push(`n${v.node}: ${invalid} invalid_block offences, ${pushedOff} pushes not on its tip`);
+      // Those not banned yet (their pushes beyond the put slots, or off the tip once it moved, are blameless) are held by the node's byte budget.
+      const held = increase(sample, v, "gateway", "timenet_gateway_read_pauses_total", { budget: "node" });
+      seen.push(`n${v.node}: ${invalid} invalid_block offences, ${pushedOff} pushes not on its tip, ${held} reads held by the node's byte budget`);
       if (invalid === 0) broken.push(`n${v.node}: no pushed block reached its store (no invalid_block offence): the attack proved nothing`);
     }
     return { broken, seen: seen.join("; ") };
