@@ -104,6 +104,8 @@ export class FramedSocket {
   private flushQueued = false;
   private readonly skipBudget: TokenBucket;
   private pauseTimer: NodeJS.Timeout | undefined;
+  /** Which budget the running hold (pauseTimer) is for. */
+  private heldFor: "peer" | "node" = "peer";
   /** Bytes dropped since end(); undefined while the connection is open. */
   private droppedAfterEnd: number | undefined;
 
@@ -292,12 +294,18 @@ export class FramedSocket {
   holdReading(ms: number, budget: "peer" | "node"): void {
     if (this.pauseTimer !== undefined || this.socket.destroyed) return;
     this.o.metrics.readPauses.inc({ budget, peer: this.o.peerLabel });
+    this.heldFor = budget;
     this.socket.pause();
-    this.pauseTimer = setTimeout(() => {
-      this.pauseTimer = undefined;
-      if (!this.socket.destroyed) this.socket.resume();
-    }, Math.min(MAX_READ_PAUSE_MS, ms));
+    this.pauseTimer = setTimeout(() => this.releaseHold(budget), Math.min(MAX_READ_PAUSE_MS, ms));
     this.pauseTimer.unref();
+  }
+
+  /** Ends a hold of this budget now, if one is running. */
+  releaseHold(budget: "peer" | "node"): void {
+    if (this.pauseTimer === undefined || this.heldFor !== budget) return;
+    clearTimeout(this.pauseTimer);
+    this.pauseTimer = undefined;
+    if (!this.socket.destroyed) this.socket.resume();
   }
 
   private countIn(kind: string, size: number): void {

@@ -174,7 +174,9 @@ export class PeerConnection {
             if (verdict !== "ok") this.o.metrics.rateLimited.inc({ kind });
             // Every unasked byte, read or skipped, was decrypted: the node's budget counts them all.
             const holdMs = opts.inboundBudget.charge(this.inboundUsage, size + FRAME_COST);
-            if (holdMs > 0 && opts.heldByNodeBudget()) this.io.holdReading(holdMs, "node");
+            // A peer whose answer we wait for is not held: the answer would queue behind the hold, and its timeout
+            // would be our doing, blamed on it (an honest relay can be heavy in a flood that strangers started).
+            if (holdMs > 0 && this.pending.size === 0 && opts.heldByNodeBudget()) this.io.holdReading(holdMs, "node");
             return verdict;
           },
           abuse: (kind) => this.onAbuse(kind),
@@ -294,6 +296,8 @@ export class PeerConnection {
     const q = envelope.payload;
     const answer = q.case === "getBlocks" ? this.o.prices.blocksAnswer(q.value.count) : q.case === "getPeers" ? this.o.prices.peersAnswer(q.value.max) : undefined;
     if (!answer) return Promise.reject(new PeerRequestError("NOT_A_QUESTION", `${q.case ?? "empty"} is not a question a peer answers`));
+    // Its answer must not wait out a hold of the node budget that began before we asked.
+    this.io.releaseHold("node");
     return this.pending.ask(timeoutMs, answer, (requestId) => this.io.send({ ...envelope, requestId }));
   }
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { create } from "@bufbuild/protobuf";
-import { BroadcastSchema, EnvelopeSchema, OffenceSchema, PeerMessageSchema, Subjects } from "@timenet/proto";
+import { BroadcastSchema, EnvelopeSchema, OffenceSchema, PeerMessageSchema, PeerRequestSchema, PeerResponseSchema, Subjects } from "@timenet/proto";
 import { waitFor } from "@timenet/testkit";
 import type { PeerIp } from "@timenet/net-address";
 import { attacker, dialVia, metricValue, nodePool, pushPolicy, rawFrame, record, waitConnected } from "./harness.js";
@@ -77,4 +77,31 @@ test("strangers flooding unasked bytes together are held to the node's budget; a
   assert.deepEqual(offences.map((o) => o.ip), [], "nobody blamed for the node's capacity");
   assert.ok(loop.max / 1e6 < 200, `event-loop delay peaked at ${(loop.max / 1e6).toFixed(0)} ms`);
   for (const s of [light, allowed, ...strangers]) s.close();
+});
+
+test("a peer whose answer we wait for is not held, however heavy: its answer is not made late by our budget", async () => {
+  const HEAVY = "127.0.41.1";
+  const a = await node("127.0.40.1", { pingIntervalMs: 10_000, namedPeers: [HEAVY], rateLimits: { nodeBytes: { count: MiB, periodMs: 1_000, burst: MiB } } });
+  const heavy = await attacker(a, HEAVY);
+  const others = await Promise.all(["127.0.42.1", "127.0.43.1"].map((ip) => attacker(a, ip)));
+  const frame = rawFrame(30, Buffer.alloc(64 * 1024 - 8));
+  // 6.25 MiB from the heavy peer, 12.5 MiB from each of the others: at its share of 1 MiB/s, about twenty seconds.
+  for (let i = 0; i < FRAMES_EACH / 2; i++) heavy.send(frame);
+  for (const s of others) for (let i = 0; i < FRAMES_EACH; i++) s.send(frame);
+  await waitFor(async () => (await metricValue(a.gateway, "timenet_gateway_read_pauses_total", { budget: "node", peer: HEAVY })) >= 1, { message: "the heavy peer held" });
+  // Now we ask it (as chain-sync would); it answers behind the rest of its flood.
+  const asked = a.bus.request(
+    Subjects.peerRequest,
+    PeerRequestSchema,
+    { peerIp: HEAVY, envelope: { payload: { case: "getBlocks", value: { fromHeight: 1, count: 2 } } }, timeoutMs: 3_000 },
+    PeerResponseSchema,
+    { timeoutMs: 10_000 },
+  );
+  const q = await heavy.next((e) => e.payload.case === "getBlocks");
+  heavy.send(create(EnvelopeSchema, { requestId: q!.requestId, payload: { case: "blocks", value: { blocks: [] } } }));
+  const res = await asked;
+  assert.equal(res.result.case, "envelope", `answered in time, not ${JSON.stringify(res.result.value)}`);
+  const bytesIn = (ip: string) => a.gateway.manager.get(ip as PeerIp)?.traffic.bytesIn ?? 0;
+  assert.ok(bytesIn(HEAVY) >= (FRAMES_EACH / 2) * 64 * 1024, "its whole flood was read to reach the answer");
+  for (const s of [heavy, ...others]) s.close();
 });
