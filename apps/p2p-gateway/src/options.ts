@@ -177,9 +177,9 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   // Four full-size transactions a second, sixteen at once: far above what a
   // producer can put in blocks, far below what fills a send queue.
   gossipBytes: { count: 4 * 1024 * 1024, periodMs: 1_000, burst: 16 * 1024 * 1024 },
-  // Two peers at their full gossip rate, or a few hundred pushes a second:
-  // bounds what strangers make us decrypt (~0.1 s of a core per second here)
-  // whatever their number, and the burst what they take at once.
+  // Two peers at their full gossip rate, or a hundred 64 KiB pushes a
+  // second: bounds what strangers make us decrypt whatever their number,
+  // and the burst what they take at once.
   nodeBytes: { count: 8 * 1024 * 1024, periodMs: 1_000, burst: 16 * 1024 * 1024 },
   // A push is decoded, checked and handed to chain-sync: up to 64 KiB of work
   // each. Two a second, eight at once, is a new block every 0.5 s from every
