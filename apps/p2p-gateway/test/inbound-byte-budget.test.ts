@@ -1,7 +1,9 @@
 // Strangers each within their own byte budget, together far beyond what the
 // node should decrypt: the node-wide budget holds the heavy ones back, on
-// real sockets, while an honest gateway and a light sender beside them are
-// never held, never blamed, and their messages keep arriving.
+// real sockets, while an honest gateway, a light sender and an allow-listed
+// peer beside them are never held, never blamed, and their messages keep
+// arriving; and a held peer we then ask is read again, so its answer is not
+// made late by us.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
