@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from "node:crypto";
 import { isStrictPoint, isStrictSignature } from "./strict-ed25519.js";
 import { ed25519PublicKey, rawEd25519PublicKey } from "./raw-public-key.js";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
@@ -25,8 +25,13 @@ export class NodeKey {
     this.nodeId = Buffer.from(this.publicKey).toString("hex");
   }
 
+  /**
+   * A new key from 32 random bytes (an RFC 8032 seed). Not generateKeyPairSync:
+   * exporting a key while the garbage of its generation job is finalized
+   * deadlocks Node 20 (see @timenet/noise's generateDhKeyPair).
+   */
   static generate(): NodeKey {
-    return new NodeKey(generateKeyPairSync("ed25519").privateKey);
+    return NodeKey.fromSeed(randomBytes(32));
   }
 
   /**

@@ -1,8 +1,5 @@
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from "node:crypto";
 import { NoiseError } from "./noise-error.js";
-
-// DER prefix of an X25519 PKCS#8 private key; the raw 32 bytes follow.
-const PKCS8_X25519_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
 
 export const DH_LEN = 32;
 
@@ -12,15 +9,28 @@ export interface DhKeyPair {
   privateKey: KeyObject;
 }
 
+/** X25519's base point (u = 9): X25519(private, base point) is the public key. */
+const BASE_POINT = createPublicKey({ key: { kty: "OKP", crv: "X25519", x: Buffer.concat([Buffer.from([9]), Buffer.alloc(31)]).toString("base64url") }, format: "jwk" });
+
+/**
+ * A fresh key pair: 32 random bytes (X25519 clamps them itself), and the
+ * public key as X25519 of them and the base point. Not generateKeyPairSync
+ * plus a JWK export: Node 20's KeyObject export holds the key's mutex while
+ * it allocates, and a garbage collection there that finalizes the key
+ * generation's job locks the same mutex: the thread deadlocks for good (seen
+ * in the attack suite's worker, native stack in hand; the gateway makes an
+ * ephemeral key per handshake the same way). Costs ~77 µs, against ~41.
+ */
 export function generateDhKeyPair(): DhKeyPair {
-  const { publicKey, privateKey } = generateKeyPairSync("x25519");
-  return { publicKey: rawPublic(publicKey), privateKey };
+  return dhKeyPairFromPrivate(randomBytes(DH_LEN));
 }
 
-/** The key pair of a fixed 32-byte private key (test vectors). */
+/** The key pair of a fixed 32-byte private key (test vectors, and every fresh key). */
 export function dhKeyPairFromPrivate(raw: Uint8Array): DhKeyPair {
-  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, raw]), format: "der", type: "pkcs8" });
-  return { publicKey: rawPublic(createPublicKey(privateKey)), privateKey };
+  if (raw.length !== DH_LEN) throw new NoiseError("BAD_KEY", `an X25519 private key is ${DH_LEN} bytes, got ${raw.length}`);
+  // A JWK import reads only d for a private key (x must be a string, and is not used).
+  const privateKey = createPrivateKey({ key: { kty: "OKP", crv: "X25519", d: Buffer.from(raw).toString("base64url"), x: "" }, format: "jwk" });
+  return { publicKey: new Uint8Array(diffieHellman({ privateKey, publicKey: BASE_POINT })), privateKey };
 }
 
 /**
@@ -41,9 +51,4 @@ export function dh(own: DhKeyPair, remotePublic: Uint8Array): Buffer {
   }
   if (out.every((b) => b === 0)) throw new NoiseError("BAD_KEY", "X25519 result is zero: the peer's key has small order");
   return out;
-}
-
-/** The raw 32 bytes of a public key (a JWK export: ~1 µs, against ~70 µs for DER). */
-function rawPublic(key: KeyObject): Uint8Array {
-  return new Uint8Array(Buffer.from(key.export({ format: "jwk" }).x!, "base64url"));
 }
