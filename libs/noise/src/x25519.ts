@@ -1,5 +1,8 @@
-import { createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { NoiseError } from "./noise-error.js";
+
+// DER prefix of an X25519 PKCS#8 private key; the raw 32 bytes follow.
+const PKCS8_X25519_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
 
 export const DH_LEN = 32;
 
@@ -13,24 +16,27 @@ export interface DhKeyPair {
 const BASE_POINT = createPublicKey({ key: { kty: "OKP", crv: "X25519", x: Buffer.concat([Buffer.from([9]), Buffer.alloc(31)]).toString("base64url") }, format: "jwk" });
 
 /**
- * A fresh key pair: 32 random bytes (X25519 clamps them itself), and the
- * public key as X25519 of them and the base point. Not generateKeyPairSync
- * plus a JWK export: Node 20's KeyObject export holds the key's mutex while
- * it allocates, and a garbage collection there that finalizes the key
- * generation's job locks the same mutex: the thread deadlocks for good (seen
- * in the attack suite's worker, native stack in hand; the gateway makes an
- * ephemeral key per handshake the same way). Costs ~77 µs, against ~41.
+ * A fresh key pair: OpenSSL's, with the public key computed as X25519 of the
+ * private key and the base point, never exported. Node's KeyObject export
+ * holds the key's mutex while it allocates, and a garbage collection there
+ * that finalizes the key generation's job takes the same mutex: the thread
+ * deadlocks for good (seen in the attack runner's worker, native stack in
+ * hand; the gateway made every handshake's ephemeral key that way). ~76 µs.
  */
 export function generateDhKeyPair(): DhKeyPair {
-  return dhKeyPairFromPrivate(randomBytes(DH_LEN));
+  const { privateKey } = generateKeyPairSync("x25519");
+  return { publicKey: publicOf(privateKey), privateKey };
 }
 
-/** The key pair of a fixed 32-byte private key (test vectors, and every fresh key). */
+/** The key pair of a fixed 32-byte private key (test vectors). */
 export function dhKeyPairFromPrivate(raw: Uint8Array): DhKeyPair {
-  if (raw.length !== DH_LEN) throw new NoiseError("BAD_KEY", `an X25519 private key is ${DH_LEN} bytes, got ${raw.length}`);
-  // A JWK import reads only d for a private key (x must be a string, and is not used).
-  const privateKey = createPrivateKey({ key: { kty: "OKP", crv: "X25519", d: Buffer.from(raw).toString("base64url"), x: "" }, format: "jwk" });
-  return { publicKey: new Uint8Array(diffieHellman({ privateKey, publicKey: BASE_POINT })), privateKey };
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, raw]), format: "der", type: "pkcs8" });
+  return { publicKey: publicOf(privateKey), privateKey };
+}
+
+/** X25519(private, base point): the public key, without exporting a KeyObject. */
+function publicOf(privateKey: KeyObject): Uint8Array {
+  return new Uint8Array(diffieHellman({ privateKey, publicKey: BASE_POINT }));
 }
 
 /**
