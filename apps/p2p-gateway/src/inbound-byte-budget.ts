@@ -46,7 +46,7 @@ export class InboundByteBudget {
   /** The fair share of one sender, in bytes per period: the rate divided among the peers that sent anything in the last period or two. */
   fairShare(now = Date.now()): number {
     this.roll(now);
-    return this.rate.count / Math.max(1, this.current.size, this.previous.size);
+    return this.share();
   }
 
   /**
@@ -61,11 +61,16 @@ export class InboundByteBudget {
     u.bytes += bytes;
     this.roll(now);
     this.current.add(u);
-    const share = this.fairShare(now);
     if (this.bucket.take(bytes, now)) return 0;
+    const share = this.share();
     if (u.bytes <= share) return 0;
     const holdMs = this.rate.periodMs * Math.log(u.bytes / share);
     return Math.round(Math.min(MAX_HOLD_MS, Math.max(MIN_HOLD_MS, holdMs)));
+  }
+
+  /** The share for the current windows (already rolled). */
+  private share(): number {
+    return this.rate.count / Math.max(1, this.current.size, this.previous.size);
   }
 
   private roll(now: number): void {
