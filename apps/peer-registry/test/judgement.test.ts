@@ -152,7 +152,7 @@ describe("bans and admission", () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     await waitFor(async () => (await gatewayMetric(a, "timenet_gateway_banned_ips")) === offenders.length, {
-      // On a timeout: did the registry never write the last ban (the bucket holds fewer), or did the gateway's watch miss it?
+      // On a timeout: did an offence not reach the registry, did it never write the last ban (the bucket holds fewer), or did the gateway's watch miss it?
       message: async () => {
         const stored = await (await StateBucket.follow(a.bus, Buckets.admission)).get(StateKeys.admissionPolicy, (v) => fromBinary(AdmissionPolicySchema, v));
         return (
@@ -161,7 +161,7 @@ describe("bans and admission", () => {
           `the bucket holds version ${stored?.version} with ${stored?.bans.length} bans; ` +
           `registry writes ${await registryMetric(a, "timenet_registry_admission_policy_publishes_total", { result: "ok" })} ok, ` +
           `${await registryMetric(a, "timenet_registry_admission_policy_publishes_total", { result: "error" })} failed; ` +
-          `registry bans ${await registryMetric(a, "timenet_registry_bans_total")})`
+          `registry offences ${await registryMetric(a, "timenet_registry_offences_total")}, bans ${await registryMetric(a, "timenet_registry_bans_total")})`
         );
       },
     });

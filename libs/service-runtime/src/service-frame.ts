@@ -18,6 +18,7 @@ export class ServiceFrame {
   readonly cleanups = new CleanupStack();
   grpcPort = 0;
   metricsPort = 0;
+  private bus: Bus | undefined;
 
   constructor(
     readonly service: string,
@@ -77,12 +78,18 @@ export class ServiceFrame {
       },
     });
     this.cleanups.push(() => bus.close());
+    this.bus = bus;
     return bus;
   }
 
-  /** Starts the gRPC API and the telemetry server; both stop on stop. */
+  /** Starts the gRPC API and the telemetry server (once the subscriptions made so far are on the server); both stop on stop. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of different services
   async serve(services: Array<{ service: DescService; impl: ServiceImpl<any>; decoders?: RequestDecoders }>, readiness: ReadinessCheck[]): Promise<void> {
+    // A subscription is live once the server has read its SUB, which travels
+    // on our connection while others publish on theirs: without this round
+    // trip a message sent right after the service says it started (an
+    // offence to the registry) can reach the server first and be lost.
+    await this.bus?.flush();
     const grpc = await startGrpcServer({ host: this.o.grpcHost, port: this.o.grpcPort, services, logger: this.logger, tls: this.o.tls });
     this.cleanups.push(() => grpc.stop());
     this.grpcPort = grpc.port;
